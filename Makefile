@@ -1,0 +1,39 @@
+# cuttle: see README.md. `make demo` and `make test` need root on Debian 12.
+GO       ?= go
+BIN      := bin/cuttle
+FUZZTIME ?= 10s
+export PATH := $(PATH):/usr/local/go/bin
+export CGO_ENABLED := 0
+
+.PHONY: build demo test unit integration fuzz vet deps bench clean
+
+build:
+	$(GO) build -trimpath -o $(BIN) ./cmd/cuttle
+
+deps:
+	./scripts/install-deps.sh
+
+demo: deps build
+	$(GO) run ./internal/cmd/demo $(BIN)
+
+vet:
+	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
+
+# The whole suite: unit tests, end-to-end tests against real sshd and
+# dockerd, then every fuzz target for a short, bounded time.
+test: deps vet
+	$(GO) test -tags integration -count=1 -timeout 25m ./...
+	$(MAKE) fuzz
+
+unit:
+	$(GO) test ./...
+
+integration: deps
+	$(GO) test -tags integration -count=1 ./integration/...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzJoin$$' -fuzztime $(FUZZTIME) ./internal/shellquote
+
+clean:
+	rm -rf bin

@@ -1,0 +1,102 @@
+package bootstrap
+
+import (
+	"crypto/sha256"
+	"debug/elf"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+)
+
+// RunnerFile is the runner's file name inside a bundle directory.
+const RunnerFile = "cuttle"
+
+// Bundle is the set of files cuttle caches on a worker, named by Digest.
+type Bundle struct {
+	// Digest is the sha256 of the runner binary, hex.
+	Digest string
+	// Arch is the Linux architecture the runner was built for ("amd64").
+	Arch string
+	// RunnerPath is the local file uploaded as RunnerFile.
+	RunnerPath string
+	// Size is the runner's size in bytes.
+	Size int64
+}
+
+var (
+	selfOnce   sync.Once
+	selfBundle Bundle
+	selfErr    error
+)
+
+// Self returns the bundle made of the running cuttle binary, which serves
+// as the runner when it is a static Linux executable. CUTTLE_RUNNER names
+// another binary (e.g. a linux/arm64 build) instead.
+func Self() (Bundle, error) {
+	selfOnce.Do(func() {
+		p := os.Getenv("CUTTLE_RUNNER")
+		arch := os.Getenv("CUTTLE_RUNNER_ARCH")
+		if p == "" {
+			if runtime.GOOS != "linux" {
+				selfErr = fmt.Errorf("this cuttle was built for %s; set CUTTLE_RUNNER to a static linux build of cuttle (make runner)", runtime.GOOS)
+				return
+			}
+			p, selfErr = os.Executable()
+			if selfErr != nil {
+				return
+			}
+			arch = runtime.GOARCH
+		}
+		selfBundle, selfErr = describe(p, arch)
+	})
+	return selfBundle, selfErr
+}
+
+func describe(p, arch string) (Bundle, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return Bundle{}, fmt.Errorf("step runner %s: %w", p, err)
+	}
+	defer f.Close()
+	e, err := elf.NewFile(f)
+	if err != nil {
+		return Bundle{}, fmt.Errorf("step runner %s is not a Linux executable: %w", p, err)
+	}
+	for _, prog := range e.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return Bundle{}, errors.New("step runner " + p + " is dynamically linked, so it would need the image's C library: build cuttle with CGO_ENABLED=0 (make build)")
+		}
+	}
+	if arch == "" {
+		switch e.Machine {
+		case elf.EM_X86_64:
+			arch = "amd64"
+		case elf.EM_AARCH64:
+			arch = "arm64"
+		default:
+			return Bundle{}, fmt.Errorf("step runner %s: unsupported machine %s", p, e.Machine)
+		}
+	}
+	h := sha256.New()
+	n, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<40))
+	if err != nil {
+		return Bundle{}, fmt.Errorf("step runner %s: %w", p, err)
+	}
+	return Bundle{Digest: hex.EncodeToString(h.Sum(nil)), Arch: arch, RunnerPath: p, Size: n}, nil
+}
+
+// ArchOf maps `uname -m` output to Go's architecture names.
+func ArchOf(unameM string) string {
+	switch unameM {
+	case "x86_64", "amd64":
+		return "amd64"
+	case "aarch64", "arm64":
+		return "arm64"
+	default:
+		return unameM
+	}
+}

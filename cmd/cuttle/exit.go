@@ -1,0 +1,51 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cuttle-sh/cuttle/remote"
+)
+
+// Exit codes, as documented in the README.
+const (
+	exitOK          = 0
+	exitTimeout     = 124
+	exitCannotRun   = 125
+	exitInterrupted = 130
+)
+
+var (
+	errInterrupted = errors.New("interrupted")
+	errTimeout     = errors.New("step ran past --timeout")
+)
+
+// scriptExit is a step whose script ran and exited non-zero: the process
+// exits with the same code and prints nothing more.
+type scriptExit struct{ code int }
+
+func (e scriptExit) Error() string { return fmt.Sprintf("script exited with code %d", e.code) }
+
+func exitCode(root *cobra.Command, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var se scriptExit
+	if errors.As(err, &se) {
+		return se.code
+	}
+	fmt.Fprintf(root.ErrOrStderr(), "cuttle: %v\n", err)
+	var stepErr *remote.StepError
+	switch {
+	case errors.Is(err, errTimeout):
+		return exitTimeout
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
+	case errors.As(err, &stepErr):
+		return exitCannotRun
+	default:
+		return exitCannotRun
+	}
+}

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/config"
+)
+
+func newRootCmd(io stdio) *cobra.Command {
+	root := &cobra.Command{
+		Use:           "cuttle",
+		Short:         "Run deployment steps in containers on Linux workers over SSH, with no agent",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetIn(io.In)
+	root.SetOut(io.Out)
+	root.SetErr(io.Err)
+	pf := root.PersistentFlags()
+	pf.String("config", "", "config file (default ./cuttle.yaml, then $XDG_CONFIG_HOME/cuttle/cuttle.yaml)")
+	pf.String("log-format", "console", "log format: console or json")
+	pf.String("log-level", "info", "log level: debug, info, warn or error")
+	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
+		f, err := config.BindFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		log, err := newLogger(io, f.String("log-format"), f.String("log-level"))
+		if err != nil {
+			return err
+		}
+		cmd.SetContext(log.WithContext(cmd.Context()))
+		return nil
+	}
+	root.AddCommand(newRunCmd(io), newVersionCmd(io), newStepRunnerCmd())
+	return root
+}
+
+func newLogger(io stdio, format, level string) (zerolog.Logger, error) {
+	lvl, err := zerolog.ParseLevel(level)
+	if err != nil || level == "" {
+		return zerolog.Logger{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
+	}
+	switch format {
+	case "json":
+		return zerolog.New(io.Err).Level(lvl).With().Timestamp().Logger(), nil
+	case "console":
+		w := zerolog.ConsoleWriter{Out: io.Err, TimeFormat: time.TimeOnly, NoColor: !isTerminal(io.Err)}
+		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
+	}
+	return zerolog.Logger{}, fmt.Errorf("--log-format %q: want console or json", format)
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+func newVersionCmd(io stdio) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print cuttle's version",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			v := "devel"
+			if bi, ok := debug.ReadBuildInfo(); ok {
+				for _, s := range bi.Settings {
+					if s.Key == "vcs.revision" {
+						v = s.Value
+					}
+				}
+			}
+			fmt.Fprintf(io.Out, "cuttle %s\n", v)
+			return nil
+		},
+	}
+}
+
+// newStepRunnerCmd is the runner side of cuttle: the same binary, run
+// inside the step's container. Hidden: users never call it.
+func newStepRunnerCmd() *cobra.Command {
+	var spec bootstrap.RunnerSpec
+	var owner, removeContents string
+	cmd := &cobra.Command{
+		Use:    "step-runner",
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		// No logger, no config: this runs inside the container.
+		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if removeContents != "" {
+				return bootstrap.RemoveContents(removeContents)
+			}
+			spec.OwnerUID, spec.OwnerGID = -1, -1
+			if owner != "" {
+				u, g, ok := strings.Cut(owner, ":")
+				uid, err1 := strconv.Atoi(u)
+				gid, err2 := strconv.Atoi(g)
+				if !ok || err1 != nil || err2 != nil {
+					return fmt.Errorf("--owner %q: want UID:GID", owner)
+				}
+				spec.OwnerUID, spec.OwnerGID = uid, gid
+			}
+			code := bootstrap.Run(cmd.Context(), spec)
+			if code != 0 {
+				return scriptExit{code: code}
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&spec.WorkDir, "workdir", "", "work directory")
+	f.StringVar(&spec.Script, "script", "", "script file name in the work directory")
+	f.StringVar(&spec.Syntax, "syntax", "bash", "bash or sh")
+	f.StringVar(&owner, "owner", "", "UID:GID to hand the work directory to")
+	f.StringVar(&removeContents, "remove-contents", "", "remove everything inside this directory and exit")
+	return cmd
+}

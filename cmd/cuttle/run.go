@@ -1,0 +1,252 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/internal/secret"
+	"github.com/cuttle-sh/cuttle/remote"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+func newRunCmd(io stdio) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Run one step in a container on one worker",
+		Args:  cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	f.String("worker", "", "worker: a name from the config, or ssh://user@host:port")
+	f.StringArray("identity", nil, "private key file (repeatable); ssh-agent is used when SSH_AUTH_SOCK is set")
+	f.String("password-env", "", "read the SSH password from this environment variable")
+	f.String("known-hosts", "", "known_hosts file (default ~/.ssh/known_hosts); unknown or changed host keys are refused")
+	f.String("host-key-fingerprint", "", "pin the worker's host key (SHA256:...) instead of known_hosts")
+	f.String("jump", "", "jump hosts, as ssh -J: user@host:port[,user@host:port]")
+	f.String("image", "", "run inside this image")
+	f.String("pull", "", "pull policy: always, missing or never (default always for tags, missing for digests)")
+	f.String("script", "", "the step's script file")
+	f.String("inline", "", "the step's script text")
+	f.String("syntax", "", "bash or sh (default from the script's extension, else bash)")
+	f.String("name", "", "step name (default: run)")
+	f.String("report", "", "write a JSON report to this file")
+	f.Duration("timeout", 0, "stop the step after this long (exit 124)")
+	f.Duration("connect-timeout", 15*time.Second, "bound on TCP connect plus SSH handshake")
+	f.Bool("keep-workspace", false, "leave the work directory on the worker for debugging")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		fl, err := config.BindFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		return runStep(cmd.Context(), io, fl)
+	}
+	return cmd
+}
+
+// inputError is bad input detected before anything touched a worker.
+func inputError(format string, a ...any) error {
+	return &remote.StepError{Reason: remote.ReasonInput, Err: fmt.Errorf(format, a...)}
+}
+
+func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
+	log := zerolog.Ctx(ctx)
+	cfg, err := config.Load(fl.String("config"))
+	if err != nil {
+		return inputError("%w", err)
+	}
+	target, err := resolveTarget(cfg, fl)
+	if err != nil {
+		return inputError("%w", err)
+	}
+	st, err := stepFromFlags(fl)
+	if err != nil {
+		return inputError("%w", err)
+	}
+	bundle, err := bootstrap.Self()
+	if err != nil {
+		return inputError("%w", err)
+	}
+	if d, err := time.ParseDuration(orDefault(fl.String("timeout"), "0")); err != nil {
+		return inputError("--timeout %q: %w", fl.String("timeout"), err)
+	} else if d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, d, errTimeout)
+		defer cancel()
+	}
+
+	rep := &report{}
+	sr := stepReport{Name: st.Name, Worker: target.String(), Image: st.Image}
+	defer func() {
+		if p := fl.String("report"); p != "" {
+			rep.Steps = append(rep.Steps, sr)
+			if werr := rep.write(p); werr != nil {
+				log.Error().Err(werr).Str("report", p).Msg("writing the report failed")
+			}
+		}
+	}()
+
+	conn, err := transport.Dial(ctx, target)
+	if err != nil {
+		sr.Error, sr.ExitCode = err.Error(), codeFor(err)
+		if cause := context.Cause(ctx); cause != nil {
+			return cause
+		}
+		return &remote.StepError{Worker: target.String(), Reason: "connect", Err: err}
+	}
+	defer conn.Close()
+	log.Debug().Str("worker", target.String()).Msg("connected")
+
+	res, err := remote.Run(ctx, conn, bundle, st, remote.Output{Stdout: io.Out, Stderr: io.Err})
+	sr.ID, sr.WorkDir, sr.ExitCode = res.ID, res.WorkDir, res.ExitCode
+	sr.DurationMS = res.Duration.Milliseconds()
+	if res.CleanupErr != nil {
+		log.Warn().Err(res.CleanupErr).Msg("cleanup incomplete; run cuttle gc on this worker")
+		sr.CleanupError = res.CleanupErr.Error()
+	}
+	switch {
+	case err != nil:
+		sr.Error = err.Error()
+		sr.ExitCode = codeFor(err)
+		return err
+	case res.ExitCode != 0:
+		return scriptExit{code: res.ExitCode}
+	}
+	return nil
+}
+
+// codeFor is the exit code an error maps to, for the report.
+func codeFor(err error) int {
+	switch {
+	case errors.Is(err, errTimeout):
+		return exitTimeout
+	case errors.Is(err, errInterrupted):
+		return exitInterrupted
+	}
+	return exitCannotRun
+}
+
+func stepFromFlags(fl *config.Flags) (remote.Step, error) {
+	st := remote.Step{Name: orDefault(fl.String("name"), "run"), Image: fl.String("image"), KeepWorkspace: fl.Bool("keep-workspace")}
+	if err := remote.ValidateImage(st.Image); err != nil {
+		return st, err
+	}
+	pull, err := remote.ParsePullPolicy(fl.String("pull"), st.Image)
+	if err != nil {
+		return st, err
+	}
+	st.Pull = pull
+	script, inline := fl.String("script"), fl.String("inline")
+	switch {
+	case script != "" && inline != "":
+		return st, errors.New("give either --script FILE or --inline TEXT, not both")
+	case script != "":
+		b, err := os.ReadFile(script)
+		if err != nil {
+			return st, fmt.Errorf("--script: %w", err)
+		}
+		st.Script = b
+	case inline != "":
+		st.Script = []byte(inline)
+	default:
+		return st, errors.New("no script: give --script FILE or --inline TEXT")
+	}
+	st.Syntax = fl.String("syntax")
+	if st.Syntax == "" {
+		st.Syntax = "bash"
+		if filepath.Ext(script) == ".sh" && strings.HasPrefix(string(st.Script), "#!/bin/sh") {
+			st.Syntax = "sh"
+		}
+	}
+	if st.Syntax != "bash" && st.Syntax != "sh" {
+		return st, fmt.Errorf("--syntax %q: want bash or sh", st.Syntax)
+	}
+	return st, nil
+}
+
+func resolveTarget(cfg *config.Config, fl *config.Flags) (transport.Target, error) {
+	name := fl.String("worker")
+	if name == "" {
+		return transport.Target{}, errors.New("no worker: give --worker NAME or --worker ssh://user@host:port")
+	}
+	var t transport.Target
+	if w, ok := cfg.Workers[name]; ok {
+		t = transport.Target{Host: w.Host, Port: w.Port, User: w.User}
+		if w.IdentityFile != "" {
+			t.IdentityFiles = []string{expandHome(w.IdentityFile)}
+		}
+		if w.KnownHosts != "" {
+			t.KnownHostsFiles = []string{expandHome(w.KnownHosts)}
+		}
+		t.HostKeyFingerprint = w.HostKeyFingerprint
+	} else {
+		var err error
+		if t, err = transport.ParseAddress(name); err != nil {
+			return t, fmt.Errorf("--worker is neither a worker in the config nor an address: %w", err)
+		}
+	}
+	if t.User == "" {
+		t.User = os.Getenv("USER")
+	}
+	t.IdentityFiles = append(t.IdentityFiles, fl.Strings("identity")...)
+	t.UseAgent = true
+	if kh := fl.String("known-hosts"); kh != "" {
+		t.KnownHostsFiles = []string{kh}
+	}
+	if len(t.KnownHostsFiles) == 0 {
+		t.KnownHostsFiles = []string{expandHome("~/.ssh/known_hosts")}
+	}
+	if fp := fl.String("host-key-fingerprint"); fp != "" {
+		t.HostKeyFingerprint = fp
+	}
+	if env := fl.String("password-env"); env != "" {
+		pw, ok := os.LookupEnv(env)
+		if !ok {
+			return t, fmt.Errorf("--password-env %s: that environment variable is not set", env)
+		}
+		t.Password = secret.New(pw)
+	}
+	d, err := time.ParseDuration(orDefault(fl.String("connect-timeout"), "15s"))
+	if err != nil {
+		return t, fmt.Errorf("--connect-timeout: %w", err)
+	}
+	t.ConnectTimeout = d
+	if j := fl.String("jump"); j != "" {
+		for _, hop := range strings.Split(j, ",") {
+			h, err := transport.ParseAddress(hop)
+			if err != nil {
+				return t, fmt.Errorf("--jump: %w", err)
+			}
+			h.IdentityFiles, h.UseAgent, h.KnownHostsFiles, h.ConnectTimeout = t.IdentityFiles, true, t.KnownHostsFiles, d
+			if h.User == "" {
+				h.User = t.User
+			}
+			t.Jump = append(t.Jump, h)
+		}
+	}
+	return t, nil
+}
+
+func expandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, rest)
+		}
+	}
+	return p
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}

@@ -1,0 +1,140 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/spf13/viper"
+)
+
+// Config is cuttle.yaml.
+type Config struct {
+	Workers map[string]Worker `mapstructure:"workers"`
+	Pools   map[string]Pool   `mapstructure:"pools"`
+	Feeds   map[string]Feed   `mapstructure:"feeds"`
+	// File is where the config was read from ("" when none was found).
+	File string `mapstructure:"-"`
+}
+
+// Worker is one SSH worker.
+type Worker struct {
+	Host               string            `mapstructure:"host"`
+	Port               int               `mapstructure:"port"`
+	User               string            `mapstructure:"user"`
+	IdentityFile       string            `mapstructure:"identity_file"`
+	KnownHosts         string            `mapstructure:"known_hosts"`
+	HostKeyFingerprint string            `mapstructure:"host_key_fingerprint"`
+	PasswordEnv        string            `mapstructure:"password_env"`
+	Jump               string            `mapstructure:"jump"`
+	Pool               string            `mapstructure:"pool"`
+	AllowPrivileged    bool              `mapstructure:"allow_privileged"`
+	Labels             map[string]string `mapstructure:"labels"`
+}
+
+// Pool groups workers.
+type Pool struct {
+	MaxStepsPerWorker int    `mapstructure:"max_steps_per_worker"`
+	Selection         string `mapstructure:"selection"`
+}
+
+// Feed is a container registry with credentials given by reference.
+type Feed struct {
+	Registry     string `mapstructure:"registry"`
+	Username     string `mapstructure:"username"`
+	PasswordEnv  string `mapstructure:"password_env"`
+	PasswordFile string `mapstructure:"password_file"`
+}
+
+// DefaultPaths are searched in order when no --config is given.
+func DefaultPaths() []string {
+	paths := []string{"cuttle.yaml"}
+	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
+		paths = append(paths, filepath.Join(x, "cuttle", "cuttle.yaml"))
+	} else if h, err := os.UserHomeDir(); err == nil {
+		paths = append(paths, filepath.Join(h, ".config", "cuttle", "cuttle.yaml"))
+	}
+	return paths
+}
+
+// Load reads file, or the first of DefaultPaths that exists when file is
+// "". A missing default file gives an empty config; a missing named file
+// is an error.
+func Load(file string) (*Config, error) {
+	if file == "" {
+		for _, p := range DefaultPaths() {
+			if _, err := os.Stat(p); err == nil {
+				file = p
+				break
+			}
+		}
+		if file == "" {
+			return &Config{}, nil
+		}
+	}
+	v := viper.New()
+	v.SetConfigFile(file)
+	v.SetConfigType("yaml")
+	if err := v.ReadInConfig(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", file, err)
+	}
+	var c Config
+	if err := v.UnmarshalExact(&c); err != nil {
+		return nil, fmt.Errorf("config %s: %w (check the key names against the README)", file, err)
+	}
+	c.File = file
+	if err := c.validate(); err != nil {
+		return nil, fmt.Errorf("config %s: %w", file, err)
+	}
+	return &c, nil
+}
+
+func (c *Config) validate() error {
+	var problems []string
+	for _, name := range sortedKeys(c.Workers) {
+		w := c.Workers[name]
+		if w.Host == "" {
+			problems = append(problems, fmt.Sprintf("workers.%s.host is required", name))
+		}
+		if w.Port < 0 || w.Port > 65535 {
+			problems = append(problems, fmt.Sprintf("workers.%s.port %d is not a port number", name, w.Port))
+		}
+		if w.Jump != "" {
+			for _, hop := range strings.Split(w.Jump, ",") {
+				if _, ok := c.Workers[hop]; !ok && !strings.Contains(hop, "@") && !strings.Contains(hop, ":") {
+					problems = append(problems, fmt.Sprintf("workers.%s.jump names %q, which is not a worker in this file (or give user@host:port)", name, hop))
+				}
+			}
+		}
+		if w.Pool != "" {
+			if _, ok := c.Pools[w.Pool]; !ok {
+				problems = append(problems, fmt.Sprintf("workers.%s.pool %q is not defined under pools:", name, w.Pool))
+			}
+		}
+	}
+	for _, name := range sortedKeys(c.Feeds) {
+		f := c.Feeds[name]
+		if f.Registry == "" {
+			problems = append(problems, fmt.Sprintf("feeds.%s.registry is required", name))
+		}
+		if f.Username != "" && f.PasswordEnv == "" && f.PasswordFile == "" {
+			problems = append(problems, fmt.Sprintf("feeds.%s has a username but no password_env or password_file (passwords are never written in the file)", name))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

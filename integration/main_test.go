@@ -1,0 +1,227 @@
+//go:build integration
+
+package integration
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cuttle-sh/cuttle/internal/testenv"
+)
+
+// env is shared by every test in the package: one engine, one base image,
+// one sshd, one worker user.
+var env struct {
+	cuttle string // path of the binary under test
+	image  string
+	sshd   *testenv.SSHD
+	user   testenv.User
+	// noDocker is a user outside the docker group.
+	noDocker testenv.User
+	key      testenv.Key
+	dir      string
+}
+
+const workerUser = "cuttle-it"
+
+func TestMain(m *testing.M) {
+	code, err := setup(m)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "integration setup: %v\n", err)
+		os.Exit(2)
+	}
+	os.Exit(code)
+}
+
+func setup(m *testing.M) (int, error) {
+	if os.Geteuid() != 0 {
+		return 0, errors.New("the integration tests need root (they start sshd and create users); run them with make test")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "cuttle-it-")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	// sshd reads authorized_keys below it with the logging-in user's rights.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		return 0, err
+	}
+	env.dir = dir
+	if err := testenv.EnsureDocker(ctx); err != nil {
+		return 0, err
+	}
+	if env.image, err = testenv.EnsureBaseImage(ctx); err != nil {
+		return 0, err
+	}
+	if env.user, err = testenv.EnsureUser(workerUser, true); err != nil {
+		return 0, err
+	}
+	if env.noDocker, err = testenv.EnsureUser("cuttle-nodocker", false); err != nil {
+		return 0, err
+	}
+	if env.key, err = testenv.NewKey(filepath.Join(dir, "id_ed25519")); err != nil {
+		return 0, err
+	}
+	sdir := filepath.Join(dir, "sshd")
+	os.Mkdir(sdir, 0o755)
+	if env.sshd, err = testenv.StartSSHD(testenv.SSHDOptions{Dir: sdir, AuthorizedKeys: []ssh.PublicKey{env.key.Public}}); err != nil {
+		return 0, err
+	}
+	defer env.sshd.Close()
+	env.cuttle = filepath.Join(dir, "cuttle")
+	build := exec.CommandContext(ctx, "go", "build", "-o", env.cuttle, "../cmd/cuttle")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return 0, fmt.Errorf("go build: %v: %s", err, out)
+	}
+	code := m.Run()
+	if code != 0 {
+		fmt.Fprintf(os.Stderr, "--- sshd log (last 4 KiB) ---\n%s\n", tail(env.sshd.Log(), 4096))
+	}
+	return code, nil
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// result is one finished cuttle process.
+type result struct {
+	stdout, stderr string
+	code           int
+	report         report
+}
+
+type report struct {
+	Steps []reportStep `json:"steps"`
+}
+
+type reportStep struct {
+	Name            string            `json:"name"`
+	ID              string            `json:"id"`
+	Worker          string            `json:"worker"`
+	Image           string            `json:"image"`
+	ExitCode        int               `json:"exit_code"`
+	OutputVariables map[string]string `json:"output_variables"`
+	WorkDir         string            `json:"work_dir"`
+	Error           string            `json:"error"`
+	CleanupError    string            `json:"cleanup_error"`
+}
+
+// workerArgs are `run` and the flags that reach the shared worker.
+func workerArgs() []string {
+	return []string{"run", "--worker", env.sshd.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", env.sshd.KnownHosts}
+}
+
+// cuttleCmd prepares the binary with args, a report file in a temp dir and
+// an environment without the caller's ssh-agent.
+func cuttleCmd(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	rep := filepath.Join(t.TempDir(), "report.json")
+	cmd := exec.CommandContext(t.Context(), env.cuttle, append(args, "--report", rep)...)
+	cmd.Env = append(filterEnv(os.Environ(), "SSH_AUTH_SOCK", "CUTTLE_"), "HOME="+t.TempDir())
+	return cmd, rep
+}
+
+func filterEnv(envv []string, prefixes ...string) []string {
+	var out []string
+next:
+	for _, e := range envv {
+		for _, p := range prefixes {
+			if strings.HasPrefix(e, p) {
+				continue next
+			}
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// runCuttle runs the binary to completion.
+func runCuttle(t *testing.T, args ...string) result {
+	t.Helper()
+	cmd, rep := cuttleCmd(t, args...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := result{stdout: out.String(), stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	default:
+		t.Fatalf("running cuttle: %v", err)
+	}
+	r.report = readReport(t, rep)
+	return r
+}
+
+func readReport(t *testing.T, path string) report {
+	t.Helper()
+	var r report
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return r
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		t.Fatalf("report %s: %v\n%s", path, err, b)
+	}
+	return r
+}
+
+// step returns the report's only step.
+func step(t *testing.T, r result) reportStep {
+	t.Helper()
+	if len(r.report.Steps) != 1 {
+		t.Fatalf("report has %d steps, want 1\nstdout: %s\nstderr: %s", len(r.report.Steps), r.stdout, r.stderr)
+	}
+	return r.report.Steps[0]
+}
+
+// assertNothingLeft checks that the step's container and work directory
+// are gone from the worker. The worker is this machine, so the test looks
+// directly, not through cuttle.
+func assertNothingLeft(t *testing.T, r result) {
+	t.Helper()
+	if len(r.report.Steps) == 0 || r.report.Steps[0].ID == "" {
+		t.Fatalf("report has no step id to check for leftovers:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+	}
+	s := r.report.Steps[0]
+	out, err := exec.Command("docker", "ps", "-a", "-q", "--filter", "label=io.cuttle.step="+s.ID).Output()
+	if err != nil {
+		t.Fatalf("docker ps: %v", err)
+	}
+	if len(bytes.TrimSpace(out)) != 0 {
+		t.Errorf("container of step %s left behind: %s", s.ID, out)
+	}
+	wd := filepath.Join(env.user.Home, ".cuttle/work", s.ID)
+	if s.WorkDir != wd {
+		t.Errorf("report work_dir = %q, want %q", s.WorkDir, wd)
+	}
+	if _, err := os.Lstat(wd); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("work directory %s left behind (stat: %v)", wd, err)
+	}
+	if s.CleanupError != "" {
+		t.Errorf("cleanup error reported: %s", s.CleanupError)
+	}
+}

@@ -1,0 +1,173 @@
+package testenv
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// EnsureDocker makes sure a Docker engine answers, starting dockerd in the
+// background when none does (its log goes to /tmp/cuttle-dockerd.log).
+func EnsureDocker(ctx context.Context) error {
+	if exec.CommandContext(ctx, "docker", "info").Run() == nil {
+		return nil
+	}
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		return fmt.Errorf("no Docker engine answers and dockerd is not installed: apt-get install docker.io")
+	}
+	logf, err := os.OpenFile("/tmp/cuttle-dockerd.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command("dockerd")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting dockerd: %w", err)
+	}
+	go cmd.Wait() // reap it if it dies; it outlives the tests otherwise
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if exec.CommandContext(ctx, "docker", "info").Run() == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	return fmt.Errorf("dockerd started but did not answer within 60s; see /tmp/cuttle-dockerd.log")
+}
+
+// BaseImage is the name of the small glibc image tests run steps in:
+// busybox for the tools and bash with the C library it links against.
+const BaseImage = "cuttle-test/base"
+
+// EnsureBaseImage imports BaseImage from files on this machine, unless an
+// image of the same content is already there. It returns "name:tag", the
+// tag being a hash of what went in.
+func EnsureBaseImage(ctx context.Context) (string, error) {
+	files, err := baseImageFiles()
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s %d\n", f, len(b))
+		h.Write(b)
+	}
+	ref := BaseImage + ":" + hex.EncodeToString(h.Sum(nil))[:12]
+	if exec.CommandContext(ctx, "docker", "image", "inspect", ref).Run() == nil {
+		return ref, nil
+	}
+	root, err := os.MkdirTemp("", "cuttle-rootfs-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(root)
+	for _, d := range []string{"bin", "tmp", "etc", "root"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			return "", err
+		}
+	}
+	os.Chmod(filepath.Join(root, "tmp"), 0o1777)
+	for _, f := range files {
+		dst := filepath.Join(root, f)
+		if f == "/bin/busybox" || f == "/usr/bin/busybox" {
+			dst = filepath.Join(root, "bin/busybox")
+		}
+		if err := copyFile(f, dst); err != nil {
+			return "", err
+		}
+	}
+	applets, err := exec.CommandContext(ctx, filepath.Join(root, "bin/busybox"), "--list").Output()
+	if err != nil {
+		return "", fmt.Errorf("busybox --list: %w", err)
+	}
+	for _, a := range strings.Fields(string(applets)) {
+		if _, err := os.Lstat(filepath.Join(root, "bin", a)); err != nil {
+			os.Symlink("busybox", filepath.Join(root, "bin", a))
+		}
+	}
+	etc := map[string]string{
+		"passwd": "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/sh\napp:x:1000:1000:app:/tmp:/bin/sh\n",
+		"group":  "root:x:0:\nnogroup:x:65534:\napp:x:1000:\n",
+	}
+	for name, body := range etc {
+		if err := os.WriteFile(filepath.Join(root, "etc", name), []byte(body), 0o644); err != nil {
+			return "", err
+		}
+	}
+	tar := exec.CommandContext(ctx, "tar", "-C", root, "-c", ".")
+	imp := exec.CommandContext(ctx, "docker", "import", "--change", "ENV PATH=/bin", "-", ref)
+	pipe, err := tar.StdoutPipe()
+	if err != nil {
+		return "", err
+	}
+	imp.Stdin = pipe
+	var stderr bytes.Buffer
+	imp.Stderr = &stderr
+	if err := tar.Start(); err != nil {
+		return "", err
+	}
+	if err := imp.Run(); err != nil {
+		return "", fmt.Errorf("docker import: %v: %s", err, stderr.String())
+	}
+	if err := tar.Wait(); err != nil {
+		return "", fmt.Errorf("tar of the rootfs: %w", err)
+	}
+	return ref, nil
+}
+
+// baseImageFiles lists busybox, bash and the libraries bash needs.
+func baseImageFiles() ([]string, error) {
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		return nil, fmt.Errorf("busybox not found: apt-get install busybox-static")
+	}
+	files := []string{busybox, "/bin/bash"}
+	out, err := exec.Command("ldd", "/bin/bash").Output()
+	if err != nil {
+		return nil, fmt.Errorf("ldd /bin/bash: %w", err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if strings.HasPrefix(f, "/") {
+			files = append(files, f)
+		}
+	}
+	return files, nil
+}
+
+func copyFile(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o755)
+}
+
+// DockerBuild builds an image from a Dockerfile given as text, with an
+// empty context; for images with ENTRYPOINT, CMD or USER in tests.
+func DockerBuild(ctx context.Context, ref, dockerfile string) error {
+	cmd := exec.CommandContext(ctx, "docker", "build", "-q", "-t", ref, "-")
+	cmd.Stdin = strings.NewReader(dockerfile)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("docker build %s: %v: %s", ref, err, out)
+	}
+	return nil
+}

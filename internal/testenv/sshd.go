@@ -1,0 +1,167 @@
+package testenv
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// SSHDOptions configures a test sshd.
+type SSHDOptions struct {
+	// Dir holds the server's files; it must be readable by the users
+	// logging in (authorized_keys is read with their privileges).
+	Dir string
+	// AuthorizedKeys may log in as any user.
+	AuthorizedKeys []ssh.PublicKey
+	// HostKey is reused when set (for "same server" restarts); otherwise
+	// a new one is made.
+	HostKey *Key
+	// Extra lines appended to sshd_config.
+	Extra []string
+}
+
+// SSHD is an OpenSSH server on 127.0.0.1. A Go listener on a port the
+// kernel picked accepts connections and hands each to `sshd -i`, so no
+// port is ever guessed.
+type SSHD struct {
+	Addr    string
+	Host    string
+	Port    int
+	HostKey Key
+	// KnownHosts is a known_hosts file holding exactly this server's key.
+	KnownHosts string
+
+	ln     net.Listener
+	config string
+	mu     sync.Mutex
+	log    bytes.Buffer
+	procs  sync.WaitGroup
+}
+
+// StartSSHD starts a server. Close stops it.
+func StartSSHD(o SSHDOptions) (*SSHD, error) {
+	sshd, err := exec.LookPath("sshd")
+	if err != nil {
+		if _, statErr := os.Stat("/usr/sbin/sshd"); statErr != nil {
+			return nil, errors.New("sshd not found: apt-get install openssh-server")
+		}
+		sshd = "/usr/sbin/sshd"
+	}
+	if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
+		return nil, err
+	}
+	if err := os.Chmod(o.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	s := &SSHD{}
+	if o.HostKey != nil {
+		s.HostKey = *o.HostKey
+	} else if s.HostKey, err = NewKey(filepath.Join(o.Dir, "ssh_host_ed25519_key")); err != nil {
+		return nil, err
+	}
+	var ak bytes.Buffer
+	for _, k := range o.AuthorizedKeys {
+		ak.Write(ssh.MarshalAuthorizedKey(k))
+	}
+	akFile := filepath.Join(o.Dir, "authorized_keys")
+	if err := os.WriteFile(akFile, ak.Bytes(), 0o644); err != nil {
+		return nil, err
+	}
+	s.config = filepath.Join(o.Dir, "sshd_config")
+	cfg := []string{
+		"HostKey " + s.HostKey.PrivateFile,
+		"AuthorizedKeysFile " + akFile,
+		"StrictModes no",
+		"UsePAM no",
+		"PasswordAuthentication no",
+		"KbdInteractiveAuthentication no",
+		"PermitRootLogin no",
+		"PidFile none",
+		"LogLevel VERBOSE",
+		"MaxSessions 64",
+		"MaxStartups 200",
+		"Subsystem sftp /usr/lib/openssh/sftp-server",
+	}
+	cfg = append(cfg, o.Extra...)
+	if err := os.WriteFile(s.config, []byte(strings.Join(cfg, "\n")+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	if out, err := exec.Command(sshd, "-t", "-f", s.config).CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("sshd -t: %v: %s", err, out)
+	}
+	s.ln, err = net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	s.Addr = s.ln.Addr().String()
+	s.Host = "127.0.0.1"
+	s.Port = s.ln.Addr().(*net.TCPAddr).Port
+	s.KnownHosts = filepath.Join(o.Dir, "known_hosts")
+	line := knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey.Public)
+	if err := os.WriteFile(s.KnownHosts, []byte(line+"\n"), 0o644); err != nil {
+		return nil, err
+	}
+	go s.serve(sshd)
+	return s, nil
+}
+
+func (s *SSHD) serve(sshd string) {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		f, err := c.(*net.TCPConn).File()
+		c.Close()
+		if err != nil {
+			continue
+		}
+		cmd := exec.Command(sshd, "-i", "-e", "-f", s.config)
+		cmd.Stdin, cmd.Stdout = f, f
+		cmd.Stderr = lockedWriter{s}
+		if err := cmd.Start(); err != nil {
+			f.Close()
+			continue
+		}
+		s.procs.Add(1)
+		go func() {
+			defer s.procs.Done()
+			cmd.Wait()
+			f.Close()
+		}()
+	}
+}
+
+type lockedWriter struct{ s *SSHD }
+
+func (w lockedWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	if w.s.log.Len() < 4<<20 {
+		w.s.log.Write(p)
+	}
+	return len(p), nil
+}
+
+// Log returns what sshd logged so far, for a failing test's output.
+func (s *SSHD) Log() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+// URL is ssh://user@127.0.0.1:port.
+func (s *SSHD) URL(user string) string { return "ssh://" + user + "@" + s.Host + ":" + strconv.Itoa(s.Port) }
+
+// Close stops accepting connections; sessions in progress end on their own.
+func (s *SSHD) Close() error { return s.ln.Close() }

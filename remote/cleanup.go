@@ -1,0 +1,68 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// cleanupScript removes a step's container and work directory. "No such
+// container" counts as removed. $1 container, $2 work dir, $3 stop|-, $4 keep|-.
+const cleanupScript = `set -u
+if [ "$3" = stop ]; then docker stop -t 10 "$1" >/dev/null 2>&1; fi
+echo "started=$(docker inspect --format '{{.State.StartedAt}}' "$1" 2>/dev/null)"
+if ! out=$(docker rm -f "$1" 2>&1); then
+  case "$out" in *"No such container"*) ;; *) echo "container=$out" ;; esac
+fi
+if [ "$4" != keep ]; then
+  rm -rf "$2" 2>/dev/null
+  if [ -e "$2" ]; then echo "workdir=left"; fi
+fi
+`
+
+// cleanup removes what a step created. stop asks the container to stop
+// gracefully first (the step was interrupted). It is idempotent and safe
+// after a failed setup. It reports whether the container ever started,
+// which tells docker's own exit codes 125-127 from the script's.
+func cleanup(ctx context.Context, sh Shell, p runPlan, stop, keep bool) (started bool, err error) {
+	flagStop, flagKeep := "-", "-"
+	if stop {
+		flagStop = "stop"
+	}
+	if keep {
+		flagKeep = "keep"
+	}
+	var out bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{
+		Args:   []string{"sh", "-c", cleanupScript, "sh", ContainerName(p.StepID), p.WorkDir, flagStop, flagKeep},
+		Stdout: &out,
+	}); err != nil {
+		return false, fmt.Errorf("%w: worker %s: container %s and work directory %s: %v", ErrCleanup, sh, ContainerName(p.StepID), p.WorkDir, err)
+	}
+	kv := parseKV(out.Bytes())
+	started = kv["started"] != "" && !strings.HasPrefix(kv["started"], "0001-01-01")
+	var result error
+	if c := kv["container"]; c != "" {
+		result = multierror.Append(result, fmt.Errorf("container %s: %s", ContainerName(p.StepID), c))
+	}
+	if kv["workdir"] == "left" {
+		// Files the step created as another user that the runner could not
+		// hand back: remove them as root in a throwaway container.
+		err := sh.Run(ctx, &transport.Cmd{Args: removeTreeArgs(p)})
+		if err == nil {
+			err = sh.Run(ctx, &transport.Cmd{Args: []string{"rm", "-rf", "--", p.WorkDir}})
+		}
+		if err != nil {
+			result = multierror.Append(result, fmt.Errorf("work directory %s: %v", p.WorkDir, err))
+		}
+	}
+	if result != nil {
+		return started, fmt.Errorf("%w: worker %s: %v", ErrCleanup, sh, result)
+	}
+	return started, nil
+}

@@ -1,0 +1,133 @@
+package remote
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+)
+
+// Labels put on everything cuttle creates, so gc can find it.
+const (
+	LabelStep    = "io.cuttle.step"
+	LabelStarted = "io.cuttle.started"
+)
+
+// PullPolicy says when the image is pulled before a step.
+type PullPolicy string
+
+// The pull policies.
+const (
+	PullAlways  PullPolicy = "always"
+	PullMissing PullPolicy = "missing"
+	PullNever   PullPolicy = "never"
+)
+
+// ParsePullPolicy reads a --pull value; "" picks the default for image:
+// always for tags, missing for digests (a digest cannot change).
+func ParsePullPolicy(s, image string) (PullPolicy, error) {
+	switch PullPolicy(s) {
+	case PullAlways, PullMissing, PullNever:
+		return PullPolicy(s), nil
+	case "":
+		if strings.Contains(image, "@sha256:") {
+			return PullMissing, nil
+		}
+		return PullAlways, nil
+	}
+	return "", fmt.Errorf("pull policy %q: want always, missing or never", s)
+}
+
+// imageRef is deliberately narrower than Docker's grammar: it must not
+// start with '-' (it would be read as an option) and holds no spaces or
+// shell metacharacters, although quoting would make those harmless too.
+var imageRef = regexp.MustCompile(`^[a-zA-Z0-9][a-zA-Z0-9._/:@-]*$`)
+
+// ValidateImage checks an image reference before it reaches the worker.
+func ValidateImage(image string) error {
+	if image == "" {
+		return fmt.Errorf("no image: give --image NAME[:TAG] (or a runbook step's container.image)")
+	}
+	if !imageRef.MatchString(image) || len(image) > 512 {
+		return fmt.Errorf("image %q is not a valid image reference (want [registry/]name[:tag][@sha256:digest])", image)
+	}
+	return nil
+}
+
+// ContainerName is the name of a step's container.
+func ContainerName(stepID string) string { return "cuttle-" + stepID }
+
+// runPlan is everything docker run needs; dockerRunArgs turns it into argv.
+type runPlan struct {
+	StepID    string
+	Started   string // RFC 3339, UTC
+	WorkDir   string
+	BundleDir string
+	Image     string
+	// NoPull adds --pull never: cuttle has already applied the policy.
+	NoPull   bool
+	Script   string
+	Syntax   string
+	OwnerUID int
+	OwnerGID int
+}
+
+// dockerRunArgs builds the docker run argv. It is pure, and golden-tested.
+func dockerRunArgs(p runPlan) []string {
+	args := []string{"docker", "run",
+		"--name", ContainerName(p.StepID),
+		"--label", LabelStep + "=" + p.StepID,
+		"--label", LabelStarted + "=" + p.Started,
+		"--entrypoint", "",
+		"-v", p.WorkDir + ":" + p.WorkDir,
+		"-v", p.BundleDir + ":" + p.BundleDir + ":ro",
+		"-w", p.WorkDir,
+	}
+	if p.NoPull {
+		args = append(args, "--pull", "never")
+	}
+	args = append(args, "--", p.Image)
+	return append(args, runnerArgs(p)...)
+}
+
+func runnerArgs(p runPlan) []string {
+	return []string{
+		p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner",
+		"--workdir", p.WorkDir,
+		"--script", p.Script,
+		"--syntax", p.Syntax,
+		"--owner", strconv.Itoa(p.OwnerUID) + ":" + strconv.Itoa(p.OwnerGID),
+	}
+}
+
+// dockerPullArgs pulls image.
+func dockerPullArgs(image string) []string { return []string{"docker", "pull", "--", image} }
+
+// removeTreeArgs empties a work directory as root inside a throwaway
+// container, for files the step left that the SSH user cannot remove.
+func removeTreeArgs(p runPlan) []string {
+	return []string{"docker", "run", "--rm", "--user", "0:0", "--network", "none",
+		"--label", LabelStep + "=" + p.StepID,
+		"--entrypoint", "",
+		"-v", p.WorkDir + ":" + p.WorkDir,
+		"-v", p.BundleDir + ":" + p.BundleDir + ":ro",
+		"--pull", "never",
+		"--", p.Image,
+		p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--remove-contents", p.WorkDir,
+	}
+}
+
+// supportsPullFlag reports whether a docker client version knows
+// `docker run --pull` (added in 20.10).
+func supportsPullFlag(clientVersion string) bool {
+	maj, rest, _ := strings.Cut(clientVersion, ".")
+	min, _, _ := strings.Cut(rest, ".")
+	a, err1 := strconv.Atoi(maj)
+	b, err2 := strconv.Atoi(min)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	return a > 20 || (a == 20 && b >= 10)
+}

@@ -1,0 +1,117 @@
+package remote
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// preflightScript checks docker, reports facts about the worker and creates
+// a fresh work directory, all in one round trip. It is POSIX sh.
+// $1 ticket prefix, $2 first counter value, $3 bundle digest, $4 image or "".
+const preflightScript = `set -u
+umask 077
+if ! command -v docker >/dev/null 2>&1; then echo "error=docker-missing"; exit 3; fi
+if ! v=$(docker version --format '{{.Client.Version}} {{.Server.Version}}' 2>&1); then
+  echo "error=docker-engine"; printf '%s\n' "$v" | tail -n 5 >&2; exit 3
+fi
+echo "docker=$v"
+[ -n "${HOME:-}" ] && [ -d "$HOME" ] && [ -w "$HOME" ] || { echo "error=home"; exit 3; }
+echo "home=$HOME"
+echo "uid=$(id -u)"
+echo "gid=$(id -g)"
+echo "arch=$(uname -m)"
+mkdir -p "$HOME/.cuttle/work" "$HOME/.cuttle/bundles" || { echo "error=mkdir"; exit 4; }
+n=$2
+while ! mkdir "$HOME/.cuttle/work/$1-$n" 2>/dev/null; do
+  [ -e "$HOME/.cuttle/work/$1-$n" ] || { echo "error=mkdir"; exit 4; }
+  n=$((n + 1))
+done
+echo "ticket=$1-$n"
+if [ -f "$HOME/.cuttle/bundles/$3/.complete" ]; then echo "bundle=present"; else echo "bundle=absent"; fi
+if [ -n "$4" ]; then
+  if id=$(docker image inspect --format '{{.Id}}' "$4" 2>/dev/null); then echo "image=$id"; else echo "image="; fi
+fi
+`
+
+// Facts is what the preflight learnt about the worker.
+type Facts struct {
+	Home          string
+	UID, GID      int
+	Arch          string // uname -m
+	DockerClient  string
+	DockerServer  string
+	Ticket        string // the step id; the work dir is Home/.cuttle/work/Ticket
+	BundlePresent bool
+	ImageID       string // set when the image was asked about and is present
+}
+
+// WorkDir is the step's work directory.
+func (f Facts) WorkDir() string { return f.Home + "/.cuttle/work/" + f.Ticket }
+
+// BundleDir is where the bundle with digest lives.
+func (f Facts) BundleDir(digest string) string { return f.Home + "/.cuttle/bundles/" + digest }
+
+func preflight(ctx context.Context, sh Shell, ticketPrefix string, n int, digest, image string) (Facts, error) {
+	var out, errb bytes.Buffer
+	err := sh.Run(ctx, &transport.Cmd{
+		Args:   []string{"sh", "-c", preflightScript, "sh", ticketPrefix, strconv.Itoa(n), digest, image},
+		Stdout: &out, Stderr: &errb,
+	})
+	kv := parseKV(out.Bytes())
+	if err != nil {
+		var ee *transport.ExitError
+		if !errors.As(err, &ee) {
+			return Facts{}, stepErr(sh.String(), ReasonWorkspace, "preflight: %w", err)
+		}
+		return Facts{}, explainPreflight(sh.String(), kv["error"], strings.TrimSpace(errb.String()), ee)
+	}
+	f := Facts{Home: kv["home"], Arch: kv["arch"], Ticket: kv["ticket"], BundlePresent: kv["bundle"] == "present", ImageID: kv["image"]}
+	f.UID, _ = strconv.Atoi(kv["uid"])
+	f.GID, _ = strconv.Atoi(kv["gid"])
+	f.DockerClient, f.DockerServer, _ = strings.Cut(kv["docker"], " ")
+	if f.Home == "" || f.Ticket == "" || !strings.HasPrefix(f.Home, "/") {
+		return Facts{}, stepErr(sh.String(), ReasonWorkspace, "preflight gave no usable home or work directory (is the login shell POSIX-compatible?); output: %q", truncate(out.String(), 200))
+	}
+	return f, nil
+}
+
+func explainPreflight(worker, code, stderr string, ee *transport.ExitError) error {
+	switch {
+	case code == "docker-missing":
+		return stepErr(worker, ReasonDocker, "docker is not installed (no docker on the SSH user's PATH): install it (Debian: apt-get install docker.io) or add its directory to PATH in the user's ~/.profile")
+	case code == "docker-engine" && strings.Contains(stderr, "permission denied"):
+		return stepErr(worker, ReasonDocker, "the SSH user may not use the Docker engine (permission denied on the docker socket): add the user to the docker group (usermod -aG docker USER) and reconnect")
+	case code == "docker-engine":
+		return stepErr(worker, ReasonDocker, "the Docker engine does not answer: start it (systemctl start docker); docker said: %s", truncate(stderr, 300))
+	case code == "home":
+		return stepErr(worker, ReasonWorkspace, "the SSH user has no writable home directory ($HOME): cuttle keeps its work directories under ~/.cuttle")
+	case code == "mkdir":
+		return stepErr(worker, ReasonWorkspace, "could not create a work directory under ~/.cuttle/work (disk full or permissions?): %s", truncate(stderr, 300))
+	default:
+		return stepErr(worker, ReasonWorkspace, "preflight failed (%v); is the login shell POSIX-compatible? stderr: %s", ee, truncate(stderr, 300))
+	}
+}
+
+func parseKV(b []byte) map[string]string {
+	kv := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if k, v, ok := strings.Cut(sc.Text(), "="); ok {
+			kv[k] = v
+		}
+	}
+	return kv
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

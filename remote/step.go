@@ -1,0 +1,193 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// Step is one step to run on one worker: a plan, as data.
+type Step struct {
+	Name   string
+	Image  string
+	Pull   PullPolicy
+	Script []byte
+	// Syntax is bash or sh.
+	Syntax string
+	// KeepWorkspace leaves the work directory for debugging.
+	KeepWorkspace bool
+}
+
+// Output is where a step's output goes.
+type Output struct {
+	Stdout, Stderr io.Writer
+}
+
+// Result is what became of a step that cuttle managed to run.
+type Result struct {
+	ID       string
+	WorkDir  string
+	ExitCode int
+	Started  time.Time
+	Duration time.Duration
+	// CleanupErr lists what could not be removed afterwards; the step's
+	// own result stands.
+	CleanupErr error
+}
+
+// ScriptName is the script's file name in the work directory.
+const ScriptName = "script.sh"
+
+var ticketCounter atomic.Int64
+
+// cleanupTimeout bounds the cleanup that runs after a step, even one that
+// was cancelled.
+const cleanupTimeout = 60 * time.Second
+
+// Run runs st on the worker behind sh. It returns a *StepError when cuttle
+// could not run the step, ctx's cause when ctx ended first, and otherwise
+// a Result whose ExitCode is the script's. Cleanup always runs.
+func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output) (res Result, err error) {
+	log := zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", st.Name).Str("image", st.Image).Logger()
+	if err := ValidateImage(st.Image); err != nil {
+		return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
+	}
+	if st.Syntax != "bash" && st.Syntax != "sh" {
+		return res, stepErr(sh.String(), ReasonInput, "script syntax %q: want bash or sh", st.Syntax)
+	}
+	res.Started = time.Now()
+	trips := 0
+	prefix := res.Started.UTC().Format("20060102150405") + "-" + strconv.Itoa(os.Getpid())
+	askImage := ""
+	if st.Pull != PullAlways {
+		askImage = st.Image
+	}
+	trips++
+	facts, err := preflight(ctx, sh, prefix, int(ticketCounter.Add(1)), b.Digest, askImage)
+	if err != nil {
+		return res, err
+	}
+	res.ID, res.WorkDir = facts.Ticket, facts.WorkDir()
+	log = log.With().Str("container", ContainerName(res.ID)).Logger()
+	plan := runPlan{
+		StepID: res.ID, Started: res.Started.UTC().Format(time.RFC3339),
+		WorkDir: res.WorkDir, BundleDir: facts.BundleDir(b.Digest), Image: st.Image,
+		NoPull: supportsPullFlag(facts.DockerClient), Script: ScriptName, Syntax: st.Syntax,
+		OwnerUID: facts.UID, OwnerGID: facts.GID,
+	}
+	var runStarted bool
+	dockerTail := &tailBuffer{max: 4096}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		var started bool
+		started, res.CleanupErr = cleanup(cctx, sh, plan, runStarted && err != nil, st.KeepWorkspace)
+		trips++
+		if err == nil && runStarted && !started && res.ExitCode >= 125 && res.ExitCode <= 127 {
+			// docker's own failure: the container never ran the runner.
+			err = stepErr(sh.String(), ReasonDocker, "docker run failed (exit %d): %s", res.ExitCode, lastLine(dockerTail.String()))
+		}
+		res.Duration = time.Since(res.Started)
+		log.Debug().Int("round_trips", trips).Dur("duration", res.Duration).Msg("step finished")
+	}()
+
+	if strings.ContainsAny(facts.Home, ":,") {
+		return res, stepErr(sh.String(), ReasonWorkspace, "home directory %q contains ':' or ',', which docker's -v cannot mount", facts.Home)
+	}
+	if got := bootstrap.ArchOf(facts.Arch); got != b.Arch {
+		return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
+	}
+	if !facts.BundlePresent {
+		n, err := uploadBundle(ctx, sh, b, facts)
+		trips += n
+		if err != nil {
+			return res, err
+		}
+	}
+	trips += 2 // sftp open+write, rename
+	if err := sh.Upload(ctx, res.WorkDir+"/"+ScriptName, bytes.NewReader(st.Script), 0o644); err != nil {
+		return res, stepErr(sh.String(), ReasonWorkspace, "uploading the script: %w", err)
+	}
+	n, err := ensureImage(ctx, sh, st, facts, out.Stderr)
+	trips += n
+	if err != nil {
+		return res, err
+	}
+
+	trips++
+	runStarted = true
+	err = sh.Run(ctx, &transport.Cmd{
+		Args:   dockerRunArgs(plan),
+		Stdout: out.Stdout,
+		Stderr: io.MultiWriter(out.Stderr, dockerTail),
+	})
+	var ee *transport.ExitError
+	switch {
+	case err == nil:
+		res.ExitCode = 0
+	case ctx.Err() != nil:
+		return res, context.Cause(ctx)
+	case errors.As(err, &ee) && ee.Signal == "":
+		res.ExitCode = ee.Code
+		err = nil
+	default:
+		return res, stepErr(sh.String(), ReasonDocker, "docker run: %w", err)
+	}
+	return res, nil
+}
+
+func ensureImage(ctx context.Context, sh Shell, st Step, facts Facts, progress io.Writer) (int, error) {
+	switch {
+	case st.Pull == PullNever && facts.ImageID == "":
+		return 0, stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
+	case st.Pull != PullAlways && facts.ImageID != "":
+		return 0, nil
+	}
+	tail := &tailBuffer{max: 2048}
+	err := sh.Run(ctx, &transport.Cmd{Args: dockerPullArgs(st.Image), Stdout: progress, Stderr: io.MultiWriter(progress, tail)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return 1, context.Cause(ctx)
+		}
+		return 1, stepErr(sh.String(), ReasonImage, "docker pull %s failed: %s", st.Image, lastLine(tail.String()))
+	}
+	return 1, nil
+}
+
+// tailBuffer keeps the last max bytes written to it.
+type tailBuffer struct {
+	max int
+	b   []byte
+}
+
+func (t *tailBuffer) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > t.max {
+		t.b = append(t.b[:0], t.b[len(t.b)-t.max:]...)
+	}
+	return len(p), nil
+}
+
+func (t *tailBuffer) String() string { return string(t.b) }
+
+func lastLine(s string) string {
+	s = strings.TrimSpace(s)
+	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
+		s = s[i+1:]
+	}
+	if s == "" {
+		return "no message"
+	}
+	return s
+}

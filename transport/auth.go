@@ -1,0 +1,106 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+// AuthError is returned when the server accepted none of the methods
+// offered. Tried names them in the order they were offered.
+type AuthError struct {
+	Target string
+	Tried  []string
+	Err    error
+}
+
+func (e *AuthError) Error() string {
+	return fmt.Sprintf("%s: authentication failed (tried %s): check the user name, that the public key is in the worker's ~/.ssh/authorized_keys, or the password", e.Target, strings.Join(e.Tried, ", "))
+}
+
+func (e *AuthError) Unwrap() error { return e.Err }
+
+// authMethods builds the methods in OpenSSH's order: public keys (the
+// identity files given, then the agent's), then password and
+// keyboard-interactive. The returned closer releases the agent socket.
+func authMethods(t Target) ([]ssh.AuthMethod, []string, func(), error) {
+	var signers []ssh.Signer
+	var tried []string
+	for _, f := range t.IdentityFiles {
+		s, err := loadIdentity(f)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		signers = append(signers, s)
+		tried = append(tried, "publickey "+f)
+	}
+	closer := func() {}
+	var agentSigners func() ([]ssh.Signer, error)
+	if sock := os.Getenv("SSH_AUTH_SOCK"); t.UseAgent && sock != "" {
+		c, err := net.Dial("unix", sock)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("ssh-agent at SSH_AUTH_SOCK=%s: %w (unset SSH_AUTH_SOCK to skip the agent)", sock, err)
+		}
+		closer = func() { c.Close() }
+		agentSigners = agent.NewClient(c).Signers
+		tried = append(tried, "publickey ssh-agent")
+	}
+	var methods []ssh.AuthMethod
+	if len(signers) > 0 || agentSigners != nil {
+		methods = append(methods, ssh.PublicKeysCallback(func() ([]ssh.Signer, error) {
+			all := append([]ssh.Signer(nil), signers...)
+			if agentSigners != nil {
+				if as, err := agentSigners(); err == nil {
+					all = append(all, as...)
+				}
+			}
+			return all, nil
+		}))
+	}
+	if t.Password.IsSet() {
+		pw := t.Password
+		methods = append(methods,
+			ssh.PasswordCallback(func() (string, error) { return pw.Reveal(), nil }),
+			ssh.KeyboardInteractive(func(_, _ string, questions []string, _ []bool) ([]string, error) {
+				answers := make([]string, len(questions))
+				for i := range answers {
+					answers[i] = pw.Reveal()
+				}
+				return answers, nil
+			}))
+		tried = append(tried, "password", "keyboard-interactive")
+	}
+	if len(methods) == 0 {
+		closer()
+		return nil, nil, nil, fmt.Errorf("%s: no way to authenticate: give --identity KEY, --password-env VAR, or start ssh-agent", t)
+	}
+	return methods, tried, closer, nil
+}
+
+func loadIdentity(file string) (ssh.Signer, error) {
+	pem, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("identity file %s: %w", file, err)
+	}
+	s, err := ssh.ParsePrivateKey(pem)
+	var missing *ssh.PassphraseMissingError
+	switch {
+	case errors.As(err, &missing):
+		pass := os.Getenv("CUTTLE_KEY_PASSPHRASE")
+		if pass == "" {
+			return nil, fmt.Errorf("identity file %s is encrypted: set CUTTLE_KEY_PASSPHRASE, or load the key into ssh-agent", file)
+		}
+		s, err = ssh.ParsePrivateKeyWithPassphrase(pem, []byte(pass))
+		if err != nil {
+			return nil, fmt.Errorf("identity file %s: wrong passphrase in CUTTLE_KEY_PASSPHRASE", file)
+		}
+	case err != nil:
+		return nil, fmt.Errorf("identity file %s: not a private key ssh can read: %w", file, err)
+	}
+	return s, nil
+}

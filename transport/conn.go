@@ -1,0 +1,199 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pkg/sftp"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cuttle-sh/cuttle/internal/shellquote"
+)
+
+// Cmd is a remote command, shaped like os/exec.Cmd. Args are quoted by
+// shellquote.Join; nothing else builds the line.
+type Cmd struct {
+	Args   []string
+	Stdin  io.Reader
+	Stdout io.Writer
+	Stderr io.Writer
+}
+
+// ExitError is a remote command that ran and exited non-zero.
+type ExitError struct {
+	Code   int
+	Signal string
+}
+
+func (e *ExitError) Error() string {
+	if e.Signal != "" {
+		return fmt.Sprintf("remote command killed by signal %s", e.Signal)
+	}
+	return fmt.Sprintf("remote command exited with code %d", e.Code)
+}
+
+// ErrUnreachable is wrapped by errors from a connection whose keepalives
+// went unanswered.
+var ErrUnreachable = errors.New("worker unreachable")
+
+// Conn is an SSH connection to one worker, safe for concurrent use: every
+// command gets its own session, and SFTP shares one subsystem session.
+type Conn struct {
+	client *ssh.Client
+	hops   []*ssh.Client
+	target Target
+
+	sftpMu sync.Mutex
+	sftp   *sftp.Client
+
+	deadSince atomic.Pointer[time.Time]
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+// String names the worker as user@host:port.
+func (c *Conn) String() string { return c.target.String() }
+
+// Run runs cmd and waits for it. A non-zero exit is an *ExitError. When ctx
+// ends first the session is closed and ctx's error returned; the remote
+// process may still be running (callers stop containers by name).
+func (c *Conn) Run(ctx context.Context, cmd *Cmd) error {
+	line, err := shellquote.Join(cmd.Args...)
+	if err != nil {
+		return err
+	}
+	s, err := c.client.NewSession()
+	if err != nil {
+		return c.wrap(fmt.Errorf("opening session: %w", err))
+	}
+	defer s.Close()
+	s.Stdin, s.Stdout, s.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
+	if err := s.Start(line); err != nil {
+		return c.wrap(fmt.Errorf("starting remote command: %w", err))
+	}
+	waited := make(chan error, 1)
+	go func() { waited <- s.Wait() }()
+	select {
+	case err = <-waited:
+	case <-ctx.Done():
+		_ = s.Signal(ssh.SIGTERM)
+		s.Close()
+		return ctx.Err()
+	case <-c.done:
+		s.Close()
+		return c.wrap(io.ErrUnexpectedEOF)
+	}
+	var ee *ssh.ExitError
+	var missing *ssh.ExitMissingError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ee):
+		return &ExitError{Code: ee.ExitStatus(), Signal: ee.Signal()}
+	case errors.As(err, &missing):
+		return c.wrap(fmt.Errorf("connection lost before the remote command reported its exit status: %w", err))
+	default:
+		return c.wrap(err)
+	}
+}
+
+// Output runs cmd and returns its stdout; stderr is captured into the error
+// of a failed command.
+func (c *Conn) Output(ctx context.Context, args ...string) ([]byte, []byte, error) {
+	var out, errb limitedBuffer
+	err := c.Run(ctx, &Cmd{Args: args, Stdout: &out, Stderr: &errb})
+	return out.Bytes(), errb.Bytes(), err
+}
+
+// wrap adds the liveness verdict to an error from a dead connection.
+func (c *Conn) wrap(err error) error {
+	if t := c.deadSince.Load(); t != nil {
+		return fmt.Errorf("%s: %w since %s (no answer to keepalives): %v", c.target, ErrUnreachable, t.UTC().Format(time.RFC3339), err)
+	}
+	return fmt.Errorf("%s: %w", c.target, err)
+}
+
+// Close closes the connection and every hop behind it.
+func (c *Conn) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		close(c.done)
+		c.sftpMu.Lock()
+		if c.sftp != nil {
+			c.sftp.Close()
+		}
+		c.sftpMu.Unlock()
+		for i := len(c.hops) - 1; i >= 0; i-- {
+			if e := c.hops[i].Close(); e != nil && i == len(c.hops)-1 {
+				err = e
+			}
+		}
+	})
+	return err
+}
+
+func (c *Conn) startKeepAlive(t Target) {
+	c.done = make(chan struct{})
+	interval, max := t.KeepAliveInterval, t.KeepAliveMax
+	if interval == 0 {
+		interval = 15 * time.Second
+	}
+	if max == 0 {
+		max = 3
+	}
+	go func() {
+		tick := time.NewTicker(interval)
+		defer tick.Stop()
+		missed := 0
+		var firstMiss time.Time
+		replies := make(chan error, 1)
+		pending := false
+		for {
+			select {
+			case <-c.done:
+				return
+			case err := <-replies:
+				pending = false
+				if err == nil {
+					missed = 0
+				}
+			case <-tick.C:
+				if pending {
+					if missed == 0 {
+						firstMiss = time.Now().Add(-interval)
+					}
+					missed++
+					if missed >= max {
+						c.deadSince.Store(&firstMiss)
+						c.Close()
+						return
+					}
+					continue
+				}
+				pending = true
+				go func() {
+					_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+					replies <- err
+				}()
+			}
+		}
+	}()
+}
+
+// limitedBuffer keeps the first 64 KiB written to it: enough for any
+// answer cuttle parses, bounded for anything else.
+type limitedBuffer struct{ b []byte }
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if room := 64<<10 - len(l.b); room > 0 {
+		l.b = append(l.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
+}
+
+func (l *limitedBuffer) Bytes() []byte { return l.b }

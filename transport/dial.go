@@ -1,0 +1,100 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+)
+
+const defaultConnectTimeout = 15 * time.Second
+
+// Dial connects to t, crossing t.Jump first. Every hop checks its own host
+// key. The returned Conn closes every hop.
+func Dial(ctx context.Context, t Target) (*Conn, error) {
+	var hops []*ssh.Client
+	closeAll := func() {
+		for i := len(hops) - 1; i >= 0; i-- {
+			hops[i].Close()
+		}
+	}
+	var via *ssh.Client
+	for _, hop := range append(append([]Target(nil), t.Jump...), t) {
+		c, err := dialOne(ctx, hop, via)
+		if err != nil {
+			closeAll()
+			if hop.String() != t.String() {
+				return nil, fmt.Errorf("jump host %s: %w", hop, err)
+			}
+			return nil, err
+		}
+		hops = append(hops, c)
+		via = c
+	}
+	conn := &Conn{client: via, hops: hops, target: t}
+	conn.startKeepAlive(t)
+	return conn, nil
+}
+
+func dialOne(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, error) {
+	timeout := t.ConnectTimeout
+	if timeout == 0 {
+		timeout = defaultConnectTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+
+	hostKey, algos, err := hostKeyPolicy(t)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", t, err)
+	}
+	methods, tried, closeAgent, err := authMethods(t)
+	if err != nil {
+		return nil, err
+	}
+	defer closeAgent()
+	cfg := &ssh.ClientConfig{
+		User:              t.User,
+		Auth:              methods,
+		HostKeyCallback:   hostKey,
+		HostKeyAlgorithms: algos,
+	}
+
+	var raw net.Conn
+	if via == nil {
+		var d net.Dialer
+		raw, err = d.DialContext(ctx, "tcp", t.Addr())
+	} else {
+		raw, err = via.DialContext(ctx, "tcp", t.Addr())
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: connect: %w", t, err)
+	}
+	// The handshake itself ignores contexts; closing the socket when the
+	// context ends is what bounds it (deadlines are not supported on
+	// channels through a jump host).
+	stop := context.AfterFunc(ctx, func() { raw.Close() })
+	sc, chans, reqs, err := ssh.NewClientConn(raw, t.Addr(), cfg)
+	if !stop() {
+		if err == nil {
+			sc.Close()
+		}
+		return nil, fmt.Errorf("%s: SSH handshake did not finish within %s: %w", t, timeout, context.Cause(ctx))
+	}
+	if err != nil {
+		raw.Close()
+		var hk *HostKeyError
+		if errors.As(err, &hk) {
+			return nil, fmt.Errorf("%s: %w", t, hk)
+		}
+		if strings.Contains(err.Error(), "unable to authenticate") {
+			return nil, &AuthError{Target: t.String(), Tried: tried, Err: err}
+		}
+		return nil, fmt.Errorf("%s: SSH handshake: %w", t, err)
+	}
+	return ssh.NewClient(sc, chans, reqs), nil
+}

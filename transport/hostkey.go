@@ -1,0 +1,183 @@
+package transport
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"strconv"
+	"strings"
+
+	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
+)
+
+// HostKeyProblem says why a host key was refused.
+type HostKeyProblem int
+
+// The ways a host key can be refused.
+const (
+	HostKeyUnknown HostKeyProblem = iota + 1
+	HostKeyChanged
+	HostKeyRevoked
+	HostKeyPinMismatch
+)
+
+// HostKeyError is returned when a server's key is not trusted. Callers
+// branch on Problem; the message says which file and line to look at.
+type HostKeyError struct {
+	Host        string // as looked up, e.g. "[127.0.0.1]:2222"
+	Problem     HostKeyProblem
+	Offered     string   // fingerprint of the key the server offered
+	OfferedType string   // its algorithm
+	Files       []string // known_hosts files searched
+	// Known lists "file:line" of the entries that disagree (HostKeyChanged).
+	Known []string
+	Pin   string
+}
+
+func (e *HostKeyError) Error() string {
+	switch e.Problem {
+	case HostKeyUnknown:
+		return fmt.Sprintf("host key of %s is unknown: the server offered %s %s, which is in none of %s; check that fingerprint with the server's owner, then add it (ssh-keyscan %s >> %s)",
+			e.Host, e.OfferedType, e.Offered, strings.Join(e.Files, ", "), keyscanArgs(e.Host), firstOr(e.Files, "~/.ssh/known_hosts"))
+	case HostKeyChanged:
+		return fmt.Sprintf("host key of %s has CHANGED: the server offered %s %s, but %s records a different key; this may be an attack. If the change is expected, remove the old entry (ssh-keygen -R '%s' -f %s) and add the new one",
+			e.Host, e.OfferedType, e.Offered, strings.Join(e.Known, ", "), e.Host, knownFile(e.Known, e.Files))
+	case HostKeyRevoked:
+		return fmt.Sprintf("host key of %s (%s %s) is marked @revoked in %s; refusing to connect", e.Host, e.OfferedType, e.Offered, strings.Join(e.Known, ", "))
+	default:
+		return fmt.Sprintf("host key of %s does not match the pinned fingerprint: the server offered %s %s, want %s", e.Host, e.OfferedType, e.Offered, e.Pin)
+	}
+}
+
+func keyscanArgs(host string) string {
+	h, p, err := net.SplitHostPort(strings.NewReplacer("[", "", "]", "").Replace(host))
+	if err != nil {
+		return host
+	}
+	if p == "22" {
+		return h
+	}
+	return "-p " + p + " " + h
+}
+
+func firstOr(s []string, d string) string {
+	if len(s) > 0 {
+		return s[0]
+	}
+	return d
+}
+
+func knownFile(known, files []string) string {
+	if len(known) > 0 {
+		if i := strings.LastIndexByte(known[0], ':'); i > 0 {
+			return known[0][:i]
+		}
+	}
+	return firstOr(files, "~/.ssh/known_hosts")
+}
+
+// hostKeyPolicy returns the callback that checks t's key, and the host key
+// algorithms to ask for: those already recorded for the host, so a server
+// with several keys presents the one we know (a changed preference must not
+// look like a changed key).
+func hostKeyPolicy(t Target) (ssh.HostKeyCallback, []string, error) {
+	if t.HostKeyFingerprint != "" {
+		pin := t.HostKeyFingerprint
+		if !strings.HasPrefix(pin, "SHA256:") {
+			return nil, nil, fmt.Errorf("host key fingerprint %q: want the SHA256:... form printed by ssh-keygen -lf", pin)
+		}
+		return func(host string, _ net.Addr, key ssh.PublicKey) error {
+			if ssh.FingerprintSHA256(key) != pin {
+				return &HostKeyError{Host: host, Problem: HostKeyPinMismatch, Offered: ssh.FingerprintSHA256(key), OfferedType: key.Type(), Pin: pin}
+			}
+			return nil
+		}, nil, nil
+	}
+	files := t.KnownHostsFiles
+	if len(files) == 0 {
+		return nil, nil, errors.New("no known_hosts file and no host key fingerprint: refusing to trust an unverified host key")
+	}
+	var existing []string
+	for _, f := range files {
+		if _, err := os.Stat(f); err == nil {
+			existing = append(existing, f)
+		} else if !errors.Is(err, os.ErrNotExist) {
+			return nil, nil, fmt.Errorf("known_hosts file %s: %w", f, err)
+		}
+	}
+	var check ssh.HostKeyCallback = func(string, net.Addr, ssh.PublicKey) error { return &knownhosts.KeyError{} }
+	if len(existing) > 0 {
+		var err error
+		check, err = knownhosts.New(existing...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading known_hosts %s: %w", strings.Join(existing, ", "), err)
+		}
+	}
+	cb := func(host string, remote net.Addr, key ssh.PublicKey) error {
+		err := check(host, remote, key)
+		if err == nil {
+			return nil
+		}
+		hk := &HostKeyError{Host: knownhosts.Normalize(host), Offered: ssh.FingerprintSHA256(key), OfferedType: key.Type(), Files: files}
+		var ke *knownhosts.KeyError
+		var re *knownhosts.RevokedError
+		switch {
+		case errors.As(err, &re):
+			hk.Problem = HostKeyRevoked
+			hk.Known = []string{re.Revoked.Filename + ":" + strconv.Itoa(re.Revoked.Line)}
+		case errors.As(err, &ke) && len(ke.Want) == 0:
+			hk.Problem = HostKeyUnknown
+		case errors.As(err, &ke):
+			hk.Problem = HostKeyChanged
+			for _, w := range ke.Want {
+				hk.Known = append(hk.Known, w.Filename+":"+strconv.Itoa(w.Line))
+			}
+		default:
+			return fmt.Errorf("checking host key of %s: %w", host, err)
+		}
+		return hk
+	}
+	return cb, knownAlgorithms(check, t.Addr()), nil
+}
+
+// knownAlgorithms asks the known_hosts callback which keys it holds for addr
+// by offering a key it cannot hold; the KeyError lists the known ones.
+func knownAlgorithms(check ssh.HostKeyCallback, addr string) []string {
+	err := check(addr, &net.TCPAddr{IP: net.IPv4zero}, probeKey{})
+	var ke *knownhosts.KeyError
+	if !errors.As(err, &ke) || len(ke.Want) == 0 {
+		return nil
+	}
+	var algos []string
+	seen := map[string]bool{}
+	for _, w := range ke.Want {
+		for _, a := range algorithmsFor(w.Key.Type()) {
+			if !seen[a] {
+				seen[a] = true
+				algos = append(algos, a)
+			}
+		}
+	}
+	return algos
+}
+
+func algorithmsFor(keyType string) []string {
+	switch keyType {
+	case ssh.KeyAlgoRSA:
+		// Never the SHA-1 signature: only rsa-sha2-*.
+		return []string{ssh.KeyAlgoRSASHA512, ssh.KeyAlgoRSASHA256}
+	case ssh.CertAlgoRSAv01:
+		return []string{ssh.CertAlgoRSASHA512v01, ssh.CertAlgoRSASHA256v01}
+	default:
+		return []string{keyType}
+	}
+}
+
+// probeKey is a public key no known_hosts file can contain.
+type probeKey struct{}
+
+func (probeKey) Type() string                        { return "cuttle-probe" }
+func (probeKey) Marshal() []byte                     { return []byte("cuttle-probe-key") }
+func (probeKey) Verify([]byte, *ssh.Signature) error { return errors.New("probe key") }
