@@ -108,15 +108,17 @@ func dockerPullArgs(image string) []string { return []string{"docker", "pull", "
 // removeTreeArgs empties a work directory as root inside a throwaway
 // container, for files the step left that the SSH user cannot remove.
 func removeTreeArgs(p runPlan) []string {
-	return []string{"docker", "run", "--rm", "--user", "0:0", "--network", "none",
+	args := []string{"docker", "run", "--rm", "--user", "0:0", "--network", "none",
 		"--label", LabelStep + "=" + p.StepID,
 		"--entrypoint", "",
 		"-v", p.WorkDir + ":" + p.WorkDir,
 		"-v", p.BundleDir + ":" + p.BundleDir + ":ro",
-		"--pull", "never",
-		"--", p.Image,
-		p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--remove-contents", p.WorkDir,
 	}
+	if p.NoPull {
+		args = append(args, "--pull", "never")
+	}
+	return append(args, "--", p.Image,
+		p.BundleDir+"/"+bootstrap.RunnerFile, "step-runner", "--remove-contents", p.WorkDir)
 }
 
 // supportsPullFlag reports whether a docker client version knows

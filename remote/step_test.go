@@ -1,0 +1,151 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// fakeWorker answers the commands Run sends, by what they are.
+type fakeWorker struct {
+	mu        sync.Mutex
+	commands  []string
+	uploads   []string
+	dockerRun func(cmd *transport.Cmd) error
+	started   string // what docker inspect says of .State.StartedAt
+	preflight string
+}
+
+func (f *fakeWorker) String() string { return "deploy@fake:22" }
+
+func (f *fakeWorker) Run(ctx context.Context, cmd *transport.Cmd) error {
+	f.mu.Lock()
+	kind := cmd.Args[0]
+	if kind == "sh" {
+		switch cmd.Args[2] {
+		case preflightScript:
+			kind = "preflight"
+		case cleanupScript:
+			kind = "cleanup"
+		case installBundleScript:
+			kind = "install-bundle"
+		}
+	} else if len(cmd.Args) > 1 {
+		kind += " " + cmd.Args[1]
+	}
+	f.commands = append(f.commands, kind)
+	f.mu.Unlock()
+	switch kind {
+	case "preflight":
+		io.WriteString(cmd.Stdout, f.preflight)
+	case "cleanup":
+		fmt.Fprintf(cmd.Stdout, "started=%s\n", f.started)
+	case "docker run":
+		return f.dockerRun(cmd)
+	}
+	return nil
+}
+
+func (f *fakeWorker) Upload(_ context.Context, p string, r io.Reader, _ fs.FileMode) error {
+	io.Copy(io.Discard, r)
+	f.uploads = append(f.uploads, p)
+	return nil
+}
+
+func (f *fakeWorker) Download(context.Context, string, io.Writer) (int64, string, error) {
+	return 0, "", errors.New("not used")
+}
+
+const factsOK = "docker=28.2.2 20.10.24\nhome=/home/deploy\nuid=1000\ngid=1000\narch=x86_64\nticket=T-1\nbundle=present\nimage=sha256:1\n"
+
+var testBundle = bootstrap.Bundle{Digest: strings.Repeat("a", 64), Arch: "amd64"}
+
+func TestRunTellsDockerFailureFromScriptExit(t *testing.T) {
+	tests := []struct {
+		name        string
+		code        int
+		started     string
+		wantStepErr bool
+	}{
+		{"script exits 125", 125, "2026-11-27T00:00:01Z", false},
+		{"script exits 127", 127, "2026-11-27T00:00:01Z", false},
+		{"docker fails before start", 125, "0001-01-01T00:00:00Z", true},
+		{"runner not executable", 126, "0001-01-01T00:00:00Z", true},
+		{"container gone", 125, "", true},
+		{"plain failure", 3, "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			w := &fakeWorker{preflight: factsOK, started: tt.started, dockerRun: func(cmd *transport.Cmd) error {
+				io.WriteString(cmd.Stderr, "docker: Error response from daemon: boom.\n")
+				return &transport.ExitError{Code: tt.code}
+			}}
+			var out bytes.Buffer
+			res, err := Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: &out, Stderr: &out})
+			var se *StepError
+			if got := errors.As(err, &se); got != tt.wantStepErr {
+				t.Fatalf("StepError = %v (err %v), want %v", got, err, tt.wantStepErr)
+			}
+			if tt.wantStepErr && !strings.Contains(err.Error(), "boom") {
+				t.Errorf("error %q does not carry docker's message", err)
+			}
+			if !tt.wantStepErr && res.ExitCode != tt.code {
+				t.Errorf("ExitCode = %d, want %d", res.ExitCode, tt.code)
+			}
+			if last := w.commands[len(w.commands)-1]; last != "cleanup" {
+				t.Errorf("last command = %q, want cleanup; all: %v", last, w.commands)
+			}
+		})
+	}
+}
+
+func TestRunPlansFewRoundTrips(t *testing.T) {
+	w := &fakeWorker{preflight: factsOK, started: "2026", dockerRun: func(*transport.Cmd) error { return nil }}
+	_, err := Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: io.Discard, Stderr: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"preflight", "docker run", "cleanup"}
+	if strings.Join(w.commands, ",") != strings.Join(want, ",") {
+		t.Errorf("commands = %v, want %v (image present, bundle cached: no pull, no upload of the bundle)", w.commands, want)
+	}
+	if len(w.uploads) != 1 || w.uploads[0] != "/home/deploy/.cuttle/work/T-1/script.sh" {
+		t.Errorf("uploads = %v", w.uploads)
+	}
+}
+
+func TestRunCleansUpWhenCancelled(t *testing.T) {
+	ctx, cancel := context.WithCancelCause(t.Context())
+	stop := errors.New("stop")
+	w := &fakeWorker{preflight: factsOK, started: "2026", dockerRun: func(*transport.Cmd) error {
+		cancel(stop)
+		return context.Canceled
+	}}
+	_, err := Run(ctx, w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: io.Discard, Stderr: io.Discard})
+	if !errors.Is(err, stop) {
+		t.Fatalf("err = %v, want the context's cause", err)
+	}
+	if last := w.commands[len(w.commands)-1]; last != "cleanup" {
+		t.Errorf("commands = %v, want cleanup last", w.commands)
+	}
+}
+
+func TestRunRefusesWrongArchitecture(t *testing.T) {
+	w := &fakeWorker{preflight: strings.Replace(factsOK, "x86_64", "aarch64", 1), started: ""}
+	_, err := Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: io.Discard, Stderr: io.Discard})
+	if err == nil || !strings.Contains(err.Error(), "linux/arm64") {
+		t.Fatalf("err = %v", err)
+	}
+	if last := w.commands[len(w.commands)-1]; last != "cleanup" {
+		t.Errorf("work dir created by preflight must be cleaned: %v", w.commands)
+	}
+}
