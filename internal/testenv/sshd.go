@@ -161,7 +161,9 @@ func (s *SSHD) Log() string {
 }
 
 // URL is ssh://user@127.0.0.1:port.
-func (s *SSHD) URL(user string) string { return "ssh://" + user + "@" + s.Host + ":" + strconv.Itoa(s.Port) }
+func (s *SSHD) URL(user string) string {
+	return "ssh://" + user + "@" + s.Host + ":" + strconv.Itoa(s.Port)
+}
 
 // Close stops accepting connections; sessions in progress end on their own.
 func (s *SSHD) Close() error { return s.ln.Close() }
