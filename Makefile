@@ -35,5 +35,8 @@ integration: deps
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJoin$$' -fuzztime $(FUZZTIME) ./internal/shellquote
 
+bench: deps build
+	$(GO) run ./bench -cuttle $(BIN)
+
 clean:
 	rm -rf bin
