@@ -15,9 +15,10 @@ import (
 // RunnerFile is the runner's file name inside a bundle directory.
 const RunnerFile = "cuttle"
 
-// Bundle is the set of files cuttle caches on a worker, named by Digest.
+// Bundle is the set of files cuttle caches on a worker, named by Digest:
+// the runner binary and the helper scripts.
 type Bundle struct {
-	// Digest is the sha256 of the runner binary, hex.
+	// Digest is the sha256 over the runner and every helper file, hex.
 	Digest string
 	// Arch is the Linux architecture the runner was built for ("amd64").
 	Arch string
@@ -85,6 +86,10 @@ func describe(p, arch string) (Bundle, error) {
 	n, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<40))
 	if err != nil {
 		return Bundle{}, fmt.Errorf("step runner %s: %w", p, err)
+	}
+	for _, hf := range HelperFiles() {
+		fmt.Fprintf(h, "\x00%s\x00%d\x00", hf.Name, len(hf.Data))
+		h.Write(hf.Data)
 	}
 	return Bundle{Digest: hex.EncodeToString(h.Sum(nil)), Arch: arch, RunnerPath: p, Size: n}, nil
 }

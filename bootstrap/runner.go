@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -28,16 +29,22 @@ type RunnerSpec struct {
 const ExitCodeNoShell = 125
 
 // Run runs the step inside the container and returns the exit code to
-// pass through. Messages of its own go to stderr.
-func Run(ctx context.Context, spec RunnerSpec) int {
-	code := runScript(ctx, spec)
+// pass through. The payload (variables) is read from stdin first. Messages
+// of its own go to stderr, prefixed "cuttle runner:".
+func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
+	payload, err := ReadPayload(stdin)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
+		return ExitCodeNoShell
+	}
+	code := runScript(ctx, spec, payload)
 	if err := handBack(spec); err != nil {
 		fmt.Fprintf(os.Stderr, "cuttle runner: handing %s back to uid %d: %v\n", spec.WorkDir, spec.OwnerUID, err)
 	}
 	return code
 }
 
-func runScript(ctx context.Context, spec RunnerSpec) int {
+func runScript(ctx context.Context, spec RunnerSpec, payload Payload) int {
 	shell := spec.Syntax
 	if shell == "" {
 		shell = "bash"
@@ -51,23 +58,54 @@ func runScript(ctx context.Context, spec RunnerSpec) int {
 		fmt.Fprintf(os.Stderr, "cuttle runner: the image has no %s on PATH%s\n", shell, hint)
 		return ExitCodeNoShell
 	}
-	args := []string{filepath.Join(spec.WorkDir, spec.Script)}
+	self, err := os.Executable()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
+		return ExitCodeNoShell
+	}
+	helpers := filepath.Join(filepath.Dir(self), HelpersSh)
+	args := []string{"-c", `. "$CUTTLE_HELPERS" && . "$CUTTLE_SCRIPT"`}
 	if shell == "bash" {
+		helpers = filepath.Join(filepath.Dir(self), HelpersBash)
 		args = append([]string{"--noprofile", "--norc"}, args...)
+	}
+	args = append(args, "cuttle-step")
+
+	// Variables go to the shell on an inherited pipe (fd 3), read once by
+	// the helpers into memory.
+	varsR, varsW, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
+		return ExitCodeNoShell
 	}
 	cmd := exec.Command(sh, args...)
 	cmd.Dir = spec.WorkDir
-	cmd.Stdin = nil
+	cmd.Stdin = nil // /dev/null: the payload is not the script's input
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.ExtraFiles = []*os.File{varsR}
+	cmd.Env = append(os.Environ(),
+		"CUTTLE_RUNNER="+self,
+		"CUTTLE_HELPERS="+helpers,
+		"CUTTLE_SCRIPT="+filepath.Join(spec.WorkDir, spec.Script),
+		"CUTTLE_VARIABLES_FD=3",
+	)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
 	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	varsR.Close()
+	if err != nil {
+		varsW.Close()
 		fmt.Fprintf(os.Stderr, "cuttle runner: starting %s: %v\n", shell, err)
 		return ExitCodeNoShell
 	}
+	go func() {
+		// Fails with EPIPE if the script never reads: nothing to do then.
+		_, _ = varsW.Write(shellLines(payload.Variables))
+		varsW.Close()
+	}()
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for {
@@ -99,8 +137,11 @@ func runScript(ctx context.Context, spec RunnerSpec) int {
 // handBack gives the SSH user ownership of what the step created, so that
 // artifacts can be downloaded and the work directory removed without root.
 func handBack(spec RunnerSpec) error {
-	if spec.OwnerUID < 0 || os.Geteuid() != 0 {
+	if spec.OwnerUID < 0 {
 		return nil
+	}
+	if os.Geteuid() != 0 {
+		return openUp(spec.WorkDir)
 	}
 	return filepath.WalkDir(spec.WorkDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -116,6 +157,31 @@ func handBack(spec RunnerSpec) error {
 			}
 		}
 		return nil
+	})
+}
+
+// openUp is handBack for a runner that is not root (the image has a USER):
+// it cannot chown, so it lets everyone read what it created and enter and
+// empty its directories. The work directory's parents on the worker are
+// private to the SSH user, so "everyone" is that user.
+func openUp(dir string) error {
+	uid := os.Geteuid()
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return nil
+		}
+		if st, ok := info.Sys().(*syscall.Stat_t); !ok || int(st.Uid) != uid {
+			return nil
+		}
+		mode := info.Mode().Perm() | 0o044
+		if d.IsDir() {
+			mode |= 0o777
+		}
+		return os.Chmod(p, mode)
 	})
 }
 

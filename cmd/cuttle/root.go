@@ -94,6 +94,7 @@ func newVersionCmd(io stdio) *cobra.Command {
 func newStepRunnerCmd() *cobra.Command {
 	var spec bootstrap.RunnerSpec
 	var owner, removeContents string
+	var b64, b64d bool
 	cmd := &cobra.Command{
 		Use:    "step-runner",
 		Hidden: true,
@@ -101,8 +102,11 @@ func newStepRunnerCmd() *cobra.Command {
 		// No logger, no config: this runs inside the container.
 		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if removeContents != "" {
+			switch {
+			case removeContents != "":
 				return bootstrap.RemoveContents(removeContents)
+			case b64 || b64d:
+				return bootstrap.Base64(cmd.InOrStdin(), cmd.OutOrStdout(), b64d)
 			}
 			spec.OwnerUID, spec.OwnerGID = -1, -1
 			if owner != "" {
@@ -114,7 +118,7 @@ func newStepRunnerCmd() *cobra.Command {
 				}
 				spec.OwnerUID, spec.OwnerGID = uid, gid
 			}
-			code := bootstrap.Run(cmd.Context(), spec)
+			code := bootstrap.Run(cmd.Context(), spec, cmd.InOrStdin())
 			if code != 0 {
 				return scriptExit{code: code}
 			}
@@ -127,5 +131,7 @@ func newStepRunnerCmd() *cobra.Command {
 	f.StringVar(&spec.Syntax, "syntax", "bash", "bash or sh")
 	f.StringVar(&owner, "owner", "", "UID:GID to hand the work directory to")
 	f.StringVar(&removeContents, "remove-contents", "", "remove everything inside this directory and exit")
+	f.BoolVar(&b64, "base64", false, "base64-encode stdin to stdout (for the helpers)")
+	f.BoolVar(&b64d, "base64-decode", false, "base64-decode stdin to stdout (for the helpers)")
 	return cmd
 }

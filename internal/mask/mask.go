@@ -1,0 +1,127 @@
+// Package mask hides sensitive values in output: a set of values (with
+// their common encodings) and a line-buffering writer, so a value split
+// across writes is still caught.
+package mask
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/url"
+	"sort"
+	"strings"
+	"sync"
+)
+
+// Placeholder replaces every sensitive value.
+const Placeholder = "********"
+
+// minPartLen is the shortest line of a multi-line value, or encoding of a
+// value, that is masked on its own; shorter pieces would mask ordinary
+// text (a lone "}" of a JSON secret).
+const minPartLen = 4
+
+// Set is a growing set of sensitive values. It is safe for concurrent use.
+type Set struct {
+	mu     sync.RWMutex
+	values map[string]bool
+	repl   *strings.Replacer
+	maxLen int
+}
+
+// NewSet returns a set holding values.
+func NewSet(values ...string) *Set {
+	s := &Set{values: map[string]bool{}}
+	for _, v := range values {
+		s.Add(v)
+	}
+	return s
+}
+
+// Add makes v sensitive, with each of its lines and its base64,
+// URL-encoded and JSON-escaped forms.
+func (s *Set) Add(v string) {
+	if v == "" {
+		return
+	}
+	forms := []string{v}
+	if strings.ContainsAny(v, "\r\n") {
+		for _, line := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == '\r' }) {
+			if len(strings.TrimSpace(line)) >= minPartLen {
+				forms = append(forms, line)
+			}
+		}
+	}
+	if len(v) >= minPartLen-1 {
+		forms = append(forms,
+			base64.StdEncoding.EncodeToString([]byte(v)),
+			base64.RawStdEncoding.EncodeToString([]byte(v)),
+			base64.URLEncoding.EncodeToString([]byte(v)),
+			url.QueryEscape(v), url.PathEscape(v))
+		forms = append(forms, jsonForms(v)...)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	changed := false
+	for _, f := range forms {
+		if f != "" && !s.values[f] {
+			s.values[f] = true
+			changed = true
+		}
+	}
+	if changed {
+		s.rebuild()
+	}
+}
+
+func (s *Set) rebuild() {
+	vals := make([]string, 0, len(s.values))
+	for v := range s.values {
+		vals = append(vals, v)
+	}
+	// Longest first, so a value containing another is masked whole.
+	sort.Slice(vals, func(i, j int) bool { return len(vals[i]) > len(vals[j]) })
+	pairs := make([]string, 0, 2*len(vals))
+	for _, v := range vals {
+		pairs = append(pairs, v, Placeholder)
+	}
+	s.repl = strings.NewReplacer(pairs...)
+	s.maxLen = len(vals[0])
+}
+
+// jsonForms is v escaped inside a JSON string, with and without the HTML
+// escaping Go's encoder applies by default.
+func jsonForms(v string) []string {
+	var forms []string
+	for _, html := range []bool{true, false} {
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(html)
+		if enc.Encode(v) == nil {
+			j := strings.TrimSuffix(b.String(), "\n")
+			j = strings.TrimSpace(j)
+			forms = append(forms, j[1:len(j)-1])
+		}
+	}
+	return forms
+}
+
+// Mask returns text with every sensitive value replaced.
+func (s *Set) Mask(text string) string {
+	if s == nil {
+		return text
+	}
+	s.mu.RLock()
+	r := s.repl
+	s.mu.RUnlock()
+	if r == nil {
+		return text
+	}
+	return r.Replace(text)
+}
+
+// Empty reports whether nothing is masked.
+func (s *Set) Empty() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.values) == 0
+}
