@@ -1,30 +1,32 @@
 package remote
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"os"
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
-// installBundleScript moves an uploaded runner into its cache directory and
-// marks it complete last. $1 bundles dir, $2 uploaded file, $3 digest.
-// The rename of a whole directory is atomic; when another controller won
-// the race its copy is kept and ours removed.
+// installBundleScript moves uploaded files into a new bundle directory and
+// marks it complete last. $1 bundles dir, $2 digest, then pairs of
+// uploaded file and final name. The rename of a whole directory is atomic;
+// when another controller won the race its copy is kept and ours removed.
 const installBundleScript = `set -eu
-t=$(mktemp -d "$1/.tmp-XXXXXXXX")
+d=$1; digest=$2; shift 2
+t=$(mktemp -d "$d/.tmp-XXXXXXXX")
 chmod 755 "$t"
-mv -f "$2" "$t/cuttle"
-chmod 755 "$t/cuttle"
+while [ $# -ge 2 ]; do mv -f "$1" "$t/$2"; chmod 755 "$t/$2"; shift 2; done
 : > "$t/.complete"
-if [ -f "$1/$3/.complete" ]; then rm -rf "$t"; exit 0; fi
-rm -rf "$1/$3"
-mv "$t" "$1/$3"
+if [ -f "$d/$digest/.complete" ]; then rm -rf "$t"; exit 0; fi
+rm -rf "$d/$digest"
+mv "$t" "$d/$digest"
 `
 
-// uploadBundle puts the runner in ~/.cuttle/bundles/<digest>/. It returns
-// the round trips spent.
+// uploadBundle puts the runner and helpers in ~/.cuttle/bundles/<digest>/.
+// It returns the round trips spent.
 func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) (int, error) {
 	f, err := os.Open(b.RunnerPath)
 	if err != nil {
@@ -32,13 +34,37 @@ func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 	}
 	defer f.Close()
 	dir := facts.Home + "/.cuttle/bundles"
-	up := dir + "/.upload-" + b.Digest[:16] + "-" + facts.Ticket
-	if err := sh.Upload(ctx, up, f, 0o755); err != nil {
-		return 2, stepErr(sh.String(), ReasonRunner, "uploading the step runner bundle: %w", err)
+	prefix := dir + "/.upload-" + b.Digest[:16] + "-" + facts.Ticket + "-"
+	files := []struct {
+		name string
+		r    io.Reader
+	}{{bootstrap.RunnerFile, f}}
+	for _, hf := range bootstrap.HelperFiles() {
+		files = append(files, struct {
+			name string
+			r    io.Reader
+		}{hf.Name, bytes.NewReader(hf.Data)})
 	}
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", installBundleScript, "sh", dir, up, b.Digest}}); err != nil {
-		_ = sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: []string{"rm", "-f", "--", up}})
+	args := []string{"sh", "-c", installBundleScript, "sh", dir, b.Digest}
+	var uploaded []string
+	for _, file := range files {
+		up := prefix + file.name
+		if err := sh.Upload(ctx, up, file.r, 0o755); err != nil {
+			removeUploads(ctx, sh, uploaded)
+			return 2, stepErr(sh.String(), ReasonRunner, "uploading the step runner bundle: %w", err)
+		}
+		uploaded = append(uploaded, up)
+		args = append(args, up, file.name)
+	}
+	if err := sh.Run(ctx, &transport.Cmd{Args: args}); err != nil {
+		removeUploads(ctx, sh, uploaded)
 		return 3, stepErr(sh.String(), ReasonRunner, "installing the step runner bundle: %w", err)
 	}
 	return 3, nil
+}
+
+func removeUploads(ctx context.Context, sh Shell, paths []string) {
+	if len(paths) > 0 {
+		_ = sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: append([]string{"rm", "-f", "--"}, paths...)})
+	}
 }

@@ -72,11 +72,13 @@ type runPlan struct {
 	Syntax   string
 	OwnerUID int
 	OwnerGID int
+	// Options are the user's extra options, validated.
+	Options []string
 }
 
 // dockerRunArgs builds the docker run argv. It is pure, and golden-tested.
 func dockerRunArgs(p runPlan) []string {
-	args := []string{"docker", "run",
+	args := []string{"docker", "run", "-i",
 		"--name", ContainerName(p.StepID),
 		"--label", LabelStep + "=" + p.StepID,
 		"--label", LabelStarted + "=" + p.Started,
@@ -88,6 +90,7 @@ func dockerRunArgs(p runPlan) []string {
 	if p.NoPull {
 		args = append(args, "--pull", "never")
 	}
+	args = append(args, p.Options...)
 	args = append(args, "--", p.Image)
 	return append(args, runnerArgs(p)...)
 }

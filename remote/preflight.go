@@ -32,6 +32,9 @@ while ! mkdir "$HOME/.cuttle/work/$1-$n" 2>/dev/null; do
   [ -e "$HOME/.cuttle/work/$1-$n" ] || { echo "error=mkdir"; exit 4; }
   n=$((n + 1))
 done
+# The work directory's parents are private to this user; the directory
+# itself is open so that an image's non-root USER can work in it.
+chmod 777 "$HOME/.cuttle/work/$1-$n"
 echo "ticket=$1-$n"
 if [ -f "$HOME/.cuttle/bundles/$3/.complete" ]; then echo "bundle=present"; else echo "bundle=absent"; fi
 if [ -n "$4" ]; then

@@ -14,5 +14,7 @@ type Shell interface {
 	Run(ctx context.Context, cmd *transport.Cmd) error
 	Upload(ctx context.Context, remotePath string, r io.Reader, mode fs.FileMode) error
 	Download(ctx context.Context, remotePath string, w io.Writer) (int64, string, error)
+	RealPath(ctx context.Context, p string) (string, error)
+	Lstat(ctx context.Context, p string) (fs.FileInfo, error)
 	String() string
 }

@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -27,11 +29,25 @@ type Step struct {
 	Syntax string
 	// KeepWorkspace leaves the work directory for debugging.
 	KeepWorkspace bool
+	// Variables reach the script through get_octopusvariable; they travel
+	// on the container's stdin only.
+	Variables []bootstrap.Variable
+	// ContainerOptions are extra docker run options, already split.
+	ContainerOptions []string
+	// AllowPrivileged permits options that give the step the worker.
+	AllowPrivileged bool
+	// ArtifactsDir is where artifacts land, as DIR/<step name>/<name>.
+	ArtifactsDir string
+	// Masks holds the values to hide in all output; the script may add
+	// more (sensitive output variables, mask messages).
+	Masks *mask.Set
 }
 
 // Output is where a step's output goes.
 type Output struct {
 	Stdout, Stderr io.Writer
+	// Verbose shows lines the script printed at the verbose level.
+	Verbose bool
 }
 
 // Result is what became of a step that cuttle managed to run.
@@ -44,6 +60,12 @@ type Result struct {
 	// CleanupErr lists what could not be removed afterwards; the step's
 	// own result stands.
 	CleanupErr error
+	// OutputVariables are what the script set, in the order first set.
+	OutputVariables map[string]OutputVariable
+	OutputOrder     []string
+	Artifacts       []Artifact
+	// ResultMessage is what fail_step said.
+	ResultMessage string
 }
 
 // ScriptName is the script's file name in the work directory.
@@ -66,6 +88,13 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	if st.Syntax != "bash" && st.Syntax != "sh" {
 		return res, stepErr(sh.String(), ReasonInput, "script syntax %q: want bash or sh", st.Syntax)
 	}
+	if st.Masks == nil {
+		st.Masks = mask.NewSet()
+	}
+	payload, err := json.Marshal(bootstrap.Payload{Variables: st.Variables})
+	if err != nil {
+		return res, stepErr(sh.String(), ReasonInput, "variables: %w", err)
+	}
 	res.Started = time.Now()
 	trips := 0
 	prefix := res.Started.UTC().Format("20060102150405") + "-" + strconv.Itoa(os.Getpid())
@@ -84,7 +113,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		StepID: res.ID, Started: res.Started.UTC().Format(time.RFC3339),
 		WorkDir: res.WorkDir, BundleDir: facts.BundleDir(b.Digest), Image: st.Image,
 		NoPull: supportsPullFlag(facts.DockerClient), Script: ScriptName, Syntax: st.Syntax,
-		OwnerUID: facts.UID, OwnerGID: facts.GID,
+		OwnerUID: facts.UID, OwnerGID: facts.GID, Options: st.ContainerOptions,
 	}
 	var runStarted bool
 	dockerTail := &tailBuffer{max: 4096}
@@ -104,6 +133,11 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 
 	if strings.ContainsAny(facts.Home, ":,") {
 		return res, stepErr(sh.String(), ReasonWorkspace, "home directory %q contains ':' or ',', which docker's -v cannot mount", facts.Home)
+	}
+	if err := ValidateOptions(st.ContainerOptions, ContainerOptionsPolicy{
+		AllowPrivileged: st.AllowPrivileged, Protected: []string{plan.WorkDir, plan.BundleDir},
+	}); err != nil {
+		return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
 	}
 	if got := bootstrap.ArchOf(facts.Arch); got != b.Arch {
 		return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
@@ -127,11 +161,16 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 
 	trips++
 	runStarted = true
+	proc := newOutputProcessor(st.Masks, out, log)
+	stdout, stderr, flush := proc.writers()
 	err = sh.Run(ctx, &transport.Cmd{
 		Args:   dockerRunArgs(plan),
-		Stdout: out.Stdout,
-		Stderr: io.MultiWriter(out.Stderr, dockerTail),
+		Stdin:  bytes.NewReader(payload),
+		Stdout: stdout,
+		Stderr: io.MultiWriter(stderr, dockerTail),
 	})
+	flush()
+	res.OutputVariables, res.OutputOrder, _, res.ResultMessage = proc.results()
 	var ee *transport.ExitError
 	switch {
 	case err == nil:
@@ -143,6 +182,21 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		err = nil
 	default:
 		return res, stepErr(sh.String(), ReasonDocker, "docker run: %w", err)
+	}
+	if res.ResultMessage != "" && res.ExitCode != 0 {
+		log.Error().Int("exit_code", res.ExitCode).Msg(st.Masks.Mask(res.ResultMessage))
+	}
+	_, _, reqs, _ := proc.results()
+	if len(reqs) > 0 {
+		trips += 2 + len(reqs)
+		arts, aerr := collectArtifacts(ctx, sh, res.WorkDir, reqs, st.ArtifactsDir, st.Name, log)
+		res.Artifacts = arts
+		if aerr != nil {
+			if ctx.Err() != nil {
+				return res, context.Cause(ctx)
+			}
+			return res, stepErr(sh.String(), ReasonWorkspace, "collecting artifacts: %w", aerr)
+		}
 	}
 	return res, nil
 }

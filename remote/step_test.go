@@ -61,6 +61,12 @@ func (f *fakeWorker) Upload(_ context.Context, p string, r io.Reader, _ fs.FileM
 	return nil
 }
 
+func (f *fakeWorker) RealPath(_ context.Context, p string) (string, error) { return p, nil }
+
+func (f *fakeWorker) Lstat(context.Context, string) (fs.FileInfo, error) {
+	return nil, errors.New("not used")
+}
+
 func (f *fakeWorker) Download(context.Context, string, io.Writer) (int64, string, error) {
 	return 0, "", errors.New("not used")
 }

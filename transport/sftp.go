@@ -103,3 +103,29 @@ func randomSuffix() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// RealPath resolves p on the server, following symlinks.
+func (c *Conn) RealPath(ctx context.Context, p string) (string, error) {
+	s, err := c.SFTP()
+	if err != nil {
+		return "", err
+	}
+	r, err := s.RealPath(p)
+	if err != nil {
+		return "", c.wrap(fmt.Errorf("sftp realpath %s: %w", p, err))
+	}
+	return r, nil
+}
+
+// Lstat describes p on the server without following a final symlink.
+func (c *Conn) Lstat(ctx context.Context, p string) (fs.FileInfo, error) {
+	s, err := c.SFTP()
+	if err != nil {
+		return nil, err
+	}
+	fi, err := s.Lstat(p)
+	if err != nil {
+		return nil, c.wrap(fmt.Errorf("sftp lstat %s: %w", p, err))
+	}
+	return fi, nil
+}

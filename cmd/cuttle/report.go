@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+
+	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/remote"
 )
 
 // report is the JSON written by --report.
@@ -24,6 +27,7 @@ type stepReport struct {
 	WorkDir         string            `json:"work_dir,omitempty"`
 	Error           string            `json:"error"`
 	CleanupError    string            `json:"cleanup_error,omitempty"`
+	ResultMessage   string            `json:"result_message,omitempty"`
 }
 
 type artifactReport struct {
@@ -31,6 +35,24 @@ type artifactReport struct {
 	Path   string `json:"path"`
 	Size   int64  `json:"size"`
 	SHA256 string `json:"sha256"`
+}
+
+// fill copies what the script reported into the step's report, masked.
+func (sr *stepReport) fill(res remote.Result, masks *mask.Set) {
+	if len(res.OutputVariables) > 0 {
+		sr.OutputVariables = map[string]string{}
+		for name, v := range res.OutputVariables {
+			if v.Sensitive {
+				sr.OutputVariables[name] = mask.Placeholder
+			} else {
+				sr.OutputVariables[name] = masks.Mask(v.Value)
+			}
+		}
+	}
+	for _, a := range res.Artifacts {
+		sr.Artifacts = append(sr.Artifacts, artifactReport{Name: a.Name, Path: a.Path, Size: a.Size, SHA256: a.SHA256})
+	}
+	sr.ResultMessage = masks.Mask(res.ResultMessage)
 }
 
 // write replaces path atomically: readers never see half a report.

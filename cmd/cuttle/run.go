@@ -42,6 +42,12 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.Duration("timeout", 0, "stop the step after this long (exit 124)")
 	f.Duration("connect-timeout", 15*time.Second, "bound on TCP connect plus SSH handshake")
 	f.Bool("keep-workspace", false, "leave the work directory on the worker for debugging")
+	f.StringArray("var", nil, "a variable NAME=VALUE (repeatable)")
+	f.StringArray("sensitive-var", nil, "a sensitive variable NAME=ENVVAR, its value read from the environment variable ENVVAR; masked in all output (repeatable)")
+	f.String("container-options", "", "extra docker run options, split like shell words (also the variable "+ContainerOptionsVariable+")")
+	f.String("artifacts", "artifacts", "where artifacts land, as DIR/<step name>/<artifact name>")
+	f.Bool("verbose", false, "show the script's verbose lines (write_verbose)")
+	f.Bool("allow-privileged", false, "permit container options that give the step the worker (--privileged, -v /:/host, ...)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		fl, err := config.BindFlags(cmd.Flags())
 		if err != nil {
@@ -67,7 +73,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
-	st, err := stepFromFlags(fl)
+	st, err := stepFromFlags(fl, target.String())
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -105,8 +111,9 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	defer conn.Close()
 	log.Debug().Str("worker", target.String()).Msg("connected")
 
-	res, err := remote.Run(ctx, conn, bundle, st, remote.Output{Stdout: io.Out, Stderr: io.Err})
+	res, err := remote.Run(ctx, conn, bundle, st, remote.Output{Stdout: io.Out, Stderr: io.Err, Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug"})
 	sr.ID, sr.WorkDir, sr.ExitCode = res.ID, res.WorkDir, res.ExitCode
+	sr.fill(res, st.Masks)
 	sr.DurationMS = res.Duration.Milliseconds()
 	if res.CleanupErr != nil {
 		log.Warn().Err(res.CleanupErr).Msg("cleanup incomplete; run cuttle gc on this worker")
@@ -114,7 +121,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	}
 	switch {
 	case err != nil:
-		sr.Error = err.Error()
+		sr.Error = st.Masks.Mask(err.Error())
 		sr.ExitCode = codeFor(err)
 		return err
 	case res.ExitCode != 0:
@@ -134,8 +141,11 @@ func codeFor(err error) int {
 	return exitCannotRun
 }
 
-func stepFromFlags(fl *config.Flags) (remote.Step, error) {
-	st := remote.Step{Name: orDefault(fl.String("name"), "run"), Image: fl.String("image"), KeepWorkspace: fl.Bool("keep-workspace")}
+func stepFromFlags(fl *config.Flags, worker string) (remote.Step, error) {
+	st := remote.Step{
+		Name: orDefault(fl.String("name"), "run"), Image: fl.String("image"), KeepWorkspace: fl.Bool("keep-workspace"),
+		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), AllowPrivileged: fl.Bool("allow-privileged"),
+	}
 	if err := remote.ValidateImage(st.Image); err != nil {
 		return st, err
 	}
@@ -144,6 +154,26 @@ func stepFromFlags(fl *config.Flags) (remote.Step, error) {
 		return st, err
 	}
 	st.Pull = pull
+	vars, err := parseVariables(fl.Strings("var"), fl.Strings("sensitive-var"))
+	if err != nil {
+		return st, err
+	}
+	for name, value := range map[string]string{
+		"Octopus.Action.Name": st.Name, "Octopus.Step.Name": st.Name,
+		"Octopus.Machine.Name": worker, "Octopus.Action.Container.Image": st.Image,
+	} {
+		if _, set := vars.get(name); !set {
+			vars.set(name, value, false)
+		}
+	}
+	st.Variables, st.Masks = vars.list, vars.masks
+	opts := fl.String("container-options")
+	if v, ok := vars.get(ContainerOptionsVariable); ok && v.Value != "" {
+		opts = strings.TrimSpace(v.Value + " " + opts)
+	}
+	if st.ContainerOptions, err = remote.SplitOptions(opts); err != nil {
+		return st, err
+	}
 	script, inline := fl.String("script"), fl.String("inline")
 	switch {
 	case script != "" && inline != "":
@@ -155,7 +185,11 @@ func stepFromFlags(fl *config.Flags) (remote.Step, error) {
 		}
 		st.Script = b
 	case inline != "":
-		st.Script = []byte(inline)
+		text, err := vars.substitute(inline)
+		if err != nil {
+			return st, err
+		}
+		st.Script = []byte(text)
 	default:
 		return st, errors.New("no script: give --script FILE or --inline TEXT")
 	}

@@ -1,0 +1,178 @@
+package remote
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/internal/mask"
+)
+
+// OutputVariable is a variable a script set with set_octopusvariable.
+type OutputVariable struct {
+	Value     string
+	Sensitive bool
+}
+
+// artifactRequest is a createArtifact message.
+type artifactRequest struct {
+	Path, Name string
+	Length     int64 // -1 when not given
+}
+
+// outputProcessor reads the step's stdout and stderr line by line: it
+// acts on service messages, masks sensitive values and routes text by
+// level. Both streams share its state.
+type outputProcessor struct {
+	masks   *mask.Set
+	stdout  io.Writer
+	stderr  io.Writer
+	verbose bool
+	log     zerolog.Logger
+
+	mu            sync.Mutex
+	stdoutLevel   string
+	stderrLevel   string
+	vars          map[string]OutputVariable
+	varOrder      []string
+	artifacts     []artifactRequest
+	resultMessage string
+	progress      int
+	badMessages   int
+}
+
+func newOutputProcessor(masks *mask.Set, out Output, log zerolog.Logger) *outputProcessor {
+	return &outputProcessor{
+		masks: masks, stdout: out.Stdout, stderr: out.Stderr, verbose: out.Verbose, log: log,
+		stdoutLevel: "default", stderrLevel: "default", vars: map[string]OutputVariable{}, progress: -1,
+	}
+}
+
+// writers returns the line-buffering writers for the two streams, and a
+// function that flushes their last partial lines.
+func (p *outputProcessor) writers() (stdout, stderr io.Writer, flush func()) {
+	o := mask.NewLineWriter(func(line []byte, nl bool) { p.line(false, line, nl) })
+	e := mask.NewLineWriter(func(line []byte, nl bool) { p.line(true, line, nl) })
+	return o, e, func() { o.Close(); e.Close() }
+}
+
+func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var text strings.Builder
+	hadMessage := false
+	if bytes.Contains(raw, []byte(bootstrap.Marker)) {
+		for _, seg := range bootstrap.SplitLine(string(raw)) {
+			switch {
+			case seg.Msg != nil:
+				hadMessage = true
+				p.handle(isStderr, seg.Msg)
+			case seg.Err != nil:
+				hadMessage = true
+				p.badMessages++
+				p.log.Warn().Str("message", truncate(p.masks.Mask(seg.Raw), 120)).Msgf("could not parse service message: %v", seg.Err)
+			default:
+				text.WriteString(seg.Text)
+			}
+		}
+	} else {
+		text.Write(raw)
+	}
+	if hadMessage && strings.TrimSpace(text.String()) == "" {
+		return
+	}
+	w := p.destination(isStderr)
+	if w == nil {
+		return
+	}
+	s := p.masks.Mask(text.String())
+	if newline {
+		s += "\n"
+	}
+	io.WriteString(w, s)
+}
+
+// destination routes a line by the stream's current level: verbose lines
+// only when verbose output was asked for, warnings and errors to stderr,
+// "ignore" nowhere.
+func (p *outputProcessor) destination(isStderr bool) io.Writer {
+	level := p.stdoutLevel
+	if isStderr {
+		level = p.stderrLevel
+	}
+	switch level {
+	case "ignore":
+		return nil
+	case "verbose", "progress":
+		if !p.verbose {
+			return nil
+		}
+	case "warning", "error":
+		return p.stderr
+	}
+	if isStderr {
+		return p.stderr
+	}
+	return p.stdout
+}
+
+func (p *outputProcessor) handle(isStderr bool, m *bootstrap.ServiceMessage) {
+	a := m.Attrs
+	switch name := strings.ToLower(m.Name); {
+	case name == "setvariable":
+		if a["name"] == "" {
+			p.log.Warn().Msg("setVariable without a name ignored")
+			return
+		}
+		sensitive := strings.EqualFold(a["sensitive"], "true")
+		if sensitive {
+			p.masks.Add(a["value"])
+		}
+		if _, seen := p.vars[a["name"]]; !seen {
+			p.varOrder = append(p.varOrder, a["name"])
+		}
+		p.vars[a["name"]] = OutputVariable{Value: a["value"], Sensitive: sensitive}
+		p.log.Debug().Str("variable", a["name"]).Bool("sensitive", sensitive).Msg("output variable set")
+	case name == "createartifact":
+		req := artifactRequest{Path: a["path"], Name: a["name"], Length: -1}
+		if n, err := parseLength(a["length"]); err == nil {
+			req.Length = n
+		}
+		p.artifacts = append(p.artifacts, req)
+	case name == "progress":
+		pct := a["percentage"]
+		fmt.Sscan(pct, &p.progress)
+		p.log.Info().Str("percentage", pct).Msg("progress: " + p.masks.Mask(a["message"]))
+	case name == "resultmessage":
+		p.resultMessage = a["message"]
+	case name == "mask":
+		p.masks.Add(a["value"])
+	case strings.HasPrefix(name, "stdout-"):
+		p.stdoutLevel = strings.TrimPrefix(name, "stdout-")
+	case strings.HasPrefix(name, "stderr-"):
+		p.stderrLevel = strings.TrimPrefix(name, "stderr-")
+	default:
+		p.log.Debug().Str("message", m.Name).Msg("service message not acted on")
+	}
+}
+
+func parseLength(s string) (int64, error) {
+	var n int64
+	_, err := fmt.Sscan(strings.TrimSpace(s), &n)
+	if err == nil && n < 0 {
+		err = fmt.Errorf("negative length")
+	}
+	return n, err
+}
+
+// results returns what the script reported, for the Result.
+func (p *outputProcessor) results() (vars map[string]OutputVariable, order []string, arts []artifactRequest, result string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.vars, p.varOrder, p.artifacts, p.resultMessage
+}
