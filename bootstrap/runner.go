@@ -24,6 +24,10 @@ type RunnerSpec struct {
 	OwnerUID, OwnerGID int
 }
 
+// RunnerErrorPrefix starts every message of the runner's own, so the
+// controller can tell the runner's failures from the script's.
+const RunnerErrorPrefix = "cuttle runner: "
+
 // ExitCodeNoShell is returned when the image lacks the shell the script
 // needs. It is distinct from what shells use (126, 127).
 const ExitCodeNoShell = 125

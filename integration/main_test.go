@@ -122,6 +122,13 @@ type reportStep struct {
 	WorkDir         string            `json:"work_dir"`
 	Error           string            `json:"error"`
 	CleanupError    string            `json:"cleanup_error"`
+	ResultMessage   string            `json:"result_message"`
+	Artifacts       []struct {
+		Name   string `json:"name"`
+		Path   string `json:"path"`
+		Size   int64  `json:"size"`
+		SHA256 string `json:"sha256"`
+	} `json:"artifacts"`
 }
 
 // workerArgs are `run` and the flags that reach the shared worker.

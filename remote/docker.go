@@ -82,6 +82,9 @@ func dockerRunArgs(p runPlan) []string {
 		"--name", ContainerName(p.StepID),
 		"--label", LabelStep + "=" + p.StepID,
 		"--label", LabelStarted + "=" + p.Started,
+		// Output reaches cuttle through the attach; a log file would keep
+		// unmasked secrets on the worker's disk.
+		"--log-driver", "none",
 		"--entrypoint", "",
 		"-v", p.WorkDir + ":" + p.WorkDir,
 		"-v", p.BundleDir + ":" + p.BundleDir + ":ro",

@@ -123,9 +123,15 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		var started bool
 		started, res.CleanupErr = cleanup(cctx, sh, plan, runStarted && err != nil, st.KeepWorkspace)
 		trips++
-		if err == nil && runStarted && !started && res.ExitCode >= 125 && res.ExitCode <= 127 {
+		switch {
+		case err != nil || !runStarted:
+		case !started && res.ExitCode >= 125 && res.ExitCode <= 127:
 			// docker's own failure: the container never ran the runner.
 			err = stepErr(sh.String(), ReasonDocker, "docker run failed (exit %d): %s", res.ExitCode, lastLine(dockerTail.String()))
+		case res.ExitCode == bootstrap.ExitCodeNoShell && strings.Contains(dockerTail.String(), bootstrap.RunnerErrorPrefix):
+			// The runner itself could not run the script.
+			_, msg, _ := strings.Cut(dockerTail.String(), bootstrap.RunnerErrorPrefix)
+			err = stepErr(sh.String(), ReasonImage, "image %s: %s", st.Image, strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0]))
 		}
 		res.Duration = time.Since(res.Started)
 		log.Debug().Int("round_trips", trips).Dur("duration", res.Duration).Msg("step finished")

@@ -171,3 +171,43 @@ func DockerBuild(ctx context.Context, ref, dockerfile string) error {
 	}
 	return nil
 }
+
+// StaticImage is an image with nothing but a static busybox: no C library
+// at all, like a minimal musl/Alpine image as far as cuttle's runner can
+// tell. It has sh, no bash.
+const StaticImage = "cuttle-test/static"
+
+// EnsureStaticImage imports StaticImage unless it is there; it returns
+// "name:tag".
+func EnsureStaticImage(ctx context.Context) (string, error) {
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		return "", fmt.Errorf("busybox not found: apt-get install busybox-static")
+	}
+	b, err := os.ReadFile(busybox)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	ref := StaticImage + ":" + hex.EncodeToString(sum[:])[:12]
+	if exec.CommandContext(ctx, "docker", "image", "inspect", ref).Run() == nil {
+		return ref, nil
+	}
+	root, err := os.MkdirTemp("", "cuttle-static-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(root)
+	if err := copyFile(busybox, filepath.Join(root, "bin/busybox")); err != nil {
+		return "", err
+	}
+	for _, a := range []string{"sh", "echo", "cat", "id", "ls", "sleep", "printf", "wc", "mkdir", "rm", "test", "["} {
+		os.Symlink("busybox", filepath.Join(root, "bin", a))
+	}
+	os.MkdirAll(filepath.Join(root, "tmp"), 0o1777)
+	cmd := exec.CommandContext(ctx, "sh", "-c", `tar -C "$1" -c . | docker import --change 'ENV PATH=/bin' - "$2"`, "sh", root, ref)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("docker import %s: %v: %s", ref, err, out)
+	}
+	return ref, nil
+}
