@@ -32,8 +32,12 @@ unit:
 integration: deps
 	$(GO) test -tags integration -count=1 ./integration/...
 
+# Every fuzz target, each for FUZZTIME (go test -fuzz takes one at a time).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJoin$$' -fuzztime $(FUZZTIME) ./internal/shellquote
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitLine$$' -fuzztime $(FUZZTIME) ./bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitOptions$$' -fuzztime $(FUZZTIME) ./remote
+	$(GO) test -run '^$$' -fuzz '^FuzzMaskedChunks$$' -fuzztime $(FUZZTIME) ./internal/mask
 
 bench: deps build
 	$(GO) run ./bench -cuttle $(BIN)

@@ -44,6 +44,9 @@ type outputProcessor struct {
 	resultMessage string
 	progress      int
 	badMessages   int
+	// pending output, written once per chunk received rather than once
+	// per line.
+	pendOut, pendErr []byte
 }
 
 func newOutputProcessor(masks *mask.Set, out Output, log zerolog.Logger) *outputProcessor {
@@ -58,43 +61,85 @@ func newOutputProcessor(masks *mask.Set, out Output, log zerolog.Logger) *output
 func (p *outputProcessor) writers() (stdout, stderr io.Writer, flush func()) {
 	o := mask.NewLineWriter(func(line []byte, nl bool) { p.line(false, line, nl) })
 	e := mask.NewLineWriter(func(line []byte, nl bool) { p.line(true, line, nl) })
-	return o, e, func() { o.Close(); e.Close() }
+	return chunkWriter{o, p}, chunkWriter{e, p}, func() {
+		o.Close()
+		e.Close()
+		p.flushPending()
+	}
+}
+
+// chunkWriter passes a chunk to its line writer, then writes out what the
+// chunk's lines produced, so output stays live without a write per line.
+type chunkWriter struct {
+	lw *mask.LineWriter
+	p  *outputProcessor
+}
+
+func (c chunkWriter) Write(b []byte) (int, error) {
+	n, err := c.lw.Write(b)
+	c.p.flushPending()
+	return n, err
+}
+
+func (p *outputProcessor) flushPending() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.pendOut) > 0 {
+		p.stdout.Write(p.pendOut)
+		p.pendOut = p.pendOut[:0]
+	}
+	if len(p.pendErr) > 0 {
+		p.stderr.Write(p.pendErr)
+		p.pendErr = p.pendErr[:0]
+	}
+}
+
+// emit queues a masked line for w (the user's stdout or stderr).
+func (p *outputProcessor) emit(w io.Writer, line []byte, newline bool) {
+	buf := &p.pendOut
+	if w == p.stderr {
+		buf = &p.pendErr
+	}
+	*buf = p.masks.AppendMasked(*buf, line)
+	if newline {
+		*buf = append(*buf, '\n')
+	}
+	if len(*buf) > 256<<10 {
+		w.Write(*buf)
+		*buf = (*buf)[:0]
+	}
 }
 
 func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if !bytes.Contains(raw, []byte(bootstrap.Marker)) {
+		if w := p.destination(isStderr); w != nil {
+			p.emit(w, raw, newline)
+		}
+		return
+	}
 	var text strings.Builder
 	hadMessage := false
-	if bytes.Contains(raw, []byte(bootstrap.Marker)) {
-		for _, seg := range bootstrap.SplitLine(string(raw)) {
-			switch {
-			case seg.Msg != nil:
-				hadMessage = true
-				p.handle(isStderr, seg.Msg)
-			case seg.Err != nil:
-				hadMessage = true
-				p.badMessages++
-				p.log.Warn().Str("message", truncate(p.masks.Mask(seg.Raw), 120)).Msgf("could not parse service message: %v", seg.Err)
-			default:
-				text.WriteString(seg.Text)
-			}
+	for _, seg := range bootstrap.SplitLine(string(raw)) {
+		switch {
+		case seg.Msg != nil:
+			hadMessage = true
+			p.handle(isStderr, seg.Msg)
+		case seg.Err != nil:
+			hadMessage = true
+			p.badMessages++
+			p.log.Warn().Str("message", truncate(p.masks.Mask(seg.Raw), 120)).Msgf("could not parse service message: %v", seg.Err)
+		default:
+			text.WriteString(seg.Text)
 		}
-	} else {
-		text.Write(raw)
 	}
 	if hadMessage && strings.TrimSpace(text.String()) == "" {
 		return
 	}
-	w := p.destination(isStderr)
-	if w == nil {
-		return
+	if w := p.destination(isStderr); w != nil {
+		p.emit(w, []byte(text.String()), newline)
 	}
-	s := p.masks.Mask(text.String())
-	if newline {
-		s += "\n"
-	}
-	io.WriteString(w, s)
 }
 
 // destination routes a line by the stream's current level: verbose lines

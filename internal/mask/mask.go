@@ -4,6 +4,7 @@
 package mask
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
@@ -24,8 +25,9 @@ const minPartLen = 4
 type Set struct {
 	mu     sync.RWMutex
 	values map[string]bool
+	list   []string
+	blist  [][]byte
 	repl   *strings.Replacer
-	maxLen int
 }
 
 // NewSet returns a set holding values.
@@ -85,7 +87,35 @@ func (s *Set) rebuild() {
 		pairs = append(pairs, v, Placeholder)
 	}
 	s.repl = strings.NewReplacer(pairs...)
-	s.maxLen = len(vals[0])
+	s.list = vals
+	s.blist = make([][]byte, len(vals))
+	for i, v := range vals {
+		s.blist[i] = []byte(v)
+	}
+}
+
+// AppendMasked appends line to dst with every sensitive value replaced. A
+// line holding none is copied without allocating.
+func (s *Set) AppendMasked(dst, line []byte) []byte {
+	if s == nil {
+		return append(dst, line...)
+	}
+	s.mu.RLock()
+	blist, many := s.blist, len(s.blist) > 64
+	s.mu.RUnlock()
+	if !many {
+		found := false
+		for _, v := range blist {
+			if bytes.Contains(line, v) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return append(dst, line...)
+		}
+	}
+	return append(dst, s.Mask(string(line))...)
 }
 
 // jsonForms is v escaped inside a JSON string, with and without the HTML
@@ -111,10 +141,24 @@ func (s *Set) Mask(text string) string {
 		return text
 	}
 	s.mu.RLock()
-	r := s.repl
+	r, list := s.repl, s.list
 	s.mu.RUnlock()
 	if r == nil {
 		return text
+	}
+	// Most lines hold no secret: a few vectorised searches are much
+	// cheaper than the replacer's byte-by-byte walk.
+	if len(list) <= 64 {
+		found := false
+		for _, v := range list {
+			if strings.Contains(text, v) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return text
+		}
 	}
 	return r.Replace(text)
 }
