@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/spf13/viper"
+
+	"github.com/cuttle-sh/cuttle/internal/secret"
 )
 
 // Config is cuttle.yaml.
@@ -47,6 +49,26 @@ type Feed struct {
 	Username     string `mapstructure:"username"`
 	PasswordEnv  string `mapstructure:"password_env"`
 	PasswordFile string `mapstructure:"password_file"`
+}
+
+// Password reads the feed's password from its environment variable or
+// file.
+func (f Feed) Password() (secret.Value, error) {
+	switch {
+	case f.PasswordEnv != "":
+		v, ok := os.LookupEnv(f.PasswordEnv)
+		if !ok {
+			return secret.Value{}, fmt.Errorf("feed %s: environment variable %s (password_env) is not set", f.Registry, f.PasswordEnv)
+		}
+		return secret.New(v), nil
+	case f.PasswordFile != "":
+		b, err := os.ReadFile(f.PasswordFile)
+		if err != nil {
+			return secret.Value{}, fmt.Errorf("feed %s: password_file: %w", f.Registry, err)
+		}
+		return secret.New(strings.TrimRight(string(b), "\r\n")), nil
+	}
+	return secret.Value{}, fmt.Errorf("feed %s: no password_env or password_file", f.Registry)
 }
 
 // DefaultPaths are searched in order when no --config is given.

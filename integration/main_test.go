@@ -31,6 +31,8 @@ var env struct {
 	noDocker testenv.User
 	key      testenv.Key
 	dir      string
+	registry *testenv.Registry
+	git      *testenv.GitDaemon
 }
 
 const workerUser = "cuttle-it"
@@ -81,6 +83,18 @@ func setup(m *testing.M) (int, error) {
 		return 0, err
 	}
 	defer env.sshd.Close()
+	rdir := filepath.Join(dir, "registry")
+	os.Mkdir(rdir, 0o700)
+	if env.registry, err = testenv.StartRegistry(rdir, "ci", "registry-pass-"+filepath.Base(dir)); err != nil {
+		return 0, err
+	}
+	defer env.registry.Close()
+	gdir := filepath.Join(dir, "git")
+	os.Mkdir(gdir, 0o755)
+	if env.git, err = testenv.StartGitDaemon(gdir); err != nil {
+		return 0, err
+	}
+	defer env.git.Close()
 	env.cuttle = filepath.Join(dir, "cuttle")
 	build := exec.CommandContext(ctx, "go", "build", "-o", env.cuttle, "../cmd/cuttle")
 	build.Env = append(os.Environ(), "CGO_ENABLED=0")

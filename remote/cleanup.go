@@ -19,6 +19,8 @@ echo "started=$(docker inspect --format '{{.State.StartedAt}}' "$1" 2>/dev/null)
 if ! out=$(docker rm -f "$1" 2>&1); then
   case "$out" in *"No such container"*) ;; *) echo "container=$out" ;; esac
 fi
+# Registry credentials go even when the work directory is kept.
+rm -rf "$2/.docker-config" 2>/dev/null
 if [ "$4" != keep ]; then
   rm -rf "$2" 2>/dev/null
   if [ -e "$2" ]; then echo "workdir=left"; fi

@@ -37,8 +37,9 @@ done
 chmod 777 "$HOME/.cuttle/work/$1-$n"
 echo "ticket=$1-$n"
 if [ -f "$HOME/.cuttle/bundles/$3/.complete" ]; then echo "bundle=present"; else echo "bundle=absent"; fi
+if command -v flock >/dev/null 2>&1; then echo "flock=yes"; mkdir -p "$HOME/.cuttle/locks"; fi
 if [ -n "$4" ]; then
-  if id=$(docker image inspect --format '{{.Id}}' "$4" 2>/dev/null); then echo "image=$id"; else echo "image="; fi
+  if id=$(docker image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}}' "$4" 2>/dev/null); then echo "image=$id"; else echo "image="; fi
 fi
 `
 
@@ -52,6 +53,9 @@ type Facts struct {
 	Ticket        string // the step id; the work dir is Home/.cuttle/work/Ticket
 	BundlePresent bool
 	ImageID       string // set when the image was asked about and is present
+	// ImagePlatform is the present image's os/arch.
+	ImagePlatform string
+	HasFlock      bool
 }
 
 // WorkDir is the step's work directory.
@@ -74,7 +78,8 @@ func preflight(ctx context.Context, sh Shell, ticketPrefix string, n int, digest
 		}
 		return Facts{}, explainPreflight(sh.String(), kv["error"], strings.TrimSpace(errb.String()), ee)
 	}
-	f := Facts{Home: kv["home"], Arch: kv["arch"], Ticket: kv["ticket"], BundlePresent: kv["bundle"] == "present", ImageID: kv["image"]}
+	f := Facts{Home: kv["home"], Arch: kv["arch"], Ticket: kv["ticket"], BundlePresent: kv["bundle"] == "present", HasFlock: kv["flock"] == "yes"}
+	f.ImageID, f.ImagePlatform, _ = strings.Cut(kv["image"], " ")
 	f.UID, _ = strconv.Atoi(kv["uid"])
 	f.GID, _ = strconv.Atoi(kv["gid"])
 	f.DockerClient, f.DockerServer, _ = strings.Cut(kv["docker"], " ")

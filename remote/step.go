@@ -21,8 +21,14 @@ import (
 
 // Step is one step to run on one worker: a plan, as data.
 type Step struct {
-	Name   string
-	Image  string
+	Name string
+	// Image is pulled per Pull, unless Build is set: then the image is
+	// built on the worker and Image is ignored.
+	Image string
+	Build *Build
+	// Feed holds the registry credentials for pulling (or for a build's
+	// base image).
+	Feed   *Feed
 	Pull   PullPolicy
 	Script []byte
 	// Syntax is bash or sh.
@@ -52,8 +58,10 @@ type Output struct {
 
 // Result is what became of a step that cuttle managed to run.
 type Result struct {
-	ID       string
-	WorkDir  string
+	ID      string
+	WorkDir string
+	// Image is the image the step ran in (for builds, the build's tag).
+	Image    string
 	ExitCode int
 	Started  time.Time
 	Duration time.Duration
@@ -81,9 +89,16 @@ const cleanupTimeout = 60 * time.Second
 // could not run the step, ctx's cause when ctx ended first, and otherwise
 // a Result whose ExitCode is the script's. Cleanup always runs.
 func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output) (res Result, err error) {
-	log := zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", st.Name).Str("image", st.Image).Logger()
-	if err := ValidateImage(st.Image); err != nil {
-		return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
+	log := zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", st.Name).Logger()
+	switch {
+	case st.Build != nil && (len(st.Build.Dockerfile) == 0) == (st.Build.GitURL == ""):
+		return res, stepErr(sh.String(), ReasonInput, "a build needs either a Dockerfile or a Git URL")
+	case st.Build != nil && st.Build.GitURL == "":
+		st.Image = buildTag(*st.Build, "", b.Arch)
+	case st.Build == nil:
+		if err := ValidateImage(st.Image); err != nil {
+			return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
+		}
 	}
 	if st.Syntax != "bash" && st.Syntax != "sh" {
 		return res, stepErr(sh.String(), ReasonInput, "script syntax %q: want bash or sh", st.Syntax)
@@ -99,7 +114,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	trips := 0
 	prefix := res.Started.UTC().Format("20060102150405") + "-" + strconv.Itoa(os.Getpid())
 	askImage := ""
-	if st.Pull != PullAlways {
+	if st.Pull != PullAlways || (st.Build != nil && st.Build.GitURL == "") {
 		askImage = st.Image
 	}
 	trips++
@@ -159,11 +174,13 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	if err := sh.Upload(ctx, res.WorkDir+"/"+ScriptName, bytes.NewReader(st.Script), 0o644); err != nil {
 		return res, stepErr(sh.String(), ReasonWorkspace, "uploading the script: %w", err)
 	}
-	n, err := ensureImage(ctx, sh, st, facts, out.Stderr)
+	n, err := ensureImage(ctx, sh, &st, facts, out.Stderr)
 	trips += n
 	if err != nil {
 		return res, err
 	}
+	plan.Image, res.Image = st.Image, st.Image
+	log = log.With().Str("image", st.Image).Logger()
 
 	trips++
 	runStarted = true
@@ -207,22 +224,36 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	return res, nil
 }
 
-func ensureImage(ctx context.Context, sh Shell, st Step, facts Facts, progress io.Writer) (int, error) {
+// ensureImage pulls or builds the step's image as its policy says, and
+// sets st.Image to what docker run must use. It returns the round trips.
+func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress io.Writer) (int, error) {
+	if facts.ImagePlatform != "" && facts.ImagePlatform != "linux/"+bootstrap.ArchOf(facts.Arch) {
+		return 0, stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is linux/%s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, facts.ImagePlatform, bootstrap.ArchOf(facts.Arch))
+	}
+	if st.Build != nil {
+		if facts.ImageID != "" {
+			zerolog.Ctx(ctx).Info().Str("image", st.Image).Msg("image built earlier on this worker: reusing it")
+			return 0, nil
+		}
+		trips, commit := 0, ""
+		if st.Build.GitURL != "" {
+			var err error
+			trips++
+			if commit, err = resolveGitCommit(ctx, sh, st.Build.GitURL); err != nil {
+				return trips, err
+			}
+			st.Image = buildTag(*st.Build, commit, bootstrap.ArchOf(facts.Arch))
+		}
+		n, err := buildImage(ctx, sh, facts, *st.Build, st.Image, commit, st.Feed, progress)
+		return trips + n, err
+	}
 	switch {
 	case st.Pull == PullNever && facts.ImageID == "":
 		return 0, stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
 	case st.Pull != PullAlways && facts.ImageID != "":
 		return 0, nil
 	}
-	tail := &tailBuffer{max: 2048}
-	err := sh.Run(ctx, &transport.Cmd{Args: dockerPullArgs(st.Image), Stdout: progress, Stderr: io.MultiWriter(progress, tail)})
-	if err != nil {
-		if ctx.Err() != nil {
-			return 1, context.Cause(ctx)
-		}
-		return 1, stepErr(sh.String(), ReasonImage, "docker pull %s failed: %s", st.Image, lastLine(tail.String()))
-	}
-	return 1, nil
+	return 1, pullImage(ctx, sh, facts.WorkDir(), st.Image, st.Feed, progress)
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -33,6 +33,12 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("host-key-fingerprint", "", "pin the worker's host key (SHA256:...) instead of known_hosts")
 	f.String("jump", "", "jump hosts, as ssh -J: user@host:port[,user@host:port]")
 	f.String("image", "", "run inside this image")
+	f.String("dockerfile", "", "build the image on the worker from this Dockerfile (no context), cached by content")
+	f.String("dockerfile-url", "", "build the image on the worker from a Git URL, repo.git#ref:subdir, cached by resolved commit")
+	f.StringArray("build-arg", nil, "a build argument KEY=VALUE (repeatable)")
+	f.String("feed", "", "a feed from the config whose credentials pull the image")
+	f.String("registry-username", "", "user name for the image's registry")
+	f.String("registry-password-env", "", "read the registry password from this environment variable")
 	f.String("pull", "", "pull policy: always, missing or never (default always for tags, missing for digests)")
 	f.String("script", "", "the step's script file")
 	f.String("inline", "", "the step's script text")
@@ -77,6 +83,9 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
+	if st.Feed, err = feedFromFlags(cfg, fl, st.Image); err != nil {
+		return inputError("%w", err)
+	}
 	bundle, err := bootstrap.Self()
 	if err != nil {
 		return inputError("%w", err)
@@ -114,6 +123,9 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	res, err := remote.Run(ctx, conn, bundle, st, remote.Output{Stdout: io.Out, Stderr: io.Err, Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug"})
 	sr.ID, sr.WorkDir, sr.ExitCode = res.ID, res.WorkDir, res.ExitCode
 	sr.fill(res, st.Masks)
+	if res.Image != "" {
+		sr.Image = res.Image
+	}
 	sr.DurationMS = res.Duration.Milliseconds()
 	if res.CleanupErr != nil {
 		log.Warn().Err(res.CleanupErr).Msg("cleanup incomplete; run cuttle gc on this worker")
@@ -146,7 +158,7 @@ func stepFromFlags(fl *config.Flags, worker string) (remote.Step, error) {
 		Name: orDefault(fl.String("name"), "run"), Image: fl.String("image"), KeepWorkspace: fl.Bool("keep-workspace"),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), AllowPrivileged: fl.Bool("allow-privileged"),
 	}
-	if err := remote.ValidateImage(st.Image); err != nil {
+	if err := imageSource(&st, fl); err != nil {
 		return st, err
 	}
 	pull, err := remote.ParsePullPolicy(fl.String("pull"), st.Image)
@@ -204,6 +216,89 @@ func stepFromFlags(fl *config.Flags, worker string) (remote.Step, error) {
 		return st, fmt.Errorf("--syntax %q: want bash or sh", st.Syntax)
 	}
 	return st, nil
+}
+
+// imageSource reads --image, --dockerfile or --dockerfile-url (one of them).
+func imageSource(st *remote.Step, fl *config.Flags) error {
+	image, file, url := fl.String("image"), fl.String("dockerfile"), fl.String("dockerfile-url")
+	n := 0
+	for _, s := range []string{image, file, url} {
+		if s != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		return errors.New("give exactly one of --image IMAGE, --dockerfile FILE or --dockerfile-url GITURL")
+	}
+	args := fl.Strings("build-arg")
+	for _, a := range args {
+		if k, _, ok := strings.Cut(a, "="); !ok || k == "" {
+			return fmt.Errorf("--build-arg %q: want KEY=VALUE", a)
+		}
+	}
+	switch {
+	case file != "":
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return fmt.Errorf("--dockerfile: %w", err)
+		}
+		if len(b) == 0 {
+			return fmt.Errorf("--dockerfile %s is empty", file)
+		}
+		st.Build = &remote.Build{Dockerfile: b, Args: args}
+		st.Image = "cuttle-build"
+	case url != "":
+		if strings.HasPrefix(url, "-") || strings.ContainsAny(url, " \t\n") {
+			return fmt.Errorf("--dockerfile-url %q: want repo.git#ref:subdir", url)
+		}
+		st.Build = &remote.Build{GitURL: url, Args: args}
+		st.Image = "cuttle-build"
+	default:
+		if len(args) > 0 {
+			return errors.New("--build-arg needs --dockerfile or --dockerfile-url")
+		}
+		st.Image = image
+		return remote.ValidateImage(image)
+	}
+	return nil
+}
+
+// feedFromFlags finds the registry credentials: --registry-username with
+// --registry-password-env, or --feed NAME, or the config's feed whose
+// registry is the image's.
+func feedFromFlags(cfg *config.Config, fl *config.Flags, image string) (*remote.Feed, error) {
+	user, pwEnv, name := fl.String("registry-username"), fl.String("registry-password-env"), fl.String("feed")
+	if user != "" || pwEnv != "" {
+		if user == "" || pwEnv == "" {
+			return nil, errors.New("--registry-username and --registry-password-env go together")
+		}
+		pw, ok := os.LookupEnv(pwEnv)
+		if !ok {
+			return nil, fmt.Errorf("--registry-password-env %s: that environment variable is not set", pwEnv)
+		}
+		return &remote.Feed{Registry: remote.RegistryOf(image), Username: user, Password: secret.New(pw)}, nil
+	}
+	var feed config.Feed
+	found := false
+	if name != "" {
+		if feed, found = cfg.Feeds[name]; !found {
+			return nil, fmt.Errorf("--feed %s: no such feed in the config", name)
+		}
+	} else {
+		for _, f := range cfg.Feeds {
+			if f.Registry == remote.RegistryOf(image) {
+				feed, found = f, true
+			}
+		}
+	}
+	if !found || feed.Username == "" {
+		return nil, nil
+	}
+	pw, err := feed.Password()
+	if err != nil {
+		return nil, err
+	}
+	return &remote.Feed{Registry: feed.Registry, Username: feed.Username, Password: pw}, nil
 }
 
 func resolveTarget(cfg *config.Config, fl *config.Flags) (transport.Target, error) {

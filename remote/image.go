@@ -1,0 +1,226 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cuttle-sh/cuttle/internal/secret"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// Feed is a registry and the credentials to log in to it.
+type Feed struct {
+	Registry string
+	Username string
+	Password secret.Value
+}
+
+// Build says how to build the step's image on the worker instead of
+// pulling it: an inline Dockerfile, or a Git URL in Docker's
+// "repo.git#ref:subdir" form.
+type Build struct {
+	Dockerfile []byte
+	GitURL     string
+	Args       []string // KEY=VALUE build arguments
+}
+
+// BuildRepo is the repository of images cuttle builds.
+const BuildRepo = "cuttle-build"
+
+// exitLoginFailed is what the pull and build scripts exit with when
+// docker login fails, to tell it from a failed pull.
+const exitLoginFailed = 80
+
+// RegistryOf returns the registry host of an image reference, as docker
+// reads it: the first component when it has a '.' or ':' or is localhost.
+func RegistryOf(image string) string {
+	first, _, found := strings.Cut(image, "/")
+	if found && (strings.ContainsAny(first, ".:") || first == "localhost") {
+		return first
+	}
+	return "docker.io"
+}
+
+// loginScript logs in (when $2 is set) into a private DOCKER_CONFIG, then
+// runs the rest of its arguments as a docker command with that config.
+// The password comes on stdin only. $1 config dir, $2 registry, $3 user.
+const loginScript = `set -u
+cfg=$1 registry=$2 user=$3; shift 3
+if [ -n "$registry" ]; then
+  mkdir -p "$cfg" && chmod 700 "$cfg"
+  if ! out=$(docker --config "$cfg" login --username "$user" --password-stdin "$registry" 2>&1); then
+    printf '%s\n' "$out" | tail -n 3 >&2
+    exit 80
+  fi
+  exec docker --config "$cfg" "$@"
+fi
+exec docker "$@"
+`
+
+// configDir is the step's private DOCKER_CONFIG, inside its work dir.
+func configDir(workDir string) string { return workDir + "/.docker-config" }
+
+func dockerWithLogin(workDir string, feed *Feed, dockerArgs ...string) ([]string, io.Reader) {
+	registry, user := "", ""
+	var stdin io.Reader
+	if feed != nil && feed.Username != "" {
+		registry, user = feed.Registry, feed.Username
+		stdin = strings.NewReader(feed.Password.Reveal())
+	}
+	return append([]string{"sh", "-c", loginScript, "sh", configDir(workDir), registry, user}, dockerArgs...), stdin
+}
+
+func loginError(worker string, feed *Feed, stderr string) error {
+	return stepErr(worker, ReasonImage, "registry login failed for %s as %s: %s", feed.Registry, feed.Username, lastLine(stderr))
+}
+
+// pullImage pulls with the feed's credentials, if any.
+func pullImage(ctx context.Context, sh Shell, workDir, image string, feed *Feed, progress io.Writer) error {
+	args, stdin := dockerWithLogin(workDir, feed, "pull", "--", image)
+	tail := &tailBuffer{max: 2048}
+	err := sh.Run(ctx, &transport.Cmd{Args: args, Stdin: stdin, Stdout: progress, Stderr: io.MultiWriter(progress, tail)})
+	var ee *transport.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case errors.As(err, &ee) && ee.Code == exitLoginFailed:
+		return loginError(sh.String(), feed, tail.String())
+	default:
+		return stepErr(sh.String(), ReasonImage, "docker pull %s failed: %s", image, lastLine(tail.String()))
+	}
+}
+
+// buildTag names a build by everything that determines its result.
+func buildTag(b Build, commit, arch string) string {
+	h := sha256.New()
+	if b.GitURL != "" {
+		repo, _, subdir := splitGitURL(b.GitURL)
+		fmt.Fprintf(h, "git\x00%s\x00%s\x00%s\x00", repo, commit, subdir)
+	} else {
+		fmt.Fprintf(h, "dockerfile\x00%d\x00", len(b.Dockerfile))
+		h.Write(b.Dockerfile)
+	}
+	for _, a := range b.Args {
+		fmt.Fprintf(h, "arg\x00%s\x00", a)
+	}
+	fmt.Fprintf(h, "platform\x00linux/%s", arch)
+	return BuildRepo + "/" + hex.EncodeToString(h.Sum(nil))
+}
+
+// splitGitURL reads Docker's "repo#ref:subdir" syntax.
+func splitGitURL(u string) (repo, ref, subdir string) {
+	repo, frag, _ := strings.Cut(u, "#")
+	ref, subdir, _ = strings.Cut(frag, ":")
+	return repo, ref, subdir
+}
+
+// resolveGitCommit asks the worker's git for the commit ref names.
+func resolveGitCommit(ctx context.Context, sh Shell, gitURL string) (string, error) {
+	repo, ref, _ := splitGitURL(gitURL)
+	if ref == "" {
+		ref = "HEAD"
+	}
+	if len(ref) == 40 && strings.Trim(ref, "0123456789abcdef") == "" {
+		return ref, nil
+	}
+	var out, errb bytes.Buffer
+	err := sh.Run(ctx, &transport.Cmd{Args: []string{"git", "ls-remote", "--", repo, ref}, Stdout: &out, Stderr: &errb})
+	if err != nil {
+		if ctx.Err() != nil {
+			return "", context.Cause(ctx)
+		}
+		var ee *transport.ExitError
+		if errors.As(err, &ee) && ee.Code == 127 {
+			return "", stepErr(sh.String(), ReasonImage, "building from a Git URL needs git on the worker: install it (apt-get install git)")
+		}
+		return "", stepErr(sh.String(), ReasonImage, "git ls-remote %s %s: %s", repo, ref, lastLine(errb.String()))
+	}
+	for _, line := range strings.Split(out.String(), "\n") {
+		sha, name, ok := strings.Cut(line, "\t")
+		if ok && (name == ref || name == "refs/heads/"+ref || name == "refs/tags/"+ref || name == "refs/tags/"+ref+"^{}") {
+			return sha, nil
+		}
+	}
+	return "", stepErr(sh.String(), ReasonImage, "git ref %q not found in %s", ref, repo)
+}
+
+// buildScript builds $1 unless it exists; it runs under flock so that
+// concurrent steps needing the same build build it once. $1 tag, $2 mode
+// (dockerfile|git), $3 Dockerfile path or Git URL, then build args.
+const buildScript = `set -u
+tag=$1 mode=$2 src=$3; shift 3
+if docker image inspect "$tag" >/dev/null 2>&1; then
+  echo "cuttle: reusing $tag" >&2
+  exit 0
+fi
+if [ "$mode" = git ]; then
+  exec docker build -t "$tag" --label io.cuttle.build=git "$@" "$src" >&2
+fi
+exec docker build -t "$tag" --label io.cuttle.build=dockerfile "$@" - < "$src" >&2
+`
+
+func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit string, feed *Feed, progress io.Writer) (int, error) {
+	trips := 0
+	mode, src := "dockerfile", facts.WorkDir()+"/Dockerfile"
+	if b.GitURL != "" {
+		mode = "git"
+		repo, _, subdir := splitGitURL(b.GitURL)
+		// Build exactly the commit the tag was computed from.
+		src = repo + "#" + commit
+		if subdir != "" {
+			src += ":" + subdir
+		}
+	} else {
+		trips += 2
+		if err := sh.Upload(ctx, src, bytes.NewReader(b.Dockerfile), 0o644); err != nil {
+			return trips, stepErr(sh.String(), ReasonWorkspace, "uploading the Dockerfile: %w", err)
+		}
+	}
+	inner := []string{"sh", "-c", buildScript, "sh", tag, mode, src}
+	for _, a := range b.Args {
+		inner = append(inner, "--build-arg", a)
+	}
+	if facts.HasFlock {
+		lock := facts.Home + "/.cuttle/locks/build-" + strings.TrimPrefix(tag, BuildRepo+"/")[:32] + ".lock"
+		inner = append([]string{"flock", lock}, inner...)
+	}
+	// A private base image: log in through the wrapper (with a no-op
+	// docker command), then build with the same private config.
+	if feed != nil && feed.Username != "" {
+		login, stdin := dockerWithLogin(facts.WorkDir(), feed, "version", "--format", "{{.Client.Version}}")
+		trips++
+		if err := sh.Run(ctx, &transport.Cmd{Args: login, Stdin: stdin, Stdout: io.Discard, Stderr: progress}); err != nil {
+			var ee *transport.ExitError
+			if errors.As(err, &ee) && ee.Code == exitLoginFailed {
+				return trips, loginError(sh.String(), feed, "")
+			}
+			return trips, stepErr(sh.String(), ReasonImage, "registry login for the build: %w", err)
+		}
+		inner = append([]string{"env", "DOCKER_CONFIG=" + configDir(facts.WorkDir())}, inner...)
+	}
+	trips++
+	tail := &tailBuffer{max: 2048}
+	err := sh.Run(ctx, &transport.Cmd{Args: inner, Stdout: progress, Stderr: io.MultiWriter(progress, tail)})
+	if err != nil {
+		if ctx.Err() != nil {
+			return trips, context.Cause(ctx)
+		}
+		return trips, stepErr(sh.String(), ReasonImage, "docker build of %s failed: %s", describeBuild(b), lastLine(tail.String()))
+	}
+	return trips, nil
+}
+
+func describeBuild(b Build) string {
+	if b.GitURL != "" {
+		return b.GitURL
+	}
+	return "the inline Dockerfile"
+}
