@@ -54,6 +54,8 @@ type Output struct {
 	Stdout, Stderr io.Writer
 	// Verbose shows lines the script printed at the verbose level.
 	Verbose bool
+	// Progress receives pull and build output; nil means Stderr.
+	Progress io.Writer
 }
 
 // Result is what became of a step that cuttle managed to run.
@@ -174,7 +176,11 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	if err := sh.Upload(ctx, res.WorkDir+"/"+ScriptName, bytes.NewReader(st.Script), 0o644); err != nil {
 		return res, stepErr(sh.String(), ReasonWorkspace, "uploading the script: %w", err)
 	}
-	n, err := ensureImage(ctx, sh, &st, facts, out.Stderr)
+	progress := out.Progress
+	if progress == nil {
+		progress = out.Stderr
+	}
+	n, err := ensureImage(ctx, sh, &st, facts, progress)
 	trips += n
 	if err != nil {
 		return res, err

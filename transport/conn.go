@@ -118,25 +118,32 @@ func (c *Conn) wrap(err error) error {
 	return fmt.Errorf("%s: %w", c.target, err)
 }
 
-// Close closes the connection and every hop behind it.
+// Close closes the connection and every hop behind it. The network
+// connection goes first: closing SFTP on a link whose peer no longer
+// answers would wait for a reply that never comes.
 func (c *Conn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.done)
-		c.sftpMu.Lock()
-		if c.sftp != nil {
-			c.sftp.Close()
-		}
-		c.sftpMu.Unlock()
 		for i := len(c.hops) - 1; i >= 0; i-- {
 			if e := c.hops[i].Close(); e != nil && i == len(c.hops)-1 {
 				err = e
 			}
 		}
+		c.sftpMu.Lock()
+		if c.sftp != nil {
+			c.sftp.Close()
+		}
+		c.sftpMu.Unlock()
 	})
 	return err
 }
 
+// startKeepAlive sends a keepalive request every interval. The link is
+// declared dead, and the connection closed, once nothing has been heard
+// for max intervals while a request waits: checked on the interval's tick,
+// with half an interval of slack for the reply's round trip, so a dead
+// link is found within max intervals of its last reply.
 func (c *Conn) startKeepAlive(t Target) {
 	c.done = make(chan struct{})
 	interval, max := t.KeepAliveInterval, t.KeepAliveMax
@@ -146,11 +153,11 @@ func (c *Conn) startKeepAlive(t Target) {
 	if max == 0 {
 		max = 3
 	}
+	limit := time.Duration(max)*interval - interval/2
 	go func() {
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
-		missed := 0
-		var firstMiss time.Time
+		lastHeard := time.Now()
 		replies := make(chan error, 1)
 		pending := false
 		for {
@@ -160,16 +167,12 @@ func (c *Conn) startKeepAlive(t Target) {
 			case err := <-replies:
 				pending = false
 				if err == nil {
-					missed = 0
+					lastHeard = time.Now()
 				}
-			case <-tick.C:
+			case now := <-tick.C:
 				if pending {
-					if missed == 0 {
-						firstMiss = time.Now().Add(-interval)
-					}
-					missed++
-					if missed >= max {
-						c.deadSince.Store(&firstMiss)
+					if now.Sub(lastHeard) >= limit {
+						c.deadSince.Store(&lastHeard)
 						c.Close()
 						return
 					}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	goio "io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -47,6 +48,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("report", "", "write a JSON report to this file")
 	f.Duration("timeout", 0, "stop the step after this long (exit 124)")
 	f.Duration("connect-timeout", 15*time.Second, "bound on TCP connect plus SSH handshake")
+	f.Duration("keepalive", 15*time.Second, "keepalive interval; the worker is declared unreachable after 3 unanswered")
 	f.Bool("keep-workspace", false, "leave the work directory on the worker for debugging")
 	f.StringArray("var", nil, "a variable NAME=VALUE (repeatable)")
 	f.StringArray("sensitive-var", nil, "a sensitive variable NAME=ENVVAR, its value read from the environment variable ENVVAR; masked in all output (repeatable)")
@@ -115,12 +117,17 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		if cause := context.Cause(ctx); cause != nil {
 			return cause
 		}
-		return &remote.StepError{Worker: target.String(), Reason: "connect", Err: err}
+		// err names the worker (and the hop) already.
+		return &remote.StepError{Reason: "connect", Err: err}
 	}
 	defer conn.Close()
 	log.Debug().Str("worker", target.String()).Msg("connected")
 
-	res, err := remote.Run(ctx, conn, bundle, st, remote.Output{Stdout: io.Out, Stderr: io.Err, Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug"})
+	output := remote.Output{Stdout: io.Out, Stderr: io.Err, Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug"}
+	if fl.String("log-format") == "json" {
+		output.Progress = goio.Discard // structured logs stay parseable
+	}
+	res, err := remote.Run(ctx, conn, bundle, st, output)
 	sr.ID, sr.WorkDir, sr.ExitCode = res.ID, res.WorkDir, res.ExitCode
 	sr.fill(res, st.Masks)
 	if res.Image != "" {
@@ -348,6 +355,9 @@ func resolveTarget(cfg *config.Config, fl *config.Flags) (transport.Target, erro
 		return t, fmt.Errorf("--connect-timeout: %w", err)
 	}
 	t.ConnectTimeout = d
+	if t.KeepAliveInterval, err = time.ParseDuration(orDefault(fl.String("keepalive"), "15s")); err != nil || t.KeepAliveInterval <= 0 {
+		return t, fmt.Errorf("--keepalive %q: want a positive duration such as 15s", fl.String("keepalive"))
+	}
 	if j := fl.String("jump"); j != "" {
 		for _, hop := range strings.Split(j, ",") {
 			h, err := transport.ParseAddress(hop)

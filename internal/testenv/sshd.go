@@ -46,6 +46,7 @@ type SSHD struct {
 	mu     sync.Mutex
 	log    bytes.Buffer
 	procs  sync.WaitGroup
+	live   map[int]bool // sshd -i processes still running
 }
 
 // StartSSHD starts a server. Close stops it.
@@ -92,7 +93,8 @@ func StartSSHD(o SSHDOptions) (*SSHD, error) {
 		"MaxStartups 200",
 		"Subsystem sftp /usr/lib/openssh/sftp-server",
 	}
-	cfg = append(cfg, o.Extra...)
+	// sshd keeps the first value of an option: extra lines go first.
+	cfg = append(append([]string(nil), o.Extra...), cfg...)
 	if err := os.WriteFile(s.config, []byte(strings.Join(cfg, "\n")+"\n"), 0o644); err != nil {
 		return nil, err
 	}
@@ -134,10 +136,20 @@ func (s *SSHD) serve(sshd string) {
 			continue
 		}
 		s.procs.Add(1)
+		pid := cmd.Process.Pid
+		s.mu.Lock()
+		if s.live == nil {
+			s.live = map[int]bool{}
+		}
+		s.live[pid] = true
+		s.mu.Unlock()
 		go func() {
 			defer s.procs.Done()
 			cmd.Wait()
 			f.Close()
+			s.mu.Lock()
+			delete(s.live, pid)
+			s.mu.Unlock()
 		}()
 	}
 }
@@ -167,3 +179,48 @@ func (s *SSHD) URL(user string) string {
 
 // Close stops accepting connections; sessions in progress end on their own.
 func (s *SSHD) Close() error { return s.ln.Close() }
+
+// Pids lists the sshd processes serving this server's connections and
+// all their descendants (sshd retitles them after login), for tests that
+// freeze them.
+func (s *SSHD) Pids() []int {
+	s.mu.Lock()
+	want := map[int]bool{}
+	for pid := range s.live {
+		want[pid] = true
+	}
+	s.mu.Unlock()
+	parent := map[int]int{}
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		// Fields after the parenthesised command: state, ppid, ...
+		if i := bytes.LastIndexByte(b, ')'); i > 0 {
+			f := strings.Fields(string(b[i+1:]))
+			if len(f) > 1 {
+				parent[pid], _ = strconv.Atoi(f[1])
+			}
+		}
+	}
+	for changed := true; changed; {
+		changed = false
+		for pid, pp := range parent {
+			if want[pp] && !want[pid] {
+				want[pid] = true
+				changed = true
+			}
+		}
+	}
+	var pids []int
+	for pid := range want {
+		pids = append(pids, pid)
+	}
+	return pids
+}

@@ -1,0 +1,210 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cuttle-sh/cuttle/internal/testenv"
+)
+
+// newSSHD starts a server of the test's own (closed with the test).
+func newSSHD(t *testing.T, extra ...string) *testenv.SSHD {
+	t.Helper()
+	dir := filepath.Join(env.dir, "sshd-"+uniq(t))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := testenv.StartSSHD(testenv.SSHDOptions{Dir: dir, AuthorizedKeys: []ssh.PublicKey{env.key.Public}, Extra: extra})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func joinKnownHosts(t *testing.T, servers ...*testenv.SSHD) string {
+	t.Helper()
+	var all []byte
+	for _, s := range servers {
+		b, err := os.ReadFile(s.KnownHosts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, b...)
+	}
+	p := filepath.Join(t.TempDir(), "known_hosts")
+	if err := os.WriteFile(p, all, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func hop(s *testenv.SSHD) string { return workerUser + "@" + s.Host + ":" + strconv.Itoa(s.Port) }
+
+func TestJumpHosts(t *testing.T) {
+	t.Parallel()
+	b1, b2 := newSSHD(t), newSSHD(t)
+	kh := joinKnownHosts(t, env.sshd, b1, b2)
+	for _, jump := range []string{hop(b1), hop(b1) + "," + hop(b2)} {
+		r := runCuttle(t, "run", "--worker", env.sshd.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", kh,
+			"--jump", jump, "--image", env.image, "--pull", "never", "--inline", "echo through-the-jump")
+		if r.code != 0 || !strings.Contains(r.stdout, "through-the-jump") {
+			t.Fatalf("--jump %s: exit %d\nstderr %s", jump, r.code, r.stderr)
+		}
+		assertNothingLeft(t, r)
+	}
+	// Every hop's key is checked: the second bastion is unknown here.
+	kh = joinKnownHosts(t, env.sshd, b1)
+	r := runCuttle(t, "run", "--worker", env.sshd.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", kh,
+		"--jump", hop(b1)+","+hop(b2), "--image", env.image, "--inline", "echo SHOULD-NOT-RUN")
+	if r.code != 125 || !strings.Contains(r.stderr, "jump host "+hop(b2)) || !strings.Contains(r.stderr, "is unknown") {
+		t.Fatalf("unknown bastion key: exit %d\nstderr %s", r.code, r.stderr)
+	}
+}
+
+func TestSSHAgent(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(t.TempDir(), "agent.sock")
+	agent := exec.Command("ssh-agent", "-D", "-a", sock)
+	if err := agent.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agent.Process.Kill(); agent.Wait() })
+	for i := 0; ; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if i > 200 {
+			t.Fatal("ssh-agent did not create its socket")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	add := exec.Command("ssh-add", env.key.PrivateFile)
+	add.Env = append(os.Environ(), "SSH_AUTH_SOCK="+sock)
+	if out, err := add.CombinedOutput(); err != nil {
+		t.Fatalf("ssh-add: %v: %s", err, out)
+	}
+	cmd, _ := cuttleCmd(t, "run", "--worker", env.sshd.URL(workerUser), "--known-hosts", env.sshd.KnownHosts,
+		"--image", env.image, "--pull", "never", "--inline", "echo via-agent")
+	cmd.Env = append(cmd.Env, "SSH_AUTH_SOCK="+sock)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "via-agent") {
+		t.Fatalf("agent auth: %v\n%s", err, out)
+	}
+}
+
+func TestPasswordAndEncryptedKey(t *testing.T) {
+	t.Parallel()
+	u, err := testenv.EnsureUser("cuttle-pw", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const password = "correct horse battery"
+	chpasswd := exec.Command("chpasswd")
+	chpasswd.Stdin = strings.NewReader(u.Name + ":" + password + "\n")
+	if out, err := chpasswd.CombinedOutput(); err != nil {
+		t.Fatalf("chpasswd: %v: %s", err, out)
+	}
+	s := newSSHD(t, "PasswordAuthentication yes")
+	base := []string{"run", "--worker", s.URL(u.Name), "--known-hosts", s.KnownHosts, "--image", env.image, "--pull", "never"}
+	cmd, _ := cuttleCmd(t, append(base, "--password-env", "CUTTLE_IT_PW", "--inline", "echo password-ok")...)
+	cmd.Env = append(cmd.Env, "CUTTLE_IT_PW="+password)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "password-ok") || strings.Contains(string(out), password) {
+		t.Fatalf("password auth: %v\n%s", err, out)
+	}
+	cmd, _ = cuttleCmd(t, append(base, "--password-env", "CUTTLE_IT_PW", "--inline", "true")...)
+	cmd.Env = append(cmd.Env, "CUTTLE_IT_PW=wrong")
+	out, _ = cmd.CombinedOutput()
+	if !strings.Contains(string(out), "authentication failed (tried password, keyboard-interactive)") {
+		t.Fatalf("wrong password: %s", out)
+	}
+
+	key := filepath.Join(t.TempDir(), "id_enc")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "pass phrase", "-f", key).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	pub, _ := os.ReadFile(key + ".pub")
+	pk, _, _, _, err := ssh.ParseAuthorizedKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(env.dir, "sshd-enc-"+uniq(t))
+	os.Mkdir(dir, 0o755)
+	s2, err := testenv.StartSSHD(testenv.SSHDOptions{Dir: dir, AuthorizedKeys: []ssh.PublicKey{pk}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	args := []string{"run", "--worker", s2.URL(workerUser), "--known-hosts", s2.KnownHosts, "--identity", key, "--image", env.image, "--pull", "never", "--inline", "echo key-ok"}
+	cmd, _ = cuttleCmd(t, args...)
+	out, _ = cmd.CombinedOutput()
+	if !strings.Contains(string(out), "is encrypted: set CUTTLE_KEY_PASSPHRASE") {
+		t.Fatalf("encrypted key without passphrase: %s", out)
+	}
+	cmd, _ = cuttleCmd(t, args...)
+	cmd.Env = append(cmd.Env, "CUTTLE_KEY_PASSPHRASE=pass phrase")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "key-ok") {
+		t.Fatalf("encrypted key with passphrase: %v\n%s", err, out)
+	}
+}
+
+// TestDeadLinkDetected freezes the worker's sshd mid-step: keepalives go
+// unanswered and cuttle fails the step instead of hanging.
+func TestDeadLinkDetected(t *testing.T) {
+	t.Parallel()
+	s := newSSHD(t)
+	cmd, rep := cuttleCmd(t, "run", "--worker", s.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts,
+		"--keepalive", "500ms", "--image", env.image, "--pull", "never", "--inline", "echo started; sleep 60")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(out)
+	if !sc.Scan() || sc.Text() != "started" {
+		t.Fatalf("first line %q", sc.Text())
+	}
+	pids := s.Pids()
+	for _, pid := range pids {
+		syscall.Kill(pid, syscall.SIGSTOP)
+	}
+	stopped := time.Now()
+	t.Cleanup(func() {
+		for _, pid := range pids {
+			syscall.Kill(pid, syscall.SIGCONT)
+		}
+	})
+	for sc.Scan() {
+	}
+	cmd.Wait()
+	took := time.Since(stopped)
+	code := cmd.ProcessState.ExitCode()
+	if code != 125 || !strings.Contains(stderr.String(), "worker unreachable since") {
+		t.Fatalf("exit %d after %s, stderr:\n%s", code, took, stderr.String())
+	}
+	t.Logf("dead link detected %s after the sshd froze (keepalive 500ms)", took.Round(time.Millisecond))
+	// Within 3 keepalive intervals, plus generous time to exit after
+	// cleanup gave up on the dead link (the step itself sleeps 60s).
+	if took > 3*500*time.Millisecond+3*time.Second {
+		t.Errorf("dead link detected after %s, want within 3 intervals (1.5s) and exit", took)
+	}
+	if id := step(t, result{report: readReport(t, rep)}).ID; id != "" {
+		exec.Command("sh", "-c", "docker rm -f cuttle-"+id+" >/dev/null 2>&1").Run()
+	}
+}
