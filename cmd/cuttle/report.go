@@ -37,6 +37,23 @@ type artifactReport struct {
 	SHA256 string `json:"sha256"`
 }
 
+// record fills the step's report from its result and error, masked.
+func (sr *stepReport) record(res remote.Result, err error, masks *mask.Set) {
+	sr.ID, sr.WorkDir, sr.ExitCode = res.ID, res.WorkDir, res.ExitCode
+	sr.DurationMS = res.Duration.Milliseconds()
+	if res.Image != "" {
+		sr.Image = res.Image
+	}
+	if res.CleanupErr != nil {
+		sr.CleanupError = res.CleanupErr.Error()
+	}
+	if err != nil {
+		sr.Error = masks.Mask(err.Error())
+		sr.ExitCode = codeFor(err)
+	}
+	sr.fill(res, masks)
+}
+
 // fill copies what the script reported into the step's report, masked.
 func (sr *stepReport) fill(res remote.Result, masks *mask.Set) {
 	if len(res.OutputVariables) > 0 {

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	goio "io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/fleet"
 	"github.com/cuttle-sh/cuttle/internal/secret"
 	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -52,7 +52,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.Bool("keep-workspace", false, "leave the work directory on the worker for debugging")
 	f.StringArray("var", nil, "a variable NAME=VALUE (repeatable)")
 	f.StringArray("sensitive-var", nil, "a sensitive variable NAME=ENVVAR, its value read from the environment variable ENVVAR; masked in all output (repeatable)")
-	f.String("container-options", "", "extra docker run options, split like shell words (also the variable "+ContainerOptionsVariable+")")
+	f.String("container-options", "", "extra docker run options, split like shell words (also the variable "+fleet.ContainerOptionsVariable+")")
 	f.String("artifacts", "artifacts", "where artifacts land, as DIR/<step name>/<artifact name>")
 	f.Bool("verbose", false, "show the script's verbose lines (write_verbose)")
 	f.Bool("allow-privileged", false, "permit container options that give the step the worker (--privileged, -v /:/host, ...)")
@@ -71,21 +71,61 @@ func inputError(format string, a ...any) error {
 	return &remote.StepError{Reason: remote.ReasonInput, Err: fmt.Errorf(format, a...)}
 }
 
+// defaultsFromFlags are the connection flags every command shares.
+func defaultsFromFlags(fl *config.Flags) (fleet.Defaults, error) {
+	d := fleet.Defaults{Identities: fl.Strings("identity"), KnownHosts: fl.String("known-hosts"),
+		Fingerprint: fl.String("host-key-fingerprint"), Jump: fl.String("jump")}
+	if env := fl.String("password-env"); env != "" {
+		pw, ok := os.LookupEnv(env)
+		if !ok {
+			return d, fmt.Errorf("--password-env %s: that environment variable is not set", env)
+		}
+		d.Password = secret.New(pw)
+	}
+	var err error
+	if d.ConnectTimeout, err = time.ParseDuration(orDefault(fl.String("connect-timeout"), "15s")); err != nil {
+		return d, fmt.Errorf("--connect-timeout: %w", err)
+	}
+	if d.KeepAlive, err = time.ParseDuration(orDefault(fl.String("keepalive"), "15s")); err != nil || d.KeepAlive <= 0 {
+		return d, fmt.Errorf("--keepalive %q: want a positive duration such as 15s", fl.String("keepalive"))
+	}
+	return d, nil
+}
+
 func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	log := zerolog.Ctx(ctx)
 	cfg, err := config.Load(fl.String("config"))
 	if err != nil {
 		return inputError("%w", err)
 	}
-	target, err := resolveTarget(cfg, fl)
+	worker := fl.String("worker")
+	if worker == "" {
+		return inputError("no worker: give --worker NAME or --worker ssh://user@host:port")
+	}
+	defaults, err := defaultsFromFlags(fl)
 	if err != nil {
 		return inputError("%w", err)
 	}
-	st, err := stepFromFlags(fl, target.String())
+	target, err := fleet.Resolve(cfg, worker, defaults)
+	if err != nil {
+		return inputError("--worker: %w", err)
+	}
+	rs, err := runbookStepFromFlags(fl)
 	if err != nil {
 		return inputError("%w", err)
 	}
-	if st.Feed, err = feedFromFlags(cfg, fl, st.Image); err != nil {
+	vars, err := fleet.ParseVariables(fl.Strings("var"), fl.Strings("sensitive-var"))
+	if err != nil {
+		return inputError("%w", err)
+	}
+	feed, err := feedFromFlags(fl, rs.Container.Image)
+	if err != nil {
+		return inputError("%w", err)
+	}
+	st, err := fleet.BuildStep(cfg, fleet.StepInput{Step: rs, BaseDir: ".", Vars: vars, Worker: worker, Feed: feed,
+		AllowPrivileged: fl.Bool("allow-privileged"), ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"),
+		KeepWorkspace: fl.Bool("keep-workspace")})
+	if err != nil {
 		return inputError("%w", err)
 	}
 	bundle, err := bootstrap.Self()
@@ -128,20 +168,12 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		output.Progress = goio.Discard // structured logs stay parseable
 	}
 	res, err := remote.Run(ctx, conn, bundle, st, output)
-	sr.ID, sr.WorkDir, sr.ExitCode = res.ID, res.WorkDir, res.ExitCode
-	sr.fill(res, st.Masks)
-	if res.Image != "" {
-		sr.Image = res.Image
-	}
-	sr.DurationMS = res.Duration.Milliseconds()
+	sr.record(res, err, st.Masks)
 	if res.CleanupErr != nil {
 		log.Warn().Err(res.CleanupErr).Msg("cleanup incomplete; run cuttle gc on this worker")
-		sr.CleanupError = res.CleanupErr.Error()
 	}
 	switch {
 	case err != nil:
-		sr.Error = st.Masks.Mask(err.Error())
-		sr.ExitCode = codeFor(err)
 		return err
 	case res.ExitCode != 0:
 		return scriptExit{code: res.ExitCode}
@@ -160,73 +192,10 @@ func codeFor(err error) int {
 	return exitCannotRun
 }
 
-func stepFromFlags(fl *config.Flags, worker string) (remote.Step, error) {
-	st := remote.Step{
-		Name: orDefault(fl.String("name"), "run"), Image: fl.String("image"), KeepWorkspace: fl.Bool("keep-workspace"),
-		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), AllowPrivileged: fl.Bool("allow-privileged"),
-	}
-	if err := imageSource(&st, fl); err != nil {
-		return st, err
-	}
-	pull, err := remote.ParsePullPolicy(fl.String("pull"), st.Image)
-	if err != nil {
-		return st, err
-	}
-	st.Pull = pull
-	vars, err := parseVariables(fl.Strings("var"), fl.Strings("sensitive-var"))
-	if err != nil {
-		return st, err
-	}
-	for name, value := range map[string]string{
-		"Octopus.Action.Name": st.Name, "Octopus.Step.Name": st.Name,
-		"Octopus.Machine.Name": worker, "Octopus.Action.Container.Image": st.Image,
-	} {
-		if _, set := vars.get(name); !set {
-			vars.set(name, value, false)
-		}
-	}
-	st.Variables, st.Masks = vars.list, vars.masks
-	opts := fl.String("container-options")
-	if v, ok := vars.get(ContainerOptionsVariable); ok && v.Value != "" {
-		opts = strings.TrimSpace(v.Value + " " + opts)
-	}
-	if st.ContainerOptions, err = remote.SplitOptions(opts); err != nil {
-		return st, err
-	}
-	script, inline := fl.String("script"), fl.String("inline")
-	switch {
-	case script != "" && inline != "":
-		return st, errors.New("give either --script FILE or --inline TEXT, not both")
-	case script != "":
-		b, err := os.ReadFile(script)
-		if err != nil {
-			return st, fmt.Errorf("--script: %w", err)
-		}
-		st.Script = b
-	case inline != "":
-		text, err := vars.substitute(inline)
-		if err != nil {
-			return st, err
-		}
-		st.Script = []byte(text)
-	default:
-		return st, errors.New("no script: give --script FILE or --inline TEXT")
-	}
-	st.Syntax = fl.String("syntax")
-	if st.Syntax == "" {
-		st.Syntax = "bash"
-		if filepath.Ext(script) == ".sh" && strings.HasPrefix(string(st.Script), "#!/bin/sh") {
-			st.Syntax = "sh"
-		}
-	}
-	if st.Syntax != "bash" && st.Syntax != "sh" {
-		return st, fmt.Errorf("--syntax %q: want bash or sh", st.Syntax)
-	}
-	return st, nil
-}
-
-// imageSource reads --image, --dockerfile or --dockerfile-url (one of them).
-func imageSource(st *remote.Step, fl *config.Flags) error {
+// runbookStepFromFlags reads the step from `cuttle run`'s flags into the
+// same shape a runbook step has, so both are built by fleet.BuildStep.
+func runbookStepFromFlags(fl *config.Flags) (config.RunbookStep, error) {
+	rs := config.RunbookStep{Name: orDefault(fl.String("name"), "run"), Worker: fl.String("worker")}
 	image, file, url := fl.String("image"), fl.String("dockerfile"), fl.String("dockerfile-url")
 	n := 0
 	for _, s := range []string{image, file, url} {
@@ -235,152 +204,48 @@ func imageSource(st *remote.Step, fl *config.Flags) error {
 		}
 	}
 	if n != 1 {
-		return errors.New("give exactly one of --image IMAGE, --dockerfile FILE or --dockerfile-url GITURL")
+		return rs, errors.New("give exactly one of --image IMAGE, --dockerfile FILE or --dockerfile-url GITURL")
 	}
-	args := fl.Strings("build-arg")
-	for _, a := range args {
-		if k, _, ok := strings.Cut(a, "="); !ok || k == "" {
-			return fmt.Errorf("--build-arg %q: want KEY=VALUE", a)
-		}
-	}
-	switch {
-	case file != "":
+	rs.Container = config.Container{Image: image, DockerfileURL: url, BuildArgs: fl.Strings("build-arg"),
+		Options: fl.String("container-options"), Pull: fl.String("pull"), Feed: fl.String("feed")}
+	if file != "" {
 		b, err := os.ReadFile(file)
 		if err != nil {
-			return fmt.Errorf("--dockerfile: %w", err)
+			return rs, fmt.Errorf("--dockerfile: %w", err)
 		}
-		if len(b) == 0 {
-			return fmt.Errorf("--dockerfile %s is empty", file)
+		if len(strings.TrimSpace(string(b))) == 0 {
+			return rs, fmt.Errorf("--dockerfile %s is empty", file)
 		}
-		st.Build = &remote.Build{Dockerfile: b, Args: args}
-		st.Image = "cuttle-build"
-	case url != "":
-		if strings.HasPrefix(url, "-") || strings.ContainsAny(url, " \t\n") {
-			return fmt.Errorf("--dockerfile-url %q: want repo.git#ref:subdir", url)
+		rs.Container.Dockerfile = string(b)
+		if !strings.Contains(rs.Container.Dockerfile, "\n") {
+			rs.Container.Dockerfile += "\n"
 		}
-		st.Build = &remote.Build{GitURL: url, Args: args}
-		st.Image = "cuttle-build"
-	default:
-		if len(args) > 0 {
-			return errors.New("--build-arg needs --dockerfile or --dockerfile-url")
-		}
-		st.Image = image
-		return remote.ValidateImage(image)
 	}
-	return nil
+	script, inline := fl.String("script"), fl.String("inline")
+	switch {
+	case script != "" && inline != "":
+		return rs, errors.New("give either --script FILE or --inline TEXT, not both")
+	case script == "" && inline == "":
+		return rs, errors.New("no script: give --script FILE or --inline TEXT")
+	}
+	rs.Script = config.Script{Inline: inline, File: script, Syntax: fl.String("syntax")}
+	return rs, nil
 }
 
-// feedFromFlags finds the registry credentials: --registry-username with
-// --registry-password-env, or --feed NAME, or the config's feed whose
-// registry is the image's.
-func feedFromFlags(cfg *config.Config, fl *config.Flags, image string) (*remote.Feed, error) {
-	user, pwEnv, name := fl.String("registry-username"), fl.String("registry-password-env"), fl.String("feed")
-	if user != "" || pwEnv != "" {
-		if user == "" || pwEnv == "" {
-			return nil, errors.New("--registry-username and --registry-password-env go together")
-		}
-		pw, ok := os.LookupEnv(pwEnv)
-		if !ok {
-			return nil, fmt.Errorf("--registry-password-env %s: that environment variable is not set", pwEnv)
-		}
-		return &remote.Feed{Registry: remote.RegistryOf(image), Username: user, Password: secret.New(pw)}, nil
-	}
-	var feed config.Feed
-	found := false
-	if name != "" {
-		if feed, found = cfg.Feeds[name]; !found {
-			return nil, fmt.Errorf("--feed %s: no such feed in the config", name)
-		}
-	} else {
-		for _, f := range cfg.Feeds {
-			if f.Registry == remote.RegistryOf(image) {
-				feed, found = f, true
-			}
-		}
-	}
-	if !found || feed.Username == "" {
+// feedFromFlags reads --registry-username and --registry-password-env.
+func feedFromFlags(fl *config.Flags, image string) (*remote.Feed, error) {
+	user, pwEnv := fl.String("registry-username"), fl.String("registry-password-env")
+	if user == "" && pwEnv == "" {
 		return nil, nil
 	}
-	pw, err := feed.Password()
-	if err != nil {
-		return nil, err
+	if user == "" || pwEnv == "" {
+		return nil, errors.New("--registry-username and --registry-password-env go together")
 	}
-	return &remote.Feed{Registry: feed.Registry, Username: feed.Username, Password: pw}, nil
-}
-
-func resolveTarget(cfg *config.Config, fl *config.Flags) (transport.Target, error) {
-	name := fl.String("worker")
-	if name == "" {
-		return transport.Target{}, errors.New("no worker: give --worker NAME or --worker ssh://user@host:port")
+	pw, ok := os.LookupEnv(pwEnv)
+	if !ok {
+		return nil, fmt.Errorf("--registry-password-env %s: that environment variable is not set", pwEnv)
 	}
-	var t transport.Target
-	if w, ok := cfg.Workers[name]; ok {
-		t = transport.Target{Host: w.Host, Port: w.Port, User: w.User}
-		if w.IdentityFile != "" {
-			t.IdentityFiles = []string{expandHome(w.IdentityFile)}
-		}
-		if w.KnownHosts != "" {
-			t.KnownHostsFiles = []string{expandHome(w.KnownHosts)}
-		}
-		t.HostKeyFingerprint = w.HostKeyFingerprint
-	} else {
-		var err error
-		if t, err = transport.ParseAddress(name); err != nil {
-			return t, fmt.Errorf("--worker is neither a worker in the config nor an address: %w", err)
-		}
-	}
-	if t.User == "" {
-		t.User = os.Getenv("USER")
-	}
-	t.IdentityFiles = append(t.IdentityFiles, fl.Strings("identity")...)
-	t.UseAgent = true
-	if kh := fl.String("known-hosts"); kh != "" {
-		t.KnownHostsFiles = []string{kh}
-	}
-	if len(t.KnownHostsFiles) == 0 {
-		t.KnownHostsFiles = []string{expandHome("~/.ssh/known_hosts")}
-	}
-	if fp := fl.String("host-key-fingerprint"); fp != "" {
-		t.HostKeyFingerprint = fp
-	}
-	if env := fl.String("password-env"); env != "" {
-		pw, ok := os.LookupEnv(env)
-		if !ok {
-			return t, fmt.Errorf("--password-env %s: that environment variable is not set", env)
-		}
-		t.Password = secret.New(pw)
-	}
-	d, err := time.ParseDuration(orDefault(fl.String("connect-timeout"), "15s"))
-	if err != nil {
-		return t, fmt.Errorf("--connect-timeout: %w", err)
-	}
-	t.ConnectTimeout = d
-	if t.KeepAliveInterval, err = time.ParseDuration(orDefault(fl.String("keepalive"), "15s")); err != nil || t.KeepAliveInterval <= 0 {
-		return t, fmt.Errorf("--keepalive %q: want a positive duration such as 15s", fl.String("keepalive"))
-	}
-	if j := fl.String("jump"); j != "" {
-		for _, hop := range strings.Split(j, ",") {
-			h, err := transport.ParseAddress(hop)
-			if err != nil {
-				return t, fmt.Errorf("--jump: %w", err)
-			}
-			h.IdentityFiles, h.UseAgent, h.KnownHostsFiles, h.ConnectTimeout = t.IdentityFiles, true, t.KnownHostsFiles, d
-			if h.User == "" {
-				h.User = t.User
-			}
-			t.Jump = append(t.Jump, h)
-		}
-	}
-	return t, nil
-}
-
-func expandHome(p string) string {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		if h, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(h, rest)
-		}
-	}
-	return p
+	return &remote.Feed{Registry: remote.RegistryOf(image), Username: user, Password: secret.New(pw)}, nil
 }
 
 func orDefault(s, d string) string {

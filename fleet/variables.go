@@ -1,4 +1,4 @@
-package main
+package fleet
 
 import (
 	"fmt"
@@ -10,17 +10,36 @@ import (
 	"github.com/cuttle-sh/cuttle/internal/mask"
 )
 
-// variables are a step's variables as given on the command line.
-type variables struct {
+// Variables are a step's variables, with the set of values to mask.
+type Variables struct {
 	list  []bootstrap.Variable
 	masks *mask.Set
 }
 
+// Clone copies v, so a step can add its own variables.
+func (v *Variables) Clone() *Variables {
+	c := &Variables{list: append([]bootstrap.Variable(nil), v.list...), masks: mask.NewSet()}
+	for _, x := range v.list {
+		if x.Sensitive {
+			c.masks.Add(x.Value)
+		}
+	}
+	return c
+}
+
+// List returns the variables.
+func (v *Variables) List() []bootstrap.Variable { return v.list }
+
+// Masks returns the set of sensitive values.
+func (v *Variables) Masks() *mask.Set { return v.masks }
+
 // ContainerOptionsVariable is Octopus's name for extra docker run options.
 const ContainerOptionsVariable = "Octopus.Action.Container.Options"
 
-func parseVariables(plain, sensitive []string) (*variables, error) {
-	v := &variables{masks: mask.NewSet()}
+// ParseVariables reads NAME=VALUE pairs and NAME=ENVVAR pairs whose
+// value comes from the environment (sensitive, masked).
+func ParseVariables(plain, sensitive []string) (*Variables, error) {
+	v := &Variables{masks: mask.NewSet()}
 	for _, kv := range plain {
 		name, value, ok := strings.Cut(kv, "=")
 		if !ok || name == "" {
@@ -37,15 +56,21 @@ func parseVariables(plain, sensitive []string) (*variables, error) {
 		if !ok {
 			return nil, fmt.Errorf("--sensitive-var %s: environment variable %s is not set", name, env)
 		}
-		v.set(name, value, true)
-		v.masks.Add(value)
+		v.Set(name, value, true)
 	}
 	return v, nil
 }
 
-// set adds or replaces a variable; names compare case-insensitively, as
-// in Octopus.
-func (v *variables) set(name, value string, sensitive bool) {
+// Set adds or replaces a variable; names compare case-insensitively, as
+// in Octopus. A sensitive value is masked from then on.
+func (v *Variables) Set(name, value string, sensitive bool) {
+	v.set(name, value, sensitive)
+	if sensitive {
+		v.masks.Add(value)
+	}
+}
+
+func (v *Variables) set(name, value string, sensitive bool) {
 	for i := range v.list {
 		if strings.EqualFold(v.list[i].Name, name) {
 			v.list[i] = bootstrap.Variable{Name: name, Value: value, Sensitive: sensitive}
@@ -55,7 +80,8 @@ func (v *variables) set(name, value string, sensitive bool) {
 	v.list = append(v.list, bootstrap.Variable{Name: name, Value: value, Sensitive: sensitive})
 }
 
-func (v *variables) get(name string) (bootstrap.Variable, bool) {
+// Get looks a variable up by name, case-insensitively.
+func (v *Variables) Get(name string) (bootstrap.Variable, bool) {
 	for _, x := range v.list {
 		if strings.EqualFold(x.Name, name) {
 			return x, true
@@ -66,14 +92,14 @@ func (v *variables) get(name string) (bootstrap.Variable, bool) {
 
 var substitution = regexp.MustCompile(`#\{([^{}\r\n]+)\}`)
 
-// substitute replaces #{Name} in an inline script, as Octopus does. A
+// Substitute replaces #{Name} in an inline script, as Octopus does. A
 // sensitive variable is refused: the script is a file on the worker's disk.
 // Unknown names are left as they are, as Octopus leaves them.
-func (v *variables) substitute(script string) (string, error) {
+func (v *Variables) Substitute(script string) (string, error) {
 	var err error
 	out := substitution.ReplaceAllStringFunc(script, func(m string) string {
 		name := strings.TrimSpace(m[2 : len(m)-1])
-		x, ok := v.get(name)
+		x, ok := v.Get(name)
 		if !ok {
 			return m
 		}

@@ -1,4 +1,4 @@
-package main
+package fleet
 
 import (
 	"strings"
@@ -7,15 +7,15 @@ import (
 
 func TestSubstitute(t *testing.T) {
 	t.Setenv("CUTTLE_TEST_SECRET", "hunter2")
-	v, err := parseVariables([]string{"Env=prod", "Empty=", "Region=eu"}, []string{"Password=CUTTLE_TEST_SECRET"})
+	v, err := ParseVariables([]string{"Env=prod", "Empty=", "Region=eu"}, []string{"Password=CUTTLE_TEST_SECRET"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := v.substitute("deploy #{Env} in #{ region } #{Unknown} [#{Empty}]")
+	got, err := v.Substitute("deploy #{Env} in #{ region } #{Unknown} [#{Empty}]")
 	if err != nil || got != "deploy prod in eu #{Unknown} []" {
 		t.Fatalf("substitute = %q, %v", got, err)
 	}
-	if _, err := v.substitute("echo #{Password}"); err == nil || !strings.Contains(err.Error(), "get_octopusvariable") || strings.Contains(err.Error(), "hunter2") {
+	if _, err := v.Substitute("echo #{Password}"); err == nil || !strings.Contains(err.Error(), "get_octopusvariable") || strings.Contains(err.Error(), "hunter2") {
 		t.Fatalf("sensitive substitution: %v", err)
 	}
 	if v.masks.Mask("pw hunter2") != "pw ********" {
@@ -30,8 +30,8 @@ func TestParseVariablesErrors(t *testing.T) {
 		{sens: []string{"A"}},
 		{sens: []string{"A=CUTTLE_TEST_DEFINITELY_UNSET"}},
 	} {
-		if _, err := parseVariables(c.plain, c.sens); err == nil {
-			t.Errorf("parseVariables(%q, %q) accepted", c.plain, c.sens)
+		if _, err := ParseVariables(c.plain, c.sens); err == nil {
+			t.Errorf("ParseVariables(%q, %q) accepted", c.plain, c.sens)
 		}
 	}
 }

@@ -1,0 +1,153 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Runbook is a runbook file: ordered steps and, optionally, a schedule.
+// It is read with yaml directly (not viper), so that variable names keep
+// their case, and unknown keys are errors.
+type Runbook struct {
+	Name               string            `yaml:"name"`
+	Schedule           string            `yaml:"schedule"`
+	Variables          map[string]string `yaml:"variables"`
+	SensitiveVariables map[string]string `yaml:"sensitive_variables"`
+	Steps              []RunbookStep     `yaml:"steps"`
+	// File is where it was read from; Dir is that file's directory.
+	File string `yaml:"-"`
+	Dir  string `yaml:"-"`
+}
+
+// RunbookStep is one step of a runbook.
+type RunbookStep struct {
+	Name               string            `yaml:"name"`
+	Worker             string            `yaml:"worker"`
+	Pool               string            `yaml:"pool"`
+	RunOn              string            `yaml:"run_on"`
+	Container          Container         `yaml:"container"`
+	Script             Script            `yaml:"script"`
+	Variables          map[string]string `yaml:"variables"`
+	SensitiveVariables map[string]string `yaml:"sensitive_variables"`
+	Condition          string            `yaml:"condition"`
+	Timeout            string            `yaml:"timeout"`
+}
+
+// Container says which image a step runs in.
+type Container struct {
+	Image         string   `yaml:"image"`
+	Feed          string   `yaml:"feed"`
+	Dockerfile    string   `yaml:"dockerfile"`
+	DockerfileURL string   `yaml:"dockerfile_url"`
+	BuildArgs     []string `yaml:"build_args"`
+	Options       string   `yaml:"options"`
+	Pull          string   `yaml:"pull"`
+}
+
+// Script is a step's script: inline text or a file beside the runbook.
+type Script struct {
+	Inline string `yaml:"inline"`
+	File   string `yaml:"file"`
+	Syntax string `yaml:"syntax"`
+}
+
+// TimeoutDuration parses Timeout ("" is no timeout).
+func (s RunbookStep) TimeoutDuration() (time.Duration, error) {
+	if s.Timeout == "" {
+		return 0, nil
+	}
+	return time.ParseDuration(s.Timeout)
+}
+
+// LoadRunbook reads and validates a runbook file against cfg.
+func LoadRunbook(file string, cfg *Config) (*Runbook, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return nil, fmt.Errorf("runbook: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	var rb Runbook
+	if err := dec.Decode(&rb); err != nil {
+		return nil, fmt.Errorf("runbook %s: %w", file, err)
+	}
+	rb.File, rb.Dir = file, filepath.Dir(file)
+	if rb.Name == "" {
+		rb.Name = strings.TrimSuffix(filepath.Base(file), filepath.Ext(file))
+	}
+	if err := rb.validate(cfg); err != nil {
+		return nil, fmt.Errorf("runbook %s: %w", file, err)
+	}
+	return &rb, nil
+}
+
+func (rb *Runbook) validate(cfg *Config) error {
+	var problems []string
+	bad := func(i int, s RunbookStep, format string, a ...any) {
+		problems = append(problems, fmt.Sprintf("steps[%d] (%s): %s", i, s.Name, fmt.Sprintf(format, a...)))
+	}
+	if len(rb.Steps) == 0 {
+		return errors.New("no steps")
+	}
+	names := map[string]bool{}
+	for i, s := range rb.Steps {
+		if s.Name == "" {
+			bad(i, s, "name is required")
+		} else if names[strings.ToLower(s.Name)] {
+			bad(i, s, "step names must be unique (output variables are named after them)")
+		}
+		names[strings.ToLower(s.Name)] = true
+		switch {
+		case (s.Worker == "") == (s.Pool == ""):
+			bad(i, s, "give exactly one of worker or pool")
+		case s.Pool != "":
+			if _, ok := cfg.Pools[s.Pool]; !ok {
+				bad(i, s, "pool %q is not defined in the config", s.Pool)
+			}
+		}
+		switch s.RunOn {
+		case "", "one", "all":
+		default:
+			bad(i, s, "run_on %q: want one or all", s.RunOn)
+		}
+		if s.RunOn != "" && s.Pool == "" {
+			bad(i, s, "run_on needs a pool")
+		}
+		switch s.Condition {
+		case "", "success", "failure", "always":
+		default:
+			bad(i, s, "condition %q: want success, failure or always", s.Condition)
+		}
+		n := 0
+		for _, v := range []string{s.Container.Image, s.Container.Dockerfile, s.Container.DockerfileURL} {
+			if v != "" {
+				n++
+			}
+		}
+		if n != 1 {
+			bad(i, s, "container needs exactly one of image, dockerfile or dockerfile_url")
+		}
+		if s.Container.Feed != "" {
+			if _, ok := cfg.Feeds[s.Container.Feed]; !ok {
+				bad(i, s, "feed %q is not defined in the config", s.Container.Feed)
+			}
+		}
+		if (s.Script.Inline == "") == (s.Script.File == "") {
+			bad(i, s, "script needs exactly one of inline or file")
+		}
+		if _, err := s.TimeoutDuration(); err != nil {
+			bad(i, s, "timeout %q: %v", s.Timeout, err)
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/remote"
+)
+
+// StepInput is what BuildStep needs besides the config.
+type StepInput struct {
+	Step config.RunbookStep
+	// BaseDir resolves relative script and Dockerfile paths.
+	BaseDir string
+	// Vars are the variables in scope (runbook, step, earlier outputs).
+	Vars   *Variables
+	Worker string
+	// Feed, when set, overrides the container's feed (command-line
+	// credentials).
+	Feed            *remote.Feed
+	AllowPrivileged bool
+	ArtifactsDir    string
+	KeepWorkspace   bool
+}
+
+// BuildStep turns a runbook step (or `cuttle run`'s flags, which become
+// one) into the plan remote.Run executes.
+func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
+	s := in.Step
+	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: in.ArtifactsDir,
+		AllowPrivileged: in.AllowPrivileged}
+	if w, ok := cfg.Workers[in.Worker]; ok && w.AllowPrivileged {
+		st.AllowPrivileged = true
+	}
+	c := s.Container
+	switch {
+	case c.Dockerfile != "":
+		body := c.Dockerfile
+		if !strings.Contains(body, "\n") {
+			b, err := os.ReadFile(filepath.Join(in.BaseDir, body))
+			if err != nil {
+				return st, fmt.Errorf("container.dockerfile: %w", err)
+			}
+			body = string(b)
+		}
+		st.Build = &remote.Build{Dockerfile: []byte(body), Args: c.BuildArgs}
+		st.Image = remote.BuildRepo
+	case c.DockerfileURL != "":
+		if strings.HasPrefix(c.DockerfileURL, "-") || strings.ContainsAny(c.DockerfileURL, " \t\n") {
+			return st, fmt.Errorf("dockerfile_url %q: want repo.git#ref:subdir", c.DockerfileURL)
+		}
+		st.Build = &remote.Build{GitURL: c.DockerfileURL, Args: c.BuildArgs}
+		st.Image = remote.BuildRepo
+	default:
+		if len(c.BuildArgs) > 0 {
+			return st, errors.New("build arguments need a dockerfile or dockerfile_url")
+		}
+		if err := remote.ValidateImage(c.Image); err != nil {
+			return st, err
+		}
+		st.Image = c.Image
+	}
+	for _, a := range c.BuildArgs {
+		if k, _, ok := strings.Cut(a, "="); !ok || k == "" {
+			return st, fmt.Errorf("build argument %q: want KEY=VALUE", a)
+		}
+	}
+	var err error
+	if st.Pull, err = remote.ParsePullPolicy(c.Pull, st.Image); err != nil {
+		return st, err
+	}
+	st.Feed = in.Feed
+	if st.Feed == nil {
+		if st.Feed, err = feedFor(cfg, c.Feed, st.Image); err != nil {
+			return st, err
+		}
+	}
+
+	vars := in.Vars.Clone()
+	for name, value := range map[string]string{
+		"Octopus.Action.Name": s.Name, "Octopus.Step.Name": s.Name,
+		"Octopus.Machine.Name": in.Worker, "Octopus.Action.Container.Image": st.Image,
+	} {
+		if _, set := vars.Get(name); !set {
+			vars.Set(name, value, false)
+		}
+	}
+	st.Variables, st.Masks = vars.List(), vars.Masks()
+	opts := c.Options
+	if v, ok := vars.Get(ContainerOptionsVariable); ok && v.Value != "" {
+		opts = strings.TrimSpace(v.Value + " " + opts)
+	}
+	if st.ContainerOptions, err = remote.SplitOptions(opts); err != nil {
+		return st, err
+	}
+
+	switch {
+	case s.Script.File != "":
+		p := s.Script.File
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(in.BaseDir, p)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return st, fmt.Errorf("script file: %w", err)
+		}
+		st.Script = b
+	default:
+		text, err := vars.Substitute(s.Script.Inline)
+		if err != nil {
+			return st, err
+		}
+		st.Script = []byte(text)
+	}
+	st.Syntax = s.Script.Syntax
+	if st.Syntax == "" {
+		st.Syntax = "bash"
+		if strings.HasPrefix(string(st.Script), "#!/bin/sh") {
+			st.Syntax = "sh"
+		}
+	}
+	if st.Syntax != "bash" && st.Syntax != "sh" {
+		return st, fmt.Errorf("script syntax %q: want bash or sh (PowerShell is not supported yet)", st.Syntax)
+	}
+	return st, nil
+}
+
+// feedFor finds credentials: the named feed, or the config's feed whose
+// registry is the image's.
+func feedFor(cfg *config.Config, name, image string) (*remote.Feed, error) {
+	var feed config.Feed
+	found := false
+	if name != "" {
+		if feed, found = cfg.Feeds[name]; !found {
+			return nil, fmt.Errorf("feed %s: no such feed in the config", name)
+		}
+	} else {
+		for _, f := range cfg.Feeds {
+			if f.Registry == remote.RegistryOf(image) {
+				feed, found = f, true
+			}
+		}
+	}
+	if !found || feed.Username == "" {
+		return nil, nil
+	}
+	pw, err := feed.Password()
+	if err != nil {
+		return nil, err
+	}
+	return &remote.Feed{Registry: feed.Registry, Username: feed.Username, Password: pw}, nil
+}

@@ -1,0 +1,142 @@
+package fleet
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/internal/secret"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// Defaults fill in what a worker's entry (or an address) leaves out.
+type Defaults struct {
+	Identities     []string
+	KnownHosts     string
+	Fingerprint    string
+	Password       secret.Value
+	ConnectTimeout time.Duration
+	KeepAlive      time.Duration
+	// Jump is a comma-separated chain of worker names or addresses used
+	// when the worker names none.
+	Jump string
+}
+
+// Resolve turns a worker name from the config, or an address
+// (ssh://user@host:port, user@host:port), into a Target, jump chain
+// included. Each hop gets its own entry's user, key and known_hosts.
+func Resolve(cfg *config.Config, name string, d Defaults) (transport.Target, error) {
+	return resolve(cfg, name, d, map[string]bool{})
+}
+
+func resolve(cfg *config.Config, name string, d Defaults, seen map[string]bool) (transport.Target, error) {
+	if seen[name] {
+		return transport.Target{}, fmt.Errorf("worker %s: its jump chain loops back to itself", name)
+	}
+	seen[name] = true
+	defer delete(seen, name)
+	var t transport.Target
+	jump := d.Jump
+	if w, ok := cfg.Workers[name]; ok {
+		t = transport.Target{Host: w.Host, Port: w.Port, User: w.User, HostKeyFingerprint: w.HostKeyFingerprint}
+		if w.IdentityFile != "" {
+			t.IdentityFiles = []string{ExpandHome(w.IdentityFile)}
+		}
+		if w.KnownHosts != "" {
+			t.KnownHostsFiles = []string{ExpandHome(w.KnownHosts)}
+		}
+		if w.PasswordEnv != "" {
+			pw, ok := os.LookupEnv(w.PasswordEnv)
+			if !ok {
+				return t, fmt.Errorf("worker %s: password_env %s is not set", name, w.PasswordEnv)
+			}
+			t.Password = secret.New(pw)
+		}
+		if w.Jump != "" {
+			jump = w.Jump
+		}
+	} else {
+		var err error
+		if t, err = transport.ParseAddress(name); err != nil {
+			return t, fmt.Errorf("the worker is neither in the config nor an address: %w", err)
+		}
+	}
+	if t.User == "" {
+		t.User = os.Getenv("USER")
+	}
+	t.IdentityFiles = append(t.IdentityFiles, d.Identities...)
+	t.UseAgent = true
+	if len(t.KnownHostsFiles) == 0 {
+		t.KnownHostsFiles = []string{orDefault(d.KnownHosts, ExpandHome("~/.ssh/known_hosts"))}
+	}
+	if t.HostKeyFingerprint == "" {
+		t.HostKeyFingerprint = d.Fingerprint
+	}
+	if !t.Password.IsSet() {
+		t.Password = d.Password
+	}
+	t.ConnectTimeout, t.KeepAliveInterval = d.ConnectTimeout, d.KeepAlive
+	if jump != "" {
+		hopDefaults := d
+		hopDefaults.Jump, hopDefaults.Fingerprint = "", ""
+		for _, h := range strings.Split(jump, ",") {
+			hop, err := resolve(cfg, strings.TrimSpace(h), hopDefaults, seen)
+			if err != nil {
+				return t, fmt.Errorf("jump host of %s: %w", name, err)
+			}
+			// A hop's own chain comes before it.
+			t.Jump = append(t.Jump, hop.Jump...)
+			hop.Jump = nil
+			t.Jump = append(t.Jump, hop)
+		}
+	}
+	return t, nil
+}
+
+// PoolMembers lists the workers of pool, sorted by name.
+func PoolMembers(cfg *config.Config, pool string) ([]string, error) {
+	if _, ok := cfg.Pools[pool]; !ok {
+		return nil, fmt.Errorf("pool %q is not defined in the config (pools: %s)", pool, strings.Join(keys(cfg.Pools), ", "))
+	}
+	var names []string
+	for n, w := range cfg.Workers {
+		if w.Pool == pool {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	if len(names) == 0 {
+		return nil, fmt.Errorf("pool %q has no workers", pool)
+	}
+	return names, nil
+}
+
+func keys[V any](m map[string]V) []string {
+	var k []string
+	for n := range m {
+		k = append(k, n)
+	}
+	sort.Strings(k)
+	return k
+}
+
+// ExpandHome expands a leading ~/.
+func ExpandHome(p string) string {
+	if rest, ok := strings.CutPrefix(p, "~/"); ok {
+		if h, err := os.UserHomeDir(); err == nil {
+			return filepath.Join(h, rest)
+		}
+	}
+	return p
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
