@@ -32,3 +32,6 @@ func (f *Flags) Strings(name string) []string { return f.v.GetStringSlice(name) 
 
 // Bool returns a boolean flag.
 func (f *Flags) Bool(name string) bool { return f.v.GetBool(name) }
+
+// Int returns an integer flag.
+func (f *Flags) Int(name string) int { return f.v.GetInt(name) }

@@ -137,6 +137,7 @@ type reportStep struct {
 	Error           string            `json:"error"`
 	CleanupError    string            `json:"cleanup_error"`
 	ResultMessage   string            `json:"result_message"`
+	Skipped         bool              `json:"skipped"`
 	Artifacts       []struct {
 		Name   string `json:"name"`
 		Path   string `json:"path"`

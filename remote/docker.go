@@ -74,7 +74,30 @@ type runPlan struct {
 	OwnerGID int
 	// Options are the user's extra options, validated.
 	Options []string
+	// Slots > 0 runs the container only while holding one of Slots locks
+	// under SlotDir on the worker.
+	SlotDir string
+	Slots   int
 }
+
+// slotScript runs its arguments while holding one of $2 slot locks in $1,
+// waiting for a free one. flock releases the slot when the command ends,
+// even if the controller dies.
+const slotScript = `set -u
+dir=$1 n=$2; shift 2
+said=
+while :; do
+  i=0
+  while [ "$i" -lt "$n" ]; do
+    flock -n -E 253 "$dir/slot-$i" "$@"
+    rc=$?
+    [ "$rc" -ne 253 ] && exit "$rc"
+    i=$((i + 1))
+  done
+  if [ -z "$said" ]; then echo "cuttle: all $n step slots on this worker are taken; waiting" >&2; said=1; fi
+  sleep 1
+done
+`
 
 // dockerRunArgs builds the docker run argv. It is pure, and golden-tested.
 func dockerRunArgs(p runPlan) []string {
@@ -95,7 +118,11 @@ func dockerRunArgs(p runPlan) []string {
 	}
 	args = append(args, p.Options...)
 	args = append(args, "--", p.Image)
-	return append(args, runnerArgs(p)...)
+	args = append(args, runnerArgs(p)...)
+	if p.Slots > 0 {
+		args = append([]string{"sh", "-c", slotScript, "sh", p.SlotDir, strconv.Itoa(p.Slots)}, args...)
+	}
+	return args
 }
 
 func runnerArgs(p runPlan) []string {

@@ -49,6 +49,9 @@ func TestDockerRunArgsGolden(t *testing.T) {
 	old.NoPull = false
 	golden(t, "docker_run_old_client", dockerRunArgs(old))
 	golden(t, "remove_tree", removeTreeArgs(testPlan))
+	slotted := testPlan
+	slotted.SlotDir, slotted.Slots = "/home/deploy/.cuttle/locks", 2
+	golden(t, "docker_run_slots", dockerRunArgs(slotted))
 }
 
 func TestDockerRunArgsKeepsTheContract(t *testing.T) {

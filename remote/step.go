@@ -47,6 +47,10 @@ type Step struct {
 	// Masks holds the values to hide in all output; the script may add
 	// more (sensitive output variables, mask messages).
 	Masks *mask.Set
+	// Slots, when above zero, is how many steps may run on the worker at
+	// once, counted on the worker itself (flock) so that it holds across
+	// controllers.
+	Slots int
 }
 
 // Output is where a step's output goes.
@@ -131,6 +135,9 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		WorkDir: res.WorkDir, BundleDir: facts.BundleDir(b.Digest), Image: st.Image,
 		NoPull: supportsPullFlag(facts.DockerClient), Script: ScriptName, Syntax: st.Syntax,
 		OwnerUID: facts.UID, OwnerGID: facts.GID, Options: st.ContainerOptions,
+	}
+	if st.Slots > 0 && facts.HasFlock {
+		plan.SlotDir, plan.Slots = facts.Home+"/.cuttle/locks", st.Slots
 	}
 	var runStarted bool
 	dockerTail := &tailBuffer{max: 4096}

@@ -28,6 +28,7 @@ type stepReport struct {
 	Error           string            `json:"error"`
 	CleanupError    string            `json:"cleanup_error,omitempty"`
 	ResultMessage   string            `json:"result_message,omitempty"`
+	Skipped         bool              `json:"skipped,omitempty"`
 }
 
 type artifactReport struct {
@@ -48,7 +49,10 @@ func (sr *stepReport) record(res remote.Result, err error, masks *mask.Set) {
 		sr.CleanupError = res.CleanupErr.Error()
 	}
 	if err != nil {
-		sr.Error = masks.Mask(err.Error())
+		sr.Error = err.Error()
+		if masks != nil {
+			sr.Error = masks.Mask(sr.Error)
+		}
 		sr.ExitCode = codeFor(err)
 	}
 	sr.fill(res, masks)

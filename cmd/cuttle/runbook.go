@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	goio "io"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/fleet"
+	"github.com/cuttle-sh/cuttle/remote"
+)
+
+// connectionFlags are shared by every command that reaches workers.
+func connectionFlags(f *pflag.FlagSet) {
+	f.StringArray("identity", nil, "private key file (repeatable); ssh-agent is used when SSH_AUTH_SOCK is set")
+	f.String("password-env", "", "read the SSH password from this environment variable")
+	f.String("known-hosts", "", "known_hosts file (default ~/.ssh/known_hosts); unknown or changed host keys are refused")
+	f.String("host-key-fingerprint", "", "pin the worker's host key (SHA256:...) instead of known_hosts")
+	f.String("jump", "", "jump hosts, as ssh -J: user@host:port[,user@host:port] or worker names")
+	f.Duration("connect-timeout", 15*time.Second, "bound on TCP connect plus SSH handshake")
+	f.Duration("keepalive", 15*time.Second, "keepalive interval; the worker is declared unreachable after 3 unanswered")
+}
+
+func newRunbookCmd(io stdio) *cobra.Command {
+	cmd := &cobra.Command{Use: "runbook", Short: "Run runbooks: ordered steps across workers and pools"}
+	run := &cobra.Command{
+		Use:   "run FILE.yaml",
+		Short: "Run a runbook's steps in order; output variables flow forward",
+		Args:  cobra.ExactArgs(1),
+	}
+	f := run.Flags()
+	connectionFlags(f)
+	f.StringArray("var", nil, "a variable NAME=VALUE (repeatable)")
+	f.StringArray("sensitive-var", nil, "a sensitive variable NAME=ENVVAR (repeatable)")
+	f.String("artifacts", "artifacts", "where artifacts land")
+	f.String("report", "", "write a JSON report of every step on every worker")
+	f.Int("max-parallel", 10, "steps running at once from this controller")
+	f.Bool("verbose", false, "show the scripts' verbose lines")
+	run.RunE = func(cmd *cobra.Command, args []string) error {
+		fl, err := config.BindFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		return runRunbook(cmd.Context(), io, fl, args[0])
+	}
+	cmd.AddCommand(run)
+	return cmd
+}
+
+func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) error {
+	cfg, err := config.Load(fl.String("config"))
+	if err != nil {
+		return inputError("%w", err)
+	}
+	rb, err := config.LoadRunbook(file, cfg)
+	if err != nil {
+		return inputError("%w", err)
+	}
+	defaults, err := defaultsFromFlags(fl)
+	if err != nil {
+		return inputError("%w", err)
+	}
+	extra, err := fleet.ParseVariables(fl.Strings("var"), fl.Strings("sensitive-var"))
+	if err != nil {
+		return inputError("%w", err)
+	}
+	bundle, err := bootstrap.Self()
+	if err != nil {
+		return inputError("%w", err)
+	}
+	output := remote.Output{Stdout: io.Out, Stderr: io.Err, Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug"}
+	if fl.String("log-format") == "json" {
+		output.Progress = goio.Discard
+	}
+	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle, Output: output,
+		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout}
+	results, runErr := r.Run(ctx, rb, extra)
+	rep := &report{}
+	code := exitOK
+	for _, res := range results {
+		sr := stepReport{Name: res.Step, Worker: res.Worker, Skipped: res.Skipped}
+		if res.Target != "" {
+			sr.Worker = res.Worker + " (" + res.Target + ")"
+		}
+		if !res.Skipped {
+			sr.record(res.Result, res.Err, res.Masks)
+		}
+		if res.Failed() && code == exitOK {
+			code = sr.ExitCode
+		}
+		rep.Steps = append(rep.Steps, sr)
+	}
+	if p := fl.String("report"); p != "" {
+		if err := rep.write(p); err != nil {
+			zerolog.Ctx(ctx).Error().Err(err).Msg("writing the report failed")
+		}
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, errInterrupted) {
+		return cause
+	}
+	if runErr != nil {
+		zerolog.Ctx(ctx).Error().Msg(runErr.Error())
+		if code == exitOK {
+			code = exitCannotRun
+		}
+		return scriptExit{code: code}
+	}
+	return nil
+}

@@ -1,0 +1,299 @@
+package fleet
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+	"github.com/rs/zerolog"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/remote"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// Runner runs runbooks against the config's workers.
+type Runner struct {
+	Config   *config.Config
+	Defaults Defaults
+	Bundle   bootstrap.Bundle
+	Output   remote.Output
+	// ArtifactsDir receives DIR/<step>/<name> (DIR/<step>/<worker>/<name>
+	// when a step runs on several workers).
+	ArtifactsDir string
+	// MaxParallel bounds the steps running at once from this controller.
+	MaxParallel int
+	// TimeoutCause is the context cause used for a step's timeout.
+	TimeoutCause error
+}
+
+// StepResult is one step on one worker.
+type StepResult struct {
+	Step, Worker string
+	Target       string // user@host:port
+	Result       remote.Result
+	Err          error
+	Skipped      bool
+	Masks        *mask.Set
+}
+
+// Failed reports whether the step failed (cuttle error or non-zero exit).
+func (r StepResult) Failed() bool { return !r.Skipped && (r.Err != nil || r.Result.ExitCode != 0) }
+
+// Run runs rb's steps in order. A failed step makes later steps with
+// condition "success" (the default) skip; "failure" steps run only after a
+// failure, "always" steps always. It returns every step's results; the
+// error gathers the failures, one line per worker.
+func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) ([]StepResult, error) {
+	log := zerolog.Ctx(ctx)
+	vars, err := runbookVariables(rb, extra)
+	if err != nil {
+		return nil, err
+	}
+	conns := NewConns(func(ctx context.Context, name string) (*transport.Conn, error) {
+		t, err := Resolve(r.Config, name, r.Defaults)
+		if err != nil {
+			return nil, err
+		}
+		return transport.Dial(ctx, t)
+	})
+	defer conns.Close()
+	maxPar := r.MaxParallel
+	if maxPar <= 0 {
+		maxPar = 10
+	}
+	sem := make(chan struct{}, maxPar)
+	pulled := &pullLedger{seen: map[string]bool{}}
+	var results []StepResult
+	var failures error
+	failed := false
+	for _, s := range rb.Steps {
+		if !shouldRun(s.Condition, failed) {
+			log.Info().Str("step", s.Name).Str("condition", orDefault(s.Condition, "success")).Msg("step skipped")
+			results = append(results, StepResult{Step: s.Name, Skipped: true})
+			continue
+		}
+		workers, err := r.workersFor(ctx, conns, s)
+		if err != nil {
+			results = append(results, StepResult{Step: s.Name, Err: err})
+			failures = multierror.Append(failures, fmt.Errorf("step %s: %w", s.Name, err))
+			failed = true
+			continue
+		}
+		stepResults := make([]StepResult, len(workers))
+		var wg sync.WaitGroup
+		for i, w := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				sem <- struct{}{}
+				defer func() { <-sem }()
+				stepResults[i] = r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
+			}()
+		}
+		wg.Wait()
+		for _, sr := range stepResults {
+			results = append(results, sr)
+			if sr.Failed() {
+				failed = true
+				if sr.Err != nil {
+					failures = multierror.Append(failures, fmt.Errorf("step %s on %s: %w", sr.Step, sr.Worker, sr.Err))
+				} else {
+					failures = multierror.Append(failures, fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
+				}
+			}
+			for _, name := range sr.Result.OutputOrder {
+				v := sr.Result.OutputVariables[name]
+				vars.Set("Octopus.Action["+s.Name+"].Output."+name, v.Value, v.Sensitive)
+				if len(workers) > 1 {
+					vars.Set("Octopus.Action["+s.Name+"].Output["+sr.Worker+"]."+name, v.Value, v.Sensitive)
+				}
+			}
+		}
+		if ctx.Err() != nil {
+			break
+		}
+	}
+	return results, failures
+}
+
+func shouldRun(condition string, failed bool) bool {
+	switch condition {
+	case "always":
+		return true
+	case "failure":
+		return failed
+	default:
+		return !failed
+	}
+}
+
+func runbookVariables(rb *config.Runbook, extra *Variables) (*Variables, error) {
+	var plain, sensitive []string
+	for k, v := range rb.Variables {
+		plain = append(plain, k+"="+v)
+	}
+	for k, env := range rb.SensitiveVariables {
+		sensitive = append(sensitive, k+"="+env)
+	}
+	vars, err := ParseVariables(plain, sensitive)
+	if err != nil {
+		return nil, fmt.Errorf("runbook %s: %w", rb.Name, err)
+	}
+	if extra != nil {
+		for _, v := range extra.List() {
+			vars.Set(v.Name, v.Value, v.Sensitive)
+		}
+	}
+	return vars, nil
+}
+
+// workersFor picks the step's workers: its worker, every worker of its
+// pool (run_on: all), or the first reachable one (run_on: one).
+func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookStep) ([]string, error) {
+	if s.Worker != "" {
+		return []string{s.Worker}, nil
+	}
+	members, err := PoolMembers(r.Config, s.Pool)
+	if err != nil {
+		return nil, err
+	}
+	if s.RunOn == "all" {
+		return members, nil
+	}
+	var errs error
+	for _, m := range members {
+		if _, err := conns.Get(ctx, m); err == nil {
+			return []string{m}, nil
+		} else {
+			errs = multierror.Append(errs, fmt.Errorf("%s: %w", m, err))
+		}
+	}
+	return nil, fmt.Errorf("no worker of pool %s is reachable: %w", s.Pool, errs)
+}
+
+func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
+	res := StepResult{Step: s.Name, Worker: worker}
+	local := s
+	if len(s.Variables) > 0 || len(s.SensitiveVariables) > 0 {
+		v := vars.Clone()
+		for k, val := range s.Variables {
+			v.Set(k, val, false)
+		}
+		sv, err := runbookVariables(&config.Runbook{Name: rb.Name, SensitiveVariables: s.SensitiveVariables}, nil)
+		if err != nil {
+			res.Err = err
+			return res
+		}
+		for _, x := range sv.List() {
+			v.Set(x.Name, x.Value, true)
+		}
+		vars = v
+	}
+	arts := r.ArtifactsDir
+	if fanOut {
+		arts = arts + "/" + remote.SafeName(s.Name)
+		local.Name = s.Name
+	}
+	st, err := BuildStep(r.Config, StepInput{Step: local, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: arts})
+	res.Masks = st.Masks
+	if err != nil {
+		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
+		return res
+	}
+	if fanOut {
+		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
+		st.Name = worker
+	}
+	if pool := r.Config.Workers[worker].Pool; pool != "" {
+		st.Slots = r.Config.Pools[pool].MaxStepsPerWorker
+	}
+	if pulled.done(worker, st.Image) && st.Pull == remote.PullAlways {
+		st.Pull = remote.PullMissing // pulled earlier in this run
+	}
+	conn, err := conns.Get(ctx, worker)
+	if err != nil {
+		res.Err = &remote.StepError{Reason: "connect", Err: err}
+		return res
+	}
+	res.Target = conn.String()
+	if d, _ := s.TimeoutDuration(); d > 0 {
+		var cancel context.CancelFunc
+		cause := r.TimeoutCause
+		if cause == nil {
+			cause = errors.New("step ran past its timeout")
+		}
+		ctx, cancel = context.WithTimeoutCause(ctx, d, cause)
+		defer cancel()
+	}
+	out := r.Output
+	prefix := "[" + s.Name + "@" + worker + "] "
+	po, pe := newPrefixWriter(out.Stdout, prefix), newPrefixWriter(out.Stderr, prefix)
+	out.Stdout, out.Stderr = po, pe
+	if out.Progress != nil && out.Progress != io.Discard {
+		out.Progress = pe
+	}
+	started := time.Now()
+	res.Result, res.Err = remote.Run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
+	po.Close()
+	pe.Close()
+	if res.Result.Duration == 0 {
+		res.Result.Duration = time.Since(started)
+	}
+	var se *remote.StepError
+	if res.Err == nil || !errors.As(res.Err, &se) || se.Reason != remote.ReasonImage {
+		pulled.mark(worker, st.Image)
+	}
+	return res
+}
+
+// pullLedger remembers which images were pulled on which worker in this
+// run, so an image is pulled at most once per worker however many steps
+// use it.
+type pullLedger struct {
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func (p *pullLedger) done(worker, image string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seen[worker+"\x00"+image]
+}
+
+func (p *pullLedger) mark(worker, image string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seen[worker+"\x00"+image] = true
+}
+
+// prefixWriter prefixes every line, so output of steps running on several
+// workers at once stays readable. Lines are written whole.
+type prefixWriter struct {
+	lw *mask.LineWriter
+}
+
+var outputMu sync.Mutex
+
+func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
+	return &prefixWriter{lw: mask.NewLineWriter(func(line []byte, nl bool) {
+		b := make([]byte, 0, len(prefix)+len(line)+1)
+		b = append(append(b, prefix...), line...)
+		if nl {
+			b = append(b, '\n')
+		}
+		outputMu.Lock()
+		w.Write(b)
+		outputMu.Unlock()
+	})}
+}
+
+func (p *prefixWriter) Write(b []byte) (int, error) { return p.lw.Write(b) }
+
+func (p *prefixWriter) Close() error { return p.lw.Close() }
