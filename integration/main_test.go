@@ -156,7 +156,10 @@ func workerArgs() []string {
 func cuttleCmd(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
 	rep := filepath.Join(t.TempDir(), "report.json")
-	cmd := exec.CommandContext(t.Context(), env.cuttle, append(args, "--report", rep)...)
+	if len(args) > 0 && (args[0] == "run" || args[0] == "runbook") {
+		args = append(args, "--report", rep)
+	}
+	cmd := exec.CommandContext(t.Context(), env.cuttle, args...)
 	cmd.Env = append(filterEnv(os.Environ(), "SSH_AUTH_SOCK", "CUTTLE_"), "HOME="+t.TempDir())
 	return cmd, rep
 }

@@ -224,3 +224,16 @@ func describeBuild(b Build) string {
 	}
 	return "the inline Dockerfile"
 }
+
+// PullOnly pulls image on the worker outside any step, logging in with
+// feed into a private config in a temporary directory that is removed
+// afterwards.
+func PullOnly(ctx context.Context, sh Shell, image string, feed *Feed) error {
+	var dir bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", `umask 077; mkdir -p "$HOME/.cuttle/work" && mktemp -d "$HOME/.cuttle/work/pull-XXXXXXXX"`}, Stdout: &dir}); err != nil {
+		return fmt.Errorf("creating a private docker config directory: %w", err)
+	}
+	wd := strings.TrimSpace(dir.String())
+	defer sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: []string{"rm", "-rf", "--", wd}})
+	return pullImage(ctx, sh, wd, image, feed, io.Discard)
+}

@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/fleet"
+	"github.com/cuttle-sh/cuttle/remote"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// fleetSetup loads the config, the connection defaults and the selection.
+func fleetSetup(fl *config.Flags, names []string) (*config.Config, fleet.Defaults, []string, error) {
+	cfg, err := config.Load(fl.String("config"))
+	if err != nil {
+		return nil, fleet.Defaults{}, nil, inputError("%w", err)
+	}
+	d, err := defaultsFromFlags(fl)
+	if err != nil {
+		return nil, d, nil, inputError("%w", err)
+	}
+	sel, err := fleet.Selection(cfg, names, fl.String("pool"))
+	if err != nil {
+		return nil, d, nil, inputError("%w", err)
+	}
+	return cfg, d, sel, nil
+}
+
+func newWorkersCmd(io stdio) *cobra.Command {
+	cmd := &cobra.Command{Use: "workers", Short: "Inspect workers"}
+	check := &cobra.Command{
+		Use:   "check [NAME...]",
+		Short: "Check reachability, host key, auth, docker, arch, disk, clock and more on each worker; names the fix",
+	}
+	f := check.Flags()
+	connectionFlags(f)
+	f.String("pool", "", "check every worker of this pool")
+	f.String("output", "table", "table or json")
+	check.RunE = func(cmd *cobra.Command, args []string) error {
+		fl, err := config.BindFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		cfg, d, names, err := fleetSetup(fl, args)
+		if err != nil {
+			return err
+		}
+		bundle, err := bootstrap.Self()
+		if err != nil {
+			return inputError("%w", err)
+		}
+		var mu sync.Mutex
+		findings := map[string][]remote.Finding{}
+		errs := fleet.ForEach(cmd.Context(), cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
+			f, err := remote.Doctor(ctx, conn, bundle, time.Now())
+			mu.Lock()
+			findings[name] = f
+			mu.Unlock()
+			return err
+		})
+		type workerResult struct {
+			Worker   string           `json:"worker"`
+			Healthy  bool             `json:"healthy"`
+			Error    string           `json:"error,omitempty"`
+			Findings []remote.Finding `json:"findings"`
+		}
+		var results []workerResult
+		healthy := true
+		for _, n := range names {
+			r := workerResult{Worker: n, Findings: findings[n]}
+			if err := errs[n]; err != nil {
+				r.Error = err.Error()
+				r.Findings = append(r.Findings, remote.Finding{Check: "connect", Status: "fail", Detail: err.Error()})
+			}
+			r.Healthy = r.Error == "" && remote.Healthy(r.Findings)
+			healthy = healthy && r.Healthy
+			results = append(results, r)
+		}
+		if fl.String("output") == "json" {
+			enc := json.NewEncoder(io.Out)
+			enc.SetIndent("", "  ")
+			enc.Encode(results)
+		} else {
+			tw := tabwriter.NewWriter(io.Out, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "WORKER\tCHECK\tSTATUS\tDETAIL\tFIX")
+			for _, r := range results {
+				for _, f := range r.Findings {
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Worker, f.Check, f.Status, f.Detail, f.Fix)
+				}
+			}
+			tw.Flush()
+		}
+		if !healthy {
+			return scriptExit{code: 1}
+		}
+		return nil
+	}
+	cmd.AddCommand(check)
+	return cmd
+}
+
+func newGCCmd(io stdio) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "gc [--worker W|--pool P]",
+		Short: "Remove what cuttle left on workers: stopped containers, old work directories, stale bundles and builds",
+		Args:  cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	connectionFlags(f)
+	f.StringArray("worker", nil, "a worker (repeatable)")
+	f.String("pool", "", "every worker of this pool")
+	f.Duration("older-than", 24*time.Hour, "remove only what is older than this; running steps are never touched")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		fl, err := config.BindFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		cfg, d, names, err := fleetSetup(fl, fl.Strings("worker"))
+		if err != nil {
+			return err
+		}
+		age, err := time.ParseDuration(orDefault(fl.String("older-than"), "24h"))
+		if err != nil {
+			return inputError("--older-than: %w", err)
+		}
+		bundle, _ := bootstrap.Self()
+		var mu sync.Mutex
+		lines := map[string][]string{}
+		errs := fleet.ForEach(cmd.Context(), cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
+			removed, failed, kept, err := remote.GC(ctx, conn, age, bundle.Digest)
+			mu.Lock()
+			defer mu.Unlock()
+			for _, r := range removed {
+				lines[name] = append(lines[name], "removed "+r)
+			}
+			for _, k := range kept {
+				lines[name] = append(lines[name], "kept "+k)
+			}
+			for _, f := range failed {
+				lines[name] = append(lines[name], "FAILED "+f)
+			}
+			if err == nil && len(failed) > 0 {
+				err = fmt.Errorf("could not remove %d item(s)", len(failed))
+			}
+			return err
+		})
+		failed := false
+		for _, n := range names {
+			for _, l := range lines[n] {
+				fmt.Fprintf(io.Out, "%s: %s\n", n, l)
+			}
+			if errs[n] != nil {
+				fmt.Fprintf(io.Out, "%s: error: %v\n", n, errs[n])
+				failed = true
+			}
+		}
+		if failed {
+			return scriptExit{code: 1}
+		}
+		return nil
+	}
+	return cmd
+}
+
+func newImagesCmd(io stdio) *cobra.Command {
+	cmd := &cobra.Command{Use: "images", Short: "Manage images on workers"}
+	pull := &cobra.Command{
+		Use:   "pull IMAGE...",
+		Short: "Pull images on every worker of a pool in parallel, so the first deployment is fast",
+		Args:  cobra.MinimumNArgs(1),
+	}
+	f := pull.Flags()
+	connectionFlags(f)
+	f.String("pool", "", "the pool whose workers pull (default: every worker)")
+	f.String("feed", "", "a feed from the config whose credentials pull the images")
+	pull.RunE = func(cmd *cobra.Command, images []string) error {
+		fl, err := config.BindFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		cfg, d, names, err := fleetSetup(fl, nil)
+		if err != nil {
+			return err
+		}
+		for _, img := range images {
+			if err := remote.ValidateImage(img); err != nil {
+				return inputError("%w", err)
+			}
+		}
+		var mu sync.Mutex
+		done := map[string][]string{}
+		errs := fleet.ForEach(cmd.Context(), cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
+			for _, img := range images {
+				rs := config.RunbookStep{Name: "pull", Container: config.Container{Image: img, Feed: fl.String("feed")}, Script: config.Script{Inline: "true"}}
+				vars, _ := fleet.ParseVariables(nil, nil)
+				st, err := fleet.BuildStep(cfg, fleet.StepInput{Step: rs, Vars: vars, Worker: name})
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				if err := remote.PullOnly(ctx, conn, img, st.Feed); err != nil {
+					return fmt.Errorf("%s: %w", img, err)
+				}
+				mu.Lock()
+				done[name] = append(done[name], fmt.Sprintf("%s (%s)", img, time.Since(start).Round(time.Millisecond)))
+				mu.Unlock()
+			}
+			return nil
+		})
+		failed := false
+		keys := make([]string, 0, len(errs))
+		for n := range errs {
+			keys = append(keys, n)
+		}
+		sort.Strings(keys)
+		for _, n := range keys {
+			if errs[n] != nil {
+				failed = true
+				fmt.Fprintf(io.Out, "%s: FAILED: %v\n", n, errs[n])
+			} else {
+				fmt.Fprintf(io.Out, "%s: pulled %s\n", n, strings.Join(done[n], ", "))
+			}
+		}
+		if failed {
+			return scriptExit{code: exitCannotRun}
+		}
+		return nil
+	}
+	cmd.AddCommand(pull)
+	return cmd
+}

@@ -1,0 +1,129 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+)
+
+func TestWorkersCheck(t *testing.T) {
+	t.Parallel()
+	cfg, _ := fleetConfig(t)
+	b, _ := os.ReadFile(cfg)
+	kh := joinKnownHosts(t, env.sshd)
+	b = []byte(strings.Replace(string(b), "pools:", fmt.Sprintf("  broken: {host: 127.0.0.1, port: %d, user: cuttle-nodocker, identity_file: %s, known_hosts: %s}\npools:", env.sshd.Port, env.key.PrivateFile, kh), 1))
+	os.WriteFile(cfg, b, 0o600)
+	r := runCuttle(t, "workers", "check", "w1", "broken", "--config", cfg, "--output", "json")
+	if r.code != 1 {
+		t.Fatalf("exit %d, want 1 (one worker unhealthy)\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	var results []struct {
+		Worker   string
+		Healthy  bool
+		Findings []struct{ Check, Status, Detail, Fix string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil {
+		t.Fatalf("json: %v\n%s", err, r.stdout)
+	}
+	if len(results) != 2 || results[0].Worker != "broken" || results[0].Healthy || !results[1].Healthy {
+		t.Fatalf("results: %+v", results)
+	}
+	found := false
+	for _, f := range results[0].Findings {
+		if f.Check == "docker" && f.Status == "fail" && strings.Contains(f.Fix, "usermod -aG docker cuttle-nodocker") {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("broken worker's findings do not name the fix: %+v", results[0].Findings)
+	}
+	r = runCuttle(t, "workers", "check", "--pool", "linux", "--config", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, "WORKER") || strings.Contains(r.stdout, "fail") {
+		t.Fatalf("healthy pool: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestGCAfterKill9 kills a controller mid-step; gc removes what it left
+// and does not touch a step that is still running.
+func TestGCAfterKill9(t *testing.T) {
+	t.Parallel()
+	s := newSSHD(t)
+	cfgFile := filepath.Join(t.TempDir(), "cuttle.yaml")
+	os.WriteFile(cfgFile, []byte(fmt.Sprintf("workers:\n  gcw: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
+		s.Port, workerUser, env.key.PrivateFile, s.KnownHosts)), 0o600)
+	start := func(script string) (*exec.Cmd, *bufio.Scanner, string) {
+		cmd, rep := cuttleCmd(t, "run", "--config", cfgFile, "--worker", "gcw", "--image", env.image, "--pull", "never", "--inline", script)
+		out, _ := cmd.StdoutPipe()
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		sc := bufio.NewScanner(out)
+		if !sc.Scan() || !strings.HasPrefix(sc.Text(), "started ") {
+			t.Fatalf("first line %q", sc.Text())
+		}
+		return cmd, sc, rep
+	}
+	// The survivor keeps running until the test lets it finish.
+	survivor, survOut, survRep := start(`echo "started $PWD"; while [ ! -e go ]; do sleep 0.1; done; echo finished`)
+	victim, victimOut, _ := start(`echo "started $PWD"; sleep 1`)
+	victimWD := strings.TrimPrefix(victimOut.Text(), "started ")
+	victimID := filepath.Base(victimWD)
+	victim.Process.Signal(syscall.SIGKILL)
+	victim.Wait()
+	exec.Command("docker", "wait", "cuttle-"+victimID).Run()
+
+	r := runCuttle(t, "gc", "--config", cfgFile, "--worker", "gcw", "--older-than", "0s")
+	if r.code != 0 {
+		t.Fatalf("gc: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"removed workdir " + victimID, "is running"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("gc output lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.cuttle.step="+victimID).Output(); len(strings.TrimSpace(string(out))) > 0 {
+		t.Errorf("the killed controller's container is still there")
+	}
+	if _, err := os.Stat(victimWD); err == nil {
+		t.Errorf("the killed controller's work directory is still there")
+	}
+	// The survivor was not touched: it finishes and cleans up normally.
+	survWD := strings.TrimPrefix(survOut.Text(), "started ")
+	if err := os.WriteFile(filepath.Join(survWD, "go"), nil, 0o644); err != nil {
+		t.Fatalf("the running step's work directory was removed: %v", err)
+	}
+	for survOut.Scan() {
+	}
+	if err := survivor.Wait(); err != nil {
+		t.Fatalf("running step failed after gc: %v", err)
+	}
+	assertNothingLeft(t, result{report: readReport(t, survRep)})
+}
+
+func TestImagesPull(t *testing.T) {
+	t.Parallel()
+	cfg, _ := fleetConfig(t)
+	b, _ := os.ReadFile(cfg)
+	os.WriteFile(cfg, append(b, []byte("feeds:\n  reg: {registry: "+env.registry.Addr+", username: ci, password_env: CUTTLE_IT_REGISTRY_PW}\n")...), 0o600)
+	repo := "prepull/p-" + uniq(t)
+	ref := pushed(t, repo)
+	before := env.registry.ManifestGets(repo)
+	r := runWithPassword(t, env.registry.Password, "images", "pull", "--config", cfg, "--pool", "linux", "--feed", "reg", ref)
+	if r.code != 0 || strings.Count(r.stdout, "pulled "+ref) != 3 {
+		t.Fatalf("exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	if env.registry.ManifestGets(repo) < before+1 {
+		t.Errorf("registry saw no pull")
+	}
+	if hits := grepTree(t, env.registry.Password, env.user.Home); len(hits) > 0 {
+		t.Errorf("password left on the worker: %v", hits)
+	}
+}

@@ -1,0 +1,147 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// doctorScript gathers facts about a worker in one round trip. $1 is the
+// current bundle digest.
+const doctorScript = `set -u
+echo "now=$(date +%s)"
+echo "home=${HOME:-}"
+[ -n "${HOME:-}" ] && [ -w "$HOME" ] && echo "home_writable=yes"
+echo "arch=$(uname -m)"
+echo "groups=$(id -nG 2>/dev/null)"
+if command -v docker >/dev/null 2>&1; then
+  echo "docker_client=$(docker version --format '{{.Client.Version}}' 2>/dev/null)"
+  if v=$(docker version --format '{{.Server.Version}}' 2>&1); then echo "docker_server=$v"; else echo "docker_error=$(printf '%s' "$v" | tr '\n' ' ' | cut -c1-300)"; fi
+  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
+  [ -n "$root" ] && echo "docker_root_free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')"
+else
+  echo "docker_missing=yes"
+fi
+mkdir -p "$HOME/.cuttle" 2>/dev/null
+echo "home_free_kb=$(df -Pk "$HOME" 2>/dev/null | awk 'NR==2 {print $4}')"
+mnt=$(df -P "$HOME/.cuttle" 2>/dev/null | awk 'NR==2 {print $6}')
+if [ -n "$mnt" ] && awk -v m="$mnt" '$2 == m {print $4}' /proc/mounts 2>/dev/null | tr ',' '\n' | grep -qx noexec; then echo "noexec=yes"; fi
+command -v git >/dev/null 2>&1 && echo "git=yes"
+command -v flock >/dev/null 2>&1 && echo "flock=yes"
+[ -f "$HOME/.cuttle/bundles/$1/.complete" ] && echo "bundle=current"
+exit 0
+`
+
+// Finding is one check's outcome on a worker.
+type Finding struct {
+	Check  string `json:"check"`
+	Status string `json:"status"` // ok, warn or fail
+	Detail string `json:"detail"`
+	Fix    string `json:"fix,omitempty"`
+}
+
+// Doctor runs the checks on a connected worker.
+func Doctor(ctx context.Context, sh Shell, b bootstrap.Bundle, controllerNow time.Time) ([]Finding, error) {
+	var out bytes.Buffer
+	start := time.Now()
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", doctorScript, "sh", b.Digest}, Stdout: &out}); err != nil {
+		return nil, fmt.Errorf("running checks: %w", err)
+	}
+	rtt := time.Since(start)
+	return Diagnose(parseKV(out.Bytes()), b, controllerNow.Add(rtt/2)), nil
+}
+
+// Diagnose turns the doctor script's facts into findings. It is pure.
+func Diagnose(kv map[string]string, b bootstrap.Bundle, now time.Time) []Finding {
+	var f []Finding
+	add := func(check, status, detail, fix string) {
+		f = append(f, Finding{Check: check, Status: status, Detail: detail, Fix: fix})
+	}
+	switch {
+	case kv["docker_missing"] == "yes":
+		add("docker", "fail", "docker is not on the SSH user's PATH", "install it (Debian: apt-get install docker.io) or add its directory to PATH in ~/.profile")
+	case strings.Contains(kv["docker_error"], "permission denied"):
+		add("docker", "fail", "the user may not use the Docker engine (permission denied on the socket)", "usermod -aG docker "+firstWord(kv["groups"])+", then reconnect")
+	case kv["docker_error"] != "":
+		add("docker", "fail", "the engine does not answer: "+kv["docker_error"], "start it: systemctl start docker")
+	default:
+		add("docker", "ok", "client "+kv["docker_client"]+", engine "+kv["docker_server"], "")
+		if !supportsPullFlag(kv["docker_client"]) {
+			add("docker version", "warn", "docker client "+kv["docker_client"]+" predates 20.10 (no docker run --pull)", "upgrade Docker to 20.10 or later")
+		}
+	}
+	if arch := bootstrap.ArchOf(kv["arch"]); arch == b.Arch {
+		add("arch", "ok", "linux/"+arch, "")
+	} else {
+		add("arch", "fail", "worker is linux/"+arch+", this cuttle's runner is linux/"+b.Arch, "set CUTTLE_RUNNER to a linux/"+arch+" build of cuttle")
+	}
+	if kv["home_writable"] != "yes" {
+		add("home", "fail", "no writable home directory ("+kv["home"]+")", "give the SSH user a writable $HOME: cuttle keeps ~/.cuttle there")
+	}
+	if kv["noexec"] == "yes" {
+		add("noexec", "fail", "~/.cuttle is on a noexec mount: the step runner cannot start", "remount without noexec, or give the user a home on another filesystem")
+	}
+	checkFree := func(name, key string) {
+		kb, err := strconv.ParseInt(kv[key], 10, 64)
+		switch {
+		case err != nil:
+			add(name, "warn", "could not read free space", "")
+		case kb < 1<<20:
+			add(name, "fail", fmt.Sprintf("%d MiB free", kb>>10), "free space: cuttle gc, docker image prune")
+		case kb < 5<<20:
+			add(name, "warn", fmt.Sprintf("%d MiB free", kb>>10), "free space before it runs out: cuttle gc, docker image prune")
+		default:
+			add(name, "ok", fmt.Sprintf("%d GiB free", kb>>20), "")
+		}
+	}
+	checkFree("disk (home)", "home_free_kb")
+	if kv["docker_root_free_kb"] != "" {
+		checkFree("disk (docker root)", "docker_root_free_kb")
+	}
+	if secs, err := strconv.ParseInt(kv["now"], 10, 64); err == nil {
+		skew := time.Unix(secs, 0).Sub(now).Round(time.Second)
+		if skew < 0 {
+			skew = -skew
+		}
+		if skew > 30*time.Second {
+			add("clock", "warn", fmt.Sprintf("worker clock is %s off the controller's", skew), "run NTP (timedatectl set-ntp true): registry tokens and gc ages depend on it")
+		} else {
+			add("clock", "ok", fmt.Sprintf("within %s", skew+time.Second), "")
+		}
+	}
+	if kv["git"] != "yes" {
+		add("git", "warn", "git is missing: builds from a Git URL will fail", "apt-get install git")
+	}
+	if kv["flock"] != "yes" {
+		add("flock", "warn", "flock is missing: per-worker step limits and build locks are not enforced", "apt-get install util-linux")
+	}
+	if kv["bundle"] == "current" {
+		add("bundle", "ok", "this cuttle's runner is cached", "")
+	} else {
+		add("bundle", "ok", "this cuttle's runner will be uploaded on the first step", "")
+	}
+	return f
+}
+
+func firstWord(s string) string {
+	if f := strings.Fields(s); len(f) > 0 {
+		return f[0]
+	}
+	return "USER"
+}
+
+// Healthy reports whether no finding failed.
+func Healthy(f []Finding) bool {
+	for _, x := range f {
+		if x.Status == "fail" {
+			return false
+		}
+	}
+	return true
+}
