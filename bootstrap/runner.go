@@ -203,3 +203,19 @@ func RemoveContents(dir string) error {
 	}
 	return nil
 }
+
+// DetectLibc names the image's C library: glibc, musl or none, by the
+// dynamic loaders present.
+func DetectLibc() string {
+	for _, pattern := range []string{"/lib/ld-musl-*", "/usr/lib/ld-musl-*"} {
+		if m, _ := filepath.Glob(pattern); len(m) > 0 {
+			return "musl"
+		}
+	}
+	for _, p := range []string{"/lib64/ld-linux-x86-64.so.2", "/lib/ld-linux-aarch64.so.1", "/lib/x86_64-linux-gnu/libc.so.6", "/lib/aarch64-linux-gnu/libc.so.6", "/usr/lib/x86_64-linux-gnu/libc.so.6"} {
+		if _, err := os.Stat(p); err == nil {
+			return "glibc"
+		}
+	}
+	return "none"
+}

@@ -18,6 +18,9 @@ type Config struct {
 	Workers map[string]Worker `mapstructure:"workers"`
 	Pools   map[string]Pool   `mapstructure:"pools"`
 	Feeds   map[string]Feed   `mapstructure:"feeds"`
+	// Runner, when Bundle is set, replaces cuttle's own step runner with
+	// one the user brings (Octopus's Calamari).
+	Runner Runner `mapstructure:"runner"`
 	// File is where the config was read from ("" when none was found).
 	File string `mapstructure:"-"`
 }
@@ -35,6 +38,13 @@ type Worker struct {
 	Pool               string            `mapstructure:"pool"`
 	AllowPrivileged    bool              `mapstructure:"allow_privileged"`
 	Labels             map[string]string `mapstructure:"labels"`
+}
+
+// Runner is an external step runner: a local bundle directory and a
+// command template ({bundle}, {workdir}, {script}, {variables}, {password}).
+type Runner struct {
+	Bundle  string `mapstructure:"bundle"`
+	Command string `mapstructure:"command"`
 }
 
 // Pool groups workers.
@@ -145,6 +155,9 @@ func (c *Config) validate() error {
 		if f.Username != "" && f.PasswordEnv == "" && f.PasswordFile == "" {
 			problems = append(problems, fmt.Sprintf("feeds.%s has a username but no password_env or password_file (passwords are never written in the file)", name))
 		}
+	}
+	if (c.Runner.Bundle == "") != (c.Runner.Command == "") {
+		problems = append(problems, "runner needs both bundle and command")
 	}
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))

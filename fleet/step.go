@@ -25,6 +25,8 @@ type StepInput struct {
 	AllowPrivileged bool
 	ArtifactsDir    string
 	KeepWorkspace   bool
+	// External overrides the config's runner.
+	External *remote.ExternalRunner
 }
 
 // BuildStep turns a runbook step (or `cuttle run`'s flags, which become
@@ -90,6 +92,10 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		}
 	}
 	st.Variables, st.Masks = vars.List(), vars.Masks()
+	st.External = in.External
+	if st.External == nil && cfg.Runner.Bundle != "" {
+		st.External = &remote.ExternalRunner{BundleDir: ExpandHome(cfg.Runner.Bundle), Command: cfg.Runner.Command}
+	}
 	opts := c.Options
 	if v, ok := vars.Get(ContainerOptionsVariable); ok && v.Value != "" {
 		opts = strings.TrimSpace(v.Value + " " + opts)

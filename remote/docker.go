@@ -78,6 +78,10 @@ type runPlan struct {
 	// under SlotDir on the worker.
 	SlotDir string
 	Slots   int
+	// Command, when set, replaces cuttle's runner (an external runner
+	// such as Calamari, whose bundle is mounted from ExternalDir).
+	Command     []string
+	ExternalDir string
 }
 
 // slotScript runs its arguments while holding one of $2 slot locks in $1,
@@ -101,24 +105,35 @@ done
 
 // dockerRunArgs builds the docker run argv. It is pure, and golden-tested.
 func dockerRunArgs(p runPlan) []string {
-	args := []string{"docker", "run", "-i",
+	args := []string{"docker", "run"}
+	if len(p.Command) == 0 {
+		args = append(args, "-i") // the runner's variables come on stdin
+	}
+	args = append(args,
 		"--name", ContainerName(p.StepID),
-		"--label", LabelStep + "=" + p.StepID,
-		"--label", LabelStarted + "=" + p.Started,
+		"--label", LabelStep+"="+p.StepID,
+		"--label", LabelStarted+"="+p.Started,
 		// Output reaches cuttle through the attach; a log file would keep
 		// unmasked secrets on the worker's disk.
 		"--log-driver", "none",
 		"--entrypoint", "",
-		"-v", p.WorkDir + ":" + p.WorkDir,
-		"-v", p.BundleDir + ":" + p.BundleDir + ":ro",
+		"-v", p.WorkDir+":"+p.WorkDir,
+		"-v", p.BundleDir+":"+p.BundleDir+":ro",
 		"-w", p.WorkDir,
+	)
+	if p.ExternalDir != "" {
+		args = append(args, "-v", p.ExternalDir+":"+p.ExternalDir+":ro")
 	}
 	if p.NoPull {
 		args = append(args, "--pull", "never")
 	}
 	args = append(args, p.Options...)
 	args = append(args, "--", p.Image)
-	args = append(args, runnerArgs(p)...)
+	if len(p.Command) > 0 {
+		args = append(args, p.Command...)
+	} else {
+		args = append(args, runnerArgs(p)...)
+	}
 	if p.Slots > 0 {
 		args = append([]string{"sh", "-c", slotScript, "sh", p.SlotDir, strconv.Itoa(p.Slots)}, args...)
 	}

@@ -37,6 +37,7 @@ done
 chmod 777 "$HOME/.cuttle/work/$1-$n"
 echo "ticket=$1-$n"
 if [ -f "$HOME/.cuttle/bundles/$3/.complete" ]; then echo "bundle=present"; else echo "bundle=absent"; fi
+if [ -n "${5:-}" ] && [ -f "$HOME/.cuttle/bundles/$5/.complete" ]; then echo "ext_bundle=present"; fi
 if command -v flock >/dev/null 2>&1; then echo "flock=yes"; mkdir -p "$HOME/.cuttle/locks"; fi
 if [ -n "$4" ]; then
   if id=$(docker image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}}' "$4" 2>/dev/null); then echo "image=$id"; else echo "image="; fi
@@ -56,6 +57,8 @@ type Facts struct {
 	// ImagePlatform is the present image's os/arch.
 	ImagePlatform string
 	HasFlock      bool
+	// ExternalBundlePresent: the external runner's bundle is cached.
+	ExternalBundlePresent bool
 }
 
 // WorkDir is the step's work directory.
@@ -64,10 +67,10 @@ func (f Facts) WorkDir() string { return f.Home + "/.cuttle/work/" + f.Ticket }
 // BundleDir is where the bundle with digest lives.
 func (f Facts) BundleDir(digest string) string { return f.Home + "/.cuttle/bundles/" + digest }
 
-func preflight(ctx context.Context, sh Shell, ticketPrefix string, n int, digest, image string) (Facts, error) {
+func preflight(ctx context.Context, sh Shell, ticketPrefix string, n int, digest, image, extDigest string) (Facts, error) {
 	var out, errb bytes.Buffer
 	err := sh.Run(ctx, &transport.Cmd{
-		Args:   []string{"sh", "-c", preflightScript, "sh", ticketPrefix, strconv.Itoa(n), digest, image},
+		Args:   []string{"sh", "-c", preflightScript, "sh", ticketPrefix, strconv.Itoa(n), digest, image, extDigest},
 		Stdout: &out, Stderr: &errb,
 	})
 	kv := parseKV(out.Bytes())
@@ -80,6 +83,7 @@ func preflight(ctx context.Context, sh Shell, ticketPrefix string, n int, digest
 	}
 	f := Facts{Home: kv["home"], Arch: kv["arch"], Ticket: kv["ticket"], BundlePresent: kv["bundle"] == "present", HasFlock: kv["flock"] == "yes"}
 	f.ImageID, f.ImagePlatform, _ = strings.Cut(kv["image"], " ")
+	f.ExternalBundlePresent = kv["ext_bundle"] == "present"
 	f.UID, _ = strconv.Atoi(kv["uid"])
 	f.GID, _ = strconv.Atoi(kv["gid"])
 	f.DockerClient, f.DockerServer, _ = strings.Cut(kv["docker"], " ")

@@ -47,6 +47,9 @@ type Step struct {
 	// Masks holds the values to hide in all output; the script may add
 	// more (sensitive output variables, mask messages).
 	Masks *mask.Set
+	// External, when set, runs the step with the user's runner
+	// (Calamari) instead of cuttle's own.
+	External *ExternalRunner
 	// Slots, when above zero, is how many steps may run on the worker at
 	// once, counted on the worker itself (flock) so that it holds across
 	// controllers.
@@ -124,7 +127,14 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		askImage = st.Image
 	}
 	trips++
-	facts, err := preflight(ctx, sh, prefix, int(ticketCounter.Add(1)), b.Digest, askImage)
+	extDigest := ""
+	if st.External != nil {
+		if err := st.External.Prepare(); err != nil {
+			return res, stepErr(sh.String(), ReasonInput, "%w", err)
+		}
+		extDigest = st.External.Digest
+	}
+	facts, err := preflight(ctx, sh, prefix, int(ticketCounter.Add(1)), b.Digest, askImage, extDigest)
 	if err != nil {
 		return res, err
 	}
@@ -195,13 +205,23 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	plan.Image, res.Image = st.Image, st.Image
 	log = log.With().Str("image", st.Image).Logger()
 
+	var stdin io.Reader = bytes.NewReader(payload)
+	if st.External != nil {
+		n, err := prepareExternal(ctx, sh, &st, facts, &plan)
+		trips += n
+		if err != nil {
+			return res, err
+		}
+		stdin = nil
+	}
+
 	trips++
 	runStarted = true
 	proc := newOutputProcessor(st.Masks, out, log)
 	stdout, stderr, flush := proc.writers()
 	err = sh.Run(ctx, &transport.Cmd{
 		Args:   dockerRunArgs(plan),
-		Stdin:  bytes.NewReader(payload),
+		Stdin:  stdin,
 		Stdout: stdout,
 		Stderr: io.MultiWriter(stderr, dockerTail),
 	})
@@ -267,6 +287,51 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 		return 0, nil
 	}
 	return 1, pullImage(ctx, sh, facts.WorkDir(), st.Image, st.Feed, progress)
+}
+
+// prepareExternal readies an external runner: its bundle, a glibc check
+// of the image (Calamari is a glibc program) and the encrypted variables.
+func prepareExternal(ctx context.Context, sh Shell, st *Step, facts Facts, plan *runPlan) (int, error) {
+	e := st.External
+	trips := 0
+	if !facts.ExternalBundlePresent {
+		trips++
+		if err := uploadExternal(ctx, sh, e, facts); err != nil {
+			return trips, err
+		}
+	}
+	trips++
+	var libc bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: detectLibcArgs(*plan), Stdout: &libc}); err != nil {
+		return trips, stepErr(sh.String(), ReasonImage, "probing image %s for its C library: %v", st.Image, err)
+	}
+	if got := strings.TrimSpace(libc.String()); got != "glibc" {
+		what := "musl"
+		if got != "musl" {
+			what = "no C library"
+		}
+		return trips, stepErr(sh.String(), ReasonImage, "image %s has %s, but the external runner (Calamari) needs glibc: use a glibc-based image (Debian, Ubuntu), or drop the external runner: cuttle's own runner is static and needs nothing from the image", st.Image, what)
+	}
+	password := bootstrap.RandomPassword()
+	st.Masks.Add(password)
+	enc, err := bootstrap.EncryptCalamariVariables(st.Variables, password)
+	if err != nil {
+		return trips, stepErr(sh.String(), ReasonInput, "encrypting variables: %w", err)
+	}
+	varsFile := facts.WorkDir() + "/variables.json.enc"
+	trips += 2
+	if err := sh.Upload(ctx, varsFile, bytes.NewReader(enc), 0o644); err != nil {
+		return trips, stepErr(sh.String(), ReasonWorkspace, "uploading variables: %w", err)
+	}
+	plan.ExternalDir = facts.BundleDir(e.Digest)
+	plan.Command, err = externalCommand(e.Command, map[string]string{
+		"bundle": plan.ExternalDir, "workdir": facts.WorkDir(), "script": facts.WorkDir() + "/" + ScriptName,
+		"variables": varsFile, "password": password,
+	})
+	if err != nil {
+		return trips, stepErr(sh.String(), ReasonInput, "runner command: %w", err)
+	}
+	return trips, nil
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -94,7 +94,7 @@ func newVersionCmd(io stdio) *cobra.Command {
 func newStepRunnerCmd() *cobra.Command {
 	var spec bootstrap.RunnerSpec
 	var owner, removeContents string
-	var b64, b64d bool
+	var b64, b64d, detectLibc bool
 	cmd := &cobra.Command{
 		Use:    "step-runner",
 		Hidden: true,
@@ -105,6 +105,9 @@ func newStepRunnerCmd() *cobra.Command {
 			switch {
 			case removeContents != "":
 				return bootstrap.RemoveContents(removeContents)
+			case detectLibc:
+				fmt.Fprintln(cmd.OutOrStdout(), bootstrap.DetectLibc())
+				return nil
 			case b64 || b64d:
 				return bootstrap.Base64(cmd.InOrStdin(), cmd.OutOrStdout(), b64d)
 			}
@@ -133,5 +136,6 @@ func newStepRunnerCmd() *cobra.Command {
 	f.StringVar(&removeContents, "remove-contents", "", "remove everything inside this directory and exit")
 	f.BoolVar(&b64, "base64", false, "base64-encode stdin to stdout (for the helpers)")
 	f.BoolVar(&b64d, "base64-decode", false, "base64-decode stdin to stdout (for the helpers)")
+	f.BoolVar(&detectLibc, "detect-libc", false, "print the image's C library: glibc, musl or none")
 	return cmd
 }

@@ -49,6 +49,8 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("container-options", "", "extra docker run options, split like shell words (also the variable "+fleet.ContainerOptionsVariable+")")
 	f.String("artifacts", "artifacts", "where artifacts land, as DIR/<step name>/<artifact name>")
 	f.Bool("verbose", false, "show the script's verbose lines (write_verbose)")
+	f.String("runner-bundle", "", "run the step with your own runner (Octopus's Calamari): this local directory is uploaded and cached on the worker")
+	f.String("runner-command", "", "the external runner's command: {bundle}, {workdir}, {script}, {variables}, {password} are filled in")
 	f.Bool("allow-privileged", false, "permit container options that give the step the worker (--privileged, -v /:/host, ...)")
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		fl, err := config.BindFlags(cmd.Flags())
@@ -116,7 +118,14 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
-	st, err := fleet.BuildStep(cfg, fleet.StepInput{Step: rs, BaseDir: ".", Vars: vars, Worker: worker, Feed: feed,
+	var external *remote.ExternalRunner
+	if b, c := fl.String("runner-bundle"), fl.String("runner-command"); b != "" || c != "" {
+		if b == "" || c == "" {
+			return inputError("--runner-bundle and --runner-command go together")
+		}
+		external = &remote.ExternalRunner{BundleDir: b, Command: c}
+	}
+	st, err := fleet.BuildStep(cfg, fleet.StepInput{Step: rs, BaseDir: ".", Vars: vars, Worker: worker, Feed: feed, External: external,
 		AllowPrivileged: fl.Bool("allow-privileged"), ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"),
 		KeepWorkspace: fl.Bool("keep-workspace")})
 	if err != nil {

@@ -1,0 +1,159 @@
+package remote
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// ExternalRunner runs steps with a runner the user brings (Octopus's
+// Calamari) instead of cuttle's own: a local bundle directory, cached on
+// the worker like cuttle's, and a command template. Placeholders, each
+// replaced inside single words: {bundle}, {workdir}, {script},
+// {variables} (Calamari's encrypted variables file) and {password}.
+//
+// Calamari takes the variables password on its command line, so in this
+// mode the password is visible in the worker's process list for the
+// step's duration; the variables file itself is encrypted at rest.
+type ExternalRunner struct {
+	BundleDir string
+	Command   string
+	// Digest is set by Prepare.
+	Digest string
+	files  []string
+}
+
+// Prepare checks the template and digests the bundle directory.
+func (e *ExternalRunner) Prepare() error {
+	words, err := SplitOptions(e.Command)
+	if err != nil || len(words) == 0 {
+		return fmt.Errorf("runner command %q: %v", e.Command, err)
+	}
+	if !strings.Contains(e.Command, "{script}") {
+		return fmt.Errorf("runner command %q has no {script} placeholder", e.Command)
+	}
+	h := sha256.New()
+	err = filepath.WalkDir(e.BundleDir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		rel, _ := filepath.Rel(e.BundleDir, p)
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", filepath.ToSlash(rel), info.Mode().Perm(), len(b))
+		h.Write(b)
+		e.files = append(e.files, rel)
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("runner bundle %s: %w", e.BundleDir, err)
+	}
+	if len(e.files) == 0 {
+		return fmt.Errorf("runner bundle %s is empty", e.BundleDir)
+	}
+	sort.Strings(e.files)
+	e.Digest = "ext-" + hex.EncodeToString(h.Sum(nil))
+	return nil
+}
+
+// installTarScript extracts a tar stream from stdin into a fresh bundle
+// directory, marks it complete last and renames it into place.
+// $1 bundles dir, $2 digest.
+const installTarScript = `set -eu
+d=$1; digest=$2
+if [ -f "$d/$digest/.complete" ]; then cat >/dev/null; exit 0; fi
+t=$(mktemp -d "$d/.tmp-XXXXXXXX")
+chmod 755 "$t"
+tar -x -C "$t" -f -
+: > "$t/.complete"
+if [ -f "$d/$digest/.complete" ]; then rm -rf "$t"; exit 0; fi
+rm -rf "$d/$digest"
+mv "$t" "$d/$digest"
+`
+
+// uploadExternal sends the bundle as one tar stream over one command.
+func uploadExternal(ctx context.Context, sh Shell, e *ExternalRunner, facts Facts) error {
+	pr, pw := io.Pipe()
+	go func() {
+		tw := tar.NewWriter(pw)
+		err := func() error {
+			for _, rel := range e.files {
+				p := filepath.Join(e.BundleDir, rel)
+				info, err := os.Stat(p)
+				if err != nil {
+					return err
+				}
+				hdr := &tar.Header{Name: filepath.ToSlash(rel), Mode: int64(info.Mode().Perm() | 0o444), Size: info.Size(), Typeflag: tar.TypeReg}
+				if info.Mode().Perm()&0o100 != 0 {
+					hdr.Mode |= 0o555
+				}
+				if err := tw.WriteHeader(hdr); err != nil {
+					return err
+				}
+				f, err := os.Open(p)
+				if err != nil {
+					return err
+				}
+				_, err = io.Copy(tw, f)
+				f.Close()
+				if err != nil {
+					return err
+				}
+			}
+			return tw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+	var errb bytes.Buffer
+	err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", installTarScript, "sh", facts.Home + "/.cuttle/bundles", e.Digest}, Stdin: pr, Stderr: &errb})
+	pr.Close()
+	if err != nil {
+		return stepErr(sh.String(), ReasonRunner, "uploading the runner bundle %s: %v %s", e.BundleDir, err, lastLine(errb.String()))
+	}
+	return nil
+}
+
+// detectLibcArgs probes an image's C library with cuttle's static runner.
+func detectLibcArgs(p runPlan) []string {
+	return []string{"docker", "run", "--rm", "--network", "none", "--log-driver", "none", "--entrypoint", "",
+		"-v", p.BundleDir + ":" + p.BundleDir + ":ro", "--", p.Image,
+		p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--detect-libc"}
+}
+
+// externalCommand fills the template's placeholders word by word.
+func externalCommand(template string, repl map[string]string) ([]string, error) {
+	words, err := SplitOptions(template)
+	if err != nil {
+		return nil, err
+	}
+	pairs := make([]string, 0, 2*len(repl))
+	for k, v := range repl {
+		pairs = append(pairs, "{"+k+"}", v)
+	}
+	r := strings.NewReplacer(pairs...)
+	for i, w := range words {
+		words[i] = r.Replace(w)
+	}
+	return words, nil
+}
