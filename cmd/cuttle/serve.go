@@ -1,0 +1,106 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/fleet"
+	"github.com/cuttle-sh/cuttle/remote"
+	"github.com/cuttle-sh/cuttle/serve"
+)
+
+func newServeCmd(io stdio) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the runbooks in a directory on their schedules; serve /healthz, /metrics and a status page",
+		Args:  cobra.NoArgs,
+	}
+	f := cmd.Flags()
+	connectionFlags(f)
+	f.String("runbooks", "runbooks", "directory of runbook files (those with a schedule: run)")
+	f.String("state", "", "state directory for run history and logs (default $XDG_STATE_HOME/cuttle or ~/.local/state/cuttle)")
+	f.String("listen", "127.0.0.1:8080", "address of /healthz, /metrics and the status page (port 0 picks one)")
+	f.Duration("grace", 5*time.Minute, "on SIGTERM, how long running steps may finish before they are stopped")
+	f.String("artifacts", "artifacts", "where artifacts land")
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		fl, err := config.BindFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		return runServe(cmd.Context(), io, fl)
+	}
+	return cmd
+}
+
+func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
+	log := zerolog.Ctx(ctx)
+	cfg, err := config.Load(fl.String("config"))
+	if err != nil {
+		return inputError("%w", err)
+	}
+	rbs, err := serve.LoadRunbooks(fl.String("runbooks"), cfg)
+	if err != nil {
+		return inputError("%w", err)
+	}
+	defaults, err := defaultsFromFlags(fl)
+	if err != nil {
+		return inputError("%w", err)
+	}
+	bundle, err := bootstrap.Self()
+	if err != nil {
+		return inputError("%w", err)
+	}
+	state := fl.String("state")
+	if state == "" {
+		if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+			state = x + "/cuttle"
+		} else {
+			state = fleet.ExpandHome("~/.local/state/cuttle")
+		}
+	}
+	hist, err := serve.OpenHistory(state)
+	if err != nil {
+		return inputError("%w", err)
+	}
+	grace, err := time.ParseDuration(orDefault(fl.String("grace"), "5m"))
+	if err != nil {
+		return inputError("--grace: %w", err)
+	}
+	metrics := serve.NewMetrics()
+	for _, r := range hist.Recent(1 << 30) {
+		metrics.Observe(r)
+	}
+	s := &serve.Server{Config: cfg, Runbooks: rbs, History: hist, Metrics: metrics, Grace: grace,
+		NewRunner: func(out *os.File) *fleet.Runner {
+			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle,
+				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
+				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout}
+		}}
+	ln, err := serve.Listen(ctx, fl.String("listen"))
+	if err != nil {
+		return inputError("%w", err)
+	}
+	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	s.Start(ctx)
+	fmt.Fprintf(io.Err, "cuttle serve: %d runbook(s), state in %s, listening on http://%s\n", len(rbs), state, ln.Addr())
+	<-ctx.Done()
+	log.Info().Dur("grace", grace).Msg("stopping: running steps may finish within the grace period")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	srv.Shutdown(sctx)
+	s.Stop()
+	if errors.Is(context.Cause(ctx), errInterrupted) {
+		return nil // a requested stop is a clean exit
+	}
+	return context.Cause(ctx)
+}

@@ -1,0 +1,123 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// startServe starts `cuttle serve` and returns its base URL.
+func startServe(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd, _ := cuttleCmd(t, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	sc := bufio.NewScanner(stderr)
+	re := regexp.MustCompile(`listening on (http://\S+)`)
+	for sc.Scan() {
+		if m := re.FindStringSubmatch(sc.Text()); m != nil {
+			go io.Copy(io.Discard, stderr)
+			return cmd, m[1]
+		}
+	}
+	cmd.Wait()
+	t.Fatalf("serve did not start")
+	return nil, ""
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatalf("GET %s: %v", url, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET %s: %s", url, resp.Status)
+	}
+	return string(b)
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("workers:\n  w1: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
+		env.sshd.Port, workerUser, env.key.PrivateFile, env.sshd.KnownHosts)), 0o600)
+	rbDir, state := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(rbDir, "nightly.yaml"), []byte(fmt.Sprintf(`schedule: "@every 1s"
+steps:
+  - name: tick
+    worker: w1
+    container: {image: %s, pull: never}
+    script: {inline: 'echo "tick from the schedule"; sleep 2.5'}
+`, env.image)), 0o644)
+	os.WriteFile(filepath.Join(rbDir, "manual.yaml"), []byte("steps:\n  - {name: x, worker: w1, container: {image: x}, script: {inline: 'true'}}\n"), 0o644)
+
+	cmd, base := startServe(t, "--config", cfg, "--runbooks", rbDir, "--state", state, "--grace", "30s")
+	if got := get(t, base+"/healthz"); strings.TrimSpace(got) != "ok" {
+		t.Fatalf("/healthz = %q", got)
+	}
+	succeeded := regexp.MustCompile(`cuttle_runs_total\{runbook="nightly",status="succeeded"\} (\d+)`)
+	skipped := regexp.MustCompile(`cuttle_runs_skipped_total\{runbook="nightly"\} (\d+)`)
+	deadline := time.Now().Add(60 * time.Second)
+	var metrics string
+	for {
+		metrics = get(t, base+"/metrics")
+		if succeeded.MatchString(metrics) && skipped.MatchString(metrics) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no successful and skipped runs within 60s:\n%s", metrics)
+		}
+		time.Sleep(200 * time.Millisecond) // polling an outside process, bounded by the deadline
+	}
+	if !strings.Contains(metrics, `cuttle_worker_steps_total{worker="w1",status="succeeded"}`) {
+		t.Errorf("per-worker step count missing:\n%s", metrics)
+	}
+	page := get(t, base+"/")
+	if !strings.Contains(page, "nightly") || !strings.Contains(page, "@every 1s") || !strings.Contains(page, "succeeded") || strings.Contains(page, "manual") {
+		t.Errorf("page:\n%s", page)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+
+	b, err := os.ReadFile(filepath.Join(state, "runs.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first struct {
+		ID     string
+		Status string
+		Steps  []struct{ Name string }
+	}
+	json.Unmarshal([]byte(strings.SplitN(string(b), "\n", 2)[0]), &first)
+	if first.ID == "" || first.Status != "succeeded" || len(first.Steps) != 1 {
+		t.Fatalf("history: %s", b)
+	}
+	// A restarted server still has the history.
+	cmd, base = startServe(t, "--config", cfg, "--runbooks", rbDir, "--state", state)
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	if page := get(t, base+"/"); !strings.Contains(page, first.ID) {
+		t.Errorf("history lost across a restart: %s not on the page", first.ID)
+	}
+	if log := get(t, base+"/runs/"+first.ID+"/log"); !strings.Contains(log, "tick from the schedule") {
+		t.Errorf("run log: %q", log)
+	}
+}

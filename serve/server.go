@@ -1,0 +1,218 @@
+package serve
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html/template"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"github.com/rs/zerolog"
+
+	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/fleet"
+	"github.com/cuttle-sh/cuttle/remote"
+)
+
+// Parser reads schedules: standard five-field cron, an optional leading
+// seconds field, descriptors such as @hourly and @every 30s, and a
+// CRON_TZ=Area/City prefix for time zones.
+var Parser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow | cron.Descriptor)
+
+// Server runs scheduled runbooks.
+type Server struct {
+	Config   *config.Config
+	Runbooks []*config.Runbook
+	History  *History
+	Metrics  *Metrics
+	// NewRunner makes the runner for one run, writing to out.
+	NewRunner func(out *os.File) *fleet.Runner
+	// Grace is how long running steps may finish after SIGTERM.
+	Grace time.Duration
+
+	cron    *cron.Cron
+	entries map[string]cron.EntryID
+	running sync.Map // runbook name -> *atomic.Bool
+	started time.Time
+	runCtx  context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	seq     atomic.Int64
+}
+
+// LoadRunbooks reads every *.yaml and *.yml in dir that has a schedule.
+func LoadRunbooks(dir string, cfg *config.Config) ([]*config.Runbook, error) {
+	var files []string
+	for _, pat := range []string{"*.yaml", "*.yml"} {
+		m, _ := filepath.Glob(filepath.Join(dir, pat))
+		files = append(files, m...)
+	}
+	sort.Strings(files)
+	var rbs []*config.Runbook
+	for _, f := range files {
+		rb, err := config.LoadRunbook(f, cfg)
+		if err != nil {
+			return nil, err
+		}
+		if rb.Schedule == "" {
+			continue
+		}
+		if _, err := Parser.Parse(rb.Schedule); err != nil {
+			return nil, fmt.Errorf("runbook %s: schedule %q: %w", f, rb.Schedule, err)
+		}
+		rbs = append(rbs, rb)
+	}
+	if len(rbs) == 0 {
+		return nil, fmt.Errorf("no runbook with a schedule: in %s", dir)
+	}
+	return rbs, nil
+}
+
+// Start schedules the runbooks.
+func (s *Server) Start(ctx context.Context) {
+	s.started = time.Now()
+	s.runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.entries = map[string]cron.EntryID{}
+	s.cron = cron.New(cron.WithParser(Parser))
+	log := zerolog.Ctx(ctx)
+	for _, rb := range s.Runbooks {
+		busy := &atomic.Bool{}
+		s.running.Store(rb.Name, busy)
+		id, _ := s.cron.AddFunc(rb.Schedule, func() {
+			if !busy.CompareAndSwap(false, true) {
+				s.Metrics.Skip(rb.Name)
+				log.Warn().Str("runbook", rb.Name).Msg("previous run still going: this scheduled run is skipped")
+				return
+			}
+			s.wg.Add(1)
+			defer s.wg.Done()
+			defer busy.Store(false)
+			s.runOnce(s.runCtx, rb)
+		})
+		s.entries[rb.Name] = id
+	}
+	s.cron.Start()
+}
+
+func (s *Server) runOnce(ctx context.Context, rb *config.Runbook) {
+	log := zerolog.Ctx(ctx).With().Str("runbook", rb.Name).Logger()
+	id := time.Now().UTC().Format("20060102T150405") + "-" + strconv.FormatInt(s.seq.Add(1), 10)
+	run := Run{ID: id, Runbook: rb.Name, Start: time.Now()}
+	f, err := os.OpenFile(s.History.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		log.Error().Err(err).Msg("cannot open the run's log")
+		return
+	}
+	defer f.Close()
+	log.Info().Str("run", id).Msg("run started")
+	r := s.NewRunner(f)
+	results, runErr := r.Run(log.WithContext(ctx), rb, nil)
+	run.Duration = time.Since(run.Start)
+	run.Status = "succeeded"
+	for _, res := range results {
+		rec := StepRecord{Name: res.Step, Worker: res.Worker, Skipped: res.Skipped, ExitCode: res.Result.ExitCode}
+		if res.Err != nil {
+			rec.Error = res.Err.Error()
+			if res.Masks != nil {
+				rec.Error = res.Masks.Mask(rec.Error)
+			}
+			var se *remote.StepError
+			if errors.As(res.Err, &se) {
+				rec.ExitCode = 125
+			}
+		}
+		run.Steps = append(run.Steps, rec)
+	}
+	if runErr != nil {
+		run.Status = "failed"
+		fmt.Fprintf(f, "\n%s\n", runErr)
+	}
+	if ctx.Err() != nil {
+		run.Status = "interrupted"
+	}
+	if err := s.History.Append(run); err != nil {
+		log.Error().Err(err).Msg("recording the run failed")
+	}
+	s.Metrics.Observe(run)
+	log.Info().Str("run", id).Str("status", run.Status).Dur("duration", run.Duration).Msg("run finished")
+}
+
+// Stop stops scheduling, lets running steps finish for the grace period,
+// then cancels them (their containers and work directories are removed).
+func (s *Server) Stop() {
+	stopped := s.cron.Stop()
+	select {
+	case <-stopped.Done():
+	case <-time.After(s.Grace):
+		s.cancel()
+	}
+	s.wg.Wait()
+	s.cancel()
+}
+
+// Handler serves /healthz, /metrics, / and /runs/<id>/log.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		s.Metrics.Write(w, s.started)
+	})
+	mux.HandleFunc("/runs/{id}/log", func(w http.ResponseWriter, r *http.Request) {
+		id := r.PathValue("id")
+		if _, ok := s.History.Get(id); !ok {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		http.ServeFile(w, r, s.History.LogPath(id))
+	})
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+		type rbView struct{ Name, Schedule, Next string }
+		var rbs []rbView
+		for _, rb := range s.Runbooks {
+			next := s.cron.Entry(s.entries[rb.Name]).Next
+			rbs = append(rbs, rbView{rb.Name, rb.Schedule, next.Format(time.RFC3339)})
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		page.Execute(w, map[string]any{"Runbooks": rbs, "Runs": s.History.Recent(50)})
+	})
+	return mux
+}
+
+var page = template.Must(template.New("page").Parse(`<!doctype html>
+<html><head><meta charset="utf-8"><title>cuttle serve</title>
+<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}.failed{color:#b00}.succeeded{color:#070}</style></head>
+<body><h1>cuttle serve</h1>
+<h2>Runbooks</h2>
+<table><tr><th>runbook</th><th>schedule</th><th>next run</th></tr>
+{{range .Runbooks}}<tr><td>{{.Name}}</td><td><code>{{.Schedule}}</code></td><td>{{.Next}}</td></tr>{{end}}
+</table>
+<h2>Recent runs</h2>
+<table><tr><th>run</th><th>runbook</th><th>start</th><th>duration</th><th>status</th><th>steps</th><th>log</th></tr>
+{{range .Runs}}<tr><td>{{.ID}}</td><td>{{.Runbook}}</td><td>{{.Start.Format "2006-01-02 15:04:05"}}</td><td>{{.Duration}}</td><td class="{{.Status}}">{{.Status}}</td>
+<td>{{range .Steps}}{{.Name}}{{if .Worker}}@{{.Worker}}{{end}}={{if .Skipped}}skipped{{else}}{{.ExitCode}}{{end}} {{end}}</td><td><a href="/runs/{{.ID}}/log">log</a></td></tr>{{end}}
+</table></body></html>
+`))
+
+// Listen opens addr, warning when it is not a loopback address: the page
+// shows run logs.
+func Listen(ctx context.Context, addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %s: %w", addr, err)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
+		zerolog.Ctx(ctx).Warn().Str("listen", ln.Addr().String()).Msg("serving run logs on a non-loopback address")
+	}
+	return ln, nil
+}
