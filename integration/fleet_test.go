@@ -12,6 +12,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/cuttle-sh/cuttle/internal/testenv"
 )
 
 func TestWorkersCheck(t *testing.T) {
@@ -56,9 +58,15 @@ func TestWorkersCheck(t *testing.T) {
 func TestGCAfterKill9(t *testing.T) {
 	t.Parallel()
 	s := newSSHD(t)
+	// A user of its own: gc with --older-than 0s must not see other tests'
+	// steps (nor would it: it only touches its own user's).
+	u, err := testenv.EnsureUser("cuttle-gc", true)
+	if err != nil {
+		t.Fatal(err)
+	}
 	cfgFile := filepath.Join(t.TempDir(), "cuttle.yaml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf("workers:\n  gcw: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
-		s.Port, workerUser, env.key.PrivateFile, s.KnownHosts)), 0o600)
+		s.Port, u.Name, env.key.PrivateFile, s.KnownHosts)), 0o600)
 	start := func(script string) (*exec.Cmd, *bufio.Scanner, string) {
 		cmd, rep := cuttleCmd(t, "run", "--config", cfgFile, "--worker", "gcw", "--image", env.image, "--pull", "never", "--inline", script)
 		out, _ := cmd.StdoutPipe()
@@ -105,7 +113,11 @@ func TestGCAfterKill9(t *testing.T) {
 	if err := survivor.Wait(); err != nil {
 		t.Fatalf("running step failed after gc: %v", err)
 	}
-	assertNothingLeft(t, result{report: readReport(t, survRep)})
+	if s := step(t, result{report: readReport(t, survRep)}); s.ExitCode != 0 || s.CleanupError != "" {
+		t.Errorf("survivor report: %+v", s)
+	} else {
+		assertStepGone(t, s)
+	}
 }
 
 func TestImagesPull(t *testing.T) {

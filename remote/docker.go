@@ -13,6 +13,9 @@ import (
 const (
 	LabelStep    = "io.cuttle.step"
 	LabelStarted = "io.cuttle.started"
+	// LabelHome is the SSH user's home: gc run as one user leaves other
+	// users' steps alone on a shared engine.
+	LabelHome = "io.cuttle.home"
 )
 
 // PullPolicy says when the image is pulled before a step.
@@ -63,6 +66,7 @@ func ContainerName(stepID string) string { return "cuttle-" + stepID }
 type runPlan struct {
 	StepID    string
 	Started   string // RFC 3339, UTC
+	Home      string
 	WorkDir   string
 	BundleDir string
 	Image     string
@@ -113,6 +117,7 @@ func dockerRunArgs(p runPlan) []string {
 		"--name", ContainerName(p.StepID),
 		"--label", LabelStep+"="+p.StepID,
 		"--label", LabelStarted+"="+p.Started,
+		"--label", LabelHome+"="+p.Home,
 		// Output reaches cuttle through the attach; a log file would keep
 		// unmasked secrets on the worker's disk.
 		"--log-driver", "none",

@@ -37,7 +37,7 @@ func golden(t *testing.T, name string, args []string) {
 }
 
 var testPlan = runPlan{
-	StepID: "20261127000000-42-1", Started: "2026-11-27T00:00:00Z",
+	StepID: "20261127000000-42-1", Started: "2026-11-27T00:00:00Z", Home: "/home/deploy",
 	WorkDir: "/home/deploy/.cuttle/work/20261127000000-42-1", BundleDir: "/home/deploy/.cuttle/bundles/abc",
 	Image: "registry.example.com/tools:1", NoPull: true, Script: "script.sh", Syntax: "bash",
 	OwnerUID: 1000, OwnerGID: 1000,

@@ -17,7 +17,7 @@ import (
 // "bundle NAME MTIME", "temp PATH MTIME", "build REF CREATED-UNIX".
 const gcListScript = `set -u
 echo "now $(date +%s)"
-docker ps -a --filter label=io.cuttle.step --format 'container {{.ID}} {{.State}} {{.Label "io.cuttle.step"}} {{.Label "io.cuttle.started"}}' 2>/dev/null
+docker ps -a --filter label=io.cuttle.step --filter "label=io.cuttle.home=$HOME" --format 'container {{.ID}} {{.State}} {{.Label "io.cuttle.step"}} {{.Label "io.cuttle.started"}}' 2>/dev/null
 for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d")"; done
 for d in "$HOME"/.cuttle/bundles/*; do [ -e "$d" ] && echo "bundle ${d##*/} $(stat -c %Y "$d")"; done
 for d in "$HOME"/.cuttle/bundles/.tmp-* "$HOME"/.cuttle/bundles/.upload-*; do [ -e "$d" ] && echo "temp $d $(stat -c %Y "$d")"; done

@@ -141,7 +141,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	res.ID, res.WorkDir = facts.Ticket, facts.WorkDir()
 	log = log.With().Str("container", ContainerName(res.ID)).Logger()
 	plan := runPlan{
-		StepID: res.ID, Started: res.Started.UTC().Format(time.RFC3339),
+		StepID: res.ID, Started: res.Started.UTC().Format(time.RFC3339), Home: facts.Home,
 		WorkDir: res.WorkDir, BundleDir: facts.BundleDir(b.Digest), Image: st.Image,
 		NoPull: supportsPullFlag(facts.DockerClient), Script: ScriptName, Syntax: st.Syntax,
 		OwnerUID: facts.UID, OwnerGID: facts.GID, Options: st.ContainerOptions,
