@@ -39,8 +39,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitOptions$$' -fuzztime $(FUZZTIME) ./remote
 	$(GO) test -run '^$$' -fuzz '^FuzzMaskedChunks$$' -fuzztime $(FUZZTIME) ./internal/mask
 
+# Benchmarks against peers (OpenSSH ssh/scp/sftp, Ansible), printed as a
+# Markdown table and kept in bench/RESULTS.md. Not part of make test.
 bench: deps build
-	$(GO) run ./bench -cuttle $(BIN)
+	command -v ansible >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core >/dev/null
+	$(GO) run ./bench -cuttle $(BIN) | tee bench/RESULTS.md
 
 clean:
 	rm -rf bin

@@ -1,14 +1,18 @@
 // Command bench measures cuttle against peers in the same run, on this
-// machine: a real sshd worker on loopback, the local engine and a local
-// image. It prints medians and ratios; it asserts nothing. Needs root.
+// machine: real sshd workers on loopback, the local engine and a local
+// image. It prints a Markdown table of medians and ratios and asserts
+// nothing. Needs root. Ansible is measured when ansible-core is installed.
 //
-//	go run ./bench [-n 15] [-cuttle bin/cuttle]
+//	go run ./bench [-n 9] [-cuttle bin/cuttle] [-workers 20] [-output-mib 1024]
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,106 +20,291 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
-	"golang.org/x/crypto/ssh"
-
 	"github.com/cuttle-sh/cuttle/internal/testenv"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+var (
+	runs      = flag.Int("n", 9, "runs per measurement")
+	cuttleBin = flag.String("cuttle", "bin/cuttle", "cuttle binary (static)")
+	nWorkers  = flag.Int("workers", 20, "workers for the fan-out scenario")
+	outputMiB = flag.Int("output-mib", 1024, "MiB printed in the output-throughput scenario")
+	sftpMiB   = flag.Int("sftp-mib", 256, "MiB moved in the SFTP scenario")
 )
 
 func main() {
-	n := flag.Int("n", 15, "runs per measurement")
-	cuttle := flag.String("cuttle", "bin/cuttle", "cuttle binary (static)")
 	flag.Parse()
-	if err := run(*n, *cuttle); err != nil {
+	if err := run(); err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-type worker struct {
-	sshd  *testenv.SSHD
-	user  string
-	key   testenv.Key
-	image string
+type env struct {
+	w                *testenv.LocalWorker
+	dir, image, user string
+	key              testenv.Key
+	sshd             *testenv.SSHD
+	cuttle           string
 }
 
-func run(n int, cuttle string) error {
-	ctx := context.Background()
-	if err := testenv.EnsureDocker(ctx); err != nil {
-		return err
-	}
-	image, err := testenv.EnsureBaseImage(ctx)
+func run() error {
+	w, err := testenv.StartLocalWorker(context.Background(), "cuttle-bench")
 	if err != nil {
 		return err
 	}
-	u, err := testenv.EnsureUser("cuttle-bench", true)
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "cuttle-bench-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	key, err := testenv.NewKey(filepath.Join(dir, "id_ed25519"))
-	if err != nil {
-		return err
-	}
-	sshd, err := testenv.StartSSHD(testenv.SSHDOptions{Dir: dir, AuthorizedKeys: []ssh.PublicKey{key.Public}})
-	if err != nil {
-		return err
-	}
-	defer sshd.Close()
-	w := worker{sshd: sshd, user: u.Name, key: key, image: image}
+	defer w.Close()
+	cuttle, _ := filepath.Abs(*cuttleBin)
+	e := env{w: w, dir: w.Dir, image: w.Image, user: w.User.Name, key: w.Key, sshd: w.SSHD, cuttle: cuttle}
+	image := e.image
+	dir := e.dir
 
-	fmt.Printf("# cuttle bench, %s, %d cores, %s, %d runs each (median)\n\n", time.Now().UTC().Format("2006-01-02"), runtime.NumCPU(), cpuModel(), n)
-	fmt.Println("| scenario | cuttle | plain ssh + docker run | ratio (cuttle / ssh) |")
-	fmt.Println("|---|---|---|---|")
+	fmt.Printf("# cuttle benchmarks\n\n%s UTC, %d cores (%s), %s; `%s`\n\n", time.Now().UTC().Format("2006-01-02 15:04"), runtime.NumCPU(), cpuModel(), runtime.Version(), strings.Join(append([]string{"go run ./bench"}, os.Args[1:]...), " "))
+	fmt.Println("| scenario | cuttle | peer | ratio (cuttle / peer) | notes |")
+	fmt.Println("|---|---|---|---|---|")
+	if _, err := exec.Command(cuttle, e.runArgs("echo warm")...).CombinedOutput(); err != nil {
+		return fmt.Errorf("warm-up step: %w", err)
+	}
+	_, hasAnsible := exec.LookPath("ansible")
 
-	cuttleHello := func() error {
-		return exec.Command(cuttle, "run", "--worker", sshd.URL(w.user), "--identity", key.PrivateFile,
-			"--known-hosts", sshd.KnownHosts, "--image", image, "--pull", "never", "--inline", "echo hi").Run()
+	// 1. One step, bundle and image cached.
+	c := median(func() error { return exec.Command(cuttle, e.runArgs("echo hi")...).Run() })
+	s := median(func() error {
+		return exec.Command("ssh", e.sshArgs(e.sshd, "docker run --rm "+image+" sh -c 'echo hi'")...).Run()
+	})
+	row("hello step (bundle and image cached)", c, s, "plain `ssh host docker run --rm`", "")
+	if hasAnsible == nil {
+		a := median(func() error { return e.ansible(1, "docker run --rm "+image+" sh -c 'echo hi'", e.sshd) })
+		row("hello step", c, a, "Ansible ad-hoc `command` module", "")
 	}
-	sshHello := func() error {
-		return exec.Command("ssh", w.sshArgs("docker", "run", "--rm", image, "sh", "-c", "'echo hi'")...).Run()
-	}
-	if err := cuttleHello(); err != nil { // warm: bundle upload
-		return fmt.Errorf("cuttle warm-up: %w", err)
-	}
-	c, err := median(n, cuttleHello)
-	if err != nil {
+
+	// 2. Script upload + run + one artifact download + cleanup.
+	arts := filepath.Join(dir, "arts")
+	c = median(func() error {
+		return exec.Command(cuttle, append(e.runArgs(`echo result > out.txt; new_octopusartifact out.txt`), "--artifacts", arts)...).Run()
+	})
+	script := filepath.Join(dir, "s.sh")
+	os.WriteFile(script, []byte("echo result > /w/out.txt\n"), 0o644)
+	s = median(func() error {
+		if err := exec.Command("scp", append(e.scpArgs(), script, e.user+"@127.0.0.1:s.sh")...).Run(); err != nil {
+			return err
+		}
+		if err := exec.Command("ssh", e.sshArgs(e.sshd, "mkdir -p w && docker run --rm -v $HOME/w:/w -v $HOME/s.sh:/s.sh "+image+" sh /s.sh")...).Run(); err != nil {
+			return err
+		}
+		if err := exec.Command("scp", append(e.scpArgs(), e.user+"@127.0.0.1:w/out.txt", filepath.Join(dir, "out.txt"))...).Run(); err != nil {
+			return err
+		}
+		return exec.Command("ssh", e.sshArgs(e.sshd, "rm -rf w s.sh")...).Run()
+	})
+	row("script upload, run, 1 artifact, cleanup", c, s, "scp + ssh docker run + scp + ssh rm", "")
+
+	// 3. Output throughput through the scanner and masker.
+	n := *outputMiB << 20
+	gen := fmt.Sprintf("yes 'output line of exactly sixty-four bytes, padded to length....' | head -c %d", n)
+	var cPeak int64
+	c = once(func() error {
+		cmd := exec.Command(cuttle, append(e.runArgs(gen), "--sensitive-var", "S=BENCH_SECRET")...)
+		cmd.Env = append(os.Environ(), "BENCH_SECRET=not-in-the-output")
+		cmd.Stdout = io.Discard
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		peak := testenv.PeakRSS(cmd.Process.Pid)
+		err := cmd.Wait()
+		cPeak = <-peak
+		return err
+	})
+	s = once(func() error {
+		cmd := exec.Command("ssh", e.sshArgs(e.sshd, "docker run --rm "+image+" sh -c \""+gen+"\"")...)
+		cmd.Stdout = io.Discard
+		return cmd.Run()
+	})
+	row(fmt.Sprintf("%d MiB of output", *outputMiB), c, s, "ssh host docker run (same bytes)", fmt.Sprintf("cuttle %.0f MB/s, peer %.0f MB/s; controller peak RSS %d MiB", float64(n)/c.Seconds()/1e6, float64(n)/s.Seconds()/1e6, cPeak>>10))
+
+	// 4. SFTP, one large file each way, same cipher.
+	if err := e.sftpBench(); err != nil {
 		return err
 	}
-	s, err := median(n, sshHello)
-	if err != nil {
-		return err
+
+	// 5. Fan-out: one step on N workers.
+	return e.fanOut(hasAnsible == nil)
+}
+
+func (e env) runArgs(script string) []string {
+	return []string{"run", "--worker", e.sshd.URL(e.user), "--identity", e.key.PrivateFile, "--known-hosts", e.sshd.KnownHosts,
+		"--image", e.image, "--pull", "never", "--inline", script}
+}
+
+func (e env) sshArgs(s *testenv.SSHD, remote string) []string {
+	return []string{"-i", e.key.PrivateFile, "-o", "UserKnownHostsFile=" + s.KnownHosts, "-o", "StrictHostKeyChecking=yes",
+		"-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes", "-p", strconv.Itoa(s.Port), e.user + "@" + s.Host, remote}
+}
+
+func (e env) scpArgs() []string {
+	return []string{"-q", "-i", e.key.PrivateFile, "-o", "UserKnownHostsFile=" + e.sshd.KnownHosts, "-o", "StrictHostKeyChecking=yes",
+		"-o", "BatchMode=yes", "-P", strconv.Itoa(e.sshd.Port)}
+}
+
+// ansible runs cmd on the given workers with forks = len(workers).
+func (e env) ansible(forks int, cmd string, workers ...*testenv.SSHD) error {
+	var inv strings.Builder
+	inv.WriteString("[w]\n")
+	var kh []byte
+	for i, s := range workers {
+		fmt.Fprintf(&inv, "w%d ansible_host=127.0.0.1 ansible_port=%d ansible_user=%s\n", i, s.Port, e.user)
+		b, _ := os.ReadFile(s.KnownHosts)
+		kh = append(kh, b...)
 	}
-	fmt.Printf("| hello step, bundle and image cached | %s | %s | %.2fx |\n", ms(c), ms(s), float64(c)/float64(s))
+	invFile := filepath.Join(e.dir, "inventory")
+	khFile := filepath.Join(e.dir, "ansible_known_hosts")
+	os.WriteFile(invFile, []byte(inv.String()), 0o644)
+	os.WriteFile(khFile, kh, 0o644)
+	c := exec.Command("ansible", "w", "-i", invFile, "-f", strconv.Itoa(forks), "-m", "command", "-a", cmd,
+		"--private-key", e.key.PrivateFile, "--ssh-extra-args=-o UserKnownHostsFile="+khFile)
+	c.Env = append(os.Environ(), "ANSIBLE_HOST_KEY_CHECKING=True", "ANSIBLE_PYTHON_INTERPRETER=auto_silent", "ANSIBLE_NOCOLOR=1")
+	out, err := c.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("ansible: %v: %s", err, tail(out))
+	}
 	return nil
 }
 
-func (w worker) sshArgs(remote ...string) []string {
-	return append([]string{"-i", w.key.PrivateFile, "-o", "UserKnownHostsFile=" + w.sshd.KnownHosts,
-		"-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes", "-o", "IdentitiesOnly=yes",
-		"-p", strconv.Itoa(w.sshd.Port), w.user + "@" + w.sshd.Host}, remote...)
+func (e env) sftpBench() error {
+	size := int64(*sftpMiB) << 20
+	local := filepath.Join(e.dir, "blob")
+	f, _ := os.Create(local)
+	io.CopyN(f, rand.Reader, size)
+	f.Close()
+	const cipher = "aes128-gcm@openssh.com"
+	conn, err := transport.Dial(context.Background(), transport.Target{Host: "127.0.0.1", Port: e.sshd.Port, User: e.user,
+		IdentityFiles: []string{e.key.PrivateFile}, KnownHostsFiles: []string{e.sshd.KnownHosts}, Ciphers: []string{cipher}})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	home, _, _ := func() ([]byte, []byte, error) {
+		return conn.Output(context.Background(), "sh", "-c", `printf %s "$HOME"`)
+	}()
+	remote := string(home) + "/blob"
+	up := median(func() error {
+		f, _ := os.Open(local)
+		defer f.Close()
+		return conn.Upload(context.Background(), remote, f, 0o644)
+	})
+	down := median(func() error { _, _, err := conn.Download(context.Background(), remote, io.Discard); return err })
+	batch := filepath.Join(e.dir, "batch")
+	sftp := func(cmds string) error {
+		os.WriteFile(batch, []byte(cmds), 0o644)
+		c := exec.Command("sftp", "-q", "-b", batch, "-c", cipher, "-i", e.key.PrivateFile, "-o", "UserKnownHostsFile="+e.sshd.KnownHosts,
+			"-o", "StrictHostKeyChecking=yes", "-P", strconv.Itoa(e.sshd.Port), e.user+"@127.0.0.1")
+		c.Stdout = io.Discard
+		return c.Run()
+	}
+	pUp := median(func() error { return sftp("put " + local + " blob2\n") })
+	pDown := median(func() error { return sftp("get blob2 /dev/null\n") })
+	conn.Run(context.Background(), &transport.Cmd{Args: []string{"rm", "-f", remote, string(home) + "/blob2"}})
+	rate := func(d time.Duration) string { return fmt.Sprintf("%.0f MB/s", float64(size)/d.Seconds()/1e6) }
+	row(fmt.Sprintf("SFTP upload %d MiB (%s)", *sftpMiB, cipher), up, pUp, "OpenSSH sftp put", "cuttle "+rate(up)+", sftp "+rate(pUp)+"; ratio < 1 is faster")
+	row(fmt.Sprintf("SFTP download %d MiB (%s)", *sftpMiB, cipher), down, pDown, "OpenSSH sftp get", "cuttle "+rate(down)+", sftp "+rate(pDown))
+	return nil
 }
 
-func median(n int, f func() error) (time.Duration, error) {
+func (e env) fanOut(withAnsible bool) error {
+	var workers []*testenv.SSHD
+	var cfg strings.Builder
+	cfg.WriteString("workers:\n")
+	for i := range *nWorkers {
+		s, err := e.w.NewSSHD("fan" + strconv.Itoa(i))
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		workers = append(workers, s)
+		fmt.Fprintf(&cfg, "  w%d: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s, pool: fan}\n", i, s.Port, e.user, e.key.PrivateFile, s.KnownHosts)
+	}
+	cfg.WriteString("pools:\n  fan: {max_steps_per_worker: 20}\n")
+	cfgFile := filepath.Join(e.dir, "cuttle.yaml")
+	os.WriteFile(cfgFile, []byte(cfg.String()), 0o644)
+	rb := filepath.Join(e.dir, "fan.yaml")
+	os.WriteFile(rb, []byte(fmt.Sprintf("steps:\n  - name: fan\n    pool: fan\n    run_on: all\n    container: {image: %s, pull: never}\n    script: {inline: 'echo hi'}\n", e.image)), 0o644)
+	var cpu time.Duration
+	var peak int64
+	c := once(func() error {
+		cmd := exec.Command(e.cuttle, "runbook", "run", rb, "--config", cfgFile, "--max-parallel", "20")
+		cmd.Stdout = io.Discard
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		p := testenv.PeakRSS(cmd.Process.Pid)
+		err := cmd.Wait()
+		peak = <-p
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, tail(errb.Bytes()))
+		}
+		return nil
+	})
+	note := fmt.Sprintf("controller CPU %.2fs, peak RSS %d MiB", cpu.Seconds(), peak>>10)
+	if withAnsible {
+		a := once(func() error { return e.ansible(*nWorkers, "docker run --rm "+e.image+" sh -c 'echo hi'", workers...) })
+		row(fmt.Sprintf("one step on %d workers", *nWorkers), c, a, "Ansible, forks=20", note)
+	} else {
+		row(fmt.Sprintf("one step on %d workers", *nWorkers), c, 0, "(ansible-core not installed)", note)
+	}
+	return nil
+}
+
+func row(name string, c, p time.Duration, peer, note string) {
+	ratio := "-"
+	if p > 0 {
+		ratio = fmt.Sprintf("%.2fx", c.Seconds()/p.Seconds())
+	}
+	fmt.Printf("| %s | %s | %s %s | %s | %s |\n", name, ms(c), ms(p), peer, ratio, note)
+}
+
+func median(f func() error) time.Duration {
 	var d []time.Duration
-	for range n {
+	for range *runs {
 		start := time.Now()
 		if err := f(); err != nil {
-			return 0, err
+			fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+			os.Exit(1)
 		}
 		d = append(d, time.Since(start))
 	}
 	slices.Sort(d)
-	return d[len(d)/2], nil
+	return d[len(d)/2]
 }
 
-func ms(d time.Duration) string { return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000) }
+func once(f func() error) time.Duration {
+	start := time.Now()
+	if err := f(); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		os.Exit(1)
+	}
+	return time.Since(start)
+}
+
+func ms(d time.Duration) string {
+	if d == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000)
+}
+
+func tail(b []byte) string {
+	if len(b) > 500 {
+		b = b[len(b)-500:]
+	}
+	return string(b)
+}
 
 func cpuModel() string {
 	b, _ := os.ReadFile("/proc/cpuinfo")

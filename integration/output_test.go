@@ -5,11 +5,9 @@ package integration
 import (
 	"bufio"
 	"io"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
-	"time"
+
+	"github.com/cuttle-sh/cuttle/internal/testenv"
 )
 
 // TestLargeOutputBoundedMemory streams 100 MB through sshd, docker, the
@@ -28,7 +26,7 @@ func TestLargeOutputBoundedMemory(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	peak := sampleVmHWM(cmd.Process.Pid)
+	peak := testenv.PeakRSS(cmd.Process.Pid)
 	br := bufio.NewReaderSize(out, 1<<16)
 	var n, count int64
 	for {
@@ -53,8 +51,6 @@ func TestLargeOutputBoundedMemory(t *testing.T) {
 	if count != lines || n != lines*100 {
 		t.Fatalf("got %d lines, %d bytes; want %d lines, %d bytes", count, n, lines, lines*100)
 	}
-	// Not rusage's ru_maxrss: Go starts children with vfork, and Linux
-	// carries the parent's (this test binary's) high-water mark into it.
 	maxRSSKiB := <-peak
 	if maxRSSKiB == 0 {
 		t.Fatal("could not sample the controller's VmHWM")
@@ -63,28 +59,4 @@ func TestLargeOutputBoundedMemory(t *testing.T) {
 	if maxRSSKiB > 100<<10 {
 		t.Errorf("controller peak RSS %d MiB for 100 MB of output: memory is not bounded", maxRSSKiB>>10)
 	}
-}
-
-// sampleVmHWM follows a process's peak resident set (VmHWM, in KiB, of
-// the address space it exec'd into) until it exits, and sends the last
-// value read.
-func sampleVmHWM(pid int) <-chan int64 {
-	ch := make(chan int64, 1)
-	go func() {
-		var last int64
-		for {
-			b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-			if err != nil || !strings.Contains(string(b), "VmHWM:") {
-				ch <- last
-				return
-			}
-			for _, line := range strings.Split(string(b), "\n") {
-				if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-					last, _ = strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-				}
-			}
-			time.Sleep(20 * time.Millisecond) // sampling a high-water mark, not synchronising
-		}
-	}()
-	return ch
 }

@@ -63,6 +63,7 @@ func dialOne(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, error
 		HostKeyCallback:   hostKey,
 		HostKeyAlgorithms: algos,
 	}
+	cfg.Ciphers = t.Ciphers
 
 	var raw net.Conn
 	if via == nil {

@@ -39,6 +39,9 @@ type Target struct {
 	// declared dead after KeepAliveMax unanswered requests (default 3).
 	KeepAliveInterval time.Duration
 	KeepAliveMax      int
+	// Ciphers, when set, restricts the ciphers offered (benchmarks
+	// compare against OpenSSH with the same cipher).
+	Ciphers []string
 }
 
 // Addr is host:port.

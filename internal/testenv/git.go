@@ -29,26 +29,9 @@ func StartGitDaemon(base string) (*GitDaemon, error) {
 		return nil, err
 	}
 	g := &GitDaemon{Addr: ln.Addr().String(), Base: base, ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			f, err := c.(*net.TCPConn).File()
-			c.Close()
-			if err != nil {
-				continue
-			}
-			cmd := exec.Command(git, "daemon", "--inetd", "--export-all", "--base-path="+base, base)
-			cmd.Stdin, cmd.Stdout = f, f
-			if cmd.Start() == nil {
-				go func() { cmd.Wait(); f.Close() }()
-			} else {
-				f.Close()
-			}
-		}
-	}()
+	go serveInetd(ln, func() *exec.Cmd {
+		return exec.Command(git, "daemon", "--inetd", "--export-all", "--base-path="+base, base)
+	}, nil, nil)
 	return g, nil
 }
 

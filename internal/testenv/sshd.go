@@ -45,7 +45,6 @@ type SSHD struct {
 	config string
 	mu     sync.Mutex
 	log    bytes.Buffer
-	procs  sync.WaitGroup
 	live   map[int]bool // sshd -i processes still running
 }
 
@@ -118,40 +117,22 @@ func StartSSHD(o SSHDOptions) (*SSHD, error) {
 }
 
 func (s *SSHD) serve(sshd string) {
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		f, err := c.(*net.TCPConn).File()
-		c.Close()
-		if err != nil {
-			continue
-		}
+	serveInetd(s.ln, func() *exec.Cmd {
 		cmd := exec.Command(sshd, "-i", "-e", "-f", s.config)
-		cmd.Stdin, cmd.Stdout = f, f
 		cmd.Stderr = lockedWriter{s}
-		if err := cmd.Start(); err != nil {
-			f.Close()
-			continue
-		}
-		s.procs.Add(1)
-		pid := cmd.Process.Pid
+		return cmd
+	}, func(pid int) {
 		s.mu.Lock()
 		if s.live == nil {
 			s.live = map[int]bool{}
 		}
 		s.live[pid] = true
 		s.mu.Unlock()
-		go func() {
-			defer s.procs.Done()
-			cmd.Wait()
-			f.Close()
-			s.mu.Lock()
-			delete(s.live, pid)
-			s.mu.Unlock()
-		}()
-	}
+	}, func(pid int) {
+		s.mu.Lock()
+		delete(s.live, pid)
+		s.mu.Unlock()
+	})
 }
 
 type lockedWriter struct{ s *SSHD }

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -36,32 +35,12 @@ func run() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	if err := testenv.EnsureDocker(ctx); err != nil {
-		return err
-	}
-	image, err := testenv.EnsureBaseImage(ctx)
+	w, err := testenv.StartLocalWorker(ctx, "cuttle-demo")
 	if err != nil {
 		return err
 	}
-	user, err := testenv.EnsureUser("cuttle-demo", true)
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp("", "cuttle-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(dir)
-	os.Chmod(dir, 0o755)
-	key, err := testenv.NewKey(filepath.Join(dir, "id_ed25519"))
-	if err != nil {
-		return err
-	}
-	sshd, err := testenv.StartSSHD(testenv.SSHDOptions{Dir: dir, AuthorizedKeys: []ssh.PublicKey{key.Public}})
-	if err != nil {
-		return err
-	}
-	defer sshd.Close()
+	defer w.Close()
+	sshd, key, image, user := w.SSHD, w.Key, w.Image, w.User
 
 	script := `echo "Hello from $(id -un) in a container on the worker"
 echo "work directory: $PWD"
