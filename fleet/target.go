@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/kevinburke/ssh_config"
+
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/secret"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -24,16 +26,30 @@ type Defaults struct {
 	// Jump is a comma-separated chain of worker names or addresses used
 	// when the worker names none.
 	Jump string
+	// SSHConfig is an OpenSSH client config consulted for names that are
+	// not workers in cuttle's config ("" is ~/.ssh/config if it exists,
+	// "none" disables it).
+	SSHConfig string
+	// AcceptNew records unknown hosts' keys (StrictHostKeyChecking=accept-new).
+	AcceptNew bool
 }
 
 // Resolve turns a worker name from the config, or an address
 // (ssh://user@host:port, user@host:port), into a Target, jump chain
 // included. Each hop gets its own entry's user, key and known_hosts.
 func Resolve(cfg *config.Config, name string, d Defaults) (transport.Target, error) {
-	return resolve(cfg, name, d, map[string]bool{})
+	path, explicit := d.SSHConfig, d.SSHConfig != ""
+	if path == "" {
+		path = ExpandHome("~/.ssh/config")
+	}
+	sc, err := loadSSHConfig(path, explicit)
+	if err != nil {
+		return transport.Target{}, err
+	}
+	return resolve(cfg, sc, name, d, map[string]bool{})
 }
 
-func resolve(cfg *config.Config, name string, d Defaults, seen map[string]bool) (transport.Target, error) {
+func resolve(cfg *config.Config, sc *ssh_config.Config, name string, d Defaults, seen map[string]bool) (transport.Target, error) {
 	if seen[name] {
 		return transport.Target{}, fmt.Errorf("worker %s: its jump chain loops back to itself", name)
 	}
@@ -64,14 +80,29 @@ func resolve(cfg *config.Config, name string, d Defaults, seen map[string]bool) 
 		if t, err = transport.ParseAddress(name); err != nil {
 			return t, fmt.Errorf("the worker is neither in the config nor an address: %w", err)
 		}
+		t.UseAgent = true
+		if sc != nil {
+			pj, err := applySSHConfig(sc, t.Host, &t, d.KnownHosts != "")
+			if err != nil {
+				return t, err
+			}
+			if pj != "" && d.Jump == "" {
+				jump = pj
+			}
+		}
 	}
+	t.AcceptNew = t.AcceptNew || d.AcceptNew
 	if t.User == "" {
 		t.User = os.Getenv("USER")
 	}
 	t.IdentityFiles = append(t.IdentityFiles, d.Identities...)
-	t.UseAgent = true
-	if len(t.KnownHostsFiles) == 0 {
-		t.KnownHostsFiles = []string{orDefault(d.KnownHosts, ExpandHome("~/.ssh/known_hosts"))}
+	if _, inConfig := cfg.Workers[name]; inConfig {
+		t.UseAgent = true
+	}
+	if d.KnownHosts != "" {
+		t.KnownHostsFiles = []string{d.KnownHosts}
+	} else if len(t.KnownHostsFiles) == 0 {
+		t.KnownHostsFiles = []string{ExpandHome("~/.ssh/known_hosts")}
 	}
 	if t.HostKeyFingerprint == "" {
 		t.HostKeyFingerprint = d.Fingerprint
@@ -79,12 +110,17 @@ func resolve(cfg *config.Config, name string, d Defaults, seen map[string]bool) 
 	if !t.Password.IsSet() {
 		t.Password = d.Password
 	}
-	t.ConnectTimeout, t.KeepAliveInterval = d.ConnectTimeout, d.KeepAlive
+	if t.ConnectTimeout == 0 {
+		t.ConnectTimeout = d.ConnectTimeout
+	}
+	if t.KeepAliveInterval == 0 {
+		t.KeepAliveInterval = d.KeepAlive
+	}
 	if jump != "" {
 		hopDefaults := d
 		hopDefaults.Jump, hopDefaults.Fingerprint = "", ""
 		for _, h := range strings.Split(jump, ",") {
-			hop, err := resolve(cfg, strings.TrimSpace(h), hopDefaults, seen)
+			hop, err := resolve(cfg, sc, strings.TrimSpace(h), hopDefaults, seen)
 			if err != nil {
 				return t, fmt.Errorf("jump host of %s: %w", name, err)
 			}

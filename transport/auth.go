@@ -36,6 +36,13 @@ func authMethods(t Target) ([]ssh.AuthMethod, []string, func(), error) {
 		if err != nil {
 			return nil, nil, nil, err
 		}
+		// An OpenSSH certificate beside the key is offered first, as ssh does.
+		if cert, err := loadCertificate(f+"-cert.pub", s); err != nil {
+			return nil, nil, nil, err
+		} else if cert != nil {
+			signers = append(signers, cert)
+			tried = append(tried, "publickey "+f+"-cert.pub")
+		}
 		signers = append(signers, s)
 		tried = append(tried, "publickey "+f)
 	}
@@ -80,6 +87,31 @@ func authMethods(t Target) ([]ssh.AuthMethod, []string, func(), error) {
 		return nil, nil, nil, fmt.Errorf("%s: no way to authenticate: give --identity KEY, --password-env VAR, or start ssh-agent", t)
 	}
 	return methods, tried, closer, nil
+}
+
+// loadCertificate reads an OpenSSH user certificate for signer, if file
+// exists.
+func loadCertificate(file string, signer ssh.Signer) (ssh.Signer, error) {
+	b, err := os.ReadFile(file)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", file, err)
+	}
+	pub, _, _, _, err := ssh.ParseAuthorizedKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s: %w", file, err)
+	}
+	cert, ok := pub.(*ssh.Certificate)
+	if !ok {
+		return nil, fmt.Errorf("%s is not an OpenSSH certificate", file)
+	}
+	cs, err := ssh.NewCertSigner(cert, signer)
+	if err != nil {
+		return nil, fmt.Errorf("certificate %s does not match its key: %w", file, err)
+	}
+	return cs, nil
 }
 
 func loadIdentity(file string) (ssh.Signer, error) {

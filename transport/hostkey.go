@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 
@@ -128,6 +129,9 @@ func hostKeyPolicy(t Target) (ssh.HostKeyCallback, []string, error) {
 			hk.Problem = HostKeyRevoked
 			hk.Known = []string{re.Revoked.Filename + ":" + strconv.Itoa(re.Revoked.Line)}
 		case errors.As(err, &ke) && len(ke.Want) == 0:
+			if t.AcceptNew {
+				return appendKnownHost(files[0], host, key)
+			}
 			hk.Problem = HostKeyUnknown
 		case errors.As(err, &ke):
 			hk.Problem = HostKeyChanged
@@ -140,6 +144,25 @@ func hostKeyPolicy(t Target) (ssh.HostKeyCallback, []string, error) {
 		return hk
 	}
 	return cb, knownAlgorithms(check, t.Addr()), nil
+}
+
+// appendKnownHost records key for host, as accept-new does: one line
+// appended with a single write, the file and its directory created 0600
+// and 0700 when missing.
+func appendKnownHost(file, host string, key ssh.PublicKey) error {
+	if err := os.MkdirAll(filepath.Dir(file), 0o700); err != nil {
+		return fmt.Errorf("accept-new: %w", err)
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("accept-new: %w", err)
+	}
+	defer f.Close()
+	line := knownhosts.Line([]string{knownhosts.Normalize(host)}, key) + "\n"
+	if _, err := f.WriteString(line); err != nil {
+		return fmt.Errorf("accept-new: writing %s: %w", file, err)
+	}
+	return nil
 }
 
 // knownAlgorithms asks the known_hosts callback which keys it holds for addr

@@ -29,6 +29,10 @@ type Target struct {
 	KnownHostsFiles []string
 	// HostKeyFingerprint pins the key ("SHA256:...") instead.
 	HostKeyFingerprint string
+	// AcceptNew, like OpenSSH's StrictHostKeyChecking=accept-new, records
+	// the key of a host that has no entry yet in the first known_hosts
+	// file. A changed or revoked key is still refused.
+	AcceptNew bool
 
 	// Jump lists hops to cross first, outermost first, like ssh -J.
 	Jump []Target

@@ -70,7 +70,14 @@ func inputError(format string, a ...any) error {
 // defaultsFromFlags are the connection flags every command shares.
 func defaultsFromFlags(fl *config.Flags) (fleet.Defaults, error) {
 	d := fleet.Defaults{Identities: fl.Strings("identity"), KnownHosts: fl.String("known-hosts"),
-		Fingerprint: fl.String("host-key-fingerprint"), Jump: fl.String("jump")}
+		Fingerprint: fl.String("host-key-fingerprint"), Jump: fl.String("jump"), SSHConfig: fl.String("ssh-config")}
+	switch v := fl.String("strict-host-key-checking"); v {
+	case "", "yes":
+	case "accept-new":
+		d.AcceptNew = true
+	default:
+		return d, fmt.Errorf("--strict-host-key-checking %q: want yes or accept-new (cuttle never trusts an unverified host key)", v)
+	}
 	if env := fl.String("password-env"); env != "" {
 		pw, ok := os.LookupEnv(env)
 		if !ok {

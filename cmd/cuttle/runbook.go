@@ -25,6 +25,8 @@ func connectionFlags(f *pflag.FlagSet) {
 	f.String("jump", "", "jump hosts, as ssh -J: user@host:port[,user@host:port] or worker names")
 	f.Duration("connect-timeout", 15*time.Second, "bound on TCP connect plus SSH handshake")
 	f.Duration("keepalive", 15*time.Second, "keepalive interval; the worker is declared unreachable after 3 unanswered")
+	f.String("ssh-config", "", "OpenSSH client config for Host aliases, ProxyJump, IdentityFile... (default ~/.ssh/config; none to ignore)")
+	f.String("strict-host-key-checking", "yes", "yes, or accept-new to record the key of a host not yet in known_hosts (a changed key is still refused)")
 }
 
 func newRunbookCmd(io stdio) *cobra.Command {

@@ -1,0 +1,89 @@
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/kevinburke/ssh_config"
+
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// loadSSHConfig reads an OpenSSH client config; a missing default file is
+// no config at all.
+func loadSSHConfig(path string, explicit bool) (*ssh_config.Config, error) {
+	if path == "none" {
+		return nil, nil
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) && !explicit {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("ssh config %s: %w", path, err)
+	}
+	defer f.Close()
+	c, err := ssh_config.Decode(f)
+	if err != nil {
+		return nil, fmt.Errorf("ssh config %s: %w", path, err)
+	}
+	return c, nil
+}
+
+// applySSHConfig fills what the address left open from alias's entry, as
+// ssh does: values already set (from the address or flags) win. It returns
+// the ProxyJump chain, if any.
+func applySSHConfig(c *ssh_config.Config, alias string, t *transport.Target, flagKnownHosts bool) (jump string, err error) {
+	get := func(key string) string {
+		v, _ := c.Get(alias, key)
+		return strings.TrimSpace(v)
+	}
+	if hn := get("HostName"); hn != "" {
+		t.Host = strings.ReplaceAll(hn, "%h", alias)
+	}
+	if t.User == "" {
+		t.User = get("User")
+	}
+	if p := get("Port"); t.Port == 0 && p != "" {
+		if t.Port, err = strconv.Atoi(p); err != nil {
+			return "", fmt.Errorf("ssh config, Host %s: Port %q is not a number", alias, p)
+		}
+	}
+	ids, _ := c.GetAll(alias, "IdentityFile")
+	for _, id := range ids {
+		t.IdentityFiles = append(t.IdentityFiles, ExpandHome(strings.ReplaceAll(id, "%h", alias)))
+	}
+	if strings.EqualFold(get("IdentitiesOnly"), "yes") {
+		t.UseAgent = false
+	}
+	if kh := get("UserKnownHostsFile"); kh != "" && !flagKnownHosts {
+		for _, f := range strings.Fields(kh) {
+			t.KnownHostsFiles = append(t.KnownHostsFiles, ExpandHome(f))
+		}
+	}
+	switch v := strings.ToLower(get("StrictHostKeyChecking")); v {
+	case "", "yes", "ask":
+	case "accept-new":
+		t.AcceptNew = true
+	default:
+		return "", fmt.Errorf("ssh config, Host %s: StrictHostKeyChecking %s: cuttle never trusts an unverified host key; use accept-new to record new hosts' keys", alias, v)
+	}
+	if v := get("ServerAliveInterval"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			t.KeepAliveInterval = time.Duration(n) * time.Second
+		}
+	}
+	if v := get("ConnectTimeout"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			t.ConnectTimeout = time.Duration(n) * time.Second
+		}
+	}
+	if pj := get("ProxyJump"); pj != "" && !strings.EqualFold(pj, "none") {
+		jump = pj
+	}
+	return jump, nil
+}
