@@ -13,6 +13,7 @@ have ip              || need="$need iproute2"
 have docker-registry || need="$need docker-registry"
 have htpasswd        || need="$need apache2-utils"
 have flock           || need="$need util-linux"
+have openssl         || need="$need openssl"
 if [ -n "$need" ]; then
   if [ "$(id -u)" != 0 ]; then
     echo "install-deps: need root to install:$need" >&2

@@ -9,12 +9,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
 
 // EnsureDocker makes sure a Docker engine answers, starting dockerd in the
-// background when none does (its log goes to /tmp/cuttle-dockerd.log).
+// background when none does (its log goes to /tmp/cuttle-dockerd.log). A
+// pid file left by a dockerd that was killed is removed first: CI starts
+// right after a session's processes were ended.
 func EnsureDocker(ctx context.Context) error {
 	if exec.CommandContext(ctx, "docker", "info").Run() == nil {
 		return nil
@@ -22,6 +25,8 @@ func EnsureDocker(ctx context.Context) error {
 	if _, err := exec.LookPath("dockerd"); err != nil {
 		return fmt.Errorf("no Docker engine answers and dockerd is not installed: apt-get install docker.io")
 	}
+	removeStalePidFile("/var/run/docker.pid")
+	removeStalePidFile("/var/run/docker/containerd/containerd.pid")
 	logf, err := os.OpenFile("/tmp/cuttle-dockerd.log", os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
@@ -31,19 +36,47 @@ func EnsureDocker(ctx context.Context) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting dockerd: %w", err)
 	}
-	go cmd.Wait() // reap it if it dies; it outlives the tests otherwise
-	deadline := time.Now().Add(60 * time.Second)
-	for time.Now().Before(deadline) {
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }() // it outlives the tests otherwise
+	deadline := time.After(90 * time.Second)
+	for {
 		if exec.CommandContext(ctx, "docker", "info").Run() == nil {
 			return nil
 		}
 		select {
+		case err := <-exited:
+			log, _ := os.ReadFile("/tmp/cuttle-dockerd.log")
+			return fmt.Errorf("dockerd exited (%v); end of /tmp/cuttle-dockerd.log:\n%s", err, lastLines(string(log), 5))
+		case <-deadline:
+			return fmt.Errorf("dockerd started but did not answer within 90s; see /tmp/cuttle-dockerd.log")
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
-	return fmt.Errorf("dockerd started but did not answer within 60s; see /tmp/cuttle-dockerd.log")
+}
+
+// removeStalePidFile removes a pid file whose process no longer runs.
+func removeStalePidFile(path string) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err == nil && pid > 0 {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(pid)); err == nil {
+			return // still running
+		}
+	}
+	os.Remove(path)
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
 }
 
 // BaseImage is the name of the small glibc image tests run steps in:
