@@ -18,6 +18,8 @@ type Config struct {
 	Workers map[string]Worker `mapstructure:"workers"`
 	Pools   map[string]Pool   `mapstructure:"pools"`
 	Feeds   map[string]Feed   `mapstructure:"feeds"`
+	// Defaults fill in what a worker's entry leaves out.
+	Defaults WorkerDefaults `mapstructure:"defaults"`
 	// Runner, when Bundle is set, replaces cuttle's own step runner with
 	// one the user brings (Octopus's Calamari).
 	Runner Runner `mapstructure:"runner"`
@@ -38,6 +40,17 @@ type Worker struct {
 	Pool               string            `mapstructure:"pool"`
 	AllowPrivileged    bool              `mapstructure:"allow_privileged"`
 	Labels             map[string]string `mapstructure:"labels"`
+}
+
+// WorkerDefaults apply to every worker that does not set the field.
+type WorkerDefaults struct {
+	User              string `mapstructure:"user"`
+	Port              int    `mapstructure:"port"`
+	IdentityFile      string `mapstructure:"identity_file"`
+	KnownHosts        string `mapstructure:"known_hosts"`
+	Jump              string `mapstructure:"jump"`
+	Pool              string `mapstructure:"pool"`
+	MaxStepsPerWorker int    `mapstructure:"max_steps_per_worker"`
 }
 
 // Runner is an external step runner: a local bundle directory and a
@@ -118,10 +131,42 @@ func Load(file string) (*Config, error) {
 		return nil, fmt.Errorf("config %s: %w (check the key names against the README)", file, err)
 	}
 	c.File = file
+	c.applyDefaults()
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", file, err)
 	}
 	return &c, nil
+}
+
+func (c *Config) applyDefaults() {
+	d := c.Defaults
+	for name, w := range c.Workers {
+		if w.User == "" {
+			w.User = d.User
+		}
+		if w.Port == 0 {
+			w.Port = d.Port
+		}
+		if w.IdentityFile == "" {
+			w.IdentityFile = d.IdentityFile
+		}
+		if w.KnownHosts == "" {
+			w.KnownHosts = d.KnownHosts
+		}
+		if w.Jump == "" && d.Jump != name {
+			w.Jump = d.Jump
+		}
+		if w.Pool == "" {
+			w.Pool = d.Pool
+		}
+		c.Workers[name] = w
+	}
+	for name, p := range c.Pools {
+		if p.MaxStepsPerWorker == 0 {
+			p.MaxStepsPerWorker = d.MaxStepsPerWorker
+			c.Pools[name] = p
+		}
+	}
 }
 
 func (c *Config) validate() error {

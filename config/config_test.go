@@ -23,6 +23,7 @@ func TestLoad(t *testing.T) {
 		wantErr string
 	}{
 		{name: "valid", body: "workers:\n  w1: {host: 127.0.0.1, port: 2222, user: deploy, pool: linux}\npools:\n  linux: {max_steps_per_worker: 2}\n"},
+		{name: "defaults fill in", body: "defaults: {port: 2222, user: deploy}\nworkers:\n  w1: {host: 127.0.0.1, pool: linux}\npools:\n  linux: {max_steps_per_worker: 2}\n"},
 		{name: "typo in key", body: "workers:\n  w1: {hots: 127.0.0.1}\n", wantErr: "hots"},
 		{name: "missing host", body: "workers:\n  w1: {user: x}\n", wantErr: "workers.w1.host is required"},
 		{name: "undefined pool", body: "workers:\n  w1: {host: h, pool: nope}\n", wantErr: `workers.w1.pool "nope"`},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sort"
 	"sync"
 	"time"
 
@@ -94,6 +95,8 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
+				markBusy(w, 1)
+				defer markBusy(w, -1)
 				stepResults[i] = r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
 			}()
 		}
@@ -154,8 +157,22 @@ func runbookVariables(rb *config.Runbook, extra *Variables) (*Variables, error) 
 	return vars, nil
 }
 
+// busy counts the steps this controller runs on each worker, for run_on:
+// one's least-busy choice.
+var busy = struct {
+	sync.Mutex
+	n map[string]int
+}{n: map[string]int{}}
+
+func markBusy(worker string, delta int) {
+	busy.Lock()
+	busy.n[worker] += delta
+	busy.Unlock()
+}
+
 // workersFor picks the step's workers: its worker, every worker of its
-// pool (run_on: all), or the first reachable one (run_on: one).
+// pool (run_on: all), or the least busy reachable one (run_on: one; ties
+// go by name).
 func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookStep) ([]string, error) {
 	if s.Worker != "" {
 		return []string{s.Worker}, nil
@@ -167,8 +184,12 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 	if s.RunOn == "all" {
 		return members, nil
 	}
+	busy.Lock()
+	order := append([]string(nil), members...)
+	sort.SliceStable(order, func(i, j int) bool { return busy.n[order[i]] < busy.n[order[j]] })
+	busy.Unlock()
 	var errs error
-	for _, m := range members {
+	for _, m := range order {
 		if _, err := conns.Get(ctx, m); err == nil {
 			return []string{m}, nil
 		} else {

@@ -286,7 +286,18 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 	case st.Pull != PullAlways && facts.ImageID != "":
 		return 0, nil
 	}
-	return 1, pullImage(ctx, sh, facts.WorkDir(), st.Image, st.Feed, progress)
+	if err := pullImage(ctx, sh, facts.WorkDir(), st.Image, st.Feed, progress); err != nil {
+		return 1, err
+	}
+	// The platform of what was just pulled: an arm64-only tag on an
+	// amd64 worker is named here, not as an "exec format error" later.
+	var out bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", "--", st.Image}, Stdout: &out}); err == nil {
+		if got, want := strings.TrimSpace(out.String()), "linux/"+bootstrap.ArchOf(facts.Arch); got != want {
+			return 2, stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is %s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, got, want)
+		}
+	}
+	return 2, nil
 }
 
 // prepareExternal readies an external runner: its bundle, a glibc check
