@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"strings"
 
 	"github.com/pkg/sftp"
 )
@@ -22,10 +23,18 @@ func (c *Conn) SFTP() (*sftp.Client, error) {
 	if c.sftp != nil {
 		return c.sftp, nil
 	}
-	s, err := sftp.NewClient(c.client,
+	opts := []sftp.ClientOption{
 		sftp.UseConcurrentWrites(true),
 		sftp.UseConcurrentReads(true),
-		sftp.MaxConcurrentRequestsPerFile(64))
+		sftp.MaxConcurrentRequestsPerFile(64),
+	}
+	// The SFTP draft only promises 32 KiB packets; OpenSSH's sftp-server
+	// takes up to 256 KiB, and 64 KiB moves large files about a quarter
+	// faster here (go run ./bench: SFTP rows).
+	if strings.Contains(string(c.client.ServerVersion()), "OpenSSH") {
+		opts = append(opts, sftp.MaxPacketUnchecked(64<<10))
+	}
+	s, err := sftp.NewClient(c.client, opts...)
 	if err != nil {
 		return nil, c.wrap(fmt.Errorf("starting sftp: %w", err))
 	}
