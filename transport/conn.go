@@ -51,9 +51,55 @@ type Conn struct {
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
 
+	// extra are more connections to the same worker, opened when sshd's
+	// MaxSessions refuses another session on the ones there are.
+	extraMu sync.Mutex
+	extra   []*ssh.Client
+
 	deadSince atomic.Pointer[time.Time]
 	done      chan struct{}
 	closeOnce sync.Once
+}
+
+// newSession opens a session on the first connection that takes one,
+// dialling another connection (through the same hops) when every one is
+// at sshd's MaxSessions limit.
+func (c *Conn) newSession() (*ssh.Session, error) {
+	c.extraMu.Lock()
+	clients := append([]*ssh.Client{c.client}, c.extra...)
+	c.extraMu.Unlock()
+	var refused error
+	for _, cl := range clients {
+		s, err := cl.NewSession()
+		if err == nil {
+			return s, nil
+		}
+		var oce *ssh.OpenChannelError
+		if !errors.As(err, &oce) {
+			return nil, err
+		}
+		refused = err
+	}
+	var via *ssh.Client
+	if len(c.hops) > 1 {
+		via = c.hops[len(c.hops)-2]
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), defaultConnectTimeout)
+	defer cancel()
+	cl, err := dialOne(ctx, c.target, via)
+	if err != nil {
+		return nil, fmt.Errorf("every connection is at sshd's session limit (%v) and another could not be opened: %w", refused, err)
+	}
+	select {
+	case <-c.done:
+		cl.Close()
+		return nil, io.ErrClosedPipe
+	default:
+	}
+	c.extraMu.Lock()
+	c.extra = append(c.extra, cl)
+	c.extraMu.Unlock()
+	return cl.NewSession()
 }
 
 // String names the worker as user@host:port.
@@ -67,7 +113,7 @@ func (c *Conn) Run(ctx context.Context, cmd *Cmd) error {
 	if err != nil {
 		return err
 	}
-	s, err := c.client.NewSession()
+	s, err := c.newSession()
 	if err != nil {
 		return c.wrap(fmt.Errorf("opening session: %w", err))
 	}
@@ -125,6 +171,11 @@ func (c *Conn) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
 		close(c.done)
+		c.extraMu.Lock()
+		for _, e := range c.extra {
+			e.Close()
+		}
+		c.extraMu.Unlock()
 		for i := len(c.hops) - 1; i >= 0; i-- {
 			if e := c.hops[i].Close(); e != nil && i == len(c.hops)-1 {
 				err = e

@@ -40,7 +40,46 @@ func Dial(ctx context.Context, t Target) (*Conn, error) {
 	return conn, nil
 }
 
+// dialRetries is how many times a failed TCP connect or handshake is
+// retried, with backoff: workers restart, and sshd's MaxStartups drops
+// connections under load. A refused host key or authentication is final,
+// and nothing here runs a command, so a retry cannot repeat one.
+const dialRetries = 3
+
 func dialOne(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, error) {
+	backoff := 250 * time.Millisecond
+	for attempt := 0; ; attempt++ {
+		c, err := dialOnce(ctx, t, via)
+		if err == nil || attempt == dialRetries || !retryable(err) || ctx.Err() != nil {
+			return c, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, err
+		case <-time.After(backoff):
+		}
+		backoff *= 2
+	}
+}
+
+// retryable reports whether a dial error may pass: not a host key or
+// authentication refusal, not bad input.
+func retryable(err error) bool {
+	var hk *HostKeyError
+	var ae *AuthError
+	if errors.As(err, &hk) || errors.As(err, &ae) {
+		return false
+	}
+	msg := err.Error()
+	for _, final := range []string{"no known_hosts", "identity file", "no way to authenticate", "ssh-agent", "host key fingerprint"} {
+		if strings.Contains(msg, final) {
+			return false
+		}
+	}
+	return true
+}
+
+func dialOnce(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, error) {
 	timeout := t.ConnectTimeout
 	if timeout == 0 {
 		timeout = defaultConnectTimeout

@@ -34,8 +34,25 @@ func (c *Conn) SFTP() (*sftp.Client, error) {
 	if strings.Contains(string(c.client.ServerVersion()), "OpenSSH") {
 		opts = append(opts, sftp.MaxPacketUnchecked(64<<10))
 	}
-	s, err := sftp.NewClient(c.client, opts...)
+	session, err := c.newSession()
 	if err != nil {
+		return nil, c.wrap(fmt.Errorf("starting sftp: %w", err))
+	}
+	if err := session.RequestSubsystem("sftp"); err != nil {
+		session.Close()
+		return nil, c.wrap(fmt.Errorf("starting sftp (is the sftp subsystem enabled in sshd_config?): %w", err))
+	}
+	w, err := session.StdinPipe()
+	if err != nil {
+		return nil, c.wrap(err)
+	}
+	r, err := session.StdoutPipe()
+	if err != nil {
+		return nil, c.wrap(err)
+	}
+	s, err := sftp.NewClientPipe(r, w, opts...)
+	if err != nil {
+		session.Close()
 		return nil, c.wrap(fmt.Errorf("starting sftp: %w", err))
 	}
 	c.sftp = s

@@ -52,3 +52,5 @@ func TestTargetStringHidesAuth(t *testing.T) {
 		t.Fatalf("String = %q", got)
 	}
 }
+
+func newTestSecret() secret.Value { return secret.New("pw") }
