@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/cuttle-sh/cuttle/internal/testenv"
+	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -130,7 +131,12 @@ func run() error {
 		return err
 	}
 
-	// 5. Fan-out: one step on N workers.
+	// 5. A 1,000-file, 100 MiB bundle: first upload, then unchanged.
+	if err := e.bundleBench(); err != nil {
+		return err
+	}
+
+	// 6. Fan-out: one step on N workers.
 	return e.fanOut(hasAnsible == nil)
 }
 
@@ -210,6 +216,55 @@ func (e env) sftpBench() error {
 	rate := func(d time.Duration) string { return fmt.Sprintf("%.0f MB/s", float64(size)/d.Seconds()/1e6) }
 	row(fmt.Sprintf("SFTP upload %d MiB (%s)", *sftpMiB, cipher), up, pUp, "OpenSSH sftp put", "cuttle "+rate(up)+", sftp "+rate(pUp)+"; ratio < 1 is faster")
 	row(fmt.Sprintf("SFTP download %d MiB (%s)", *sftpMiB, cipher), down, pDown, "OpenSSH sftp get", "cuttle "+rate(down)+", sftp "+rate(pDown))
+	return nil
+}
+
+func (e env) bundleBench() error {
+	src := filepath.Join(e.dir, "bundle")
+	for i := range 1000 {
+		d := filepath.Join(src, fmt.Sprintf("d%02d", i%20))
+		os.MkdirAll(d, 0o755)
+		f, _ := os.Create(filepath.Join(d, fmt.Sprintf("f%04d.bin", i)))
+		io.CopyN(f, rand.Reader, 100<<20/1000)
+		f.Close()
+	}
+	conn, err := transport.Dial(context.Background(), transport.Target{Host: "127.0.0.1", Port: e.sshd.Port, User: e.user,
+		IdentityFiles: []string{e.key.PrivateFile}, KnownHostsFiles: []string{e.sshd.KnownHosts}})
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	clear := func() {
+		conn.Run(context.Background(), &transport.Cmd{Args: []string{"sh", "-c", `rm -rf "$HOME"/.cuttle/bundles/ext-* "$HOME/sftp-bundle"`}})
+	}
+	var sent int64
+	first := median(func() error {
+		clear()
+		var err error
+		sent, _, err = remote.EnsureDirBundle(context.Background(), conn, &remote.ExternalRunner{BundleDir: src, Command: "x {script}"})
+		return err
+	})
+	peer := median(func() error {
+		clear()
+		batch := filepath.Join(e.dir, "batch-r")
+		os.WriteFile(batch, []byte("put -r "+src+" sftp-bundle\n"), 0o644)
+		c := exec.Command("sftp", "-q", "-b", batch, "-i", e.key.PrivateFile, "-o", "UserKnownHostsFile="+e.sshd.KnownHosts,
+			"-o", "StrictHostKeyChecking=yes", "-P", strconv.Itoa(e.sshd.Port), e.user+"@127.0.0.1")
+		c.Stdout = io.Discard
+		return c.Run()
+	})
+	row("first upload, 1,000 files / 100 MiB bundle", first, peer, "OpenSSH `sftp put -r`", fmt.Sprintf("one tar stream, %d MiB sent", sent>>20))
+	var again int64
+	var commands int
+	prepared := &remote.ExternalRunner{BundleDir: src, Command: "x {script}"}
+	hash := median(prepared.Prepare)
+	reup := median(func() error {
+		var err error
+		again, commands, err = remote.EnsureDirBundle(context.Background(), conn, prepared)
+		return err
+	})
+	row("re-upload of the unchanged bundle", reup, 0, "", fmt.Sprintf("%d bytes sent, %d command on the open connection; hashing the 100 MiB locally to know it is unchanged takes another %s", again, commands, ms(hash)))
+	clear()
 	return nil
 }
 

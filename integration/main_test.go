@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -161,6 +162,9 @@ func cuttleCmd(t *testing.T, args ...string) (*exec.Cmd, string) {
 	}
 	cmd := exec.CommandContext(t.Context(), env.cuttle, args...)
 	cmd.Env = append(filterEnv(os.Environ(), "SSH_AUTH_SOCK", "CUTTLE_"), "HOME="+t.TempDir())
+	// No controlling terminal, as in CI: nothing may prompt the developer
+	// who runs the tests from one.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	return cmd, rep
 }
 

@@ -15,6 +15,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"github.com/cuttle-sh/cuttle/internal/shellquote"
 	"github.com/cuttle-sh/cuttle/internal/testenv"
 )
 
@@ -150,8 +151,19 @@ func TestPasswordAndEncryptedKey(t *testing.T) {
 	args := []string{"run", "--worker", s2.URL(workerUser), "--known-hosts", s2.KnownHosts, "--identity", key, "--image", env.image, "--pull", "never", "--inline", "echo key-ok"}
 	cmd, _ = cuttleCmd(t, args...)
 	out, _ = cmd.CombinedOutput()
-	if !strings.Contains(string(out), "is encrypted: set CUTTLE_KEY_PASSPHRASE") {
+	if !strings.Contains(string(out), "is encrypted and there is no terminal to ask on: set CUTTLE_KEY_PASSPHRASE") {
 		t.Fatalf("encrypted key without passphrase: %s", out)
+	}
+	// On a terminal it asks, as ssh does: script(1) gives it one.
+	line, err := shellquote.Join(append([]string{env.cuttle}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pty := exec.Command("script", "-q", "-e", "-c", line, "/dev/null")
+	pty.Env = cmd.Env
+	pty.Stdin = strings.NewReader("pass phrase\n")
+	if out, err := pty.CombinedOutput(); err != nil || !strings.Contains(string(out), "Enter passphrase for key") || !strings.Contains(string(out), "key-ok") {
+		t.Fatalf("passphrase prompt on a terminal: %v\n%s", err, out)
 	}
 	cmd, _ = cuttleCmd(t, args...)
 	cmd.Env = append(cmd.Env, "CUTTLE_KEY_PASSPHRASE=pass phrase")

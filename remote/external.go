@@ -45,6 +45,7 @@ func (e *ExternalRunner) Prepare() error {
 		return fmt.Errorf("runner command %q has no {script} placeholder", e.Command)
 	}
 	h := sha256.New()
+	e.files = nil
 	err = filepath.WalkDir(e.BundleDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -92,8 +93,43 @@ rm -rf "$d/$digest"
 mv "$t" "$d/$digest"
 `
 
-// uploadExternal sends the bundle as one tar stream over one command.
-func uploadExternal(ctx context.Context, sh Shell, e *ExternalRunner, facts Facts) error {
+// EnsureDirBundle makes sure the directory bundle e is cached on the
+// worker: one command checks for it, and only when it is absent a second
+// one receives it as a tar stream. It returns the bytes sent and the
+// commands run.
+func EnsureDirBundle(ctx context.Context, sh Shell, e *ExternalRunner) (sent int64, commands int, err error) {
+	if e.Digest == "" {
+		if err := e.Prepare(); err != nil {
+			return 0, 0, err
+		}
+	}
+	var out bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", `printf '%s\n' "$HOME"; [ -f "$HOME/.cuttle/bundles/$1/.complete" ] && echo present; exit 0`, "sh", e.Digest}, Stdout: &out}); err != nil {
+		return 0, 1, err
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) > 1 && lines[1] == "present" {
+		return 0, 1, nil
+	}
+	n, err := uploadExternal(ctx, sh, e, Facts{Home: lines[0]})
+	return n, 2, err
+}
+
+// countingReader counts what passes through it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// uploadExternal sends the bundle as one tar stream over one command,
+// and returns the bytes sent.
+func uploadExternal(ctx context.Context, sh Shell, e *ExternalRunner, facts Facts) (int64, error) {
 	pr, pw := io.Pipe()
 	go func() {
 		tw := tar.NewWriter(pw)
@@ -126,12 +162,13 @@ func uploadExternal(ctx context.Context, sh Shell, e *ExternalRunner, facts Fact
 		pw.CloseWithError(err)
 	}()
 	var errb bytes.Buffer
-	err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", installTarScript, "sh", facts.Home + "/.cuttle/bundles", e.Digest}, Stdin: pr, Stderr: &errb})
+	cr := &countingReader{r: pr}
+	err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", installTarScript, "sh", facts.Home + "/.cuttle/bundles", e.Digest}, Stdin: cr, Stderr: &errb})
 	pr.Close()
 	if err != nil {
-		return stepErr(sh.String(), ReasonRunner, "uploading the runner bundle %s: %v %s", e.BundleDir, err, lastLine(errb.String()))
+		return cr.n, stepErr(sh.String(), ReasonRunner, "uploading the runner bundle %s: %v %s", e.BundleDir, err, lastLine(errb.String()))
 	}
-	return nil
+	return cr.n, nil
 }
 
 // detectLibcArgs probes an image's C library with cuttle's static runner.

@@ -307,7 +307,7 @@ func prepareExternal(ctx context.Context, sh Shell, st *Step, facts Facts, plan 
 	trips := 0
 	if !facts.ExternalBundlePresent {
 		trips++
-		if err := uploadExternal(ctx, sh, e, facts); err != nil {
+		if _, err := uploadExternal(ctx, sh, e, facts); err != nil {
 			return trips, err
 		}
 	}

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+	"golang.org/x/term"
 )
 
 // AuthError is returned when the server accepted none of the methods
@@ -89,6 +90,26 @@ func authMethods(t Target) ([]ssh.AuthMethod, []string, func(), error) {
 	return methods, tried, closer, nil
 }
 
+// promptPassphrase asks on the controlling terminal, without echo, as ssh
+// does; with no terminal (CI, cron) it says how to give the passphrase.
+func promptPassphrase(file string) ([]byte, error) {
+	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
+	if err != nil || !term.IsTerminal(int(tty.Fd())) {
+		if tty != nil {
+			tty.Close()
+		}
+		return nil, fmt.Errorf("identity file %s is encrypted and there is no terminal to ask on: set CUTTLE_KEY_PASSPHRASE, or load the key into ssh-agent", file)
+	}
+	defer tty.Close()
+	fmt.Fprintf(tty, "Enter passphrase for key '%s': ", file)
+	pass, err := term.ReadPassword(int(tty.Fd()))
+	fmt.Fprintln(tty)
+	if err != nil {
+		return nil, fmt.Errorf("reading the passphrase for %s: %w", file, err)
+	}
+	return pass, nil
+}
+
 // loadCertificate reads an OpenSSH user certificate for signer, if file
 // exists.
 func loadCertificate(file string, signer ssh.Signer) (ssh.Signer, error) {
@@ -123,13 +144,16 @@ func loadIdentity(file string) (ssh.Signer, error) {
 	var missing *ssh.PassphraseMissingError
 	switch {
 	case errors.As(err, &missing):
-		pass := os.Getenv("CUTTLE_KEY_PASSPHRASE")
-		if pass == "" {
-			return nil, fmt.Errorf("identity file %s is encrypted: set CUTTLE_KEY_PASSPHRASE, or load the key into ssh-agent", file)
+		pass, from := []byte(os.Getenv("CUTTLE_KEY_PASSPHRASE")), "CUTTLE_KEY_PASSPHRASE"
+		if len(pass) == 0 {
+			if pass, err = promptPassphrase(file); err != nil {
+				return nil, err
+			}
+			from = "the prompt"
 		}
-		s, err = ssh.ParsePrivateKeyWithPassphrase(pem, []byte(pass))
+		s, err = ssh.ParsePrivateKeyWithPassphrase(pem, pass)
 		if err != nil {
-			return nil, fmt.Errorf("identity file %s: wrong passphrase in CUTTLE_KEY_PASSPHRASE", file)
+			return nil, fmt.Errorf("identity file %s: wrong passphrase (from %s)", file, from)
 		}
 	case err != nil:
 		return nil, fmt.Errorf("identity file %s: not a private key ssh can read: %w", file, err)
