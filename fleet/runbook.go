@@ -32,6 +32,8 @@ type Runner struct {
 	MaxParallel int
 	// TimeoutCause is the context cause used for a step's timeout.
 	TimeoutCause error
+	// DeadManWindow arms the worker-side dead man's switch (0: off).
+	DeadManWindow time.Duration
 }
 
 // StepResult is one step on one worker.
@@ -222,7 +224,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		arts = arts + "/" + remote.SafeName(s.Name)
 		local.Name = s.Name
 	}
-	st, err := BuildStep(r.Config, StepInput{Step: local, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: arts})
+	st, err := BuildStep(r.Config, StepInput{Step: local, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: arts, DeadManWindow: r.DeadManWindow})
 	res.Masks = st.Masks
 	if err != nil {
 		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -27,6 +28,8 @@ type StepInput struct {
 	KeepWorkspace   bool
 	// External overrides the config's runner.
 	External *remote.ExternalRunner
+	// DeadManWindow arms the worker-side dead man's switch (0: off).
+	DeadManWindow time.Duration
 }
 
 // BuildStep turns a runbook step (or `cuttle run`'s flags, which become
@@ -34,7 +37,7 @@ type StepInput struct {
 func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	s := in.Step
 	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: in.ArtifactsDir,
-		AllowPrivileged: in.AllowPrivileged}
+		AllowPrivileged: in.AllowPrivileged, DeadManWindow: in.DeadManWindow}
 	if w, ok := cfg.Workers[in.Worker]; ok && w.AllowPrivileged {
 		st.AllowPrivileged = true
 	}

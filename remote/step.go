@@ -50,6 +50,9 @@ type Step struct {
 	// External, when set, runs the step with the user's runner
 	// (Calamari) instead of cuttle's own.
 	External *ExternalRunner
+	// DeadManWindow, when above zero, arms the dead man's switch: if this
+	// controller is silent that long, the worker removes the step itself.
+	DeadManWindow time.Duration
 	// Slots, when above zero, is how many steps may run on the worker at
 	// once, counted on the worker itself (flock) so that it holds across
 	// controllers.
@@ -151,7 +154,9 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	}
 	var runStarted bool
 	dockerTail := &tailBuffer{max: 4096}
+	stopHeartbeat := func() {}
 	defer func() {
+		stopHeartbeat()
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
 		var started bool
@@ -215,6 +220,9 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		stdin = nil
 	}
 
+	if st.DeadManWindow > 0 {
+		stopHeartbeat = startHeartbeat(ctx, sh, plan, st.DeadManWindow, log)
+	}
 	trips++
 	runStarted = true
 	proc := newOutputProcessor(st.Masks, out, log)

@@ -94,7 +94,9 @@ func newVersionCmd(io stdio) *cobra.Command {
 func newStepRunnerCmd() *cobra.Command {
 	var spec bootstrap.RunnerSpec
 	var owner, removeContents string
-	var b64, b64d, detectLibc bool
+	var b64, b64d, detectLibc, heartbeat, watchdog bool
+	var hbFile, container string
+	var window time.Duration
 	cmd := &cobra.Command{
 		Use:    "step-runner",
 		Hidden: true,
@@ -105,6 +107,11 @@ func newStepRunnerCmd() *cobra.Command {
 			switch {
 			case removeContents != "":
 				return bootstrap.RemoveContents(removeContents)
+			case heartbeat:
+				return bootstrap.Heartbeat(cmd.InOrStdin(), hbFile, container, spec.WorkDir, window)
+			case watchdog:
+				bootstrap.Watchdog(hbFile, container, spec.WorkDir, window)
+				return nil
 			case detectLibc:
 				fmt.Fprintln(cmd.OutOrStdout(), bootstrap.DetectLibc())
 				return nil
@@ -137,5 +144,10 @@ func newStepRunnerCmd() *cobra.Command {
 	f.BoolVar(&b64, "base64", false, "base64-encode stdin to stdout (for the helpers)")
 	f.BoolVar(&b64d, "base64-decode", false, "base64-decode stdin to stdout (for the helpers)")
 	f.BoolVar(&detectLibc, "detect-libc", false, "print the image's C library: glibc, musl or none")
+	f.BoolVar(&heartbeat, "heartbeat", false, "dead man's switch: touch --heartbeat-file per byte on stdin, after starting the watchdog")
+	f.BoolVar(&watchdog, "watchdog", false, "dead man's switch: remove --container and --workdir once --heartbeat-file is older than --window")
+	f.StringVar(&hbFile, "heartbeat-file", "", "the heartbeat file")
+	f.StringVar(&container, "container", "", "the step's container")
+	f.DurationVar(&window, "window", 5*time.Minute, "how long the controller may be silent")
 	return cmd
 }

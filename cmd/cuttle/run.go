@@ -134,7 +134,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	}
 	st, err := fleet.BuildStep(cfg, fleet.StepInput{Step: rs, BaseDir: ".", Vars: vars, Worker: worker, Feed: feed, External: external,
 		AllowPrivileged: fl.Bool("allow-privileged"), ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"),
-		KeepWorkspace: fl.Bool("keep-workspace")})
+		KeepWorkspace: fl.Bool("keep-workspace"), DeadManWindow: deadManWindow(fl)})
 	if err != nil {
 		return inputError("%w", err)
 	}

@@ -26,6 +26,7 @@ func connectionFlags(f *pflag.FlagSet) {
 	f.Duration("connect-timeout", 15*time.Second, "bound on TCP connect plus SSH handshake")
 	f.Duration("keepalive", 15*time.Second, "keepalive interval; the worker is declared unreachable after 3 unanswered")
 	f.String("ssh-config", "", "OpenSSH client config for Host aliases, ProxyJump, IdentityFile... (default ~/.ssh/config; none to ignore)")
+	f.Duration("dead-man-window", 5*time.Minute, "if this controller is silent this long (crashed, link gone), the worker removes the step itself; 0 turns it off")
 	f.String("strict-host-key-checking", "yes", "yes, or accept-new to record the key of a host not yet in known_hosts (a changed key is still refused)")
 }
 
@@ -81,7 +82,8 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		output.Progress = goio.Discard
 	}
 	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle, Output: output,
-		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout}
+		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
+		DeadManWindow: deadManWindow(fl)}
 	results, runErr := r.Run(ctx, rb, extra)
 	rep := &report{}
 	code := exitOK
@@ -114,4 +116,13 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		return scriptExit{code: code}
 	}
 	return nil
+}
+
+// deadManWindow reads --dead-man-window.
+func deadManWindow(fl *config.Flags) time.Duration {
+	d, err := time.ParseDuration(orDefault(fl.String("dead-man-window"), "5m"))
+	if err != nil || d < 0 {
+		return 5 * time.Minute
+	}
+	return d
 }

@@ -83,7 +83,8 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 		NewRunner: func(out *os.File) *fleet.Runner {
 			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
-				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout}
+				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
+				DeadManWindow: deadManWindow(fl)}
 		}}
 	ln, err := serve.Listen(ctx, fl.String("listen"))
 	if err != nil {

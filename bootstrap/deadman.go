@@ -1,0 +1,77 @@
+package bootstrap
+
+import (
+	"bufio"
+	"io"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Heartbeat is the worker-side half of the dead man's switch. It runs on
+// the worker host, in a session the controller keeps open for the step: it
+// touches file each time a byte arrives on in (the controller sends one
+// every interval), and first starts the watchdog, detached, which removes
+// the step once file has not been touched for window. When the controller
+// vanishes, or the link dies silently, no more bytes come.
+func Heartbeat(in io.Reader, file, container, workDir string, window time.Duration) error {
+	if err := touch(file); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	dog := exec.Command(self, "step-runner", "--watchdog", "--heartbeat-file", file,
+		"--container", container, "--workdir", workDir, "--window", window.String())
+	dog.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this session
+	if err := dog.Start(); err != nil {
+		return err
+	}
+	dog.Process.Release()
+	r := bufio.NewReader(in)
+	for {
+		if _, err := r.ReadByte(); err != nil {
+			return nil // the controller closed the session, or it died
+		}
+		if err := touch(file); err != nil {
+			return nil // cleanup removed the work directory
+		}
+	}
+}
+
+func touch(file string) error {
+	now := time.Now()
+	if err := os.Chtimes(file, now, now); err == nil {
+		return nil
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// Watchdog waits until the heartbeat file goes stale for window, then
+// removes the step's container and work directory. It exits quietly when
+// the file disappears: the controller cleaned up as usual.
+func Watchdog(file, container, workDir string, window time.Duration) {
+	poll := min(max(window/10, 100*time.Millisecond), 5*time.Second)
+	for {
+		time.Sleep(poll)
+		st, err := os.Stat(file)
+		if err != nil {
+			return
+		}
+		if time.Since(st.ModTime()) < window {
+			continue
+		}
+		// Stop first: the runner forwards the signal to the script, then
+		// hands the work directory back to the SSH user, so it can go.
+		exec.Command("docker", "stop", "-t", "10", container).Run()
+		exec.Command("docker", "rm", "-f", container).Run()
+		os.RemoveAll(workDir)
+		return
+	}
+}
