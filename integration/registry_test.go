@@ -193,3 +193,31 @@ func TestGitURLBuild(t *testing.T) {
 		t.Cleanup(func() { exec.Command("docker", "rmi", step(t, r).Image).Run() })
 	}
 }
+
+// TestCachedPrivateImageNeedsAccess: an image pulled with good credentials
+// stays cached on the worker; a step with pull policy missing and
+// credentials that cannot read it must not run on the cached copy.
+func TestCachedPrivateImageNeedsAccess(t *testing.T) {
+	t.Parallel()
+	ref := pushed(t, "private/p-"+uniq(t))
+	args := append(append(workerArgs(), registryArgs("")...), "--image", ref, "--pull", "missing", "--inline", "echo ran-on-cached")
+	r := runWithPassword(t, env.registry.Password, args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "ran-on-cached") {
+		t.Fatalf("first pull: exit %d\n%s", r.code, r.stderr)
+	}
+	repo := strings.SplitN(strings.TrimPrefix(ref, env.registry.Addr+"/"), ":", 2)[0]
+	pulls, checks := env.registry.ManifestGets(repo), env.registry.ManifestChecks(repo)
+	r = runWithPassword(t, env.registry.Password, args...)
+	if r.code != 0 {
+		t.Fatalf("cached, right credentials: exit %d\n%s", r.code, r.stderr)
+	}
+	if env.registry.ManifestGets(repo) != pulls || env.registry.ManifestChecks(repo) != checks+1 {
+		t.Errorf("reusing the cached image should check access once and pull nothing: pulls %d->%d, checks %d->%d",
+			pulls, env.registry.ManifestGets(repo), checks, env.registry.ManifestChecks(repo))
+	}
+	r = runWithPassword(t, "someone-elses-password", args...)
+	if r.code != 125 || strings.Contains(r.stdout, "ran-on-cached") || !strings.Contains(r.stderr, "registry login failed") {
+		t.Fatalf("cached image with credentials that cannot read it: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
+	}
+	assertNothingLeft(t, r)
+}

@@ -98,6 +98,31 @@ func pullImage(ctx context.Context, sh Shell, workDir, image string, feed *Feed,
 	}
 }
 
+// verifyAccess asks the image's registry, with the step's credentials,
+// for the image's manifest, so that a private image cached on the worker
+// (pulled earlier for another team) is reused only by steps that may read
+// it. Loopback registries are plain HTTP, as the engine allows.
+func verifyAccess(ctx context.Context, sh Shell, workDir, image string, feed *Feed) error {
+	args := []string{"manifest", "inspect"}
+	if host := RegistryOf(image); strings.HasPrefix(host, "127.") || strings.HasPrefix(host, "localhost") {
+		args = append(args, "--insecure")
+	}
+	login, stdin := dockerWithLogin(workDir, feed, append(args, "--", image)...)
+	tail := &tailBuffer{max: 1024}
+	err := sh.Run(ctx, &transport.Cmd{Args: login, Stdin: stdin, Stdout: io.Discard, Stderr: tail})
+	var ee *transport.ExitError
+	switch {
+	case err == nil:
+		return nil
+	case ctx.Err() != nil:
+		return context.Cause(ctx)
+	case errors.As(err, &ee) && ee.Code == exitLoginFailed:
+		return loginError(sh.String(), feed, tail.String())
+	default:
+		return stepErr(sh.String(), ReasonImage, "%s as %s cannot read %s (%s): the copy cached on the worker is not reused without access", feed.Registry, feed.Username, image, lastLine(tail.String()))
+	}
+}
+
 // buildTag names a build by everything that determines its result.
 func buildTag(b Build, commit, arch string) string {
 	h := sha256.New()

@@ -291,6 +291,9 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 	switch {
 	case st.Pull == PullNever && facts.ImageID == "":
 		return 0, stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
+	case st.Pull != PullAlways && facts.ImageID != "" && st.Feed != nil && st.Feed.Username != "":
+		// Present, but maybe pulled with someone else's credentials.
+		return 1, verifyAccess(ctx, sh, facts.WorkDir(), st.Image, st.Feed)
 	case st.Pull != PullAlways && facts.ImageID != "":
 		return 0, nil
 	}

@@ -115,12 +115,20 @@ func (r *Registry) Log() string {
 	return r.log.String()
 }
 
-// ManifestGets counts authorised manifest fetches of repo (a pull of a
-// present image still asks for its manifest).
-func (r *Registry) ManifestGets(repo string) int {
+// ManifestGets counts authorised manifest fetches of repo by a Docker
+// engine, that is, pulls (a pull of a present image still asks for its
+// manifest).
+func (r *Registry) ManifestGets(repo string) int { return r.manifestFetches(repo, `"docker/`) }
+
+// ManifestChecks counts manifest fetches of repo by the docker CLI itself
+// (docker manifest inspect), which pulls nothing.
+func (r *Registry) ManifestChecks(repo string) int { return r.manifestFetches(repo, `"Docker-Client/`) }
+
+func (r *Registry) manifestFetches(repo, agent string) int {
 	n := 0
 	for _, line := range strings.Split(r.Log(), "\n") {
-		if strings.Contains(line, "/v2/"+repo+"/manifests/") && (strings.Contains(line, `"GET `) || strings.Contains(line, `"HEAD `)) && strings.Contains(line, `" 200 `) {
+		if strings.Contains(line, "/v2/"+repo+"/manifests/") && (strings.Contains(line, `"GET `) || strings.Contains(line, `"HEAD `)) &&
+			strings.Contains(line, `" 200 `) && strings.Contains(line, agent) {
 			n++
 		}
 	}
