@@ -80,11 +80,22 @@ func loginError(worker string, feed *Feed, stderr string) error {
 	return stepErr(worker, ReasonImage, "registry login failed for %s as %s: %s", feed.Registry, feed.Username, lastLine(stderr))
 }
 
-// pullImage pulls with the feed's credentials, if any.
-func pullImage(ctx context.Context, sh Shell, workDir, image string, feed *Feed, progress io.Writer) error {
-	args, stdin := dockerWithLogin(workDir, feed, "pull", "--", image)
+// dockerFailed is a docker command that ran and failed for a reason
+// other than the registry login; Msg is the last line docker printed.
+type dockerFailed struct {
+	Msg string
+	Err error
+}
+
+func (d *dockerFailed) Error() string { return d.Msg }
+
+// dockerLoggedIn runs a docker command with the feed's private config
+// (logging in first when the feed has credentials). It returns nil, the
+// context's cause, the "registry login failed" error, or a *dockerFailed.
+func dockerLoggedIn(ctx context.Context, sh Shell, workDir string, feed *Feed, stdout, stderr io.Writer, dockerArgs ...string) error {
+	args, stdin := dockerWithLogin(workDir, feed, dockerArgs...)
 	tail := &tailBuffer{max: 2048}
-	err := sh.Run(ctx, &transport.Cmd{Args: args, Stdin: stdin, Stdout: progress, Stderr: io.MultiWriter(progress, tail)})
+	err := sh.Run(ctx, &transport.Cmd{Args: args, Stdin: stdin, Stdout: stdout, Stderr: io.MultiWriter(stderr, tail)})
 	var ee *transport.ExitError
 	switch {
 	case err == nil:
@@ -93,9 +104,18 @@ func pullImage(ctx context.Context, sh Shell, workDir, image string, feed *Feed,
 		return context.Cause(ctx)
 	case errors.As(err, &ee) && ee.Code == exitLoginFailed:
 		return loginError(sh.String(), feed, tail.String())
-	default:
-		return stepErr(sh.String(), ReasonImage, "docker pull %s failed: %s", image, lastLine(tail.String()))
 	}
+	return &dockerFailed{Msg: lastLine(tail.String()), Err: err}
+}
+
+// pullImage pulls with the feed's credentials, if any.
+func pullImage(ctx context.Context, sh Shell, workDir, image string, feed *Feed, progress io.Writer) error {
+	err := dockerLoggedIn(ctx, sh, workDir, feed, progress, progress, "pull", "--", image)
+	var df *dockerFailed
+	if errors.As(err, &df) {
+		return stepErr(sh.String(), ReasonImage, "docker pull %s failed: %s", image, df.Msg)
+	}
+	return err
 }
 
 // verifyAccess asks the image's registry, with the step's credentials,
@@ -107,20 +127,12 @@ func verifyAccess(ctx context.Context, sh Shell, workDir, image string, feed *Fe
 	if host := RegistryOf(image); strings.HasPrefix(host, "127.") || strings.HasPrefix(host, "localhost") {
 		args = append(args, "--insecure")
 	}
-	login, stdin := dockerWithLogin(workDir, feed, append(args, "--", image)...)
-	tail := &tailBuffer{max: 1024}
-	err := sh.Run(ctx, &transport.Cmd{Args: login, Stdin: stdin, Stdout: io.Discard, Stderr: tail})
-	var ee *transport.ExitError
-	switch {
-	case err == nil:
-		return nil
-	case ctx.Err() != nil:
-		return context.Cause(ctx)
-	case errors.As(err, &ee) && ee.Code == exitLoginFailed:
-		return loginError(sh.String(), feed, tail.String())
-	default:
-		return stepErr(sh.String(), ReasonImage, "%s as %s cannot read %s (%s): the copy cached on the worker is not reused without access", feed.Registry, feed.Username, image, lastLine(tail.String()))
+	err := dockerLoggedIn(ctx, sh, workDir, feed, io.Discard, io.Discard, append(args, "--", image)...)
+	var df *dockerFailed
+	if errors.As(err, &df) {
+		return stepErr(sh.String(), ReasonImage, "%s as %s cannot read %s (%s): the copy cached on the worker is not reused without access", feed.Registry, feed.Username, image, df.Msg)
 	}
+	return err
 }
 
 // buildTag names a build by everything that determines its result.
@@ -220,14 +232,14 @@ func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit
 	// A private base image: log in through the wrapper (with a no-op
 	// docker command), then build with the same private config.
 	if feed != nil && feed.Username != "" {
-		login, stdin := dockerWithLogin(facts.WorkDir(), feed, "version", "--format", "{{.Client.Version}}")
 		trips++
-		if err := sh.Run(ctx, &transport.Cmd{Args: login, Stdin: stdin, Stdout: io.Discard, Stderr: progress}); err != nil {
-			var ee *transport.ExitError
-			if errors.As(err, &ee) && ee.Code == exitLoginFailed {
-				return trips, loginError(sh.String(), feed, "")
-			}
-			return trips, stepErr(sh.String(), ReasonImage, "registry login for the build: %w", err)
+		err := dockerLoggedIn(ctx, sh, facts.WorkDir(), feed, io.Discard, progress, "version", "--format", "{{.Client.Version}}")
+		var df *dockerFailed
+		if errors.As(err, &df) {
+			return trips, stepErr(sh.String(), ReasonImage, "registry login for the build: %s", df.Msg)
+		}
+		if err != nil {
+			return trips, err
 		}
 		inner = append([]string{"env", "DOCKER_CONFIG=" + configDir(facts.WorkDir())}, inner...)
 	}
