@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -71,7 +72,11 @@ func Watchdog(file, container, workDir string, window time.Duration) {
 		// hands the work directory back to the SSH user, so it can go.
 		exec.Command("docker", "stop", "-t", "10", container).Run()
 		exec.Command("docker", "rm", "-f", container).Run()
-		os.RemoveAll(workDir)
+		if os.RemoveAll(workDir) == nil {
+			// The per-run record: <home>/.cuttle/runs/<step id>.json, with
+			// the work directory at <home>/.cuttle/work/<step id>.
+			os.Remove(filepath.Join(filepath.Dir(filepath.Dir(workDir)), "runs", filepath.Base(workDir)+".json"))
+		}
 		return
 	}
 }

@@ -14,8 +14,10 @@ import (
 // TestConcurrentStepsOnOneWorker: 50 controllers at once on one worker.
 // No two share a work directory, container or bundle upload, and every
 // artifact comes back with its own step's bytes.
+//
+// Not parallel with the other tests: it is a load test, and it gets the
+// machine to itself (the others run after it).
 func TestConcurrentStepsOnOneWorker(t *testing.T) {
-	t.Parallel()
 	const n = 50
 	results := make([]result, n)
 	arts := make([]string, n)

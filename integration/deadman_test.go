@@ -56,5 +56,8 @@ func TestDeadMansSwitch(t *testing.T) {
 		}
 		time.Sleep(200 * time.Millisecond) // polling the worker, bounded by the deadline
 	}
+	if fileExists(recordOf(wd)) {
+		t.Errorf("the watchdog left the run's record %s", recordOf(wd))
+	}
 	t.Logf("worker removed the orphaned step %s after the controller's kill -9 (window 2s)", time.Since(killed).Round(100*time.Millisecond))
 }

@@ -87,6 +87,15 @@ func TestGCAfterKill9(t *testing.T) {
 	victim.Process.Signal(syscall.SIGKILL)
 	victim.Wait()
 	exec.Command("docker", "wait", "cuttle-"+victimID).Run()
+	if !fileExists(recordOf(victimWD)) {
+		t.Fatalf("the killed controller's step has no record %s", recordOf(victimWD))
+	}
+	// A running step's record lists what it created.
+	survWD := strings.TrimPrefix(survOut.Text(), "started ")
+	rec, err := os.ReadFile(recordOf(survWD))
+	if err != nil || !strings.Contains(string(rec), `"workdir":"`+survWD+`"`) || !strings.Contains(string(rec), `"container":"cuttle-`+filepath.Base(survWD)+`"`) {
+		t.Errorf("record of the running step: %s (%v)", rec, err)
+	}
 
 	r := runCuttle(t, "gc", "--config", cfgFile, "--worker", "gcw", "--older-than", "0s")
 	if r.code != 0 {
@@ -103,8 +112,10 @@ func TestGCAfterKill9(t *testing.T) {
 	if _, err := os.Stat(victimWD); err == nil {
 		t.Errorf("the killed controller's work directory is still there")
 	}
+	if fileExists(recordOf(victimWD)) || !strings.Contains(r.stdout, "removed record "+victimID) {
+		t.Errorf("the killed controller's record was not removed:\n%s", r.stdout)
+	}
 	// The survivor was not touched: it finishes and cleans up normally.
-	survWD := strings.TrimPrefix(survOut.Text(), "started ")
 	if err := os.WriteFile(filepath.Join(survWD, "go"), nil, 0o644); err != nil {
 		t.Fatalf("the running step's work directory was removed: %v", err)
 	}

@@ -250,7 +250,20 @@ func assertNothingLeft(t *testing.T, r result) {
 	if _, err := os.Lstat(wd); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("work directory %s left behind (stat: %v)", wd, err)
 	}
+	if rec := recordOf(wd); fileExists(rec) {
+		t.Errorf("per-run record %s left behind", rec)
+	}
 	if s.CleanupError != "" {
 		t.Errorf("cleanup error reported: %s", s.CleanupError)
 	}
+}
+
+// recordOf is the per-run record of the step whose work dir is wd.
+func recordOf(wd string) string {
+	return filepath.Join(filepath.Dir(filepath.Dir(wd)), "runs", filepath.Base(wd)+".json")
+}
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
 }

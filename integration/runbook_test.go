@@ -144,6 +144,8 @@ func assertStepGone(t *testing.T, s reportStep) {
 		t.Errorf("step %s/%s has no work_dir in the report", s.Name, s.Worker)
 	} else if _, err := os.Stat(s.WorkDir); err == nil {
 		t.Errorf("step %s left %s", s.ID, s.WorkDir)
+	} else if fileExists(recordOf(s.WorkDir)) {
+		t.Errorf("step %s left its record", s.ID)
 	}
 }
 

@@ -178,7 +178,7 @@ func TestDeadLinkDetected(t *testing.T) {
 	t.Parallel()
 	s := newSSHD(t)
 	cmd, rep := cuttleCmd(t, "run", "--worker", s.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts,
-		"--keepalive", "500ms", "--image", env.image, "--pull", "never", "--inline", "echo started; sleep 60")
+		"--keepalive", "1s", "--image", env.image, "--pull", "never", "--inline", "echo started; sleep 60")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +190,8 @@ func TestDeadLinkDetected(t *testing.T) {
 	}
 	sc := bufio.NewScanner(out)
 	if !sc.Scan() || sc.Text() != "started" {
-		t.Fatalf("first line %q", sc.Text())
+		cmd.Wait()
+		t.Fatalf("first line %q; stderr:\n%s", sc.Text(), stderr.String())
 	}
 	pids := s.Pids()
 	for _, pid := range pids {
@@ -210,10 +211,10 @@ func TestDeadLinkDetected(t *testing.T) {
 	if code != 125 || !strings.Contains(stderr.String(), "worker unreachable since") {
 		t.Fatalf("exit %d after %s, stderr:\n%s", code, took, stderr.String())
 	}
-	t.Logf("dead link detected %s after the sshd froze (keepalive 500ms)", took.Round(time.Millisecond))
+	t.Logf("dead link detected %s after the sshd froze (keepalive 1s)", took.Round(time.Millisecond))
 	// Within 3 keepalive intervals, plus generous time to exit after
 	// cleanup gave up on the dead link (the step itself sleeps 60s).
-	if took > 3*500*time.Millisecond+3*time.Second {
+	if took > 3*time.Second+3*time.Second {
 		t.Errorf("dead link detected after %s, want within 3 intervals (1.5s) and exit", took)
 	}
 	if id := step(t, result{report: readReport(t, rep)}).ID; id != "" {

@@ -16,14 +16,19 @@ import (
 const cleanupScript = `set -u
 if [ "$3" = stop ]; then docker stop -t 10 "$1" >/dev/null 2>&1; fi
 echo "started=$(docker inspect --format '{{.State.StartedAt}}' "$1" 2>/dev/null)"
+cfail=
 if ! out=$(docker rm -f "$1" 2>&1); then
-  case "$out" in *"No such container"*) ;; *) echo "container=$out" ;; esac
+  case "$out" in *"No such container"*) ;; *) echo "container=$out"; cfail=1 ;; esac
 fi
 # Registry credentials go even when the work directory is kept.
 rm -rf "$2/.docker-config" 2>/dev/null
 if [ "$4" != keep ]; then
   rm -rf "$2" 2>/dev/null
   if [ -e "$2" ]; then echo "workdir=left"; fi
+fi
+# The run's record goes last, once what it lists is gone.
+if [ -z "$cfail" ] && [ ! -e "$2/.docker-config" ] && { [ "$4" = keep ] || [ ! -e "$2" ]; }; then
+  rm -f "$HOME/.cuttle/runs/${2##*/}.json"
 fi
 `
 
@@ -57,7 +62,7 @@ func cleanup(ctx context.Context, sh Shell, p runPlan, stop, keep bool) (started
 		// hand back: remove them as root in a throwaway container.
 		err := sh.Run(ctx, &transport.Cmd{Args: removeTreeArgs(p)})
 		if err == nil {
-			err = sh.Run(ctx, &transport.Cmd{Args: []string{"rm", "-rf", "--", p.WorkDir}})
+			err = sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", `rm -rf -- "$1" && rm -f "$HOME/.cuttle/runs/${1##*/}.json"`, "sh", p.WorkDir}})
 		}
 		if err != nil {
 			result = multierror.Append(result, fmt.Errorf("work directory %s: %v", p.WorkDir, err))

@@ -19,6 +19,7 @@ const gcListScript = `set -u
 echo "now $(date +%s)"
 docker ps -a --filter label=io.cuttle.step --filter "label=io.cuttle.home=$HOME" --format 'container {{.ID}} {{.State}} {{.Label "io.cuttle.step"}} {{.Label "io.cuttle.started"}}' 2>/dev/null
 for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d")"; done
+for f in "$HOME"/.cuttle/runs/*.json; do [ -e "$f" ] && { r=${f##*/}; echo "record ${r%.json} $(stat -c %Y "$f")"; }; done
 for d in "$HOME"/.cuttle/bundles/*; do [ -e "$d" ] && echo "bundle ${d##*/} $(stat -c %Y "$d")"; done
 for d in "$HOME"/.cuttle/bundles/.tmp-* "$HOME"/.cuttle/bundles/.upload-*; do [ -e "$d" ] && echo "temp $d $(stat -c %Y "$d")"; done
 docker image ls --filter 'reference=cuttle-build/*' --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | while read -r ref; do
@@ -33,7 +34,10 @@ type GCPlan struct {
 	Bundles    []string // digests under ~/.cuttle/bundles
 	Temps      []string // absolute paths
 	Builds     []string // image references
-	Kept       []string // "what: why", for the report
+	// Records are per-run records whose step is over: removed last, once
+	// what they list (work dir, container) is gone.
+	Records []string
+	Kept    []string // "what: why", for the report
 }
 
 // PlanGC decides, from the listing, what to remove: containers that are
@@ -94,6 +98,10 @@ func PlanGC(listing []byte, olderThan time.Duration, keepDigest string) GCPlan {
 			default:
 				p.WorkDirs = append(p.WorkDirs, f[1])
 			}
+		case f[0] == "record" && len(f) >= 3:
+			if !running[f[1]] && !unix(f[2]).After(cut) {
+				p.Records = append(p.Records, f[1])
+			}
 		case f[0] == "bundle" && len(f) >= 3:
 			if f[1] != keepDigest && !unix(f[2]).After(cut) {
 				p.Bundles = append(p.Bundles, f[1])
@@ -113,18 +121,22 @@ func PlanGC(listing []byte, olderThan time.Duration, keepDigest string) GCPlan {
 
 // gcRemoveScript removes what the plan lists, reporting each failure.
 // $1 home; then groups introduced by the markers --containers, --workdirs,
-// --bundles, --temps, --builds.
+// --bundles, --temps, --builds, --records (records last).
 const gcRemoveScript = `set -u
 home=$1; shift
 mode=
 for a in "$@"; do
-  case "$a" in --containers|--workdirs|--bundles|--temps|--builds) mode=$a; continue ;; esac
+  case "$a" in --containers|--workdirs|--bundles|--temps|--builds|--records) mode=$a; continue ;; esac
   case "$mode" in
     --containers) docker rm -f "$a" >/dev/null 2>&1 && echo "removed container $a" || echo "failed container $a" ;;
     --workdirs) rm -rf "$home/.cuttle/work/$a" 2>/dev/null; [ -e "$home/.cuttle/work/$a" ] && echo "failed workdir $a" || echo "removed workdir $a" ;;
     --bundles) rm -rf "$home/.cuttle/bundles/$a" && echo "removed bundle $a" || echo "failed bundle $a" ;;
     --temps) rm -rf "$a" && echo "removed temp $a" || echo "failed temp $a" ;;
     --builds) docker rmi "$a" >/dev/null 2>&1 && echo "removed image $a" || echo "failed image $a (in use?)" ;;
+    --records)
+      # A record goes only when what it lists is gone.
+      if [ -e "$home/.cuttle/work/$a" ] || docker inspect "cuttle-$a" >/dev/null 2>&1; then echo "failed record $a (its work directory or container remains)"
+      else rm -f "$home/.cuttle/runs/$a.json" && echo "removed record $a"; fi ;;
   esac
 done
 `
@@ -145,7 +157,7 @@ func GC(ctx context.Context, sh Shell, olderThan time.Duration, keepDigest strin
 	for _, g := range []struct {
 		flag  string
 		items []string
-	}{{"--containers", p.Containers}, {"--workdirs", p.WorkDirs}, {"--bundles", p.Bundles}, {"--temps", p.Temps}, {"--builds", p.Builds}} {
+	}{{"--containers", p.Containers}, {"--workdirs", p.WorkDirs}, {"--bundles", p.Bundles}, {"--temps", p.Temps}, {"--builds", p.Builds}, {"--records", p.Records}} {
 		if len(g.items) > 0 {
 			args = append(append(args, g.flag), g.items...)
 		}

@@ -20,6 +20,8 @@ func TestPlanGC(t *testing.T) {
 		"workdir S1 " + ts(7200),          // old, not running: remove
 		"workdir S2 " + ts(7200),          // old but its step runs: keep
 		"workdir S4 " + ts(60),            // young: keep
+		"record S1 " + ts(7200),           // its step is over: remove
+		"record S2 " + ts(7200),           // running: keep
 		"bundle current " + ts(99999),
 		"bundle stale " + ts(99999),
 		"temp /h/.cuttle/bundles/.tmp-x " + ts(7200),
@@ -37,6 +39,7 @@ func TestPlanGC(t *testing.T) {
 	check("bundles", p.Bundles, []string{"stale"})
 	check("temps", p.Temps, []string{"/h/.cuttle/bundles/.tmp-x"})
 	check("builds", p.Builds, []string{"cuttle-build/aa:latest"})
+	check("records", p.Records, []string{"S1"})
 	if !strings.Contains(strings.Join(p.Kept, "\n"), "step S2 is running") {
 		t.Errorf("kept = %v", p.Kept)
 	}

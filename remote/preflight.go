@@ -26,16 +26,22 @@ echo "home=$HOME"
 echo "uid=$(id -u)"
 echo "gid=$(id -g)"
 echo "arch=$(uname -m)"
-mkdir -p "$HOME/.cuttle/work" "$HOME/.cuttle/bundles" || { echo "error=mkdir"; exit 4; }
+mkdir -p "$HOME/.cuttle/work" "$HOME/.cuttle/bundles" "$HOME/.cuttle/runs" || { echo "error=mkdir"; exit 4; }
+# The per-run record claims the step id (noclobber) and lists what the step
+# will create before anything is created; cleanup and gc remove exactly that.
 n=$2
-while ! mkdir "$HOME/.cuttle/work/$1-$n" 2>/dev/null; do
-  [ -e "$HOME/.cuttle/work/$1-$n" ] || { echo "error=mkdir"; exit 4; }
+while ! (set -C; : > "$HOME/.cuttle/runs/$1-$n.json") 2>/dev/null; do
+  [ -e "$HOME/.cuttle/runs/$1-$n.json" ] || { echo "error=mkdir"; exit 4; }
   n=$((n + 1))
 done
+id=$1-$n
+w=$HOME/.cuttle/work/$id
+printf '{"step":"%s","workdir":"%s","container":"cuttle-%s","docker_config":"%s/.docker-config","started":%s}\n' "$id" "$w" "$id" "$w" "$(date +%s)" > "$HOME/.cuttle/runs/$id.json"
+if ! mkdir "$w" 2>/dev/null; then rm -f "$HOME/.cuttle/runs/$id.json"; echo "error=mkdir"; exit 4; fi
 # The work directory's parents are private to this user; the directory
 # itself is open so that an image's non-root USER can work in it.
-chmod 777 "$HOME/.cuttle/work/$1-$n"
-echo "ticket=$1-$n"
+chmod 777 "$w"
+echo "ticket=$id"
 if [ -f "$HOME/.cuttle/bundles/$3/.complete" ]; then echo "bundle=present"; else echo "bundle=absent"; fi
 if [ -n "${5:-}" ] && [ -f "$HOME/.cuttle/bundles/$5/.complete" ]; then echo "ext_bundle=present"; fi
 if command -v flock >/dev/null 2>&1; then echo "flock=yes"; mkdir -p "$HOME/.cuttle/locks"; fi
