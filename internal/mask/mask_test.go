@@ -73,7 +73,10 @@ func FuzzMaskedChunks(f *testing.F) {
 	f.Add("hunter2", "before hunter2 after\nand hunter2\n", uint64(1))
 	f.Add("a\nmulti-line", "x a\nmulti-line y", uint64(7))
 	f.Fuzz(func(t *testing.T, secret, text string, seed uint64) {
-		if len(secret) < 3 || strings.ContainsAny(secret, "\r\n") {
+		// A secret with the placeholder's '*' can be "formed" by text next
+		// to a mask ("0" + "********" reads "0**"): nothing of it leaks,
+		// so such secrets are outside this property.
+		if len(secret) < 3 || strings.ContainsAny(secret, "\r\n"+Placeholder[:1]) {
 			return
 		}
 		s := NewSet(secret)
