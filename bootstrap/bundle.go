@@ -24,8 +24,6 @@ type Bundle struct {
 	Arch string
 	// RunnerPath is the local file uploaded as RunnerFile.
 	RunnerPath string
-	// Size is the runner's size in bytes.
-	Size int64
 }
 
 var (
@@ -83,15 +81,14 @@ func describe(p, arch string) (Bundle, error) {
 		}
 	}
 	h := sha256.New()
-	n, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<40))
-	if err != nil {
+	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<40)); err != nil {
 		return Bundle{}, fmt.Errorf("step runner %s: %w", p, err)
 	}
 	for _, hf := range HelperFiles() {
 		fmt.Fprintf(h, "\x00%s\x00%d\x00", hf.Name, len(hf.Data))
 		h.Write(hf.Data)
 	}
-	return Bundle{Digest: hex.EncodeToString(h.Sum(nil)), Arch: arch, RunnerPath: p, Size: n}, nil
+	return Bundle{Digest: hex.EncodeToString(h.Sum(nil)), Arch: arch, RunnerPath: p}, nil
 }
 
 // ArchOf maps `uname -m` output to Go's architecture names.

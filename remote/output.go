@@ -42,8 +42,6 @@ type outputProcessor struct {
 	varOrder      []string
 	artifacts     []artifactRequest
 	resultMessage string
-	progress      int
-	badMessages   int
 	// pending output, written once per chunk received rather than once
 	// per line.
 	pendOut, pendErr []byte
@@ -52,7 +50,7 @@ type outputProcessor struct {
 func newOutputProcessor(masks *mask.Set, out Output, log zerolog.Logger) *outputProcessor {
 	return &outputProcessor{
 		masks: masks, stdout: out.Stdout, stderr: out.Stderr, verbose: out.Verbose, log: log,
-		stdoutLevel: "default", stderrLevel: "default", vars: map[string]OutputVariable{}, progress: -1,
+		stdoutLevel: "default", stderrLevel: "default", vars: map[string]OutputVariable{},
 	}
 }
 
@@ -128,7 +126,6 @@ func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 			p.handle(isStderr, seg.Msg)
 		case seg.Err != nil:
 			hadMessage = true
-			p.badMessages++
 			p.log.Warn().Str("message", truncate(p.masks.Mask(seg.Raw), 120)).Msgf("could not parse service message: %v", seg.Err)
 		default:
 			text.WriteString(seg.Text)
@@ -190,9 +187,7 @@ func (p *outputProcessor) handle(isStderr bool, m *bootstrap.ServiceMessage) {
 		}
 		p.artifacts = append(p.artifacts, req)
 	case name == "progress":
-		pct := a["percentage"]
-		fmt.Sscan(pct, &p.progress)
-		p.log.Info().Str("percentage", pct).Msg("progress: " + p.masks.Mask(a["message"]))
+		p.log.Info().Str("percentage", a["percentage"]).Msg("progress: " + p.masks.Mask(a["message"]))
 	case name == "resultmessage":
 		p.resultMessage = a["message"]
 	case name == "mask":
@@ -215,9 +210,17 @@ func parseLength(s string) (int64, error) {
 	return n, err
 }
 
-// results returns what the script reported, for the Result.
-func (p *outputProcessor) results() (vars map[string]OutputVariable, order []string, arts []artifactRequest, result string) {
+// scriptReport is what the script reported through service messages.
+type scriptReport struct {
+	vars      map[string]OutputVariable
+	order     []string
+	artifacts []artifactRequest
+	result    string
+}
+
+// results returns what the script reported, once its output has ended.
+func (p *outputProcessor) results() scriptReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.vars, p.varOrder, p.artifacts, p.resultMessage
+	return scriptReport{vars: p.vars, order: p.varOrder, artifacts: p.artifacts, result: p.resultMessage}
 }

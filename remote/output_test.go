@@ -33,9 +33,8 @@ func TestOutputProcessor(t *testing.T) {
 	if got, want := errb.String(), "warn\nerr line\n"; got != want {
 		t.Errorf("stderr = %q, want %q", got, want)
 	}
-	vars, _, _, _ := p.results()
-	if vars["V"].Value != "1" {
-		t.Errorf("vars = %v", vars)
+	if got := p.results(); got.vars["V"].Value != "1" {
+		t.Errorf("vars = %v", got.vars)
 	}
 	if !strings.Contains(logs.String(), "could not parse service message") {
 		t.Errorf("bad message not warned about: %s", logs.String())

@@ -234,7 +234,8 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		Stderr: io.MultiWriter(stderr, dockerTail),
 	})
 	flush()
-	res.OutputVariables, res.OutputOrder, _, res.ResultMessage = proc.results()
+	reported := proc.results()
+	res.OutputVariables, res.OutputOrder, res.ResultMessage = reported.vars, reported.order, reported.result
 	var ee *transport.ExitError
 	switch {
 	case err == nil:
@@ -250,8 +251,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	if res.ResultMessage != "" && res.ExitCode != 0 {
 		log.Error().Int("exit_code", res.ExitCode).Msg(st.Masks.Mask(res.ResultMessage))
 	}
-	_, _, reqs, _ := proc.results()
-	if len(reqs) > 0 {
+	if reqs := reported.artifacts; len(reqs) > 0 {
 		trips += 2 + len(reqs)
 		arts, aerr := collectArtifacts(ctx, sh, res.WorkDir, reqs, st.ArtifactsDir, st.Name, log)
 		res.Artifacts = arts
