@@ -26,11 +26,10 @@ mv "$t" "$d/$digest"
 `
 
 // uploadBundle puts the runner and helpers in ~/.cuttle/bundles/<digest>/.
-// It returns the round trips spent.
-func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) (int, error) {
+func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) error {
 	f, err := os.Open(b.RunnerPath)
 	if err != nil {
-		return 0, stepErr(sh.String(), ReasonRunner, "opening step runner: %w", err)
+		return stepErr(sh.String(), ReasonRunner, "opening step runner: %w", err)
 	}
 	defer f.Close()
 	dir := facts.Home + "/.cuttle/bundles"
@@ -51,16 +50,16 @@ func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 		up := prefix + file.name
 		if err := sh.Upload(ctx, up, file.r, 0o755); err != nil {
 			removeUploads(ctx, sh, uploaded)
-			return 2, stepErr(sh.String(), ReasonRunner, "uploading the step runner bundle: %w", err)
+			return stepErr(sh.String(), ReasonRunner, "uploading the step runner bundle: %w", err)
 		}
 		uploaded = append(uploaded, up)
 		args = append(args, up, file.name)
 	}
 	if err := sh.Run(ctx, &transport.Cmd{Args: args}); err != nil {
 		removeUploads(ctx, sh, uploaded)
-		return 3, stepErr(sh.String(), ReasonRunner, "installing the step runner bundle: %w", err)
+		return stepErr(sh.String(), ReasonRunner, "installing the step runner bundle: %w", err)
 	}
-	return 3, nil
+	return nil
 }
 
 func removeUploads(ctx context.Context, sh Shell, paths []string) {

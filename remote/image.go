@@ -204,8 +204,7 @@ fi
 exec docker build -t "$tag" --label io.cuttle.build=dockerfile "$@" - < "$src" >&2
 `
 
-func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit string, feed *Feed, progress io.Writer) (int, error) {
-	trips := 0
+func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit string, feed *Feed, progress io.Writer) error {
 	mode, src := "dockerfile", facts.WorkDir()+"/Dockerfile"
 	if b.GitURL != "" {
 		mode = "git"
@@ -216,9 +215,8 @@ func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit
 			src += ":" + subdir
 		}
 	} else {
-		trips += 2
 		if err := sh.Upload(ctx, src, bytes.NewReader(b.Dockerfile), 0o644); err != nil {
-			return trips, stepErr(sh.String(), ReasonWorkspace, "uploading the Dockerfile: %w", err)
+			return stepErr(sh.String(), ReasonWorkspace, "uploading the Dockerfile: %w", err)
 		}
 	}
 	inner := []string{"sh", "-c", buildScript, "sh", tag, mode, src}
@@ -232,27 +230,25 @@ func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit
 	// A private base image: log in through the wrapper (with a no-op
 	// docker command), then build with the same private config.
 	if feed != nil && feed.Username != "" {
-		trips++
 		err := dockerLoggedIn(ctx, sh, facts.WorkDir(), feed, io.Discard, progress, "version", "--format", "{{.Client.Version}}")
 		var df *dockerFailed
 		if errors.As(err, &df) {
-			return trips, stepErr(sh.String(), ReasonImage, "registry login for the build: %s", df.Msg)
+			return stepErr(sh.String(), ReasonImage, "registry login for the build: %s", df.Msg)
 		}
 		if err != nil {
-			return trips, err
+			return err
 		}
 		inner = append([]string{"env", "DOCKER_CONFIG=" + configDir(facts.WorkDir())}, inner...)
 	}
-	trips++
 	tail := &tailBuffer{max: 2048}
 	err := sh.Run(ctx, &transport.Cmd{Args: inner, Stdout: progress, Stderr: io.MultiWriter(progress, tail)})
 	if err != nil {
 		if ctx.Err() != nil {
-			return trips, context.Cause(ctx)
+			return context.Cause(ctx)
 		}
-		return trips, stepErr(sh.String(), ReasonImage, "docker build of %s failed: %s", describeBuild(b), lastLine(tail.String()))
+		return stepErr(sh.String(), ReasonImage, "docker build of %s failed: %s", describeBuild(b), lastLine(tail.String()))
 	}
-	return trips, nil
+	return nil
 }
 
 func describeBuild(b Build) string {

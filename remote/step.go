@@ -123,13 +123,12 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		return res, stepErr(sh.String(), ReasonInput, "variables: %w", err)
 	}
 	res.Started = time.Now()
-	trips := 0
+	sessions0, sftp0 := exchanges(sh)
 	prefix := res.Started.UTC().Format("20060102150405") + "-" + strconv.Itoa(os.Getpid())
 	askImage := ""
 	if st.Pull != PullAlways || (st.Build != nil && st.Build.GitURL == "") {
 		askImage = st.Image
 	}
-	trips++
 	extDigest := ""
 	if st.External != nil {
 		if err := st.External.Prepare(); err != nil {
@@ -161,7 +160,6 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		defer cancel()
 		var started bool
 		started, res.CleanupErr = cleanup(cctx, sh, plan, runStarted && err != nil, st.KeepWorkspace)
-		trips++
 		switch {
 		case err != nil || !runStarted:
 		case !started && res.ExitCode >= 125 && res.ExitCode <= 127:
@@ -173,7 +171,9 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			err = stepErr(sh.String(), ReasonImage, "image %s: %s", st.Image, strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0]))
 		}
 		res.Duration = time.Since(res.Started)
-		log.Debug().Int("round_trips", trips).Dur("duration", res.Duration).Msg("step finished")
+		sessions, sftp := exchanges(sh)
+		// On a connection shared with concurrent steps these include theirs.
+		log.Debug().Int64("sessions", sessions-sessions0).Int64("sftp_calls", sftp-sftp0).Dur("duration", res.Duration).Msg("step finished")
 	}()
 
 	if strings.ContainsAny(facts.Home, ":,") {
@@ -188,13 +188,10 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
 	}
 	if !facts.BundlePresent {
-		n, err := uploadBundle(ctx, sh, b, facts)
-		trips += n
-		if err != nil {
+		if err := uploadBundle(ctx, sh, b, facts); err != nil {
 			return res, err
 		}
 	}
-	trips += 2 // sftp open+write, rename
 	if err := sh.Upload(ctx, res.WorkDir+"/"+ScriptName, bytes.NewReader(st.Script), 0o644); err != nil {
 		return res, stepErr(sh.String(), ReasonWorkspace, "uploading the script: %w", err)
 	}
@@ -202,9 +199,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	if progress == nil {
 		progress = out.Stderr
 	}
-	n, err := ensureImage(ctx, sh, &st, facts, progress)
-	trips += n
-	if err != nil {
+	if err := ensureImage(ctx, sh, &st, facts, progress); err != nil {
 		return res, err
 	}
 	plan.Image, res.Image = st.Image, st.Image
@@ -212,9 +207,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 
 	var stdin io.Reader = bytes.NewReader(payload)
 	if st.External != nil {
-		n, err := prepareExternal(ctx, sh, &st, facts, &plan)
-		trips += n
-		if err != nil {
+		if err := prepareExternal(ctx, sh, &st, facts, &plan); err != nil {
 			return res, err
 		}
 		stdin = nil
@@ -223,7 +216,6 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	if st.DeadManWindow > 0 {
 		stopHeartbeat = startHeartbeat(ctx, sh, plan, st.DeadManWindow, log)
 	}
-	trips++
 	runStarted = true
 	proc := newOutputProcessor(st.Masks, out, log)
 	stdout, stderr, flush := proc.writers()
@@ -252,7 +244,6 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		log.Error().Int("exit_code", res.ExitCode).Msg(st.Masks.Mask(res.ResultMessage))
 	}
 	if reqs := reported.artifacts; len(reqs) > 0 {
-		trips += 2 + len(reqs)
 		arts, aerr := collectArtifacts(ctx, sh, res.WorkDir, reqs, st.ArtifactsDir, st.Name, log)
 		res.Artifacts = arts
 		if aerr != nil {
@@ -266,84 +257,78 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 }
 
 // ensureImage pulls or builds the step's image as its policy says, and
-// sets st.Image to what docker run must use. It returns the round trips.
-func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress io.Writer) (int, error) {
+// sets st.Image to what docker run must use.
+func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress io.Writer) error {
 	if facts.ImagePlatform != "" && facts.ImagePlatform != "linux/"+bootstrap.ArchOf(facts.Arch) {
-		return 0, stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is linux/%s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, facts.ImagePlatform, bootstrap.ArchOf(facts.Arch))
+		return stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is linux/%s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, facts.ImagePlatform, bootstrap.ArchOf(facts.Arch))
 	}
 	if st.Build != nil {
 		if facts.ImageID != "" {
 			zerolog.Ctx(ctx).Info().Str("image", st.Image).Msg("image built earlier on this worker: reusing it")
-			return 0, nil
+			return nil
 		}
-		trips, commit := 0, ""
+		commit := ""
 		if st.Build.GitURL != "" {
 			var err error
-			trips++
 			if commit, err = resolveGitCommit(ctx, sh, st.Build.GitURL); err != nil {
-				return trips, err
+				return err
 			}
 			st.Image = buildTag(*st.Build, commit, bootstrap.ArchOf(facts.Arch))
 		}
-		n, err := buildImage(ctx, sh, facts, *st.Build, st.Image, commit, st.Feed, progress)
-		return trips + n, err
+		return buildImage(ctx, sh, facts, *st.Build, st.Image, commit, st.Feed, progress)
 	}
 	switch {
 	case st.Pull == PullNever && facts.ImageID == "":
-		return 0, stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
+		return stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
 	case st.Pull != PullAlways && facts.ImageID != "" && st.Feed != nil && st.Feed.Username != "":
 		// Present, but maybe pulled with someone else's credentials.
-		return 1, verifyAccess(ctx, sh, facts.WorkDir(), st.Image, st.Feed)
+		return verifyAccess(ctx, sh, facts.WorkDir(), st.Image, st.Feed)
 	case st.Pull != PullAlways && facts.ImageID != "":
-		return 0, nil
+		return nil
 	}
 	if err := pullImage(ctx, sh, facts.WorkDir(), st.Image, st.Feed, progress); err != nil {
-		return 1, err
+		return err
 	}
 	// The platform of what was just pulled: an arm64-only tag on an
 	// amd64 worker is named here, not as an "exec format error" later.
 	var out bytes.Buffer
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", "--", st.Image}, Stdout: &out}); err == nil {
 		if got, want := strings.TrimSpace(out.String()), "linux/"+bootstrap.ArchOf(facts.Arch); got != want {
-			return 2, stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is %s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, got, want)
+			return stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is %s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, got, want)
 		}
 	}
-	return 2, nil
+	return nil
 }
 
 // prepareExternal readies an external runner: its bundle, a glibc check
 // of the image (Calamari is a glibc program) and the encrypted variables.
-func prepareExternal(ctx context.Context, sh Shell, st *Step, facts Facts, plan *runPlan) (int, error) {
+func prepareExternal(ctx context.Context, sh Shell, st *Step, facts Facts, plan *runPlan) error {
 	e := st.External
-	trips := 0
 	if !facts.ExternalBundlePresent {
-		trips++
 		if _, err := uploadExternal(ctx, sh, e, facts); err != nil {
-			return trips, err
+			return err
 		}
 	}
-	trips++
 	var libc bytes.Buffer
 	if err := sh.Run(ctx, &transport.Cmd{Args: detectLibcArgs(*plan), Stdout: &libc}); err != nil {
-		return trips, stepErr(sh.String(), ReasonImage, "probing image %s for its C library: %v", st.Image, err)
+		return stepErr(sh.String(), ReasonImage, "probing image %s for its C library: %v", st.Image, err)
 	}
 	if got := strings.TrimSpace(libc.String()); got != "glibc" {
 		what := "musl"
 		if got != "musl" {
 			what = "no C library"
 		}
-		return trips, stepErr(sh.String(), ReasonImage, "image %s has %s, but the external runner (Calamari) needs glibc: use a glibc-based image (Debian, Ubuntu), or drop the external runner: cuttle's own runner is static and needs nothing from the image", st.Image, what)
+		return stepErr(sh.String(), ReasonImage, "image %s has %s, but the external runner (Calamari) needs glibc: use a glibc-based image (Debian, Ubuntu), or drop the external runner: cuttle's own runner is static and needs nothing from the image", st.Image, what)
 	}
 	password := bootstrap.RandomPassword()
 	st.Masks.Add(password)
 	enc, err := bootstrap.EncryptCalamariVariables(st.Variables, password)
 	if err != nil {
-		return trips, stepErr(sh.String(), ReasonInput, "encrypting variables: %w", err)
+		return stepErr(sh.String(), ReasonInput, "encrypting variables: %w", err)
 	}
 	varsFile := facts.WorkDir() + "/variables.json.enc"
-	trips += 2
 	if err := sh.Upload(ctx, varsFile, bytes.NewReader(enc), 0o644); err != nil {
-		return trips, stepErr(sh.String(), ReasonWorkspace, "uploading variables: %w", err)
+		return stepErr(sh.String(), ReasonWorkspace, "uploading variables: %w", err)
 	}
 	plan.ExternalDir = facts.BundleDir(e.Digest)
 	plan.Command, err = externalCommand(e.Command, map[string]string{
@@ -351,9 +336,17 @@ func prepareExternal(ctx context.Context, sh Shell, st *Step, facts Facts, plan 
 		"variables": varsFile, "password": password,
 	})
 	if err != nil {
-		return trips, stepErr(sh.String(), ReasonInput, "runner command: %w", err)
+		return stepErr(sh.String(), ReasonInput, "runner command: %w", err)
 	}
-	return trips, nil
+	return nil
+}
+
+// exchanges reads a connection's counters when it keeps them.
+func exchanges(sh Shell) (sessions, sftpCalls int64) {
+	if c, ok := sh.(interface{ Exchanges() (int64, int64) }); ok {
+		return c.Exchanges()
+	}
+	return 0, 0
 }
 
 // tailBuffer keeps the last max bytes written to it.

@@ -56,15 +56,27 @@ type Conn struct {
 	extraMu sync.Mutex
 	extra   []*ssh.Client
 
+	// sessions and sftpCalls count what this connection sent the worker,
+	// for the per-step figures logged at debug level.
+	sessions  atomic.Int64
+	sftpCalls atomic.Int64
+
 	deadSince atomic.Pointer[time.Time]
 	done      chan struct{}
 	closeOnce sync.Once
+}
+
+// Exchanges returns how many sessions (commands, SFTP) were opened and how
+// many SFTP calls (upload, download, realpath, lstat) were made so far.
+func (c *Conn) Exchanges() (sessions, sftpCalls int64) {
+	return c.sessions.Load(), c.sftpCalls.Load()
 }
 
 // newSession opens a session on the first connection that takes one,
 // dialling another connection (through the same hops) when every one is
 // at sshd's MaxSessions limit.
 func (c *Conn) newSession() (*ssh.Session, error) {
+	c.sessions.Add(1)
 	c.extraMu.Lock()
 	clients := append([]*ssh.Client{c.client}, c.extra...)
 	c.extraMu.Unlock()

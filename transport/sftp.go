@@ -63,6 +63,7 @@ func (c *Conn) SFTP() (*sftp.Client, error) {
 // beside it and renames it into place, so remotePath is either absent or
 // whole; the temporary file is removed on any failure.
 func (c *Conn) Upload(ctx context.Context, remotePath string, r io.Reader, mode fs.FileMode) (err error) {
+	c.sftpCalls.Add(1)
 	s, err := c.SFTP()
 	if err != nil {
 		return err
@@ -100,6 +101,7 @@ func (c *Conn) Upload(ctx context.Context, remotePath string, r io.Reader, mode 
 
 // Download copies remotePath to w and returns its length and sha256 (hex).
 func (c *Conn) Download(ctx context.Context, remotePath string, w io.Writer) (int64, string, error) {
+	c.sftpCalls.Add(1)
 	s, err := c.SFTP()
 	if err != nil {
 		return 0, "", err
@@ -132,6 +134,7 @@ func randomSuffix() string {
 
 // RealPath resolves p on the server, following symlinks.
 func (c *Conn) RealPath(ctx context.Context, p string) (string, error) {
+	c.sftpCalls.Add(1)
 	s, err := c.SFTP()
 	if err != nil {
 		return "", err
@@ -145,6 +148,7 @@ func (c *Conn) RealPath(ctx context.Context, p string) (string, error) {
 
 // Lstat describes p on the server without following a final symlink.
 func (c *Conn) Lstat(ctx context.Context, p string) (fs.FileInfo, error) {
+	c.sftpCalls.Add(1)
 	s, err := c.SFTP()
 	if err != nil {
 		return nil, err
