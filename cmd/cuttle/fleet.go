@@ -46,11 +46,7 @@ func newWorkersCmd(io stdio) *cobra.Command {
 	connectionFlags(f)
 	f.String("pool", "", "check every worker of this pool")
 	f.String("output", "table", "table or json")
-	check.RunE = func(cmd *cobra.Command, args []string) error {
-		fl, err := config.BindFlags(cmd.Flags())
-		if err != nil {
-			return err
-		}
+	check.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
 		cfg, d, names, err := fleetSetup(fl, args)
 		if err != nil {
 			return err
@@ -61,7 +57,7 @@ func newWorkersCmd(io stdio) *cobra.Command {
 		}
 		var mu sync.Mutex
 		findings := map[string][]remote.Finding{}
-		errs := fleet.ForEach(cmd.Context(), cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
+		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
 			f, err := remote.Doctor(ctx, conn, bundle, time.Now())
 			mu.Lock()
 			findings[name] = f
@@ -104,7 +100,7 @@ func newWorkersCmd(io stdio) *cobra.Command {
 			return scriptExit{code: 1}
 		}
 		return nil
-	}
+	})
 	cmd.AddCommand(check)
 	return cmd
 }
@@ -120,11 +116,7 @@ func newGCCmd(io stdio) *cobra.Command {
 	f.StringArray("worker", nil, "a worker (repeatable)")
 	f.String("pool", "", "every worker of this pool")
 	f.Duration("older-than", 24*time.Hour, "remove only what is older than this; running steps are never touched")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		fl, err := config.BindFlags(cmd.Flags())
-		if err != nil {
-			return err
-		}
+	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error {
 		cfg, d, names, err := fleetSetup(fl, fl.Strings("worker"))
 		if err != nil {
 			return err
@@ -136,7 +128,7 @@ func newGCCmd(io stdio) *cobra.Command {
 		bundle, _ := bootstrap.Self()
 		var mu sync.Mutex
 		lines := map[string][]string{}
-		errs := fleet.ForEach(cmd.Context(), cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
+		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
 			removed, failed, kept, err := remote.GC(ctx, conn, age, bundle.Digest)
 			mu.Lock()
 			defer mu.Unlock()
@@ -168,7 +160,7 @@ func newGCCmd(io stdio) *cobra.Command {
 			return scriptExit{code: 1}
 		}
 		return nil
-	}
+	})
 	return cmd
 }
 
@@ -183,11 +175,7 @@ func newImagesCmd(io stdio) *cobra.Command {
 	connectionFlags(f)
 	f.String("pool", "", "the pool whose workers pull (default: every worker)")
 	f.String("feed", "", "a feed from the config whose credentials pull the images")
-	pull.RunE = func(cmd *cobra.Command, images []string) error {
-		fl, err := config.BindFlags(cmd.Flags())
-		if err != nil {
-			return err
-		}
+	pull.RunE = withFlags(func(ctx context.Context, fl *config.Flags, images []string) error {
 		cfg, d, names, err := fleetSetup(fl, nil)
 		if err != nil {
 			return err
@@ -199,7 +187,7 @@ func newImagesCmd(io stdio) *cobra.Command {
 		}
 		var mu sync.Mutex
 		done := map[string][]string{}
-		errs := fleet.ForEach(cmd.Context(), cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
+		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
 			for _, img := range images {
 				rs := config.RunbookStep{Name: "pull", Container: config.Container{Image: img, Feed: fl.String("feed")}, Script: config.Script{Inline: "true"}}
 				vars, _ := fleet.ParseVariables(nil, nil)
@@ -235,7 +223,7 @@ func newImagesCmd(io stdio) *cobra.Command {
 			return scriptExit{code: exitCannotRun}
 		}
 		return nil
-	}
+	})
 	cmd.AddCommand(pull)
 	return cmd
 }

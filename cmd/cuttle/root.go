@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/debug"
@@ -43,6 +44,18 @@ func newRootCmd(io stdio) *cobra.Command {
 	}
 	root.AddCommand(newRunCmd(io), newRunbookCmd(io), newWorkersCmd(io), newGCCmd(io), newImagesCmd(io), newServeCmd(io), newVersionCmd(io), newStepRunnerCmd())
 	return root
+}
+
+// withFlags is a command's RunE: it binds the flags (with their CUTTLE_*
+// environment fallbacks) and calls fn.
+func withFlags(fn func(ctx context.Context, fl *config.Flags, args []string) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		fl, err := config.BindFlags(cmd.Flags())
+		if err != nil {
+			return err
+		}
+		return fn(cmd.Context(), fl, args)
+	}
 }
 
 func newLogger(io stdio, format, level string) (zerolog.Logger, error) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	goio "io"
 	"os"
 	"strings"
 	"time"
@@ -52,13 +51,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("runner-bundle", "", "run the step with your own runner (Octopus's Calamari): this local directory is uploaded and cached on the worker")
 	f.String("runner-command", "", "the external runner's command: {bundle}, {workdir}, {script}, {variables}, {password} are filled in")
 	f.Bool("allow-privileged", false, "permit container options that give the step the worker (--privileged, -v /:/host, ...)")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		fl, err := config.BindFlags(cmd.Flags())
-		if err != nil {
-			return err
-		}
-		return runStep(cmd.Context(), io, fl)
-	}
+	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error { return runStep(ctx, io, fl) })
 	return cmd
 }
 
@@ -132,9 +125,13 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		}
 		external = &remote.ExternalRunner{BundleDir: b, Command: c}
 	}
+	window, err := deadManWindow(fl)
+	if err != nil {
+		return inputError("%w", err)
+	}
 	st, err := fleet.BuildStep(cfg, fleet.StepInput{Step: rs, BaseDir: ".", Vars: vars, Worker: worker, Feed: feed, External: external,
 		AllowPrivileged: fl.Bool("allow-privileged"), ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"),
-		KeepWorkspace: fl.Bool("keep-workspace"), DeadManWindow: deadManWindow(fl)})
+		KeepWorkspace: fl.Bool("keep-workspace"), DeadManWindow: window})
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -173,11 +170,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	defer conn.Close()
 	log.Debug().Str("worker", target.String()).Msg("connected")
 
-	output := remote.Output{Stdout: io.Out, Stderr: io.Err, Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug"}
-	if fl.String("log-format") == "json" {
-		output.Progress = goio.Discard // structured logs stay parseable
-	}
-	res, err := remote.Run(ctx, conn, bundle, st, output)
+	res, err := remote.Run(ctx, conn, bundle, st, stepOutput(io, fl))
 	sr.record(res, err, st.Masks)
 	if res.CleanupErr != nil {
 		log.Warn().Err(res.CleanupErr).Msg("cleanup incomplete; run cuttle gc on this worker")

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	goio "io"
 	"time"
 
@@ -45,13 +46,9 @@ func newRunbookCmd(io stdio) *cobra.Command {
 	f.String("report", "", "write a JSON report of every step on every worker")
 	f.Int("max-parallel", 10, "steps running at once from this controller")
 	f.Bool("verbose", false, "show the scripts' verbose lines")
-	run.RunE = func(cmd *cobra.Command, args []string) error {
-		fl, err := config.BindFlags(cmd.Flags())
-		if err != nil {
-			return err
-		}
-		return runRunbook(cmd.Context(), io, fl, args[0])
-	}
+	run.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
+		return runRunbook(ctx, io, fl, args[0])
+	})
 	cmd.AddCommand(run)
 	return cmd
 }
@@ -77,13 +74,13 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	if err != nil {
 		return inputError("%w", err)
 	}
-	output := remote.Output{Stdout: io.Out, Stderr: io.Err, Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug"}
-	if fl.String("log-format") == "json" {
-		output.Progress = goio.Discard
+	window, err := deadManWindow(fl)
+	if err != nil {
+		return inputError("%w", err)
 	}
-	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle, Output: output,
+	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle, Output: stepOutput(io, fl),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
-		DeadManWindow: deadManWindow(fl)}
+		DeadManWindow: window}
 	results, runErr := r.Run(ctx, rb, extra)
 	rep := &report{}
 	code := exitOK
@@ -119,10 +116,22 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 }
 
 // deadManWindow reads --dead-man-window.
-func deadManWindow(fl *config.Flags) time.Duration {
-	d, err := time.ParseDuration(orDefault(fl.String("dead-man-window"), "5m"))
+func deadManWindow(fl *config.Flags) (time.Duration, error) {
+	v := orDefault(fl.String("dead-man-window"), "5m")
+	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		return 5 * time.Minute
+		return 0, fmt.Errorf("--dead-man-window %q: want a duration such as 5m, or 0 to turn the dead man's switch off", v)
 	}
-	return d
+	return d, nil
+}
+
+// stepOutput is where steps' output goes for run and runbook run: the
+// script's stdout and stderr, verbose lines with --verbose or debug logs,
+// and pull/build progress on stderr unless logs are JSON.
+func stepOutput(io stdio, fl *config.Flags) remote.Output {
+	out := remote.Output{Stdout: io.Out, Stderr: io.Err, Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug"}
+	if fl.String("log-format") == "json" {
+		out.Progress = goio.Discard // structured logs stay parseable
+	}
+	return out
 }

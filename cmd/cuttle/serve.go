@@ -31,13 +31,7 @@ func newServeCmd(io stdio) *cobra.Command {
 	f.String("listen", "127.0.0.1:8080", "address of /healthz, /metrics and the status page (port 0 picks one)")
 	f.Duration("grace", 5*time.Minute, "on SIGTERM, how long running steps may finish before they are stopped")
 	f.String("artifacts", "artifacts", "where artifacts land")
-	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-		fl, err := config.BindFlags(cmd.Flags())
-		if err != nil {
-			return err
-		}
-		return runServe(cmd.Context(), io, fl)
-	}
+	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error { return runServe(ctx, io, fl) })
 	return cmd
 }
 
@@ -75,6 +69,10 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("--grace: %w", err)
 	}
+	window, err := deadManWindow(fl)
+	if err != nil {
+		return inputError("%w", err)
+	}
 	metrics := serve.NewMetrics()
 	for _, r := range hist.Recent(1 << 30) {
 		metrics.Observe(r)
@@ -84,7 +82,7 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
-				DeadManWindow: deadManWindow(fl)}
+				DeadManWindow: window}
 		}}
 	ln, err := serve.Listen(ctx, fl.String("listen"))
 	if err != nil {
