@@ -125,6 +125,8 @@ type result struct {
 
 type report struct {
 	Steps []reportStep `json:"steps"`
+	// Raw is the file as written, for checks on everything in it.
+	Raw string `json:"-"`
 }
 
 type reportStep struct {
@@ -215,6 +217,7 @@ func readReport(t *testing.T, path string) report {
 	if err := json.Unmarshal(b, &r); err != nil {
 		t.Fatalf("report %s: %v\n%s", path, err, b)
 	}
+	r.Raw = string(b)
 	return r
 }
 
