@@ -271,9 +271,16 @@ func (e env) bundleBench() error {
 	clear := func() {
 		conn.Run(context.Background(), &transport.Cmd{Args: []string{"sh", "-c", `rm -rf "$HOME"/.cuttle/bundles/ext-* "$HOME/sftp-bundle"`}})
 	}
+	// A new mtime makes cuttle hash the bundle again, as a fresh
+	// controller process does.
+	touch := func() {
+		now := time.Now()
+		os.Chtimes(filepath.Join(src, "d00", "f0000.bin"), now, now)
+	}
 	var sent int64
 	first := median(func() error {
 		clear()
+		touch()
 		var err error
 		sent, _, err = remote.EnsureDirBundle(context.Background(), conn, &remote.ExternalRunner{BundleDir: src, Command: "x {script}"})
 		return err
@@ -291,13 +298,14 @@ func (e env) bundleBench() error {
 	var again int64
 	var commands int
 	prepared := &remote.ExternalRunner{BundleDir: src, Command: "x {script}"}
-	hash := median(prepared.Prepare)
+	hash := median(func() error { touch(); return prepared.Prepare() })
+	cached := median(prepared.Prepare)
 	reup := median(func() error {
 		var err error
 		again, commands, err = remote.EnsureDirBundle(context.Background(), conn, prepared)
 		return err
 	})
-	row("re-upload of the unchanged bundle", reup, 0, "", fmt.Sprintf("%d bytes sent, %d command on the open connection; hashing the 100 MiB locally to know it is unchanged takes another %s", again, commands, ms(hash)))
+	row("re-upload of the unchanged bundle", reup, 0, "", fmt.Sprintf("%d bytes sent, %d command on the open connection; a new controller process hashes the 100 MiB once (%s), later steps only stat it (%s)", again, commands, ms(hash), ms(cached)))
 	clear()
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -44,8 +45,11 @@ func (e *ExternalRunner) Prepare() error {
 	if !strings.Contains(e.Command, "{script}") {
 		return fmt.Errorf("runner command %q has no {script} placeholder", e.Command)
 	}
-	h := sha256.New()
-	e.files = nil
+	// Listing by stat alone is cheap; reading and hashing a large bundle
+	// (Calamari is hundreds of MiB) is not, so a digest is reused while
+	// no file's path, mode, size or mtime has changed.
+	var files []string
+	var stamp strings.Builder
 	err = filepath.WalkDir(e.BundleDir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -53,30 +57,55 @@ func (e *ExternalRunner) Prepare() error {
 		if !d.Type().IsRegular() {
 			return nil
 		}
-		rel, _ := filepath.Rel(e.BundleDir, p)
 		info, err := d.Info()
 		if err != nil {
 			return err
 		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", filepath.ToSlash(rel), info.Mode().Perm(), len(b))
-		h.Write(b)
-		e.files = append(e.files, rel)
+		rel, _ := filepath.Rel(e.BundleDir, p)
+		files = append(files, rel)
+		fmt.Fprintf(&stamp, "%s\x00%o\x00%d\x00%d\n", rel, info.Mode().Perm(), info.Size(), info.ModTime().UnixNano())
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("runner bundle %s: %w", e.BundleDir, err)
 	}
-	if len(e.files) == 0 {
+	if len(files) == 0 {
 		return fmt.Errorf("runner bundle %s is empty", e.BundleDir)
 	}
-	sort.Strings(e.files)
+	sort.Strings(files) // WalkDir's order already is; the digest relies on it
+	e.files = files
+	digestCache.Lock()
+	defer digestCache.Unlock()
+	if c, ok := digestCache.m[e.BundleDir]; ok && c.stamp == stamp.String() {
+		e.Digest = c.digest
+		return nil
+	}
+	h := sha256.New()
+	for _, rel := range files {
+		p := filepath.Join(e.BundleDir, rel)
+		info, err := os.Stat(p)
+		if err != nil {
+			return fmt.Errorf("runner bundle %s: %w", e.BundleDir, err)
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("runner bundle %s: %w", e.BundleDir, err)
+		}
+		fmt.Fprintf(h, "%s\x00%o\x00%d\x00", filepath.ToSlash(rel), info.Mode().Perm(), len(b))
+		h.Write(b)
+	}
 	e.Digest = "ext-" + hex.EncodeToString(h.Sum(nil))
+	digestCache.m[e.BundleDir] = cachedDigest{stamp: stamp.String(), digest: e.Digest}
 	return nil
 }
+
+// digestCache remembers bundle digests per directory within this process.
+var digestCache = struct {
+	sync.Mutex
+	m map[string]cachedDigest
+}{m: map[string]cachedDigest{}}
+
+type cachedDigest struct{ stamp, digest string }
 
 // installTarScript extracts a tar stream from stdin into a fresh bundle
 // directory, marks it complete last and renames it into place.
