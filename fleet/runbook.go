@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -203,7 +204,6 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 
 func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
 	res := StepResult{Step: s.Name, Worker: worker}
-	local := s
 	if len(s.Variables) > 0 || len(s.SensitiveVariables) > 0 {
 		v := vars.Clone()
 		for k, val := range s.Variables {
@@ -219,12 +219,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		}
 		vars = v
 	}
-	arts := r.ArtifactsDir
-	if fanOut {
-		arts = arts + "/" + remote.SafeName(s.Name)
-		local.Name = s.Name
-	}
-	st, err := BuildStep(r.Config, StepInput{Step: local, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: arts, DeadManWindow: r.DeadManWindow})
+	st, err := BuildStep(r.Config, StepInput{Step: s, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: r.ArtifactsDir, DeadManWindow: r.DeadManWindow})
 	res.Masks = st.Masks
 	if err != nil {
 		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
@@ -232,7 +227,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	}
 	if fanOut {
 		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
-		st.Name = worker
+		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.SafeName(worker))
 	}
 	if pool := r.Config.Workers[worker].Pool; pool != "" {
 		st.Slots = r.Config.Pools[pool].MaxStepsPerWorker

@@ -24,8 +24,9 @@ type StepInput struct {
 	// credentials).
 	Feed            *remote.Feed
 	AllowPrivileged bool
-	ArtifactsDir    string
-	KeepWorkspace   bool
+	// ArtifactsDir is the root: artifacts land in ArtifactsDir/<step>/.
+	ArtifactsDir  string
+	KeepWorkspace bool
 	// External overrides the config's runner.
 	External *remote.ExternalRunner
 	// DeadManWindow arms the worker-side dead man's switch (0: off).
@@ -36,7 +37,7 @@ type StepInput struct {
 // one) into the plan remote.Run executes.
 func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	s := in.Step
-	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: in.ArtifactsDir,
+	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: filepath.Join(in.ArtifactsDir, remote.SafeName(s.Name)),
 		AllowPrivileged: in.AllowPrivileged, DeadManWindow: in.DeadManWindow}
 	if w, ok := cfg.Workers[in.Worker]; ok && w.AllowPrivileged {
 		st.AllowPrivileged = true

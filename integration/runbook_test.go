@@ -58,7 +58,7 @@ steps:
     pool: linux
     run_on: all
     container: {image: %[1]s, pull: never}
-    script: {inline: 'echo "deploying $(get_octopusvariable "Octopus.Action[build].Output.Version") on $(get_octopusvariable Octopus.Machine.Name) as $(id -un)"; set_octopusvariable Host "$(get_octopusvariable Octopus.Machine.Name)"'}
+    script: {inline: 'echo "deploying $(get_octopusvariable "Octopus.Action[build].Output.Version") on $(get_octopusvariable Octopus.Machine.Name) as $(id -un)"; set_octopusvariable Host "$(get_octopusvariable Octopus.Machine.Name)"; get_octopusvariable Octopus.Machine.Name > host.txt; new_octopusartifact host.txt'}
   - name: broken
     pool: linux
     run_on: one
@@ -74,7 +74,14 @@ steps:
     container: {image: %[1]s, pull: never}
     script: {inline: 'echo "notify after $(get_octopusvariable "Octopus.Action[deploy].Output[w3].Host")"'}
 `, env.image)), 0o644)
-	r := runCuttle(t, "runbook", "run", rb, "--config", cfg)
+	arts := filepath.Join(t.TempDir(), "arts")
+	r := runCuttle(t, "runbook", "run", rb, "--config", cfg, "--artifacts", arts)
+	for _, w := range []string{"w1", "w2", "w3"} {
+		// Each worker's artifacts apart: DIR/<step>/<worker>/<name>.
+		if b, err := os.ReadFile(filepath.Join(arts, "deploy", w, "host.txt")); err != nil || string(b) != w+"\n" {
+			t.Errorf("fan-out artifact of %s: %q, %v", w, b, err)
+		}
+	}
 	if r.code != 4 {
 		t.Fatalf("exit %d, want 4 (the failed step's)\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}

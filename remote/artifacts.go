@@ -26,11 +26,11 @@ type Artifact struct {
 }
 
 // collectArtifacts downloads each requested file that lies inside the work
-// directory (after resolving symlinks) to dir/<step>/<name>. Files outside
+// directory (after resolving symlinks) to local/<name>. Files outside
 // are refused with a warning and never read. Each download is written to a
 // temporary file, checked against the worker's size and sha256, then
 // renamed into place.
-func collectArtifacts(ctx context.Context, sh Shell, workDir string, reqs []artifactRequest, dir, step string, log zerolog.Logger) ([]Artifact, error) {
+func collectArtifacts(ctx context.Context, sh Shell, workDir string, reqs []artifactRequest, local string, log zerolog.Logger) ([]Artifact, error) {
 	if len(reqs) == 0 {
 		return nil, nil
 	}
@@ -38,7 +38,6 @@ func collectArtifacts(ctx context.Context, sh Shell, workDir string, reqs []arti
 	if err != nil {
 		return nil, err
 	}
-	local := filepath.Join(dir, SafeName(step))
 	if err := os.MkdirAll(local, 0o755); err != nil {
 		return nil, fmt.Errorf("artifacts directory %s: %w", local, err)
 	}

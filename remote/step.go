@@ -42,7 +42,7 @@ type Step struct {
 	ContainerOptions []string
 	// AllowPrivileged permits options that give the step the worker.
 	AllowPrivileged bool
-	// ArtifactsDir is where artifacts land, as DIR/<step name>/<name>.
+	// ArtifactsDir is the directory artifacts land in, as <name>.
 	ArtifactsDir string
 	// Masks holds the values to hide in all output; the script may add
 	// more (sensitive output variables, mask messages).
@@ -244,7 +244,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		log.Error().Int("exit_code", res.ExitCode).Msg(st.Masks.Mask(res.ResultMessage))
 	}
 	if reqs := reported.artifacts; len(reqs) > 0 {
-		arts, aerr := collectArtifacts(ctx, sh, res.WorkDir, reqs, st.ArtifactsDir, st.Name, log)
+		arts, aerr := collectArtifacts(ctx, sh, res.WorkDir, reqs, st.ArtifactsDir, log)
 		res.Artifacts = arts
 		if aerr != nil {
 			if ctx.Err() != nil {
