@@ -41,7 +41,6 @@ type Server struct {
 
 	cron    *cron.Cron
 	entries map[string]cron.EntryID
-	running sync.Map // runbook name -> *atomic.Bool
 	started time.Time
 	runCtx  context.Context
 	cancel  context.CancelFunc
@@ -85,8 +84,7 @@ func (s *Server) Start(ctx context.Context) {
 	s.cron = cron.New(cron.WithParser(Parser))
 	log := zerolog.Ctx(ctx)
 	for _, rb := range s.Runbooks {
-		busy := &atomic.Bool{}
-		s.running.Store(rb.Name, busy)
+		busy := &atomic.Bool{} // this runbook has a run going
 		id, _ := s.cron.AddFunc(rb.Schedule, func() {
 			if !busy.CompareAndSwap(false, true) {
 				s.Metrics.Skip(rb.Name)
