@@ -67,17 +67,20 @@ func dialOne(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, error
 func retryable(err error) bool {
 	var hk *HostKeyError
 	var ae *AuthError
-	if errors.As(err, &hk) || errors.As(err, &ae) {
-		return false
-	}
-	msg := err.Error()
-	for _, final := range []string{"no known_hosts", "identity file", "no way to authenticate", "ssh-agent", "host key fingerprint"} {
-		if strings.Contains(msg, final) {
-			return false
-		}
-	}
-	return true
+	return !errors.As(err, &hk) && !errors.As(err, &ae) && !errors.Is(err, errTargetConfig)
 }
+
+// errTargetConfig marks errors in the target's own settings (known_hosts,
+// identity files, agent, fingerprint): dialling again cannot help.
+var errTargetConfig = errors.New("target configuration")
+
+// configErr marks err as one of the target's settings.
+func configErr(err error) error { return &markedError{err: err, mark: errTargetConfig} }
+
+type markedError struct{ err, mark error }
+
+func (m *markedError) Error() string   { return m.err.Error() }
+func (m *markedError) Unwrap() []error { return []error{m.err, m.mark} }
 
 func dialOnce(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, error) {
 	timeout := t.ConnectTimeout
@@ -89,11 +92,11 @@ func dialOnce(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, erro
 
 	hostKey, algos, err := hostKeyPolicy(t)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", t, err)
+		return nil, configErr(fmt.Errorf("%s: %w", t, err))
 	}
 	methods, tried, closeAgent, err := authMethods(t)
 	if err != nil {
-		return nil, err
+		return nil, configErr(err)
 	}
 	defer closeAgent()
 	cfg := &ssh.ClientConfig{

@@ -3,6 +3,7 @@ package transport
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"path/filepath"
 	"strings"
@@ -20,7 +21,8 @@ func TestRetryable(t *testing.T) {
 		{&AuthError{Target: "x"}, false},
 		{errors.New("x: connect: connection refused"), true},
 		{errors.New("x: SSH handshake: EOF"), true},
-		{errors.New("identity file /k: no such file"), false},
+		{configErr(errors.New("identity file /k: no such file")), false},
+		{fmt.Errorf("jump host x: %w", configErr(errors.New("no known_hosts file"))), false},
 	} {
 		if got := retryable(tt.err); got != tt.want {
 			t.Errorf("retryable(%v) = %v, want %v", tt.err, got, tt.want)
