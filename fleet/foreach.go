@@ -40,6 +40,8 @@ func ForEach(ctx context.Context, cfg *config.Config, names []string, d Defaults
 	var mu sync.Mutex
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
+	hops := &transport.HopPool{}
+	defer hops.Close()
 	for _, n := range names {
 		wg.Add(1)
 		go func() {
@@ -51,7 +53,7 @@ func ForEach(ctx context.Context, cfg *config.Config, names []string, d Defaults
 				if err != nil {
 					return err
 				}
-				conn, err := transport.Dial(ctx, t)
+				conn, err := hops.Dial(ctx, t)
 				if err != nil {
 					return err
 				}

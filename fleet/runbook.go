@@ -33,8 +33,8 @@ type Runner struct {
 	MaxParallel int
 	// TimeoutCause is the context cause used for a step's timeout.
 	TimeoutCause error
-	// DeadManWindow arms the worker-side dead man's switch (0: off).
-	DeadManWindow time.Duration
+	// ReattachWindow arms the worker-side dead man's switch (0: off).
+	ReattachWindow time.Duration
 }
 
 // StepResult is one step on one worker.
@@ -60,12 +60,15 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 	if err != nil {
 		return nil, err
 	}
+	// Workers behind one bastion share one connection to it.
+	hops := &transport.HopPool{}
+	defer hops.Close()
 	conns := NewConns(func(ctx context.Context, name string) (*transport.Conn, error) {
 		t, err := Resolve(r.Config, name, r.Defaults)
 		if err != nil {
 			return nil, err
 		}
-		return transport.Dial(ctx, t)
+		return hops.Dial(ctx, t)
 	})
 	defer conns.Close()
 	maxPar := r.MaxParallel
@@ -219,7 +222,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		}
 		vars = v
 	}
-	st, err := BuildStep(r.Config, StepInput{Step: s, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: r.ArtifactsDir, DeadManWindow: r.DeadManWindow})
+	st, err := BuildStep(r.Config, StepInput{Step: s, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: r.ArtifactsDir, ReattachWindow: r.ReattachWindow})
 	res.Masks = st.Masks
 	if err != nil {
 		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,12 +42,41 @@ func (e *ExitError) Error() string {
 // went unanswered.
 var ErrUnreachable = errors.New("worker unreachable")
 
+// ErrConnectionLost is wrapped by errors from a connection that ended under
+// a command: keepalives unanswered, the peer gone, the link closed.
+// Reconnect dials it again.
+var ErrConnectionLost = errors.New("connection lost")
+
 // Conn is an SSH connection to one worker, safe for concurrent use: every
 // command gets its own session, and SFTP shares one subsystem session.
+// When the link is lost, Reconnect replaces it in place, so every holder
+// of the Conn continues on the new one.
 type Conn struct {
-	client *ssh.Client
-	hops   []*ssh.Client
 	target Target
+	// hops shares jump-host connections with other Conns; nil dials
+	// private ones.
+	hops *HopPool
+
+	mu     sync.Mutex
+	cur    *link
+	closed bool
+	// redial serialises Reconnect: concurrent callers dial once.
+	redial sync.Mutex
+
+	// sessions and sftpCalls count what this connection sent the worker,
+	// for the per-step figures logged at debug level.
+	sessions  atomic.Int64
+	sftpCalls atomic.Int64
+}
+
+// link is one authenticated SSH connection to the worker, with what hangs
+// off it.
+type link struct {
+	client *ssh.Client
+	// via is the last jump host (nil when direct); release lets go of the
+	// hops this link holds.
+	via     *ssh.Client
+	release func()
 
 	sftpMu sync.Mutex
 	sftp   *sftp.Client
@@ -56,14 +86,54 @@ type Conn struct {
 	extraMu sync.Mutex
 	extra   []*ssh.Client
 
-	// sessions and sftpCalls count what this connection sent the worker,
-	// for the per-step figures logged at debug level.
-	sessions  atomic.Int64
-	sftpCalls atomic.Int64
-
 	deadSince atomic.Pointer[time.Time]
 	done      chan struct{}
 	closeOnce sync.Once
+}
+
+func (c *Conn) link() *link {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cur
+}
+
+// Alive reports whether the current link is up, as far as is known.
+func (c *Conn) Alive() bool {
+	select {
+	case <-c.link().done:
+		return false
+	default:
+		return true
+	}
+}
+
+// Reconnect dials the worker again if the current link is lost; it does
+// nothing on a live link (another caller may have reconnected already).
+// One attempt, with dial's own retries; callers loop with their window.
+func (c *Conn) Reconnect(ctx context.Context) error {
+	c.redial.Lock()
+	defer c.redial.Unlock()
+	if c.Alive() {
+		return nil
+	}
+	c.mu.Lock()
+	closed := c.closed
+	c.mu.Unlock()
+	if closed {
+		return fmt.Errorf("%s: connection closed", c.target)
+	}
+	l, err := c.dialLink(ctx)
+	if err != nil {
+		return err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		l.close()
+		return fmt.Errorf("%s: connection closed", c.target)
+	}
+	c.cur = l
+	return nil
 }
 
 // Exchanges returns how many sessions (commands, SFTP) were opened and how
@@ -75,11 +145,11 @@ func (c *Conn) Exchanges() (sessions, sftpCalls int64) {
 // newSession opens a session on the first connection that takes one,
 // dialling another connection (through the same hops) when every one is
 // at sshd's MaxSessions limit.
-func (c *Conn) newSession() (*ssh.Session, error) {
+func (c *Conn) newSession(l *link) (*ssh.Session, error) {
 	c.sessions.Add(1)
-	c.extraMu.Lock()
-	clients := append([]*ssh.Client{c.client}, c.extra...)
-	c.extraMu.Unlock()
+	l.extraMu.Lock()
+	clients := append([]*ssh.Client{l.client}, l.extra...)
+	l.extraMu.Unlock()
 	var refused error
 	for _, cl := range clients {
 		s, err := cl.NewSession()
@@ -92,25 +162,21 @@ func (c *Conn) newSession() (*ssh.Session, error) {
 		}
 		refused = err
 	}
-	var via *ssh.Client
-	if len(c.hops) > 1 {
-		via = c.hops[len(c.hops)-2]
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), defaultConnectTimeout)
 	defer cancel()
-	cl, err := dialOne(ctx, c.target, via)
+	cl, err := dialOne(ctx, c.target, l.via)
 	if err != nil {
 		return nil, fmt.Errorf("every connection is at sshd's session limit (%v) and another could not be opened: %w", refused, err)
 	}
+	l.extraMu.Lock()
+	defer l.extraMu.Unlock()
 	select {
-	case <-c.done:
+	case <-l.done:
 		cl.Close()
 		return nil, io.ErrClosedPipe
 	default:
 	}
-	c.extraMu.Lock()
-	c.extra = append(c.extra, cl)
-	c.extraMu.Unlock()
+	l.extra = append(l.extra, cl)
 	return cl.NewSession()
 }
 
@@ -125,14 +191,15 @@ func (c *Conn) Run(ctx context.Context, cmd *Cmd) error {
 	if err != nil {
 		return err
 	}
-	s, err := c.newSession()
+	l := c.link()
+	s, err := c.newSession(l)
 	if err != nil {
-		return c.wrap(fmt.Errorf("opening session: %w", err))
+		return l.wrap(c.target, fmt.Errorf("opening session: %w", err))
 	}
 	defer s.Close()
 	s.Stdin, s.Stdout, s.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
 	if err := s.Start(line); err != nil {
-		return c.wrap(fmt.Errorf("starting remote command: %w", err))
+		return l.wrap(c.target, fmt.Errorf("starting remote command: %w", err))
 	}
 	waited := make(chan error, 1)
 	go func() { waited <- s.Wait() }()
@@ -142,9 +209,15 @@ func (c *Conn) Run(ctx context.Context, cmd *Cmd) error {
 		_ = s.Signal(ssh.SIGTERM)
 		s.Close()
 		return ctx.Err()
-	case <-c.done:
+	case <-l.done:
 		s.Close()
-		return c.wrap(io.ErrUnexpectedEOF)
+		// Let the output copies finish: what cmd's writers received is
+		// exactly what a caller resumes from.
+		select {
+		case <-waited:
+		case <-time.After(5 * time.Second):
+		}
+		return l.wrap(c.target, io.ErrUnexpectedEOF)
 	}
 	var ee *ssh.ExitError
 	var missing *ssh.ExitMissingError
@@ -154,9 +227,11 @@ func (c *Conn) Run(ctx context.Context, cmd *Cmd) error {
 	case errors.As(err, &ee):
 		return &ExitError{Code: ee.ExitStatus(), Signal: ee.Signal()}
 	case errors.As(err, &missing):
-		return c.wrap(fmt.Errorf("connection lost before the remote command reported its exit status: %w", err))
+		// The session ended without a status: the link went, or is going.
+		l.waitDead(time.Second)
+		return l.wrap(c.target, fmt.Errorf("connection lost before the remote command reported its exit status: %w", err))
 	default:
-		return c.wrap(err)
+		return l.wrap(c.target, err)
 	}
 }
 
@@ -168,47 +243,77 @@ func (c *Conn) Output(ctx context.Context, args ...string) ([]byte, []byte, erro
 	return out.Bytes(), errb.Bytes(), err
 }
 
-// wrap adds the liveness verdict to an error from a dead connection.
-func (c *Conn) wrap(err error) error {
-	if t := c.deadSince.Load(); t != nil {
-		return fmt.Errorf("%s: %w since %s (no answer to keepalives): %v", c.target, ErrUnreachable, t.UTC().Format(time.RFC3339), err)
+// wrap adds the link's verdict to an error: lost (and since when
+// keepalives went unanswered) when the link is down.
+func (l *link) wrap(t Target, err error) error {
+	select {
+	case <-l.done:
+	default:
+		return fmt.Errorf("%s: %w", t, err)
 	}
-	return fmt.Errorf("%s: %w", c.target, err)
+	if at := l.deadSince.Load(); at != nil {
+		return fmt.Errorf("%s: %w since %s (no answer to keepalives): %w: %v", t, ErrUnreachable, at.UTC().Format(time.RFC3339), ErrConnectionLost, err)
+	}
+	return fmt.Errorf("%s: %w: %v", t, ErrConnectionLost, err)
 }
 
-// Close closes the connection and every hop behind it. The network
-// connection goes first: closing SFTP on a link whose peer no longer
-// answers would wait for a reply that never comes.
+// wrap is link.wrap on the current link.
+func (c *Conn) wrap(err error) error { return c.link().wrap(c.target, err) }
+
+// waitDead gives a link that is going down up to d to say so.
+func (l *link) waitDead(d time.Duration) {
+	select {
+	case <-l.done:
+	case <-time.After(d):
+	}
+}
+
+// Close closes the connection and every hop behind it that no other
+// connection shares.
 func (c *Conn) Close() error {
+	c.mu.Lock()
+	c.closed = true
+	l := c.cur
+	c.mu.Unlock()
+	return l.close()
+}
+
+// close closes the link. The network connection goes first: closing SFTP
+// on a link whose peer no longer answers would wait for a reply that
+// never comes.
+func (l *link) close() error {
 	var err error
-	c.closeOnce.Do(func() {
-		close(c.done)
-		c.extraMu.Lock()
-		for _, e := range c.extra {
+	l.closeOnce.Do(func() {
+		close(l.done)
+		l.extraMu.Lock()
+		for _, e := range l.extra {
 			e.Close()
 		}
-		c.extraMu.Unlock()
-		for i := len(c.hops) - 1; i >= 0; i-- {
-			if e := c.hops[i].Close(); e != nil && i == len(c.hops)-1 {
-				err = e
-			}
+		l.extraMu.Unlock()
+		err = l.client.Close()
+		if errors.Is(err, net.ErrClosed) {
+			err = nil
 		}
-		c.sftpMu.Lock()
-		if c.sftp != nil {
-			c.sftp.Close()
+		l.release()
+		l.sftpMu.Lock()
+		if l.sftp != nil {
+			l.sftp.Close()
 		}
-		c.sftpMu.Unlock()
+		l.sftpMu.Unlock()
 	})
 	return err
 }
 
-// startKeepAlive sends a keepalive request every interval. The link is
-// declared dead, and the connection closed, once nothing has been heard
-// for max intervals while a request waits: checked on the interval's tick,
-// with half an interval of slack for the reply's round trip, so a dead
-// link is found within max intervals of its last reply.
-func (c *Conn) startKeepAlive(t Target) {
-	c.done = make(chan struct{})
+// watch closes the link when its connection ends and sends a keepalive
+// every interval. The link is declared dead, and closed, once nothing has
+// been heard for max intervals while a request waits: checked on the
+// interval's tick, with half an interval of slack for the reply's round
+// trip, so a dead link is found within max intervals of its last reply.
+func (l *link) watch(t Target) {
+	go func() {
+		_ = l.client.Wait()
+		l.close()
+	}()
 	interval, max := t.KeepAliveInterval, t.KeepAliveMax
 	if interval == 0 {
 		interval = 15 * time.Second
@@ -225,7 +330,7 @@ func (c *Conn) startKeepAlive(t Target) {
 		pending := false
 		for {
 			select {
-			case <-c.done:
+			case <-l.done:
 				return
 			case err := <-replies:
 				pending = false
@@ -235,15 +340,15 @@ func (c *Conn) startKeepAlive(t Target) {
 			case now := <-tick.C:
 				if pending {
 					if now.Sub(lastHeard) >= limit {
-						c.deadSince.Store(&lastHeard)
-						c.Close()
+						l.deadSince.Store(&lastHeard)
+						l.close()
 						return
 					}
 					continue
 				}
 				pending = true
 				go func() {
-					_, _, err := c.client.SendRequest("keepalive@openssh.com", true, nil)
+					_, _, err := l.client.SendRequest("keepalive@openssh.com", true, nil)
 					replies <- err
 				}()
 			}

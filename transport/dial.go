@@ -13,31 +13,48 @@ import (
 
 const defaultConnectTimeout = 15 * time.Second
 
-// Dial connects to t, crossing t.Jump first. Every hop checks its own host
-// key. The returned Conn closes every hop.
+// Dial connects to t, crossing t.Jump first on connections of its own.
+// Every hop checks its own host key. The returned Conn closes every hop.
 func Dial(ctx context.Context, t Target) (*Conn, error) {
-	var hops []*ssh.Client
-	closeAll := func() {
-		for i := len(hops) - 1; i >= 0; i-- {
-			hops[i].Close()
-		}
+	return (*HopPool)(nil).Dial(ctx, t)
+}
+
+// Dial connects to t, crossing t.Jump on connections shared through p
+// with every other worker behind the same hops. A nil p shares nothing.
+func (p *HopPool) Dial(ctx context.Context, t Target) (*Conn, error) {
+	c := &Conn{target: t, hops: p}
+	l, err := c.dialLink(ctx)
+	if err != nil {
+		return nil, err
 	}
-	var via *ssh.Client
-	for _, hop := range append(append([]Target(nil), t.Jump...), t) {
-		c, err := dialOne(ctx, hop, via)
-		if err != nil {
-			closeAll()
-			if hop.String() != t.String() {
-				return nil, fmt.Errorf("jump host %s: %w", hop, err)
-			}
+	c.cur = l
+	return c, nil
+}
+
+// dialLink crosses the hops and connects to the worker.
+func (c *Conn) dialLink(ctx context.Context) (*link, error) {
+	via, release, err := c.hops.through(ctx, c.target.Jump)
+	if err != nil {
+		return nil, err
+	}
+	cl, err := dialOne(ctx, c.target, via)
+	var oce *ssh.OpenChannelError
+	if errors.As(err, &oce) && via != nil {
+		// The shared hop refused another channel: sshd's limits. Cross
+		// on a connection of our own instead.
+		release()
+		if via, release, err = c.hops.fresh(ctx, c.target.Jump); err != nil {
 			return nil, err
 		}
-		hops = append(hops, c)
-		via = c
+		cl, err = dialOne(ctx, c.target, via)
 	}
-	conn := &Conn{client: via, hops: hops, target: t}
-	conn.startKeepAlive(t)
-	return conn, nil
+	if err != nil {
+		release()
+		return nil, err
+	}
+	l := &link{client: cl, via: via, release: release, done: make(chan struct{})}
+	l.watch(c.target)
+	return l, nil
 }
 
 // dialRetries is how many times a failed TCP connect or handshake is

@@ -18,10 +18,11 @@ import (
 
 // SFTP returns the connection's shared SFTP client, opening it on first use.
 func (c *Conn) SFTP() (*sftp.Client, error) {
-	c.sftpMu.Lock()
-	defer c.sftpMu.Unlock()
-	if c.sftp != nil {
-		return c.sftp, nil
+	l := c.link()
+	l.sftpMu.Lock()
+	defer l.sftpMu.Unlock()
+	if l.sftp != nil {
+		return l.sftp, nil
 	}
 	opts := []sftp.ClientOption{
 		sftp.UseConcurrentWrites(true),
@@ -31,10 +32,10 @@ func (c *Conn) SFTP() (*sftp.Client, error) {
 	// The SFTP draft only promises 32 KiB packets; OpenSSH's sftp-server
 	// takes up to 256 KiB, and 64 KiB moves large files about a quarter
 	// faster here (go run ./bench: SFTP rows).
-	if strings.Contains(string(c.client.ServerVersion()), "OpenSSH") {
+	if strings.Contains(string(l.client.ServerVersion()), "OpenSSH") {
 		opts = append(opts, sftp.MaxPacketUnchecked(64<<10))
 	}
-	session, err := c.newSession()
+	session, err := c.newSession(l)
 	if err != nil {
 		return nil, c.wrap(fmt.Errorf("starting sftp: %w", err))
 	}
@@ -55,7 +56,7 @@ func (c *Conn) SFTP() (*sftp.Client, error) {
 		session.Close()
 		return nil, c.wrap(fmt.Errorf("starting sftp: %w", err))
 	}
-	c.sftp = s
+	l.sftp = s
 	return s, nil
 }
 
