@@ -16,10 +16,28 @@ import (
 // every interval), and first starts the watchdog, detached, which removes
 // the step once file has not been touched for window. When the controller
 // vanishes, or the link dies silently, no more bytes come.
-func Heartbeat(in io.Reader, file, container, workDir string, window time.Duration) error {
+func Heartbeat(in io.Reader, file, container, workDir string, window time.Duration, startWatchdog bool) error {
 	if err := touch(file); err != nil {
 		return err
 	}
+	if startWatchdog {
+		if err := startDog(file, container, workDir, window); err != nil {
+			return err
+		}
+	}
+	r := bufio.NewReader(in)
+	for {
+		if _, err := r.ReadByte(); err != nil {
+			return nil // the controller closed the session, or it died
+		}
+		if err := touch(file); err != nil {
+			return nil // cleanup removed the work directory
+		}
+	}
+}
+
+// startDog starts the watchdog detached from this session.
+func startDog(file, container, workDir string, window time.Duration) error {
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -30,16 +48,7 @@ func Heartbeat(in io.Reader, file, container, workDir string, window time.Durati
 	if err := dog.Start(); err != nil {
 		return err
 	}
-	dog.Process.Release()
-	r := bufio.NewReader(in)
-	for {
-		if _, err := r.ReadByte(); err != nil {
-			return nil // the controller closed the session, or it died
-		}
-		if err := touch(file); err != nil {
-			return nil // cleanup removed the work directory
-		}
-	}
+	return dog.Process.Release()
 }
 
 func touch(file string) error {

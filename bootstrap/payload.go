@@ -21,6 +21,9 @@ type Variable struct {
 // sensitive value is in no `ps`, `docker inspect` or disk.
 type Payload struct {
 	Variables []Variable `json:"variables"`
+	// LogKey, when set, has the runner keep the script's output in the
+	// work directory, encrypted with it, for a controller that reattaches.
+	LogKey []byte `json:"log_key,omitempty"`
 }
 
 // MaxPayload bounds what the runner reads from stdin.

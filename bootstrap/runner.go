@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"sync/atomic"
 	"syscall"
 )
 
@@ -44,6 +45,12 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 	code := runScript(ctx, spec, payload)
 	if err := handBack(spec); err != nil {
 		fmt.Fprintf(os.Stderr, "cuttle runner: handing %s back to uid %d: %v\n", spec.WorkDir, spec.OwnerUID, err)
+	}
+	if len(payload.LogKey) > 0 {
+		// Last: a reattached controller takes it to mean "all done".
+		if err := writeExit(filepath.Join(spec.WorkDir, LogDir), code, spec.OwnerUID, spec.OwnerGID); err != nil {
+			fmt.Fprintf(os.Stderr, "cuttle runner: recording the exit code: %v\n", err)
+		}
 	}
 	return code
 }
@@ -86,6 +93,25 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload) int {
 	cmd.Dir = spec.WorkDir
 	cmd.Stdin = nil // /dev/null: the payload is not the script's input
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	var exited atomic.Bool
+	var pumps []*pump
+	if len(payload.LogKey) > 0 {
+		// Through the log, for a controller that has to reattach. A
+		// broken stdout (nobody attached) must not kill the runner.
+		signal.Ignore(syscall.SIGPIPE)
+		po, err := newPump(spec.WorkDir, payload.LogKey, StreamStdout, StdoutLog, os.Stdout, &exited)
+		if err == nil {
+			var pe *pump
+			if pe, err = newPump(spec.WorkDir, payload.LogKey, StreamStderr, StderrLog, os.Stderr, &exited); err == nil {
+				pumps = []*pump{po, pe}
+				cmd.Stdout, cmd.Stderr = po.w, pe.w
+			}
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "cuttle runner: output log: %v\n", err)
+			return ExitCodeNoShell
+		}
+	}
 	cmd.ExtraFiles = []*os.File{varsR}
 	cmd.Env = append(os.Environ(),
 		"CUTTLE_RUNNER="+self,
@@ -100,6 +126,24 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload) int {
 	defer signal.Stop(sigs)
 	err = cmd.Start()
 	varsR.Close()
+	pumped := make(chan error, len(pumps))
+	for _, p := range pumps {
+		p.w.Close() // the script holds its own copies
+		go func() { pumped <- p.run() }()
+	}
+	// The logs hold everything once the pumps are done: wait for them
+	// before returning, however the script ended.
+	defer func() {
+		exited.Store(true)
+		for range pumps {
+			if err := <-pumped; err != nil {
+				fmt.Fprintf(os.Stderr, "cuttle runner: output: %v\n", err)
+			}
+		}
+		for _, p := range pumps {
+			p.log.Close()
+		}
+	}()
 	if err != nil {
 		varsW.Close()
 		fmt.Fprintf(os.Stderr, "cuttle runner: starting %s: %v\n", shell, err)

@@ -107,8 +107,9 @@ func newVersionCmd(io stdio) *cobra.Command {
 func newStepRunnerCmd() *cobra.Command {
 	var spec bootstrap.RunnerSpec
 	var owner, removeContents string
-	var b64, b64d, detectLibc, heartbeat, watchdog bool
+	var b64, b64d, detectLibc, heartbeat, watchdog, follow, resumed bool
 	var hbFile, container string
+	var stdoutFrom, stderrFrom int64
 	var window time.Duration
 	cmd := &cobra.Command{
 		Use:    "step-runner",
@@ -121,7 +122,12 @@ func newStepRunnerCmd() *cobra.Command {
 			case removeContents != "":
 				return bootstrap.RemoveContents(removeContents)
 			case heartbeat:
-				return bootstrap.Heartbeat(cmd.InOrStdin(), hbFile, container, spec.WorkDir, window)
+				return bootstrap.Heartbeat(cmd.InOrStdin(), hbFile, container, spec.WorkDir, window, !resumed)
+			case follow:
+				if code := bootstrap.Follow(spec.WorkDir, container, stdoutFrom, stderrFrom, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
+					return scriptExit{code: code}
+				}
+				return nil
 			case watchdog:
 				bootstrap.Watchdog(hbFile, container, spec.WorkDir, window)
 				return nil
@@ -159,6 +165,10 @@ func newStepRunnerCmd() *cobra.Command {
 	f.BoolVar(&detectLibc, "detect-libc", false, "print the image's C library: glibc, musl or none")
 	f.BoolVar(&heartbeat, "heartbeat", false, "dead man's switch: touch --heartbeat-file per byte on stdin, after starting the watchdog")
 	f.BoolVar(&watchdog, "watchdog", false, "dead man's switch: remove --container and --workdir once --heartbeat-file is older than --window")
+	f.BoolVar(&resumed, "resumed", false, "with --heartbeat: the watchdog already runs (a controller reattached)")
+	f.BoolVar(&follow, "follow", false, "send the step's output logs in --workdir from the given offsets until the runner's exit file appears (a controller reattached)")
+	f.Int64Var(&stdoutFrom, "stdout-from", 0, "with --follow: stdout log offset")
+	f.Int64Var(&stderrFrom, "stderr-from", 0, "with --follow: stderr log offset")
 	f.StringVar(&hbFile, "heartbeat-file", "", "the heartbeat file")
 	f.StringVar(&container, "container", "", "the step's container")
 	f.DurationVar(&window, "window", 5*time.Minute, "how long the controller may be silent")
