@@ -29,8 +29,8 @@ type StepInput struct {
 	KeepWorkspace bool
 	// External overrides the config's runner.
 	External *remote.ExternalRunner
-	// DeadManWindow arms the worker-side dead man's switch (0: off).
-	DeadManWindow time.Duration
+	// ReattachWindow arms the worker-side dead man's switch (0: off).
+	ReattachWindow time.Duration
 }
 
 // BuildStep turns a runbook step (or `cuttle run`'s flags, which become
@@ -38,7 +38,7 @@ type StepInput struct {
 func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	s := in.Step
 	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: filepath.Join(in.ArtifactsDir, remote.SafeName(s.Name)),
-		AllowPrivileged: in.AllowPrivileged, DeadManWindow: in.DeadManWindow}
+		AllowPrivileged: in.AllowPrivileged, ReattachWindow: in.ReattachWindow}
 	if w, ok := cfg.Workers[in.Worker]; ok && w.AllowPrivileged {
 		st.AllowPrivileged = true
 	}

@@ -161,7 +161,7 @@ func TestBadInputNamesTheFix(t *testing.T) {
 		{"option as image", append(workerArgs(), "--image", "--privileged", "--inline", "true"), "not a valid image reference"},
 		{"bad pull", append(workerArgs(), "--image", "x", "--pull", "sometimes", "--inline", "true"), "want always, missing or never"},
 		{"password in url", []string{"run", "--worker", "ssh://u:hunter2@127.0.0.1:1", "--image", "x", "--inline", "true"}, "--password-env"},
-		{"negative dead man window", append(workerArgs(), "--dead-man-window", "-1m", "--image", "x", "--inline", "true"), "--dead-man-window \"-1m0s\": want a duration"},
+		{"negative dead man window", append(workerArgs(), "--dead-man-window", "-1m", "--image", "x", "--inline", "true"), "--reattach-window \"-1m0s\": want a duration"},
 		{"missing password env", append(workerArgs(), "--password-env", "CUTTLE_IT_UNSET_VAR", "--image", "x", "--inline", "true"), "CUTTLE_IT_UNSET_VAR: that environment variable is not set"},
 	}
 	for _, tt := range tests {

@@ -13,10 +13,14 @@ import (
 
 // heartbeatArgs runs the worker-side half of the dead man's switch on the
 // worker host (not in the container), from the cached bundle.
-func heartbeatArgs(p runPlan, window time.Duration) []string {
-	return []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--heartbeat",
+func heartbeatArgs(p runPlan, window time.Duration, resumed bool) []string {
+	args := []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--heartbeat",
 		"--heartbeat-file", p.WorkDir + "/.cuttle-heartbeat", "--container", ContainerName(p.StepID),
 		"--workdir", p.WorkDir, "--window", window.String()}
+	if resumed {
+		args = append(args, "--resumed")
+	}
+	return args
 }
 
 // startHeartbeat arms the dead man's switch: while the returned stop is
@@ -25,13 +29,13 @@ func heartbeatArgs(p runPlan, window time.Duration) []string {
 // removes the step itself once window has passed. A worker where it
 // cannot start (e.g. ~/.cuttle on a noexec mount) runs the step without
 // it, with a warning.
-func startHeartbeat(ctx context.Context, sh Shell, p runPlan, window time.Duration, log zerolog.Logger) (stop func()) {
+func startHeartbeat(ctx context.Context, sh Shell, p runPlan, window time.Duration, resumed bool, log zerolog.Logger) (stop func()) {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		tail := &tailBuffer{max: 512}
-		err := sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: heartbeatArgs(p, window), Stdin: pr, Stderr: tail})
+		err := sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: heartbeatArgs(p, window, resumed), Stdin: pr, Stderr: tail})
 		if err != nil {
 			log.Warn().Err(err).Str("detail", lastLine(tail.String())).Msg("dead man's switch not armed on this worker")
 		}

@@ -121,6 +121,9 @@ func dockerRunArgs(p runPlan) []string {
 		// Output reaches cuttle through the attach; a log file would keep
 		// unmasked secrets on the worker's disk.
 		"--log-driver", "none",
+		// A lost link kills the docker client; the step must go on (a
+		// controller reattaches), so the client's signals stay its own.
+		"--sig-proxy=false",
 		"--entrypoint", "",
 		"-v", p.WorkDir+":"+p.WorkDir,
 		"-v", p.BundleDir+":"+p.BundleDir+":ro",

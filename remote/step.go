@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"io"
@@ -50,9 +51,9 @@ type Step struct {
 	// External, when set, runs the step with the user's runner
 	// (Calamari) instead of cuttle's own.
 	External *ExternalRunner
-	// DeadManWindow, when above zero, arms the dead man's switch: if this
+	// ReattachWindow, when above zero, arms the dead man's switch: if this
 	// controller is silent that long, the worker removes the step itself.
-	DeadManWindow time.Duration
+	ReattachWindow time.Duration
 	// Slots, when above zero, is how many steps may run on the worker at
 	// once, counted on the worker itself (flock) so that it holds across
 	// controllers.
@@ -118,7 +119,16 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	if st.Masks == nil {
 		st.Masks = mask.NewSet()
 	}
-	payload, err := json.Marshal(bootstrap.Payload{Variables: st.Variables})
+	var logKey []byte
+	if st.External == nil && st.ReattachWindow > 0 {
+		// The runner keeps the output on the worker, under this key, for
+		// reattaching after a lost link.
+		logKey = make([]byte, bootstrap.LogKeySize)
+		if _, err := rand.Read(logKey); err != nil {
+			return res, err
+		}
+	}
+	payload, err := json.Marshal(bootstrap.Payload{Variables: st.Variables, LogKey: logKey})
 	if err != nil {
 		return res, stepErr(sh.String(), ReasonInput, "variables: %w", err)
 	}
@@ -213,27 +223,38 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		stdin = nil
 	}
 
-	if st.DeadManWindow > 0 {
-		stopHeartbeat = startHeartbeat(ctx, sh, plan, st.DeadManWindow, log)
+	if st.ReattachWindow > 0 {
+		stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, false, log)
 	}
 	runStarted = true
 	proc := newOutputProcessor(st.Masks, out, log)
 	stdout, stderr, flush := proc.writers()
+	att := &attachment{}
+	att.stdout.w, att.stderr.w = stdout, io.MultiWriter(stderr, dockerTail)
 	err = sh.Run(ctx, &transport.Cmd{
 		Args:   dockerRunArgs(plan),
 		Stdin:  stdin,
-		Stdout: stdout,
-		Stderr: io.MultiWriter(stderr, dockerTail),
+		Stdout: &att.stdout,
+		Stderr: &att.stderr,
 	})
+	if err != nil && logKey != nil && ctx.Err() == nil && errors.Is(err, transport.ErrConnectionLost) {
+		err = reattach(ctx, sh, plan, logKey, att, st.ReattachWindow, func() {
+			stopHeartbeat()
+			stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, true, log)
+		}, log)
+	}
 	flush()
 	reported := proc.results()
 	res.OutputVariables, res.OutputOrder, res.ResultMessage = reported.vars, reported.order, reported.result
 	var ee *transport.ExitError
+	var se *StepError
 	switch {
 	case err == nil:
 		res.ExitCode = 0
 	case ctx.Err() != nil:
 		return res, context.Cause(ctx)
+	case errors.As(err, &se):
+		return res, err
 	case errors.As(err, &ee) && ee.Signal == "":
 		res.ExitCode = ee.Code
 		err = nil

@@ -125,13 +125,13 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		}
 		external = &remote.ExternalRunner{BundleDir: b, Command: c}
 	}
-	window, err := deadManWindow(fl)
+	window, err := reattachWindow(fl)
 	if err != nil {
 		return inputError("%w", err)
 	}
 	st, err := fleet.BuildStep(cfg, fleet.StepInput{Step: rs, BaseDir: ".", Vars: vars, Worker: worker, Feed: feed, External: external,
 		AllowPrivileged: fl.Bool("allow-privileged"), ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"),
-		KeepWorkspace: fl.Bool("keep-workspace"), DeadManWindow: window})
+		KeepWorkspace: fl.Bool("keep-workspace"), ReattachWindow: window})
 	if err != nil {
 		return inputError("%w", err)
 	}

@@ -27,7 +27,14 @@ func connectionFlags(f *pflag.FlagSet) {
 	f.Duration("connect-timeout", 15*time.Second, "bound on TCP connect plus SSH handshake")
 	f.Duration("keepalive", 15*time.Second, "keepalive interval; the worker is declared unreachable after 3 unanswered")
 	f.String("ssh-config", "", "OpenSSH client config for Host aliases, ProxyJump, IdentityFile... (default ~/.ssh/config; none to ignore)")
-	f.Duration("dead-man-window", 5*time.Minute, "if this controller is silent this long (crashed, link gone), the worker removes the step itself; 0 turns it off")
+	f.Duration("reattach-window", 5*time.Minute, "a step outlives a lost link this long: the controller reconnects and resumes its output within it, and the worker removes the step itself once its controller has been silent that long (dead man's switch); 0 turns both off")
+	// The window's first name, from when it armed only the dead man's switch.
+	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if name == "dead-man-window" {
+			name = "reattach-window"
+		}
+		return pflag.NormalizedName(name)
+	})
 	f.String("strict-host-key-checking", "yes", "yes, or accept-new to record the key of a host not yet in known_hosts (a changed key is still refused)")
 }
 
@@ -74,13 +81,13 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	if err != nil {
 		return inputError("%w", err)
 	}
-	window, err := deadManWindow(fl)
+	window, err := reattachWindow(fl)
 	if err != nil {
 		return inputError("%w", err)
 	}
 	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle, Output: stepOutput(io, fl),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
-		DeadManWindow: window}
+		ReattachWindow: window}
 	results, runErr := r.Run(ctx, rb, extra)
 	rep := &report{}
 	code := exitOK
@@ -115,12 +122,12 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	return nil
 }
 
-// deadManWindow reads --dead-man-window.
-func deadManWindow(fl *config.Flags) (time.Duration, error) {
-	v := orDefault(fl.String("dead-man-window"), "5m")
+// reattachWindow reads --reattach-window.
+func reattachWindow(fl *config.Flags) (time.Duration, error) {
+	v := orDefault(fl.String("reattach-window"), "5m")
 	d, err := time.ParseDuration(v)
 	if err != nil || d < 0 {
-		return 0, fmt.Errorf("--dead-man-window %q: want a duration such as 5m, or 0 to turn the dead man's switch off", v)
+		return 0, fmt.Errorf("--reattach-window %q: want a duration such as 5m, or 0 to turn reattaching and the dead man's switch off", v)
 	}
 	return d, nil
 }

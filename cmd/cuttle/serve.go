@@ -69,7 +69,7 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("--grace: %w", err)
 	}
-	window, err := deadManWindow(fl)
+	window, err := reattachWindow(fl)
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -82,7 +82,7 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
-				DeadManWindow: window}
+				ReattachWindow: window}
 		}}
 	ln, err := serve.Listen(ctx, fl.String("listen"))
 	if err != nil {

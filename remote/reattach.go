@@ -1,0 +1,167 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/cipher"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// reconnecter is a Shell that can dial its worker again after the link
+// was lost (*transport.Conn).
+type reconnecter interface {
+	Reconnect(ctx context.Context) error
+}
+
+// ReasonUnreachable: the link to the worker was lost and not regained
+// within the reattach window.
+const ReasonUnreachable FailureReason = "unreachable"
+
+// counted counts the bytes of one output stream the controller has
+// received, which is also the offset to resume that stream's log from.
+type counted struct {
+	w io.Writer
+	n atomic.Int64
+}
+
+func (c *counted) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n.Add(int64(len(p)))
+	return n, err
+}
+
+// attachment is the step's two output streams as the controller has
+// received them.
+type attachment struct {
+	stdout, stderr counted
+}
+
+// decrypting turns a log's ciphertext back into the script's output.
+type decrypting struct {
+	s   cipher.Stream
+	w   io.Writer
+	buf []byte
+}
+
+func (d *decrypting) Write(p []byte) (int, error) {
+	if cap(d.buf) < len(p) {
+		d.buf = make([]byte, len(p))
+	}
+	b := d.buf[:len(p)]
+	d.s.XORKeyStream(b, p)
+	return d.w.Write(b)
+}
+
+// followArgs resumes a step's output from its logs on the worker host.
+func followArgs(p runPlan, stdoutFrom, stderrFrom int64) []string {
+	return []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--follow",
+		"--workdir", p.WorkDir, "--container", ContainerName(p.StepID),
+		"--stdout-from", strconv.FormatInt(stdoutFrom, 10), "--stderr-from", strconv.FormatInt(stderrFrom, 10)}
+}
+
+// reattach is what a step does when the link dropped while it ran: the
+// container goes on without it. It reconnects with backoff for up to
+// window, then sends the rest of the output from the worker's logs, from
+// the byte it last received on each stream, so nothing is repeated or
+// lost, and returns the script's exit code as an *transport.ExitError (nil
+// for 0). Each lost link starts the window again. rearm restarts the
+// heartbeat on the new link.
+func reattach(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachment, window time.Duration, rearm func(), log zerolog.Logger) error {
+	rc, ok := sh.(reconnecter)
+	if !ok {
+		return stepErr(sh.String(), ReasonUnreachable, "the connection was lost and cannot be dialled again")
+	}
+	for {
+		lostAt := time.Now()
+		log.Warn().Dur("window", window).Msg("connection to the worker lost while the step ran; the step goes on there: reconnecting")
+		if err := reconnectWithin(ctx, rc, lostAt.Add(window), log); err != nil {
+			return stepErr(sh.String(), ReasonUnreachable, "the connection was lost at %s and not regained within the reattach window (%s): %v; the worker removes the step itself once its dead man's switch expires, or run cuttle gc there", lostAt.UTC().Format(time.RFC3339), window, err)
+		}
+		rearm()
+		outFrom, errFrom := att.stdout.n.Load(), att.stderr.n.Load()
+		log.Info().Dur("after", time.Since(lostAt)).Int64("stdout_from", outFrom).Int64("stderr_from", errFrom).Msg("reattached to the running step; resuming its output")
+		so, err := bootstrap.LogCipher(key, bootstrap.StreamStdout, outFrom)
+		if err != nil {
+			return err
+		}
+		se, err := bootstrap.LogCipher(key, bootstrap.StreamStderr, errFrom)
+		if err != nil {
+			return err
+		}
+		err = sh.Run(ctx, &transport.Cmd{
+			Args:   followArgs(p, outFrom, errFrom),
+			Stdout: &decrypting{s: so, w: &att.stdout},
+			Stderr: &decrypting{s: se, w: &att.stderr},
+		})
+		var ee *transport.ExitError
+		switch {
+		case err == nil:
+			return exitCodeOf(ctx, sh, p)
+		case errors.Is(err, transport.ErrConnectionLost) && ctx.Err() == nil:
+			continue
+		case errors.As(err, &ee) && ee.Code == bootstrap.FollowNoExit:
+			return stepErr(sh.String(), ReasonDocker, "the step's container %s ended without reporting an exit status while the controller was away (killed, out of memory, or removed by the dead man's switch)", ContainerName(p.StepID))
+		case errors.As(err, &ee) && ee.Code == bootstrap.FollowFailed:
+			return stepErr(sh.String(), ReasonWorkspace, "reading the step's output logs in %s/%s after reattaching failed", p.WorkDir, bootstrap.LogDir)
+		default:
+			return err
+		}
+	}
+}
+
+// reconnectWithin dials again with backoff until deadline.
+func reconnectWithin(ctx context.Context, rc reconnecter, deadline time.Time, log zerolog.Logger) error {
+	backoff := 500 * time.Millisecond
+	for {
+		left := time.Until(deadline)
+		if left <= 0 {
+			return errors.New("gave up")
+		}
+		actx, cancel := context.WithTimeout(ctx, left)
+		err := rc.Reconnect(actx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		log.Debug().Err(err).Msg("reconnect failed; retrying")
+		select {
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		case <-time.After(min(backoff, max(time.Until(deadline), 0))):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("last attempt: %w", err)
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
+}
+
+// exitCodeOf reads the code the runner recorded.
+func exitCodeOf(ctx context.Context, sh Shell, p runPlan) error {
+	var out bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"cat", p.WorkDir + "/" + bootstrap.LogDir + "/" + bootstrap.ExitFile}, Stdout: &out}); err != nil {
+		return stepErr(sh.String(), ReasonWorkspace, "reading the step's exit code after reattaching: %v", err)
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(out.String()))
+	if err != nil {
+		return stepErr(sh.String(), ReasonWorkspace, "the step's exit file holds %q", out.String())
+	}
+	if code == 0 {
+		return nil
+	}
+	return &transport.ExitError{Code: code}
+}
