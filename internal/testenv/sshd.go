@@ -28,6 +28,9 @@ type SSHDOptions struct {
 	HostKey *Key
 	// Extra lines appended to sshd_config.
 	Extra []string
+	// Netns, when set, puts the server inside that namespace, reached at
+	// its address: tests cut and degrade the link.
+	Netns *Netns
 }
 
 // SSHD is an OpenSSH server on 127.0.0.1. A Go listener on a port the
@@ -46,6 +49,8 @@ type SSHD struct {
 	mu     sync.Mutex
 	log    bytes.Buffer
 	live   map[int]bool // sshd -i processes still running
+	// accepted counts connections, for tests of connection sharing.
+	accepted int
 }
 
 // StartSSHD starts a server. Close stops it.
@@ -100,12 +105,17 @@ func StartSSHD(o SSHDOptions) (*SSHD, error) {
 	if out, err := exec.Command(sshd, "-t", "-f", s.config).CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("sshd -t: %v: %s", err, out)
 	}
-	s.ln, err = net.Listen("tcp", "127.0.0.1:0")
+	s.Host = "127.0.0.1"
+	if o.Netns != nil {
+		s.ln, err = o.Netns.Listen()
+		s.Host = o.Netns.NsIP
+	} else {
+		s.ln, err = net.Listen("tcp", "127.0.0.1:0")
+	}
 	if err != nil {
 		return nil, err
 	}
 	s.Addr = s.ln.Addr().String()
-	s.Host = "127.0.0.1"
 	s.Port = s.ln.Addr().(*net.TCPAddr).Port
 	s.KnownHosts = filepath.Join(o.Dir, "known_hosts")
 	line := knownhosts.Line([]string{knownhosts.Normalize(s.Addr)}, s.HostKey.Public)
@@ -127,6 +137,7 @@ func (s *SSHD) serve(sshd string) {
 			s.live = map[int]bool{}
 		}
 		s.live[pid] = true
+		s.accepted++
 		s.mu.Unlock()
 	}, func(pid int) {
 		s.mu.Lock()
@@ -144,6 +155,13 @@ func (w lockedWriter) Write(p []byte) (int, error) {
 		w.s.log.Write(p)
 	}
 	return len(p), nil
+}
+
+// Accepted reports how many connections the server has taken.
+func (s *SSHD) Accepted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.accepted
 }
 
 // Log returns what sshd logged so far, for a failing test's output.

@@ -1,0 +1,291 @@
+//go:build integration
+
+package integration
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cuttle-sh/cuttle/internal/testenv"
+)
+
+// The fault-injection suite: run it alone with `make test-faults`. Each
+// test gets a worker sshd of its own, most inside a network namespace
+// whose link the test cuts, restores or degrades with nftables.
+
+var netnsCounter atomic.Int32
+
+// newNetnsSSHD starts an sshd inside a fresh network namespace.
+func newNetnsSSHD(t *testing.T) (*testenv.SSHD, *testenv.Netns) {
+	t.Helper()
+	ns, err := testenv.NewNetns(int(100 + netnsCounter.Add(1)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Close)
+	dir := filepath.Join(env.dir, "sshd-"+uniq(t))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	s, err := testenv.StartSSHD(testenv.SSHDOptions{Dir: dir, AuthorizedKeys: []ssh.PublicKey{env.key.Public}, Netns: ns})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s, ns
+}
+
+func argsFor(s *testenv.SSHD, extra ...string) []string {
+	return append([]string{"run", "--worker", s.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts,
+		"--image", env.image, "--pull", "never"}, extra...)
+}
+
+// streamScript prints "ready $PWD", waits for the test to drop a file
+// named go in the work directory, then prints a burst (more than the
+// pipes on the way hold, so the stuck connection's client blocks the
+// step's output) and numbered ticks for about tickSecs seconds.
+func streamScript(ticks int) string {
+	return fmt.Sprintf(`echo "ready $PWD"
+while [ ! -e go ]; do sleep 0.05; done
+seq 1 30000 | sed 's/^/burst /'
+i=1; while [ $i -le %d ]; do echo "tick $i"; i=$((i+1)); sleep 0.1; done
+echo finished`, ticks)
+}
+
+// checkWhole fails unless out holds every line of streamScript exactly
+// once, in order.
+func checkWhole(t *testing.T, out string, ticks int) {
+	t.Helper()
+	var want []string
+	for i := 1; i <= 30000; i++ {
+		want = append(want, fmt.Sprintf("burst %d", i))
+	}
+	for i := 1; i <= ticks; i++ {
+		want = append(want, fmt.Sprintf("tick %d", i))
+	}
+	want = append(want, "finished")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "ready ") {
+		lines = lines[1:]
+	}
+	if len(lines) != len(want) {
+		t.Errorf("got %d lines after ready, want %d", len(lines), len(want))
+	}
+	for i := range min(len(lines), len(want)) {
+		if lines[i] != want[i] {
+			t.Fatalf("line %d is %q, want %q (output lost or repeated)", i+1, lines[i], want[i])
+		}
+	}
+}
+
+// startStep starts cuttle and returns once the step printed its work
+// directory; the rest of stdout is collected into the returned buffer.
+func startStep(t *testing.T, args []string) (cmd *exec.Cmd, rep, wd string, stdout *bytes.Buffer, stderr *bytes.Buffer, done chan error) {
+	t.Helper()
+	cmd, rep = cuttleCmd(t, args...)
+	pipe, _ := cmd.StdoutPipe()
+	stderr = &bytes.Buffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(pipe)
+	first, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(first, "ready ") {
+		t.Fatalf("first line %q (%v); stderr %s", first, err, stderr)
+	}
+	wd = strings.TrimSpace(strings.TrimPrefix(first, "ready "))
+	stdout = &bytes.Buffer{}
+	stdout.WriteString(first)
+	done = make(chan error, 1)
+	go func() {
+		_, err := io.Copy(stdout, br)
+		if err == nil {
+			err = cmd.Wait()
+		}
+		done <- err
+	}()
+	return cmd, rep, wd, stdout, stderr, done
+}
+
+func goAhead(t *testing.T, wd string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(wd, "go"), nil, 0o666); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		return -1
+	}
+	return 0
+}
+
+func waitDone(t *testing.T, done chan error, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(d):
+		t.Fatalf("cuttle did not finish within %s", d)
+		return nil
+	}
+}
+
+// TestFaultLinkDropReattach cuts the worker's link for 10 s while the
+// step prints: the controller finds the link dead, reconnects once it is
+// back, and resumes the output where it stopped. Nothing is lost or
+// repeated, the exit code is the script's, nothing is left behind.
+func TestFaultLinkDropReattach(t *testing.T) {
+	t.Parallel()
+	s, ns := newNetnsSSHD(t)
+	_, rep, wd, stdout, stderr, done := startStep(t, argsFor(s, "--keepalive", "1s", "--connect-timeout", "3s",
+		"--reattach-window", "2m", "--inline", streamScript(100)+"\nexit 3"))
+	if err := ns.Cut(); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	goAhead(t, wd)
+	time.Sleep(10 * time.Second)
+	if err := ns.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	err := waitDone(t, done, 2*time.Minute)
+	t.Logf("link cut for 10s; step finished %s after the cut", time.Since(cut).Round(100*time.Millisecond))
+	if code := exitCode(err); code != 3 {
+		t.Fatalf("exit %d (%v), want the script's 3\nstderr: %s", code, err, stderr)
+	}
+	if !strings.Contains(stderr.String(), "reattached") {
+		t.Errorf("no reattach reported; stderr: %s", stderr)
+	}
+	checkWhole(t, stdout.String(), 100)
+	assertNothingLeft(t, result{report: readReport(t, rep), stdout: stdout.String(), stderr: stderr.String()})
+}
+
+// TestFaultLinkDropPastWindow keeps the link cut past the reattach
+// window: the step fails with exit 125 and a reason naming the window;
+// once the link is back, nothing of the step is left on the worker (its
+// dead man's switch removed it, and gc finds nothing more).
+func TestFaultLinkDropPastWindow(t *testing.T) {
+	t.Parallel()
+	s, ns := newNetnsSSHD(t)
+	_, rep, wd, _, stderr, done := startStep(t, argsFor(s, "--keepalive", "1s", "--connect-timeout", "2s",
+		"--reattach-window", "4s", "--inline", streamScript(600))) // would run 60s
+	if err := ns.Cut(); err != nil {
+		t.Fatal(err)
+	}
+	cut := time.Now()
+	goAhead(t, wd)
+	err := waitDone(t, done, time.Minute)
+	gaveUp := time.Since(cut)
+	if code := exitCode(err); code != 125 {
+		t.Fatalf("exit %d, want 125\nstderr: %s", code, stderr)
+	}
+	if !strings.Contains(stderr.String(), "not regained within the reattach window (4s)") {
+		t.Errorf("the error does not give the reason; stderr: %s", stderr)
+	}
+	r := readReport(t, rep)
+	if len(r.Steps) != 1 || !strings.Contains(r.Steps[0].Error, "reattach window") {
+		t.Errorf("report: %s", r.Raw)
+	}
+	if err := ns.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	name := "cuttle-" + filepath.Base(wd)
+	deadline := time.Now().Add(30 * time.Second)
+	for fileExists(wd) || exec.Command("docker", "inspect", name).Run() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("30s after the link came back the step is still on the worker (work dir %v)", fileExists(wd))
+		}
+		time.Sleep(200 * time.Millisecond) // polling the worker, bounded
+	}
+	cleaned := time.Since(cut)
+	g := runCuttle(t, "gc", "--worker", s.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts, "--older-than", "0s")
+	if g.code != 0 {
+		t.Errorf("gc: exit %d\n%s%s", g.code, g.stdout, g.stderr)
+	}
+	if fileExists(recordOf(wd)) {
+		t.Errorf("record %s left", recordOf(wd))
+	}
+	t.Logf("gave up %s after the cut (window 4s); the worker had removed the step %s after the cut", gaveUp.Round(100*time.Millisecond), cleaned.Round(100*time.Millisecond))
+}
+
+// TestFaultLatencyAndLoss runs steps over a link with 100 ms of round
+// trip (a userspace delay: this kernel has no netem) and 1% packet loss
+// each way (nftables in the worker's namespace).
+func TestFaultLatencyAndLoss(t *testing.T) {
+	t.Parallel()
+	s, ns := newNetnsSSHD(t)
+	if err := ns.Loss(1); err != nil {
+		t.Fatal(err)
+	}
+	p, err := testenv.StartLatencyProxy(s.Addr, 50*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	b, _ := os.ReadFile(s.KnownHosts)
+	os.WriteFile(kh, bytes.ReplaceAll(b, []byte(fmt.Sprintf("[%s]:%d", s.Host, s.Port)), []byte(fmt.Sprintf("[127.0.0.1]:%d", p.Port))), 0o644)
+	for i := range 3 {
+		start := time.Now()
+		r := runCuttle(t, "run", "--worker", fmt.Sprintf("ssh://%s@127.0.0.1:%d", workerUser, p.Port), "--identity", env.key.PrivateFile,
+			"--known-hosts", kh, "--image", env.image, "--pull", "never", "--artifacts", t.TempDir(),
+			"--inline", `seq 1 20000 > numbers.txt; new_octopusartifact numbers.txt; echo "step ok"`)
+		if r.code != 0 || !strings.Contains(r.stdout, "step ok") {
+			t.Fatalf("run %d: exit %d\n%s\n%s", i, r.code, r.stdout, r.stderr)
+		}
+		st := step(t, r)
+		if len(st.Artifacts) != 1 || st.Artifacts[0].Size != 108894 {
+			t.Errorf("artifact: %+v", st.Artifacts)
+		}
+		assertNothingLeft(t, r)
+		t.Logf("step %d over 100ms RTT + 1%% loss: %s", i, time.Since(start).Round(10*time.Millisecond))
+	}
+}
+
+// TestFaultSSHDRestartMidStep kills the worker's sshd with every session
+// it serves (docker's client included) mid-step, as a restart that takes
+// the sessions down does: the controller reconnects at once and finishes.
+func TestFaultSSHDRestartMidStep(t *testing.T) {
+	t.Parallel()
+	s := newSSHD(t)
+	_, rep, wd, stdout, stderr, done := startStep(t, argsFor(s, "--reattach-window", "1m", "--inline", streamScript(30)))
+	killed := 0
+	for _, pid := range s.Pids() {
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed++
+		}
+	}
+	if killed == 0 {
+		t.Fatal("no sshd process to kill")
+	}
+	goAhead(t, wd)
+	err := waitDone(t, done, time.Minute)
+	if code := exitCode(err); code != 0 {
+		t.Fatalf("exit %d\nstderr: %s", code, stderr)
+	}
+	if !strings.Contains(stderr.String(), "reattached") {
+		t.Errorf("no reattach reported; stderr: %s", stderr)
+	}
+	checkWhole(t, stdout.String(), 30)
+	assertNothingLeft(t, result{report: readReport(t, rep), stdout: stdout.String(), stderr: stderr.String()})
+}
