@@ -25,6 +25,16 @@ func Heartbeat(in io.Reader, file, container, workDir string, window time.Durati
 			return err
 		}
 	}
+	// A session whose link died silently may never end; the heartbeat
+	// goes when the step's files do.
+	go func() {
+		for {
+			time.Sleep(min(max(window/10, time.Second), 30*time.Second))
+			if _, err := os.Stat(file); err != nil {
+				os.Exit(0)
+			}
+		}
+	}()
 	r := bufio.NewReader(in)
 	for {
 		if _, err := r.ReadByte(); err != nil {

@@ -97,8 +97,10 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload) int {
 	var pumps []*pump
 	if len(payload.LogKey) > 0 {
 		// Through the log, for a controller that has to reattach. A
-		// broken stdout (nobody attached) must not kill the runner.
-		signal.Ignore(syscall.SIGPIPE)
+		// broken stdout (nobody attached) must not kill the runner. Not
+		// signal.Ignore: an ignored SIGPIPE is inherited across exec, and
+		// `yes | head` would then never end.
+		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
 		po, err := newPump(spec.WorkDir, payload.LogKey, StreamStdout, StdoutLog, os.Stdout, &exited)
 		if err == nil {
 			var pe *pump

@@ -289,3 +289,168 @@ func TestFaultSSHDRestartMidStep(t *testing.T) {
 	checkWhole(t, stdout.String(), 30)
 	assertNothingLeft(t, result{report: readReport(t, rep), stdout: stdout.String(), stderr: stderr.String()})
 }
+
+// TestFaultEngineStopped: the worker's docker CLI finds no engine (its
+// socket is there but nothing listens, as after dockerd stopped). The
+// step fails with 125 and the fix, before anything is created.
+func TestFaultEngineStopped(t *testing.T) {
+	t.Parallel()
+	sock := filepath.Join(env.dir, "stopped-"+uniq(t)+".sock")
+	// A socket file with no listener: connect() is refused.
+	fd, err := syscall.Socket(syscall.AF_UNIX, syscall.SOCK_STREAM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrUnix{Name: sock}); err != nil {
+		t.Fatal(err)
+	}
+	syscall.Close(fd)
+	os.Chmod(sock, 0o666)
+	s := newSSHD(t, "SetEnv DOCKER_HOST=unix://"+sock)
+	before := listDir(t, filepath.Join(env.user.Home, ".cuttle/runs"))
+	r := runCuttle(t, argsFor(s, "--inline", "echo SHOULD-NOT-RUN")...)
+	if r.code != 125 || strings.Contains(r.stdout, "SHOULD-NOT-RUN") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"engine", "systemctl start docker"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q: %s", want, r.stderr)
+		}
+	}
+	if after := listDir(t, filepath.Join(env.user.Home, ".cuttle/runs")); len(after) > len(before) {
+		t.Errorf("a run record was created: %v -> %v", before, after)
+	}
+}
+
+func listDir(t *testing.T, dir string) []string {
+	t.Helper()
+	es, _ := os.ReadDir(dir)
+	var names []string
+	for _, e := range es {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// fullUser is a worker user whose home is an 8 MiB tmpfs: the runner
+// bundle (about 19 MB) does not fit.
+func fullUser(t *testing.T) testenv.User {
+	t.Helper()
+	u, err := testenv.EnsureUser("cuttle-full", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec.Command("umount", u.Home).Run() // a killed run's mount
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=8m,mode=0755,uid=%d,gid=%d", u.UID, u.GID), "tmpfs", u.Home).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", u.Home).Run() })
+	return u
+}
+
+// TestFaultDiskFullDuringUpload: the worker's disk fills during the
+// bundle upload. The error says so and what to do; no partial bundle is
+// marked complete, no upload, work directory or record is left.
+func TestFaultDiskFullDuringUpload(t *testing.T) {
+	t.Parallel()
+	u := fullUser(t)
+	s := newSSHD(t)
+	r := runCuttle(t, "run", "--worker", s.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts,
+		"--image", env.image, "--pull", "never", "--inline", "echo SHOULD-NOT-RUN")
+	if r.code != 125 || strings.Contains(r.stdout, "SHOULD-NOT-RUN") {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"no space left on the worker", u.Home + "/.cuttle/bundles has", "cuttle gc"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr lacks %q: %s", want, r.stderr)
+		}
+	}
+	var left []string
+	filepath.WalkDir(filepath.Join(u.Home, ".cuttle"), func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			left = append(left, p)
+		}
+		return nil
+	})
+	if len(left) > 0 {
+		t.Errorf("left on the full disk: %v", left)
+	}
+	if ws := listDir(t, filepath.Join(u.Home, ".cuttle/work")); len(ws) > 0 {
+		t.Errorf("work directories left: %v", ws)
+	}
+}
+
+// TestFaultKillDuringUpload kills the controller with SIGKILL while it
+// uploads the runner bundle to a worker that has none: no partial bundle
+// is ever marked complete, the next step uploads and runs normally, and
+// gc removes the dead upload and the dead step's work directory.
+func TestFaultKillDuringUpload(t *testing.T) {
+	t.Parallel()
+	u, err := testenv.EnsureUser("cuttle-upl", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.RemoveAll(filepath.Join(u.Home, ".cuttle"))
+	s := newSSHD(t)
+	// A slow link (2 ms each way per chunk) stretches the upload so the
+	// kill lands inside it.
+	p, err := testenv.StartLatencyProxy(s.Addr, 2*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	b, _ := os.ReadFile(s.KnownHosts)
+	os.WriteFile(kh, bytes.ReplaceAll(b, []byte(fmt.Sprintf("[%s]:%d", s.Host, s.Port)), []byte(fmt.Sprintf("[127.0.0.1]:%d", p.Port))), 0o644)
+	args := []string{"run", "--worker", fmt.Sprintf("ssh://%s@127.0.0.1:%d", u.Name, p.Port), "--identity", env.key.PrivateFile,
+		"--known-hosts", kh, "--image", env.image, "--pull", "never", "--inline", "echo step ran"}
+	cmd, _ := cuttleCmd(t, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	bundles := filepath.Join(u.Home, ".cuttle/bundles")
+	deadline := time.Now().Add(30 * time.Second)
+	var partial string
+	for partial == "" {
+		for _, n := range listDir(t, bundles) {
+			if strings.HasPrefix(n, ".upload-") || strings.Contains(n, ".part-") {
+				partial = n
+			}
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatal("never saw the upload start")
+		}
+		time.Sleep(time.Millisecond) // polling for the upload, bounded
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	var complete []string
+	for _, n := range listDir(t, bundles) {
+		if fileExists(filepath.Join(bundles, n, ".complete")) {
+			complete = append(complete, n)
+		}
+	}
+	if len(complete) > 0 {
+		t.Fatalf("killed during the upload of %s, yet bundles %v are marked complete", partial, complete)
+	}
+	if r := runCuttle(t, args...); r.code != 0 || !strings.Contains(r.stdout, "step ran") {
+		t.Fatalf("the next step: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	g := runCuttle(t, "gc", "--worker", fmt.Sprintf("ssh://%s@127.0.0.1:%d", u.Name, p.Port), "--identity", env.key.PrivateFile,
+		"--known-hosts", kh, "--older-than", "0s")
+	if g.code != 0 {
+		t.Fatalf("gc: exit %d\n%s\n%s", g.code, g.stdout, g.stderr)
+	}
+	for _, n := range listDir(t, bundles) {
+		if strings.HasPrefix(n, ".upload-") || strings.Contains(n, ".part-") {
+			t.Errorf("gc left the dead upload %s", n)
+		}
+	}
+	if ws := listDir(t, filepath.Join(u.Home, ".cuttle/work")); len(ws) > 0 {
+		t.Errorf("gc left work directories %v", ws)
+	}
+	if rs := listDir(t, filepath.Join(u.Home, ".cuttle/runs")); len(rs) > 0 {
+		t.Errorf("gc left records %v", rs)
+	}
+}

@@ -50,7 +50,7 @@ func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 		up := prefix + file.name
 		if err := sh.Upload(ctx, up, file.r, 0o755); err != nil {
 			removeUploads(ctx, sh, uploaded)
-			return stepErr(sh.String(), ReasonRunner, "uploading the step runner bundle: %w", err)
+			return uploadFailed(ctx, sh, dir, bundleSize(f), "the step runner bundle", err)
 		}
 		uploaded = append(uploaded, up)
 		args = append(args, up, file.name)
@@ -66,4 +66,13 @@ func removeUploads(ctx context.Context, sh Shell, paths []string) {
 	if len(paths) > 0 {
 		_ = sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: append([]string{"rm", "-f", "--"}, paths...)})
 	}
+}
+
+// bundleSize is about what the bundle takes on the worker: the runner
+// (helpers are a few KiB).
+func bundleSize(f *os.File) int64 {
+	if fi, err := f.Stat(); err == nil {
+		return fi.Size()
+	}
+	return 0
 }

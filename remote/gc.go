@@ -21,7 +21,7 @@ docker ps -a --filter label=io.cuttle.step --filter "label=io.cuttle.home=$HOME"
 for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d")"; done
 for f in "$HOME"/.cuttle/runs/*.json; do [ -e "$f" ] && { r=${f##*/}; echo "record ${r%.json} $(stat -c %Y "$f")"; }; done
 for d in "$HOME"/.cuttle/bundles/*; do [ -e "$d" ] && echo "bundle ${d##*/} $(stat -c %Y "$d")"; done
-for d in "$HOME"/.cuttle/bundles/.tmp-* "$HOME"/.cuttle/bundles/.upload-*; do [ -e "$d" ] && echo "temp $d $(stat -c %Y "$d")"; done
+for d in "$HOME"/.cuttle/bundles/.tmp-* "$HOME"/.cuttle/bundles/.upload-* "$HOME"/.cuttle/bundles/..upload-*; do [ -e "$d" ] && echo "temp $d $(stat -c %Y "$d")"; done
 docker image ls --filter 'reference=cuttle-build/*' --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | while read -r ref; do
   echo "build $ref $(date -d "$(docker image inspect --format '{{.Created}}' "$ref")" +%s 2>/dev/null || echo 0)"
 done
@@ -107,7 +107,8 @@ func PlanGC(listing []byte, olderThan time.Duration, keepDigest string) GCPlan {
 				p.Bundles = append(p.Bundles, f[1])
 			}
 		case f[0] == "temp" && len(f) >= 3:
-			if !unix(f[2]).After(now.Add(-time.Hour)) {
+			// Dead uploads go after an hour even under a longer cut-off.
+			if !unix(f[2]).After(later(cut, now.Add(-time.Hour))) {
 				p.Temps = append(p.Temps, f[1])
 			}
 		case f[0] == "build" && len(f) >= 3:
@@ -175,4 +176,11 @@ func GC(ctx context.Context, sh Shell, olderThan time.Duration, keepDigest strin
 		}
 	}
 	return removed, failed, p.Kept, nil
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

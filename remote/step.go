@@ -203,7 +203,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		}
 	}
 	if err := sh.Upload(ctx, res.WorkDir+"/"+ScriptName, bytes.NewReader(st.Script), 0o644); err != nil {
-		return res, stepErr(sh.String(), ReasonWorkspace, "uploading the script: %w", err)
+		return res, uploadFailed(ctx, sh, res.WorkDir, int64(len(st.Script)), "the script", err)
 	}
 	progress := out.Progress
 	if progress == nil {
