@@ -173,12 +173,13 @@ func TestPasswordAndEncryptedKey(t *testing.T) {
 }
 
 // TestDeadLinkDetected freezes the worker's sshd mid-step: keepalives go
-// unanswered and cuttle fails the step instead of hanging.
+// unanswered and cuttle fails the step instead of hanging. Reattaching is
+// off here (--reattach-window 0); the fault tests cover it.
 func TestDeadLinkDetected(t *testing.T) {
 	t.Parallel()
 	s := newSSHD(t)
 	cmd, rep := cuttleCmd(t, "run", "--worker", s.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts,
-		"--keepalive", "1s", "--image", env.image, "--pull", "never", "--inline", "echo started; sleep 60")
+		"--keepalive", "1s", "--reattach-window", "0", "--image", env.image, "--pull", "never", "--inline", "echo started; sleep 60")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
