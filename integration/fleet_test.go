@@ -150,3 +150,41 @@ func TestImagesPull(t *testing.T) {
 		t.Errorf("password left on the worker: %v", hits)
 	}
 }
+
+// TestWorkersCheckSessionLimit: a worker whose sshd allows fewer sessions
+// per connection than its pool's steps at once need is reported with the
+// MaxSessions to set; one that allows enough is ok.
+func TestWorkersCheckSessionLimit(t *testing.T) {
+	t.Parallel()
+	tight, roomy := newSSHD(t, "MaxSessions 2"), newSSHD(t)
+	kh := joinKnownHosts(t, tight, roomy)
+	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`workers:
+  tight: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s, pool: p}
+  roomy: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s, pool: p}
+pools:
+  p: {max_steps_per_worker: 4}
+`, tight.Port, workerUser, env.key.PrivateFile, kh, roomy.Port, workerUser, env.key.PrivateFile, kh)), 0o600)
+	r := runCuttle(t, "workers", "check", "--pool", "p", "--config", cfg, "--output", "json")
+	var results []struct {
+		Worker   string
+		Findings []struct{ Check, Status, Detail, Fix string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil {
+		t.Fatalf("json: %v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	got := map[string]string{}
+	for _, res := range results {
+		for _, f := range res.Findings {
+			if f.Check == "ssh sessions" {
+				got[res.Worker] = f.Status + ": " + f.Detail + " / " + f.Fix
+			}
+		}
+	}
+	if !strings.HasPrefix(got["tight"], "warn: sshd allows 2 sessions") || !strings.Contains(got["tight"], "set MaxSessions 12") {
+		t.Errorf("tight worker: %q", got["tight"])
+	}
+	if !strings.HasPrefix(got["roomy"], "ok") {
+		t.Errorf("roomy worker: %q", got["roomy"])
+	}
+}

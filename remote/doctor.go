@@ -145,3 +145,19 @@ func Healthy(f []Finding) bool {
 	}
 	return true
 }
+
+// SessionsPerStep is how many SSH sessions a running step holds: docker
+// run, the heartbeat, SFTP (shared, but counted once per step to be safe).
+const SessionsPerStep = 3
+
+// SessionsFinding compares sshd's per-connection session limit with what
+// steps at once on the worker use.
+func SessionsFinding(limit, steps int) Finding {
+	need := steps * SessionsPerStep
+	if limit >= need {
+		return Finding{Check: "ssh sessions", Status: "ok", Detail: fmt.Sprintf("sshd allows at least %d sessions per connection (%d steps at once need %d)", limit, steps, need)}
+	}
+	return Finding{Check: "ssh sessions", Status: "warn",
+		Detail: fmt.Sprintf("sshd allows %d sessions per connection (MaxSessions) but %d steps at once use %d: cuttle opens extra connections, which sshd's MaxStartups may throttle", limit, steps, need),
+		Fix:    fmt.Sprintf("set MaxSessions %d in /etc/ssh/sshd_config and reload sshd", need)}
+}

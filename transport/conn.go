@@ -368,3 +368,29 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 }
 
 func (l *limitedBuffer) Bytes() []byte { return l.b }
+
+// SessionLimit measures how many sessions sshd lets one connection hold at
+// once (its MaxSessions), trying up to upTo: it opens sessions on the
+// current link, without the extra connections newSession would dial,
+// until one is refused, then closes them. upTo means "at least upTo".
+func (c *Conn) SessionLimit(upTo int) (int, error) {
+	l := c.link()
+	var open []*ssh.Session
+	defer func() {
+		for _, s := range open {
+			s.Close()
+		}
+	}()
+	for len(open) < upTo {
+		s, err := l.client.NewSession()
+		if err != nil {
+			var oce *ssh.OpenChannelError
+			if errors.As(err, &oce) {
+				return len(open), nil
+			}
+			return 0, l.wrap(c.target, fmt.Errorf("opening session: %w", err))
+		}
+		open = append(open, s)
+	}
+	return upTo, nil
+}

@@ -46,6 +46,7 @@ func newWorkersCmd(io stdio) *cobra.Command {
 	connectionFlags(f)
 	f.String("pool", "", "check every worker of this pool")
 	f.String("output", "table", "table or json")
+	f.Int("steps", 4, "steps expected at once on a worker outside a pool with max_steps_per_worker, for the sshd session check")
 	check.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
 		cfg, d, names, err := fleetSetup(fl, args)
 		if err != nil {
@@ -59,6 +60,16 @@ func newWorkersCmd(io stdio) *cobra.Command {
 		findings := map[string][]remote.Finding{}
 		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
 			f, err := remote.Doctor(ctx, conn, bundle, time.Now())
+			if err == nil {
+				steps := fl.Int("steps")
+				if pool := workerPool(cfg, name); pool != "" && cfg.Pools[pool].MaxStepsPerWorker > 0 {
+					steps = cfg.Pools[pool].MaxStepsPerWorker
+				}
+				need := steps * remote.SessionsPerStep
+				if n, serr := conn.SessionLimit(need); serr == nil {
+					f = append(f, remote.SessionsFinding(n, steps))
+				}
+			}
 			mu.Lock()
 			findings[name] = f
 			mu.Unlock()
@@ -226,4 +237,13 @@ func newImagesCmd(io stdio) *cobra.Command {
 	})
 	cmd.AddCommand(pull)
 	return cmd
+}
+
+// workerPool is the pool a configured worker belongs to ("" for none or
+// for a worker given as a URL).
+func workerPool(cfg *config.Config, name string) string {
+	if cfg == nil {
+		return ""
+	}
+	return cfg.Workers[name].Pool
 }
