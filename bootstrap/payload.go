@@ -24,6 +24,10 @@ type Payload struct {
 	// LogKey, when set, has the runner keep the script's output in the
 	// work directory, encrypted with it, for a controller that reattaches.
 	LogKey []byte `json:"log_key,omitempty"`
+	// Script, when set, is written to the script file in the work
+	// directory before it runs: it rides with the variables instead of
+	// costing an upload.
+	Script []byte `json:"script,omitempty"`
 }
 
 // MaxPayload bounds what the runner reads from stdin.

@@ -42,6 +42,12 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
 		return ExitCodeNoShell
 	}
+	if payload.Script != nil {
+		if err := writeScript(filepath.Join(spec.WorkDir, spec.Script), payload.Script); err != nil {
+			fmt.Fprintf(os.Stderr, "cuttle runner: writing the script into the work directory: %v\n", err)
+			return ExitCodeNoShell
+		}
+	}
 	code := runScript(ctx, spec, payload)
 	if err := handBack(spec); err != nil {
 		fmt.Fprintf(os.Stderr, "cuttle runner: handing %s back to uid %d: %v\n", spec.WorkDir, spec.OwnerUID, err)
@@ -264,4 +270,14 @@ func DetectLibc() string {
 		}
 	}
 	return "none"
+}
+
+// writeScript writes the script from the payload, whole or not at all.
+func writeScript(path string, b []byte) error {
+	tmp := path + ".part"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	return os.Rename(tmp, path)
 }

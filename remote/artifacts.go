@@ -1,9 +1,15 @@
 package remote
 
 import (
+	"bufio"
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path"
 	"path/filepath"
@@ -13,6 +19,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -25,105 +32,122 @@ type Artifact struct {
 	SHA256 string
 }
 
-// collectArtifacts downloads each requested file that lies inside the work
-// directory (after resolving symlinks) to local/<name>. Files outside
-// are refused with a warning and never read. Each download is written to a
-// temporary file, checked against the worker's size and sha256, then
-// renamed into place.
-func collectArtifacts(ctx context.Context, sh Shell, workDir string, reqs []artifactRequest, local string, log zerolog.Logger) ([]Artifact, error) {
-	if len(reqs) == 0 {
-		return nil, nil
-	}
-	realWD, err := sh.RealPath(ctx, workDir)
-	if err != nil {
-		return nil, err
-	}
+// finishArgs collects the requested artifacts and then cleans up, in one
+// command: the runner on the worker host packs each file that lies inside
+// the work directory into stdout (see bootstrap.Pack), then the cleanup
+// script reports on stderr.
+func finishArgs(p runPlan, paths []string, stop, keep bool) []string {
+	c := cleanupArgs(p, stop, keep)
+	args := []string{"sh", "-c", finishScript, "sh", c[4], c[5], c[6], c[7], p.BundleDir + "/" + bootstrap.RunnerFile}
+	return append(args, paths...)
+}
+
+const finishScript = `c=$1 w=$2 s=$3 k=$4 r=$5; shift 5
+"$r" step-runner --pack-artifacts --workdir "$w" -- "$@" || echo "pack=failed" >&2
+exec 1>&2
+set -- "$c" "$w" "$s" "$k"
+` + cleanupScript
+
+// finish runs finishArgs and receives the artifacts into local: each is
+// written to a temporary file, checked against the worker's length and
+// sha256, then renamed to local/<name>. Refused paths are warned about and
+// skipped. It reports what cleanup reports.
+func finish(ctx context.Context, sh Shell, p runPlan, reqs []artifactRequest, local string, keep bool, log zerolog.Logger) (arts []Artifact, started bool, cleanupErr, err error) {
 	if err := os.MkdirAll(local, 0o755); err != nil {
-		return nil, fmt.Errorf("artifacts directory %s: %w", local, err)
+		// Still clean up; the artifacts are lost with the work directory.
+		started, cleanupErr = cleanup(ctx, sh, p, false, keep)
+		return nil, started, cleanupErr, fmt.Errorf("artifacts directory %s: %w", local, err)
 	}
+	paths := make([]string, len(reqs))
+	for i, r := range reqs {
+		paths[i] = r.Path
+	}
+	pr, pw := io.Pipe()
+	type received struct {
+		arts []Artifact
+		err  error
+	}
+	got := make(chan received, 1)
+	go func() {
+		arts, err := receivePack(bufio.NewReaderSize(pr, 64<<10), reqs, local, log)
+		io.Copy(io.Discard, pr) // whatever follows an error
+		got <- received{arts, err}
+	}()
+	var report bytes.Buffer
+	runErr := sh.Run(ctx, &transport.Cmd{Args: finishArgs(p, paths, false, keep), Stdout: pw, Stderr: &report})
+	pw.Close()
+	r := <-got
+	if runErr != nil {
+		for _, a := range r.arts {
+			os.Remove(a.Path)
+		}
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+		started, cleanupErr = cleanup(cctx, sh, p, false, keep)
+		return nil, started, cleanupErr, runErr
+	}
+	started, cleanupErr = cleanupReport(ctx, sh, p, report.Bytes())
+	if r.err == nil && parseKV(report.Bytes())["pack"] == "failed" {
+		r.err = errors.New("the worker could not send them")
+	}
+	return r.arts, started, cleanupErr, r.err
+}
+
+// receivePack reads a bootstrap.Pack stream for reqs.
+func receivePack(r *bufio.Reader, reqs []artifactRequest, local string, log zerolog.Logger) ([]Artifact, error) {
 	used := map[string]bool{}
 	var arts []Artifact
-	for _, r := range reqs {
-		p := r.Path
-		if !path.IsAbs(p) {
-			p = path.Join(workDir, p)
+	for _, req := range reqs {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			return arts, fmt.Errorf("the artifact stream ended before %s", req.Path)
 		}
-		real, err := sh.RealPath(ctx, path.Clean(p))
-		if err != nil || !strings.HasPrefix(real, realWD+"/") {
-			log.Warn().Str("artifact", r.Path).Msg("artifact refused: it is not a file inside the work directory (artifacts must be written under $PWD; symlinks out of it are not followed)")
+		var h bootstrap.PackHeader
+		if err := json.Unmarshal(line, &h); err != nil || h.Path != req.Path {
+			return arts, fmt.Errorf("the artifact stream is garbled at %s", req.Path)
+		}
+		if h.Error != "" {
+			log.Warn().Str("artifact", req.Path).Msg("artifact refused: " + h.Error)
 			continue
 		}
-		fi, err := sh.Lstat(ctx, real)
-		if err != nil || !fi.Mode().IsRegular() {
-			log.Warn().Str("artifact", r.Path).Msg("artifact refused: not a regular file")
-			continue
-		}
-		name := r.Name
+		name := req.Name
 		if name == "" {
-			name = path.Base(real)
+			name = path.Base(h.Real)
 		}
 		name = uniqueName(SafeName(name), used)
-		a := Artifact{Name: name, Path: filepath.Join(local, name), Remote: real}
-		if err := download(ctx, sh, &a, fi.Size()); err != nil {
+		a := Artifact{Name: name, Path: filepath.Join(local, name), Remote: h.Real, Size: h.Size}
+		if err := receiveOne(r, &a); err != nil {
 			return arts, err
 		}
 		arts = append(arts, a)
 	}
-	if err := verifyRemoteSums(ctx, sh, arts); err != nil {
-		for _, a := range arts {
-			os.Remove(a.Path)
-		}
-		return nil, err
-	}
 	return arts, nil
 }
 
-func download(ctx context.Context, sh Shell, a *Artifact, size int64) error {
+func receiveOne(r *bufio.Reader, a *Artifact) error {
 	tmp, err := os.CreateTemp(filepath.Dir(a.Path), "."+a.Name+".part-*")
 	if err != nil {
 		return fmt.Errorf("artifact %s: %w", a.Name, err)
 	}
 	defer os.Remove(tmp.Name())
-	n, sum, err := sh.Download(ctx, a.Remote, tmp)
+	sum := sha256.New()
+	n, err := io.Copy(io.MultiWriter(tmp, sum), io.LimitReader(r, a.Size))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("artifact %s: downloading %s: %w", a.Name, a.Remote, err)
+		return fmt.Errorf("artifact %s: receiving %s: %w", a.Name, a.Remote, err)
 	}
-	if n != size {
-		return fmt.Errorf("artifact %s: got %d bytes of %s, the worker lists %d", a.Name, n, a.Remote, size)
+	if n != a.Size {
+		return fmt.Errorf("artifact %s: got %d bytes of %s, the worker lists %d", a.Name, n, a.Remote, a.Size)
+	}
+	a.SHA256 = hex.EncodeToString(sum.Sum(nil))
+	trailer, err := r.ReadString('\n')
+	if err != nil || strings.TrimSpace(trailer) != "sha256 "+a.SHA256 {
+		return fmt.Errorf("artifact %s: sha256 of the download differs from the worker's copy of %s", a.Name, a.Remote)
 	}
 	if err := os.Rename(tmp.Name(), a.Path); err != nil {
 		return fmt.Errorf("artifact %s: %w", a.Name, err)
-	}
-	a.Size, a.SHA256 = n, sum
-	return nil
-}
-
-// verifyRemoteSums compares each download with sha256sum on the worker,
-// in one command. A worker without sha256sum is trusted to SFTP's length
-// check alone.
-func verifyRemoteSums(ctx context.Context, sh Shell, arts []Artifact) error {
-	if len(arts) == 0 {
-		return nil
-	}
-	args := []string{"sh", "-c", `command -v sha256sum >/dev/null 2>&1 || exit 0; exec sha256sum -- "$@"`, "sh"}
-	for _, a := range arts {
-		args = append(args, a.Remote)
-	}
-	var out bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: args, Stdout: &out}); err != nil {
-		return fmt.Errorf("checking artifacts' sha256 on the worker: %w", err)
-	}
-	if out.Len() == 0 {
-		return nil
-	}
-	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
-	for i, a := range arts {
-		if i >= len(lines) || !strings.HasPrefix(lines[i], a.SHA256+" ") {
-			return fmt.Errorf("artifact %s: sha256 of the download differs from the worker's copy of %s", a.Name, a.Remote)
-		}
 	}
 	return nil
 }

@@ -37,6 +37,15 @@ fi
 // after a failed setup. It reports whether the container ever started,
 // which tells docker's own exit codes 125-127 from the script's.
 func cleanup(ctx context.Context, sh Shell, p runPlan, stop, keep bool) (started bool, err error) {
+	var out bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: cleanupArgs(p, stop, keep), Stdout: &out}); err != nil {
+		return false, fmt.Errorf("%w: worker %s: container %s and work directory %s: %v", ErrCleanup, sh, ContainerName(p.StepID), p.WorkDir, err)
+	}
+	return cleanupReport(ctx, sh, p, out.Bytes())
+}
+
+// cleanupArgs runs cleanupScript.
+func cleanupArgs(p runPlan, stop, keep bool) []string {
 	flagStop, flagKeep := "-", "-"
 	if stop {
 		flagStop = "stop"
@@ -44,14 +53,13 @@ func cleanup(ctx context.Context, sh Shell, p runPlan, stop, keep bool) (started
 	if keep {
 		flagKeep = "keep"
 	}
-	var out bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{
-		Args:   []string{"sh", "-c", cleanupScript, "sh", ContainerName(p.StepID), p.WorkDir, flagStop, flagKeep},
-		Stdout: &out,
-	}); err != nil {
-		return false, fmt.Errorf("%w: worker %s: container %s and work directory %s: %v", ErrCleanup, sh, ContainerName(p.StepID), p.WorkDir, err)
-	}
-	kv := parseKV(out.Bytes())
+	return []string{"sh", "-c", cleanupScript, "sh", ContainerName(p.StepID), p.WorkDir, flagStop, flagKeep}
+}
+
+// cleanupReport reads what cleanupScript printed, removing as root what
+// the SSH user could not.
+func cleanupReport(ctx context.Context, sh Shell, p runPlan, report []byte) (started bool, err error) {
+	kv := parseKV(report)
 	started = kv["started"] != "" && !strings.HasPrefix(kv["started"], "0001-01-01")
 	var result error
 	if c := kv["container"]; c != "" {

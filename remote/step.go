@@ -128,7 +128,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			return res, err
 		}
 	}
-	payload, err := json.Marshal(bootstrap.Payload{Variables: st.Variables, LogKey: logKey})
+	payload, err := json.Marshal(bootstrap.Payload{Variables: st.Variables, LogKey: logKey, Script: st.Script})
 	if err != nil {
 		return res, stepErr(sh.String(), ReasonInput, "variables: %w", err)
 	}
@@ -162,14 +162,18 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		plan.SlotDir, plan.Slots = facts.Home+"/.cuttle/locks", st.Slots
 	}
 	var runStarted bool
+	// finished: cleanup already ran, in the command that collected the
+	// artifacts; started is what it said of the container.
+	var finished, started bool
 	dockerTail := &tailBuffer{max: 4096}
 	stopHeartbeat := func() {}
 	defer func() {
 		stopHeartbeat()
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-		defer cancel()
-		var started bool
-		started, res.CleanupErr = cleanup(cctx, sh, plan, runStarted && err != nil, st.KeepWorkspace)
+		if !finished {
+			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+			defer cancel()
+			started, res.CleanupErr = cleanup(cctx, sh, plan, runStarted && err != nil, st.KeepWorkspace)
+		}
 		switch {
 		case err != nil || !runStarted:
 		case !started && res.ExitCode >= 125 && res.ExitCode <= 127:
@@ -202,8 +206,18 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			return res, err
 		}
 	}
-	if err := sh.Upload(ctx, res.WorkDir+"/"+ScriptName, bytes.NewReader(st.Script), 0o644); err != nil {
-		return res, uploadFailed(ctx, sh, res.WorkDir, int64(len(st.Script)), "the script", err)
+	if st.ReattachWindow > 0 {
+		// From here on the step has a heartbeat: gc keeps it while it
+		// pulls or builds, and the worker removes it if this controller
+		// vanishes.
+		stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, false, log)
+	}
+	if st.External != nil {
+		// Calamari reads the script from the work directory; cuttle's own
+		// runner gets it in the payload, which costs no round trip.
+		if err := sh.Upload(ctx, res.WorkDir+"/"+ScriptName, bytes.NewReader(st.Script), 0o644); err != nil {
+			return res, uploadFailed(ctx, sh, res.WorkDir, int64(len(st.Script)), "the script", err)
+		}
 	}
 	progress := out.Progress
 	if progress == nil {
@@ -223,9 +237,6 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		stdin = nil
 	}
 
-	if st.ReattachWindow > 0 {
-		stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, false, log)
-	}
 	runStarted = true
 	proc := newOutputProcessor(st.Masks, out, log)
 	stdout, stderr, flush := proc.writers()
@@ -265,8 +276,11 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		log.Error().Int("exit_code", res.ExitCode).Msg(st.Masks.Mask(res.ResultMessage))
 	}
 	if reqs := reported.artifacts; len(reqs) > 0 {
-		arts, aerr := collectArtifacts(ctx, sh, res.WorkDir, reqs, st.ArtifactsDir, log)
-		res.Artifacts = arts
+		stopHeartbeat()
+		stopHeartbeat = func() {}
+		var aerr error
+		res.Artifacts, started, res.CleanupErr, aerr = finish(ctx, sh, plan, reqs, st.ArtifactsDir, st.KeepWorkspace, log)
+		finished = true
 		if aerr != nil {
 			if ctx.Err() != nil {
 				return res, context.Cause(ctx)

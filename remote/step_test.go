@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ type fakeWorker struct {
 	dockerRun func(cmd *transport.Cmd) error
 	started   string // what docker inspect says of .State.StartedAt
 	preflight string
+	stdin     []byte // what docker run was given on stdin
 }
 
 func (f *fakeWorker) String() string { return "deploy@fake:22" }
@@ -50,6 +52,9 @@ func (f *fakeWorker) Run(ctx context.Context, cmd *transport.Cmd) error {
 	case "cleanup":
 		fmt.Fprintf(cmd.Stdout, "started=%s\n", f.started)
 	case "docker run":
+		if cmd.Stdin != nil {
+			f.stdin, _ = io.ReadAll(cmd.Stdin)
+		}
 		return f.dockerRun(cmd)
 	}
 	return nil
@@ -124,8 +129,12 @@ func TestRunPlansFewRoundTrips(t *testing.T) {
 	if strings.Join(w.commands, ",") != strings.Join(want, ",") {
 		t.Errorf("commands = %v, want %v (image present, bundle cached: no pull, no upload of the bundle)", w.commands, want)
 	}
-	if len(w.uploads) != 1 || w.uploads[0] != "/home/deploy/.cuttle/work/T-1/script.sh" {
-		t.Errorf("uploads = %v", w.uploads)
+	if len(w.uploads) != 0 {
+		t.Errorf("uploads = %v, want none: the script rides in the payload", w.uploads)
+	}
+	var p bootstrap.Payload
+	if err := json.Unmarshal(w.stdin, &p); err != nil || string(p.Script) != "x" {
+		t.Errorf("payload on docker run's stdin: %q (%v), want the script in it", w.stdin, err)
 	}
 }
 

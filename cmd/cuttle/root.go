@@ -107,18 +107,25 @@ func newVersionCmd(io stdio) *cobra.Command {
 func newStepRunnerCmd() *cobra.Command {
 	var spec bootstrap.RunnerSpec
 	var owner, removeContents string
-	var b64, b64d, detectLibc, heartbeat, watchdog, follow, resumed bool
+	var b64, b64d, detectLibc, heartbeat, watchdog, follow, resumed, pack bool
 	var hbFile, container string
 	var stdoutFrom, stderrFrom int64
 	var window time.Duration
 	cmd := &cobra.Command{
 		Use:    "step-runner",
 		Hidden: true,
-		Args:   cobra.NoArgs,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && !pack {
+				return fmt.Errorf("unexpected arguments %q", args)
+			}
+			return nil
+		},
 		// No logger, no config: this runs inside the container.
 		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
+			case pack:
+				return bootstrap.Pack(spec.WorkDir, args, cmd.OutOrStdout())
 			case removeContents != "":
 				return bootstrap.RemoveContents(removeContents)
 			case heartbeat:
@@ -165,6 +172,7 @@ func newStepRunnerCmd() *cobra.Command {
 	f.BoolVar(&detectLibc, "detect-libc", false, "print the image's C library: glibc, musl or none")
 	f.BoolVar(&heartbeat, "heartbeat", false, "dead man's switch: touch --heartbeat-file per byte on stdin, after starting the watchdog")
 	f.BoolVar(&watchdog, "watchdog", false, "dead man's switch: remove --container and --workdir once --heartbeat-file is older than --window")
+	f.BoolVar(&pack, "pack-artifacts", false, "send the files named after -- from --workdir as an artifact stream (on the worker host, after the step)")
 	f.BoolVar(&resumed, "resumed", false, "with --heartbeat: the watchdog already runs (a controller reattached)")
 	f.BoolVar(&follow, "follow", false, "send the step's output logs in --workdir from the given offsets until the runner's exit file appears (a controller reattached)")
 	f.Int64Var(&stdoutFrom, "stdout-from", 0, "with --follow: stdout log offset")
