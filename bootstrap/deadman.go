@@ -17,7 +17,9 @@ import (
 // the step once file has not been touched for window. When the controller
 // vanishes, or the link dies silently, no more bytes come.
 func Heartbeat(in io.Reader, file, container, workDir string, window time.Duration, startWatchdog bool) error {
-	if err := touch(file); err != nil {
+	// The window goes in the file: gc keeps a step whose controller may
+	// still come back within it.
+	if err := os.WriteFile(file, []byte(window.String()+"\n"), 0o600); err != nil {
 		return err
 	}
 	if startWatchdog {

@@ -187,14 +187,21 @@ func TestFaultLinkDropReattach(t *testing.T) {
 func TestFaultLinkDropPastWindow(t *testing.T) {
 	t.Parallel()
 	s, ns := newNetnsSSHD(t)
-	_, rep, wd, _, stderr, done := startStep(t, argsFor(s, "--keepalive", "1s", "--connect-timeout", "2s",
-		"--reattach-window", "4s", "--inline", streamScript(600))) // would run 60s
+	// A user of its own: gc --older-than 0s below must not meet other
+	// tests' steps.
+	u, err := testenv.EnsureUser("cuttle-drop", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	args := argsFor(s, "--keepalive", "1s", "--connect-timeout", "2s", "--reattach-window", "4s", "--inline", streamScript(600)) // would run 60s
+	args[2] = s.URL(u.Name)
+	_, rep, wd, _, stderr, done := startStep(t, args)
 	if err := ns.Cut(); err != nil {
 		t.Fatal(err)
 	}
 	cut := time.Now()
 	goAhead(t, wd)
-	err := waitDone(t, done, time.Minute)
+	err = waitDone(t, done, time.Minute)
 	gaveUp := time.Since(cut)
 	if code := exitCode(err); code != 125 {
 		t.Fatalf("exit %d, want 125\nstderr: %s", code, stderr)
@@ -218,7 +225,7 @@ func TestFaultLinkDropPastWindow(t *testing.T) {
 		time.Sleep(200 * time.Millisecond) // polling the worker, bounded
 	}
 	cleaned := time.Since(cut)
-	g := runCuttle(t, "gc", "--worker", s.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts, "--older-than", "0s")
+	g := runCuttle(t, "gc", "--worker", s.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts, "--older-than", "0s")
 	if g.code != 0 {
 		t.Errorf("gc: exit %d\n%s%s", g.code, g.stdout, g.stderr)
 	}

@@ -67,8 +67,8 @@ func TestGCAfterKill9(t *testing.T) {
 	cfgFile := filepath.Join(t.TempDir(), "cuttle.yaml")
 	os.WriteFile(cfgFile, []byte(fmt.Sprintf("workers:\n  gcw: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
 		s.Port, u.Name, env.key.PrivateFile, s.KnownHosts)), 0o600)
-	start := func(script string) (*exec.Cmd, *bufio.Scanner, string) {
-		cmd, rep := cuttleCmd(t, "run", "--config", cfgFile, "--worker", "gcw", "--image", env.image, "--pull", "never", "--inline", script)
+	start := func(script string, extra ...string) (*exec.Cmd, *bufio.Scanner, string) {
+		cmd, rep := cuttleCmd(t, append([]string{"run", "--config", cfgFile, "--worker", "gcw", "--image", env.image, "--pull", "never", "--inline", script}, extra...)...)
 		out, _ := cmd.StdoutPipe()
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -81,7 +81,10 @@ func TestGCAfterKill9(t *testing.T) {
 	}
 	// The survivor keeps running until the test lets it finish.
 	survivor, survOut, survRep := start(`echo "started $PWD"; while [ ! -e go ]; do sleep 0.1; done; echo finished`)
-	victim, victimOut, _ := start(`echo "started $PWD"; sleep 1`)
+	// Without a reattach window (and so without a heartbeat): gc may take
+	// it as soon as its container has ended. With one, gc would keep it
+	// for the window, in which its controller could come back.
+	victim, victimOut, _ := start(`echo "started $PWD"; sleep 1`, "--reattach-window", "0")
 	victimWD := strings.TrimPrefix(victimOut.Text(), "started ")
 	victimID := filepath.Base(victimWD)
 	victim.Process.Signal(syscall.SIGKILL)

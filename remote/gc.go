@@ -18,7 +18,7 @@ import (
 const gcListScript = `set -u
 echo "now $(date +%s)"
 docker ps -a --filter label=io.cuttle.step --filter "label=io.cuttle.home=$HOME" --format 'container {{.ID}} {{.State}} {{.Label "io.cuttle.step"}} {{.Label "io.cuttle.started"}}' 2>/dev/null
-for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d")"; done
+for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d") $(stat -c %Y "$d/.cuttle-heartbeat" 2>/dev/null || echo 0) $(head -c 32 "$d/.cuttle-heartbeat" 2>/dev/null | tr -cd '0-9a-z.')"; done
 for f in "$HOME"/.cuttle/runs/*.json; do [ -e "$f" ] && { r=${f##*/}; echo "record ${r%.json} $(stat -c %Y "$f")"; }; done
 for d in "$HOME"/.cuttle/bundles/*; do [ -e "$d" ] && echo "bundle ${d##*/} $(stat -c %Y "$d")"; done
 for d in "$HOME"/.cuttle/bundles/.tmp-* "$HOME"/.cuttle/bundles/.upload-* "$HOME"/.cuttle/bundles/..upload-*; do [ -e "$d" ] && echo "temp $d $(stat -c %Y "$d")"; done
@@ -39,6 +39,11 @@ type GCPlan struct {
 	Records []string
 	Kept    []string // "what: why", for the report
 }
+
+// heartbeatFresh is how recently a live controller has touched its step's
+// heartbeat file when the file does not say its window: it beats at least
+// every 30 s.
+const heartbeatFresh = 2 * time.Minute
 
 // PlanGC decides, from the listing, what to remove: containers that are
 // not running and started before the cut-off; work directories older than
@@ -67,6 +72,23 @@ func PlanGC(listing []byte, olderThan time.Duration, keepDigest string) GCPlan {
 			running[f[3]] = true
 		}
 		items = append(items, item{f})
+	}
+	// A step whose controller beat within its reattach window is in
+	// progress, even before its container exists (uploading, pulling),
+	// and may yet be reattached to: its worker's watchdog removes it when
+	// the window passes.
+	for _, it := range items {
+		if f := it.f; f[0] == "workdir" && len(f) >= 4 {
+			window := heartbeatFresh
+			if len(f) >= 5 {
+				if w, err := time.ParseDuration(f[4]); err == nil && w > 0 {
+					window = w
+				}
+			}
+			if hb, err := strconv.ParseInt(f[3], 10, 64); err == nil && hb > 0 && now.Sub(time.Unix(hb, 0)) < window {
+				running[f[1]] = true
+			}
+		}
 	}
 	cut := now.Add(-olderThan)
 	unix := func(s string) time.Time {
