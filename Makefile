@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 export PATH := $(PATH):/usr/local/go/bin
 export CGO_ENABLED := 0
 
-.PHONY: build demo test unit integration fuzz vet deps bench clean
+.PHONY: build demo test unit integration test-faults fuzz vet deps bench clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/cuttle
@@ -32,12 +32,18 @@ unit:
 integration: deps
 	$(GO) test -tags integration -count=1 ./integration/...
 
+# The fault-injection suite alone (network namespaces, cut and lossy
+# links, killed sshd and controllers, full disks); also part of make test.
+test-faults: deps
+	$(GO) test -tags integration -count=1 -v -run 'TestFault' ./integration
+
 # Every fuzz target, each for FUZZTIME (go test -fuzz takes one at a time).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJoin$$' -fuzztime $(FUZZTIME) ./internal/shellquote
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitLine$$' -fuzztime $(FUZZTIME) ./bootstrap
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitOptions$$' -fuzztime $(FUZZTIME) ./remote
 	$(GO) test -run '^$$' -fuzz '^FuzzMaskedChunks$$' -fuzztime $(FUZZTIME) ./internal/mask
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
 
 # Benchmarks against peers (OpenSSH ssh/scp/sftp, Ansible), printed as a
 # Markdown table and kept in bench/RESULTS.md. Not part of make test.
