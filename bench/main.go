@@ -34,6 +34,7 @@ var (
 	nWorkers  = flag.Int("workers", 20, "workers for the fan-out scenario")
 	outputMiB = flag.Int("output-mib", 1024, "MiB printed in the output-throughput scenario")
 	sftpMiB   = flag.Int("sftp-mib", 256, "MiB moved in the SFTP scenario")
+	only      = flag.String("only", "", "run only these scenarios, comma-separated: hello,step,latency,output,sftp,bundle,fanout")
 )
 
 func main() {
@@ -66,83 +67,103 @@ func run() error {
 	fmt.Printf("# cuttle benchmarks\n\n%s UTC, %d cores (%s), %s; `%s`\n\n", time.Now().UTC().Format("2006-01-02 15:04"), runtime.NumCPU(), cpuModel(), runtime.Version(), strings.Join(append([]string{"go run ./bench"}, os.Args[1:]...), " "))
 	fmt.Println("| scenario | cuttle | peer | ratio (cuttle / peer) | notes |")
 	fmt.Println("|---|---|---|---|---|")
-	if _, err := exec.Command(cuttle, e.runArgs("echo warm")...).CombinedOutput(); err != nil {
-		return fmt.Errorf("warm-up step: %w", err)
+	if out, err := exec.Command(cuttle, e.runArgs("echo warm")...).CombinedOutput(); err != nil {
+		return fmt.Errorf("warm-up step: %w: %s", err, out)
 	}
 	_, hasAnsible := exec.LookPath("ansible")
 
+	want := func(name string) bool {
+		return *only == "" || strings.Contains(","+*only+",", ","+name+",")
+	}
+	var c, s time.Duration
+
 	// 1. One step, bundle and image cached.
-	c := median(func() error { return exec.Command(cuttle, e.runArgs("echo hi")...).Run() })
-	s := median(func() error {
-		return exec.Command("ssh", e.sshArgs(e.sshd, "docker run --rm "+image+" sh -c 'echo hi'")...).Run()
-	})
-	row("hello step (bundle and image cached)", c, s, "plain `ssh host docker run --rm`", "")
-	if hasAnsible == nil {
-		a := median(func() error { return e.ansible(1, "docker run --rm "+image+" sh -c 'echo hi'", e.sshd) })
-		row("hello step", c, a, "Ansible ad-hoc `command` module", "")
+	if want("hello") {
+		c = median(func() error { return exec.Command(cuttle, e.runArgs("echo hi")...).Run() })
+		s = median(func() error {
+			return exec.Command("ssh", e.sshArgs(e.sshd, "docker run --rm "+image+" sh -c 'echo hi'")...).Run()
+		})
+		row("hello step (bundle and image cached)", c, s, "plain `ssh host docker run --rm`", "")
+		if hasAnsible == nil {
+			a := median(func() error { return e.ansible(1, "docker run --rm "+image+" sh -c 'echo hi'", e.sshd) })
+			row("hello step", c, a, "Ansible ad-hoc `command` module", "")
+		}
 	}
 
 	// 2. Script upload + run + one artifact download + cleanup.
-	arts := filepath.Join(dir, "arts")
-	c = median(func() error {
-		return exec.Command(cuttle, append(e.runArgs(`echo result > out.txt; new_octopusartifact out.txt`), "--artifacts", arts)...).Run()
-	})
-	script := filepath.Join(dir, "s.sh")
-	os.WriteFile(script, []byte("echo result > /w/out.txt\n"), 0o644)
-	s = median(func() error {
-		if err := exec.Command("scp", append(e.scpArgs(), script, e.user+"@127.0.0.1:s.sh")...).Run(); err != nil {
-			return err
-		}
-		if err := exec.Command("ssh", e.sshArgs(e.sshd, "mkdir -p w && docker run --rm -v $HOME/w:/w -v $HOME/s.sh:/s.sh "+image+" sh /s.sh")...).Run(); err != nil {
-			return err
-		}
-		if err := exec.Command("scp", append(e.scpArgs(), e.user+"@127.0.0.1:w/out.txt", filepath.Join(dir, "out.txt"))...).Run(); err != nil {
-			return err
-		}
-		return exec.Command("ssh", e.sshArgs(e.sshd, "rm -rf w s.sh")...).Run()
-	})
-	row("script upload, run, 1 artifact, cleanup", c, s, "scp + ssh docker run + scp + ssh rm", "")
+	if want("step") {
+		arts := filepath.Join(dir, "arts")
+		c = median(func() error {
+			return exec.Command(cuttle, append(e.runArgs(`echo result > out.txt; new_octopusartifact out.txt`), "--artifacts", arts)...).Run()
+		})
+		script := filepath.Join(dir, "s.sh")
+		os.WriteFile(script, []byte("echo result > /w/out.txt\n"), 0o644)
+		s = median(func() error {
+			if err := exec.Command("scp", append(e.scpArgs(), script, e.user+"@127.0.0.1:s.sh")...).Run(); err != nil {
+				return err
+			}
+			if err := exec.Command("ssh", e.sshArgs(e.sshd, "mkdir -p w && docker run --rm -v $HOME/w:/w -v $HOME/s.sh:/s.sh "+image+" sh /s.sh")...).Run(); err != nil {
+				return err
+			}
+			if err := exec.Command("scp", append(e.scpArgs(), e.user+"@127.0.0.1:w/out.txt", filepath.Join(dir, "out.txt"))...).Run(); err != nil {
+				return err
+			}
+			return exec.Command("ssh", e.sshArgs(e.sshd, "rm -rf w s.sh")...).Run()
+		})
+		row("script upload, run, 1 artifact, cleanup", c, s, "scp + ssh docker run + scp + ssh rm", "")
+	}
 
 	// 2b. The same with 50 ms round trips (25 ms each way).
-	if err := e.latency(); err != nil {
-		return err
+	if want("latency") {
+		if err := e.latency(); err != nil {
+			return err
+		}
 	}
 
 	// 3. Output throughput through the scanner and masker.
-	n := *outputMiB << 20
-	gen := fmt.Sprintf("yes 'output line of exactly sixty-four bytes, padded to length....' | head -c %d", n)
-	var cPeak int64
-	c = once(func() error {
-		cmd := exec.Command(cuttle, append(e.runArgs(gen), "--sensitive-var", "S=BENCH_SECRET")...)
-		cmd.Env = append(os.Environ(), "BENCH_SECRET=not-in-the-output")
-		cmd.Stdout = io.Discard
-		if err := cmd.Start(); err != nil {
+	if want("output") {
+		n := *outputMiB << 20
+		gen := fmt.Sprintf("yes 'output line of exactly sixty-four bytes, padded to length....' | head -c %d", n)
+		var cPeak int64
+		c = once(func() error {
+			cmd := exec.Command(cuttle, append(e.runArgs(gen), "--sensitive-var", "S=BENCH_SECRET")...)
+			cmd.Env = append(os.Environ(), "BENCH_SECRET=not-in-the-output")
+			cmd.Stdout = io.Discard
+			if err := cmd.Start(); err != nil {
+				return err
+			}
+			peak := testenv.PeakRSS(cmd.Process.Pid)
+			err := cmd.Wait()
+			cPeak = <-peak
 			return err
-		}
-		peak := testenv.PeakRSS(cmd.Process.Pid)
-		err := cmd.Wait()
-		cPeak = <-peak
-		return err
-	})
-	s = once(func() error {
-		cmd := exec.Command("ssh", e.sshArgs(e.sshd, "docker run --rm "+image+" sh -c \""+gen+"\"")...)
-		cmd.Stdout = io.Discard
-		return cmd.Run()
-	})
-	row(fmt.Sprintf("%d MiB of output", *outputMiB), c, s, "ssh host docker run (same bytes)", fmt.Sprintf("cuttle %.0f MB/s, peer %.0f MB/s; controller peak RSS %d MiB", float64(n)/c.Seconds()/1e6, float64(n)/s.Seconds()/1e6, cPeak>>10))
+		})
+		s = once(func() error {
+			cmd := exec.Command("ssh", e.sshArgs(e.sshd, "docker run --rm "+image+" sh -c \""+gen+"\"")...)
+			cmd.Stdout = io.Discard
+			return cmd.Run()
+		})
+		row(fmt.Sprintf("%d MiB of output", *outputMiB), c, s, "ssh host docker run (same bytes)", fmt.Sprintf("cuttle %.0f MB/s, peer %.0f MB/s; controller peak RSS %d MiB", float64(n)/c.Seconds()/1e6, float64(n)/s.Seconds()/1e6, cPeak>>10))
+	}
 
 	// 4. SFTP, one large file each way, same cipher.
-	if err := e.sftpBench(); err != nil {
-		return err
+	if want("sftp") {
+		if err := e.sftpBench(); err != nil {
+			return err
+		}
 	}
 
 	// 5. A 1,000-file, 100 MiB bundle: first upload, then unchanged.
-	if err := e.bundleBench(); err != nil {
-		return err
+	if want("bundle") {
+		if err := e.bundleBench(); err != nil {
+			return err
+		}
 	}
 
 	// 6. Fan-out: one step on N workers.
-	return e.fanOut(hasAnsible == nil)
+	if want("fanout") {
+		return e.fanOut(hasAnsible == nil)
+	}
+	return nil
 }
 
 func (e env) runArgs(script string) []string {
