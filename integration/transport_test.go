@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bufio"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -220,5 +221,43 @@ func TestDeadLinkDetected(t *testing.T) {
 	}
 	if id := step(t, result{report: readReport(t, rep)}).ID; id != "" {
 		exec.Command("sh", "-c", "docker rm -f cuttle-"+id+" >/dev/null 2>&1").Run()
+	}
+}
+
+// TestSHA1HostKeyRefused: a server that signs its host key only with
+// ssh-rsa (SHA-1) is refused even though the key is in known_hosts; the
+// same key signed with rsa-sha2-256 is accepted.
+func TestSHA1HostKeyRefused(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	rsaKey := filepath.Join(dir, "ssh_host_rsa_key")
+	if out, err := exec.Command("ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-N", "", "-f", rsaKey).CombinedOutput(); err != nil {
+		t.Fatalf("ssh-keygen: %v: %s", err, out)
+	}
+	os.Chmod(rsaKey, 0o600)
+	pub, _ := os.ReadFile(rsaKey + ".pub")
+	for _, c := range []struct {
+		algo   string
+		wantOK bool
+	}{{"ssh-rsa", false}, {"rsa-sha2-256", true}} {
+		s := newSSHD(t, "HostKey "+rsaKey, "HostKeyAlgorithms "+c.algo)
+		kh := filepath.Join(t.TempDir(), "known_hosts")
+		fields := strings.Fields(string(pub))
+		os.WriteFile(kh, []byte(fmt.Sprintf("[127.0.0.1]:%d %s %s\n", s.Port, fields[0], fields[1])), 0o644)
+		r := runCuttle(t, "run", "--worker", s.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", kh,
+			"--image", env.image, "--pull", "never", "--inline", "echo connected")
+		if c.wantOK {
+			if r.code != 0 || !strings.Contains(r.stdout, "connected") {
+				t.Errorf("%s: exit %d\n%s", c.algo, r.code, r.stderr)
+			}
+			continue
+		}
+		if r.code != 125 || strings.Contains(r.stdout, "connected") {
+			t.Errorf("%s: exit %d, want 125 (refused)\n%s%s", c.algo, r.code, r.stdout, r.stderr)
+		}
+		if !strings.Contains(r.stderr, "only with ssh-rsa (SHA-1)") || !strings.Contains(r.stderr, "rsa-sha2-256") {
+			t.Errorf("%s: the error does not name the refused algorithm and the fix: %s", c.algo, r.stderr)
+		}
+		t.Logf("%s refused: %s", c.algo, strings.TrimSpace(r.stderr))
 	}
 }

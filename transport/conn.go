@@ -142,23 +142,30 @@ func (c *Conn) Exchanges() (sessions, sftpCalls int64) {
 	return c.sessions.Load(), c.sftpCalls.Load()
 }
 
-// newSession opens a session on the first connection that takes one,
-// dialling another connection (through the same hops) when every one is
-// at sshd's MaxSessions limit.
+// newSession opens a session (for SFTP) on the first connection that
+// takes one; see openOn.
 func (c *Conn) newSession(l *link) (*ssh.Session, error) {
+	return openOn(c, l, (*ssh.Client).NewSession)
+}
+
+// openOn opens a channel with open on the first of the link's connections
+// that takes it, dialling another connection (through the same hops) when
+// every one is at sshd's MaxSessions limit.
+func openOn[T any](c *Conn, l *link, open func(*ssh.Client) (T, error)) (T, error) {
+	var zero T
 	c.sessions.Add(1)
 	l.extraMu.Lock()
 	clients := append([]*ssh.Client{l.client}, l.extra...)
 	l.extraMu.Unlock()
 	var refused error
 	for _, cl := range clients {
-		s, err := cl.NewSession()
+		s, err := open(cl)
 		if err == nil {
 			return s, nil
 		}
 		var oce *ssh.OpenChannelError
 		if !errors.As(err, &oce) {
-			return nil, err
+			return zero, err
 		}
 		refused = err
 	}
@@ -166,18 +173,18 @@ func (c *Conn) newSession(l *link) (*ssh.Session, error) {
 	defer cancel()
 	cl, err := dialOne(ctx, c.target, l.via)
 	if err != nil {
-		return nil, fmt.Errorf("every connection is at sshd's session limit (%v) and another could not be opened: %w", refused, err)
+		return zero, fmt.Errorf("every connection is at sshd's session limit (%v) and another could not be opened: %w", refused, err)
 	}
 	l.extraMu.Lock()
 	defer l.extraMu.Unlock()
 	select {
 	case <-l.done:
 		cl.Close()
-		return nil, io.ErrClosedPipe
+		return zero, io.ErrClosedPipe
 	default:
 	}
 	l.extra = append(l.extra, cl)
-	return cl.NewSession()
+	return open(cl)
 }
 
 // String names the worker as user@host:port.
@@ -192,25 +199,24 @@ func (c *Conn) Run(ctx context.Context, cmd *Cmd) error {
 		return err
 	}
 	l := c.link()
-	s, err := c.newSession(l)
+	x, err := openOn(c, l, openExec)
 	if err != nil {
 		return l.wrap(c.target, fmt.Errorf("opening session: %w", err))
 	}
-	defer s.Close()
-	s.Stdin, s.Stdout, s.Stderr = cmd.Stdin, cmd.Stdout, cmd.Stderr
-	if err := s.Start(line); err != nil {
+	defer x.ch.Close()
+	waited, err := x.start(line, cmd)
+	if err != nil {
 		return l.wrap(c.target, fmt.Errorf("starting remote command: %w", err))
 	}
-	waited := make(chan error, 1)
-	go func() { waited <- s.Wait() }()
+	var st exitStatus
 	select {
-	case err = <-waited:
+	case st = <-waited:
 	case <-ctx.Done():
-		_ = s.Signal(ssh.SIGTERM)
-		s.Close()
+		x.signal(string(ssh.SIGTERM))
+		x.ch.Close()
 		return ctx.Err()
 	case <-l.done:
-		s.Close()
+		x.ch.Close()
 		// Let the output copies finish: what cmd's writers received is
 		// exactly what a caller resumes from.
 		select {
@@ -219,20 +225,115 @@ func (c *Conn) Run(ctx context.Context, cmd *Cmd) error {
 		}
 		return l.wrap(c.target, io.ErrUnexpectedEOF)
 	}
-	var ee *ssh.ExitError
-	var missing *ssh.ExitMissingError
 	switch {
-	case err == nil:
-		return nil
-	case errors.As(err, &ee):
-		return &ExitError{Code: ee.ExitStatus(), Signal: ee.Signal()}
-	case errors.As(err, &missing):
-		// The session ended without a status: the link went, or is going.
+	case st.missing:
+		// The channel closed without a status: the link went, or is going.
 		l.waitDead(time.Second)
-		return l.wrap(c.target, fmt.Errorf("connection lost before the remote command reported its exit status: %w", err))
-	default:
-		return l.wrap(c.target, err)
+		return l.wrap(c.target, errors.New("connection lost before the remote command reported its exit status"))
+	case st.signal != "":
+		return &ExitError{Code: -1, Signal: st.signal}
+	case st.code != 0:
+		return &ExitError{Code: st.code}
+	case st.copyErr != nil:
+		return l.wrap(c.target, st.copyErr)
 	}
+	return nil
+}
+
+// execChannel is a session channel that runs one command. It is used
+// instead of ssh.Session to send "exec" without waiting for sshd's reply:
+// the command's output and exit status answer it anyway, and each command
+// saves the round trip the reply costs.
+type execChannel struct {
+	ch   ssh.Channel
+	reqs <-chan *ssh.Request
+}
+
+type exitStatus struct {
+	code    int
+	signal  string
+	missing bool
+	copyErr error
+}
+
+func openExec(cl *ssh.Client) (*execChannel, error) {
+	ch, reqs, err := cl.OpenChannel("session", nil)
+	if err != nil {
+		return nil, err
+	}
+	return &execChannel{ch: ch, reqs: reqs}, nil
+}
+
+// start sends the command and copies its streams; the returned channel
+// delivers the exit status once the output is all written out.
+func (x *execChannel) start(line string, cmd *Cmd) (<-chan exitStatus, error) {
+	if _, err := x.ch.SendRequest("exec", false, ssh.Marshal(struct{ Command string }{line})); err != nil {
+		return nil, err
+	}
+	status := make(chan exitStatus, 1)
+	go func() {
+		st := exitStatus{missing: true}
+		for r := range x.reqs { // closed when the channel closes
+			switch r.Type {
+			case "exit-status":
+				var m struct{ Status uint32 }
+				if ssh.Unmarshal(r.Payload, &m) == nil {
+					st = exitStatus{code: int(m.Status)}
+				}
+			case "exit-signal":
+				var m struct {
+					Signal     string
+					CoreDumped bool
+					Error      string
+					Lang       string
+				}
+				if ssh.Unmarshal(r.Payload, &m) == nil {
+					st = exitStatus{signal: m.Signal, code: -1}
+				}
+			}
+			if r.WantReply {
+				_ = r.Reply(false, nil)
+			}
+		}
+		status <- st
+	}()
+	if cmd.Stdin != nil {
+		go func() {
+			_, _ = io.Copy(x.ch, cmd.Stdin)
+			_ = x.ch.CloseWrite()
+		}()
+	} else {
+		_ = x.ch.CloseWrite()
+	}
+	stdout, stderr := cmd.Stdout, cmd.Stderr
+	if stdout == nil {
+		stdout = io.Discard
+	}
+	if stderr == nil {
+		stderr = io.Discard
+	}
+	copied := make(chan error, 2)
+	go func() { _, err := io.Copy(stdout, x.ch); copied <- err }()
+	go func() { _, err := io.Copy(stderr, x.ch.Stderr()); copied <- err }()
+	done := make(chan exitStatus, 1)
+	go func() {
+		var copyErr error
+		for range 2 {
+			if err := <-copied; err != nil && copyErr == nil {
+				copyErr = err
+			}
+		}
+		st := <-status
+		if copyErr != nil && !st.missing {
+			st.copyErr = copyErr
+		}
+		done <- st
+	}()
+	return done, nil
+}
+
+func (x *execChannel) signal(sig string) {
+	_, _ = x.ch.SendRequest("signal", false, ssh.Marshal(struct{ Signal string }{sig}))
 }
 
 // Output runs cmd and returns its stdout; stderr is captured into the error

@@ -151,6 +151,10 @@ func dialOnce(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, erro
 		if errors.As(err, &hk) {
 			return nil, fmt.Errorf("%s: %w", t, hk)
 		}
+		if msg := err.Error(); strings.Contains(msg, "no common algorithm for host key") && strings.Contains(msg, `"ssh-rsa"`) {
+			// Final: dialling again meets the same offer.
+			return nil, configErr(fmt.Errorf("%s: the server signs its host key only with ssh-rsa (SHA-1), which cuttle refuses as a downgrade: enable rsa-sha2-256 on it (OpenSSH 7.2 and later offer it by default) or give it an ed25519 host key (%v)", t, err))
+		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
 			return nil, &AuthError{Target: t.String(), Tried: tried, Err: err}
 		}
