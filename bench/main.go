@@ -183,6 +183,15 @@ func (e env) scpArgs() []string {
 
 // ansible runs cmd on the given workers with forks = len(workers).
 func (e env) ansible(forks int, cmd string, workers ...*testenv.SSHD) error {
+	return e.runAnsible("ansible", forks, []string{"w", "-m", "command", "-a", cmd}, workers...)
+}
+
+func (e env) ansiblePlaybook(forks int, playbook string, workers ...*testenv.SSHD) error {
+	return e.runAnsible("ansible-playbook", forks, []string{playbook}, workers...)
+}
+
+// runAnsible runs an Ansible command against an inventory of workers.
+func (e env) runAnsible(bin string, forks int, args []string, workers ...*testenv.SSHD) error {
 	var inv strings.Builder
 	inv.WriteString("[w]\n")
 	var kh []byte
@@ -195,12 +204,12 @@ func (e env) ansible(forks int, cmd string, workers ...*testenv.SSHD) error {
 	khFile := filepath.Join(e.dir, "ansible_known_hosts")
 	os.WriteFile(invFile, []byte(inv.String()), 0o644)
 	os.WriteFile(khFile, kh, 0o644)
-	c := exec.Command("ansible", "w", "-i", invFile, "-f", strconv.Itoa(forks), "-m", "command", "-a", cmd,
-		"--private-key", e.key.PrivateFile, "--ssh-extra-args=-o UserKnownHostsFile="+khFile)
+	c := exec.Command(bin, append(append([]string(nil), args...), "-i", invFile, "-f", strconv.Itoa(forks),
+		"--private-key", e.key.PrivateFile, "--ssh-extra-args=-o UserKnownHostsFile="+khFile)...)
 	c.Env = append(os.Environ(), "ANSIBLE_HOST_KEY_CHECKING=True", "ANSIBLE_PYTHON_INTERPRETER=auto_silent", "ANSIBLE_NOCOLOR=1")
 	out, err := c.CombinedOutput()
 	if err != nil {
-		return fmt.Errorf("ansible: %v: %s", err, tail(out))
+		return fmt.Errorf("%s: %v: %s", bin, err, tail(out))
 	}
 	return nil
 }
@@ -351,7 +360,7 @@ func (e env) fanOut(withAnsible bool) error {
 	os.WriteFile(rb, []byte(fmt.Sprintf("steps:\n  - name: fan\n    pool: fan\n    run_on: all\n    container: {image: %s, pull: never}\n    script: {inline: 'echo hi'}\n", e.image)), 0o644)
 	var cpu time.Duration
 	var peak int64
-	c := once(func() error {
+	c, cAll := onceCPU(func() error {
 		cmd := exec.Command(e.cuttle, "runbook", "run", rb, "--config", cfgFile, "--max-parallel", "20")
 		cmd.Stdout = io.Discard
 		var errb bytes.Buffer
@@ -369,12 +378,55 @@ func (e env) fanOut(withAnsible bool) error {
 		}
 		return nil
 	})
-	note := fmt.Sprintf("controller CPU %.2fs, peak RSS %d MiB", cpu.Seconds(), peak>>10)
+	note := fmt.Sprintf("controller CPU %.2fs, peak RSS %d MiB; whole machine CPU %.1fs", cpu.Seconds(), peak>>10, cAll.Seconds())
 	if withAnsible {
-		a := once(func() error { return e.ansible(*nWorkers, "docker run --rm "+e.image+" sh -c 'echo hi'", workers...) })
-		row(fmt.Sprintf("one step on %d workers", *nWorkers), c, a, "Ansible, forks=20", note)
+		a, aAll := onceCPU(func() error { return e.ansible(*nWorkers, "docker run --rm "+e.image+" sh -c 'echo hi'", workers...) })
+		row(fmt.Sprintf("one step on %d workers", *nWorkers), c, a, "Ansible, forks=20", note+fmt.Sprintf(" (Ansible: %.1fs)", aAll.Seconds()))
 	} else {
 		row(fmt.Sprintf("one step on %d workers", *nWorkers), c, 0, "(ansible-core not installed)", note)
+	}
+
+	// Ten steps, each on every worker: 200 steps over 20 workers.
+	const steps = 10
+	var rbText strings.Builder
+	rbText.WriteString("steps:\n")
+	for i := range steps {
+		fmt.Fprintf(&rbText, "  - name: s%d\n    pool: fan\n    run_on: all\n    container: {image: %s, pull: never}\n    script: {inline: 'echo hi'}\n", i, e.image)
+	}
+	rbMany := filepath.Join(e.dir, "fan-many.yaml")
+	os.WriteFile(rbMany, []byte(rbText.String()), 0o644)
+	c, cAll = onceCPU(func() error {
+		cmd := exec.Command(e.cuttle, "runbook", "run", rbMany, "--config", cfgFile, "--max-parallel", "20")
+		cmd.Stdout = io.Discard
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		p := testenv.PeakRSS(cmd.Process.Pid)
+		err := cmd.Wait()
+		peak = <-p
+		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, tail(errb.Bytes()))
+		}
+		return nil
+	})
+	note = fmt.Sprintf("%d steps; controller CPU %.2fs, peak RSS %d MiB; whole machine CPU %.1fs", steps**nWorkers, cpu.Seconds(), peak>>10, cAll.Seconds())
+	name := fmt.Sprintf("%d steps in sequence, each on %d workers", steps, *nWorkers)
+	if withAnsible {
+		var play strings.Builder
+		play.WriteString("- hosts: w\n  gather_facts: false\n  tasks:\n")
+		for range steps {
+			fmt.Fprintf(&play, "    - command: docker run --rm %s sh -c 'echo hi'\n", e.image)
+		}
+		playFile := filepath.Join(e.dir, "play.yml")
+		os.WriteFile(playFile, []byte(play.String()), 0o644)
+		a, aAll := onceCPU(func() error { return e.ansiblePlaybook(*nWorkers, playFile, workers...) })
+		row(name, c, a, "ansible-playbook, forks=20, same tasks", note+fmt.Sprintf(" (Ansible: %.1fs)", aAll.Seconds()))
+	} else {
+		row(name, c, 0, "(ansible-core not installed)", note)
 	}
 	return nil
 }
@@ -408,6 +460,33 @@ func once(f func() error) time.Duration {
 		os.Exit(1)
 	}
 	return time.Since(start)
+}
+
+// machineCPU is the CPU time every process on this machine has used so
+// far (user + system, from /proc/stat): the worker's share of a fan-out
+// (sshd, docker, containers) shows in its difference.
+func machineCPU() time.Duration {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(strings.SplitN(string(b), "\n", 2)[0])
+	var ticks int64
+	for i, v := range f[1:] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond // USER_HZ = 100
+}
+
+// onceCPU is once, also returning the machine-wide CPU time used.
+func onceCPU(f func() error) (wall, cpu time.Duration) {
+	before := machineCPU()
+	wall = once(f)
+	return wall, machineCPU() - before
 }
 
 func ms(d time.Duration) string {
