@@ -37,7 +37,7 @@ type Artifact struct {
 // the work directory into stdout (see bootstrap.Pack), then the cleanup
 // script reports on stderr.
 func finishArgs(p runPlan, paths []string, stop, keep bool) []string {
-	c := cleanupArgs(p, stop, keep)
+	c := cleanupArgs(p, stop, keep, false)
 	args := []string{"sh", "-c", finishScript, "sh", c[4], c[5], c[6], c[7], p.BundleDir + "/" + bootstrap.RunnerFile}
 	return append(args, paths...)
 }
@@ -51,12 +51,12 @@ set -- "$c" "$w" "$s" "$k"
 // finish runs finishArgs and receives the artifacts into local: each is
 // written to a temporary file, checked against the worker's length and
 // sha256, then renamed to local/<name>. Refused paths are warned about and
-// skipped. It reports what cleanup reports.
-func finish(ctx context.Context, sh Shell, p runPlan, reqs []artifactRequest, local string, keep bool, log zerolog.Logger) (arts []Artifact, started bool, cleanupErr, err error) {
+// skipped. It reports what cleanup could not remove.
+func finish(ctx context.Context, sh Shell, p runPlan, reqs []artifactRequest, local string, keep bool, log zerolog.Logger) (arts []Artifact, cleanupErr, err error) {
 	if err := os.MkdirAll(local, 0o755); err != nil {
 		// Still clean up; the artifacts are lost with the work directory.
-		started, cleanupErr = cleanup(ctx, sh, p, false, keep)
-		return nil, started, cleanupErr, fmt.Errorf("artifacts directory %s: %w", local, err)
+		_, cleanupErr = cleanup(ctx, sh, p, false, keep, false)
+		return nil, cleanupErr, fmt.Errorf("artifacts directory %s: %w", local, err)
 	}
 	paths := make([]string, len(reqs))
 	for i, r := range reqs {
@@ -83,14 +83,14 @@ func finish(ctx context.Context, sh Shell, p runPlan, reqs []artifactRequest, lo
 		}
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 		defer cancel()
-		started, cleanupErr = cleanup(cctx, sh, p, false, keep)
-		return nil, started, cleanupErr, runErr
+		_, cleanupErr = cleanup(cctx, sh, p, false, keep, false)
+		return nil, cleanupErr, runErr
 	}
-	started, cleanupErr = cleanupReport(ctx, sh, p, report.Bytes())
+	_, cleanupErr = cleanupReport(ctx, sh, p, report.Bytes())
 	if r.err == nil && parseKV(report.Bytes())["pack"] == "failed" {
 		r.err = errors.New("the worker could not send them")
 	}
-	return r.arts, started, cleanupErr, r.err
+	return r.arts, cleanupErr, r.err
 }
 
 // receivePack reads a bootstrap.Pack stream for reqs.

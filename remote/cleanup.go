@@ -12,10 +12,11 @@ import (
 )
 
 // cleanupScript removes a step's container and work directory. "No such
-// container" counts as removed. $1 container, $2 work dir, $3 stop|-, $4 keep|-.
+// container" counts as removed. $1 container, $2 work dir, $3 stop|-, $4 keep|-,
+// $5 probe|- (report whether the container ever started).
 const cleanupScript = `set -u
 if [ "$3" = stop ]; then docker stop -t 10 "$1" >/dev/null 2>&1; fi
-echo "started=$(docker inspect --format '{{.State.StartedAt}}' "$1" 2>/dev/null)"
+if [ "${5:--}" = probe ]; then echo "started=$(docker inspect --format '{{.State.StartedAt}}' "$1" 2>/dev/null)"; fi
 cfail=
 if ! out=$(docker rm -f "$1" 2>&1); then
   case "$out" in *"No such container"*) ;; *) echo "container=$out"; cfail=1 ;; esac
@@ -36,24 +37,27 @@ fi
 // gracefully first (the step was interrupted). It is idempotent and safe
 // after a failed setup. It reports whether the container ever started,
 // which tells docker's own exit codes 125-127 from the script's.
-func cleanup(ctx context.Context, sh Shell, p runPlan, stop, keep bool) (started bool, err error) {
+func cleanup(ctx context.Context, sh Shell, p runPlan, stop, keep, probe bool) (started bool, err error) {
 	var out bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: cleanupArgs(p, stop, keep), Stdout: &out}); err != nil {
+	if err := sh.Run(ctx, &transport.Cmd{Args: cleanupArgs(p, stop, keep, probe), Stdout: &out}); err != nil {
 		return false, fmt.Errorf("%w: worker %s: container %s and work directory %s: %v", ErrCleanup, sh, ContainerName(p.StepID), p.WorkDir, err)
 	}
 	return cleanupReport(ctx, sh, p, out.Bytes())
 }
 
 // cleanupArgs runs cleanupScript.
-func cleanupArgs(p runPlan, stop, keep bool) []string {
-	flagStop, flagKeep := "-", "-"
+func cleanupArgs(p runPlan, stop, keep, probe bool) []string {
+	flagStop, flagKeep, flagProbe := "-", "-", "-"
+	if probe {
+		flagProbe = "probe"
+	}
 	if stop {
 		flagStop = "stop"
 	}
 	if keep {
 		flagKeep = "keep"
 	}
-	return []string{"sh", "-c", cleanupScript, "sh", ContainerName(p.StepID), p.WorkDir, flagStop, flagKeep}
+	return []string{"sh", "-c", cleanupScript, "sh", ContainerName(p.StepID), p.WorkDir, flagStop, flagKeep, flagProbe}
 }
 
 // cleanupReport reads what cleanupScript printed, removing as root what

@@ -172,7 +172,10 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		if !finished {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 			defer cancel()
-			started, res.CleanupErr = cleanup(cctx, sh, plan, runStarted && err != nil, st.KeepWorkspace)
+			// Whether the container ever started matters only to tell
+			// docker's own 125-127 from the script's.
+			probe := runStarted && err == nil && res.ExitCode >= 125 && res.ExitCode <= 127
+			started, res.CleanupErr = cleanup(cctx, sh, plan, runStarted && err != nil, st.KeepWorkspace, probe)
 		}
 		switch {
 		case err != nil || !runStarted:
@@ -279,8 +282,9 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		stopHeartbeat()
 		stopHeartbeat = func() {}
 		var aerr error
-		res.Artifacts, started, res.CleanupErr, aerr = finish(ctx, sh, plan, reqs, st.ArtifactsDir, st.KeepWorkspace, log)
-		finished = true
+		res.Artifacts, res.CleanupErr, aerr = finish(ctx, sh, plan, reqs, st.ArtifactsDir, st.KeepWorkspace, log)
+		// The script asked for artifacts: the container ran it.
+		finished, started = true, true
 		if aerr != nil {
 			if ctx.Err() != nil {
 				return res, context.Cause(ctx)
