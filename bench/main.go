@@ -386,6 +386,37 @@ func (e env) fanOut(withAnsible bool) error {
 		row(fmt.Sprintf("one step on %d workers", *nWorkers), c, 0, "(ansible-core not installed)", note)
 	}
 
+	// 100 steps at once from one controller: five names per worker, no
+	// per-worker limit, --max-parallel 100.
+	var cfg100 strings.Builder
+	cfg100.WriteString("workers:\n")
+	for i := range 100 {
+		s := workers[i%len(workers)]
+		fmt.Fprintf(&cfg100, "  x%d: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s, pool: wide}\n", i, s.Port, e.user, e.key.PrivateFile, s.KnownHosts)
+	}
+	cfg100.WriteString("pools:\n  wide: {max_steps_per_worker: 0}\n")
+	cfg100File := filepath.Join(e.dir, "cuttle-100.yaml")
+	os.WriteFile(cfg100File, []byte(cfg100.String()), 0o644)
+	rb100 := filepath.Join(e.dir, "wide.yaml")
+	os.WriteFile(rb100, []byte(fmt.Sprintf("steps:\n  - name: wide\n    pool: wide\n    run_on: all\n    container: {image: %s, pull: never}\n    script: {inline: 'echo hi; sleep 5'}\n", e.image)), 0o644)
+	c = once(func() error {
+		cmd := exec.Command(e.cuttle, "runbook", "run", rb100, "--config", cfg100File, "--max-parallel", "100")
+		cmd.Stdout = io.Discard
+		var errb bytes.Buffer
+		cmd.Stderr = &errb
+		if err := cmd.Start(); err != nil {
+			return err
+		}
+		p := testenv.PeakRSS(cmd.Process.Pid)
+		err := cmd.Wait()
+		peak = <-p
+		if err != nil {
+			return fmt.Errorf("%v: %s", err, tail(errb.Bytes()))
+		}
+		return nil
+	})
+	row("100 steps at once from one controller", c, 0, "", fmt.Sprintf("each step sleeps 5 s; controller peak RSS %d MiB", peak>>10))
+
 	// Ten steps, each on every worker: 200 steps over 20 workers.
 	const steps = 10
 	var rbText strings.Builder
