@@ -191,3 +191,110 @@ pools:
 		t.Errorf("roomy worker: %q", got["roomy"])
 	}
 }
+
+// shimPath builds a PATH directory holding every command of /usr/bin and
+// /bin except git, with docker, date and df replaced by wrappers that
+// report an old client, a clock 10 minutes fast and a nearly full Docker
+// data root: a worker broken in those ways without touching the machine.
+func shimPath(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(env.dir, "shim-"+uniq(t))
+	os.Mkdir(dir, 0o755)
+	for _, src := range []string{"/bin", "/usr/bin"} {
+		es, _ := os.ReadDir(src)
+		for _, e := range es {
+			if n := e.Name(); n != "git" && n != "docker" && n != "date" && n != "df" {
+				os.Symlink(filepath.Join(src, n), filepath.Join(dir, n))
+			}
+		}
+	}
+	shims := map[string]string{
+		"docker": `#!/bin/sh
+if [ "$1" = version ] && [ "$3" = '{{.Client.Version}}' ]; then echo 19.03.15; exit 0; fi
+exec /usr/bin/docker "$@"`,
+		"date": `#!/bin/sh
+if [ "$1" = +%s ]; then echo $(( $(/bin/date +%s) + 600 )); exit 0; fi
+exec /bin/date "$@"`,
+		"df": `#!/bin/sh
+root=$(/usr/bin/docker info --format '{{.DockerRootDir}}' 2>/dev/null)
+for a in "$@"; do
+  if [ "$a" = "$root" ]; then echo "Filesystem 1024-blocks Used Available Capacity Mounted on"; echo "overlay 104857600 104755200 102400 100% $root"; exit 0; fi
+done
+exec /bin/df "$@"`,
+	}
+	for name, body := range shims {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body+"\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestWorkersCheckBrokenWorkers: every doctor finding, each produced by a
+// worker deliberately broken that way, with its fix.
+func TestWorkersCheckBrokenWorkers(t *testing.T) {
+	t.Parallel()
+	noexec, err := testenv.EnsureUser("cuttle-noexec", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exec.Command("umount", noexec.Home).Run()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=2m,noexec,mode=0755,uid=%d,gid=%d", noexec.UID, noexec.GID), "tmpfs", noexec.Home).CombinedOutput(); err != nil {
+		t.Fatalf("mount: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", noexec.Home).Run() })
+	nohome, err := testenv.EnsureUser("cuttle-nohome", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(nohome.Home, 0o555)
+	t.Cleanup(func() { os.Chmod(nohome.Home, 0o755) })
+	plain, shimmed := newSSHD(t), newSSHD(t, "SetEnv PATH="+shimPath(t))
+	kh := joinKnownHosts(t, plain, shimmed)
+	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`workers:
+  noexec: {host: 127.0.0.1, port: %[1]d, user: cuttle-noexec, identity_file: %[3]s, known_hosts: %[4]s}
+  nohome: {host: 127.0.0.1, port: %[1]d, user: cuttle-nohome, identity_file: %[3]s, known_hosts: %[4]s}
+  shimmed: {host: 127.0.0.1, port: %[2]d, user: %[5]s, identity_file: %[3]s, known_hosts: %[4]s}
+`, plain.Port, shimmed.Port, env.key.PrivateFile, kh, workerUser)), 0o600)
+	r := runCuttle(t, "workers", "check", "noexec", "nohome", "shimmed", "--config", cfg, "--output", "json")
+	if r.code != 1 {
+		t.Errorf("exit %d, want 1 (unhealthy workers)", r.code)
+	}
+	var results []struct {
+		Worker   string
+		Findings []struct{ Check, Status, Detail, Fix string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil {
+		t.Fatalf("json: %v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	got := map[string]string{}
+	for _, res := range results {
+		for _, f := range res.Findings {
+			got[res.Worker+"/"+f.Check] = f.Status + " | " + f.Detail + " | " + f.Fix
+		}
+	}
+	for _, want := range []struct{ key, status, fix string }{
+		{"noexec/noexec", "fail", "remount without noexec"},
+		{"noexec/disk (home)", "fail", "cuttle gc"},
+		{"nohome/home", "fail", "writable $HOME"},
+		{"shimmed/git", "warn", "apt-get install git"},
+		{"shimmed/docker version", "warn", "upgrade Docker to 20.10"},
+		{"shimmed/clock", "warn", "set-ntp"},
+		{"shimmed/disk (docker root)", "fail", "docker image prune"},
+	} {
+		g := got[want.key]
+		if !strings.HasPrefix(g, want.status+" |") || !strings.Contains(g, want.fix) {
+			t.Errorf("%s: %q, want %s with a fix naming %q", want.key, g, want.status, want.fix)
+		}
+	}
+	for k, g := range got {
+		t.Logf("%s: %s", k, g)
+	}
+	// The healthy worker of the same machine shows none of these.
+	for k, g := range got {
+		if strings.HasPrefix(k, "shimmed/") && (strings.Contains(k, "noexec") || strings.Contains(k, "home")) && !strings.HasPrefix(g, "ok") {
+			t.Errorf("%s: %q on a worker not broken that way", k, g)
+		}
+	}
+}
