@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func uniq(t *testing.T) string {
@@ -222,4 +223,31 @@ func TestCachedPrivateImageNeedsAccess(t *testing.T) {
 		t.Fatalf("cached image with credentials that cannot read it: exit %d\nstdout %s\nstderr %s", r.code, r.stdout, r.stderr)
 	}
 	assertNothingLeft(t, r)
+}
+
+// TestRecordListsBuild: while a step built from a Dockerfile runs, its
+// per-run record lists the work directory, the container, the Docker
+// config, and the built image tag and its lock (shared caches, kept by
+// cleanup); afterwards the record is gone with the rest.
+func TestRecordListsBuild(t *testing.T) {
+	t.Parallel()
+	df := filepath.Join(t.TempDir(), "Dockerfile")
+	os.WriteFile(df, []byte("FROM "+env.image+"\nLABEL test="+uniq(t)+"\n"), 0o644)
+	_, rep, wd, _, stderr, done := startStep(t, append(workerArgs(), "--dockerfile", df,
+		"--inline", `echo "ready $PWD"; while [ ! -e go ]; do sleep 0.05; done`))
+	rec, err := os.ReadFile(recordOf(wd))
+	goAhead(t, wd)
+	if err := waitDone(t, done, time.Minute); err != nil {
+		t.Fatalf("step: %v\n%s", err, stderr)
+	}
+	id := filepath.Base(wd)
+	for _, want := range []string{`"workdir":"` + wd + `"`, `"container":"cuttle-` + id + `"`, `"docker_config":"` + wd + `/.docker-config"`,
+		`"built_image":"cuttle-build/`, `"lock":"` + env.user.Home + `/.cuttle/locks/build-`, `"shared":true`} {
+		if err != nil || !strings.Contains(string(rec), want) {
+			t.Errorf("record lacks %s:\n%s (%v)", want, rec, err)
+		}
+	}
+	r := result{report: readReport(t, rep)}
+	assertNothingLeft(t, r)
+	t.Cleanup(func() { exec.Command("docker", "rmi", step(t, r).Image).Run() })
 }

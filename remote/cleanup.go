@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -84,4 +85,14 @@ func cleanupReport(ctx context.Context, sh Shell, p runPlan, report []byte) (sta
 		return started, fmt.Errorf("%w: worker %s: %v", ErrCleanup, sh, result)
 	}
 	return started, nil
+}
+
+// recordPath is the step's per-run record on the worker.
+func recordPath(home, stepID string) string { return home + "/.cuttle/runs/" + stepID + ".json" }
+
+// recorded runs args after appending entry (a JSON object) to the step's
+// record, so the record lists what args may create before it exists.
+func recorded(record string, entry map[string]any, args []string) []string {
+	b, _ := json.Marshal(entry)
+	return append([]string{"sh", "-c", `printf '%s\n' "$1" >> "$2" && shift 2 && exec "$@"`, "sh", string(b), record}, args...)
 }

@@ -223,10 +223,15 @@ func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit
 	for _, a := range b.Args {
 		inner = append(inner, "--build-arg", a)
 	}
+	entry := map[string]any{"built_image": tag, "shared": true}
 	if facts.HasFlock {
 		lock := facts.Home + "/.cuttle/locks/build-" + strings.TrimPrefix(tag, BuildRepo+"/")[:32] + ".lock"
 		inner = append([]string{"flock", lock}, inner...)
+		entry["lock"] = lock
 	}
+	// Built images and their locks are caches shared by later steps:
+	// listed in the record, kept by cleanup, aged out by gc.
+	inner = recorded(recordPath(facts.Home, facts.Ticket), entry, inner)
 	// A private base image: log in through the wrapper (with a no-op
 	// docker command), then build with the same private config.
 	if feed != nil && feed.Username != "" {

@@ -245,8 +245,12 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	stdout, stderr, flush := proc.writers()
 	att := &attachment{}
 	att.stdout.w, att.stderr.w = stdout, io.MultiWriter(stderr, dockerTail)
+	runArgs := dockerRunArgs(plan)
+	if plan.Slots > 0 {
+		runArgs = recorded(recordPath(plan.Home, plan.StepID), map[string]any{"locks": plan.SlotDir + "/slot-*", "shared": true}, runArgs)
+	}
 	err = sh.Run(ctx, &transport.Cmd{
-		Args:   dockerRunArgs(plan),
+		Args:   runArgs,
 		Stdin:  stdin,
 		Stdout: &att.stdout,
 		Stderr: &att.stderr,
