@@ -179,13 +179,4 @@ func removeTreeArgs(p runPlan) []string {
 
 // supportsPullFlag reports whether a docker client version knows
 // `docker run --pull` (added in 20.10).
-func supportsPullFlag(clientVersion string) bool {
-	maj, rest, _ := strings.Cut(clientVersion, ".")
-	min, _, _ := strings.Cut(rest, ".")
-	a, err1 := strconv.Atoi(maj)
-	b, err2 := strconv.Atoi(min)
-	if err1 != nil || err2 != nil {
-		return false
-	}
-	return a > 20 || (a == 20 && b >= 10)
-}
+func supportsPullFlag(clientVersion string) bool { return bootstrap.SupportsPullFlag(clientVersion) }

@@ -45,8 +45,17 @@ echo "ticket=$id"
 if [ -f "$HOME/.cuttle/bundles/$3/.complete" ]; then echo "bundle=present"; else echo "bundle=absent"; fi
 if [ -n "${5:-}" ] && [ -f "$HOME/.cuttle/bundles/$5/.complete" ]; then echo "ext_bundle=present"; fi
 if command -v flock >/dev/null 2>&1; then echo "flock=yes"; mkdir -p "$HOME/.cuttle/locks"; fi
+img=
 if [ -n "$4" ]; then
-  if id=$(docker image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}}' "$4" 2>/dev/null); then echo "image=$id"; else echo "image="; fi
+  if img=$(docker image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}}' "$4" 2>/dev/null); then echo "image=$img"; else img=; echo "image="; fi
+fi
+# The fast path ($6 = launch, the docker run template after it): with the
+# bundle and the image in place the same command starts the step; the
+# payload is already waiting on stdin.
+if [ "${6:-}" = launch ] && [ -n "$img" ] && [ -f "$HOME/.cuttle/bundles/$3/.complete" ]; then
+  d=$3; shift 6
+  exec "$HOME/.cuttle/bundles/$d/cuttle" step-runner --launch --home "$HOME" --id "$id" --uid "$(id -u)" --gid "$(id -g)" \
+    --arch "$(uname -m)" --image-platform "${img#* }" --docker-client "${v%% *}" -- "$@"
 fi
 `
 
@@ -76,16 +85,31 @@ func (f Facts) BundleDir(digest string) string { return f.Home + "/.cuttle/bundl
 func preflight(ctx context.Context, sh Shell, ticketPrefix string, n int, digest, image, extDigest string) (Facts, error) {
 	var out, errb bytes.Buffer
 	err := sh.Run(ctx, &transport.Cmd{
-		Args:   []string{"sh", "-c", preflightScript, "sh", ticketPrefix, strconv.Itoa(n), digest, image, extDigest},
+		Args:   preflightArgs(ticketPrefix, n, digest, image, extDigest, nil),
 		Stdout: &out, Stderr: &errb,
 	})
-	kv := parseKV(out.Bytes())
+	return readFacts(sh, out.Bytes(), errb.Bytes(), err)
+}
+
+// preflightArgs runs preflightScript; a launch template asks for the fast
+// path.
+func preflightArgs(ticketPrefix string, n int, digest, image, extDigest string, launch []string) []string {
+	args := []string{"sh", "-c", preflightScript, "sh", ticketPrefix, strconv.Itoa(n), digest, image, extDigest}
+	if len(launch) > 0 {
+		args = append(append(args, "launch"), launch...)
+	}
+	return args
+}
+
+// readFacts reads the preflight's answer.
+func readFacts(sh Shell, out, errb []byte, err error) (Facts, error) {
+	kv := parseKV(out)
 	if err != nil {
 		var ee *transport.ExitError
 		if !errors.As(err, &ee) {
 			return Facts{}, stepErr(sh.String(), ReasonWorkspace, "preflight: %w", err)
 		}
-		return Facts{}, explainPreflight(sh.String(), kv["error"], strings.TrimSpace(errb.String()), ee)
+		return Facts{}, explainPreflight(sh.String(), kv["error"], strings.TrimSpace(string(errb)), ee)
 	}
 	f := Facts{Home: kv["home"], Arch: kv["arch"], Ticket: kv["ticket"], BundlePresent: kv["bundle"] == "present", HasFlock: kv["flock"] == "yes"}
 	f.ImageID, f.ImagePlatform, _ = strings.Cut(kv["image"], " ")
@@ -94,7 +118,7 @@ func preflight(ctx context.Context, sh Shell, ticketPrefix string, n int, digest
 	f.GID, _ = strconv.Atoi(kv["gid"])
 	f.DockerClient, f.DockerServer, _ = strings.Cut(kv["docker"], " ")
 	if f.Home == "" || f.Ticket == "" || !strings.HasPrefix(f.Home, "/") {
-		return Facts{}, stepErr(sh.String(), ReasonWorkspace, "preflight gave no usable home or work directory (is the login shell POSIX-compatible?); output: %q", truncate(out.String(), 200))
+		return Facts{}, stepErr(sh.String(), ReasonWorkspace, "preflight gave no usable home or work directory (is the login shell POSIX-compatible?); output: %q", truncate(string(out), 200))
 	}
 	return f, nil
 }

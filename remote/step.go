@@ -146,29 +146,38 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		}
 		extDigest = st.External.Digest
 	}
-	facts, err := preflight(ctx, sh, prefix, int(ticketCounter.Add(1)), b.Digest, askImage, extDigest)
-	if err != nil {
-		return res, err
+	proc := newOutputProcessor(st.Masks, out, log)
+	stdout, stderr, flush := proc.writers()
+	dockerTail := &tailBuffer{max: 4096}
+	att := &attachment{}
+	att.stdout.w, att.stderr.w = stdout, io.MultiWriter(stderr, dockerTail)
+
+	var plan runPlan
+	var facts Facts
+	setPlan := func(f Facts) {
+		facts = f
+		res.ID, res.WorkDir = facts.Ticket, facts.WorkDir()
+		log = log.With().Str("container", ContainerName(res.ID)).Logger()
+		plan = runPlan{
+			StepID: res.ID, Started: res.Started.UTC().Format(time.RFC3339), Home: facts.Home,
+			WorkDir: res.WorkDir, BundleDir: facts.BundleDir(b.Digest), Image: st.Image,
+			NoPull: supportsPullFlag(facts.DockerClient), Script: ScriptName, Syntax: st.Syntax,
+			OwnerUID: facts.UID, OwnerGID: facts.GID, Options: st.ContainerOptions,
+		}
+		if st.Slots > 0 && facts.HasFlock {
+			plan.SlotDir, plan.Slots = facts.Home+"/.cuttle/locks", st.Slots
+		}
 	}
-	res.ID, res.WorkDir = facts.Ticket, facts.WorkDir()
-	log = log.With().Str("container", ContainerName(res.ID)).Logger()
-	plan := runPlan{
-		StepID: res.ID, Started: res.Started.UTC().Format(time.RFC3339), Home: facts.Home,
-		WorkDir: res.WorkDir, BundleDir: facts.BundleDir(b.Digest), Image: st.Image,
-		NoPull: supportsPullFlag(facts.DockerClient), Script: ScriptName, Syntax: st.Syntax,
-		OwnerUID: facts.UID, OwnerGID: facts.GID, Options: st.ContainerOptions,
-	}
-	if st.Slots > 0 && facts.HasFlock {
-		plan.SlotDir, plan.Slots = facts.Home+"/.cuttle/locks", st.Slots
-	}
-	var runStarted bool
+	var runStarted, launched bool
 	// finished: cleanup already ran, in the command that collected the
 	// artifacts; started is what it said of the container.
 	var finished, started bool
-	dockerTail := &tailBuffer{max: 4096}
 	stopHeartbeat := func() {}
 	defer func() {
 		stopHeartbeat()
+		if plan.StepID == "" {
+			return // the preflight failed: nothing was created
+		}
 		if !finished {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 			defer cancel()
@@ -193,68 +202,109 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		log.Debug().Int64("sessions", sessions-sessions0).Int64("sftp_calls", sftp-sftp0).Dur("duration", res.Duration).Msg("step finished")
 	}()
 
-	if strings.ContainsAny(facts.Home, ":,") {
-		return res, stepErr(sh.String(), ReasonWorkspace, "home directory %q contains ':' or ',', which docker's -v cannot mount", facts.Home)
+	ticket := int(ticketCounter.Add(1))
+	if fastPathOK(st) {
+		var launchErr error
+		ls := &launchStreams{stdout: &att.stdout, stderr: &att.stderr, onLaunch: func(b []byte) {
+			f, err := readFacts(sh, b, nil, nil)
+			if err != nil {
+				launchErr = err
+				return
+			}
+			setPlan(f)
+			if st.ReattachWindow > 0 {
+				stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, false, log)
+			}
+		}}
+		runStarted = true
+		err = sh.Run(ctx, &transport.Cmd{
+			Args:  preflightArgs(prefix, ticket, b.Digest, askImage, extDigest, launchTemplate(st, b.Digest, res.Started.UTC().Format(time.RFC3339))),
+			Stdin: bytes.NewReader(payload), Stdout: ls, Stderr: ls.stderrWriter(),
+		})
+		launched = ls.launched
+		if launchErr != nil {
+			return res, launchErr
+		}
+		if !launched {
+			runStarted = false
+			f, ferr := readFacts(sh, ls.facts.Bytes(), ls.errPre.Bytes(), err)
+			if ferr != nil {
+				return res, ferr
+			}
+			log.Debug().Str("why", parseKV(ls.facts.Bytes())["launch"]).Msg("fast path not taken")
+			setPlan(f)
+		}
+	} else {
+		f, ferr := preflight(ctx, sh, prefix, ticket, b.Digest, askImage, extDigest)
+		if ferr != nil {
+			return res, ferr
+		}
+		setPlan(f)
 	}
-	if err := ValidateOptions(st.ContainerOptions, ContainerOptionsPolicy{
-		AllowPrivileged: st.AllowPrivileged, Protected: []string{plan.WorkDir, plan.BundleDir},
-	}); err != nil {
-		return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
-	}
-	if got := bootstrap.ArchOf(facts.Arch); got != b.Arch {
-		return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
-	}
-	if !facts.BundlePresent {
-		if err := uploadBundle(ctx, sh, b, facts); err != nil {
+	if !launched {
+		// The full path: everything the fast path found in place, done here.
+		if strings.ContainsAny(facts.Home, ":,") {
+			return res, stepErr(sh.String(), ReasonWorkspace, "home directory %q contains ':' or ',', which docker's -v cannot mount", facts.Home)
+		}
+		if err := ValidateOptions(st.ContainerOptions, ContainerOptionsPolicy{
+			AllowPrivileged: st.AllowPrivileged, Protected: []string{plan.WorkDir, plan.BundleDir},
+		}); err != nil {
+			return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
+		}
+		if got := bootstrap.ArchOf(facts.Arch); got != b.Arch {
+			return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
+		}
+		if !facts.BundlePresent {
+			if err := uploadBundle(ctx, sh, b, facts); err != nil {
+				return res, err
+			}
+		}
+		if st.ReattachWindow > 0 {
+			// From here on the step has a heartbeat: gc keeps it while it
+			// pulls or builds, and the worker removes it if this controller
+			// vanishes.
+			stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, false, log)
+		}
+		if st.External != nil {
+			// Calamari reads the script from the work directory; cuttle's own
+			// runner gets it in the payload, which costs no round trip.
+			if err := sh.Upload(ctx, res.WorkDir+"/"+ScriptName, bytes.NewReader(st.Script), 0o644); err != nil {
+				return res, uploadFailed(ctx, sh, res.WorkDir, int64(len(st.Script)), "the script", err)
+			}
+		}
+		progress := out.Progress
+		if progress == nil {
+			progress = out.Stderr
+		}
+		if err := ensureImage(ctx, sh, &st, facts, progress); err != nil {
 			return res, err
 		}
-	}
-	if st.ReattachWindow > 0 {
-		// From here on the step has a heartbeat: gc keeps it while it
-		// pulls or builds, and the worker removes it if this controller
-		// vanishes.
-		stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, false, log)
-	}
-	if st.External != nil {
-		// Calamari reads the script from the work directory; cuttle's own
-		// runner gets it in the payload, which costs no round trip.
-		if err := sh.Upload(ctx, res.WorkDir+"/"+ScriptName, bytes.NewReader(st.Script), 0o644); err != nil {
-			return res, uploadFailed(ctx, sh, res.WorkDir, int64(len(st.Script)), "the script", err)
-		}
-	}
-	progress := out.Progress
-	if progress == nil {
-		progress = out.Stderr
-	}
-	if err := ensureImage(ctx, sh, &st, facts, progress); err != nil {
-		return res, err
-	}
-	plan.Image, res.Image = st.Image, st.Image
-	log = log.With().Str("image", st.Image).Logger()
+		plan.Image, res.Image = st.Image, st.Image
+		log = log.With().Str("image", st.Image).Logger()
 
-	var stdin io.Reader = bytes.NewReader(payload)
-	if st.External != nil {
-		if err := prepareExternal(ctx, sh, &st, facts, &plan); err != nil {
-			return res, err
+		var stdin io.Reader = bytes.NewReader(payload)
+		if st.External != nil {
+			if err := prepareExternal(ctx, sh, &st, facts, &plan); err != nil {
+				return res, err
+			}
+			stdin = nil
 		}
-		stdin = nil
-	}
 
-	runStarted = true
-	proc := newOutputProcessor(st.Masks, out, log)
-	stdout, stderr, flush := proc.writers()
-	att := &attachment{}
-	att.stdout.w, att.stderr.w = stdout, io.MultiWriter(stderr, dockerTail)
-	runArgs := dockerRunArgs(plan)
-	if plan.Slots > 0 {
-		runArgs = recorded(recordPath(plan.Home, plan.StepID), map[string]any{"locks": plan.SlotDir + "/slot-*", "shared": true}, runArgs)
+		runStarted = true
+		runArgs := dockerRunArgs(plan)
+		if plan.Slots > 0 {
+			runArgs = recorded(recordPath(plan.Home, plan.StepID), map[string]any{"locks": plan.SlotDir + "/slot-*", "shared": true}, runArgs)
+		}
+		err = sh.Run(ctx, &transport.Cmd{
+			Args:   runArgs,
+			Stdin:  stdin,
+			Stdout: &att.stdout,
+			Stderr: &att.stderr,
+		})
+	} else {
+		res.Image = st.Image
+		log = log.With().Str("image", st.Image).Logger()
 	}
-	err = sh.Run(ctx, &transport.Cmd{
-		Args:   runArgs,
-		Stdin:  stdin,
-		Stdout: &att.stdout,
-		Stderr: &att.stderr,
-	})
 	if err != nil && logKey != nil && ctx.Err() == nil && errors.Is(err, transport.ErrConnectionLost) {
 		err = reattach(ctx, sh, plan, logKey, att, st.ReattachWindow, func() {
 			stopHeartbeat()

@@ -24,7 +24,9 @@ type fakeWorker struct {
 	dockerRun func(cmd *transport.Cmd) error
 	started   string // what docker inspect says of .State.StartedAt
 	preflight string
-	stdin     []byte // what docker run was given on stdin
+	// preflightRun, when set, answers the preflight instead (fast path).
+	preflightRun func(cmd *transport.Cmd) error
+	stdin        []byte // what docker run was given on stdin
 }
 
 func (f *fakeWorker) String() string { return "deploy@fake:22" }
@@ -48,6 +50,9 @@ func (f *fakeWorker) Run(ctx context.Context, cmd *transport.Cmd) error {
 	f.mu.Unlock()
 	switch kind {
 	case "preflight":
+		if f.preflightRun != nil {
+			return f.preflightRun(cmd)
+		}
 		io.WriteString(cmd.Stdout, f.preflight)
 	case "cleanup":
 		fmt.Fprintf(cmd.Stdout, "started=%s\n", f.started)

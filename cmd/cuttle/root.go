@@ -107,7 +107,8 @@ func newVersionCmd(io stdio) *cobra.Command {
 func newStepRunnerCmd() *cobra.Command {
 	var spec bootstrap.RunnerSpec
 	var owner, removeContents string
-	var b64, b64d, detectLibc, heartbeat, watchdog, follow, resumed, pack bool
+	var b64, b64d, detectLibc, heartbeat, watchdog, follow, resumed, pack, launch bool
+	var lf bootstrap.LaunchFacts
 	var hbFile, container string
 	var stdoutFrom, stderrFrom int64
 	var window time.Duration
@@ -115,7 +116,7 @@ func newStepRunnerCmd() *cobra.Command {
 		Use:    "step-runner",
 		Hidden: true,
 		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 && !pack {
+			if len(args) > 0 && !pack && !launch {
 				return fmt.Errorf("unexpected arguments %q", args)
 			}
 			return nil
@@ -126,6 +127,8 @@ func newStepRunnerCmd() *cobra.Command {
 			switch {
 			case pack:
 				return bootstrap.Pack(spec.WorkDir, args, cmd.OutOrStdout())
+			case launch:
+				return bootstrap.Launch(lf, args, cmd.OutOrStdout())
 			case removeContents != "":
 				return bootstrap.RemoveContents(removeContents)
 			case heartbeat:
@@ -172,6 +175,14 @@ func newStepRunnerCmd() *cobra.Command {
 	f.BoolVar(&detectLibc, "detect-libc", false, "print the image's C library: glibc, musl or none")
 	f.BoolVar(&heartbeat, "heartbeat", false, "dead man's switch: touch --heartbeat-file per byte on stdin, after starting the watchdog")
 	f.BoolVar(&watchdog, "watchdog", false, "dead man's switch: remove --container and --workdir once --heartbeat-file is older than --window")
+	f.BoolVar(&launch, "launch", false, "fill in and exec the docker run given after -- (the preflight's fast path, on the worker host)")
+	f.StringVar(&lf.Home, "home", "", "with --launch: the SSH user's home")
+	f.StringVar(&lf.ID, "id", "", "with --launch: the step id")
+	f.StringVar(&lf.UID, "uid", "", "with --launch: the SSH user's uid")
+	f.StringVar(&lf.GID, "gid", "", "with --launch: the SSH user's gid")
+	f.StringVar(&lf.Arch, "arch", "", "with --launch: uname -m")
+	f.StringVar(&lf.ImagePlatform, "image-platform", "", "with --launch: the image's os/arch")
+	f.StringVar(&lf.DockerClient, "docker-client", "", "with --launch: the docker client's version")
 	f.BoolVar(&pack, "pack-artifacts", false, "send the files named after -- from --workdir as an artifact stream (on the worker host, after the step)")
 	f.BoolVar(&resumed, "resumed", false, "with --heartbeat: the watchdog already runs (a controller reattached)")
 	f.BoolVar(&follow, "follow", false, "send the step's output logs in --workdir from the given offsets until the runner's exit file appears (a controller reattached)")
