@@ -236,7 +236,7 @@ func step(t *testing.T, r result) reportStep {
 func assertNothingLeft(t *testing.T, r result) {
 	t.Helper()
 	if len(r.report.Steps) == 0 || r.report.Steps[0].ID == "" {
-		t.Fatalf("report has no step id to check for leftovers:\nstdout: %s\nstderr: %s", r.stdout, r.stderr)
+		t.Fatalf("report has no step id to check for leftovers (exit %d, report %q):\nstdout: %s\nstderr: %s", r.code, r.report.Raw, r.stdout, r.stderr)
 	}
 	s := r.report.Steps[0]
 	out, err := exec.Command("docker", "ps", "-a", "-q", "--filter", "label=io.cuttle.step="+s.ID).Output()

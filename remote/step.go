@@ -169,6 +169,9 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		}
 	}
 	var runStarted, launched bool
+	// afterRun is sh with a session opened while the step runs, for the
+	// command that cleans up after it.
+	var afterRun *prepared
 	// finished: cleanup already ran, in the command that collected the
 	// artifacts; started is what it said of the container.
 	var finished, started bool
@@ -178,13 +181,18 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		if plan.StepID == "" {
 			return // the preflight failed: nothing was created
 		}
+		cleanSh := Shell(sh)
+		if afterRun != nil {
+			cleanSh = afterRun
+			defer afterRun.release()
+		}
 		if !finished {
 			cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
 			defer cancel()
 			// Whether the container ever started matters only to tell
 			// docker's own 125-127 from the script's.
 			probe := runStarted && err == nil && res.ExitCode >= 125 && res.ExitCode <= 127
-			started, res.CleanupErr = cleanup(cctx, sh, plan, runStarted && err != nil, st.KeepWorkspace, probe)
+			started, res.CleanupErr = cleanup(cctx, cleanSh, plan, runStarted && err != nil, st.KeepWorkspace, probe)
 		}
 		switch {
 		case err != nil || !runStarted:
@@ -215,6 +223,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			if st.ReattachWindow > 0 {
 				stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, false, log)
 			}
+			afterRun = prepareNext(sh)
 		}}
 		runStarted = true
 		err = sh.Run(ctx, &transport.Cmd{
@@ -291,6 +300,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		}
 
 		runStarted = true
+		afterRun = prepareNext(sh)
 		runArgs := dockerRunArgs(plan)
 		if plan.Slots > 0 {
 			runArgs = recorded(recordPath(plan.Home, plan.StepID), map[string]any{"locks": plan.SlotDir + "/slot-*", "shared": true}, runArgs)
@@ -336,7 +346,11 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		stopHeartbeat()
 		stopHeartbeat = func() {}
 		var aerr error
-		res.Artifacts, res.CleanupErr, aerr = finish(ctx, sh, plan, reqs, st.ArtifactsDir, st.KeepWorkspace, log)
+		var fsh Shell = sh
+		if afterRun != nil {
+			fsh = afterRun
+		}
+		res.Artifacts, res.CleanupErr, aerr = finish(ctx, fsh, plan, reqs, st.ArtifactsDir, st.KeepWorkspace, log)
 		// The script asked for artifacts: the container ran it.
 		finished, started = true, true
 		if aerr != nil {

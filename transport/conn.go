@@ -194,14 +194,67 @@ func (c *Conn) String() string { return c.target.String() }
 // ends first the session is closed and ctx's error returned; the remote
 // process may still be running (callers stop containers by name).
 func (c *Conn) Run(ctx context.Context, cmd *Cmd) error {
+	return c.RunPrepared(ctx, nil, cmd)
+}
+
+// Prepared is a session opened ahead of the command that will use it, so
+// that command does not wait for the channel to open: cuttle opens the
+// one for a step's cleanup while the step runs.
+type Prepared struct {
+	l     *link
+	x     *execChannel
+	err   error
+	ready chan struct{}
+	used  bool
+}
+
+// Prepare opens a session in the background for RunPrepared.
+func (c *Conn) Prepare() *Prepared {
+	p := &Prepared{l: c.link(), ready: make(chan struct{})}
+	go func() {
+		defer close(p.ready)
+		p.x, p.err = openOn(c, p.l, openExec)
+	}()
+	return p
+}
+
+// Close releases a prepared session that was not used.
+func (p *Prepared) Close() {
+	if p == nil || p.used {
+		return
+	}
+	p.used = true
+	go func() {
+		<-p.ready
+		if p.x != nil {
+			p.x.ch.Close()
+		}
+	}()
+}
+
+// RunPrepared is Run on p's session when it opened on the current link,
+// and on a new one otherwise (p may be nil). p is used up either way.
+func (c *Conn) RunPrepared(ctx context.Context, p *Prepared, cmd *Cmd) error {
 	line, err := shellquote.Join(cmd.Args...)
 	if err != nil {
+		p.Close()
 		return err
 	}
 	l := c.link()
-	x, err := openOn(c, l, openExec)
-	if err != nil {
-		return l.wrap(c.target, fmt.Errorf("opening session: %w", err))
+	var x *execChannel
+	if p != nil && !p.used {
+		p.used = true
+		<-p.ready
+		if p.err == nil && p.l == l {
+			x = p.x
+		} else if p.x != nil {
+			p.x.ch.Close()
+		}
+	}
+	if x == nil {
+		if x, err = openOn(c, l, openExec); err != nil {
+			return l.wrap(c.target, fmt.Errorf("opening session: %w", err))
+		}
 	}
 	defer x.ch.Close()
 	waited, err := x.start(line, cmd)
