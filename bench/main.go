@@ -143,6 +143,18 @@ func run() error {
 			return cmd.Run()
 		})
 		row(fmt.Sprintf("%d MiB of output", *outputMiB), c, s, "ssh host docker run (same bytes)", fmt.Sprintf("cuttle %.0f MB/s, peer %.0f MB/s; controller peak RSS %d MiB", float64(n)/c.Seconds()/1e6, float64(n)/s.Seconds()/1e6, cPeak>>10))
+		// The same bytes from a file, no container: what the link and
+		// sshd alone can do.
+		if err := exec.Command("ssh", e.sshArgs(e.sshd, gen+" > out.bin")...).Run(); err != nil {
+			return err
+		}
+		cat := once(func() error {
+			cmd := exec.Command("ssh", e.sshArgs(e.sshd, "cat out.bin")...)
+			cmd.Stdout = io.Discard
+			return cmd.Run()
+		})
+		exec.Command("ssh", e.sshArgs(e.sshd, "rm -f out.bin")...).Run()
+		row(fmt.Sprintf("%d MiB of output", *outputMiB), c, cat, "ssh host cat FILE (same bytes, no container)", fmt.Sprintf("peer %.0f MB/s", float64(n)/cat.Seconds()/1e6))
 	}
 
 	// 4. SFTP, one large file each way, same cipher.

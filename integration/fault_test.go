@@ -285,8 +285,10 @@ func TestFaultSSHDRestartMidStep(t *testing.T) {
 	if killed == 0 {
 		t.Fatal("no sshd process to kill")
 	}
+	killedAt := time.Now()
 	goAhead(t, wd)
 	err := waitDone(t, done, time.Minute)
+	t.Logf("sshd and its %d processes killed mid-step; the step finished, output whole, %s later (it had 3 s of ticks left)", killed, time.Since(killedAt).Round(100*time.Millisecond))
 	if code := exitCode(err); code != 0 {
 		t.Fatalf("exit %d\nstderr: %s", code, stderr)
 	}
@@ -385,6 +387,7 @@ func TestFaultDiskFullDuringUpload(t *testing.T) {
 	if ws := listDir(t, filepath.Join(u.Home, ".cuttle/work")); len(ws) > 0 {
 		t.Errorf("work directories left: %v", ws)
 	}
+	t.Logf("disk full: %s", strings.TrimSpace(r.stderr))
 }
 
 // TestFaultKillDuringUpload kills the controller with SIGKILL while it
@@ -460,4 +463,5 @@ func TestFaultKillDuringUpload(t *testing.T) {
 	if rs := listDir(t, filepath.Join(u.Home, ".cuttle/runs")); len(rs) > 0 {
 		t.Errorf("gc left records %v", rs)
 	}
+	t.Logf("killed during the upload (%s on the worker, no bundle marked complete); the next step ran; gc removed: %s", partial, strings.Join(strings.Fields(g.stdout), " "))
 }
