@@ -42,18 +42,35 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
 		return ExitCodeNoShell
 	}
-	if payload.Script != nil {
-		if err := writeScript(filepath.Join(spec.WorkDir, spec.Script), payload.Script); err != nil {
-			fmt.Fprintf(os.Stderr, "cuttle runner: writing the script into the work directory: %v\n", err)
+	// With a log key the output goes to the step's logs only (the
+	// controller reads them; docker attaches stdin alone), and so do the
+	// runner's own messages.
+	var logs *stepLogs
+	var msgs io.Writer = os.Stderr
+	if len(payload.LogKey) > 0 {
+		if logs, err = openLogs(spec.WorkDir, payload.LogKey); err != nil {
+			fmt.Fprintf(os.Stderr, "cuttle runner: output log: %v\n", err)
 			return ExitCodeNoShell
 		}
+		msgs = logs.err
 	}
-	code := runScript(ctx, spec, payload)
+	code := ExitCodeNoShell
+	scriptOK := true
+	if payload.Script != nil {
+		if err := writeScript(filepath.Join(spec.WorkDir, spec.Script), payload.Script); err != nil {
+			fmt.Fprintf(msgs, "cuttle runner: writing the script into the work directory: %v\n", err)
+			scriptOK = false
+		}
+	}
+	if scriptOK {
+		code = runScript(ctx, spec, payload, logs, msgs)
+	}
 	if err := handBack(spec); err != nil {
-		fmt.Fprintf(os.Stderr, "cuttle runner: handing %s back to uid %d: %v\n", spec.WorkDir, spec.OwnerUID, err)
+		fmt.Fprintf(msgs, "cuttle runner: handing %s back to uid %d: %v\n", spec.WorkDir, spec.OwnerUID, err)
 	}
-	if len(payload.LogKey) > 0 {
-		// Last: a reattached controller takes it to mean "all done".
+	if logs != nil {
+		logs.close()
+		// Last: the controller takes it to mean "all done".
 		if err := writeExit(filepath.Join(spec.WorkDir, LogDir), code, spec.OwnerUID, spec.OwnerGID); err != nil {
 			fmt.Fprintf(os.Stderr, "cuttle runner: recording the exit code: %v\n", err)
 		}
@@ -61,7 +78,7 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 	return code
 }
 
-func runScript(ctx context.Context, spec RunnerSpec, payload Payload) int {
+func runScript(ctx context.Context, spec RunnerSpec, payload Payload, logs *stepLogs, msgs io.Writer) int {
 	shell := spec.Syntax
 	if shell == "" {
 		shell = "bash"
@@ -72,12 +89,12 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload) int {
 		if shell == "bash" {
 			hint = "; use --syntax sh for a POSIX script, or an image with bash"
 		}
-		fmt.Fprintf(os.Stderr, "cuttle runner: the image has no %s on PATH%s\n", shell, hint)
+		fmt.Fprintf(msgs, "cuttle runner: the image has no %s on PATH%s\n", shell, hint)
 		return ExitCodeNoShell
 	}
 	self, err := os.Executable()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
+		fmt.Fprintf(msgs, "cuttle runner: %v\n", err)
 		return ExitCodeNoShell
 	}
 	helpers := filepath.Join(filepath.Dir(self), HelpersSh)
@@ -101,22 +118,17 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload) int {
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	var exited atomic.Bool
 	var pumps []*pump
-	if len(payload.LogKey) > 0 {
-		// Through the log, for a controller that has to reattach. A
-		// broken stdout (nobody attached) must not kill the runner. Not
-		// signal.Ignore: an ignored SIGPIPE is inherited across exec, and
-		// `yes | head` would then never end.
-		signal.Notify(make(chan os.Signal, 1), syscall.SIGPIPE)
-		po, err := newPump(spec.WorkDir, payload.LogKey, StreamStdout, StdoutLog, os.Stdout, &exited)
+	if logs != nil {
+		po, err := newPump(logs.out, &exited)
 		if err == nil {
 			var pe *pump
-			if pe, err = newPump(spec.WorkDir, payload.LogKey, StreamStderr, StderrLog, os.Stderr, &exited); err == nil {
+			if pe, err = newPump(logs.err, &exited); err == nil {
 				pumps = []*pump{po, pe}
 				cmd.Stdout, cmd.Stderr = po.w, pe.w
 			}
 		}
 		if err != nil {
-			fmt.Fprintf(os.Stderr, "cuttle runner: output log: %v\n", err)
+			fmt.Fprintf(msgs, "cuttle runner: output pipe: %v\n", err)
 			return ExitCodeNoShell
 		}
 	}
@@ -145,16 +157,13 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload) int {
 		exited.Store(true)
 		for range pumps {
 			if err := <-pumped; err != nil {
-				fmt.Fprintf(os.Stderr, "cuttle runner: output: %v\n", err)
+				fmt.Fprintf(msgs, "cuttle runner: output: %v\n", err)
 			}
-		}
-		for _, p := range pumps {
-			p.log.Close()
 		}
 	}()
 	if err != nil {
 		varsW.Close()
-		fmt.Fprintf(os.Stderr, "cuttle runner: starting %s: %v\n", shell, err)
+		fmt.Fprintf(msgs, "cuttle runner: starting %s: %v\n", shell, err)
 		return ExitCodeNoShell
 	}
 	go func() {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -59,65 +60,100 @@ func LogCipher(key []byte, stream byte, offset int64) (cipher.Stream, error) {
 	return s, nil
 }
 
-// pump copies what the script prints to the log (encrypted) and then to
-// out. The log comes first, so it always holds at least what the
-// controller received. Once out fails (the controller's link is gone) only
-// the log is written.
-type pump struct {
-	r, w   *os.File
-	log    *os.File
+// stepLogs are the step's two output logs.
+type stepLogs struct{ out, err *logWriter }
+
+// logWriter appends to one log through its key stream; the pump and the
+// runner's own messages share it, in order.
+type logWriter struct {
+	mu     sync.Mutex
+	f      *os.File
 	stream cipher.Stream
-	out    io.Writer
+	buf    []byte
+	err    error
+}
+
+func openLogs(workDir string, key []byte) (*stepLogs, error) {
+	dir := filepath.Join(workDir, LogDir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	open := func(stream byte, name string) (*logWriter, error) {
+		s, err := LogCipher(key, stream, 0)
+		if err != nil {
+			return nil, err
+		}
+		f, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		return &logWriter{f: f, stream: s}, nil
+	}
+	out, err := open(StreamStdout, StdoutLog)
+	if err != nil {
+		return nil, err
+	}
+	errw, err := open(StreamStderr, StderrLog)
+	if err != nil {
+		out.f.Close()
+		return nil, err
+	}
+	return &stepLogs{out: out, err: errw}, nil
+}
+
+func (l *logWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.err != nil {
+		return 0, l.err
+	}
+	if cap(l.buf) < len(p) {
+		l.buf = make([]byte, len(p))
+	}
+	enc := l.buf[:len(p)]
+	l.stream.XORKeyStream(enc, p)
+	_, l.err = l.f.Write(enc)
+	if l.err != nil {
+		return 0, l.err
+	}
+	return len(p), nil
+}
+
+func (s *stepLogs) close() {
+	s.out.f.Close()
+	s.err.f.Close()
+}
+
+// pump copies what the script prints into its log.
+type pump struct {
+	r, w *os.File
+	log  *logWriter
 	// exited is set when the script has ended: reads then stop after a
 	// quiet spell, since a background process may hold the pipe forever.
 	exited *atomic.Bool
 }
 
-// newPump creates the log name in workDir's LogDir and a pipe whose write
-// end (p.w) is the script's output.
-func newPump(workDir string, key []byte, stream byte, name string, out io.Writer, exited *atomic.Bool) (*pump, error) {
-	dir := filepath.Join(workDir, LogDir)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	s, err := LogCipher(key, stream, 0)
-	if err != nil {
-		return nil, err
-	}
-	log, err := os.OpenFile(filepath.Join(dir, name), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, err
-	}
+// newPump makes a pipe whose write end (p.w) is the script's output.
+func newPump(log *logWriter, exited *atomic.Bool) (*pump, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
-		log.Close()
 		return nil, err
 	}
-	return &pump{r: r, w: w, log: log, stream: s, out: out, exited: exited}, nil
+	return &pump{r: r, w: w, log: log, exited: exited}, nil
 }
 
 func (p *pump) run() error {
-	buf := make([]byte, 32<<10)
-	enc := make([]byte, len(buf))
+	buf := make([]byte, 64<<10)
 	var logErr error
-	outOK := true
 	for {
 		if p.exited.Load() {
 			_ = p.r.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
 		}
 		n, err := p.r.Read(buf)
-		if n > 0 {
-			if logErr == nil {
-				p.stream.XORKeyStream(enc[:n], buf[:n])
-				if _, logErr = p.log.Write(enc[:n]); logErr != nil {
-					// Keep streaming: only reattach loses its copy.
-					fmt.Fprintf(os.Stderr, "%swriting the output log: %v (reattaching to this step will not be possible)\n", RunnerErrorPrefix, logErr)
-				}
-			}
-			if outOK {
-				if _, werr := p.out.Write(buf[:n]); werr != nil {
-					outOK = false
-				}
+		if n > 0 && logErr == nil {
+			if _, logErr = p.log.Write(buf[:n]); logErr != nil {
+				// Keep draining the pipe so the script is not blocked.
+				logErr = fmt.Errorf("writing the output log: %w", logErr)
 			}
 		}
 		if err != nil {
@@ -159,8 +195,14 @@ const (
 // sends the rest and returns FollowDone. It runs on the worker host, in
 // the session of a controller that reattached. It polls: a reattached
 // controller is not the live path, and a poll works on every filesystem.
-func Follow(workDir, container string, stdoutFrom, stderrFrom int64, stdout, stderr io.Writer) int {
-	killStaleClients(container)
+//
+// With started (the step's own docker run is still in progress, in
+// another session of the same controller) the container is not looked
+// at until started is closed: before that it may not exist yet.
+func Follow(workDir, container string, stdoutFrom, stderrFrom int64, killStale bool, started <-chan struct{}, stdout, stderr io.Writer) int {
+	if killStale {
+		killStaleClients(container)
+	}
 	dir := filepath.Join(workDir, LogDir)
 	streams := []*followed{
 		{path: filepath.Join(dir, StdoutLog), off: stdoutFrom, w: stdout},
@@ -181,9 +223,12 @@ func Follow(workDir, container string, stdoutFrom, stderrFrom int64, stdout, std
 		}
 		return true
 	}
-	poll := 20 * time.Millisecond
+	// Short polls: this is how the step's output streams live.
+	const maxPoll = 25 * time.Millisecond
+	poll := time.Millisecond
 	lastCheck := time.Now()
 	for {
+		before := streams[0].off + streams[1].off
 		_, exitErr := os.Stat(filepath.Join(dir, ExitFile))
 		if !drain() {
 			return FollowFailed
@@ -195,7 +240,15 @@ func Follow(workDir, container string, stdoutFrom, stderrFrom int64, stdout, std
 			}
 			return FollowDone
 		}
-		if time.Since(lastCheck) >= time.Second {
+		if started != nil {
+			select {
+			case <-started:
+				started = nil // docker run is over: look now
+				lastCheck = time.Time{}
+			default:
+			}
+		}
+		if started == nil && time.Since(lastCheck) >= time.Second {
 			lastCheck = time.Now()
 			if !containerRunning(container) {
 				if _, err := os.Stat(filepath.Join(dir, ExitFile)); err == nil {
@@ -205,8 +258,12 @@ func Follow(workDir, container string, stdoutFrom, stderrFrom int64, stdout, std
 				return FollowNoExit
 			}
 		}
+		if streams[0].off+streams[1].off > before {
+			poll = time.Millisecond // output is flowing
+			continue
+		}
 		time.Sleep(poll)
-		poll = min(poll*2, 250*time.Millisecond)
+		poll = min(poll*2, maxPoll)
 	}
 }
 

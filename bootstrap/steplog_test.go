@@ -50,7 +50,7 @@ func TestFollowSendsTheRestThenStops(t *testing.T) {
 		writeExit(dir, 7, -1, -1)
 	}()
 	var out, errb bytes.Buffer
-	if code := Follow(wd, "no-such-container", 4, 1, &out, &errb); code != FollowDone {
+	if code := Follow(wd, "no-such-container", 4, 1, false, nil, &out, &errb); code != FollowDone {
 		t.Fatalf("Follow = %d", code)
 	}
 	if out.String() != "456789abc" || errb.String() != "rr" {
@@ -64,7 +64,7 @@ func TestFollowSendsTheRestThenStops(t *testing.T) {
 func TestFollowGivesUpWhenTheContainerIsGone(t *testing.T) {
 	wd := t.TempDir()
 	start := time.Now()
-	if code := Follow(wd, "cuttle-no-such-container-for-test", 0, 0, &bytes.Buffer{}, &bytes.Buffer{}); code != FollowNoExit {
+	if code := Follow(wd, "cuttle-no-such-container-for-test", 0, 0, false, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != FollowNoExit {
 		t.Fatalf("Follow = %d, want %d", code, FollowNoExit)
 	}
 	if d := time.Since(start); d > 5*time.Second {

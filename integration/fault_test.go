@@ -316,8 +316,15 @@ func TestFaultEngineStopped(t *testing.T) {
 	syscall.Close(fd)
 	os.Chmod(sock, 0o666)
 	s := newSSHD(t, "SetEnv DOCKER_HOST=unix://"+sock)
-	before := listDir(t, filepath.Join(env.user.Home, ".cuttle/runs"))
-	r := runCuttle(t, argsFor(s, "--inline", "echo SHOULD-NOT-RUN")...)
+	// A user of its own, so other tests' records do not count.
+	u, err := testenv.EnsureUser("cuttle-noengine", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := listDir(t, filepath.Join(u.Home, ".cuttle/runs"))
+	args := argsFor(s, "--inline", "echo SHOULD-NOT-RUN")
+	args[2] = s.URL(u.Name)
+	r := runCuttle(t, args...)
 	if r.code != 125 || strings.Contains(r.stdout, "SHOULD-NOT-RUN") {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -326,7 +333,7 @@ func TestFaultEngineStopped(t *testing.T) {
 			t.Errorf("stderr lacks %q: %s", want, r.stderr)
 		}
 	}
-	if after := listDir(t, filepath.Join(env.user.Home, ".cuttle/runs")); len(after) > len(before) {
+	if after := listDir(t, filepath.Join(u.Home, ".cuttle/runs")); len(after) > len(before) {
 		t.Errorf("a run record was created: %v -> %v", before, after)
 	}
 }

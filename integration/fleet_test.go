@@ -184,7 +184,7 @@ pools:
 			}
 		}
 	}
-	if !strings.HasPrefix(got["tight"], "warn: sshd allows 2 sessions") || !strings.Contains(got["tight"], "set MaxSessions 12") {
+	if !strings.HasPrefix(got["tight"], "warn: sshd allows 2 sessions") || !strings.Contains(got["tight"], "set MaxSessions 16") {
 		t.Errorf("tight worker: %q", got["tight"])
 	}
 	if !strings.HasPrefix(got["roomy"], "ok") {

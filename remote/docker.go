@@ -82,6 +82,9 @@ type runPlan struct {
 	// under SlotDir on the worker.
 	SlotDir string
 	Slots   int
+	// LogOnly attaches stdin alone: the runner writes the output to its
+	// logs, which the controller follows.
+	LogOnly bool
 	// Command, when set, replaces cuttle's runner (an external runner
 	// such as Calamari, whose bundle is mounted from ExternalDir).
 	Command     []string
@@ -112,6 +115,9 @@ func dockerRunArgs(p runPlan) []string {
 	args := []string{"docker", "run"}
 	if len(p.Command) == 0 {
 		args = append(args, "-i") // the runner's variables come on stdin
+		if p.LogOnly {
+			args = append(args, "-a", "stdin")
+		}
 	}
 	args = append(args,
 		"--name", ContainerName(p.StepID),

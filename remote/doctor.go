@@ -147,8 +147,9 @@ func Healthy(f []Finding) bool {
 }
 
 // SessionsPerStep is how many SSH sessions a running step holds: docker
-// run, the heartbeat, SFTP (shared, but counted once per step to be safe).
-const SessionsPerStep = 3
+// run, the heartbeat, the output follower and the cleanup's session
+// opened ahead.
+const SessionsPerStep = 4
 
 // SessionsFinding compares sshd's per-connection session limit with what
 // steps at once on the worker use.

@@ -23,12 +23,12 @@ func fastPathOK(st Step) bool {
 // launchTemplate is dockerRunArgs with the facts the preflight learns
 // (home, step id, uid, gid) as placeholders, filled in on the worker by
 // bootstrap.FillLaunch.
-func launchTemplate(st Step, digest, started string) []string {
+func launchTemplate(st Step, digest, started string, logOnly bool) []string {
 	home, id := bootstrap.PlaceholderHome, bootstrap.PlaceholderID
 	args := dockerRunArgs(runPlan{
 		StepID: id, Started: started, Home: home, WorkDir: home + "/.cuttle/work/" + id,
 		BundleDir: home + "/.cuttle/bundles/" + digest, Image: st.Image, NoPull: true,
-		Script: ScriptName, Syntax: st.Syntax, OwnerUID: -1, OwnerGID: -1,
+		Script: ScriptName, Syntax: st.Syntax, OwnerUID: -1, OwnerGID: -1, LogOnly: logOnly,
 	})
 	for i := range args {
 		if args[i] == "--owner" && i+1 < len(args) {

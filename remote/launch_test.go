@@ -20,19 +20,19 @@ func TestLaunchTemplateMatchesFullPath(t *testing.T) {
 	for _, client := range []string{"28.2.2", "19.03.15"} {
 		f := bootstrap.LaunchFacts{Home: "/home/deploy", ID: "20261127000000-42-1", UID: "1000", GID: "1001",
 			Arch: "x86_64", ImagePlatform: "linux/amd64", DockerClient: client}
-		got, why := bootstrap.FillLaunch(f, launchTemplate(st, digest, started))
+		got, why := bootstrap.FillLaunch(f, launchTemplate(st, digest, started, true))
 		if why != "" {
 			t.Fatalf("refused: %s", why)
 		}
 		wd := "/home/deploy/.cuttle/work/20261127000000-42-1"
 		want := dockerRunArgs(runPlan{StepID: "20261127000000-42-1", Started: started, Home: "/home/deploy", WorkDir: wd,
 			BundleDir: "/home/deploy/.cuttle/bundles/" + digest, Image: "img:1", NoPull: supportsPullFlag(client),
-			Script: ScriptName, Syntax: "bash", OwnerUID: 1000, OwnerGID: 1001})
+			Script: ScriptName, Syntax: "bash", OwnerUID: 1000, OwnerGID: 1001, LogOnly: true})
 		if !slices.Equal(got, want) {
 			t.Errorf("client %s:\n got %q\nwant %q", client, got, want)
 		}
 	}
-	if _, why := bootstrap.FillLaunch(bootstrap.LaunchFacts{Arch: "x86_64", ImagePlatform: "linux/arm64"}, launchTemplate(st, digest, started)); why == "" {
+	if _, why := bootstrap.FillLaunch(bootstrap.LaunchFacts{Arch: "x86_64", ImagePlatform: "linux/arm64"}, launchTemplate(st, digest, started, true)); why == "" {
 		t.Error("an arm64 image was launched on amd64")
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -63,11 +64,77 @@ func (d *decrypting) Write(p []byte) (int, error) {
 	return d.w.Write(b)
 }
 
-// followArgs resumes a step's output from its logs on the worker host.
-func followArgs(p runPlan, stdoutFrom, stderrFrom int64) []string {
-	return []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--follow",
+// followArgs sends a step's output from its logs on the worker host, from
+// the given offsets; killStale first kills the docker client a lost link
+// left behind.
+func followArgs(p runPlan, stdoutFrom, stderrFrom int64, killStale bool) []string {
+	args := []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--follow",
 		"--workdir", p.WorkDir, "--container", ContainerName(p.StepID),
 		"--stdout-from", strconv.FormatInt(stdoutFrom, 10), "--stderr-from", strconv.FormatInt(stderrFrom, 10)}
+	if killStale {
+		args = append(args, "--kill-stale")
+	}
+	return args
+}
+
+// follower streams a running step's output from its logs: the runner
+// writes them, and docker attaches only stdin, so the output does not go
+// through Docker's attach stream.
+type follower struct {
+	done   chan error
+	cancel context.CancelFunc
+	// running stays open while docker run is: the follower looks at the
+	// container only once it closes.
+	running *io.PipeWriter
+}
+
+func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachment) *follower {
+	fctx, cancel := context.WithCancel(ctx)
+	pr, pw := io.Pipe()
+	f := &follower{done: make(chan error, 1), cancel: cancel, running: pw}
+	so, err1 := bootstrap.LogCipher(key, bootstrap.StreamStdout, 0)
+	se, err2 := bootstrap.LogCipher(key, bootstrap.StreamStderr, 0)
+	go func() {
+		if err := errors.Join(err1, err2); err != nil {
+			f.done <- err
+			return
+		}
+		f.done <- sh.Run(fctx, &transport.Cmd{
+			Args:   append(followArgs(p, 0, 0, false), "--while-running"),
+			Stdin:  pr,
+			Stdout: &decrypting{s: so, w: &att.stdout},
+			Stderr: &decrypting{s: se, w: &att.stderr},
+		})
+	}()
+	return f
+}
+
+// wait returns once the follower has sent the whole output (nil), found
+// the container gone without an exit file (nil: docker's own exit code
+// tells what happened), or failed.
+//
+// Call it once docker run has returned.
+func (f *follower) wait() error {
+	f.running.Close()
+	err := <-f.done
+	f.cancel()
+	var ee *transport.ExitError
+	if errors.As(err, &ee) && ee.Code == bootstrap.FollowNoExit {
+		return nil
+	}
+	return err
+}
+
+// lockedWriter serialises writes from several sessions.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // reattach is what a step does when the link dropped while it ran: the
@@ -100,7 +167,7 @@ func reattach(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachm
 			return err
 		}
 		err = sh.Run(ctx, &transport.Cmd{
-			Args:   followArgs(p, outFrom, errFrom),
+			Args:   followArgs(p, outFrom, errFrom, true),
 			Stdout: &decrypting{s: so, w: &att.stdout},
 			Stderr: &decrypting{s: se, w: &att.stderr},
 		})

@@ -149,8 +149,19 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	proc := newOutputProcessor(st.Masks, out, log)
 	stdout, stderr, flush := proc.writers()
 	dockerTail := &tailBuffer{max: 4096}
+	// The processor's stderr takes the script's stderr and, with a log
+	// key, the docker client's own messages too: from two sessions.
+	stderr = &lockedWriter{w: stderr}
 	att := &attachment{}
 	att.stdout.w, att.stderr.w = stdout, io.MultiWriter(stderr, dockerTail)
+	// What the docker client itself prints. With a log key the script's
+	// output comes from the logs through a follower (docker attaches stdin
+	// only), so this is docker's own; without one it is the script's too.
+	var dockerOut, dockerErr io.Writer = &att.stdout, &att.stderr
+	if logKey != nil {
+		dockerOut, dockerErr = io.Discard, io.MultiWriter(stderr, dockerTail)
+	}
+	var following *follower
 
 	var plan runPlan
 	var facts Facts
@@ -163,6 +174,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			WorkDir: res.WorkDir, BundleDir: facts.BundleDir(b.Digest), Image: st.Image,
 			NoPull: supportsPullFlag(facts.DockerClient), Script: ScriptName, Syntax: st.Syntax,
 			OwnerUID: facts.UID, OwnerGID: facts.GID, Options: st.ContainerOptions,
+			LogOnly: logKey != nil,
 		}
 		if st.Slots > 0 && facts.HasFlock {
 			plan.SlotDir, plan.Slots = facts.Home+"/.cuttle/locks", st.Slots
@@ -213,7 +225,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	ticket := int(ticketCounter.Add(1))
 	if fastPathOK(st) {
 		var launchErr error
-		ls := &launchStreams{stdout: &att.stdout, stderr: &att.stderr, onLaunch: func(b []byte) {
+		ls := &launchStreams{stdout: dockerOut, stderr: dockerErr, onLaunch: func(b []byte) {
 			f, err := readFacts(sh, b, nil, nil)
 			if err != nil {
 				launchErr = err
@@ -223,11 +235,14 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			if st.ReattachWindow > 0 {
 				stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, false, log)
 			}
+			if logKey != nil {
+				following = startFollower(ctx, sh, plan, logKey, att)
+			}
 			afterRun = prepareNext(sh)
 		}}
 		runStarted = true
 		err = sh.Run(ctx, &transport.Cmd{
-			Args:  preflightArgs(prefix, ticket, b.Digest, askImage, extDigest, launchTemplate(st, b.Digest, res.Started.UTC().Format(time.RFC3339))),
+			Args:  preflightArgs(prefix, ticket, b.Digest, askImage, extDigest, launchTemplate(st, b.Digest, res.Started.UTC().Format(time.RFC3339), logKey != nil)),
 			Stdin: bytes.NewReader(payload), Stdout: ls, Stderr: ls.stderrWriter(),
 		})
 		launched = ls.launched
@@ -300,6 +315,9 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		}
 
 		runStarted = true
+		if logKey != nil {
+			following = startFollower(ctx, sh, plan, logKey, att)
+		}
 		afterRun = prepareNext(sh)
 		runArgs := dockerRunArgs(plan)
 		if plan.Slots > 0 {
@@ -308,12 +326,22 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		err = sh.Run(ctx, &transport.Cmd{
 			Args:   runArgs,
 			Stdin:  stdin,
-			Stdout: &att.stdout,
-			Stderr: &att.stderr,
+			Stdout: dockerOut,
+			Stderr: dockerErr,
 		})
 	} else {
 		res.Image = st.Image
 		log = log.With().Str("image", st.Image).Logger()
+	}
+	if following != nil {
+		// The output is whole once the follower has sent everything up
+		// to the runner's exit file.
+		ferr := following.wait()
+		if err == nil && ferr != nil && !errors.Is(ferr, transport.ErrConnectionLost) && ctx.Err() == nil {
+			err = stepErr(sh.String(), ReasonWorkspace, "reading the step's output: %v", ferr)
+		} else if err == nil && errors.Is(ferr, transport.ErrConnectionLost) {
+			err = ferr // the step's end was not seen whole: reattach
+		}
 	}
 	if err != nil && logKey != nil && ctx.Err() == nil && errors.Is(err, transport.ErrConnectionLost) {
 		err = reattach(ctx, sh, plan, logKey, att, st.ReattachWindow, func() {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	goio "io"
 	"os"
 	"runtime/debug"
 	"strconv"
@@ -111,6 +112,7 @@ func newStepRunnerCmd() *cobra.Command {
 	var lf bootstrap.LaunchFacts
 	var hbFile, container string
 	var stdoutFrom, stderrFrom int64
+	var killStale, whileRunning bool
 	var window time.Duration
 	cmd := &cobra.Command{
 		Use:    "step-runner",
@@ -134,7 +136,16 @@ func newStepRunnerCmd() *cobra.Command {
 			case heartbeat:
 				return bootstrap.Heartbeat(cmd.InOrStdin(), hbFile, container, spec.WorkDir, window, !resumed)
 			case follow:
-				if code := bootstrap.Follow(spec.WorkDir, container, stdoutFrom, stderrFrom, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
+				var started chan struct{}
+				if whileRunning {
+					// The controller closes stdin when its docker run ends.
+					started = make(chan struct{})
+					go func() {
+						goio.Copy(goio.Discard, cmd.InOrStdin())
+						close(started)
+					}()
+				}
+				if code := bootstrap.Follow(spec.WorkDir, container, stdoutFrom, stderrFrom, killStale, started, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
 					return scriptExit{code: code}
 				}
 				return nil
@@ -187,6 +198,8 @@ func newStepRunnerCmd() *cobra.Command {
 	f.BoolVar(&resumed, "resumed", false, "with --heartbeat: the watchdog already runs (a controller reattached)")
 	f.BoolVar(&follow, "follow", false, "send the step's output logs in --workdir from the given offsets until the runner's exit file appears (a controller reattached)")
 	f.Int64Var(&stdoutFrom, "stdout-from", 0, "with --follow: stdout log offset")
+	f.BoolVar(&whileRunning, "while-running", false, "with --follow: the step's docker run is still in progress; look at the container only once stdin closes")
+	f.BoolVar(&killStale, "kill-stale", false, "with --follow: first kill this user's docker run client of --container (left by a lost link)")
 	f.Int64Var(&stderrFrom, "stderr-from", 0, "with --follow: stderr log offset")
 	f.StringVar(&hbFile, "heartbeat-file", "", "the heartbeat file")
 	f.StringVar(&container, "container", "", "the step's container")
