@@ -194,6 +194,26 @@ func (e env) scpArgs() []string {
 }
 
 // ansible runs cmd on the given workers with forks = len(workers).
+// runbook runs a runbook with cuttle and returns its CPU time and peak RSS.
+func (e env) runbook(rb, cfg string, maxParallel int) (cpu time.Duration, peak int64, err error) {
+	cmd := exec.Command(e.cuttle, "runbook", "run", rb, "--config", cfg, "--max-parallel", strconv.Itoa(maxParallel))
+	cmd.Stdout = io.Discard
+	var errb bytes.Buffer
+	cmd.Stderr = &errb
+	if err := cmd.Start(); err != nil {
+		return 0, 0, err
+	}
+	p := testenv.PeakRSS(cmd.Process.Pid)
+	err = cmd.Wait()
+	peak = <-p
+	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
+	cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	if err != nil {
+		return cpu, peak, fmt.Errorf("%v: %s", err, tail(errb.Bytes()))
+	}
+	return cpu, peak, nil
+}
+
 func (e env) ansible(forks int, cmd string, workers ...*testenv.SSHD) error {
 	return e.runAnsible("ansible", forks, []string{"w", "-m", "command", "-a", cmd}, workers...)
 }
@@ -372,23 +392,9 @@ func (e env) fanOut(withAnsible bool) error {
 	os.WriteFile(rb, []byte(fmt.Sprintf("steps:\n  - name: fan\n    pool: fan\n    run_on: all\n    container: {image: %s, pull: never}\n    script: {inline: 'echo hi'}\n", e.image)), 0o644)
 	var cpu time.Duration
 	var peak int64
-	c, cAll := onceCPU(func() error {
-		cmd := exec.Command(e.cuttle, "runbook", "run", rb, "--config", cfgFile, "--max-parallel", "20")
-		cmd.Stdout = io.Discard
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		p := testenv.PeakRSS(cmd.Process.Pid)
-		err := cmd.Wait()
-		peak = <-p
-		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, tail(errb.Bytes()))
-		}
-		return nil
+	c, cAll := onceCPU(func() (err error) {
+		cpu, peak, err = e.runbook(rb, cfgFile, 20)
+		return err
 	})
 	note := fmt.Sprintf("controller CPU %.2fs, peak RSS %d MiB; whole machine CPU %.1fs", cpu.Seconds(), peak>>10, cAll.Seconds())
 	if withAnsible {
@@ -411,21 +417,9 @@ func (e env) fanOut(withAnsible bool) error {
 	os.WriteFile(cfg100File, []byte(cfg100.String()), 0o644)
 	rb100 := filepath.Join(e.dir, "wide.yaml")
 	os.WriteFile(rb100, []byte(fmt.Sprintf("steps:\n  - name: wide\n    pool: wide\n    run_on: all\n    container: {image: %s, pull: never}\n    script: {inline: 'echo hi; sleep 5'}\n", e.image)), 0o644)
-	c = once(func() error {
-		cmd := exec.Command(e.cuttle, "runbook", "run", rb100, "--config", cfg100File, "--max-parallel", "100")
-		cmd.Stdout = io.Discard
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		p := testenv.PeakRSS(cmd.Process.Pid)
-		err := cmd.Wait()
-		peak = <-p
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, tail(errb.Bytes()))
-		}
-		return nil
+	c = once(func() (err error) {
+		_, peak, err = e.runbook(rb100, cfg100File, 100)
+		return err
 	})
 	row("100 steps at once from one controller", c, 0, "", fmt.Sprintf("each step sleeps 5 s; controller peak RSS %d MiB", peak>>10))
 
@@ -438,23 +432,9 @@ func (e env) fanOut(withAnsible bool) error {
 	}
 	rbMany := filepath.Join(e.dir, "fan-many.yaml")
 	os.WriteFile(rbMany, []byte(rbText.String()), 0o644)
-	c, cAll = onceCPU(func() error {
-		cmd := exec.Command(e.cuttle, "runbook", "run", rbMany, "--config", cfgFile, "--max-parallel", "20")
-		cmd.Stdout = io.Discard
-		var errb bytes.Buffer
-		cmd.Stderr = &errb
-		if err := cmd.Start(); err != nil {
-			return err
-		}
-		p := testenv.PeakRSS(cmd.Process.Pid)
-		err := cmd.Wait()
-		peak = <-p
-		ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-		cpu = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		if err != nil {
-			return fmt.Errorf("%v: %s", err, tail(errb.Bytes()))
-		}
-		return nil
+	c, cAll = onceCPU(func() (err error) {
+		cpu, peak, err = e.runbook(rbMany, cfgFile, 20)
+		return err
 	})
 	note = fmt.Sprintf("%d steps; controller CPU %.2fs, peak RSS %d MiB; whole machine CPU %.1fs", steps**nWorkers, cpu.Seconds(), peak>>10, cAll.Seconds())
 	name := fmt.Sprintf("%d steps in sequence, each on %d workers", steps, *nWorkers)

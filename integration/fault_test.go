@@ -170,13 +170,20 @@ func TestFaultLinkDropReattach(t *testing.T) {
 	}
 	err := waitDone(t, done, 2*time.Minute)
 	t.Logf("link cut for 10s; step finished %s after the cut", time.Since(cut).Round(100*time.Millisecond))
-	if code := exitCode(err); code != 3 {
-		t.Fatalf("exit %d (%v), want the script's 3\nstderr: %s", code, err, stderr)
+	assertReattached(t, err, 3, stdout, stderr, rep, 100)
+}
+
+// assertReattached checks a step that lost its link: it reattached, ended
+// with the script's own code, its output is whole, nothing is left.
+func assertReattached(t *testing.T, err error, wantCode int, stdout, stderr *bytes.Buffer, rep string, ticks int) {
+	t.Helper()
+	if code := exitCode(err); code != wantCode {
+		t.Fatalf("exit %d (%v), want the script's %d\nstderr: %s", code, err, wantCode, stderr)
 	}
 	if !strings.Contains(stderr.String(), "reattached") {
 		t.Errorf("no reattach reported; stderr: %s", stderr)
 	}
-	checkWhole(t, stdout.String(), 100)
+	checkWhole(t, stdout.String(), ticks)
 	assertNothingLeft(t, result{report: readReport(t, rep), stdout: stdout.String(), stderr: stderr.String()})
 }
 
@@ -244,14 +251,7 @@ func TestFaultLatencyAndLoss(t *testing.T) {
 	if err := ns.Loss(1); err != nil {
 		t.Fatal(err)
 	}
-	p, err := testenv.StartLatencyProxy(s.Addr, 50*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	kh := filepath.Join(t.TempDir(), "known_hosts")
-	b, _ := os.ReadFile(s.KnownHosts)
-	os.WriteFile(kh, bytes.ReplaceAll(b, []byte(fmt.Sprintf("[%s]:%d", s.Host, s.Port)), []byte(fmt.Sprintf("[127.0.0.1]:%d", p.Port))), 0o644)
+	p, kh := delayed(t, s, 50*time.Millisecond)
 	for i := range 3 {
 		start := time.Now()
 		r := runCuttle(t, "run", "--worker", fmt.Sprintf("ssh://%s@127.0.0.1:%d", workerUser, p.Port), "--identity", env.key.PrivateFile,
@@ -289,14 +289,7 @@ func TestFaultSSHDRestartMidStep(t *testing.T) {
 	goAhead(t, wd)
 	err := waitDone(t, done, time.Minute)
 	t.Logf("sshd and its %d processes killed mid-step; the step finished, output whole, %s later (it had 3 s of ticks left)", killed, time.Since(killedAt).Round(100*time.Millisecond))
-	if code := exitCode(err); code != 0 {
-		t.Fatalf("exit %d\nstderr: %s", code, stderr)
-	}
-	if !strings.Contains(stderr.String(), "reattached") {
-		t.Errorf("no reattach reported; stderr: %s", stderr)
-	}
-	checkWhole(t, stdout.String(), 30)
-	assertNothingLeft(t, result{report: readReport(t, rep), stdout: stdout.String(), stderr: stderr.String()})
+	assertReattached(t, err, 0, stdout, stderr, rep, 30)
 }
 
 // TestFaultEngineStopped: the worker's docker CLI finds no engine (its
@@ -411,14 +404,7 @@ func TestFaultKillDuringUpload(t *testing.T) {
 	s := newSSHD(t)
 	// A slow link (2 ms each way per chunk) stretches the upload so the
 	// kill lands inside it.
-	p, err := testenv.StartLatencyProxy(s.Addr, 2*time.Millisecond)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	kh := filepath.Join(t.TempDir(), "known_hosts")
-	b, _ := os.ReadFile(s.KnownHosts)
-	os.WriteFile(kh, bytes.ReplaceAll(b, []byte(fmt.Sprintf("[%s]:%d", s.Host, s.Port)), []byte(fmt.Sprintf("[127.0.0.1]:%d", p.Port))), 0o644)
+	p, kh := delayed(t, s, 2*time.Millisecond)
 	args := []string{"run", "--worker", fmt.Sprintf("ssh://%s@127.0.0.1:%d", u.Name, p.Port), "--identity", env.key.PrivateFile,
 		"--known-hosts", kh, "--image", env.image, "--pull", "never", "--inline", "echo step ran"}
 	cmd, _ := cuttleCmd(t, args...)
@@ -471,4 +457,19 @@ func TestFaultKillDuringUpload(t *testing.T) {
 		t.Errorf("gc left records %v", rs)
 	}
 	t.Logf("killed during the upload (%s on the worker, no bundle marked complete); the next step ran; gc removed: %s", partial, strings.Join(strings.Fields(g.stdout), " "))
+}
+
+// delayed puts a latency proxy (delay each way) in front of s and returns
+// it with a known_hosts file that names s's key under the proxy's port.
+func delayed(t *testing.T, s *testenv.SSHD, delay time.Duration) (*testenv.LatencyProxy, string) {
+	t.Helper()
+	p, err := testenv.StartLatencyProxy(s.Addr, delay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	kh := filepath.Join(t.TempDir(), "known_hosts")
+	b, _ := os.ReadFile(s.KnownHosts)
+	os.WriteFile(kh, bytes.ReplaceAll(b, []byte(fmt.Sprintf("[%s]:%d", s.Host, s.Port)), []byte(fmt.Sprintf("[127.0.0.1]:%d", p.Port))), 0o644)
+	return p, kh
 }

@@ -168,27 +168,12 @@ func TestWorkersCheckSessionLimit(t *testing.T) {
 pools:
   p: {max_steps_per_worker: 4}
 `, tight.Port, workerUser, env.key.PrivateFile, kh, roomy.Port, workerUser, env.key.PrivateFile, kh)), 0o600)
-	r := runCuttle(t, "workers", "check", "--pool", "p", "--config", cfg, "--output", "json")
-	var results []struct {
-		Worker   string
-		Findings []struct{ Check, Status, Detail, Fix string }
+	got := findings(t, runCuttle(t, "workers", "check", "--pool", "p", "--config", cfg, "--output", "json"))
+	if g := got["tight/ssh sessions"]; !strings.HasPrefix(g, "warn | sshd allows 2 sessions") || !strings.Contains(g, "set MaxSessions 16") {
+		t.Errorf("tight worker: %q", g)
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil {
-		t.Fatalf("json: %v\n%s\n%s", err, r.stdout, r.stderr)
-	}
-	got := map[string]string{}
-	for _, res := range results {
-		for _, f := range res.Findings {
-			if f.Check == "ssh sessions" {
-				got[res.Worker] = f.Status + ": " + f.Detail + " / " + f.Fix
-			}
-		}
-	}
-	if !strings.HasPrefix(got["tight"], "warn: sshd allows 2 sessions") || !strings.Contains(got["tight"], "set MaxSessions 16") {
-		t.Errorf("tight worker: %q", got["tight"])
-	}
-	if !strings.HasPrefix(got["roomy"], "ok") {
-		t.Errorf("roomy worker: %q", got["roomy"])
+	if g := got["roomy/ssh sessions"]; !strings.HasPrefix(g, "ok") {
+		t.Errorf("roomy worker: %q", g)
 	}
 }
 
@@ -261,19 +246,7 @@ func TestWorkersCheckBrokenWorkers(t *testing.T) {
 	if r.code != 1 {
 		t.Errorf("exit %d, want 1 (unhealthy workers)", r.code)
 	}
-	var results []struct {
-		Worker   string
-		Findings []struct{ Check, Status, Detail, Fix string }
-	}
-	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil {
-		t.Fatalf("json: %v\n%s\n%s", err, r.stdout, r.stderr)
-	}
-	got := map[string]string{}
-	for _, res := range results {
-		for _, f := range res.Findings {
-			got[res.Worker+"/"+f.Check] = f.Status + " | " + f.Detail + " | " + f.Fix
-		}
-	}
+	got := findings(t, r)
 	for _, want := range []struct{ key, status, fix string }{
 		{"noexec/noexec", "fail", "remount without noexec"},
 		{"noexec/disk (home)", "fail", "cuttle gc"},
@@ -297,4 +270,24 @@ func TestWorkersCheckBrokenWorkers(t *testing.T) {
 			t.Errorf("%s: %q on a worker not broken that way", k, g)
 		}
 	}
+}
+
+// findings reads `workers check --output json` as "worker/check" ->
+// "status | detail | fix".
+func findings(t *testing.T, r result) map[string]string {
+	t.Helper()
+	var results []struct {
+		Worker   string
+		Findings []struct{ Check, Status, Detail, Fix string }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &results); err != nil {
+		t.Fatalf("json: %v\n%s\n%s", err, r.stdout, r.stderr)
+	}
+	got := map[string]string{}
+	for _, res := range results {
+		for _, f := range res.Findings {
+			got[res.Worker+"/"+f.Check] = f.Status + " | " + f.Detail + " | " + f.Fix
+		}
+	}
+	return got
 }
