@@ -43,7 +43,7 @@ func (c *Conn) dialLink(ctx context.Context) (*link, error) {
 		// The shared hop refused another channel: sshd's limits. Cross
 		// on a connection of our own instead.
 		release()
-		if via, release, err = c.hops.fresh(ctx, c.target.Jump); err != nil {
+		if via, release, err = dialChain(ctx, c.target.Jump); err != nil {
 			return nil, err
 		}
 		cl, err = dialOne(ctx, c.target, via)

@@ -18,20 +18,11 @@ type HopPool struct {
 	// hops maps a chain of hops ("a>b") to the live connection that ends
 	// it.
 	hops map[string]*sharedHop
-	// dials counts connections opened to hops, for tests and benchmarks.
-	dials int
 }
 
 type sharedHop struct {
 	client *ssh.Client
 	dead   bool
-}
-
-// Dials reports how many hop connections the pool has opened.
-func (p *HopPool) Dials() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.dials
 }
 
 func chainKey(jumps []Target) string {
@@ -64,7 +55,6 @@ func (p *HopPool) through(ctx context.Context, jumps []Target) (*ssh.Client, fun
 			if err != nil {
 				return nil, nil, fmt.Errorf("jump host %s: %w", jumps[i], err)
 			}
-			p.dials++
 			h = &sharedHop{client: cl}
 			if p.hops == nil {
 				p.hops = map[string]*sharedHop{}
@@ -82,18 +72,6 @@ func (p *HopPool) through(ctx context.Context, jumps []Target) (*ssh.Client, fun
 	// Shared hops stay up for the pool's life: the next worker or step
 	// behind them needs them again.
 	return via, func() {}, nil
-}
-
-// fresh crosses jumps on connections of the caller's own, for when a
-// shared hop refuses more channels.
-func (p *HopPool) fresh(ctx context.Context, jumps []Target) (*ssh.Client, func(), error) {
-	via, release, err := dialChain(ctx, jumps)
-	if err == nil && p != nil {
-		p.mu.Lock()
-		p.dials += len(jumps)
-		p.mu.Unlock()
-	}
-	return via, release, err
 }
 
 // Close closes every hop connection the pool opened.
