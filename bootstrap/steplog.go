@@ -14,7 +14,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -199,10 +198,7 @@ const (
 // With started (the step's own docker run is still in progress, in
 // another session of the same controller) the container is not looked
 // at until started is closed: before that it may not exist yet.
-func Follow(workDir, container string, stdoutFrom, stderrFrom int64, killStale bool, started <-chan struct{}, stdout, stderr io.Writer) int {
-	if killStale {
-		killStaleClients(container)
-	}
+func Follow(workDir, container string, stdoutFrom, stderrFrom int64, started <-chan struct{}, stdout, stderr io.Writer) int {
 	dir := filepath.Join(workDir, LogDir)
 	streams := []*followed{
 		{path: filepath.Join(dir, StdoutLog), off: stdoutFrom, w: stdout},
@@ -299,46 +295,4 @@ func (s *followed) copy() error {
 func containerRunning(name string) bool {
 	out, err := exec.Command("docker", "inspect", "--format", "{{.State.Running}}", name).Output()
 	return err == nil && strings.TrimSpace(string(out)) == "true"
-}
-
-// killStaleClients kills this user's `docker run --name container` clients:
-// the one the lost link left behind may sit on output nobody reads, and
-// the engine then holds the container's output back until it goes. The
-// container is unaffected (it runs with --sig-proxy=false).
-func killStaleClients(container string) {
-	uid := os.Getuid()
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		var st syscall.Stat_t
-		if syscall.Stat("/proc/"+e.Name(), &st) != nil || int(st.Uid) != uid {
-			continue
-		}
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		if isDockerRunOf(strings.Split(strings.TrimSuffix(string(b), "\x00"), "\x00"), container) {
-			_ = syscall.Kill(pid, syscall.SIGKILL)
-		}
-	}
-}
-
-// isDockerRunOf reports whether argv is `docker run ... --name container`.
-func isDockerRunOf(argv []string, container string) bool {
-	if len(argv) < 4 || filepath.Base(argv[0]) != "docker" || argv[1] != "run" {
-		return false
-	}
-	for i := 2; i+1 < len(argv); i++ {
-		if argv[i] == "--" {
-			return false
-		}
-		if argv[i] == "--name" && argv[i+1] == container {
-			return true
-		}
-	}
-	return false
 }

@@ -50,7 +50,7 @@ func TestFollowSendsTheRestThenStops(t *testing.T) {
 		writeExit(dir, 7, -1, -1)
 	}()
 	var out, errb bytes.Buffer
-	if code := Follow(wd, "no-such-container", 4, 1, false, nil, &out, &errb); code != FollowDone {
+	if code := Follow(wd, "no-such-container", 4, 1, nil, &out, &errb); code != FollowDone {
 		t.Fatalf("Follow = %d", code)
 	}
 	if out.String() != "456789abc" || errb.String() != "rr" {
@@ -64,28 +64,10 @@ func TestFollowSendsTheRestThenStops(t *testing.T) {
 func TestFollowGivesUpWhenTheContainerIsGone(t *testing.T) {
 	wd := t.TempDir()
 	start := time.Now()
-	if code := Follow(wd, "cuttle-no-such-container-for-test", 0, 0, false, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != FollowNoExit {
+	if code := Follow(wd, "cuttle-no-such-container-for-test", 0, 0, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != FollowNoExit {
 		t.Fatalf("Follow = %d, want %d", code, FollowNoExit)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s to notice", d)
-	}
-}
-
-func TestIsDockerRunOf(t *testing.T) {
-	for _, c := range []struct {
-		argv []string
-		want bool
-	}{
-		{[]string{"docker", "run", "-i", "--name", "cuttle-1", "--", "img"}, true},
-		{[]string{"/usr/bin/docker", "run", "--name", "cuttle-1", "img"}, true},
-		{[]string{"docker", "run", "--name", "cuttle-12", "img"}, false},
-		{[]string{"docker", "run", "--", "img", "--name", "cuttle-1"}, false},
-		{[]string{"cuttle", "step-runner", "--follow", "--container", "cuttle-1"}, false},
-		{[]string{"docker", "stop", "--name", "cuttle-1"}, false},
-	} {
-		if got := isDockerRunOf(c.argv, "cuttle-1"); got != c.want {
-			t.Errorf("%q: %v, want %v", c.argv, got, c.want)
-		}
 	}
 }

@@ -55,8 +55,8 @@ func argsFor(s *testenv.SSHD, extra ...string) []string {
 
 // streamScript prints "ready $PWD", waits for the test to drop a file
 // named go in the work directory, then prints a burst (more than the
-// pipes on the way hold, so the stuck connection's client blocks the
-// step's output) and numbered ticks for about tickSecs seconds.
+// pipes and buffers on the way hold, while the link is down) and
+// numbered ticks, ten a second.
 func streamScript(ticks int) string {
 	return fmt.Sprintf(`echo "ready $PWD"
 while [ ! -e go ]; do sleep 0.05; done

@@ -65,16 +65,11 @@ func (d *decrypting) Write(p []byte) (int, error) {
 }
 
 // followArgs sends a step's output from its logs on the worker host, from
-// the given offsets; killStale first kills the docker client a lost link
-// left behind.
-func followArgs(p runPlan, stdoutFrom, stderrFrom int64, killStale bool) []string {
-	args := []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--follow",
+// the given offsets.
+func followArgs(p runPlan, stdoutFrom, stderrFrom int64) []string {
+	return []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--follow",
 		"--workdir", p.WorkDir, "--container", ContainerName(p.StepID),
 		"--stdout-from", strconv.FormatInt(stdoutFrom, 10), "--stderr-from", strconv.FormatInt(stderrFrom, 10)}
-	if killStale {
-		args = append(args, "--kill-stale")
-	}
-	return args
 }
 
 // follower streams a running step's output from its logs: the runner
@@ -100,7 +95,7 @@ func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *at
 			return
 		}
 		f.done <- sh.Run(fctx, &transport.Cmd{
-			Args:   append(followArgs(p, 0, 0, false), "--while-running"),
+			Args:   append(followArgs(p, 0, 0), "--while-running"),
 			Stdin:  pr,
 			Stdout: &decrypting{s: so, w: &att.stdout},
 			Stderr: &decrypting{s: se, w: &att.stderr},
@@ -167,7 +162,7 @@ func reattach(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachm
 			return err
 		}
 		err = sh.Run(ctx, &transport.Cmd{
-			Args:   followArgs(p, outFrom, errFrom, true),
+			Args:   followArgs(p, outFrom, errFrom),
 			Stdout: &decrypting{s: so, w: &att.stdout},
 			Stderr: &decrypting{s: se, w: &att.stderr},
 		})

@@ -112,7 +112,7 @@ func newStepRunnerCmd() *cobra.Command {
 	var lf bootstrap.LaunchFacts
 	var hbFile, container string
 	var stdoutFrom, stderrFrom int64
-	var killStale, whileRunning bool
+	var whileRunning bool
 	var window time.Duration
 	cmd := &cobra.Command{
 		Use:    "step-runner",
@@ -145,7 +145,7 @@ func newStepRunnerCmd() *cobra.Command {
 						close(started)
 					}()
 				}
-				if code := bootstrap.Follow(spec.WorkDir, container, stdoutFrom, stderrFrom, killStale, started, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
+				if code := bootstrap.Follow(spec.WorkDir, container, stdoutFrom, stderrFrom, started, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
 					return scriptExit{code: code}
 				}
 				return nil
@@ -199,7 +199,6 @@ func newStepRunnerCmd() *cobra.Command {
 	f.BoolVar(&follow, "follow", false, "send the step's output logs in --workdir from the given offsets until the runner's exit file appears (a controller reattached)")
 	f.Int64Var(&stdoutFrom, "stdout-from", 0, "with --follow: stdout log offset")
 	f.BoolVar(&whileRunning, "while-running", false, "with --follow: the step's docker run is still in progress; look at the container only once stdin closes")
-	f.BoolVar(&killStale, "kill-stale", false, "with --follow: first kill this user's docker run client of --container (left by a lost link)")
 	f.Int64Var(&stderrFrom, "stderr-from", 0, "with --follow: stderr log offset")
 	f.StringVar(&hbFile, "heartbeat-file", "", "the heartbeat file")
 	f.StringVar(&container, "container", "", "the step's container")
