@@ -45,11 +45,7 @@ func EncryptCalamariVariables(vars []Variable, password string) ([]byte, error) 
 	if err != nil {
 		return nil, err
 	}
-	key, err := CalamariKey(password)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
+	block, err := calamariCipher(password)
 	if err != nil {
 		return nil, err
 	}
@@ -72,11 +68,7 @@ func DecryptCalamariVariables(data []byte, password string) ([]Variable, error) 
 	if len(data) < n+aes.BlockSize || string(data[:len(calamariIVPrefix)]) != calamariIVPrefix || (len(data)-n)%aes.BlockSize != 0 {
 		return nil, errors.New("not a Calamari variables file")
 	}
-	key, err := CalamariKey(password)
-	if err != nil {
-		return nil, err
-	}
-	block, err := aes.NewCipher(key)
+	block, err := calamariCipher(password)
 	if err != nil {
 		return nil, err
 	}
@@ -106,4 +98,13 @@ func RandomPassword() string {
 		b[i] = alphabet[int(b[i])%len(alphabet)]
 	}
 	return string(b)
+}
+
+// calamariCipher is AES with the key Calamari derives from password.
+func calamariCipher(password string) (cipher.Block, error) {
+	key, err := CalamariKey(password)
+	if err != nil {
+		return nil, err
+	}
+	return aes.NewCipher(key)
 }

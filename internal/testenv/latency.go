@@ -23,26 +23,7 @@ func StartLatencyProxy(target string, delay time.Duration) (*LatencyProxy, error
 		return nil, err
 	}
 	p := &LatencyProxy{Addr: ln.Addr().String(), Port: ln.Addr().(*net.TCPAddr).Port, Delay: delay, ln: ln}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				u, err := net.Dial("tcp", target)
-				if err != nil {
-					return
-				}
-				defer u.Close()
-				done := make(chan struct{}, 2)
-				go func() { delayCopy(u, c, delay); done <- struct{}{} }()
-				go func() { delayCopy(c, u, delay); done <- struct{}{} }()
-				<-done
-			}()
-		}
-	}()
+	go forward(ln, "tcp", target, func(dst io.WriteCloser, src io.Reader) { delayCopy(dst, src, delay) })
 	return p, nil
 }
 
@@ -74,9 +55,7 @@ func delayCopy(dst io.WriteCloser, src io.Reader, delay time.Duration) {
 			break
 		}
 	}
-	if tc, ok := dst.(*net.TCPConn); ok {
-		tc.CloseWrite()
-	}
+	closeWrite(dst)
 }
 
 // Close stops accepting connections.

@@ -73,12 +73,14 @@ auth: {htpasswd: {realm: cuttle-test, path: %s}}
 		return nil, err
 	}
 	r.Addr = r.ln.Addr().String()
-	go forward(r.ln, "unix", sock)
+	go forward(r.ln, "unix", sock, copyThenCloseWrite)
 	return r, nil
 }
 
-// forward copies each accepted connection to a new one to network/addr.
-func forward(ln net.Listener, network, addr string) {
+// forward joins each connection accepted on ln to a new one to
+// network/addr, copying both ways with pipe, until the far side's
+// direction ends.
+func forward(ln net.Listener, network, addr string, pipe func(dst io.WriteCloser, src io.Reader)) {
 	for {
 		c, err := ln.Accept()
 		if err != nil {
@@ -91,9 +93,21 @@ func forward(ln net.Listener, network, addr string) {
 				return
 			}
 			defer u.Close()
-			go func() { io.Copy(u, c); u.(*net.UnixConn).CloseWrite() }()
-			io.Copy(c, u)
+			go pipe(u, c)
+			pipe(c, u)
 		}()
+	}
+}
+
+func copyThenCloseWrite(dst io.WriteCloser, src io.Reader) {
+	io.Copy(dst, src)
+	closeWrite(dst)
+}
+
+// closeWrite half-closes a connection, so its peer sees the end.
+func closeWrite(c io.WriteCloser) {
+	if cw, ok := c.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
 	}
 }
 
