@@ -10,20 +10,35 @@ import (
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
-// installBundleScript moves uploaded files into a new bundle directory and
-// marks it complete last. $1 bundles dir, $2 digest, then pairs of
-// uploaded file and final name. The rename of a whole directory is atomic;
-// when another controller won the race its copy is kept and ours removed.
+// placeBundle ends both install scripts: it renames the complete
+// directory $t to $d/$digest. mv -T never moves into an existing directory
+// and the rename replaces nothing, so a bundle a step is using is never
+// removed or swapped: when another controller placed it first, its copy
+// stays and ours goes. cuttle itself never leaves an incomplete directory
+// at that name (it places and removes bundles by renaming), so one in the
+// way is reported with the fix rather than removed under someone.
+const placeBundle = `i=0
+until mv -T "$t" "$d/$digest" 2>/dev/null; do
+  if [ -f "$d/$digest/.complete" ]; then rm -rf "$t"; exit 0; fi
+  i=$((i+1))
+  if [ $i -ge 3 ]; then
+    rm -rf "$t"
+    echo "an incomplete bundle directory is in the way: $d/$digest (not left by this cuttle); remove it (rm -rf $d/$digest) and run the step again" >&2
+    exit 1
+  fi
+done
+`
+
+// installBundleScript moves uploaded files into a new bundle directory,
+// marks it complete and places it. $1 bundles dir, $2 digest, then pairs
+// of uploaded file and final name.
 const installBundleScript = `set -eu
 d=$1; digest=$2; shift 2
 t=$(mktemp -d "$d/.tmp-XXXXXXXX")
 chmod 755 "$t"
 while [ $# -ge 2 ]; do mv -f "$1" "$t/$2"; chmod 755 "$t/$2"; shift 2; done
 : > "$t/.complete"
-if [ -f "$d/$digest/.complete" ]; then rm -rf "$t"; exit 0; fi
-rm -rf "$d/$digest"
-mv "$t" "$d/$digest"
-`
+` + placeBundle
 
 // uploadBundle puts the runner and helpers in ~/.cuttle/bundles/<digest>/.
 func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) error {
@@ -55,9 +70,10 @@ func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 		uploaded = append(uploaded, up)
 		args = append(args, up, file.name)
 	}
-	if err := sh.Run(ctx, &transport.Cmd{Args: args}); err != nil {
+	tail := &tailBuffer{max: 1024}
+	if err := sh.Run(ctx, &transport.Cmd{Args: args, Stderr: tail}); err != nil {
 		removeUploads(ctx, sh, uploaded)
-		return stepErr(sh.String(), ReasonRunner, "installing the step runner bundle: %w", err)
+		return stepErr(sh.String(), ReasonRunner, "installing the step runner bundle: %w: %s", err, lastLine(tail.String()))
 	}
 	return nil
 }

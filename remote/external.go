@@ -108,8 +108,7 @@ var digestCache = struct {
 type cachedDigest struct{ stamp, digest string }
 
 // installTarScript extracts a tar stream from stdin into a fresh bundle
-// directory, marks it complete last and renames it into place.
-// $1 bundles dir, $2 digest.
+// directory, marks it complete and places it. $1 bundles dir, $2 digest.
 const installTarScript = `set -eu
 d=$1; digest=$2
 if [ -f "$d/$digest/.complete" ]; then cat >/dev/null; exit 0; fi
@@ -117,10 +116,7 @@ t=$(mktemp -d "$d/.tmp-XXXXXXXX")
 chmod 755 "$t"
 tar -x -C "$t" -f -
 : > "$t/.complete"
-if [ -f "$d/$digest/.complete" ]; then rm -rf "$t"; exit 0; fi
-rm -rf "$d/$digest"
-mv "$t" "$d/$digest"
-`
+` + placeBundle
 
 // EnsureDirBundle makes sure the directory bundle e is cached on the
 // worker: one command checks for it, and only when it is absent a second

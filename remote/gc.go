@@ -153,7 +153,8 @@ for a in "$@"; do
   case "$mode" in
     --containers) docker rm -f "$a" >/dev/null 2>&1 && echo "removed container $a" || echo "failed container $a" ;;
     --workdirs) rm -rf "$home/.cuttle/work/$a" 2>/dev/null; [ -e "$home/.cuttle/work/$a" ] && echo "failed workdir $a" || echo "removed workdir $a" ;;
-    --bundles) rm -rf "$home/.cuttle/bundles/$a" && echo "removed bundle $a" || echo "failed bundle $a" ;;
+    # a bundle leaves by one rename, so no step sees half of one
+    --bundles) t="$home/.cuttle/bundles/.tmp-gc-$a"; mv -T "$home/.cuttle/bundles/$a" "$t" && rm -rf "$t" && echo "removed bundle $a" || echo "failed bundle $a" ;;
     --temps) rm -rf "$a" && echo "removed temp $a" || echo "failed temp $a" ;;
     --builds) docker rmi "$a" >/dev/null 2>&1 && echo "removed image $a" || echo "failed image $a (in use?)" ;;
     --records)

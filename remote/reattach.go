@@ -64,6 +64,25 @@ func (d *decrypting) Write(p []byte) (int, error) {
 	return d.w.Write(b)
 }
 
+// logStreams takes the follower's framed stdout: each log's ciphertext
+// decrypted into its byte-counting stream.
+func logStreams(so, se cipher.Stream, att *attachment) io.Writer {
+	return &bootstrap.Unframer{
+		Stdout: &decrypting{s: so, w: &att.stdout},
+		Stderr: &decrypting{s: se, w: &att.stderr},
+	}
+}
+
+// withDiagnostic adds the last line the follower printed on stderr (plain
+// text: a shell that could not start it, a runner that could not read
+// the logs) to its error; the error's type is kept for errors.As.
+func withDiagnostic(err error, diag *tailBuffer) error {
+	if err == nil || diag.String() == "" {
+		return err
+	}
+	return fmt.Errorf("%w: %s", err, lastLine(diag.String()))
+}
+
 // followArgs sends a step's output from its logs on the worker host, from
 // the given offsets.
 func followArgs(p runPlan, stdoutFrom, stderrFrom int64) []string {
@@ -94,12 +113,14 @@ func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *at
 			f.done <- err
 			return
 		}
-		f.done <- sh.Run(fctx, &transport.Cmd{
+		diag := &tailBuffer{max: 1024}
+		err := sh.Run(fctx, &transport.Cmd{
 			Args:   append(followArgs(p, 0, 0), "--while-running"),
 			Stdin:  pr,
-			Stdout: &decrypting{s: so, w: &att.stdout},
-			Stderr: &decrypting{s: se, w: &att.stderr},
+			Stdout: logStreams(so, se, att),
+			Stderr: diag,
 		})
+		f.done <- withDiagnostic(err, diag)
 	}()
 	return f
 }
@@ -161,11 +182,12 @@ func reattach(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachm
 		if err != nil {
 			return err
 		}
-		err = sh.Run(ctx, &transport.Cmd{
+		diag := &tailBuffer{max: 1024}
+		err = withDiagnostic(sh.Run(ctx, &transport.Cmd{
 			Args:   followArgs(p, outFrom, errFrom),
-			Stdout: &decrypting{s: so, w: &att.stdout},
-			Stderr: &decrypting{s: se, w: &att.stderr},
-		})
+			Stdout: logStreams(so, se, att),
+			Stderr: diag,
+		}), diag)
 		var ee *transport.ExitError
 		switch {
 		case err == nil:

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -27,6 +28,9 @@ type fakeWorker struct {
 	// preflightRun, when set, answers the preflight instead (fast path).
 	preflightRun func(cmd *transport.Cmd) error
 	stdin        []byte // what docker run was given on stdin
+	// runner, when set, answers the bundle's step-runner on the worker
+	// host (heartbeat, follower, watchdog); flags holds its first flag.
+	runner func(flag string, cmd *transport.Cmd) error
 }
 
 func (f *fakeWorker) String() string { return "deploy@fake:22" }
@@ -61,6 +65,9 @@ func (f *fakeWorker) Run(ctx context.Context, cmd *transport.Cmd) error {
 			f.stdin, _ = io.ReadAll(cmd.Stdin)
 		}
 		return f.dockerRun(cmd)
+	}
+	if f.runner != nil && strings.HasSuffix(kind, " step-runner") && len(cmd.Args) > 2 {
+		return f.runner(cmd.Args[2], cmd)
 	}
 	return nil
 }
@@ -167,5 +174,36 @@ func TestRunRefusesWrongArchitecture(t *testing.T) {
 	}
 	if last := w.commands[len(w.commands)-1]; last != "cleanup" {
 		t.Errorf("work dir created by preflight must be cleaned: %v", w.commands)
+	}
+}
+
+// TestFollowerDiagnosticIsNotOutput: when the output follower cannot even
+// start on the worker host, the shell's plain-text complaint ends up in
+// the step's error, and nothing of it is "decrypted" into the output.
+func TestFollowerDiagnosticIsNotOutput(t *testing.T) {
+	const complaint = "bash: line 1: /home/deploy/.cuttle/bundles/x/cuttle: No such file or directory"
+	w := &fakeWorker{preflight: factsOK, started: "2026-11-27T00:00:01Z",
+		dockerRun: func(cmd *transport.Cmd) error { return nil },
+		runner: func(flag string, cmd *transport.Cmd) error {
+			if flag != "--follow" {
+				if cmd.Stdin != nil {
+					io.Copy(io.Discard, cmd.Stdin)
+				}
+				return nil
+			}
+			io.WriteString(cmd.Stderr, complaint+"\n")
+			return &transport.ExitError{Code: 127}
+		}}
+	var out bytes.Buffer
+	_, err := Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash", ReattachWindow: time.Minute}, Output{Stdout: &out, Stderr: &out})
+	if err == nil || !strings.Contains(err.Error(), "No such file or directory") {
+		t.Fatalf("err = %v, want the follower's complaint in it", err)
+	}
+	var se *StepError
+	if !errors.As(err, &se) {
+		t.Errorf("err %v is not a StepError (exit 125)", err)
+	}
+	if out.Len() != 0 {
+		t.Errorf("the step's output got %d bytes from a follower that sent none: %q", out.Len(), out.String())
 	}
 }

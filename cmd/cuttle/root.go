@@ -145,7 +145,9 @@ func newStepRunnerCmd() *cobra.Command {
 						close(started)
 					}()
 				}
-				if code := bootstrap.Follow(spec.WorkDir, container, stdoutFrom, stderrFrom, started, cmd.OutOrStdout(), cmd.ErrOrStderr()); code != 0 {
+				// Both logs go framed on stdout; stderr stays for plain diagnostics.
+				fr := bootstrap.NewFramer(cmd.OutOrStdout())
+				if code := bootstrap.Follow(spec.WorkDir, container, stdoutFrom, stderrFrom, started, fr.Stdout(), fr.Stderr()); code != 0 {
 					return scriptExit{code: code}
 				}
 				return nil
