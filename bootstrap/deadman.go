@@ -86,18 +86,38 @@ func Watchdog(file, container, workDir string, window time.Duration) {
 		if err != nil {
 			return
 		}
-		if time.Since(st.ModTime()) < window {
-			continue
+		if time.Since(st.ModTime()) >= window {
+			break
 		}
+	}
+	removeStep(container, workDir, watchdogGiveUp)
+}
+
+// watchdogGiveUp bounds how long a watchdog waits for an engine that does
+// not answer; gc removes what is left after that.
+const watchdogGiveUp = 24 * time.Hour
+
+// removeStep stops and removes the container, retrying with backoff while
+// the engine does not answer (its container may run on), then the work
+// directory and the run's record.
+func removeStep(container, workDir string, giveUp time.Duration) {
+	deadline := time.Now().Add(giveUp)
+	for wait := time.Second; ; wait = min(wait*2, time.Minute) {
 		// Stop first: the runner forwards the signal to the script, then
 		// hands the work directory back to the SSH user, so it can go.
 		exec.Command("docker", "stop", "-t", "10", container).Run()
 		exec.Command("docker", "rm", "-f", container).Run()
-		if os.RemoveAll(workDir) == nil {
-			// The per-run record: <home>/.cuttle/runs/<step id>.json, with
-			// the work directory at <home>/.cuttle/work/<step id>.
-			os.Remove(filepath.Join(filepath.Dir(filepath.Dir(workDir)), "runs", filepath.Base(workDir)+".json"))
+		if containerStateOf(container) == containerGone {
+			break
 		}
-		return
+		if time.Now().After(deadline) {
+			return
+		}
+		time.Sleep(wait)
+	}
+	if os.RemoveAll(workDir) == nil {
+		// The per-run record: <home>/.cuttle/runs/<step id>.json, with
+		// the work directory at <home>/.cuttle/work/<step id>.
+		os.Remove(filepath.Join(filepath.Dir(filepath.Dir(workDir)), "runs", filepath.Base(workDir)+".json"))
 	}
 }

@@ -5,19 +5,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strconv"
 	"sync"
 )
 
 // The follower sends both of a step's encrypted logs on its stdout, in
-// frames: one byte naming the stream (StreamStdout or StreamStderr as
-// frame ids 1 and 2), four bytes of big-endian length, then that many
-// bytes. Its stderr stays plain text for whatever goes wrong on the worker
+// frames: one byte naming the stream (1 stdout, 2 stderr, 3 the exit
+// code once the step ended), four bytes of big-endian length, then that
+// many bytes. Its stderr stays plain text for whatever goes wrong on the worker
 // host (a shell that cannot start the runner, a runner that cannot read
 // the logs), so a diagnostic is never mistaken for ciphertext and
 // "decrypted" into the step's output.
 const (
 	frameStdout     byte = 1
 	frameStderr     byte = 2
+	frameExit       byte = 3 // the step's exit code, in decimal, last
 	frameHeader          = 5
 	maxFramePayload      = 256 << 10
 )
@@ -79,6 +81,12 @@ func (s *framedStream) ReadFrom(r io.Reader) (int64, error) {
 	}
 }
 
+// Exit sends the step's exit code, after everything else.
+func (f *Framer) Exit(code int) error {
+	b := strconv.AppendInt(nil, int64(code), 10)
+	return f.send(frameExit, func(p []byte) int { return copy(p, b) }, len(b))
+}
+
 // send fills up to max payload bytes with fill and writes the frame (none
 // for an empty fill).
 func (f *Framer) send(id byte, fill func([]byte) int, max int) error {
@@ -106,6 +114,8 @@ type Unframer struct {
 	have           int    // header bytes collected
 	left           uint32 // payload bytes of the current frame still to come
 	to             io.Writer
+	exit           []byte
+	exited         bool
 }
 
 // ErrBadFrame reports a follower stream that is not frames.
@@ -128,6 +138,12 @@ func (u *Unframer) Write(p []byte) (int, error) {
 				u.to = u.Stdout
 			case frameStderr:
 				u.to = u.Stderr
+			case frameExit:
+				if u.left > 16 {
+					return total - len(p), fmt.Errorf("%w: exit frame of %d bytes", ErrBadFrame, u.left)
+				}
+				u.exit, u.exited = u.exit[:0], true
+				u.to = exitWriter{u}
 			default:
 				return total - len(p), fmt.Errorf("%w: stream %d", ErrBadFrame, u.hdr[0])
 			}
@@ -144,6 +160,22 @@ func (u *Unframer) Write(p []byte) (int, error) {
 		p = p[n:]
 	}
 	return total, nil
+}
+
+type exitWriter struct{ u *Unframer }
+
+func (w exitWriter) Write(p []byte) (int, error) {
+	w.u.exit = append(w.u.exit, p...)
+	return len(p), nil
+}
+
+// ExitCode is the step's exit code, once the follower sent it whole.
+func (u *Unframer) ExitCode() (int, bool) {
+	if !u.exited || u.Partial() {
+		return 0, false
+	}
+	code, err := strconv.Atoi(string(u.exit))
+	return code, err == nil
 }
 
 // Partial reports a frame cut short: the follower ended mid-frame.

@@ -180,29 +180,48 @@ func writeExit(dir string, code, uid, gid int) error {
 
 // Follow exit codes: how a follow ended, when it did not reach the end.
 const (
-	// FollowDone: the runner wrote its exit file and every byte was sent.
+	// FollowDone: the runner wrote its exit file and every byte was sent,
+	// then the exit code in an exit frame.
 	FollowDone = 0
 	// FollowNoExit: the container is gone and never wrote an exit file
 	// (killed, out of memory, removed).
 	FollowNoExit = 65
 	// FollowFailed: the logs could not be read.
 	FollowFailed = 66
+	// FollowEngineAway: the Docker engine did not answer for longer than
+	// the follow's EngineWait, and the step wrote no exit file meanwhile.
+	FollowEngineAway = 67
 )
 
+// FollowSpec says what to follow.
+type FollowSpec struct {
+	WorkDir, Container     string
+	StdoutFrom, StderrFrom int64
+	// Started, when set, stays open while the step's own docker run is in
+	// progress (in another session of the same controller): the container
+	// is not looked at before it closes, as it may not exist yet.
+	Started <-chan struct{}
+	// EngineWait is how long an engine that does not answer is waited
+	// for (a dockerd restart with live-restore keeps the container
+	// running); zero waits for as long as it takes.
+	EngineWait time.Duration
+}
+
 // Follow sends the step's logs from the given offsets (the ciphertext, as
-// stored) to stdout and stderr until the runner's exit file appears, then
-// sends the rest and returns FollowDone. It runs on the worker host, in
-// the session of a controller that reattached. It polls: a reattached
-// controller is not the live path, and a poll works on every filesystem.
+// stored) as frames to out until the runner's exit file appears, then
+// sends the rest and the exit code and returns FollowDone. It runs on the
+// worker host, beside the step's docker run or for a controller that
+// reattached. It polls: a poll works on every filesystem.
 //
-// With started (the step's own docker run is still in progress, in
-// another session of the same controller) the container is not looked
-// at until started is closed: before that it may not exist yet.
-func Follow(workDir, container string, stdoutFrom, stderrFrom int64, started <-chan struct{}, stdout, stderr io.Writer) int {
-	dir := filepath.Join(workDir, LogDir)
+// Once docker run is over it looks at the container every second: gone
+// without an exit file ends the follow (FollowNoExit); an engine that
+// does not answer is waited for, up to EngineWait, as the container may
+// go on without it.
+func Follow(spec FollowSpec, out *Framer) int {
+	dir := filepath.Join(spec.WorkDir, LogDir)
 	streams := []*followed{
-		{path: filepath.Join(dir, StdoutLog), off: stdoutFrom, w: stdout},
-		{path: filepath.Join(dir, StderrLog), off: stderrFrom, w: stderr},
+		{path: filepath.Join(dir, StdoutLog), off: spec.StdoutFrom, w: out.Stdout()},
+		{path: filepath.Join(dir, StderrLog), off: spec.StderrFrom, w: out.Stderr()},
 	}
 	defer func() {
 		for _, s := range streams {
@@ -219,19 +238,29 @@ func Follow(workDir, container string, stdoutFrom, stderrFrom int64, started <-c
 		}
 		return true
 	}
+	exited := func() bool {
+		_, err := os.Stat(filepath.Join(dir, ExitFile))
+		return err == nil
+	}
 	// Short polls: this is how the step's output streams live.
 	const maxPoll = 25 * time.Millisecond
 	poll := time.Millisecond
 	lastCheck := time.Now()
+	var awaySince time.Time
+	started := spec.Started
 	for {
 		before := streams[0].off + streams[1].off
-		_, exitErr := os.Stat(filepath.Join(dir, ExitFile))
+		done := exited()
 		if !drain() {
 			return FollowFailed
 		}
-		if exitErr == nil {
+		if done {
 			// The exit file is written after the logs are closed.
 			if !drain() {
+				return FollowFailed
+			}
+			code, err := ReadExitFile(spec.WorkDir)
+			if err != nil || out.Exit(code) != nil {
 				return FollowFailed
 			}
 			return FollowDone
@@ -246,8 +275,19 @@ func Follow(workDir, container string, stdoutFrom, stderrFrom int64, started <-c
 		}
 		if started == nil && time.Since(lastCheck) >= time.Second {
 			lastCheck = time.Now()
-			if !containerRunning(container) {
-				if _, err := os.Stat(filepath.Join(dir, ExitFile)); err == nil {
+			switch containerStateOf(spec.Container) {
+			case containerUp:
+				awaySince = time.Time{}
+			case engineAway:
+				if awaySince.IsZero() {
+					awaySince = time.Now()
+				}
+				if spec.EngineWait > 0 && time.Since(awaySince) > spec.EngineWait && !exited() {
+					drain()
+					return FollowEngineAway
+				}
+			case containerGone:
+				if exited() {
 					continue
 				}
 				drain()
@@ -261,6 +301,19 @@ func Follow(workDir, container string, stdoutFrom, stderrFrom int64, started <-c
 		time.Sleep(poll)
 		poll = min(poll*2, maxPoll)
 	}
+}
+
+// ReadExitFile returns the exit code the runner recorded in workDir.
+func ReadExitFile(workDir string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(workDir, LogDir, ExitFile))
+	if err != nil {
+		return 0, err
+	}
+	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("exit file holds %q", b)
+	}
+	return code, nil
 }
 
 type followed struct {
@@ -292,7 +345,28 @@ func (s *followed) copy() error {
 	return err
 }
 
-func containerRunning(name string) bool {
+type containerState int
+
+const (
+	containerGone containerState = iota
+	containerUp
+	engineAway
+)
+
+// containerStateOf tells what the engine says of a container (tests
+// replace it).
+var containerStateOf = func(name string) containerState {
 	out, err := exec.Command("docker", "inspect", "--format", "{{.State.Running}}", name).Output()
-	return err == nil && strings.TrimSpace(string(out)) == "true"
+	if err == nil {
+		if strings.TrimSpace(string(out)) == "true" {
+			return containerUp
+		}
+		return containerGone
+	}
+	// No such container, or no engine to ask: the engine's own version
+	// tells which, without reading error texts.
+	if exec.Command("docker", "version", "--format", "{{.Server.Version}}").Run() != nil {
+		return engineAway
+	}
+	return containerGone
 }

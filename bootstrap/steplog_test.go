@@ -36,6 +36,19 @@ func TestLogCipherResumesAtAnyOffset(t *testing.T) {
 	}
 }
 
+// follow runs Follow into an Unframer, with the engine's answers given
+// by state.
+func follow(t *testing.T, spec FollowSpec, state func() containerState) (code int, out, errb *bytes.Buffer, u *Unframer) {
+	t.Helper()
+	saved := containerStateOf
+	containerStateOf = func(string) containerState { return state() }
+	t.Cleanup(func() { containerStateOf = saved })
+	out, errb = &bytes.Buffer{}, &bytes.Buffer{}
+	u = &Unframer{Stdout: out, Stderr: errb}
+	code = Follow(spec, NewFramer(u))
+	return code, out, errb, u
+}
+
 func TestFollowSendsTheRestThenStops(t *testing.T) {
 	wd := t.TempDir()
 	dir := filepath.Join(wd, LogDir)
@@ -49,25 +62,103 @@ func TestFollowSendsTheRestThenStops(t *testing.T) {
 		os.WriteFile(filepath.Join(dir, StderrLog), []byte("err"), 0o644)
 		writeExit(dir, 7, -1, -1)
 	}()
-	var out, errb bytes.Buffer
-	if code := Follow(wd, "no-such-container", 4, 1, nil, &out, &errb); code != FollowDone {
+	code, out, errb, u := follow(t, FollowSpec{WorkDir: wd, Container: "c", StdoutFrom: 4, StderrFrom: 1}, func() containerState { return containerUp })
+	if code != FollowDone {
 		t.Fatalf("Follow = %d", code)
 	}
 	if out.String() != "456789abc" || errb.String() != "rr" {
 		t.Errorf("stdout %q stderr %q, want %q %q", out.String(), errb.String(), "456789abc", "rr")
 	}
-	if b, _ := os.ReadFile(filepath.Join(dir, ExitFile)); string(b) != "7\n" {
-		t.Errorf("exit file %q", b)
+	if got, ok := u.ExitCode(); !ok || got != 7 {
+		t.Errorf("exit frame %d (%v), want 7", got, ok)
 	}
 }
 
 func TestFollowGivesUpWhenTheContainerIsGone(t *testing.T) {
-	wd := t.TempDir()
 	start := time.Now()
-	if code := Follow(wd, "cuttle-no-such-container-for-test", 0, 0, nil, &bytes.Buffer{}, &bytes.Buffer{}); code != FollowNoExit {
+	code, _, _, u := follow(t, FollowSpec{WorkDir: t.TempDir(), Container: "c"}, func() containerState { return containerGone })
+	if code != FollowNoExit {
 		t.Fatalf("Follow = %d, want %d", code, FollowNoExit)
 	}
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("took %s to notice", d)
 	}
+	if _, ok := u.ExitCode(); ok {
+		t.Error("an exit code was sent for a step that never wrote one")
+	}
+}
+
+// TestFollowWaitsForTheEngine: an engine that stops answering (a dockerd
+// restart with live-restore) does not end the follow; the step's own end
+// does.
+func TestFollowWaitsForTheEngine(t *testing.T) {
+	wd := t.TempDir()
+	dir := filepath.Join(wd, LogDir)
+	os.MkdirAll(dir, 0o755)
+	start := time.Now()
+	go func() {
+		time.Sleep(2500 * time.Millisecond)
+		os.WriteFile(filepath.Join(dir, StdoutLog), []byte("after"), 0o644)
+		writeExit(dir, 3, -1, -1)
+	}()
+	code, out, _, u := follow(t, FollowSpec{WorkDir: wd, Container: "c", EngineWait: time.Minute}, func() containerState {
+		if time.Since(start) < 1500*time.Millisecond {
+			return engineAway
+		}
+		return containerUp
+	})
+	if code != FollowDone || out.String() != "after" {
+		t.Fatalf("Follow = %d, stdout %q; want %d and the output written after the engine came back", code, out, FollowDone)
+	}
+	if got, ok := u.ExitCode(); !ok || got != 3 {
+		t.Errorf("exit frame %d (%v), want 3", got, ok)
+	}
+}
+
+func TestFollowGivesUpOnAnEngineAwayTooLong(t *testing.T) {
+	start := time.Now()
+	code, _, _, _ := follow(t, FollowSpec{WorkDir: t.TempDir(), Container: "c", EngineWait: 1500 * time.Millisecond}, func() containerState { return engineAway })
+	if code != FollowEngineAway {
+		t.Fatalf("Follow = %d, want %d", code, FollowEngineAway)
+	}
+	if d := time.Since(start); d < 1500*time.Millisecond || d > 5*time.Second {
+		t.Errorf("gave up after %s, want after the 1.5 s engine wait", d)
+	}
+}
+
+// TestRemoveStepWaitsForTheEngine: the dead man's switch keeps trying
+// while the engine does not answer, and removes the work directory and
+// the record only once the container is gone.
+func TestRemoveStepWaitsForTheEngine(t *testing.T) {
+	home := t.TempDir()
+	wd := filepath.Join(home, "work", "s1")
+	rec := filepath.Join(home, "runs", "s1.json")
+	os.MkdirAll(wd, 0o755)
+	os.MkdirAll(filepath.Dir(rec), 0o755)
+	os.WriteFile(rec, []byte("{}"), 0o644)
+	asked := 0
+	saved := containerStateOf
+	containerStateOf = func(string) containerState {
+		asked++
+		if asked < 3 {
+			if _, err := os.Stat(wd); err != nil {
+				t.Error("work directory removed while the container may still run")
+			}
+			return engineAway
+		}
+		return containerGone
+	}
+	t.Cleanup(func() { containerStateOf = saved })
+	removeStep("cuttle-no-such-container-for-test", wd, time.Minute)
+	if asked != 3 {
+		t.Errorf("engine asked %d times, want 3 (away, away, gone)", asked)
+	}
+	if fileExistsT(wd) || fileExistsT(rec) {
+		t.Errorf("left: work dir %v, record %v", fileExistsT(wd), fileExistsT(rec))
+	}
+}
+
+func fileExistsT(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

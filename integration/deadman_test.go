@@ -61,3 +61,31 @@ func TestDeadMansSwitch(t *testing.T) {
 	}
 	t.Logf("worker removed the orphaned step %s after the controller's kill -9 (window 2s)", time.Since(killed).Round(100*time.Millisecond))
 }
+
+// TestKeepWorkspaceOutlivesTheWindow: --keep-workspace keeps the work
+// directory (and its files) after the step, and the dead man's switch,
+// whose window passes right after, leaves it alone: the controller ended
+// the step properly. Credentials still go.
+func TestKeepWorkspaceOutlivesTheWindow(t *testing.T) {
+	t.Parallel()
+	r := runCuttle(t, append(workerArgs(), "--image", env.image, "--pull", "never", "--reattach-window", "1s", "--keep-workspace",
+		"--inline", `echo kept > kept.txt; echo "wd $PWD"`)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	s := step(t, r)
+	t.Cleanup(func() { os.RemoveAll(s.WorkDir) })
+	time.Sleep(3 * time.Second) // three windows: a watchdog would have acted
+	b, err := os.ReadFile(filepath.Join(s.WorkDir, "kept.txt"))
+	if err != nil || string(b) != "kept\n" {
+		t.Fatalf("kept workspace lost its file after the window: %q, %v", b, err)
+	}
+	for _, gone := range []string{".docker-config", ".cuttle-heartbeat"} {
+		if fileExists(filepath.Join(s.WorkDir, gone)) {
+			t.Errorf("%s left in the kept workspace", gone)
+		}
+	}
+	if exec.Command("docker", "inspect", "cuttle-"+s.ID).Run() == nil {
+		t.Errorf("container cuttle-%s left", s.ID)
+	}
+}

@@ -331,6 +331,99 @@ func TestFaultEngineStopped(t *testing.T) {
 	}
 }
 
+// engineWorker is a worker user (of its own: the checks below must not
+// meet other tests' steps) behind an sshd whose Docker engine the test can
+// stop and start (an EngineProxy to the shared engine).
+func engineWorker(t *testing.T, user string) (*testenv.SSHD, *testenv.EngineProxy, testenv.User) {
+	t.Helper()
+	proxy, err := testenv.StartEngineProxy(filepath.Join(env.dir, "engine-"+uniq(t)+".sock"), "/var/run/docker.sock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(proxy.Stop)
+	s := newSSHD(t, "SetEnv DOCKER_HOST=unix://"+proxy.Path)
+	u, err := testenv.EnsureUser(user, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, proxy, u
+}
+
+// TestFaultEngineRestartMidStep: the worker's Docker engine goes away for
+// 3 s while the step prints (its API connections cut, new ones refused)
+// and comes back, as a dockerd restart with live-restore looks to a
+// client; the container goes on. The step ends with its whole output and
+// its own exit code, and nothing is left behind.
+func TestFaultEngineRestartMidStep(t *testing.T) {
+	t.Parallel()
+	s, proxy, u := engineWorker(t, "cuttle-blip")
+	args := argsFor(s, "--inline", streamScript(30)+"\nexit 4")
+	args[2] = s.URL(u.Name)
+	_, rep, wd, stdout, stderr, done := startStep(t, args)
+	proxy.Stop()
+	stoppedAt := time.Now()
+	goAhead(t, wd)
+	time.Sleep(3 * time.Second)
+	if err := proxy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	err := waitDone(t, done, time.Minute)
+	t.Logf("engine away 3 s mid-step; the step finished %s after it went", time.Since(stoppedAt).Round(100*time.Millisecond))
+	if code := exitCode(err); code != 4 {
+		t.Fatalf("exit %d (%v), want the script's 4\nstderr: %s", code, err, stderr)
+	}
+	checkWhole(t, stdout.String(), 30)
+	assertNothingLeftIn(t, result{report: readReport(t, rep), stdout: stdout.String(), stderr: stderr.String()}, u.Home)
+}
+
+// TestFaultEngineAwayPastWindow: the engine stays away longer than the
+// reattach window while a long step runs on. The step fails with 125 and
+// a reason naming the engine and the fix; once the engine is back the
+// worker's dead man's switch removes the step, and gc finds nothing more.
+func TestFaultEngineAwayPastWindow(t *testing.T) {
+	t.Parallel()
+	s, proxy, u := engineWorker(t, "cuttle-noengine2")
+	args := argsFor(s, "--reattach-window", "3s", "--inline", streamScript(600)) // would run 60s
+	args[2] = s.URL(u.Name)
+	_, rep, wd, _, stderr, done := startStep(t, args)
+	proxy.Stop()
+	stoppedAt := time.Now()
+	goAhead(t, wd)
+	err := waitDone(t, done, time.Minute)
+	gaveUp := time.Since(stoppedAt)
+	if code := exitCode(err); code != 125 {
+		t.Fatalf("exit %d, want 125\nstderr: %s", code, stderr)
+	}
+	for _, want := range []string{"Docker engine on the worker stopped answering", "within 3s", "systemctl start docker"} {
+		if !strings.Contains(stderr.String(), want) {
+			t.Errorf("stderr lacks %q: %s", want, stderr)
+		}
+	}
+	if r := readReport(t, rep); len(r.Steps) != 1 || !strings.Contains(r.Steps[0].Error, "stopped answering") {
+		t.Errorf("report: %s", r.Raw)
+	}
+	if err := proxy.Start(); err != nil {
+		t.Fatal(err)
+	}
+	name := "cuttle-" + filepath.Base(wd)
+	deadline := time.Now().Add(30 * time.Second)
+	for fileExists(wd) || exec.Command("docker", "inspect", name).Run() == nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("30s after the engine came back the step is still on the worker (work dir %v)", fileExists(wd))
+		}
+		time.Sleep(200 * time.Millisecond) // polling the worker, bounded
+	}
+	cleaned := time.Since(stoppedAt)
+	g := runCuttle(t, "gc", "--worker", s.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts, "--older-than", "0s")
+	if g.code != 0 {
+		t.Errorf("gc: exit %d\n%s%s", g.code, g.stdout, g.stderr)
+	}
+	if fileExists(recordOf(wd)) {
+		t.Errorf("record %s left", recordOf(wd))
+	}
+	t.Logf("gave up %s after the engine went (window 3s); the worker had removed the step %s after", gaveUp.Round(100*time.Millisecond), cleaned.Round(100*time.Millisecond))
+}
+
 func listDir(t *testing.T, dir string) []string {
 	t.Helper()
 	es, _ := os.ReadDir(dir)

@@ -235,6 +235,13 @@ func step(t *testing.T, r result) reportStep {
 // directly, not through cuttle.
 func assertNothingLeft(t *testing.T, r result) {
 	t.Helper()
+	assertNothingLeftIn(t, r, env.user.Home)
+}
+
+// assertNothingLeftIn checks a step run as the worker user whose home is
+// home.
+func assertNothingLeftIn(t *testing.T, r result, home string) {
+	t.Helper()
 	if len(r.report.Steps) == 0 || r.report.Steps[0].ID == "" {
 		t.Fatalf("report has no step id to check for leftovers (exit %d, report %q):\nstdout: %s\nstderr: %s", r.code, r.report.Raw, r.stdout, r.stderr)
 	}
@@ -246,7 +253,7 @@ func assertNothingLeft(t *testing.T, r result) {
 	if len(bytes.TrimSpace(out)) != 0 {
 		t.Errorf("container of step %s left behind: %s", s.ID, out)
 	}
-	wd := filepath.Join(env.user.Home, ".cuttle/work", s.ID)
+	wd := filepath.Join(home, ".cuttle/work", s.ID)
 	if s.WorkDir != wd {
 		t.Errorf("report work_dir = %q, want %q", s.WorkDir, wd)
 	}

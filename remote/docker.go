@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
 )
@@ -85,6 +86,9 @@ type runPlan struct {
 	// LogOnly attaches stdin alone: the runner writes the output to its
 	// logs, which the controller follows.
 	LogOnly bool
+	// EngineWait is how long the output follower waits for a Docker
+	// engine that stopped answering (the reattach window).
+	EngineWait time.Duration
 	// Command, when set, replaces cuttle's runner (an external runner
 	// such as Calamari, whose bundle is mounted from ExternalDir).
 	Command     []string

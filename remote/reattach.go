@@ -66,7 +66,7 @@ func (d *decrypting) Write(p []byte) (int, error) {
 
 // logStreams takes the follower's framed stdout: each log's ciphertext
 // decrypted into its byte-counting stream.
-func logStreams(so, se cipher.Stream, att *attachment) io.Writer {
+func logStreams(so, se cipher.Stream, att *attachment) *bootstrap.Unframer {
 	return &bootstrap.Unframer{
 		Stdout: &decrypting{s: so, w: &att.stdout},
 		Stderr: &decrypting{s: se, w: &att.stderr},
@@ -88,13 +88,37 @@ func withDiagnostic(err error, diag *tailBuffer) error {
 func followArgs(p runPlan, stdoutFrom, stderrFrom int64) []string {
 	return []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--follow",
 		"--workdir", p.WorkDir, "--container", ContainerName(p.StepID),
-		"--stdout-from", strconv.FormatInt(stdoutFrom, 10), "--stderr-from", strconv.FormatInt(stderrFrom, 10)}
+		"--stdout-from", strconv.FormatInt(stdoutFrom, 10), "--stderr-from", strconv.FormatInt(stderrFrom, 10),
+		"--engine-wait", p.EngineWait.String()}
+}
+
+// followErr explains a follower that ended before the step's end.
+func followErr(sh Shell, p runPlan, err error) error {
+	var ee *transport.ExitError
+	switch {
+	case errors.As(err, &ee) && ee.Code == bootstrap.FollowNoExit:
+		return stepErr(sh.String(), ReasonDocker, "the step's container %s ended without reporting an exit status (killed, out of memory, stopped with its engine, or removed by the dead man's switch)", ContainerName(p.StepID))
+	case errors.As(err, &ee) && ee.Code == bootstrap.FollowEngineAway:
+		return stepErr(sh.String(), ReasonDocker, "the Docker engine on the worker stopped answering while the step ran and did not come back within %s: start it (systemctl start docker); the container may still be there: run cuttle gc on this worker once the engine is back", p.EngineWait)
+	case errors.As(err, &ee) && ee.Code == bootstrap.FollowFailed:
+		return stepErr(sh.String(), ReasonWorkspace, "reading the step's output logs in %s/%s failed", p.WorkDir, bootstrap.LogDir)
+	}
+	return stepErr(sh.String(), ReasonWorkspace, "reading the step's output: %v", err)
+}
+
+// exitErrorOf is a script's exit code as Run's commands report it.
+func exitErrorOf(code int) error {
+	if code == 0 {
+		return nil
+	}
+	return &transport.ExitError{Code: code}
 }
 
 // follower streams a running step's output from its logs: the runner
 // writes them, and docker attaches only stdin, so the output does not go
 // through Docker's attach stream.
 type follower struct {
+	frames *bootstrap.Unframer
 	done   chan error
 	cancel context.CancelFunc
 	// running stays open while docker run is: the follower looks at the
@@ -108,6 +132,7 @@ func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *at
 	f := &follower{done: make(chan error, 1), cancel: cancel, running: pw}
 	so, err1 := bootstrap.LogCipher(key, bootstrap.StreamStdout, 0)
 	se, err2 := bootstrap.LogCipher(key, bootstrap.StreamStderr, 0)
+	f.frames = logStreams(so, se, att)
 	go func() {
 		if err := errors.Join(err1, err2); err != nil {
 			f.done <- err
@@ -117,7 +142,7 @@ func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *at
 		err := sh.Run(fctx, &transport.Cmd{
 			Args:   append(followArgs(p, 0, 0), "--while-running"),
 			Stdin:  pr,
-			Stdout: logStreams(so, se, att),
+			Stdout: f.frames,
 			Stderr: diag,
 		})
 		f.done <- withDiagnostic(err, diag)
@@ -125,9 +150,9 @@ func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *at
 	return f
 }
 
-// wait returns once the follower has sent the whole output (nil), found
-// the container gone without an exit file (nil: docker's own exit code
-// tells what happened), or failed.
+// wait returns once the follower has sent the whole output and the exit
+// code (nil), found the container gone without an exit file (nil:
+// docker's own exit code tells what happened), or failed.
 //
 // Call it once docker run has returned.
 func (f *follower) wait() error {
@@ -140,6 +165,10 @@ func (f *follower) wait() error {
 	}
 	return err
 }
+
+// exitCode is the script's exit code as the runner recorded it, once the
+// follower sent it.
+func (f *follower) exitCode() (int, bool) { return f.frames.ExitCode() }
 
 // lockedWriter serialises writes from several sessions.
 type lockedWriter struct {
@@ -183,21 +212,23 @@ func reattach(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachm
 			return err
 		}
 		diag := &tailBuffer{max: 1024}
+		frames := logStreams(so, se, att)
 		err = withDiagnostic(sh.Run(ctx, &transport.Cmd{
 			Args:   followArgs(p, outFrom, errFrom),
-			Stdout: logStreams(so, se, att),
+			Stdout: frames,
 			Stderr: diag,
 		}), diag)
 		var ee *transport.ExitError
 		switch {
 		case err == nil:
+			if code, ok := frames.ExitCode(); ok {
+				return exitErrorOf(code)
+			}
 			return exitCodeOf(ctx, sh, p)
 		case errors.Is(err, transport.ErrConnectionLost) && ctx.Err() == nil:
 			continue
-		case errors.As(err, &ee) && ee.Code == bootstrap.FollowNoExit:
-			return stepErr(sh.String(), ReasonDocker, "the step's container %s ended without reporting an exit status while the controller was away (killed, out of memory, or removed by the dead man's switch)", ContainerName(p.StepID))
-		case errors.As(err, &ee) && ee.Code == bootstrap.FollowFailed:
-			return stepErr(sh.String(), ReasonWorkspace, "reading the step's output logs in %s/%s after reattaching failed", p.WorkDir, bootstrap.LogDir)
+		case errors.As(err, &ee) && (ee.Code == bootstrap.FollowNoExit || ee.Code == bootstrap.FollowEngineAway || ee.Code == bootstrap.FollowFailed):
+			return followErr(sh, p, err)
 		default:
 			return err
 		}

@@ -174,7 +174,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			WorkDir: res.WorkDir, BundleDir: facts.BundleDir(b.Digest), Image: st.Image,
 			NoPull: supportsPullFlag(facts.DockerClient), Script: ScriptName, Syntax: st.Syntax,
 			OwnerUID: facts.UID, OwnerGID: facts.GID, Options: st.ContainerOptions,
-			LogOnly: logKey != nil,
+			LogOnly: logKey != nil, EngineWait: st.ReattachWindow,
 		}
 		if st.Slots > 0 && facts.HasFlock {
 			plan.SlotDir, plan.Slots = facts.Home+"/.cuttle/locks", st.Slots
@@ -337,9 +337,23 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		// The output is whole once the follower has sent everything up
 		// to the runner's exit file.
 		ferr := following.wait()
-		if err == nil && ferr != nil && !errors.Is(ferr, transport.ErrConnectionLost) && ctx.Err() == nil {
-			err = stepErr(sh.String(), ReasonWorkspace, "reading the step's output: %v", ferr)
-		} else if err == nil && errors.Is(ferr, transport.ErrConnectionLost) {
+		code, ended := following.exitCode()
+		var ee *transport.ExitError
+		switch {
+		case ferr == nil && ended && err != nil && !errors.Is(err, transport.ErrConnectionLost) && ctx.Err() == nil:
+			// The runner recorded the script's end, so its exit code
+			// stands, whatever docker run's client said: it loses its
+			// engine when dockerd restarts with live-restore, while the
+			// container goes on.
+			if !errors.As(err, &ee) || ee.Code != code {
+				log.Warn().Err(err).Int("exit_code", code).Msg("docker run's client failed while the step ran on (was the Docker engine restarted?); the exit code is the one the step's runner recorded")
+			}
+			err = exitErrorOf(code)
+		case err == nil && ferr != nil && !errors.Is(ferr, transport.ErrConnectionLost) && ctx.Err() == nil:
+			err = followErr(sh, plan, ferr)
+		case err != nil && errors.As(ferr, &ee) && ee.Code == bootstrap.FollowEngineAway && ctx.Err() == nil:
+			err = followErr(sh, plan, ferr) // it says more than docker run's "unexpected EOF"
+		case err == nil && errors.Is(ferr, transport.ErrConnectionLost):
 			err = ferr // the step's end was not seen whole: reattach
 		}
 	}

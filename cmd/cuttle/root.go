@@ -113,6 +113,7 @@ func newStepRunnerCmd() *cobra.Command {
 	var hbFile, container string
 	var stdoutFrom, stderrFrom int64
 	var whileRunning bool
+	var engineWait time.Duration
 	var window time.Duration
 	cmd := &cobra.Command{
 		Use:    "step-runner",
@@ -147,7 +148,8 @@ func newStepRunnerCmd() *cobra.Command {
 				}
 				// Both logs go framed on stdout; stderr stays for plain diagnostics.
 				fr := bootstrap.NewFramer(cmd.OutOrStdout())
-				if code := bootstrap.Follow(spec.WorkDir, container, stdoutFrom, stderrFrom, started, fr.Stdout(), fr.Stderr()); code != 0 {
+				fs := bootstrap.FollowSpec{WorkDir: spec.WorkDir, Container: container, StdoutFrom: stdoutFrom, StderrFrom: stderrFrom, Started: started, EngineWait: engineWait}
+				if code := bootstrap.Follow(fs, fr); code != 0 {
 					return scriptExit{code: code}
 				}
 				return nil
@@ -202,6 +204,7 @@ func newStepRunnerCmd() *cobra.Command {
 	f.Int64Var(&stdoutFrom, "stdout-from", 0, "with --follow: stdout log offset")
 	f.BoolVar(&whileRunning, "while-running", false, "with --follow: the step's docker run is still in progress; look at the container only once stdin closes")
 	f.Int64Var(&stderrFrom, "stderr-from", 0, "with --follow: stderr log offset")
+	f.DurationVar(&engineWait, "engine-wait", 5*time.Minute, "with --follow: how long a Docker engine that does not answer is waited for (0: no limit)")
 	f.StringVar(&hbFile, "heartbeat-file", "", "the heartbeat file")
 	f.StringVar(&container, "container", "", "the step's container")
 	f.DurationVar(&window, "window", 5*time.Minute, "how long the controller may be silent")
