@@ -34,6 +34,8 @@ type outputProcessor struct {
 	stderr  io.Writer
 	verbose bool
 	log     zerolog.Logger
+	// lineByLine turns off the block fast path (tests compare the two).
+	lineByLine bool
 
 	mu            sync.Mutex
 	stdoutLevel   string
@@ -59,6 +61,10 @@ func newOutputProcessor(masks *mask.Set, out Output, log zerolog.Logger) *output
 func (p *outputProcessor) writers() (stdout, stderr io.Writer, flush func()) {
 	o := mask.NewLineWriter(func(line []byte, nl bool) { p.line(false, line, nl) })
 	e := mask.NewLineWriter(func(line []byte, nl bool) { p.line(true, line, nl) })
+	if !p.lineByLine {
+		o.Block = func(b []byte) bool { return p.block(false, b) }
+		e.Block = func(b []byte) bool { return p.block(true, b) }
+	}
 	return chunkWriter{o, p}, chunkWriter{e, p}, func() {
 		o.Close()
 		e.Close()
@@ -94,18 +100,44 @@ func (p *outputProcessor) flushPending() {
 
 // emit queues a masked line for w (the user's stdout or stderr).
 func (p *outputProcessor) emit(w io.Writer, line []byte, newline bool) {
-	buf := &p.pendOut
-	if w == p.stderr {
-		buf = &p.pendErr
-	}
+	buf := p.pending(w)
 	*buf = p.masks.AppendMasked(*buf, line)
 	if newline {
 		*buf = append(*buf, '\n')
 	}
+	p.spill(w, buf)
+}
+
+func (p *outputProcessor) pending(w io.Writer) *[]byte {
+	if w == p.stderr {
+		return &p.pendErr
+	}
+	return &p.pendOut
+}
+
+// spill writes out a pending buffer that grew large.
+func (p *outputProcessor) spill(w io.Writer, buf *[]byte) {
 	if len(*buf) > 256<<10 {
 		w.Write(*buf)
 		*buf = (*buf)[:0]
 	}
+}
+
+// block takes a run of whole lines at once when none of them holds a
+// service message or a sensitive value (what line would do to each of
+// them is then to route it): it reports whether it did.
+func (p *outputProcessor) block(isStderr bool, lines []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if bytes.Contains(lines, []byte(bootstrap.Marker)) || p.masks.Holds(lines) {
+		return false
+	}
+	if w := p.destination(isStderr); w != nil {
+		buf := p.pending(w)
+		*buf = append(*buf, lines...)
+		p.spill(w, buf)
+	}
+	return true
 }
 
 func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {

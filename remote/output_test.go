@@ -2,7 +2,9 @@ package remote
 
 import (
 	"bytes"
+	"fmt"
 	"io"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -45,13 +47,55 @@ func TestOutputProcessor(t *testing.T) {
 // step's output: line splitting, the service-message check and masking.
 func BenchmarkOutputProcessor(b *testing.B) {
 	line := strings.Repeat("x", 70) + " some output line\n"
-	chunk := []byte(strings.Repeat(line, 1000))
+	data := []byte(strings.Repeat(line, 4000))
 	p := newOutputProcessor(mask.NewSet("topsecret", "other-secret"), Output{Stdout: io.Discard, Stderr: io.Discard}, zerolog.Nop())
 	o, _, flush := p.writers()
-	b.SetBytes(int64(len(chunk)))
+	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for range b.N {
-		o.Write(chunk)
+		// As it arrives: SSH-sized pieces that end mid-line.
+		for rest := data; len(rest) > 0; {
+			n := min(len(rest), 32<<10)
+			o.Write(rest[:n])
+			rest = rest[n:]
+		}
 	}
 	flush()
+}
+
+// FuzzBlocksMatchLines: the block fast path gives exactly what handling
+// every line on its own gives (output on both streams, variables), for
+// any output and any chunking: secrets whole, split, encoded or spread
+// over lines, service messages, level changes, masks added mid-stream.
+func FuzzBlocksMatchLines(f *testing.F) {
+	f.Add("plain\ntopsecret here\n", uint64(1))
+	f.Add("a top\nsecret\n##octopus[stdout-ignore]\nx\n##octopus[stdout-default]\ndG9wc2VjcmV0\n", uint64(2))
+	f.Add(bootstrap.Format("mask", "value", "later")+"\nlater on\nab\ncdef\n", uint64(3))
+	f.Add(bootstrap.Format("setVariable", "name", "V", "value", "topsecret")+"\nno newline", uint64(4))
+	f.Fuzz(func(t *testing.T, text string, seed uint64) {
+		run := func(lineByLine bool) (string, string, string) {
+			var out, errb bytes.Buffer
+			p := newOutputProcessor(mask.NewSet("topsecret", "ab\ncdef"), Output{Stdout: &out, Stderr: &errb}, zerolog.Nop())
+			p.lineByLine = lineByLine
+			o, e, flush := p.writers()
+			rng := rand.New(rand.NewPCG(seed, 2))
+			rest := []byte(text)
+			for len(rest) > 0 {
+				n := 1 + rng.IntN(len(rest))
+				w := o
+				if rng.IntN(4) == 0 {
+					w = e
+				}
+				w.Write(rest[:n])
+				rest = rest[n:]
+			}
+			flush()
+			return out.String(), errb.String(), fmt.Sprint(p.results().vars)
+		}
+		o1, e1, v1 := run(false)
+		o2, e2, v2 := run(true)
+		if o1 != o2 || e1 != e2 || v1 != v2 {
+			t.Fatalf("blocks and lines differ:\nstdout %q\n   vs  %q\nstderr %q\n   vs  %q\nvars %s vs %s", o1, o2, e1, e2, v1, v2)
+		}
+	})
 }

@@ -118,6 +118,27 @@ func (s *Set) AppendMasked(dst, line []byte) []byte {
 	return append(dst, s.Mask(string(line))...)
 }
 
+// Holds reports whether b may contain a sensitive value (with very many
+// values it says yes without looking: AppendMasked then decides line by
+// line).
+func (s *Set) Holds(b []byte) bool {
+	if s == nil {
+		return false
+	}
+	s.mu.RLock()
+	blist := s.blist
+	s.mu.RUnlock()
+	if len(blist) > 64 {
+		return true
+	}
+	for _, v := range blist {
+		if bytes.Contains(b, v) {
+			return true
+		}
+	}
+	return false
+}
+
 // jsonForms is v escaped inside a JSON string, with and without the HTML
 // escaping Go's encoder applies by default.
 func jsonForms(v string) []string {

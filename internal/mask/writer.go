@@ -12,6 +12,12 @@ const MaxLine = 1 << 20
 type LineWriter struct {
 	buf  []byte
 	line func(line []byte, newline bool)
+	// Block, when set, is offered each run of whole lines (newlines
+	// included) that starts a write with nothing held back; it returns
+	// false to have them handed over line by line instead. Most output
+	// needs nothing done to it, and one look at a block is far cheaper
+	// than one per line.
+	Block func(lines []byte) bool
 }
 
 // NewLineWriter returns a writer calling fn for each line.
@@ -22,14 +28,27 @@ func NewLineWriter(fn func(line []byte, newline bool)) *LineWriter {
 // Write implements io.Writer.
 func (w *LineWriter) Write(p []byte) (int, error) {
 	n := len(p)
+	if w.Block != nil {
+		// Finish the line held back, then offer the whole lines after it.
+		if len(w.buf) > 0 {
+			i := bytes.IndexByte(p, '\n')
+			if i < 0 {
+				w.hold(p)
+				return n, nil
+			}
+			w.buf = append(w.buf, p[:i]...)
+			w.line(w.buf, true)
+			w.buf = w.buf[:0]
+			p = p[i+1:]
+		}
+		if last := bytes.LastIndexByte(p, '\n'); last >= 0 && w.Block(p[:last+1]) {
+			p = p[last+1:]
+		}
+	}
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
-			w.buf = append(w.buf, p...)
-			for len(w.buf) >= MaxLine {
-				w.line(w.buf[:MaxLine], false)
-				w.buf = append(w.buf[:0], w.buf[MaxLine:]...)
-			}
+			w.hold(p)
 			break
 		}
 		if len(w.buf) > 0 {
@@ -42,6 +61,15 @@ func (w *LineWriter) Write(p []byte) (int, error) {
 		p = p[i+1:]
 	}
 	return n, nil
+}
+
+// hold keeps a partial line, passing on pieces of MaxLine.
+func (w *LineWriter) hold(p []byte) {
+	w.buf = append(w.buf, p...)
+	for len(w.buf) >= MaxLine {
+		w.line(w.buf[:MaxLine], false)
+		w.buf = append(w.buf[:0], w.buf[MaxLine:]...)
+	}
 }
 
 // Close passes on what is left of an unterminated last line.
