@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"sync"
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -39,6 +40,51 @@ chmod 755 "$t"
 while [ $# -ge 2 ]; do mv -f "$1" "$t/$2"; chmod 755 "$t/$2"; shift 2; done
 : > "$t/.complete"
 ` + placeBundle
+
+// bundleUploads lets concurrent steps of this process on one worker share
+// one upload of a bundle instead of each sending it: on a fresh worker a
+// fan-out of many steps would otherwise send the runner once per step.
+var bundleUploads = struct {
+	mu sync.Mutex
+	m  map[string]*bundleUpload
+}{m: map[string]*bundleUpload{}}
+
+type bundleUpload struct {
+	done chan struct{}
+	err  error
+}
+
+// ensureBundle uploads the bundle, or waits for the upload another step
+// of this process is making to the same worker (and makes its own if that
+// one fails). Only uploads in flight are shared: a later step whose
+// preflight finds the bundle gone (gc) uploads it again.
+func ensureBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) error {
+	key := sh.String() + "\x00" + facts.Home + "\x00" + b.Digest
+	bundleUploads.mu.Lock()
+	u, inFlight := bundleUploads.m[key]
+	if !inFlight {
+		u = &bundleUpload{done: make(chan struct{})}
+		bundleUploads.m[key] = u
+	}
+	bundleUploads.mu.Unlock()
+	if inFlight {
+		select {
+		case <-u.done:
+			if u.err == nil {
+				return nil
+			}
+			return uploadBundle(ctx, sh, b, facts)
+		case <-ctx.Done():
+			return context.Cause(ctx)
+		}
+	}
+	u.err = uploadBundle(ctx, sh, b, facts)
+	bundleUploads.mu.Lock()
+	delete(bundleUploads.m, key)
+	bundleUploads.mu.Unlock()
+	close(u.done)
+	return u.err
+}
 
 // uploadBundle puts the runner and helpers in ~/.cuttle/bundles/<digest>/.
 func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) error {

@@ -1,7 +1,11 @@
 package remote
 
 import (
+	"context"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,6 +13,10 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/transport"
 )
 
 // TestInstallBundleRace runs the install script from many processes at
@@ -117,5 +125,79 @@ func TestInstallBundleLeftoverInTheWay(t *testing.T) {
 	entries, _ := os.ReadDir(d)
 	if len(entries) != 1 {
 		t.Errorf("bundles dir holds %d entries, want only the leftover", len(entries))
+	}
+}
+
+// countingShell counts uploads; each takes a moment, so concurrent steps
+// overlap.
+type countingShell struct {
+	uploads atomic.Int64
+	fail    atomic.Bool
+}
+
+func (c *countingShell) Run(context.Context, *transport.Cmd) error { return nil }
+func (c *countingShell) Upload(_ context.Context, _ string, r io.Reader, _ fs.FileMode) error {
+	io.Copy(io.Discard, r)
+	c.uploads.Add(1)
+	time.Sleep(20 * time.Millisecond)
+	if c.fail.Load() {
+		return errors.New("link lost")
+	}
+	return nil
+}
+func (c *countingShell) Download(context.Context, string, io.Writer) (int64, string, error) {
+	return 0, "", errors.New("not used")
+}
+func (c *countingShell) RealPath(_ context.Context, p string) (string, error) { return p, nil }
+func (c *countingShell) Lstat(context.Context, string) (fs.FileInfo, error) {
+	return nil, errors.New("not used")
+}
+func (c *countingShell) String() string { return "deploy@counting:22" }
+
+// TestConcurrentStepsShareOneBundleUpload: ten steps of one process that
+// all find the bundle missing on the same worker send it once.
+func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
+	runner := filepath.Join(t.TempDir(), "cuttle")
+	os.WriteFile(runner, []byte("runner"), 0o755)
+	b := bootstrap.Bundle{Digest: strings.Repeat("b", 64), RunnerPath: runner}
+	perUpload := int64(1 + len(bootstrap.HelperFiles()))
+	sh := &countingShell{}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if got := sh.uploads.Load(); got != perUpload {
+		t.Errorf("%d files sent, want %d (one bundle)", got, perUpload)
+	}
+	// Nothing in flight any more: a later step that finds the bundle gone
+	// sends it again.
+	if err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := sh.uploads.Load(); got != 2*perUpload {
+		t.Errorf("%d files sent after a later step, want %d", got, 2*perUpload)
+	}
+	// A failed shared upload: each waiting step tries on its own.
+	sh.fail.Store(true)
+	var failed atomic.Int64
+	for range 3 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}) != nil {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if failed.Load() != 3 {
+		t.Errorf("%d of 3 steps failed on a broken link", failed.Load())
 	}
 }

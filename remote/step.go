@@ -279,7 +279,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
 		}
 		if !facts.BundlePresent {
-			if err := uploadBundle(ctx, sh, b, facts); err != nil {
+			if err := ensureBundle(ctx, sh, b, facts); err != nil {
 				return res, err
 			}
 		}
