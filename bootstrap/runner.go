@@ -53,6 +53,9 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 			return ExitCodeNoShell
 		}
 		msgs = logs.err
+		if err := writeMasks(spec.WorkDir, payload.LogKey, payload.Variables); err != nil {
+			fmt.Fprintf(msgs, "cuttle runner: masks file (a later attach would not mask sensitive values): %v\n", err)
+		}
 	}
 	code := ExitCodeNoShell
 	scriptOK := true

@@ -4,6 +4,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -33,11 +34,56 @@ const (
 	ExitFile = "exit"
 )
 
-// Stream numbers keep the two logs' key streams apart.
+// Stream numbers keep the key streams of the two logs and of the masks
+// file apart.
 const (
 	StreamStdout byte = 1
 	StreamStderr byte = 2
+	StreamMasks  byte = 3
 )
+
+// MasksFile, beside the logs and under the same key, holds the step's
+// sensitive values (JSON), so a controller that attaches later (a new
+// process, after the first was killed) masks them in the output it
+// replays; no secret is readable on either machine's disk.
+const MasksFile = "masks"
+
+// writeMasks records the payload's sensitive values in the masks file.
+func writeMasks(workDir string, key []byte, vars []Variable) error {
+	values := []string{}
+	for _, v := range vars {
+		if v.Sensitive && v.Value != "" {
+			values = append(values, v.Value)
+		}
+	}
+	b, err := json.Marshal(values)
+	if err != nil {
+		return err
+	}
+	s, err := LogCipher(key, StreamMasks, 0)
+	if err != nil {
+		return err
+	}
+	s.XORKeyStream(b, b)
+	// Readable like the logs: it is ciphertext, and the SSH user (not the
+	// container's) reads it.
+	return os.WriteFile(filepath.Join(workDir, LogDir, MasksFile), b, 0o644)
+}
+
+// DecryptMasks reads a masks file's content.
+func DecryptMasks(key, content []byte) ([]string, error) {
+	s, err := LogCipher(key, StreamMasks, 0)
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, len(content))
+	s.XORKeyStream(b, content)
+	var values []string
+	if err := json.Unmarshal(b, &values); err != nil {
+		return nil, fmt.Errorf("the step's masks file does not decrypt with this key (another step's ticket?): %w", err)
+	}
+	return values, nil
+}
 
 // LogKeySize is the length of a step's log key (AES-256).
 const LogKeySize = 32

@@ -162,3 +162,26 @@ func fileExistsT(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
 }
+
+func TestMasksFileRoundTrip(t *testing.T) {
+	wd := t.TempDir()
+	os.MkdirAll(filepath.Join(wd, LogDir), 0o755)
+	key := make([]byte, LogKeySize)
+	rand.Read(key)
+	vars := []Variable{{Name: "A", Value: "plain"}, {Name: "S", Value: "hunter2-secret", Sensitive: true}}
+	if err := writeMasks(wd, key, vars); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(wd, LogDir, MasksFile))
+	if bytes.Contains(b, []byte("hunter2")) {
+		t.Fatal("the masks file holds the secret in clear")
+	}
+	got, err := DecryptMasks(key, b)
+	if err != nil || len(got) != 1 || got[0] != "hunter2-secret" {
+		t.Fatalf("DecryptMasks = %q, %v", got, err)
+	}
+	other := make([]byte, LogKeySize)
+	if _, err := DecryptMasks(other, b); err == nil {
+		t.Error("a wrong key decrypted the masks file")
+	}
+}

@@ -190,19 +190,29 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // for 0). Each lost link starts the window again. rearm restarts the
 // heartbeat on the new link.
 func reattach(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachment, window time.Duration, rearm func(), log zerolog.Logger) error {
-	rc, ok := sh.(reconnecter)
-	if !ok {
-		return stepErr(sh.String(), ReasonUnreachable, "the connection was lost and cannot be dialled again")
-	}
+	return followToEnd(ctx, sh, p, key, att, window, rearm, true, log)
+}
+
+// followToEnd sends the step's output from the worker's logs, from the
+// bytes att already counted, to its end, and returns the script's exit
+// code as reattach does. lost says the link is down to begin with; a link
+// lost on the way is dialled again within window.
+func followToEnd(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachment, window time.Duration, rearm func(), lost bool, log zerolog.Logger) error {
 	for {
-		lostAt := time.Now()
-		log.Warn().Dur("window", window).Msg("connection to the worker lost while the step ran; the step goes on there: reconnecting")
-		if err := reconnectWithin(ctx, rc, lostAt.Add(window), log); err != nil {
-			return stepErr(sh.String(), ReasonUnreachable, "the connection was lost at %s and not regained within the reattach window (%s): %v; the worker removes the step itself once its dead man's switch expires, or run cuttle gc there", lostAt.UTC().Format(time.RFC3339), window, err)
+		if lost {
+			rc, ok := sh.(reconnecter)
+			if !ok {
+				return stepErr(sh.String(), ReasonUnreachable, "the connection was lost and cannot be dialled again")
+			}
+			lostAt := time.Now()
+			log.Warn().Dur("window", window).Msg("connection to the worker lost while the step ran; the step goes on there: reconnecting")
+			if err := reconnectWithin(ctx, rc, lostAt.Add(window), log); err != nil {
+				return stepErr(sh.String(), ReasonUnreachable, "the connection was lost at %s and not regained within the reattach window (%s): %v; the worker removes the step itself once its dead man's switch expires, or run cuttle gc there", lostAt.UTC().Format(time.RFC3339), window, err)
+			}
+			rearm()
+			log.Info().Dur("after", time.Since(lostAt)).Int64("stdout_from", att.stdout.n.Load()).Int64("stderr_from", att.stderr.n.Load()).Msg("reattached to the running step; resuming its output")
 		}
-		rearm()
 		outFrom, errFrom := att.stdout.n.Load(), att.stderr.n.Load()
-		log.Info().Dur("after", time.Since(lostAt)).Int64("stdout_from", outFrom).Int64("stderr_from", errFrom).Msg("reattached to the running step; resuming its output")
 		so, err := bootstrap.LogCipher(key, bootstrap.StreamStdout, outFrom)
 		if err != nil {
 			return err
@@ -226,6 +236,7 @@ func reattach(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachm
 			}
 			return exitCodeOf(ctx, sh, p)
 		case errors.Is(err, transport.ErrConnectionLost) && ctx.Err() == nil:
+			lost = true
 			continue
 		case errors.As(err, &ee) && (ee.Code == bootstrap.FollowNoExit || ee.Code == bootstrap.FollowEngineAway || ee.Code == bootstrap.FollowFailed):
 			return followErr(sh, p, err)

@@ -51,6 +51,10 @@ type Step struct {
 	// External, when set, runs the step with the user's runner
 	// (Calamari) instead of cuttle's own.
 	External *ExternalRunner
+	// OnTicket, when set, receives the step's ticket once it runs (with a
+	// reattach window): what another controller process needs to attach
+	// to it (Attach).
+	OnTicket func(Ticket)
 	// ReattachWindow, when above zero, arms the dead man's switch: if this
 	// controller is silent that long, the worker removes the step itself.
 	ReattachWindow time.Duration
@@ -237,6 +241,9 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			}
 			if logKey != nil {
 				following = startFollower(ctx, sh, plan, logKey, att)
+				if st.OnTicket != nil {
+					st.OnTicket(ticketFor(st, plan, logKey, res.Started))
+				}
 			}
 			afterRun = prepareNext(sh)
 		}}
@@ -317,6 +324,9 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		runStarted = true
 		if logKey != nil {
 			following = startFollower(ctx, sh, plan, logKey, att)
+			if st.OnTicket != nil {
+				st.OnTicket(ticketFor(st, plan, logKey, res.Started))
+			}
 		}
 		afterRun = prepareNext(sh)
 		runArgs := dockerRunArgs(plan)

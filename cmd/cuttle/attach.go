@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/spf13/cobra"
+
+	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/fleet"
+	"github.com/cuttle-sh/cuttle/remote"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// ticketDir is where `cuttle run` keeps the tickets of its running steps:
+// $CUTTLE_STATE_DIR, else $XDG_STATE_HOME/cuttle, else
+// ~/.local/state/cuttle; under it, tickets/.
+func ticketDir() (string, error) {
+	base := os.Getenv("CUTTLE_STATE_DIR")
+	if base == "" {
+		if x := os.Getenv("XDG_STATE_HOME"); x != "" {
+			base = filepath.Join(x, "cuttle")
+		} else {
+			home, err := os.UserHomeDir()
+			if err != nil {
+				return "", fmt.Errorf("no state directory: set CUTTLE_STATE_DIR (%w)", err)
+			}
+			base = filepath.Join(home, ".local", "state", "cuttle")
+		}
+	}
+	return filepath.Join(base, "tickets"), nil
+}
+
+// validStepID keeps a step id from naming a path outside the ticket
+// directory.
+func validStepID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+// saveTicket writes t whole (temp file and rename), readable by the user
+// alone; it returns the function that removes it.
+func saveTicket(t remote.Ticket) (remove func(), err error) {
+	dir, err := ticketDir()
+	if err != nil {
+		return func() {}, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return func() {}, err
+	}
+	b, err := json.Marshal(t)
+	if err != nil {
+		return func() {}, err
+	}
+	f, err := os.CreateTemp(dir, ".ticket-*")
+	if err != nil {
+		return func() {}, err
+	}
+	_, werr := f.Write(b)
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	path := filepath.Join(dir, t.StepID+".json")
+	if werr == nil {
+		werr = os.Rename(f.Name(), path)
+	}
+	if werr != nil {
+		os.Remove(f.Name())
+		return func() {}, werr
+	}
+	return func() { os.Remove(path) }, nil
+}
+
+func loadTicket(id string) (remote.Ticket, string, error) {
+	var t remote.Ticket
+	dir, err := ticketDir()
+	if err != nil {
+		return t, "", err
+	}
+	if !validStepID(id) {
+		return t, "", fmt.Errorf("%q is not a step id (they look like 20261127073330-14254-1; `cuttle attach` lists them)", id)
+	}
+	path := filepath.Join(dir, id+".json")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return t, path, fmt.Errorf("no ticket for step %s in %s: it ended, or was started by another user or machine (`cuttle attach` lists the tickets here)", id, dir)
+	}
+	if err != nil {
+		return t, path, err
+	}
+	if err := json.Unmarshal(b, &t); err != nil {
+		return t, path, fmt.Errorf("ticket %s: %w", path, err)
+	}
+	return t, path, nil
+}
+
+// listTickets prints the tickets of steps whose controller did not end
+// them (killed, or still running).
+func listTickets(io stdio) error {
+	dir, err := ticketDir()
+	if err != nil {
+		return err
+	}
+	entries, _ := filepath.Glob(filepath.Join(dir, "*.json"))
+	sort.Strings(entries)
+	if len(entries) == 0 {
+		fmt.Fprintf(io.Out, "no step tickets in %s: nothing to attach to\n", dir)
+		return nil
+	}
+	fmt.Fprintf(io.Out, "%-28s %-20s %-30s %s\n", "STEP", "NAME", "WORKER", "STARTED")
+	for _, e := range entries {
+		var t remote.Ticket
+		if b, err := os.ReadFile(e); err == nil && json.Unmarshal(b, &t) == nil {
+			fmt.Fprintf(io.Out, "%-28s %-20s %-30s %s\n", t.StepID, t.Name, t.Worker, t.Started.UTC().Format(time.RFC3339))
+		}
+	}
+	return nil
+}
+
+func newAttachCmd(io stdio) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "attach [STEP-ID]",
+		Short: "Follow a running step that a killed cuttle run started: its whole output, exit code, artifacts and cleanup",
+		Long: `attach takes over a step whose controller is gone (killed, or its machine
+rebooted) while the step still runs on the worker, within its reattach
+window: it replays the output from the start, masked, then follows it to
+the end, takes the script's exit code, downloads the artifacts and cleans
+up, as cuttle run would have. Without a step id it lists the steps it can
+attach to. Ctrl-C detaches and leaves the step running.`,
+		Args: cobra.MaximumNArgs(1),
+	}
+	f := cmd.Flags()
+	f.String("worker", "", "the worker (default: the one the step was started on)")
+	connectionFlags(f)
+	f.String("artifacts", "artifacts", "where artifacts land, as DIR/<step name>/<artifact name>")
+	f.String("report", "", "write a JSON report to this file")
+	f.Bool("verbose", false, "show the script's verbose lines (write_verbose)")
+	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
+		if len(args) == 0 {
+			return listTickets(io)
+		}
+		return attachStep(ctx, io, fl, args[0])
+	})
+	return cmd
+}
+
+func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) error {
+	log := zerolog.Ctx(ctx)
+	t, path, err := loadTicket(id)
+	if err != nil {
+		return inputError("%w", err)
+	}
+	cfg, err := config.Load(fl.String("config"))
+	if err != nil {
+		return inputError("%w", err)
+	}
+	worker := orDefault(fl.String("worker"), t.Worker)
+	defaults, err := defaultsFromFlags(fl)
+	if err != nil {
+		return inputError("%w", err)
+	}
+	target, err := fleet.Resolve(cfg, worker, defaults)
+	if err != nil {
+		return inputError("--worker: %w", err)
+	}
+	rep := &report{}
+	sr := stepReport{Name: t.Name, Worker: target.String()}
+	defer func() {
+		if p := fl.String("report"); p != "" {
+			rep.Steps = append(rep.Steps, sr)
+			if werr := rep.write(p); werr != nil {
+				log.Error().Err(werr).Str("report", p).Msg("writing the report failed")
+			}
+		}
+	}()
+	conn, err := transport.Dial(ctx, target)
+	if err != nil {
+		sr.Error, sr.ExitCode = err.Error(), codeFor(err)
+		if cause := context.Cause(ctx); cause != nil {
+			return cause
+		}
+		return &remote.StepError{Reason: "connect", Err: err}
+	}
+	defer conn.Close()
+	artifacts := filepath.Join(orDefault(fl.String("artifacts"), "artifacts"), remote.SafeName(t.Name))
+	res, err := remote.Attach(ctx, conn, t, artifacts, nil, stepOutput(io, fl))
+	sr.record(res, err, nil)
+	var se *remote.StepError
+	if err == nil || errors.As(err, &se) && (se.Reason == remote.ReasonWorkspace || se.Reason == remote.ReasonDocker) {
+		os.Remove(path) // the step is over: nothing left to attach to
+	}
+	if res.CleanupErr != nil {
+		log.Warn().Err(res.CleanupErr).Msg("cleanup incomplete; run cuttle gc on this worker")
+	}
+	switch {
+	case err != nil:
+		return err
+	case res.ExitCode != 0:
+		return scriptExit{code: res.ExitCode}
+	}
+	return nil
+}
+
+// ticketSaver is what `cuttle run` hands remote.Run: it saves the step's
+// ticket once it runs; done removes it.
+type ticketSaver struct {
+	worker string
+	remove func()
+	log    *zerolog.Logger
+}
+
+func (s *ticketSaver) save(t remote.Ticket) {
+	t.Worker = s.worker
+	remove, err := saveTicket(t)
+	if err != nil {
+		s.log.Warn().Err(err).Msg("could not keep the step's ticket: if this controller dies, cuttle attach cannot take the step over")
+		return
+	}
+	s.remove = remove
+	s.log.Debug().Str("step_id", t.StepID).Msg("ticket kept: cuttle attach " + t.StepID + " takes the step over if this controller dies")
+}
+
+func (s *ticketSaver) done() {
+	if s.remove != nil {
+		s.remove()
+	}
+}

@@ -1,0 +1,121 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// Ticket is what a controller needs to attach to a running step that
+// another controller process started (one that was killed, or whose
+// machine rebooted): the step's place on the worker and its log key.
+// `cuttle run` keeps it in its state directory (mode 0600) while the step
+// runs and removes it when the step ends; the worker holds only
+// ciphertext, so the key alone, or the logs alone, reveal nothing.
+type Ticket struct {
+	// Worker is how the worker was named to `cuttle run` (filled in by
+	// the command line).
+	Worker    string        `json:"worker"`
+	Name      string        `json:"name"`
+	StepID    string        `json:"step_id"`
+	WorkDir   string        `json:"work_dir"`
+	BundleDir string        `json:"bundle_dir"`
+	Key       []byte        `json:"key"`
+	Window    time.Duration `json:"window"`
+	Started   time.Time     `json:"started"`
+}
+
+// ticketFor is the ticket of a step whose plan is set.
+func ticketFor(st Step, p runPlan, key []byte, started time.Time) Ticket {
+	return Ticket{Name: st.Name, StepID: p.StepID, WorkDir: p.WorkDir, BundleDir: p.BundleDir, Key: key, Window: st.ReattachWindow, Started: started}
+}
+
+// Attach follows a running step from its ticket, from the first byte of
+// its output, to its end, as the controller that started it would have:
+// the output is masked (the step's sensitive values come from the
+// worker's masks file, under the step's key, besides masks), service
+// messages are acted on, artifacts are downloaded to artifactsDir, and the
+// step is cleaned up. The heartbeat is taken over, so the worker's dead
+// man's switch keeps waiting while this controller is there.
+//
+// When ctx ends first (Ctrl-C), it detaches and leaves the step running:
+// its dead man's switch removes it once the window passes, unless a
+// controller attaches again.
+func Attach(ctx context.Context, sh Shell, t Ticket, artifactsDir string, masks *mask.Set, out Output) (res Result, err error) {
+	log := zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", t.Name).Str("container", ContainerName(t.StepID)).Logger()
+	res.ID, res.WorkDir, res.Started = t.StepID, t.WorkDir, t.Started
+	home, ok := strings.CutSuffix(t.WorkDir, "/.cuttle/work/"+t.StepID)
+	if !ok || len(t.Key) != bootstrap.LogKeySize || t.Window <= 0 {
+		return res, stepErr(sh.String(), ReasonInput, "the ticket of step %s is not one cuttle wrote (work directory %q)", t.StepID, t.WorkDir)
+	}
+	plan := runPlan{StepID: t.StepID, Home: home, WorkDir: t.WorkDir, BundleDir: t.BundleDir, EngineWait: t.Window}
+	var content bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"cat", t.WorkDir + "/" + bootstrap.LogDir + "/" + bootstrap.MasksFile}, Stdout: &content}); err != nil {
+		var ee *transport.ExitError
+		if errors.As(err, &ee) {
+			return res, stepErr(sh.String(), ReasonWorkspace, "step %s is no longer on the worker: it ended and was cleaned up, or its dead man's switch removed it once its controller had been silent for %s", t.StepID, t.Window)
+		}
+		return res, stepErr(sh.String(), ReasonUnreachable, "reading step %s's masks: %v", t.StepID, err)
+	}
+	values, err := bootstrap.DecryptMasks(t.Key, content.Bytes())
+	if err != nil {
+		return res, stepErr(sh.String(), ReasonInput, "%v", err)
+	}
+	if masks == nil {
+		masks = mask.NewSet()
+	}
+	for _, v := range values {
+		masks.Add(v)
+	}
+
+	stopHeartbeat := startHeartbeat(ctx, sh, plan, t.Window, true, log)
+	defer func() { stopHeartbeat() }()
+	proc := newOutputProcessor(masks, out, log)
+	stdout, stderr, flush := proc.writers()
+	att := &attachment{}
+	att.stdout.w, att.stderr.w = stdout, stderr
+	log.Info().Msg("attached to the running step; its output from the start follows")
+	err = followToEnd(ctx, sh, plan, t.Key, att, t.Window, func() {
+		stopHeartbeat()
+		stopHeartbeat = startHeartbeat(ctx, sh, plan, t.Window, true, log)
+	}, false, log)
+	flush()
+	if ctx.Err() != nil {
+		log.Warn().Dur("window", t.Window).Msg("detached: the step goes on; attach again, or its dead man's switch removes it once the window passes")
+		return res, context.Cause(ctx)
+	}
+	reported := proc.results()
+	res.OutputVariables, res.OutputOrder, res.ResultMessage = reported.vars, reported.order, reported.result
+	var ee *transport.ExitError
+	var se *StepError
+	switch {
+	case err == nil:
+	case errors.As(err, &ee) && ee.Signal == "":
+		res.ExitCode, err = ee.Code, nil
+	case errors.As(err, &se) && se.Reason == ReasonUnreachable:
+		return res, err // nothing can be cleaned from here
+	}
+	stopHeartbeat()
+	stopHeartbeat = func() {}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	if reqs := reported.artifacts; len(reqs) > 0 && err == nil {
+		var aerr error
+		res.Artifacts, res.CleanupErr, aerr = finish(cctx, sh, plan, reqs, artifactsDir, false, log)
+		if aerr != nil {
+			err = stepErr(sh.String(), ReasonWorkspace, "collecting artifacts: %w", aerr)
+		}
+	} else {
+		_, res.CleanupErr = cleanup(cctx, sh, plan, false, false, false)
+	}
+	res.Duration = time.Since(res.Started)
+	return res, err
+}
