@@ -35,6 +35,10 @@ type Runner struct {
 	TimeoutCause error
 	// ReattachWindow arms the worker-side dead man's switch (0: off).
 	ReattachWindow time.Duration
+	// Tickets, when set, keeps each running step's ticket (with its
+	// Worker filled in) for `cuttle attach`, and returns the function
+	// that drops it when the step ends.
+	Tickets func(remote.Ticket) (drop func())
 }
 
 // StepResult is one step on one worker.
@@ -259,6 +263,18 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	out.Stdout, out.Stderr = po, pe
 	if out.Progress != nil && out.Progress != io.Discard {
 		out.Progress = pe
+	}
+	if r.Tickets != nil {
+		var drop func()
+		st.OnTicket = func(t remote.Ticket) {
+			t.Worker = worker
+			drop = r.Tickets(t)
+		}
+		defer func() {
+			if drop != nil {
+				drop()
+			}
+		}()
 	}
 	started := time.Now()
 	res.Result, res.Err = remote.Run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)

@@ -4,6 +4,7 @@ package integration
 
 import (
 	"bufio"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -93,4 +94,50 @@ exit 3`
 	if again := attach(id, "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts); again.code != 125 || !strings.Contains(again.stderr, "no ticket") {
 		t.Errorf("attaching to an ended step: exit %d, stderr %s", again.code, again.stderr)
 	}
+}
+
+// TestAttachRunbookStep: a runbook's step outlives its killed `cuttle
+// runbook run`; attach, with the worker named as in the config, takes it
+// over and puts the artifact where the runbook would have.
+func TestAttachRunbookStep(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	cfg := filepath.Join(dir, "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("workers:\n  w1: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
+		env.sshd.Port, workerUser, env.key.PrivateFile, env.sshd.KnownHosts)), 0o600)
+	rb := filepath.Join(dir, "rb.yaml")
+	os.WriteFile(rb, []byte(fmt.Sprintf(`steps:
+  - name: long
+    worker: w1
+    container: {image: %s, pull: never}
+    script: {inline: 'echo "ready $PWD"; while [ ! -e go ]; do sleep 0.05; done; echo kept > k.txt; new_octopusartifact k.txt; exit 5'}
+`, env.image)), 0o644)
+	arts := filepath.Join(dir, "arts")
+	cmd, _ := cuttleCmd(t, "runbook", "run", rb, "--config", cfg, "--artifacts", arts, "--reattach-window", "30s")
+	cmd.Env = append(cmd.Env, "CUTTLE_STATE_DIR="+state)
+	pipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first, err := bufio.NewReader(pipe).ReadString('\n')
+	_, wd, ok := strings.Cut(strings.TrimSpace(first), "ready ")
+	if err != nil || !ok {
+		t.Fatalf("first line %q (%v)", first, err)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	go io.Copy(io.Discard, pipe)
+	cmd.Wait()
+	goAhead(t, wd)
+	c, _ := cuttleCmd(t, "attach", filepath.Base(wd), "--config", cfg, "--report", filepath.Join(dir, "report.json"))
+	c.Env = append(c.Env, "CUTTLE_STATE_DIR="+state)
+	out, err := c.CombinedOutput()
+	if code := exitCode(err); code != 5 {
+		t.Fatalf("attach: exit %d, want 5\n%s", code, out)
+	}
+	if b, err := os.ReadFile(filepath.Join(arts, "long", "k.txt")); err != nil || string(b) != "kept\n" {
+		t.Errorf("artifact where the runbook would have put it: %q, %v", b, err)
+	}
+	r := result{report: readReport(t, filepath.Join(dir, "report.json")), stdout: string(out)}
+	assertNothingLeft(t, r)
 }

@@ -31,11 +31,13 @@ type Ticket struct {
 	Key       []byte        `json:"key"`
 	Window    time.Duration `json:"window"`
 	Started   time.Time     `json:"started"`
+	// ArtifactsDir is where the step's artifacts would have landed.
+	ArtifactsDir string `json:"artifacts_dir"`
 }
 
 // ticketFor is the ticket of a step whose plan is set.
 func ticketFor(st Step, p runPlan, key []byte, started time.Time) Ticket {
-	return Ticket{Name: st.Name, StepID: p.StepID, WorkDir: p.WorkDir, BundleDir: p.BundleDir, Key: key, Window: st.ReattachWindow, Started: started}
+	return Ticket{Name: st.Name, StepID: p.StepID, WorkDir: p.WorkDir, BundleDir: p.BundleDir, Key: key, Window: st.ReattachWindow, Started: started, ArtifactsDir: st.ArtifactsDir}
 }
 
 // Attach follows a running step from its ticket, from the first byte of

@@ -146,7 +146,7 @@ attach to. Ctrl-C detaches and leaves the step running.`,
 	f := cmd.Flags()
 	f.String("worker", "", "the worker (default: the one the step was started on)")
 	connectionFlags(f)
-	f.String("artifacts", "artifacts", "where artifacts land, as DIR/<step name>/<artifact name>")
+	f.String("artifacts", "", "where artifacts land, as DIR/<step name>/<artifact name> (default: where the killed run would have put them)")
 	f.String("report", "", "write a JSON report to this file")
 	f.Bool("verbose", false, "show the script's verbose lines (write_verbose)")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
@@ -196,7 +196,10 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 		return &remote.StepError{Reason: "connect", Err: err}
 	}
 	defer conn.Close()
-	artifacts := filepath.Join(orDefault(fl.String("artifacts"), "artifacts"), remote.SafeName(t.Name))
+	artifacts := t.ArtifactsDir
+	if a := fl.String("artifacts"); a != "" || artifacts == "" {
+		artifacts = filepath.Join(orDefault(a, "artifacts"), remote.SafeName(t.Name))
+	}
 	res, err := remote.Attach(ctx, conn, t, artifacts, nil, stepOutput(io, fl))
 	sr.record(res, err, nil)
 	var se *remote.StepError
@@ -215,27 +218,20 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 	return nil
 }
 
-// ticketSaver is what `cuttle run` hands remote.Run: it saves the step's
-// ticket once it runs; done removes it.
-type ticketSaver struct {
-	worker string
-	remove func()
-	log    *zerolog.Logger
-}
-
-func (s *ticketSaver) save(t remote.Ticket) {
-	t.Worker = s.worker
-	remove, err := saveTicket(t)
-	if err != nil {
-		s.log.Warn().Err(err).Msg("could not keep the step's ticket: if this controller dies, cuttle attach cannot take the step over")
-		return
-	}
-	s.remove = remove
-	s.log.Debug().Str("step_id", t.StepID).Msg("ticket kept: cuttle attach " + t.StepID + " takes the step over if this controller dies")
-}
-
-func (s *ticketSaver) done() {
-	if s.remove != nil {
-		s.remove()
+// keepTicket saves a running step's ticket (its artifacts directory made
+// absolute, so attach finds it from anywhere) and returns what drops it;
+// a ticket that cannot be kept costs a warning, not the step.
+func keepTicket(log *zerolog.Logger) func(remote.Ticket) func() {
+	return func(t remote.Ticket) func() {
+		if abs, err := filepath.Abs(t.ArtifactsDir); err == nil {
+			t.ArtifactsDir = abs
+		}
+		remove, err := saveTicket(t)
+		if err != nil {
+			log.Warn().Err(err).Msg("could not keep the step's ticket: if this controller dies, cuttle attach cannot take the step over")
+			return func() {}
+		}
+		log.Debug().Str("step_id", t.StepID).Msg("ticket kept: cuttle attach " + t.StepID + " takes the step over if this controller dies")
+		return remove
 	}
 }

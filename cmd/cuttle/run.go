@@ -170,9 +170,12 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	defer conn.Close()
 	log.Debug().Str("worker", target.String()).Msg("connected")
 
-	tickets := &ticketSaver{worker: worker, log: log}
-	st.OnTicket = tickets.save
-	defer tickets.done()
+	drop := func() {}
+	st.OnTicket = func(t remote.Ticket) {
+		t.Worker = worker
+		drop = keepTicket(log)(t)
+	}
+	defer func() { drop() }()
 	res, err := remote.Run(ctx, conn, bundle, st, stepOutput(io, fl))
 	sr.record(res, err, st.Masks)
 	if res.CleanupErr != nil {

@@ -82,7 +82,7 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
-				ReattachWindow: window}
+				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx))}
 		}}
 	ln, err := serve.Listen(ctx, fl.String("listen"))
 	if err != nil {
