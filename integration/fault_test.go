@@ -223,15 +223,25 @@ func TestFaultLinkDropPastWindow(t *testing.T) {
 	if err := ns.Restore(); err != nil {
 		t.Fatal(err)
 	}
+	cleaned := waitRemovedByWorker(t, s, u, wd, cut, "the link came back")
+	t.Logf("gave up %s after the cut (window 4s); the worker had removed the step %s after the cut", gaveUp.Round(100*time.Millisecond), cleaned.Round(100*time.Millisecond))
+}
+
+// waitRemovedByWorker waits (30 s at most, once what broke is mended)
+// until the worker's dead man's switch has removed the step in wd, then
+// checks that gc finds nothing more; it returns how long after since the
+// step was gone.
+func waitRemovedByWorker(t *testing.T, s *testenv.SSHD, u testenv.User, wd string, since time.Time, mended string) time.Duration {
+	t.Helper()
 	name := "cuttle-" + filepath.Base(wd)
 	deadline := time.Now().Add(30 * time.Second)
 	for fileExists(wd) || exec.Command("docker", "inspect", name).Run() == nil {
 		if time.Now().After(deadline) {
-			t.Fatalf("30s after the link came back the step is still on the worker (work dir %v)", fileExists(wd))
+			t.Fatalf("30s after %s the step is still on the worker (work dir %v)", mended, fileExists(wd))
 		}
 		time.Sleep(200 * time.Millisecond) // polling the worker, bounded
 	}
-	cleaned := time.Since(cut)
+	cleaned := time.Since(since)
 	g := runCuttle(t, "gc", "--worker", s.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts, "--older-than", "0s")
 	if g.code != 0 {
 		t.Errorf("gc: exit %d\n%s%s", g.code, g.stdout, g.stderr)
@@ -239,7 +249,7 @@ func TestFaultLinkDropPastWindow(t *testing.T) {
 	if fileExists(recordOf(wd)) {
 		t.Errorf("record %s left", recordOf(wd))
 	}
-	t.Logf("gave up %s after the cut (window 4s); the worker had removed the step %s after the cut", gaveUp.Round(100*time.Millisecond), cleaned.Round(100*time.Millisecond))
+	return cleaned
 }
 
 // TestFaultLatencyAndLoss runs steps over a link with 100 ms of round
@@ -405,22 +415,7 @@ func TestFaultEngineAwayPastWindow(t *testing.T) {
 	if err := proxy.Start(); err != nil {
 		t.Fatal(err)
 	}
-	name := "cuttle-" + filepath.Base(wd)
-	deadline := time.Now().Add(30 * time.Second)
-	for fileExists(wd) || exec.Command("docker", "inspect", name).Run() == nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("30s after the engine came back the step is still on the worker (work dir %v)", fileExists(wd))
-		}
-		time.Sleep(200 * time.Millisecond) // polling the worker, bounded
-	}
-	cleaned := time.Since(stoppedAt)
-	g := runCuttle(t, "gc", "--worker", s.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts, "--older-than", "0s")
-	if g.code != 0 {
-		t.Errorf("gc: exit %d\n%s%s", g.code, g.stdout, g.stderr)
-	}
-	if fileExists(recordOf(wd)) {
-		t.Errorf("record %s left", recordOf(wd))
-	}
+	cleaned := waitRemovedByWorker(t, s, u, wd, stoppedAt, "the engine came back")
 	t.Logf("gave up %s after the engine went (window 3s); the worker had removed the step %s after", gaveUp.Round(100*time.Millisecond), cleaned.Round(100*time.Millisecond))
 }
 

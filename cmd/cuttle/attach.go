@@ -15,6 +15,7 @@ import (
 
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
+	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/transport"
 )
@@ -159,7 +160,6 @@ attach to. Ctrl-C detaches and leaves the step running.`,
 }
 
 func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) error {
-	log := zerolog.Ctx(ctx)
 	t, path, err := loadTicket(id)
 	if err != nil {
 		return inputError("%w", err)
@@ -177,45 +177,18 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 	if err != nil {
 		return inputError("--worker: %w", err)
 	}
-	rep := &report{}
-	sr := stepReport{Name: t.Name, Worker: target.String()}
-	defer func() {
-		if p := fl.String("report"); p != "" {
-			rep.Steps = append(rep.Steps, sr)
-			if werr := rep.write(p); werr != nil {
-				log.Error().Err(werr).Str("report", p).Msg("writing the report failed")
-			}
-		}
-	}()
-	conn, err := transport.Dial(ctx, target)
-	if err != nil {
-		sr.Error, sr.ExitCode = err.Error(), codeFor(err)
-		if cause := context.Cause(ctx); cause != nil {
-			return cause
-		}
-		return &remote.StepError{Reason: "connect", Err: err}
-	}
-	defer conn.Close()
 	artifacts := t.ArtifactsDir
 	if a := fl.String("artifacts"); a != "" || artifacts == "" {
 		artifacts = filepath.Join(orDefault(a, "artifacts"), remote.SafeName(t.Name))
 	}
-	res, err := remote.Attach(ctx, conn, t, artifacts, nil, stepOutput(io, fl))
-	sr.record(res, err, nil)
-	var se *remote.StepError
-	if err == nil || errors.As(err, &se) && (se.Reason == remote.ReasonWorkspace || se.Reason == remote.ReasonDocker) {
-		os.Remove(path) // the step is over: nothing left to attach to
-	}
-	if res.CleanupErr != nil {
-		log.Warn().Err(res.CleanupErr).Msg("cleanup incomplete; run cuttle gc on this worker")
-	}
-	switch {
-	case err != nil:
-		return err
-	case res.ExitCode != 0:
-		return scriptExit{code: res.ExitCode}
-	}
-	return nil
+	return oneStep(ctx, fl, target, stepReport{Name: t.Name, Worker: target.String()}, func(conn *transport.Conn) (remote.Result, error, *mask.Set) {
+		res, err := remote.Attach(ctx, conn, t, artifacts, nil, stepOutput(io, fl))
+		var se *remote.StepError
+		if err == nil || errors.As(err, &se) && (se.Reason == remote.ReasonWorkspace || se.Reason == remote.ReasonDocker) {
+			os.Remove(path) // the step is over: nothing left to attach to
+		}
+		return res, err, nil
+	})
 }
 
 // keepTicket saves a running step's ticket (its artifacts directory made

@@ -14,6 +14,7 @@ import (
 	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
+	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/internal/secret"
 	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -147,8 +148,24 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		defer cancel()
 	}
 
+	return oneStep(ctx, fl, target, stepReport{Name: st.Name, Worker: target.String(), Image: st.Image}, func(conn *transport.Conn) (remote.Result, error, *mask.Set) {
+		drop := func() {}
+		st.OnTicket = func(t remote.Ticket) {
+			t.Worker = worker
+			drop = keepTicket(log)(t)
+		}
+		defer func() { drop() }()
+		res, err := remote.Run(ctx, conn, bundle, st, stepOutput(io, fl))
+		return res, err, st.Masks
+	})
+}
+
+// oneStep connects to target and runs do there, as run and attach both
+// do: the report (--report) is written whatever happens, a cleanup that
+// did not finish is warned about, and the outcome becomes the exit.
+func oneStep(ctx context.Context, fl *config.Flags, target transport.Target, sr stepReport, do func(*transport.Conn) (remote.Result, error, *mask.Set)) error {
+	log := zerolog.Ctx(ctx)
 	rep := &report{}
-	sr := stepReport{Name: st.Name, Worker: target.String(), Image: st.Image}
 	defer func() {
 		if p := fl.String("report"); p != "" {
 			rep.Steps = append(rep.Steps, sr)
@@ -157,7 +174,6 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 			}
 		}
 	}()
-
 	conn, err := transport.Dial(ctx, target)
 	if err != nil {
 		sr.Error, sr.ExitCode = err.Error(), codeFor(err)
@@ -169,15 +185,8 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	}
 	defer conn.Close()
 	log.Debug().Str("worker", target.String()).Msg("connected")
-
-	drop := func() {}
-	st.OnTicket = func(t remote.Ticket) {
-		t.Worker = worker
-		drop = keepTicket(log)(t)
-	}
-	defer func() { drop() }()
-	res, err := remote.Run(ctx, conn, bundle, st, stepOutput(io, fl))
-	sr.record(res, err, st.Masks)
+	res, err, masks := do(conn)
+	sr.record(res, err, masks)
 	if res.CleanupErr != nil {
 		log.Warn().Err(res.CleanupErr).Msg("cleanup incomplete; run cuttle gc on this worker")
 	}
