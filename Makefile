@@ -5,7 +5,7 @@ FUZZTIME ?= 10s
 export PATH := $(PATH):/usr/local/go/bin
 export CGO_ENABLED := 0
 
-.PHONY: build demo test unit integration test-faults fuzz vet deps bench clean
+.PHONY: build demo test unit integration test-faults test-race fuzz vet deps bench clean
 
 build:
 	$(GO) build -trimpath -o $(BIN) ./cmd/cuttle
@@ -36,6 +36,11 @@ integration: deps
 # links, killed sshd and controllers, full disks); also part of make test.
 test-faults: deps
 	$(GO) test -tags integration -count=1 -v -run 'TestFault' ./integration
+
+# The end-to-end suite with the controller built with -race (workers run
+# the static build): about 4 minutes; not part of make test.
+test-race: deps
+	CUTTLE_IT_RACE=1 $(GO) test -tags integration -count=1 -timeout 25m ./integration
 
 # Every fuzz target, each for FUZZTIME (go test -fuzz takes one at a time).
 fuzz:

@@ -25,6 +25,9 @@ import (
 // one sshd, one worker user.
 var env struct {
 	cuttle string // path of the binary under test
+	// runner, when set, is the static build workers run while cuttle is
+	// the race-detecting controller (CUTTLE_IT_RACE=1).
+	runner string
 	image  string
 	sshd   *testenv.SSHD
 	user   testenv.User
@@ -102,6 +105,15 @@ func setup(m *testing.M) (int, error) {
 	if out, err := build.CombinedOutput(); err != nil {
 		return 0, fmt.Errorf("go build: %v: %s", err, out)
 	}
+	if os.Getenv("CUTTLE_IT_RACE") != "" {
+		// The controller under the race detector (make test-race); the
+		// static build stays the runner on the worker.
+		env.runner, env.cuttle = env.cuttle, filepath.Join(dir, "cuttle-race")
+		race := exec.CommandContext(ctx, "go", "build", "-race", "-o", env.cuttle, "../cmd/cuttle")
+		if out, err := race.CombinedOutput(); err != nil {
+			return 0, fmt.Errorf("go build -race: %v: %s", err, out)
+		}
+	}
 	code := m.Run()
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "--- sshd log (last 4 KiB) ---\n%s\n", tail(env.sshd.Log(), 4096))
@@ -164,6 +176,9 @@ func cuttleCmd(t *testing.T, args ...string) (*exec.Cmd, string) {
 	}
 	cmd := exec.CommandContext(t.Context(), env.cuttle, args...)
 	cmd.Env = append(filterEnv(os.Environ(), "SSH_AUTH_SOCK", "CUTTLE_"), "HOME="+t.TempDir())
+	if env.runner != "" {
+		cmd.Env = append(cmd.Env, "CUTTLE_RUNNER="+env.runner, "GORACE=exitcode=66 halt_on_error=1")
+	}
 	// No controlling terminal, as in CI: nothing may prompt the developer
 	// who runs the tests from one.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}

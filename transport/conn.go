@@ -257,7 +257,24 @@ func (c *Conn) RunPrepared(ctx context.Context, p *Prepared, cmd *Cmd) error {
 		}
 	}
 	defer x.ch.Close()
-	waited, err := x.start(line, cmd)
+	// Run may return before the output copies end (ctx ended, link
+	// lost): from then on they must not touch cmd's writers, which the
+	// caller owns again.
+	gated := *cmd
+	var gates []*gate
+	for _, w := range []*io.Writer{&gated.Stdout, &gated.Stderr} {
+		if *w != nil {
+			g := &gate{w: *w}
+			gates = append(gates, g)
+			*w = g
+		}
+	}
+	defer func() {
+		for _, g := range gates {
+			g.shut()
+		}
+	}()
+	waited, err := x.start(line, &gated)
 	if err != nil {
 		return l.wrap(c.target, fmt.Errorf("starting remote command: %w", err))
 	}
@@ -291,6 +308,29 @@ func (c *Conn) RunPrepared(ctx context.Context, p *Prepared, cmd *Cmd) error {
 		return l.wrap(c.target, st.copyErr)
 	}
 	return nil
+}
+
+// gate passes writes on until it is shut; shut waits for a write in
+// progress, and later writes are dropped.
+type gate struct {
+	mu     sync.Mutex
+	w      io.Writer
+	closed bool
+}
+
+func (g *gate) Write(p []byte) (int, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.closed {
+		return len(p), nil
+	}
+	return g.w.Write(p)
+}
+
+func (g *gate) shut() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
 }
 
 // execChannel is a session channel that runs one command. It is used
