@@ -41,6 +41,11 @@ exit 3`
 	}
 	wd := strings.TrimSpace(strings.TrimPrefix(first, "ready "))
 	id := filepath.Base(wd)
+	early, _ := cuttleCmd(t, "attach", id, "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts)
+	early.Env = append(early.Env, "CUTTLE_STATE_DIR="+state)
+	if out, err := early.CombinedOutput(); exitCode(err) != 125 || !strings.Contains(string(out), "still followed by its controller") {
+		t.Errorf("attach while the controller lives: exit %d\n%s", exitCode(err), out)
+	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	go io.Copy(io.Discard, pipe)
 	cmd.Wait()

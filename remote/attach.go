@@ -33,6 +33,11 @@ type Ticket struct {
 	Started   time.Time     `json:"started"`
 	// ArtifactsDir is where the step's artifacts would have landed.
 	ArtifactsDir string `json:"artifacts_dir"`
+	// ControllerHost and ControllerPID name the process that started the
+	// step (filled in by the command line), so attach can tell a live
+	// controller from a dead one.
+	ControllerHost string `json:"controller_host"`
+	ControllerPID  int    `json:"controller_pid"`
 }
 
 // ticketFor is the ticket of a step whose plan is set.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -150,6 +151,7 @@ attach to. Ctrl-C detaches and leaves the step running.`,
 	f.String("artifacts", "", "where artifacts land, as DIR/<step name>/<artifact name> (default: where the killed run would have put them)")
 	f.String("report", "", "write a JSON report to this file")
 	f.Bool("verbose", false, "show the script's verbose lines (write_verbose)")
+	f.Bool("force", false, "attach even though the process that started the step seems alive")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
 		if len(args) == 0 {
 			return listTickets(io)
@@ -163,6 +165,9 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 	t, path, err := loadTicket(id)
 	if err != nil {
 		return inputError("%w", err)
+	}
+	if alive(t) && !fl.Bool("force") {
+		return inputError("step %s is still followed by its controller (pid %d on %s): two controllers would both clean it up; stop that one first, or give --force if that pid is not cuttle", id, t.ControllerPID, t.ControllerHost)
 	}
 	cfg, err := config.Load(fl.String("config"))
 	if err != nil {
@@ -191,11 +196,24 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 	})
 }
 
+// alive reports whether the controller that started t still runs, as far
+// as this machine can tell.
+func alive(t remote.Ticket) bool {
+	host, _ := os.Hostname()
+	if t.ControllerPID <= 0 || t.ControllerHost != host || t.ControllerPID == os.Getpid() {
+		return false
+	}
+	err := syscall.Kill(t.ControllerPID, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
+}
+
 // keepTicket saves a running step's ticket (its artifacts directory made
 // absolute, so attach finds it from anywhere) and returns what drops it;
 // a ticket that cannot be kept costs a warning, not the step.
 func keepTicket(log *zerolog.Logger) func(remote.Ticket) func() {
 	return func(t remote.Ticket) func() {
+		t.ControllerHost, _ = os.Hostname()
+		t.ControllerPID = os.Getpid()
 		if abs, err := filepath.Abs(t.ArtifactsDir); err == nil {
 			t.ArtifactsDir = abs
 		}
