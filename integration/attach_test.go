@@ -66,7 +66,7 @@ exit 3`
 		err := c.Run()
 		return result{stdout: out.String(), stderr: errb.String(), code: exitCode(err)}
 	}
-	if l := attach(); l.code != 0 || !strings.Contains(l.stdout, id) || !strings.Contains(l.stdout, "attached") {
+	if l := attach(); l.code != 0 || !strings.Contains(l.stdout, id) || !strings.Contains(l.stdout, "attached") || !strings.Contains(l.stdout, "gone: cuttle attach "+id) {
 		t.Fatalf("attach with no id should list step %s: exit %d\n%s%s", id, l.code, l.stdout, l.stderr)
 	}
 	arts := t.TempDir()

@@ -226,6 +226,17 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		log.Debug().Int64("sessions", sessions-sessions0).Int64("sftp_calls", sftp-sftp0).Dur("duration", res.Duration).Msg("step finished")
 	}()
 
+	// startFollowing starts the output follower as the step starts (with
+	// a log key), and hands out the step's ticket for cuttle attach.
+	startFollowing := func() {
+		if logKey == nil {
+			return
+		}
+		following = startFollower(ctx, sh, plan, logKey, att)
+		if st.OnTicket != nil {
+			st.OnTicket(ticketFor(st, plan, logKey, res.Started))
+		}
+	}
 	ticket := int(ticketCounter.Add(1))
 	if fastPathOK(st) {
 		var launchErr error
@@ -239,12 +250,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			if st.ReattachWindow > 0 {
 				stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, false, log)
 			}
-			if logKey != nil {
-				following = startFollower(ctx, sh, plan, logKey, att)
-				if st.OnTicket != nil {
-					st.OnTicket(ticketFor(st, plan, logKey, res.Started))
-				}
-			}
+			startFollowing()
 			afterRun = prepareNext(sh)
 		}}
 		runStarted = true
@@ -322,12 +328,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		}
 
 		runStarted = true
-		if logKey != nil {
-			following = startFollower(ctx, sh, plan, logKey, att)
-			if st.OnTicket != nil {
-				st.OnTicket(ticketFor(st, plan, logKey, res.Started))
-			}
-		}
+		startFollowing()
 		afterRun = prepareNext(sh)
 		runArgs := dockerRunArgs(plan)
 		if plan.Slots > 0 {

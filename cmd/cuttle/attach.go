@@ -123,11 +123,15 @@ func listTickets(io stdio) error {
 		fmt.Fprintf(io.Out, "no step tickets in %s: nothing to attach to\n", dir)
 		return nil
 	}
-	fmt.Fprintf(io.Out, "%-28s %-20s %-30s %s\n", "STEP", "NAME", "WORKER", "STARTED")
+	fmt.Fprintf(io.Out, "%-28s %-20s %-30s %-21s %s\n", "STEP", "NAME", "WORKER", "STARTED", "CONTROLLER")
 	for _, e := range entries {
 		var t remote.Ticket
 		if b, err := os.ReadFile(e); err == nil && json.Unmarshal(b, &t) == nil {
-			fmt.Fprintf(io.Out, "%-28s %-20s %-30s %s\n", t.StepID, t.Name, t.Worker, t.Started.UTC().Format(time.RFC3339))
+			state := "gone: cuttle attach " + t.StepID
+			if alive(t) {
+				state = fmt.Sprintf("running (pid %d)", t.ControllerPID)
+			}
+			fmt.Fprintf(io.Out, "%-28s %-20s %-30s %-21s %s\n", t.StepID, t.Name, t.Worker, t.Started.UTC().Format(time.RFC3339), state)
 		}
 	}
 	return nil
