@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitOptions$$' -fuzztime $(FUZZTIME) ./remote
 	$(GO) test -run '^$$' -fuzz '^FuzzBlocksMatchLines$$' -fuzztime $(FUZZTIME) ./remote
 	$(GO) test -run '^$$' -fuzz '^FuzzMaskedChunks$$' -fuzztime $(FUZZTIME) ./internal/mask
+	$(GO) test -run '^$$' -fuzz '^FuzzHolds$$' -fuzztime $(FUZZTIME) ./internal/mask
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
 
 # Benchmarks against peers (OpenSSH ssh/scp/sftp, Ansible), printed as a

@@ -73,9 +73,9 @@ func FuzzBlocksMatchLines(f *testing.F) {
 	f.Add(bootstrap.Format("mask", "value", "later")+"\nlater on\nab\ncdef\n", uint64(3))
 	f.Add(bootstrap.Format("setVariable", "name", "V", "value", "topsecret")+"\nno newline", uint64(4))
 	f.Fuzz(func(t *testing.T, text string, seed uint64) {
-		run := func(lineByLine bool) (string, string, string) {
+		run := func(lineByLine bool, values []string) (string, string, string) {
 			var out, errb bytes.Buffer
-			p := newOutputProcessor(mask.NewSet("topsecret", "ab\ncdef"), Output{Stdout: &out, Stderr: &errb}, zerolog.Nop())
+			p := newOutputProcessor(mask.NewSet(values...), Output{Stdout: &out, Stderr: &errb}, zerolog.Nop())
 			p.lineByLine = lineByLine
 			o, e, flush := p.writers()
 			rng := rand.New(rand.NewPCG(seed, 2))
@@ -92,10 +92,43 @@ func FuzzBlocksMatchLines(f *testing.F) {
 			flush()
 			return out.String(), errb.String(), fmt.Sprint(p.results().vars)
 		}
-		o1, e1, v1 := run(false)
-		o2, e2, v2 := run(true)
-		if o1 != o2 || e1 != e2 || v1 != v2 {
-			t.Fatalf("blocks and lines differ:\nstdout %q\n   vs  %q\nstderr %q\n   vs  %q\nvars %s vs %s", o1, o2, e1, e2, v1, v2)
+		// Few values: a search per form; many: the one-pass prefix search.
+		for _, values := range [][]string{
+			{"topsecret", "ab\ncdef"},
+			{"topsecret", "ab\ncdef", "alpha-secret", "bravo-secret", "charlie", "delta-value", "echo1234", "foxtrot!", "golf/hotel"},
+		} {
+			o1, e1, v1 := run(false, values)
+			o2, e2, v2 := run(true, values)
+			if o1 != o2 || e1 != e2 || v1 != v2 {
+				t.Fatalf("blocks and lines differ (%d values):\nstdout %q\n   vs  %q\nstderr %q\n   vs  %q\nvars %s vs %s", len(values), o1, o2, e1, e2, v1, v2)
+			}
 		}
 	})
+}
+
+// BenchmarkOutputProcessorSecrets: the same with 1, 4, 8 and 16
+// sensitive values (each with its encoded forms): past a few dozen forms
+// the secret check is one pass, so the cost stops growing with them.
+func BenchmarkOutputProcessorSecrets(b *testing.B) {
+	for _, n := range []int{1, 4, 8, 16} {
+		b.Run(strings.Repeat("s", n), func(b *testing.B) {
+			var vals []string
+			for i := range n {
+				vals = append(vals, "topsecret-value-"+strings.Repeat("x", i))
+			}
+			line := strings.Repeat("x", 70) + " some output line\n"
+			data := []byte(strings.Repeat(line, 4000))
+			p := newOutputProcessor(mask.NewSet(vals...), Output{Stdout: io.Discard, Stderr: io.Discard}, zerolog.Nop())
+			o, _, flush := p.writers()
+			b.SetBytes(int64(len(data)))
+			for range b.N {
+				for rest := data; len(rest) > 0; {
+					n := min(len(rest), 32<<10)
+					o.Write(rest[:n])
+					rest = rest[n:]
+				}
+			}
+			flush()
+		})
+	}
 }

@@ -28,7 +28,18 @@ type Set struct {
 	list   []string
 	blist  [][]byte
 	repl   *strings.Replacer
+	// With many forms, Holds looks up each position's first two bytes
+	// (prefix) instead of searching for every form in turn: one pass
+	// whatever the number of secrets. single holds one-byte forms.
+	prefix *[1 << 16 / 64]uint64
+	byPair map[uint16][][]byte
+	single [][]byte
 }
+
+// pairSearchFrom is the number of forms from which Holds makes one pass
+// over the text with the prefix table rather than one vectorised search
+// per form (each of those is faster alone; a handful of them is not).
+const pairSearchFrom = 32
 
 // NewSet returns a set holding values.
 func NewSet(values ...string) *Set {
@@ -92,6 +103,16 @@ func (s *Set) rebuild() {
 	for i, v := range vals {
 		s.blist[i] = []byte(v)
 	}
+	s.prefix, s.byPair, s.single = new([1 << 16 / 64]uint64), map[uint16][][]byte{}, nil
+	for _, v := range s.blist {
+		if len(v) < 2 {
+			s.single = append(s.single, v)
+			continue
+		}
+		k := uint16(v[0])<<8 | uint16(v[1])
+		s.prefix[k>>6] |= 1 << (k & 63)
+		s.byPair[k] = append(s.byPair[k], v)
+	}
 }
 
 // AppendMasked appends line to dst with every sensitive value replaced. A
@@ -118,22 +139,37 @@ func (s *Set) AppendMasked(dst, line []byte) []byte {
 	return append(dst, s.Mask(string(line))...)
 }
 
-// Holds reports whether b may contain a sensitive value (with very many
-// values it says yes without looking: AppendMasked then decides line by
-// line).
+// Holds reports whether b contains a sensitive value or one of its
+// forms.
 func (s *Set) Holds(b []byte) bool {
 	if s == nil {
 		return false
 	}
 	s.mu.RLock()
-	blist := s.blist
+	blist, prefix, byPair, single := s.blist, s.prefix, s.byPair, s.single
 	s.mu.RUnlock()
-	if len(blist) > 64 {
-		return true
+	if len(blist) < pairSearchFrom {
+		for _, v := range blist {
+			if bytes.Contains(b, v) {
+				return true
+			}
+		}
+		return false
 	}
-	for _, v := range blist {
+	for _, v := range single {
 		if bytes.Contains(b, v) {
 			return true
+		}
+	}
+	for i := 0; i+1 < len(b); i++ {
+		k := uint16(b[i])<<8 | uint16(b[i+1])
+		if prefix[k>>6]&(1<<(k&63)) == 0 {
+			continue
+		}
+		for _, v := range byPair[k] {
+			if bytes.HasPrefix(b[i:], v) {
+				return true
+			}
 		}
 	}
 	return false

@@ -92,3 +92,29 @@ func FuzzMaskedChunks(f *testing.F) {
 		}
 	})
 }
+
+// FuzzHolds: the one-pass prefix search finds a form exactly when one of
+// the forms occurs in the text (checked against a search per form), with
+// enough values that Holds takes that path.
+func FuzzHolds(f *testing.F) {
+	f.Add("nothing here", "hunter2")
+	f.Add("a hunter2 b", "hunter2")
+	f.Add("aHVudGVyMg==", "hunter2")
+	f.Add("x", "x")
+	f.Fuzz(func(t *testing.T, text, secret string) {
+		values := []string{secret, "alpha-secret", "bravo-secret", "charlie", "delta-value", "echo1234", "foxtrot!", "golf/hotel", "india&juliet", "kilo lima", "mike=november"}
+		s := NewSet(values...)
+		if len(s.blist) < pairSearchFrom {
+			t.Skip("too few forms for the prefix path")
+		}
+		want := false
+		for _, v := range s.blist {
+			if bytes.Contains([]byte(text), v) {
+				want = true
+			}
+		}
+		if got := s.Holds([]byte(text)); got != want {
+			t.Fatalf("Holds(%q) = %v, want %v (secret %q)", text, got, want, secret)
+		}
+	})
+}
