@@ -110,6 +110,7 @@ func setup(m *testing.M) (int, error) {
 		// static build stays the runner on the worker.
 		env.runner, env.cuttle = env.cuttle, filepath.Join(dir, "cuttle-race")
 		race := exec.CommandContext(ctx, "go", "build", "-race", "-o", env.cuttle, "../cmd/cuttle")
+		race.Env = append(os.Environ(), "CGO_ENABLED=1") // -race needs cgo; make exports 0
 		if out, err := race.CombinedOutput(); err != nil {
 			return 0, fmt.Errorf("go build -race: %v: %s", err, out)
 		}
