@@ -305,7 +305,7 @@ func Follow(spec FollowSpec, out *Framer) int {
 			if !drain() {
 				return FollowFailed
 			}
-			code, err := ReadExitFile(spec.WorkDir)
+			code, err := readExitFile(spec.WorkDir)
 			if err != nil || out.Exit(code) != nil {
 				return FollowFailed
 			}
@@ -349,8 +349,8 @@ func Follow(spec FollowSpec, out *Framer) int {
 	}
 }
 
-// ReadExitFile returns the exit code the runner recorded in workDir.
-func ReadExitFile(workDir string) (int, error) {
+// readExitFile returns the exit code the runner recorded in workDir.
+func readExitFile(workDir string) (int, error) {
 	b, err := os.ReadFile(filepath.Join(workDir, LogDir, ExitFile))
 	if err != nil {
 		return 0, err

@@ -1,14 +1,12 @@
 package remote
 
 import (
-	"bytes"
 	"context"
 	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -231,10 +229,12 @@ func followToEnd(ctx context.Context, sh Shell, p runPlan, key []byte, att *atta
 		var ee *transport.ExitError
 		switch {
 		case err == nil:
-			if code, ok := frames.ExitCode(); ok {
-				return exitErrorOf(code)
+			// A follower that ends well has sent the exit code last.
+			code, ok := frames.ExitCode()
+			if !ok {
+				return stepErr(sh.String(), ReasonWorkspace, "the output follower ended without the step's exit code")
 			}
-			return exitCodeOf(ctx, sh, p)
+			return exitErrorOf(code)
 		case errors.Is(err, transport.ErrConnectionLost) && ctx.Err() == nil:
 			lost = true
 			continue
@@ -274,20 +274,4 @@ func reconnectWithin(ctx context.Context, rc reconnecter, deadline time.Time, lo
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}
-}
-
-// exitCodeOf reads the code the runner recorded.
-func exitCodeOf(ctx context.Context, sh Shell, p runPlan) error {
-	var out bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"cat", p.WorkDir + "/" + bootstrap.LogDir + "/" + bootstrap.ExitFile}, Stdout: &out}); err != nil {
-		return stepErr(sh.String(), ReasonWorkspace, "reading the step's exit code after reattaching: %v", err)
-	}
-	code, err := strconv.Atoi(strings.TrimSpace(out.String()))
-	if err != nil {
-		return stepErr(sh.String(), ReasonWorkspace, "the step's exit file holds %q", out.String())
-	}
-	if code == 0 {
-		return nil
-	}
-	return &transport.ExitError{Code: code}
 }
