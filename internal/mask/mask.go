@@ -39,7 +39,7 @@ type Set struct {
 // pairSearchFrom is the number of forms from which Holds makes one pass
 // over the text with the prefix table rather than one vectorised search
 // per form (each of those is faster alone; a handful of them is not).
-const pairSearchFrom = 32
+const pairSearchFrom = 16
 
 // NewSet returns a set holding values.
 func NewSet(values ...string) *Set {
