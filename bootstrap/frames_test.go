@@ -10,7 +10,8 @@ import (
 )
 
 // FuzzFrames: whatever the two streams carry and however the framed
-// stream is chunked on its way, each side gets back exactly its bytes.
+// stream is chunked on its way, each side gets back exactly its bytes,
+// and the exit code sent last arrives whole.
 func FuzzFrames(f *testing.F) {
 	f.Add([]byte("hello\n"), []byte("warn\n"), uint64(1))
 	f.Add(bytes.Repeat([]byte{0}, 300<<10), []byte{}, uint64(7))
@@ -35,6 +36,10 @@ func FuzzFrames(f *testing.F) {
 			}
 			*src = (*src)[n:]
 		}
+		code := int(seed % 256)
+		if err := fr.Exit(code); err != nil {
+			t.Fatal(err)
+		}
 		var gotOut, gotErr bytes.Buffer
 		u := &Unframer{Stdout: &gotOut, Stderr: &gotErr}
 		b := wire.Bytes()
@@ -50,6 +55,9 @@ func FuzzFrames(f *testing.F) {
 		}
 		if !bytes.Equal(gotOut.Bytes(), out) || !bytes.Equal(gotErr.Bytes(), errb) {
 			t.Fatalf("streams differ: stdout %d/%d bytes, stderr %d/%d bytes", gotOut.Len(), len(out), gotErr.Len(), len(errb))
+		}
+		if got, ok := u.ExitCode(); !ok || got != code {
+			t.Fatalf("exit code %d (%v), want %d", got, ok, code)
 		}
 	})
 }

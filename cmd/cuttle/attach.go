@@ -15,7 +15,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cuttle-sh/cuttle/config"
-	"github.com/cuttle-sh/cuttle/fleet"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -173,18 +172,9 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 	if alive(t) && !fl.Bool("force") {
 		return inputError("step %s is still followed by its controller (pid %d on %s): two controllers would both clean it up; stop that one first, or give --force if that pid is not cuttle", id, t.ControllerPID, t.ControllerHost)
 	}
-	cfg, err := config.Load(fl.String("config"))
+	_, target, err := resolveWorker(fl, orDefault(fl.String("worker"), t.Worker))
 	if err != nil {
-		return inputError("%w", err)
-	}
-	worker := orDefault(fl.String("worker"), t.Worker)
-	defaults, err := defaultsFromFlags(fl)
-	if err != nil {
-		return inputError("%w", err)
-	}
-	target, err := fleet.Resolve(cfg, worker, defaults)
-	if err != nil {
-		return inputError("--worker: %w", err)
+		return err
 	}
 	artifacts := t.ArtifactsDir
 	if a := fl.String("artifacts"); a != "" || artifacts == "" {

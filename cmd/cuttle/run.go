@@ -91,21 +91,13 @@ func defaultsFromFlags(fl *config.Flags) (fleet.Defaults, error) {
 
 func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	log := zerolog.Ctx(ctx)
-	cfg, err := config.Load(fl.String("config"))
-	if err != nil {
-		return inputError("%w", err)
-	}
 	worker := fl.String("worker")
 	if worker == "" {
 		return inputError("no worker: give --worker NAME or --worker ssh://user@host:port")
 	}
-	defaults, err := defaultsFromFlags(fl)
+	cfg, target, err := resolveWorker(fl, worker)
 	if err != nil {
-		return inputError("%w", err)
-	}
-	target, err := fleet.Resolve(cfg, worker, defaults)
-	if err != nil {
-		return inputError("--worker: %w", err)
+		return err
 	}
 	rs, err := runbookStepFromFlags(fl)
 	if err != nil {
@@ -158,6 +150,24 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		res, err := remote.Run(ctx, conn, bundle, st, stepOutput(io, fl))
 		return res, err, st.Masks
 	})
+}
+
+// resolveWorker loads the config and resolves worker (a name from it, or
+// ssh://...) with the connection flags.
+func resolveWorker(fl *config.Flags, worker string) (*config.Config, transport.Target, error) {
+	cfg, err := config.Load(fl.String("config"))
+	if err != nil {
+		return nil, transport.Target{}, inputError("%w", err)
+	}
+	defaults, err := defaultsFromFlags(fl)
+	if err != nil {
+		return nil, transport.Target{}, inputError("%w", err)
+	}
+	target, err := fleet.Resolve(cfg, worker, defaults)
+	if err != nil {
+		return nil, transport.Target{}, inputError("--worker: %w", err)
+	}
+	return cfg, target, nil
 }
 
 // oneStep connects to target and runs do there, as run and attach both
