@@ -41,10 +41,9 @@ exit 3`
 	}
 	wd := strings.TrimSpace(strings.TrimPrefix(first, "ready "))
 	id := filepath.Base(wd)
-	early, _ := cuttleCmd(t, "attach", id, "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts)
-	early.Env = append(early.Env, "CUTTLE_STATE_DIR="+state)
-	if out, err := early.CombinedOutput(); exitCode(err) != 125 || !strings.Contains(string(out), "still followed by its controller") {
-		t.Errorf("attach while the controller lives: exit %d\n%s", exitCode(err), out)
+	attach := func(args ...string) result { return runAttach(t, state, args...) }
+	if early := attach(id, "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts); early.code != 125 || !strings.Contains(early.stderr, "still followed by its controller") {
+		t.Errorf("attach while the controller lives: exit %d\n%s", early.code, early.stderr)
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	go io.Copy(io.Discard, pipe)
@@ -58,14 +57,6 @@ exit 3`
 		t.Error("the ticket holds the sensitive value")
 	}
 
-	attach := func(args ...string) result {
-		c, _ := cuttleCmd(t, append([]string{"attach"}, args...)...)
-		c.Env = append(c.Env, "CUTTLE_STATE_DIR="+state)
-		var out, errb strings.Builder
-		c.Stdout, c.Stderr = &out, &errb
-		err := c.Run()
-		return result{stdout: out.String(), stderr: errb.String(), code: exitCode(err)}
-	}
 	if l := attach(); l.code != 0 || !strings.Contains(l.stdout, id) || !strings.Contains(l.stdout, "attached") || !strings.Contains(l.stdout, "gone: cuttle attach "+id) {
 		t.Fatalf("attach with no id should list step %s: exit %d\n%s%s", id, l.code, l.stdout, l.stderr)
 	}
@@ -134,15 +125,24 @@ func TestAttachRunbookStep(t *testing.T) {
 	go io.Copy(io.Discard, pipe)
 	cmd.Wait()
 	goAhead(t, wd)
-	c, _ := cuttleCmd(t, "attach", filepath.Base(wd), "--config", cfg, "--report", filepath.Join(dir, "report.json"))
-	c.Env = append(c.Env, "CUTTLE_STATE_DIR="+state)
-	out, err := c.CombinedOutput()
-	if code := exitCode(err); code != 5 {
-		t.Fatalf("attach: exit %d, want 5\n%s", code, out)
+	r := runAttach(t, state, filepath.Base(wd), "--config", cfg, "--report", filepath.Join(dir, "report.json"))
+	if r.code != 5 {
+		t.Fatalf("attach: exit %d, want 5\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if b, err := os.ReadFile(filepath.Join(arts, "long", "k.txt")); err != nil || string(b) != "kept\n" {
 		t.Errorf("artifact where the runbook would have put it: %q, %v", b, err)
 	}
-	r := result{report: readReport(t, filepath.Join(dir, "report.json")), stdout: string(out)}
+	r.report = readReport(t, filepath.Join(dir, "report.json"))
 	assertNothingLeft(t, r)
+}
+
+// runAttach runs cuttle attach with the ticket directory state.
+func runAttach(t *testing.T, state string, args ...string) result {
+	t.Helper()
+	c, _ := cuttleCmd(t, append([]string{"attach"}, args...)...)
+	c.Env = append(c.Env, "CUTTLE_STATE_DIR="+state)
+	var out, errb strings.Builder
+	c.Stdout, c.Stderr = &out, &errb
+	err := c.Run()
+	return result{stdout: out.String(), stderr: errb.String(), code: exitCode(err)}
 }
