@@ -376,10 +376,26 @@ func (e env) bundleBench() error {
 	return nil
 }
 
-func (e env) fanOut(withAnsible bool) error {
-	var workers []*testenv.SSHD
+// fleetFiles writes a config with n workers named <pool>0.. in pool
+// (spread over servers, max steps per worker as given; 0: no limit) and
+// a runbook running script once on all of them; it returns both paths.
+func (e env) fleetFiles(pool string, n int, servers []*testenv.SSHD, maxPerWorker int, script string) (cfgFile, runbook string) {
 	var cfg strings.Builder
 	cfg.WriteString("workers:\n")
+	for i := range n {
+		s := servers[i%len(servers)]
+		fmt.Fprintf(&cfg, "  %s%d: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s, pool: %s}\n", pool, i, s.Port, e.user, e.key.PrivateFile, s.KnownHosts, pool)
+	}
+	fmt.Fprintf(&cfg, "pools:\n  %s: {max_steps_per_worker: %d}\n", pool, maxPerWorker)
+	cfgFile = filepath.Join(e.dir, pool+".cuttle.yaml")
+	os.WriteFile(cfgFile, []byte(cfg.String()), 0o644)
+	runbook = filepath.Join(e.dir, pool+".yaml")
+	os.WriteFile(runbook, []byte(fmt.Sprintf("steps:\n  - name: %s\n    pool: %s\n    run_on: all\n    container: {image: %s, pull: never}\n    script: {inline: '%s'}\n", pool, pool, e.image, script)), 0o644)
+	return cfgFile, runbook
+}
+
+func (e env) fanOut(withAnsible bool) error {
+	var workers []*testenv.SSHD
 	for i := range *nWorkers {
 		s, err := e.w.NewSSHD("fan" + strconv.Itoa(i))
 		if err != nil {
@@ -387,13 +403,8 @@ func (e env) fanOut(withAnsible bool) error {
 		}
 		defer s.Close()
 		workers = append(workers, s)
-		fmt.Fprintf(&cfg, "  w%d: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s, pool: fan}\n", i, s.Port, e.user, e.key.PrivateFile, s.KnownHosts)
 	}
-	cfg.WriteString("pools:\n  fan: {max_steps_per_worker: 20}\n")
-	cfgFile := filepath.Join(e.dir, "cuttle.yaml")
-	os.WriteFile(cfgFile, []byte(cfg.String()), 0o644)
-	rb := filepath.Join(e.dir, "fan.yaml")
-	os.WriteFile(rb, []byte(fmt.Sprintf("steps:\n  - name: fan\n    pool: fan\n    run_on: all\n    container: {image: %s, pull: never}\n    script: {inline: 'echo hi'}\n", e.image)), 0o644)
+	cfgFile, rb := e.fleetFiles("fan", len(workers), workers, 20, "echo hi")
 	var cpu time.Duration
 	var peak int64
 	c, cAll := onceCPU(func() (err error) {
@@ -410,17 +421,7 @@ func (e env) fanOut(withAnsible bool) error {
 
 	// 100 steps at once from one controller: five names per worker, no
 	// per-worker limit, --max-parallel 100.
-	var cfg100 strings.Builder
-	cfg100.WriteString("workers:\n")
-	for i := range 100 {
-		s := workers[i%len(workers)]
-		fmt.Fprintf(&cfg100, "  x%d: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s, pool: wide}\n", i, s.Port, e.user, e.key.PrivateFile, s.KnownHosts)
-	}
-	cfg100.WriteString("pools:\n  wide: {max_steps_per_worker: 0}\n")
-	cfg100File := filepath.Join(e.dir, "cuttle-100.yaml")
-	os.WriteFile(cfg100File, []byte(cfg100.String()), 0o644)
-	rb100 := filepath.Join(e.dir, "wide.yaml")
-	os.WriteFile(rb100, []byte(fmt.Sprintf("steps:\n  - name: wide\n    pool: wide\n    run_on: all\n    container: {image: %s, pull: never}\n    script: {inline: 'echo hi; sleep 5'}\n", e.image)), 0o644)
+	cfg100File, rb100 := e.fleetFiles("wide", 100, workers, 0, "echo hi; sleep 5")
 	c = once(func() (err error) {
 		_, peak, err = e.runbook(rb100, cfg100File, 100)
 		return err
