@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -62,6 +60,9 @@ type Step struct {
 	// once, counted on the worker itself (flock) so that it holds across
 	// controllers.
 	Slots int
+	// BundleTrust, when set, lets a cached bundle this controller hashed
+	// before be checked by its fingerprint (nil: hashed at every step).
+	BundleTrust *BundleTrust
 }
 
 // Output is where a step's output goes.
@@ -123,6 +124,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	if st.Masks == nil {
 		st.Masks = mask.NewSet()
 	}
+	maskFeed(st.Masks, st.Feed)
 	var logKey []byte
 	if st.External == nil && st.ReattachWindow > 0 {
 		// The runner keeps the output on the worker, under this key, for
@@ -138,7 +140,10 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	}
 	res.Started = time.Now()
 	sessions0, sftp0 := exchanges(sh)
-	prefix := res.Started.UTC().Format("20060102150405") + "-" + strconv.Itoa(os.Getpid())
+	prefix, err := stepIDPrefix(res.Started)
+	if err != nil {
+		return res, stepErr(sh.String(), ReasonWorkspace, "a random step id: %w", err)
+	}
 	askImage := ""
 	if st.Pull != PullAlways || (st.Build != nil && st.Build.GitURL == "") {
 		askImage = st.Image
@@ -169,8 +174,10 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 
 	var plan runPlan
 	var facts Facts
+	bref := bundleRef{Digest: b.Digest, Sums: b.Sums, Known: st.BundleTrust.known(sh.String(), b.Digest)}
 	setPlan := func(f Facts) {
 		facts = f
+		st.BundleTrust.remember(sh.String(), b.Digest, f.BundleFingerprint)
 		res.ID, res.WorkDir = facts.Ticket, facts.WorkDir()
 		log = log.With().Str("container", ContainerName(res.ID)).Logger()
 		plan = runPlan{
@@ -255,7 +262,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		}}
 		runStarted = true
 		err = sh.Run(ctx, &transport.Cmd{
-			Args:  preflightArgs(prefix, ticket, b.Digest, askImage, extDigest, launchTemplate(st, b.Digest, res.Started.UTC().Format(time.RFC3339), logKey != nil)),
+			Args:  preflightArgs(prefix, ticket, bref, askImage, extDigest, launchTemplate(st, b.Digest, res.Started.UTC().Format(time.RFC3339), logKey != nil)),
 			Stdin: bytes.NewReader(payload), Stdout: ls, Stderr: ls.stderrWriter(),
 		})
 		launched = ls.launched
@@ -272,7 +279,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			setPlan(f)
 		}
 	} else {
-		f, ferr := preflight(ctx, sh, prefix, ticket, b.Digest, askImage, extDigest)
+		f, ferr := preflight(ctx, sh, prefix, ticket, bref, askImage, extDigest)
 		if ferr != nil {
 			return res, ferr
 		}
@@ -291,10 +298,8 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		if got := bootstrap.ArchOf(facts.Arch); got != b.Arch {
 			return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
 		}
-		if !facts.BundlePresent {
-			if err := ensureBundle(ctx, sh, b, facts); err != nil {
-				return res, err
-			}
+		if err := readyBundle(ctx, sh, b, facts, st.BundleTrust, log); err != nil {
+			return res, err
 		}
 		if st.ReattachWindow > 0 {
 			// From here on the step has a heartbeat: gc keeps it while it
@@ -442,11 +447,11 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 		return stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
 	case st.Pull != PullAlways && facts.ImageID != "" && st.Feed != nil && st.Feed.Username != "":
 		// Present, but maybe pulled with someone else's credentials.
-		return verifyAccess(ctx, sh, facts.WorkDir(), st.Image, st.Feed)
+		return verifyAccess(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed)
 	case st.Pull != PullAlways && facts.ImageID != "":
 		return nil
 	}
-	if err := pullImage(ctx, sh, facts.WorkDir(), st.Image, st.Feed, progress); err != nil {
+	if err := pullImage(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed, progress); err != nil {
 		return err
 	}
 	// The platform of what was just pulled: an arm64-only tag on an
