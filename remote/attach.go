@@ -45,6 +45,15 @@ func ticketFor(st Step, p runPlan, key []byte, started time.Time) Ticket {
 	return Ticket{Name: st.Name, StepID: p.StepID, WorkDir: p.WorkDir, BundleDir: p.BundleDir, Key: key, Window: st.ReattachWindow, Started: started, ArtifactsDir: st.ArtifactsDir}
 }
 
+// readMasksScript prints a step's masks file, $1. The step's container
+// writes its work directory as root: what it planted there (a symlink to
+// a file of the SSH user's, or to /dev/zero) is not read. Exit 1: no
+// such file.
+const readMasksScript = `d=${1%/*}
+if [ -L "$d" ] || [ -L "$1" ] || [ ! -f "$1" ]; then exit 1; fi
+exec head -c 67108864 -- "$1"
+`
+
 // Attach follows a running step from its ticket, from the first byte of
 // its output, to its end, as the controller that started it would have:
 // the output is masked (the step's sensitive values come from the
@@ -65,7 +74,7 @@ func Attach(ctx context.Context, sh Shell, t Ticket, artifactsDir string, masks 
 	}
 	plan := runPlan{StepID: t.StepID, Home: home, WorkDir: t.WorkDir, BundleDir: t.BundleDir, EngineWait: t.Window}
 	var content bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"cat", t.WorkDir + "/" + bootstrap.LogDir + "/" + bootstrap.MasksFile}, Stdout: &content}); err != nil {
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", readMasksScript, "sh", t.WorkDir + "/" + bootstrap.LogDir + "/" + bootstrap.MasksFile}, Stdout: &content}); err != nil {
 		var ee *transport.ExitError
 		if errors.As(err, &ee) {
 			return res, stepErr(sh.String(), ReasonWorkspace, "step %s is no longer on the worker: it ended and was cleaned up, or its dead man's switch removed it once its controller had been silent for %s", t.StepID, t.Window)
