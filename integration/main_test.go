@@ -279,6 +279,9 @@ func assertNothingLeftIn(t *testing.T, r result, home string) {
 	if rec := recordOf(wd); fileExists(rec) {
 		t.Errorf("per-run record %s left behind", rec)
 	}
+	if cfg := filepath.Join(home, ".cuttle/cfg", s.ID); fileExists(cfg) {
+		t.Errorf("private Docker config %s left behind", cfg)
+	}
 	if s.CleanupError != "" {
 		t.Errorf("cleanup error reported: %s", s.CleanupError)
 	}
