@@ -108,6 +108,7 @@ func (v *Variables) Render(template string, opt Options) (Result, error) {
 	}
 	ev := newEvaluator(v, opt)
 	var b strings.Builder
+	b.Grow(len(template) + len(template)/8)
 	if err := ev.render(&b, &scope{b: v.binding()}, t.nodes); err != nil {
 		return Result{Text: template}, err
 	}

@@ -566,6 +566,16 @@ func (p *parser) repetition(i int) (node, int, bool) {
 
 // text reads literal text up to a #{ that is not escaped.
 func (p *parser) text(i int) (node, int, bool) {
+	// Most text has no #: it is a slice of the template, not a copy.
+	k := strings.IndexByte(p.s[i:], '#')
+	if k < 0 {
+		k = len(p.s) - i
+	}
+	if k > 0 && (i+k == len(p.s) || p.at(i+k, "#{") && !p.at(i+k, "#{{")) {
+		if i+k == len(p.s) || !p.at(i+k-1, "#") {
+			return &textNode{text: p.s[i : i+k]}, i + k, true
+		}
+	}
 	var b strings.Builder
 	j := i
 	for j < len(p.s) {
