@@ -79,10 +79,10 @@ type condition struct {
 	rightStr *string // compared with a quoted string
 }
 
-func (t *textNode) String() string { return strings.ReplaceAll(t.text, "#{", "##{") }
+func (t *textNode) String() string    { return strings.ReplaceAll(t.text, "#{", "##{") }
 func (t *textNode) args(func(string)) {}
 
-func (s *substNode) String() string       { return "#{" + s.expr.String() + "}" }
+func (s *substNode) String() string        { return "#{" + s.expr.String() + "}" }
 func (s *substNode) args(add func(string)) { s.expr.args(add) }
 
 func (c *condNode) String() string {
@@ -139,7 +139,7 @@ func (e *eachNode) String() string {
 
 func (e *eachNode) args(add func(string)) { e.coll.args(add) }
 
-func (c *calcNode) String() string       { return "#{" + c.expr.String() + "}" }
+func (c *calcNode) String() string        { return "#{" + c.expr.String() + "}" }
 func (c *calcNode) args(add func(string)) { c.expr.args(add) }
 
 func (s *symbol) String() string {

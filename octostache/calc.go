@@ -23,8 +23,8 @@ type calcOp struct {
 }
 
 func (c calcConst) eval(func(*symbol) *string) (float64, bool) { return float64(c), true }
-func (c calcConst) String() string                              { return formatDouble(float64(c)) }
-func (c calcConst) args(func(string))                           {}
+func (c calcConst) String() string                             { return formatDouble(float64(c)) }
+func (c calcConst) args(func(string))                          {}
 
 func (v calcVar) eval(resolve func(*symbol) *string) (float64, bool) {
 	s := resolve(v.sym)
@@ -33,7 +33,7 @@ func (v calcVar) eval(resolve func(*symbol) *string) (float64, bool) {
 	}
 	return parseDouble(*s)
 }
-func (v calcVar) String() string          { return v.sym.String() }
+func (v calcVar) String() string        { return v.sym.String() }
 func (v calcVar) args(add func(string)) { v.sym.args(add) }
 
 func (o calcOp) eval(resolve func(*symbol) *string) (float64, bool) {

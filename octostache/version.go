@@ -9,9 +9,9 @@ import (
 // version is a version as Octopus reads one: an optional v, up to four
 // numbers, a pre-release (prefix and counter) and metadata.
 type version struct {
-	major, minor, patch, revision           string
+	major, minor, patch, revision          string
 	release, releasePrefix, releaseCounter string
-	metadata                                string
+	metadata                               string
 }
 
 // Lazy parts take as little as they can, so the pre-release prefix ends at
