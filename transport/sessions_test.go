@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cuttle-sh/cuttle/internal/sshtest"
 )
@@ -63,7 +64,13 @@ func TestMaxSessionsOverflow(t *testing.T) {
 					errs <- c.Run(testContext(t), &Cmd{Args: []string{"block"}})
 				}()
 				// One at a time, so each finds the ones before it open.
-				receive(t, b.started, "command start")
+				select {
+				case <-b.started:
+				case err := <-errs:
+					t.Fatalf("a command ended before it was released: %v", err)
+				case <-time.After(hangBound):
+					t.Fatal("no command start")
+				}
 			}
 			st := srv.Stats()
 			if st.Accepted != tt.wantConns || st.Open != tt.commands {
