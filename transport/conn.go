@@ -297,9 +297,18 @@ func (c *Conn) RunPrepared(ctx context.Context, p *Prepared, cmd *Cmd) error {
 	}
 	switch {
 	case st.missing:
-		// The channel closed without a status: the link went, or is going.
+		// The channel closed without a status (x/crypto's
+		// ExitMissingError): the link went, or is going. Should it stay
+		// up, the command's end is as unknown as after a lost link, and
+		// callers resume the same way.
 		l.waitDead(time.Second)
-		return l.wrap(c.target, errors.New("connection lost before the remote command reported its exit status"))
+		noStatus := errors.New("the session closed before the remote command reported its exit status")
+		select {
+		case <-l.done:
+			return l.wrap(c.target, noStatus)
+		default:
+			return fmt.Errorf("%s: %w: %v", c.target, ErrConnectionLost, noStatus)
+		}
 	case st.signal != "":
 		return &ExitError{Code: -1, Signal: st.signal}
 	case st.code != 0:
