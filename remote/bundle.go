@@ -205,6 +205,9 @@ func readyBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts,
 	}
 	fp, err := ensureBundle(ctx, sh, b, facts)
 	trust.remember(sh.String(), b.Digest, fp)
+	if err != nil && ctx.Err() != nil {
+		return context.Cause(ctx) // a timeout or Ctrl-C during the upload is what ended the step
+	}
 	return err
 }
 

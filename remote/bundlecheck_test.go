@@ -138,6 +138,13 @@ func TestBundleCheck(t *testing.T) {
 	t.Run("same size", func(t *testing.T) {
 		tamper(t, func() { os.WriteFile(bash, []byte(strings.ToUpper(string(files["octopus.bash"]))), 0o644) })
 	})
+	t.Run("same size, mtime set back", func(t *testing.T) {
+		tamper(t, func() {
+			fi, _ := os.Stat(bash)
+			os.WriteFile(bash, []byte(strings.ToUpper(string(files["octopus.bash"]))), 0o644)
+			os.Chtimes(bash, fi.ModTime(), fi.ModTime())
+		})
+	})
 	t.Run("replaced by rename", func(t *testing.T) {
 		tamper(t, func() {
 			os.WriteFile(bash+".new", []byte("evil\n"), 0o644)
