@@ -39,8 +39,10 @@ type Server struct {
 	// Grace is how long running steps may finish after SIGTERM.
 	Grace time.Duration
 
-	// runbook, when set, stands in for NewRunner(out).Run in tests.
-	runbook func(ctx context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error)
+	// runbook, when set, stands in for NewRunner(out).Run in tests;
+	// graceTimer for time.After in Stop.
+	runbook    func(ctx context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error)
+	graceTimer func(time.Duration) <-chan time.Time
 
 	cron    *cron.Cron
 	entries map[string]cron.EntryID
@@ -162,9 +164,13 @@ func (s *Server) runOnce(ctx context.Context, rb *config.Runbook) {
 // then cancels them (their containers and work directories are removed).
 func (s *Server) Stop() {
 	stopped := s.cron.Stop()
+	after := s.graceTimer
+	if after == nil {
+		after = time.After
+	}
 	select {
 	case <-stopped.Done():
-	case <-time.After(s.Grace):
+	case <-after(s.Grace):
 		s.cancel()
 	}
 	s.wg.Wait()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -174,38 +175,48 @@ func TestOverlappingRunSkipped(t *testing.T) {
 
 // TestScheduleAndGrace runs a runbook on a real every-second schedule.
 // Stop lets a running run finish within the grace period and cancels it
-// after that.
+// once the grace period is over.
 func TestScheduleAndGrace(t *testing.T) {
 	for _, tt := range []struct {
-		name   string
-		finish bool // the run ends by itself once Stop is called
-		want   string
+		name      string
+		graceOver bool // else the run ends by itself, within the grace period
+		want      string
 	}{
-		{"past the grace period the run is cancelled", false, "interrupted"},
-		{"within the grace period the run finishes", true, "succeeded"},
+		{"past the grace period the run is cancelled", true, "interrupted"},
+		{"within the grace period the run finishes", false, "succeeded"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			started, stopping := make(chan struct{}), make(chan struct{})
+			started, finish := make(chan struct{}), make(chan struct{})
 			var once sync.Once
 			s, ctx, ev := testServer(t, func(ctx context.Context, _ *config.Runbook, _ *os.File) ([]fleet.StepResult, error) {
 				once.Do(func() { close(started) })
 				select {
 				case <-ctx.Done():
-				case <-stopping:
+				case <-finish:
 				}
 				return nil, nil
 			}, &config.Runbook{Name: "tick", Schedule: "* * * * * *"})
-			s.Grace = 0
-			if tt.finish {
-				s.Grace = 1 << 62
+			// Stop's grace timer is the test's: waiting tells that Stop is
+			// waiting, and graceOver ends the grace period.
+			waiting, graceOver := make(chan struct{}), make(chan time.Time)
+			s.Grace = time.Hour
+			s.graceTimer = func(d time.Duration) <-chan time.Time {
+				if d != time.Hour {
+					t.Errorf("grace timer for %v, want the Grace", d)
+				}
+				close(waiting)
+				return graceOver
 			}
 			s.Start(ctx)
 			<-started
 			<-ev.skips // the next second's run found this one going
 			stopped := make(chan struct{})
 			go func() { s.Stop(); close(stopped) }()
-			if tt.finish {
-				close(stopping)
+			<-waiting
+			if tt.graceOver {
+				close(graceOver)
+			} else {
+				close(finish)
 			}
 			<-stopped
 			runs := s.History.Recent(10)
