@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 //
 // Besides testscript's own commands, scripts have:
 //
+//	dir DIR                    list DIR's entries (dot files too) on stdout, one a line
 //	exits CODE PROG ARGS...    run PROG and require exit code CODE
 //	expand FILE...             replace $VAR and ${VAR} in the files with the script's environment
 //	jsonlines stdout|stderr    every line is a JSON object with level, time and message
@@ -47,6 +48,7 @@ func TestScripts(t *testing.T) {
 		RequireExplicitExec: true,
 		Setup:               setupScript,
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"dir":       cmdDir,
 			"exits":     cmdExits,
 			"expand":    cmdExpand,
 			"jsonlines": cmdJSONLines,
@@ -121,6 +123,17 @@ func cmdExits(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited with %d, want %d", args[1], got, want)
+	}
+}
+
+func cmdDir(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 1 {
+		ts.Fatalf("usage: dir DIR")
+	}
+	entries, err := os.ReadDir(ts.MkAbs(args[0]))
+	ts.Check(err)
+	for _, e := range entries {
+		fmt.Fprintln(ts.Stdout(), e.Name())
 	}
 }
 
