@@ -38,7 +38,7 @@ type StepInput struct {
 func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	s := in.Step
 	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: filepath.Join(in.ArtifactsDir, remote.SafeName(s.Name)),
-		AllowPrivileged: in.AllowPrivileged, ReattachWindow: in.ReattachWindow, WorkerName: in.Worker}
+		AllowPrivileged: in.AllowPrivileged, ReattachWindow: in.ReattachWindow}
 	if err := grantOptions(cfg, in.Worker, &st); err != nil {
 		return st, err
 	}
@@ -151,6 +151,7 @@ func grantOptions(cfg *config.Config, worker string, st *remote.Step) error {
 	if !ok {
 		return nil // an address, not a worker of the config: --allow-privileged alone
 	}
+	st.WorkerName = worker
 	pool := cfg.Pools[w.Pool]
 	st.AllowPrivileged = st.AllowPrivileged || w.AllowPrivileged || pool.AllowPrivileged
 	for _, src := range []struct {

@@ -330,3 +330,89 @@ func TestAllowPrivileged(t *testing.T) {
 		})
 	}
 }
+
+func TestParseGrants(t *testing.T) {
+	for _, tt := range []struct {
+		in, want, wantErr string
+	}{
+		{in: "/srv/cache:/cache:ro", want: "/srv/cache:/cache:ro"},
+		{in: "/srv/cache/", want: "/srv/cache"},
+		{in: "//srv/./cache:/c/../cache:rw", want: "/srv/cache:/cache"},
+		{in: "/srv/cache:ro", want: "/srv/cache:ro"},
+		{in: "srv/cache", wantErr: "not an absolute path"},
+		{in: "/srv:cache", wantErr: "not an absolute path"},
+		{in: "/a:/b:/c", wantErr: "want /SOURCE"},
+		{in: "/:/host", wantErr: "the worker's root"},
+		{in: "/a,b:/x", wantErr: "not an absolute path"},
+	} {
+		g, err := ParseMountGrant(tt.in)
+		if tt.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), tt.in) {
+				t.Errorf("ParseMountGrant(%q) = %v, %v; want an error naming it and %q", tt.in, g, err, tt.wantErr)
+			}
+			continue
+		}
+		if err != nil || g.String() != tt.want {
+			t.Errorf("ParseMountGrant(%q) = %q, %v; want %q", tt.in, g, err, tt.want)
+		}
+	}
+	for _, bad := range []string{"dev/fuse", "/dev/fuse:rwx", "/dev/fuse:/f:rr", "/dev/fuse:f", "/a:/b:rw:x", "nvidia"} {
+		if _, err := ParseDeviceGrant(bad); err == nil || !strings.Contains(err.Error(), bad) {
+			t.Errorf("ParseDeviceGrant(%q) = %v, want an error naming it", bad, err)
+		}
+	}
+}
+
+// TestGrantMatching: what one allowed_mounts or allowed_devices entry lets
+// through, and what not.
+func TestGrantMatching(t *testing.T) {
+	tests := []struct {
+		grant, opts string
+		mount       bool // a mount grant, else a device grant
+		want        bool
+	}{
+		{"/srv/cache:/cache:ro", "-v /srv/cache:/cache:ro", true, true},
+		{"/srv/cache:/cache:ro", "--mount type=bind,src=/srv/cache/.,dst=/cache/,ro=1", true, true},
+		{"/srv/cache:/cache:ro", "-v /srv/cache:/cache", true, false},
+		{"/srv/cache:/cache:ro", "-v /srv/cache:/x:ro", true, false},
+		{"/srv/cache:/cache:ro", "-v /srv:/cache:ro", true, false},
+		{"/srv/cache:/cache:ro", "-v /srv/cache/x:/cache:ro", true, false},
+		{"/srv/cache", "-v /srv/cache:/anywhere", true, true},
+		{"/srv/cache", "-v /srv/cache:/anywhere:ro", true, true},
+		{"/srv/cache:rw", "--mount type=bind,src=/srv/cache,dst=/c,bind-recursive=disabled", true, true},
+		{"/srv/cache", "--mount type=bind,src=/srv/cache,dst=/c,bind-create-src", true, false},
+		{"/srv/cache", "-v /srv/cache:/c:Z", true, false},
+		{"/dev/fuse", "--device /dev/fuse", false, true},
+		{"/dev/fuse", "--device /dev/fuse:/dev/fuse:rw", false, true},
+		{"/dev/fuse", "--device /dev/fuse:/dev/f", false, false},
+		{"/dev/fuse:r", "--device /dev/fuse", false, false},
+		{"/dev/fuse:r", "--device /dev/fuse:r", false, true},
+		{"/dev/fuse:/dev/f:rw", "--device /dev/fuse:/dev/f:w", false, true},
+		{"/dev/dri", "--device /dev/dri/card0", false, false},
+		{"vendor.com/gpu=0", "--device vendor.com/gpu=0", false, true},
+		{"vendor.com/gpu=0", "--device vendor.com/gpu=1", false, false},
+	}
+	for _, tt := range tests {
+		var pol ContainerOptionsPolicy
+		if tt.mount {
+			g, err := ParseMountGrant(tt.grant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol.Mounts = []MountGrant{g}
+		} else {
+			g, err := ParseDeviceGrant(tt.grant)
+			if err != nil {
+				t.Fatal(err)
+			}
+			pol.Devices = []DeviceGrant{g}
+		}
+		words, err := SplitOptions(tt.opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ValidateOptions(words, pol); (err == nil) != tt.want {
+			t.Errorf("grant %q, options %q: ValidateOptions = %v, want allowed %v", tt.grant, tt.opts, err, tt.want)
+		}
+	}
+}
