@@ -41,8 +41,8 @@ func TestBuildStepGrants(t *testing.T) {
 	}{
 		{worker: "w1", opts: "-v /srv/cache:/cache:ro -v /srv/shared:/shared:ro --device /dev/fuse"},
 		{worker: "w2", opts: "-v /srv/shared:/shared:ro"},
-		{worker: "w2", opts: "-v /srv/cache:/cache:ro", wantErr: "allowed_mounts for worker w2"},
-		{worker: "w2", opts: "--device /dev/fuse", wantErr: "allowed_devices for worker w2"},
+		{worker: "w2", opts: "-v /srv/cache:/cache:ro", wantErr: "allowed_mounts of worker w2"},
+		{worker: "w2", opts: "--device /dev/fuse", wantErr: "allowed_devices of worker w2"},
 		{worker: "w1", opts: "--privileged", wantErr: "allow_privileged: true for worker w1"},
 		{worker: "w3", opts: "--privileged -v /:/host"},
 		{worker: "w2", opts: "--privileged", cli: true},

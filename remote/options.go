@@ -235,13 +235,12 @@ func (p *ContainerOptionsPolicy) explain(s setting, r *refusal) error {
 	if p.Worker != "" {
 		worker = "worker " + p.Worker
 	}
-	privileged := fmt.Sprintf("set allow_privileged: true for %s (or its pool) in cuttle.yaml, or run cuttle run with --allow-privileged", worker)
-	fix := privileged
+	fix := fmt.Sprintf("set allow_privileged: true for %s (or its pool) in cuttle.yaml, or run cuttle run with --allow-privileged", worker)
 	switch r.need {
 	case needMount:
-		fix = fmt.Sprintf("list %q under allowed_mounts for %s (or its pool, or defaults) in cuttle.yaml; or %s", r.grant, worker, privileged)
+		fix = fmt.Sprintf("add %q to allowed_mounts of %s (or of its pool, or defaults) in cuttle.yaml, or set allow_privileged: true there, or run cuttle run with --allow-privileged", r.grant, worker)
 	case needDevice:
-		fix = fmt.Sprintf("list %q under allowed_devices for %s (or its pool, or defaults) in cuttle.yaml; or %s", r.grant, worker, privileged)
+		fix = fmt.Sprintf("add %q to allowed_devices of %s (or of its pool, or defaults) in cuttle.yaml, or set allow_privileged: true there, or run cuttle run with --allow-privileged", r.grant, worker)
 	}
 	return fmt.Errorf("container option %s is refused: %s. Only the worker's operator can allow it: %s", s, r.why, fix)
 }

@@ -213,16 +213,19 @@ func (p *ContainerOptionsPolicy) checkHostMount(m hostMount, spec string) *refus
 		return beyond("mounts of type %q reach outside the container", m.typ)
 	}
 	if m.relative {
-		return &refusal{why: fmt.Sprintf("the docker client resolves the relative source %q in its own directory on the worker", m.source), need: needMount, grant: "/ABSOLUTE/PATH"}
+		return beyond("the docker client resolves the relative source %q in its own directory on the worker; give an absolute path listed in allowed_mounts", m.source)
 	}
 	src := path.Clean(m.source)
+	if src == "/" {
+		return beyond("it mounts the worker's whole file system")
+	}
 	for _, g := range p.Mounts {
 		if g.Source == src && (g.Target == "" || g.Target == path.Clean(m.target)) && (m.readOnly || !g.ReadOnly) {
 			return nil
 		}
 	}
 	want := MountGrant{Source: src, Target: path.Clean(m.target), ReadOnly: m.readOnly}
-	return &refusal{why: fmt.Sprintf("it mounts %s from the worker, which allowed_mounts does not list (for %s)", src, want), need: needMount, grant: want.String()}
+	return &refusal{why: fmt.Sprintf("it mounts %s from the worker, which allowed_mounts does not list", src), need: needMount, grant: want.String()}
 }
 
 // checkVolume reads -v as docker does: the client decides whether the

@@ -75,8 +75,8 @@ func testPolicy(t testing.TB) ContainerOptionsPolicy {
 // Expected refusals: who can lift them.
 const (
 	privileged = "set allow_privileged: true for worker w1"
-	mountFix   = "under allowed_mounts for worker w1"
-	deviceFix  = "under allowed_devices for worker w1"
+	mountFix   = "to allowed_mounts of worker w1"
+	deviceFix  = "to allowed_devices of worker w1"
 	never      = "is not allowed:"
 )
 
@@ -93,8 +93,8 @@ var refusedOptions = []struct {
 }{
 	{"review: shadow", "-v /etc/shadow:/s:ro", []string{"--volume /etc/shadow:/s:ro", mountFix, `"/etc/shadow:/s:ro"`}},
 	{"review: root ssh", "-v /root/.ssh:/r", []string{"/root/.ssh", mountFix}},
-	{"review: mount keys in upper case", "--mount type=bind,SRC=/,dst=/h,readonly", []string{"--mount", "mounts / from the worker", mountFix}},
-	{"review: CSV-quoted mount", `--mount "type=bind,\"src=/\",dst=/h,readonly"`, []string{"mounts / from the worker", mountFix}},
+	{"review: mount keys in upper case", "--mount type=bind,SRC=/,dst=/h,readonly", []string{"--mount", "whole file system", privileged}},
+	{"review: CSV-quoted mount", `--mount "type=bind,\"src=/\",dst=/h,readonly"`, []string{"whole file system", privileged}},
 	{"review: local volume with device=/", "--mount type=volume,dst=/h,volume-driver=local,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/", []string{"volume-", privileged}},
 	{"review: worker home", "-v /home/acc:/h", []string{"/home/acc", mountFix}},
 	{"review: docker volumes", "-v /var/lib/docker/volumes:/h:ro", []string{"/var/lib/docker/volumes", mountFix}},
@@ -112,9 +112,9 @@ var refusedOptions = []struct {
 	{"review: env-file", "--env-file /etc/shadow", []string{"--env-file", privileged}},
 	{"review: label-file", "--label-file /etc/shadow", []string{"--label-file", privileged}},
 	{"review: privileged", "--privileged", []string{"--privileged", privileged}},
-	{"review: host root", "-v /:/host", []string{mountFix}},
-	{"review: volume=", "--volume=/:/h", []string{mountFix}},
-	{"review: mount root", "--mount type=bind,src=/,dst=/h", []string{mountFix}},
+	{"review: host root", "-v /:/host", []string{"whole file system", privileged}},
+	{"review: volume=", "--volume=/:/h", []string{"whole file system"}},
+	{"review: mount root", "--mount type=bind,src=/,dst=/h", []string{"whole file system"}},
 	{"review: docker socket", "-v /var/run/docker.sock:/s", []string{mountFix}},
 	{"review: etc", "-v /etc:/e", []string{mountFix}},
 	{"review: pid host", "--pid=host", []string{privileged}},
@@ -153,7 +153,7 @@ var refusedOptions = []struct {
 	{"listed read-only, asked writable", "-v /srv/cache:/cache", []string{mountFix, `"/srv/cache:/cache"`}},
 	{"listed read-only, rw mode", "-v /srv/cache:/cache:rw", []string{mountFix}},
 	{"listed target differs", "-v /srv/cache:/elsewhere:ro", []string{mountFix}},
-	{"relative source", "-v ./:/h", []string{"relative source", mountFix}},
+	{"relative source", "-v ./:/h", []string{"relative source", privileged}},
 	{"parent directory", "-v ..:/h", []string{"relative source"}},
 	{"hidden relative", "-v .ssh:/h", []string{"relative source"}},
 	{"tilde is not expanded", "-v ~/.ssh:/h", []string{"volume name", privileged}},
