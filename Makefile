@@ -56,7 +56,6 @@ fuzz:
 # Benchmarks against peers (OpenSSH ssh/scp/sftp, Ansible), printed as a
 # Markdown table and kept in bench/RESULTS.md. Not part of make test.
 bench: deps build
-	command -v ansible >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core >/dev/null
 	$(GO) run ./bench -cuttle $(BIN) | tee bench/RESULTS.md
 
 clean:
