@@ -15,9 +15,9 @@ func TestBuildStepGrants(t *testing.T) {
 		File:     "cuttle.yaml",
 		Defaults: config.WorkerDefaults{AllowedMounts: []string{"/srv/shared:/shared:ro"}},
 		Workers: map[string]config.Worker{
-			"w1": {Host: "h", Pool: "p", Grants: config.Grants{AllowedMounts: []string{"/srv/cache:/cache:ro"}}},
-			"w2": {Host: "h"},
-			"w3": {Host: "h", Pool: "priv"},
+			"w1":  {Host: "h", Pool: "p", Grants: config.Grants{AllowedMounts: []string{"/srv/cache:/cache:ro"}}},
+			"w2":  {Host: "h"},
+			"w3":  {Host: "h", Pool: "priv"},
 			"bad": {Host: "h", Grants: config.Grants{AllowedMounts: []string{"relative"}}},
 		},
 		Pools: map[string]config.Pool{
