@@ -105,7 +105,7 @@ func unescape(s string, dq bool) string {
 // --allow-privileged) widens what they may do.
 type ContainerOptionsPolicy struct {
 	// AllowPrivileged lifts the allowlist: every docker run option is
-	// allowed except those cuttle itself relies on (contractFlags).
+	// allowed except those cuttle itself relies on (runFlags' contract).
 	AllowPrivileged bool
 	// Mounts and Devices are the host paths the operator lets steps use
 	// (allowed_mounts, allowed_devices).
