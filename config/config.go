@@ -38,8 +38,23 @@ type Worker struct {
 	PasswordEnv        string            `mapstructure:"password_env"`
 	Jump               string            `mapstructure:"jump"`
 	Pool               string            `mapstructure:"pool"`
-	AllowPrivileged    bool              `mapstructure:"allow_privileged"`
 	Labels             map[string]string `mapstructure:"labels"`
+	Grants             `mapstructure:",squash"`
+}
+
+// Grants are what the operator lets steps' container options reach on a
+// worker. They come only from cuttle.yaml (or cuttle run's
+// --allow-privileged), never from a runbook: see SECURITY.md.
+type Grants struct {
+	// AllowPrivileged lifts the container-options allowlist (--privileged,
+	// host namespaces, any mount).
+	AllowPrivileged bool `mapstructure:"allow_privileged"`
+	// AllowedMounts are host paths steps may bind-mount,
+	// SOURCE[:TARGET][:ro|rw].
+	AllowedMounts []string `mapstructure:"allowed_mounts"`
+	// AllowedDevices are host devices steps may use,
+	// HOST[:CONTAINER][:rwm] or a CDI name.
+	AllowedDevices []string `mapstructure:"allowed_devices"`
 }
 
 // WorkerDefaults apply to every worker that does not set the field.
@@ -51,6 +66,10 @@ type WorkerDefaults struct {
 	Jump              string `mapstructure:"jump"`
 	Pool              string `mapstructure:"pool"`
 	MaxStepsPerWorker int    `mapstructure:"max_steps_per_worker"`
+	// AllowedMounts and AllowedDevices apply to every worker, on top of
+	// its own and its pool's.
+	AllowedMounts  []string `mapstructure:"allowed_mounts"`
+	AllowedDevices []string `mapstructure:"allowed_devices"`
 }
 
 // Runner is an external step runner: a local bundle directory and a
@@ -64,6 +83,8 @@ type Runner struct {
 type Pool struct {
 	MaxStepsPerWorker int    `mapstructure:"max_steps_per_worker"`
 	Selection         string `mapstructure:"selection"`
+	// Grants apply to every worker of the pool, on top of its own.
+	Grants `mapstructure:",squash"`
 }
 
 // Feed is a container registry with credentials given by reference.

@@ -136,7 +136,7 @@ func TestBuildStepFeeds(t *testing.T) {
 func TestBuildStepScriptAndVariables(t *testing.T) {
 	base := t.TempDir()
 	os.WriteFile(filepath.Join(base, "deploy.sh"), []byte("#!/bin/sh\necho #{Env}\n"), 0o600)
-	cfg := &config.Config{Workers: map[string]config.Worker{"w1": {Host: "h", AllowPrivileged: true}},
+	cfg := &config.Config{Workers: map[string]config.Worker{"w1": {Host: "h", Grants: config.Grants{AllowPrivileged: true}}},
 		Runner: config.Runner{Bundle: "~/calamari", Command: "{bundle}/run {script}"}}
 	home := testHome(t)
 	st, err := buildStep(t, cfg, step("Deploy App", "w1", func(s *config.RunbookStep) {
