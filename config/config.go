@@ -27,6 +27,12 @@ type Config struct {
 	File string `mapstructure:"-"`
 }
 
+// Worker roles.
+const (
+	RoleWorker = "worker"
+	RoleJump   = "jump"
+)
+
 // Worker is one SSH worker.
 type Worker struct {
 	Host               string            `mapstructure:"host"`
@@ -38,6 +44,10 @@ type Worker struct {
 	PasswordEnv        string            `mapstructure:"password_env"`
 	Jump               string            `mapstructure:"jump"`
 	Pool               string            `mapstructure:"pool"`
+	// Role is "worker" (runs steps) or "jump" (only a jump host for
+	// others); empty infers jump for a host others jump through that is
+	// in no pool.
+	Role string `mapstructure:"role"`
 	Labels             map[string]string `mapstructure:"labels"`
 	Grants             `mapstructure:",squash"`
 }
@@ -147,11 +157,24 @@ func Load(file string) (*Config, error) {
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", file, err)
 	}
+	sh, err := readShape(file)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", file, err)
+	}
 	var c Config
 	if err := v.UnmarshalExact(&c); err != nil {
 		return nil, fmt.Errorf("config %s: %w (check the key names against the README)", file, err)
 	}
 	c.File = file
+	for _, p := range sh.pools { // viper drops `name: {}`
+		if _, ok := c.Pools[p]; !ok {
+			if c.Pools == nil {
+				c.Pools = map[string]Pool{}
+			}
+			c.Pools[p] = Pool{}
+		}
+	}
+	c.inferHops()
 	c.applyDefaults()
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", file, err)
@@ -177,7 +200,7 @@ func (c *Config) applyDefaults() {
 		if w.Jump == "" && d.Jump != name {
 			w.Jump = d.Jump
 		}
-		if w.Pool == "" {
+		if w.Pool == "" && w.Role != RoleJump {
 			w.Pool = d.Pool
 		}
 		c.Workers[name] = w
@@ -211,6 +234,14 @@ func (c *Config) validate() error {
 			if _, ok := c.Pools[w.Pool]; !ok {
 				problems = append(problems, fmt.Sprintf("workers.%s.pool %q is not defined under pools:", name, w.Pool))
 			}
+		}
+		switch w.Role {
+		case "", RoleWorker, RoleJump:
+		default:
+			problems = append(problems, fmt.Sprintf("workers.%s.role %q: want worker or jump", name, w.Role))
+		}
+		if w.Role == RoleJump && w.Pool != "" {
+			problems = append(problems, fmt.Sprintf("workers.%s is role jump but in pool %s: a jump host runs no steps (drop one of them)", name, w.Pool))
 		}
 	}
 	for _, name := range sortedKeys(c.Feeds) {
