@@ -35,21 +35,21 @@ const (
 
 // Worker is one SSH worker.
 type Worker struct {
-	Host               string            `mapstructure:"host"`
-	Port               int               `mapstructure:"port"`
-	User               string            `mapstructure:"user"`
-	IdentityFile       string            `mapstructure:"identity_file"`
-	KnownHosts         string            `mapstructure:"known_hosts"`
-	HostKeyFingerprint string            `mapstructure:"host_key_fingerprint"`
-	PasswordEnv        string            `mapstructure:"password_env"`
-	Jump               string            `mapstructure:"jump"`
-	Pool               string            `mapstructure:"pool"`
+	Host               string `mapstructure:"host"`
+	Port               int    `mapstructure:"port"`
+	User               string `mapstructure:"user"`
+	IdentityFile       string `mapstructure:"identity_file"`
+	KnownHosts         string `mapstructure:"known_hosts"`
+	HostKeyFingerprint string `mapstructure:"host_key_fingerprint"`
+	PasswordEnv        string `mapstructure:"password_env"`
+	Jump               string `mapstructure:"jump"`
+	Pool               string `mapstructure:"pool"`
 	// Role is "worker" (runs steps) or "jump" (only a jump host for
 	// others); empty infers jump for a host others jump through that is
 	// in no pool.
-	Role string `mapstructure:"role"`
-	Labels             map[string]string `mapstructure:"labels"`
-	Grants             `mapstructure:",squash"`
+	Role   string            `mapstructure:"role"`
+	Labels map[string]string `mapstructure:"labels"`
+	Grants `mapstructure:",squash"`
 }
 
 // Grants are what the operator lets steps' container options reach on a
