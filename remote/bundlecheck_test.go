@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"context"
 	"crypto/sha256"
 	"fmt"
 	"os"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/transport"
 )
 
 // installedBundle installs a bundle of files into a temporary bundles
@@ -225,4 +229,34 @@ func BenchmarkBundleCheck(b *testing.B) {
 	b.Run("none", func(b *testing.B) { run(b, `echo state=present`, "none") })
 	b.Run("fingerprint", func(b *testing.B) { run(b, `bundle_check "$1" "$2" "$3"; echo "state=$bundle"`, fp) })
 	b.Run("full-hash", func(b *testing.B) { run(b, `bundle_check "$1" "$2" "$3"; echo "state=$bundle"`, "") })
+}
+
+// localShell runs commands on this machine, as the worker would.
+type localShell struct{ *countingShell }
+
+func (localShell) Run(ctx context.Context, c *transport.Cmd) error {
+	cmd := exec.CommandContext(ctx, c.Args[0], c.Args[1:]...)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = c.Stdin, c.Stdout, c.Stderr
+	return cmd.Run()
+}
+
+// TestAttachChecksTheBundle: attach runs nothing of a step's bundle that
+// was changed since the step started; another cuttle's bundle, whose
+// files this one does not know, is not judged.
+func TestAttachChecksTheBundle(t *testing.T) {
+	files := map[string][]byte{"cuttle": []byte("runner\n"), "octopus.bash": []byte("b\n"), "octopus.sh": []byte("s\n")}
+	dir, sums, _ := installedBundle(t, files)
+	b := bootstrap.Bundle{Digest: filepath.Base(dir), Sums: sums}
+	if err := checkAttachBundle(t.Context(), localShell{&countingShell{}}, b, dir); err != nil {
+		t.Fatalf("an untouched bundle: %v", err)
+	}
+	os.Chmod(filepath.Join(dir, "cuttle"), 0o755)
+	os.WriteFile(filepath.Join(dir, "cuttle"), []byte("evil\n"), 0o755)
+	err := checkAttachBundle(t.Context(), localShell{&countingShell{}}, b, dir)
+	if err == nil || !strings.Contains(err.Error(), "does not match its digest") || !strings.Contains(err.Error(), dir) {
+		t.Errorf("a changed bundle: %v", err)
+	}
+	if err := checkAttachBundle(t.Context(), localShell{&countingShell{}}, bootstrap.Bundle{Digest: "other", Sums: sums}, dir); err != nil {
+		t.Errorf("another cuttle's bundle was judged: %v", err)
+	}
 }

@@ -256,9 +256,9 @@ type gcGroup struct {
 	items []string
 }
 
-// gcBundleScript checks the bundle gc's root fallback runs. $1 bundle
-// dir, $2 sums.
-const gcBundleScript = bundleCheckFunc + `bundle_check "$1" "$2" ""
+// checkBundleScript checks a bundle before gc's root fallback or attach
+// runs it. $1 bundle dir, $2 sums.
+const checkBundleScript = bundleCheckFunc + `bundle_check "$1" "$2" ""
 echo "bundle=$bundle"
 `
 
@@ -272,7 +272,7 @@ func gcAsRoot(ctx context.Context, sh Shell, home, name string, b bootstrap.Bund
 	}
 	facts := Facts{Home: home, Ticket: "gc-" + name}
 	var out bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", gcBundleScript, "sh", facts.BundleDir(b.Digest), b.Sums}, Stdout: &out}); err != nil {
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", checkBundleScript, "sh", facts.BundleDir(b.Digest), b.Sums}, Stdout: &out}); err != nil {
 		return fmt.Errorf("checking the bundle: %w", err)
 	}
 	facts.BundleState = parseKV(out.Bytes())["bundle"]

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -195,12 +196,15 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 	if err != nil {
 		return err
 	}
+	// Without a runner of its own (a non-Linux controller without
+	// CUTTLE_RUNNER) this cuttle cannot check the step's bundle.
+	bundle, _ := bootstrap.Self()
 	artifacts := t.ArtifactsDir
 	if a := fl.String("artifacts"); a != "" || artifacts == "" {
 		artifacts = filepath.Join(orDefault(a, "artifacts"), remote.DirName(t.Name))
 	}
 	return oneStep(ctx, fl, target, stepReport{Name: t.Name, Worker: target.String()}, func(conn *transport.Conn) (remote.Result, error, *mask.Set) {
-		res, err := remote.Attach(ctx, conn, t, artifacts, nil, stepOutput(io, fl))
+		res, err := remote.Attach(ctx, conn, bundle, t, artifacts, nil, stepOutput(io, fl))
 		var se *remote.StepError
 		if err == nil || errors.As(err, &se) && (se.Reason == remote.ReasonWorkspace || se.Reason == remote.ReasonDocker) {
 			os.Remove(path) // the step is over: nothing left to attach to
