@@ -17,6 +17,7 @@ import (
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -268,7 +269,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			if ferr != nil {
 				return res, ferr
 			}
-			log.Debug().Str("why", parseKV(ls.facts.Bytes())["launch"]).Msg("fast path not taken")
+			log.Debug().Str("why", printable.String(parseKV(ls.facts.Bytes())["launch"])).Msg("fast path not taken")
 			setPlan(f)
 		}
 	} else {
@@ -393,7 +394,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		return res, stepErr(sh.String(), ReasonDocker, "docker run: %w", err)
 	}
 	if res.ResultMessage != "" && res.ExitCode != 0 {
-		log.Error().Int("exit_code", res.ExitCode).Msg(st.Masks.Mask(res.ResultMessage))
+		log.Error().Int("exit_code", res.ExitCode).Msg(printable.String(st.Masks.Mask(res.ResultMessage)))
 	}
 	if reqs := reported.artifacts; len(reqs) > 0 {
 		stopHeartbeat()
