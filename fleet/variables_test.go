@@ -35,3 +35,24 @@ func TestParseVariablesErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestMasksAreRunWide: a value made sensitive in one step's copy of the
+// variables (its own sensitive variable, a value its script masked) is
+// masked in every other copy: masks belong to the run, not the step.
+func TestMasksAreRunWide(t *testing.T) {
+	run, err := ParseVariables([]string{"Env=prod"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := run.Clone(), run.Clone()
+	a.Set("StepSecret", "only-in-step-a", true)
+	a.Masks().Add("masked-by-a-script")
+	for name, v := range map[string]*Variables{"run": run, "step b": b, "b's clone": b.Clone()} {
+		if got := v.Masks().Mask("only-in-step-a masked-by-a-script"); got != "******** ********" {
+			t.Errorf("%s masks %q", name, got)
+		}
+	}
+	if _, ok := b.Get("StepSecret"); ok {
+		t.Error("step a's variable reached step b")
+	}
+}
