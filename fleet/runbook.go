@@ -128,26 +128,34 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 					fail(fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
 				}
 			}
-			for _, name := range sr.Result.OutputOrder {
-				v := sr.Result.OutputVariables[name]
-				// Checked again here: a step running beside it on another
-				// worker may have masked a value since.
-				if vars.Masks().Holds([]byte(name)) {
-					log.Warn().Str("step", s.Name).Msg("output variable dropped: its name holds a sensitive value")
-					continue
-				}
-				sensitive := v.Sensitive || vars.Masks().Holds([]byte(v.Value))
-				vars.Set("Octopus.Action["+s.Name+"].Output."+name, v.Value, sensitive)
-				if len(workers) > 1 {
-					vars.Set("Octopus.Action["+s.Name+"].Output["+sr.Worker+"]."+name, v.Value, sensitive)
-				}
-			}
+			vars.setOutputs(sr, len(workers) > 1, log)
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	return results, failures
+}
+
+// setOutputs makes a step's output variables variables of the steps after
+// it, as Octopus.Action[step].Output.Name (and, from a step on several
+// workers, Octopus.Action[step].Output[worker].Name). Masks are checked
+// again here, as the step's own output was: a step running beside it on
+// another worker may have masked a value since. A value holding a masked
+// value is sensitive; a name holding one is dropped.
+func (v *Variables) setOutputs(sr StepResult, fanOut bool, log *zerolog.Logger) {
+	for _, name := range sr.Result.OutputOrder {
+		out := sr.Result.OutputVariables[name]
+		if v.masks.Holds([]byte(name)) {
+			log.Warn().Str("step", sr.Step).Msg("output variable dropped: its name holds a sensitive value")
+			continue
+		}
+		sensitive := out.Sensitive || v.masks.Holds([]byte(out.Value))
+		v.Set("Octopus.Action["+sr.Step+"].Output."+name, out.Value, sensitive)
+		if fanOut {
+			v.Set("Octopus.Action["+sr.Step+"].Output["+sr.Worker+"]."+name, out.Value, sensitive)
+		}
+	}
 }
 
 func shouldRun(condition string, failed bool) bool {

@@ -3,6 +3,11 @@ package fleet
 import (
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/rs/zerolog"
+
+	"github.com/cuttle-sh/cuttle/remote"
 )
 
 func TestSubstitute(t *testing.T) {
@@ -54,5 +59,33 @@ func TestMasksAreRunWide(t *testing.T) {
 	}
 	if _, ok := b.Get("StepSecret"); ok {
 		t.Error("step a's variable reached step b")
+	}
+}
+
+// TestOutputsHoldingMasks: an output variable whose value holds a value
+// masked in the run goes on as sensitive, one whose name holds one goes
+// nowhere, even when the mask came after the step's end (from a step on
+// another worker).
+func TestOutputsHoldingMasks(t *testing.T) {
+	run, _ := ParseVariables(nil, nil)
+	run.Masks().Add("late-secret")
+	sr := StepResult{Step: "a", Worker: "w2", Result: remote.Result{
+		OutputOrder: []string{"Copy", "N-late-secret", "Plain"},
+		OutputVariables: map[string]remote.OutputVariable{
+			"Copy": {Value: "x-late-secret"}, "N-late-secret": {Value: "1"}, "Plain": {Value: "ok"},
+		},
+	}}
+	nop := zerolog.Nop()
+	run.setOutputs(sr, true, &nop)
+	got := map[string]bool{}
+	for _, x := range run.List() {
+		got[x.Name] = x.Sensitive
+	}
+	want := map[string]bool{
+		"Octopus.Action[a].Output.Copy": true, "Octopus.Action[a].Output[w2].Copy": true,
+		"Octopus.Action[a].Output.Plain": false, "Octopus.Action[a].Output[w2].Plain": false,
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Fatalf("variables (name: sensitive) (-want +got):\n%s", diff)
 	}
 }

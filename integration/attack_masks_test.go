@@ -3,9 +3,11 @@
 package integration
 
 import (
+	"bufio"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -161,6 +163,42 @@ func TestAttackMasksInServeRunLog(t *testing.T) {
 			t.Errorf("%q leaked in the run log or history:\n%s\n%s", n, log, runs)
 		}
 	}
+}
+
+// TestAttackMasksInAttachReport: a step taken over by `cuttle attach`
+// is reported masked with the step's masks (its masks file and what its
+// output masked): a copied secret and fail_step's text.
+func TestAttackMasksInAttachReport(t *testing.T) {
+	t.Parallel()
+	secret := randomSecret(t)
+	state := t.TempDir()
+	cmd, _ := cuttleCmd(t, append(workerArgs(), "--image", env.image, "--pull", "never", "--reattach-window", "30s", "--sensitive-var", "S=CUTTLE_IT_SECRET",
+		"--inline", `pw="$(get_octopusvariable S)"; set_octopusvariable Copy "pw=$pw"; echo "ready $PWD"; while [ ! -e go ]; do sleep 0.05; done; fail_step "failed with $pw"`)...)
+	cmd.Env = append(cmd.Env, "CUTTLE_STATE_DIR="+state, "CUTTLE_IT_SECRET="+secret)
+	pipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	first, err := bufio.NewReader(pipe).ReadString('\n')
+	wd, ok := strings.CutPrefix(strings.TrimSpace(first), "ready ")
+	if err != nil || !ok {
+		t.Fatalf("first line %q (%v)", first, err)
+	}
+	cmd.Process.Signal(syscall.SIGKILL)
+	go io.Copy(io.Discard, pipe)
+	cmd.Wait()
+	goAhead(t, wd)
+	rep := filepath.Join(t.TempDir(), "report.json")
+	r := runAttach(t, state, filepath.Base(wd), "--identity", env.key.PrivateFile, "--known-hosts", env.sshd.KnownHosts, "--report", rep)
+	r.report = readReport(t, rep)
+	if r.code != 1 || len(r.report.Steps) != 1 {
+		t.Fatalf("attach: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if s := r.report.Steps[0]; s.ResultMessage != "failed with ********" || s.OutputVariables["Copy"] != "********" {
+		t.Errorf("attached step's report: result %q, variables %v", s.ResultMessage, s.OutputVariables)
+	}
+	assertNoLeak(t, r, secret)
+	assertNothingLeft(t, r)
 }
 
 // TestAttackSecretAcrossLineSplit (MEDIUM 5): a secret just before the

@@ -65,9 +65,10 @@ func TestOverlongMessageDropped(t *testing.T) {
 	value := strings.Repeat("z", 3<<19) // 1.5 MiB, 2 MiB of base64
 	r := newProcessorRun()
 	r.p.maxMessage = mask.MaxLine
-	feed(r.stdout, "lead "+bootstrap.Format("setVariable", "name", "Big", "value", value, "sensitive", "True")+" trail\nnext\n")
+	msg := bootstrap.Format("setVariable", "name", "Big", "value", value, "sensitive", "True")
+	feed(r.stdout, "lead "+msg+" trail\nnext\nlead "+msg+"\nlast\n")
 	r.flush()
-	if got := r.out.String(); got != "lead  trail\nnext\n" {
+	if got := r.out.String(); got != "lead  trail\nnext\nlead \nlast\n" {
 		t.Fatalf("stdout is %d bytes, starting %q", len(got), got[:min(len(got), 80)])
 	}
 	if len(r.p.results().vars) != 0 {
@@ -75,6 +76,23 @@ func TestOverlongMessageDropped(t *testing.T) {
 	}
 	if !strings.Contains(r.logs.String(), "longer than the limit was dropped") {
 		t.Fatalf("no warning: %s", r.logs.String())
+	}
+}
+
+// TestLongLineOfRepeatsIsBounded: a line that cannot be cut without
+// splitting a masked value (one value repeated, overlapping) is still
+// passed on once it passes the limit, rather than held whole.
+func TestLongLineOfRepeatsIsBounded(t *testing.T) {
+	r := newProcessorRun("aaaa")
+	r.p.maxMessage = mask.MaxLine
+	feed(r.stdout, strings.Repeat("a", 3*mask.MaxLine))
+	if r.out.Len() == 0 {
+		t.Fatal("3 MiB of one line held whole")
+	}
+	io.WriteString(r.stdout, "\n")
+	r.flush()
+	if strings.Contains(r.out.String(), "aaaaaaaa") {
+		t.Fatal("the repeats are not masked")
 	}
 }
 

@@ -159,6 +159,25 @@ func TestCutKeepsValuesWhole(t *testing.T) {
 	}
 }
 
+// TestBlockNotOfferedMidLine: once a piece of a long line was passed on,
+// the rest of that line is a line's end, not whole lines to offer Block,
+// even when nothing is held back.
+func TestBlockNotOfferedMidLine(t *testing.T) {
+	var got []string
+	w := NewLineWriter(func(line []byte, nl bool) { got = append(got, fmt.Sprintf("%s/%v", line, nl)) })
+	w.maxLine, w.limit = 4, 4
+	w.Cut = func(held []byte) int { return len(held) }
+	w.Block = func(lines []byte) bool {
+		got = append(got, "block:"+string(lines))
+		return true
+	}
+	w.Write([]byte("abcd"))
+	w.Write([]byte("ef\ngh\n"))
+	if want := []string{"abcd/false", "ef/true", "block:gh\n"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}
+
 // TestSecretAcrossMaxLine is the red team's case: 1 MiB less 10 bytes of
 // text, then the secret, then the rest of the line, in three writes.
 func TestSecretAcrossMaxLine(t *testing.T) {
