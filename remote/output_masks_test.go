@@ -116,7 +116,7 @@ func TestSecretAcrossMaxLine(t *testing.T) {
 // first; one whose name holds one is refused.
 func TestVariableHoldingMaskedValue(t *testing.T) {
 	r := newProcessorRun("hunter22")
-	basic := base64.StdEncoding.EncodeToString([]byte("robot:hunter22"))
+	basic := base64.StdEncoding.EncodeToString([]byte("user:hunter22"))
 	feed(r.stdout, strings.Join([]string{
 		bootstrap.Format("setVariable", "name", "Copy", "value", "pw=hunter22"),
 		bootstrap.Format("setVariable", "name", "Auth", "value", "Basic "+basic),
