@@ -36,17 +36,6 @@ func oneWorkerRunbook(t *testing.T, rb string) (cfg, file string) {
 	return cfg, file
 }
 
-// runWithSecret runs cuttle with CUTTLE_IT_SECRET set to secret.
-func runWithSecret(t *testing.T, secret string, args ...string) result {
-	t.Helper()
-	cmd, rep := cuttleCmd(t, args...)
-	cmd.Env = append(cmd.Env, "CUTTLE_IT_SECRET="+secret)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	return result{stdout: out.String(), stderr: errb.String(), code: exitCode(err), report: readReport(t, rep)}
-}
-
 // assertNoLeak fails when any of needles is in the output or the report.
 func assertNoLeak(t *testing.T, r result, needles ...string) {
 	t.Helper()
@@ -91,7 +80,7 @@ func TestAttackMasksAreRunWide(t *testing.T) {
 	t.Parallel()
 	secret := randomSecret(t)
 	cfg, rb := oneWorkerRunbook(t, leakRunbook)
-	r := runWithSecret(t, secret, "runbook", "run", rb, "--config", cfg)
+	r := runCuttleEnv(t, []string{"CUTTLE_IT_SECRET=" + secret}, "runbook", "run", rb, "--config", cfg)
 	if r.code != 3 || len(r.report.Steps) != 2 {
 		t.Fatalf("exit %d, %d steps\nstdout: %s\nstderr: %s", r.code, len(r.report.Steps), r.stdout, r.stderr)
 	}
@@ -208,7 +197,7 @@ func TestAttackSecretAcrossLineSplit(t *testing.T) {
 	t.Parallel()
 	secret := randomSecret(t)
 	const repeats = 150000
-	r := runWithSecret(t, secret, append(workerArgs(), "--image", env.image, "--pull", "never", "--sensitive-var", "DbPass=CUTTLE_IT_SECRET",
+	r := runCuttleEnv(t, []string{"CUTTLE_IT_SECRET=" + secret}, append(workerArgs(), "--image", env.image, "--pull", "never", "--sensitive-var", "DbPass=CUTTLE_IT_SECRET",
 		"--inline", fmt.Sprintf(`s=$(get_octopusvariable DbPass)
 head -c $((1048576 - 10)) /dev/zero | tr '\0' 'x'; printf '%%s' "$s"; printf ' tail\n'
 yes "$s" | head -n %d | tr -d '\n'; echo`, repeats))...)
@@ -241,7 +230,7 @@ func TestAttackLargeSensitiveOutputVariable(t *testing.T) {
     container: {image: %[1]s, pull: never}
     script: {inline: 'v="$(get_octopusvariable "Octopus.Action[a].Output.Big")"; echo "len=${#v} ends=${v: -4}"'}
 `)
-	r := runWithSecret(t, "", "runbook", "run", rb, "--config", cfg)
+	r := runCuttle(t, "runbook", "run", rb, "--config", cfg)
 	if r.code != 0 || len(r.report.Steps) != 2 {
 		t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
 	}
