@@ -7,8 +7,11 @@ export CGO_ENABLED := 0
 
 .PHONY: build demo test unit integration test-faults test-race fuzz vet deps bench clean
 
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS  := -X main.version=$(VERSION)
+
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/cuttle
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cuttle
 
 deps:
 	./scripts/install-deps.sh
@@ -56,7 +59,6 @@ fuzz:
 # Benchmarks against peers (OpenSSH ssh/scp/sftp, Ansible), printed as a
 # Markdown table and kept in bench/RESULTS.md. Not part of make test.
 bench: deps build
-	command -v ansible >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core >/dev/null
 	$(GO) run ./bench -cuttle $(BIN) | tee bench/RESULTS.md
 
 clean:

@@ -39,6 +39,11 @@ type Runner struct {
 	// Worker filled in) for `cuttle attach`, and returns the function
 	// that drops it when the step ends.
 	Tickets func(remote.Ticket) (drop func())
+
+	// dial and run stand in for the network in tests; nil means
+	// transport (jump hosts shared through a HopPool) and remote.Run.
+	dial func(ctx context.Context, name string) (WorkerConn, error)
+	run  func(ctx context.Context, sh remote.Shell, b bootstrap.Bundle, st remote.Step, out remote.Output) (remote.Result, error)
 }
 
 // StepResult is one step on one worker.
@@ -72,16 +77,24 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 	}
 	var failures error
 	fail := func(err error) { failures = multierror.Append(failures, vars.Masks().Error(err)) }
-	// Workers behind one bastion share one connection to it.
-	hops := &transport.HopPool{}
-	defer hops.Close()
-	conns := NewConns(func(ctx context.Context, name string) (*transport.Conn, error) {
-		t, err := Resolve(r.Config, name, r.Defaults)
-		if err != nil {
-			return nil, err
+	dial := r.dial
+	if dial == nil {
+		// Workers behind one bastion share one connection to it.
+		hops := &transport.HopPool{}
+		defer hops.Close()
+		dial = func(ctx context.Context, name string) (WorkerConn, error) {
+			t, err := Resolve(r.Config, name, r.Defaults)
+			if err != nil {
+				return nil, err
+			}
+			conn, err := hops.Dial(ctx, t)
+			if err != nil {
+				return nil, err // not a nil *Conn in a non-nil interface
+			}
+			return conn, nil
 		}
-		return hops.Dial(ctx, t)
-	})
+	}
+	conns := NewConns(dial)
 	defer conns.Close()
 	maxPar := r.MaxParallel
 	if maxPar <= 0 {
@@ -298,7 +311,11 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		}()
 	}
 	started := time.Now()
-	res.Result, res.Err = remote.Run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
+	run := r.run
+	if run == nil {
+		run = remote.Run
+	}
+	res.Result, res.Err = run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
 	po.Close()
 	pe.Close()
 	if res.Result.Duration == 0 {

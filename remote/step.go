@@ -42,8 +42,15 @@ type Step struct {
 	Variables []bootstrap.Variable
 	// ContainerOptions are extra docker run options, already split.
 	ContainerOptions []string
-	// AllowPrivileged permits options that give the step the worker.
+	// AllowPrivileged permits options that give the step the worker. It
+	// comes from the operator only: cuttle.yaml or --allow-privileged.
 	AllowPrivileged bool
+	// AllowedMounts and AllowedDevices are the host paths the operator
+	// lets the step's options bind-mount or use (cuttle.yaml).
+	AllowedMounts  []MountGrant
+	AllowedDevices []DeviceGrant
+	// WorkerName is the worker's name in cuttle.yaml, for messages.
+	WorkerName string
 	// ArtifactsDir is the directory artifacts land in, as <name>.
 	ArtifactsDir string
 	// Masks holds the values to hide in all output; the script may add
@@ -123,6 +130,11 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	}
 	if st.Masks == nil {
 		st.Masks = mask.NewSet()
+	}
+	// Refused options stop the step before anything reaches the worker;
+	// the paths cuttle mounts itself are checked once they are known.
+	if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy()); err != nil {
+		return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
 	}
 	var logKey []byte
 	if st.External == nil && st.ReattachWindow > 0 {
@@ -284,9 +296,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		if strings.ContainsAny(facts.Home, ":,") {
 			return res, stepErr(sh.String(), ReasonWorkspace, "home directory %q contains ':' or ',', which docker's -v cannot mount", facts.Home)
 		}
-		if err := ValidateOptions(st.ContainerOptions, ContainerOptionsPolicy{
-			AllowPrivileged: st.AllowPrivileged, Protected: []string{plan.WorkDir, plan.BundleDir},
-		}); err != nil {
+		if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy(plan.WorkDir, plan.BundleDir)); err != nil {
 			return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
 		}
 		if got := bootstrap.ArchOf(facts.Arch); got != b.Arch {

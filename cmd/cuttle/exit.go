@@ -37,7 +37,7 @@ func exitCode(root *cobra.Command, err error) int {
 	if errors.As(err, &se) {
 		return se.code
 	}
-	fmt.Fprintf(root.ErrOrStderr(), "cuttle: %s\n", printable.String(err.Error()))
+	fmt.Fprintf(root.ErrOrStderr(), "cuttle: %s\n", printable.Text(err.Error()))
 	var stepErr *remote.StepError
 	switch {
 	case errors.Is(err, errTimeout):

@@ -58,7 +58,7 @@ func TestConsoleLogEscapesMessages(t *testing.T) {
 	var errb bytes.Buffer
 	root := &cobra.Command{}
 	root.SetErr(&errb)
-	if code := exitCode(root, errors.New("step: docker said \x1b]0;title\a\nok")); code != exitCannotRun || errb.String() != "cuttle: step: docker said \\x1b]0;title\\a\\nok\n" {
+	if code := exitCode(root, errors.New("step: docker said \x1b]0;title\a\nok")); code != exitCannotRun || errb.String() != "cuttle: step: docker said \\x1b]0;title\\a\nok\n" {
 		t.Fatalf("exit %d, printed %q", code, errb.String())
 	}
 }

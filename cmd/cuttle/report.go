@@ -76,6 +76,9 @@ func (sr *stepReport) fill(res remote.Result, masks *mask.Set) {
 
 // write replaces path atomically: readers never see half a report.
 func (r *report) write(path string) error {
+	if r.Steps == nil {
+		r.Steps = []stepReport{} // a run that ended before its first step
+	}
 	for i := range r.Steps {
 		if r.Steps[i].OutputVariables == nil {
 			r.Steps[i].OutputVariables = map[string]string{}

@@ -188,6 +188,8 @@ func oneStep(ctx context.Context, fl *config.Flags, target transport.Target, sr 
 	if err != nil {
 		sr.Error, sr.ExitCode = err.Error(), codeFor(err)
 		if cause := context.Cause(ctx); cause != nil {
+			// The report says what the exit code says (124, 130).
+			sr.Error, sr.ExitCode = cause.Error()+": "+err.Error(), codeFor(cause)
 			return cause
 		}
 		// err names the worker (and the hop) already.

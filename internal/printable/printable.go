@@ -15,8 +15,17 @@ import (
 // String returns s with every control or otherwise invisible character
 // (C0 and C1 controls, DEL, bidirectional overrides) written as a Go
 // escape (\n, \x1b, \u202e), and each byte of invalid UTF-8 as \xNN; s
-// itself when it holds none.
-func String(s string) string {
+// itself when it holds none. Use it for a log message or field: one line.
+func String(s string) string { return escape(s, false) }
+
+// Text is String keeping newlines and tabs: for text printed as it is,
+// over several lines, such as an error's.
+func Text(s string) string { return escape(s, true) }
+
+func escape(s string, lines bool) string {
+	unsafe := func(r rune, size int) bool {
+		return r == utf8.RuneError && size == 1 || r != ' ' && !unicode.IsPrint(r) && !(lines && (r == '\n' || r == '\t'))
+	}
 	i := 0
 	for i < len(s) {
 		r, size := utf8.DecodeRuneInString(s[i:])
@@ -45,8 +54,4 @@ func String(s string) string {
 		i += size
 	}
 	return b.String()
-}
-
-func unsafe(r rune, size int) bool {
-	return r == utf8.RuneError && size == 1 || r != ' ' && !unicode.IsPrint(r)
 }

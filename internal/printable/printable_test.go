@@ -27,6 +27,12 @@ func TestString(t *testing.T) {
 	}
 }
 
+func TestText(t *testing.T) {
+	if got, want := Text("yaml: errors:\n\tline 3\x1b]0;t\a\r"), "yaml: errors:\n\tline 3\\x1b]0;t\\a\\r"; got != want {
+		t.Errorf("Text = %q, want %q", got, want)
+	}
+}
+
 func FuzzString(f *testing.F) {
 	f.Add("a\x1b[31mred\n")
 	f.Add("ok")
