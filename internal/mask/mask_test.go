@@ -234,6 +234,9 @@ func FuzzHolds(f *testing.F) {
 	f.Fuzz(func(t *testing.T, text, secret string) {
 		few := []string{secret}
 		many := []string{secret, "alpha-secret", "bravo-secret", "charlie", "delta-value", "echo1234", "foxtrot!", "golf/hotel", "india&juliet", "kilo lima", "mike=november"}
+		for i := range 12 {
+			many = append(many, fmt.Sprintf("generated-%d-Zq%d", i, i*7919))
+		}
 		for _, values := range [][]string{few, many} {
 			s := NewSet(values...)
 			if len(values) == len(many) && len(s.blist) < pairSearchFrom {
