@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -20,20 +21,33 @@ import (
 // The red team's masking attacks (reviews/security.md, HIGH 4, MEDIUM 5-7,
 // LOW 8): each reproduction must leak nothing.
 
-// oneWorkerRunbook writes a cuttle.yaml with w1 (the shared sshd) and, in
-// a directory of its own, the runbook rb (its %[1]s is the base image);
-// it returns both paths.
+// oneWorkerRunbook writes a cuttle.yaml with w1 (the shared worker) and,
+// in a directory of its own, the runbook rb (its %[1]s is the base
+// image); it returns both paths.
 func oneWorkerRunbook(t *testing.T, rb string) (cfg, file string) {
 	t.Helper()
-	cfg, file = filepath.Join(t.TempDir(), "cuttle.yaml"), filepath.Join(t.TempDir(), "rb.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf("workers:\n  w1: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
-		env.sshd.Port, workerUser, env.key.PrivateFile, env.sshd.KnownHosts)), 0o600); err != nil {
+	return sharedWorkerConfig(t, ""), writeFile(t, filepath.Join(t.TempDir(), "rb.yaml"), fmt.Sprintf(rb, env.image), 0o644)
+}
+
+// killWhenReady starts cmd, reads its first line, "ready <work dir>", and
+// kills it there (the step goes on without its controller).
+func killWhenReady(t *testing.T, cmd *exec.Cmd) (workDir string) {
+	t.Helper()
+	pipe, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(file, []byte(fmt.Sprintf(rb, env.image)), 0o644); err != nil {
-		t.Fatal(err)
+	first, err := bufio.NewReader(pipe).ReadString('\n')
+	wd, ok := strings.CutPrefix(strings.TrimSpace(first), "ready ")
+	if err != nil || !ok {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatalf("first line %q (%v)", first, err)
 	}
-	return cfg, file
+	cmd.Process.Signal(syscall.SIGKILL)
+	go io.Copy(io.Discard, pipe)
+	cmd.Wait()
+	return wd
 }
 
 // assertNoLeak fails when any of needles is in the output or the report.
@@ -164,18 +178,7 @@ func TestAttackMasksInAttachReport(t *testing.T) {
 	cmd, _ := cuttleCmd(t, append(workerArgs(), "--image", env.image, "--pull", "never", "--reattach-window", "30s", "--sensitive-var", "S=CUTTLE_IT_SECRET",
 		"--inline", `pw="$(get_octopusvariable S)"; set_octopusvariable Copy "pw=$pw"; echo "ready $PWD"; while [ ! -e go ]; do sleep 0.05; done; fail_step "failed with $pw"`)...)
 	cmd.Env = append(cmd.Env, "CUTTLE_STATE_DIR="+state, "CUTTLE_IT_SECRET="+secret)
-	pipe, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	first, err := bufio.NewReader(pipe).ReadString('\n')
-	wd, ok := strings.CutPrefix(strings.TrimSpace(first), "ready ")
-	if err != nil || !ok {
-		t.Fatalf("first line %q (%v)", first, err)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	go io.Copy(io.Discard, pipe)
-	cmd.Wait()
+	wd := killWhenReady(t, cmd)
 	goAhead(t, wd)
 	rep := filepath.Join(t.TempDir(), "report.json")
 	r := runAttach(t, state, filepath.Base(wd), "--identity", env.key.PrivateFile, "--known-hosts", env.sshd.KnownHosts, "--report", rep)
