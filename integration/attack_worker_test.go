@@ -28,7 +28,6 @@ func runArgsAs(u testenv.User) []string {
 	return []string{"run", "--worker", env.sshd.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", env.sshd.KnownHosts}
 }
 
-
 // ourBundle is the directory of u's cached bundle that holds this test's
 // runner.
 func ourBundle(t *testing.T, u testenv.User) string {
