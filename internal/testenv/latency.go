@@ -26,6 +26,10 @@ type LatencyProxy struct {
 	Delay time.Duration
 	ln    net.Listener
 	turns atomic.Int64
+
+	mu   sync.Mutex
+	idle *sync.Cond // signalled when open reaches 0
+	open int
 }
 
 // StartLatencyProxy listens on 127.0.0.1 (a port the kernel picks).
@@ -35,13 +39,34 @@ func StartLatencyProxy(target string, delay time.Duration) (*LatencyProxy, error
 		return nil, err
 	}
 	p := &LatencyProxy{Addr: ln.Addr().String(), Port: ln.Addr().(*net.TCPAddr).Port, Delay: delay, ln: ln}
+	p.idle = sync.NewCond(&p.mu)
 	go p.serve(target)
 	return p, nil
 }
 
 // Turns is the number of turns counted so far over every connection;
-// the difference across one run is that run's count.
+// the difference across one run is that run's count (after WaitIdle,
+// so the run's last bytes are in it).
 func (p *LatencyProxy) Turns() int64 { return p.turns.Load() }
+
+// WaitIdle returns once every connection through the proxy has ended in
+// both directions.
+func (p *LatencyProxy) WaitIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for p.open > 0 {
+		p.idle.Wait()
+	}
+}
+
+// opened counts a connection in (+1) or out (-1).
+func (p *LatencyProxy) opened(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.open += n; p.open == 0 {
+		p.idle.Broadcast()
+	}
+}
 
 func (p *LatencyProxy) serve(target string) {
 	for {
@@ -49,7 +74,9 @@ func (p *LatencyProxy) serve(target string) {
 		if err != nil {
 			return
 		}
+		p.opened(1)
 		go func() {
+			defer p.opened(-1)
 			defer c.Close()
 			u, err := net.Dial("tcp", target)
 			if err != nil {
