@@ -54,10 +54,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
 
 # Benchmarks against peers (OpenSSH ssh/scp/sftp, Ansible), printed as a
-# Markdown table and kept in bench/RESULTS.md. Not part of make test.
+# Markdown table; the program writes all of bench/RESULTS.md (the analysis
+# is in bench/NOTES.md). About 10 minutes; not part of make test.
 bench: deps build
 	command -v ansible >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core >/dev/null
-	$(GO) run ./bench -cuttle $(BIN) | tee bench/RESULTS.md
+	$(GO) run ./bench -cuttle $(BIN) -results bench/RESULTS.md
 
 clean:
 	rm -rf bin
