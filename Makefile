@@ -57,7 +57,6 @@ fuzz:
 # Markdown table; the program writes all of bench/RESULTS.md (the analysis
 # is in bench/NOTES.md). About 10 minutes; not part of make test.
 bench: deps build
-	command -v ansible >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ansible-core >/dev/null
 	$(GO) run ./bench -cuttle $(BIN) -results bench/RESULTS.md
 
 clean:

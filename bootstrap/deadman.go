@@ -90,24 +90,37 @@ func Watchdog(file, container, workDir string, window time.Duration) {
 			break
 		}
 	}
-	removeStep(container, workDir, watchdogGiveUp)
+	stepRemover{giveUp: watchdogGiveUp, firstWait: time.Second, state: dockerState, stop: dockerStopRemove}.remove(container, workDir)
 }
 
 // watchdogGiveUp bounds how long a watchdog waits for an engine that does
 // not answer; gc removes what is left after that.
 const watchdogGiveUp = 24 * time.Hour
 
-// removeStep stops and removes the container, retrying with backoff while
+// stepRemover removes a step whose controller is gone.
+type stepRemover struct {
+	giveUp    time.Duration // how long an engine that does not answer is retried
+	firstWait time.Duration // the backoff's first wait; it doubles up to a minute
+	state     func(container string) containerState
+	stop      func(container string) // stop and remove it, as far as the engine lets
+}
+
+// dockerStopRemove stops the container, then removes it. Stop first: the
+// runner forwards the signal to the script, then hands the work directory
+// back to the SSH user, so it can go.
+func dockerStopRemove(container string) {
+	exec.Command("docker", "stop", "-t", "10", container).Run()
+	exec.Command("docker", "rm", "-f", container).Run()
+}
+
+// remove stops and removes the container, retrying with backoff while
 // the engine does not answer (its container may run on), then the work
 // directory and the run's record.
-func removeStep(container, workDir string, giveUp time.Duration) {
-	deadline := time.Now().Add(giveUp)
-	for wait := time.Second; ; wait = min(wait*2, time.Minute) {
-		// Stop first: the runner forwards the signal to the script, then
-		// hands the work directory back to the SSH user, so it can go.
-		exec.Command("docker", "stop", "-t", "10", container).Run()
-		exec.Command("docker", "rm", "-f", container).Run()
-		if containerStateOf(container) == containerGone {
+func (r stepRemover) remove(container, workDir string) {
+	deadline := time.Now().Add(r.giveUp)
+	for wait := r.firstWait; ; wait = min(wait*2, time.Minute) {
+		r.stop(container)
+		if r.state(container) == containerGone {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -1,6 +1,7 @@
 package bootstrap
 
 import (
+	"cmp"
 	"crypto/aes"
 	"crypto/cipher"
 	"encoding/binary"
@@ -251,6 +252,12 @@ type FollowSpec struct {
 	// for (a dockerd restart with live-restore keeps the container
 	// running); zero waits for as long as it takes.
 	EngineWait time.Duration
+	// CheckEvery is how often the container is looked at once docker run
+	// is over (default a second).
+	CheckEvery time.Duration
+	// state tells what the engine says of the container (default: ask
+	// docker); tests answer for it.
+	state func(container string) containerState
 }
 
 // Follow sends the step's logs from the given offsets (the ciphertext, as
@@ -294,6 +301,10 @@ func Follow(spec FollowSpec, out *Framer) int {
 	lastCheck := time.Now()
 	var awaySince time.Time
 	started := spec.Started
+	checkEvery, state := cmp.Or(spec.CheckEvery, time.Second), spec.state
+	if state == nil {
+		state = dockerState
+	}
 	for {
 		before := streams[0].off + streams[1].off
 		done := exited()
@@ -319,9 +330,9 @@ func Follow(spec FollowSpec, out *Framer) int {
 			default:
 			}
 		}
-		if started == nil && time.Since(lastCheck) >= time.Second {
+		if started == nil && time.Since(lastCheck) >= checkEvery {
 			lastCheck = time.Now()
-			switch containerStateOf(spec.Container) {
+			switch state(spec.Container) {
 			case containerUp:
 				awaySince = time.Time{}
 			case engineAway:
@@ -399,9 +410,8 @@ const (
 	engineAway
 )
 
-// containerStateOf tells what the engine says of a container (tests
-// replace it).
-var containerStateOf = func(name string) containerState {
+// dockerState asks the engine about a container.
+func dockerState(name string) containerState {
 	out, err := exec.Command("docker", "inspect", "--format", "{{.State.Running}}", name).Output()
 	if err == nil {
 		if strings.TrimSpace(string(out)) == "true" {

@@ -36,13 +36,12 @@ func TestLogCipherResumesAtAnyOffset(t *testing.T) {
 	}
 }
 
-// follow runs Follow into an Unframer, with the engine's answers given
-// by state.
+// follow runs Follow into an Unframer, looking at the container every
+// millisecond, with the engine's answers given by state.
 func follow(t *testing.T, spec FollowSpec, state func() containerState) (code int, out, errb *bytes.Buffer, u *Unframer) {
 	t.Helper()
-	saved := containerStateOf
-	containerStateOf = func(string) containerState { return state() }
-	t.Cleanup(func() { containerStateOf = saved })
+	spec.CheckEvery = time.Millisecond
+	spec.state = func(string) containerState { return state() }
 	out, errb = &bytes.Buffer{}, &bytes.Buffer{}
 	u = &Unframer{Stdout: out, Stderr: errb}
 	code = Follow(spec, NewFramer(u))
@@ -54,15 +53,19 @@ func TestFollowSendsTheRestThenStops(t *testing.T) {
 	dir := filepath.Join(wd, LogDir)
 	os.MkdirAll(dir, 0o755)
 	os.WriteFile(filepath.Join(dir, StdoutLog), []byte("0123456789"), 0o644)
-	go func() {
-		time.Sleep(100 * time.Millisecond)
-		f, _ := os.OpenFile(filepath.Join(dir, StdoutLog), os.O_APPEND|os.O_WRONLY, 0)
-		f.Write([]byte("abc"))
-		f.Close()
-		os.WriteFile(filepath.Join(dir, StderrLog), []byte("err"), 0o644)
-		writeExit(dir, 7, -1, -1)
-	}()
-	code, out, errb, u := follow(t, FollowSpec{WorkDir: wd, Container: "c", StdoutFrom: 4, StderrFrom: 1}, func() containerState { return containerUp })
+	// The rest arrives while Follow runs: on its third look at the
+	// container.
+	looks := 0
+	code, out, errb, u := follow(t, FollowSpec{WorkDir: wd, Container: "c", StdoutFrom: 4, StderrFrom: 1}, func() containerState {
+		if looks++; looks == 3 {
+			f, _ := os.OpenFile(filepath.Join(dir, StdoutLog), os.O_APPEND|os.O_WRONLY, 0)
+			f.Write([]byte("abc"))
+			f.Close()
+			os.WriteFile(filepath.Join(dir, StderrLog), []byte("err"), 0o644)
+			writeExit(dir, 7, -1, -1)
+		}
+		return containerUp
+	})
 	if code != FollowDone {
 		t.Fatalf("Follow = %d", code)
 	}
@@ -75,13 +78,9 @@ func TestFollowSendsTheRestThenStops(t *testing.T) {
 }
 
 func TestFollowGivesUpWhenTheContainerIsGone(t *testing.T) {
-	start := time.Now()
 	code, _, _, u := follow(t, FollowSpec{WorkDir: t.TempDir(), Container: "c"}, func() containerState { return containerGone })
 	if code != FollowNoExit {
 		t.Fatalf("Follow = %d, want %d", code, FollowNoExit)
-	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("took %s to notice", d)
 	}
 	if _, ok := u.ExitCode(); ok {
 		t.Error("an exit code was sent for a step that never wrote one")
@@ -95,20 +94,19 @@ func TestFollowWaitsForTheEngine(t *testing.T) {
 	wd := t.TempDir()
 	dir := filepath.Join(wd, LogDir)
 	os.MkdirAll(dir, 0o755)
-	start := time.Now()
-	go func() {
-		time.Sleep(2500 * time.Millisecond)
-		os.WriteFile(filepath.Join(dir, StdoutLog), []byte("after"), 0o644)
-		writeExit(dir, 3, -1, -1)
-	}()
+	looks := 0
 	code, out, _, u := follow(t, FollowSpec{WorkDir: wd, Container: "c", EngineWait: time.Minute}, func() containerState {
-		if time.Since(start) < 1500*time.Millisecond {
+		switch looks++; {
+		case looks <= 20:
 			return engineAway
+		case looks == 25:
+			os.WriteFile(filepath.Join(dir, StdoutLog), []byte("after"), 0o644)
+			writeExit(dir, 3, -1, -1)
 		}
 		return containerUp
 	})
 	if code != FollowDone || out.String() != "after" {
-		t.Fatalf("Follow = %d, stdout %q; want %d and the output written after the engine came back", code, out, FollowDone)
+		t.Fatalf("Follow = %d after %d looks, stdout %q; want %d and the output written after the engine came back", code, looks, out, FollowDone)
 	}
 	if got, ok := u.ExitCode(); !ok || got != 3 {
 		t.Errorf("exit frame %d (%v), want 3", got, ok)
@@ -116,13 +114,19 @@ func TestFollowWaitsForTheEngine(t *testing.T) {
 }
 
 func TestFollowGivesUpOnAnEngineAwayTooLong(t *testing.T) {
+	looks := 0
 	start := time.Now()
-	code, _, _, _ := follow(t, FollowSpec{WorkDir: t.TempDir(), Container: "c", EngineWait: 1500 * time.Millisecond}, func() containerState { return engineAway })
+	code, _, _, _ := follow(t, FollowSpec{WorkDir: t.TempDir(), Container: "c", EngineWait: 50 * time.Millisecond}, func() containerState {
+		looks++
+		return engineAway
+	})
 	if code != FollowEngineAway {
 		t.Fatalf("Follow = %d, want %d", code, FollowEngineAway)
 	}
-	if d := time.Since(start); d < 1500*time.Millisecond || d > 5*time.Second {
-		t.Errorf("gave up after %s, want after the 1.5 s engine wait", d)
+	// It waited for the engine, looking again, rather than giving up at
+	// the first unanswered look, and not before EngineWait passed.
+	if looks < 2 || time.Since(start) < 50*time.Millisecond {
+		t.Errorf("gave up after %d looks and %s, want to wait out the 50ms engine wait", looks, time.Since(start))
 	}
 }
 
@@ -136,9 +140,8 @@ func TestRemoveStepWaitsForTheEngine(t *testing.T) {
 	os.MkdirAll(wd, 0o755)
 	os.MkdirAll(filepath.Dir(rec), 0o755)
 	os.WriteFile(rec, []byte("{}"), 0o644)
-	asked := 0
-	saved := containerStateOf
-	containerStateOf = func(string) containerState {
+	asked, stops := 0, 0
+	r := stepRemover{giveUp: time.Minute, firstWait: time.Millisecond, stop: func(string) { stops++ }, state: func(string) containerState {
 		asked++
 		if asked < 3 {
 			if _, err := os.Stat(wd); err != nil {
@@ -147,11 +150,10 @@ func TestRemoveStepWaitsForTheEngine(t *testing.T) {
 			return engineAway
 		}
 		return containerGone
-	}
-	t.Cleanup(func() { containerStateOf = saved })
-	removeStep("cuttle-no-such-container-for-test", wd, time.Minute)
-	if asked != 3 {
-		t.Errorf("engine asked %d times, want 3 (away, away, gone)", asked)
+	}}
+	r.remove("cuttle-no-such-container-for-test", wd)
+	if asked != 3 || stops != 3 {
+		t.Errorf("engine asked %d times and told to stop %d times, want 3 and 3 (away, away, gone)", asked, stops)
 	}
 	if fileExistsT(wd) || fileExistsT(rec) {
 		t.Errorf("left: work dir %v, record %v", fileExistsT(wd), fileExistsT(rec))

@@ -1,13 +1,15 @@
 package fleet
 
 import (
+	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"strings"
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/octostache"
 )
 
 // Variables are a step's variables, with the set of values to mask.
@@ -90,23 +92,38 @@ func (v *Variables) Get(name string) (bootstrap.Variable, bool) {
 	return bootstrap.Variable{}, false
 }
 
-var substitution = regexp.MustCompile(`#\{([^{}\r\n]+)\}`)
+// Template returns the variables for the template engine, sensitive ones
+// marked so.
+func (v *Variables) Template() *octostache.Variables {
+	t := octostache.NewVariables()
+	for _, x := range v.list {
+		if x.Sensitive {
+			t.SetSensitive(x.Name, x.Value)
+		} else {
+			t.Set(x.Name, x.Value)
+		}
+	}
+	return t
+}
 
-// Substitute replaces #{Name} in an inline script, as Octopus does. A
-// sensitive variable is refused: the script is a file on the worker's disk.
-// Unknown names are left as they are, as Octopus leaves them.
+// RunbookVariables are a runbook's variables and sensitive variables, then
+// extra (the command line's) over them.
+func RunbookVariables(rb *config.Runbook, extra *Variables) (*Variables, error) {
+	return runbookVariables(rb, extra)
+}
+
+// Substitute evaluates an inline script as an Octopus template (#{Name},
+// #{if}, #{each}, filters...), as Octopus does before it runs a script. A
+// #{ that is not a valid expression is kept as text and unknown names are
+// left as they are, as in Octopus. A sensitive variable is refused: the
+// script is a file on the worker's disk.
 func (v *Variables) Substitute(script string) (string, error) {
-	var err error
-	out := substitution.ReplaceAllStringFunc(script, func(m string) string {
-		name := strings.TrimSpace(m[2 : len(m)-1])
-		x, ok := v.Get(name)
-		if !ok {
-			return m
-		}
-		if x.Sensitive && err == nil {
-			err = fmt.Errorf("the script refers to sensitive variable #{%s}: substituting it would write the secret into the script file on the worker; read it at run time with $(get_octopusvariable %q)", name, name)
-		}
-		return x.Value
-	})
-	return out, err
+	r, err := v.Template().Render(script, octostache.Options{Lenient: true, RefuseSensitive: true})
+	if serr := (*octostache.SensitiveError)(nil); errors.As(err, &serr) {
+		return "", fmt.Errorf("the script refers to sensitive variable #{%s}: substituting it would write the secret into the script file on the worker; read it at run time with $(get_octopusvariable %q)", serr.Name, serr.Name)
+	}
+	if err != nil {
+		return "", fmt.Errorf("inline script: %w", err)
+	}
+	return r.Text, nil
 }

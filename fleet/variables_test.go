@@ -35,3 +35,18 @@ func TestParseVariablesErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestSubstituteTemplates(t *testing.T) {
+	t.Setenv("CUTTLE_TEST_SECRET", "hunter2")
+	v, err := ParseVariables([]string{"Env=prod", "Hosts=a,b", "Msg=#{Env | ToUpper}", "Indirect=#{Password}"}, []string{"Password=CUTTLE_TEST_SECRET"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := v.Substitute(`#{if Env == "prod"}#{Msg}#{/if} #{each h in Hosts}[#{h}]#{/each} ${#arr[@]} #{ broken`)
+	if err != nil || got != "PROD [a][b] ${#arr[@]} #{ broken" {
+		t.Fatalf("substitute = %q, %v", got, err)
+	}
+	if _, err := v.Substitute("echo #{Indirect}"); err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("a sensitive variable reached through another one: %v", err)
+	}
+}

@@ -74,6 +74,7 @@ func TestKeepWorkspaceOutlivesTheWindow(t *testing.T) {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 	s := step(t, r)
+	keepStep(t, s.ID)
 	t.Cleanup(func() { os.RemoveAll(s.WorkDir) })
 	time.Sleep(3 * time.Second) // three windows: a watchdog would have acted
 	b, err := os.ReadFile(filepath.Join(s.WorkDir, "kept.txt"))

@@ -12,7 +12,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -26,12 +25,10 @@ import (
 // test gets a worker sshd of its own, most inside a network namespace
 // whose link the test cuts, restores or degrades with nftables.
 
-var netnsCounter atomic.Int32
-
 // newNetnsSSHD starts an sshd inside a fresh network namespace.
 func newNetnsSSHD(t *testing.T) (*testenv.SSHD, *testenv.Netns) {
 	t.Helper()
-	ns, err := testenv.NewNetns(int(100 + netnsCounter.Add(1)))
+	ns, err := testenv.NewNetns()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +193,7 @@ func TestFaultLinkDropPastWindow(t *testing.T) {
 	s, ns := newNetnsSSHD(t)
 	// A user of its own: gc --older-than 0s below must not meet other
 	// tests' steps.
-	u, err := testenv.EnsureUser("cuttle-drop", true)
+	u, err := suiteUser("cuttle-drop", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,7 +317,7 @@ func TestFaultEngineStopped(t *testing.T) {
 	os.Chmod(sock, 0o666)
 	s := newSSHD(t, "SetEnv DOCKER_HOST=unix://"+sock)
 	// A user of its own, so other tests' records do not count.
-	u, err := testenv.EnsureUser("cuttle-noengine", true)
+	u, err := suiteUser("cuttle-noengine", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -352,7 +349,7 @@ func engineWorker(t *testing.T, user string) (*testenv.SSHD, *testenv.EngineProx
 	}
 	t.Cleanup(proxy.Stop)
 	s := newSSHD(t, "SetEnv DOCKER_HOST=unix://"+proxy.Path)
-	u, err := testenv.EnsureUser(user, true)
+	u, err := suiteUser(user, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -433,7 +430,7 @@ func listDir(t *testing.T, dir string) []string {
 // bundle (about 19 MB) does not fit.
 func fullUser(t *testing.T) testenv.User {
 	t.Helper()
-	u, err := testenv.EnsureUser("cuttle-full", true)
+	u, err := suiteUser("cuttle-full", true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,7 +481,7 @@ func TestFaultDiskFullDuringUpload(t *testing.T) {
 // gc removes the dead upload and the dead step's work directory.
 func TestFaultKillDuringUpload(t *testing.T) {
 	t.Parallel()
-	u, err := testenv.EnsureUser("cuttle-upl", true)
+	u, err := suiteUser("cuttle-upl", true)
 	if err != nil {
 		t.Fatal(err)
 	}

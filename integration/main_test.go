@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -72,10 +73,10 @@ func setup(m *testing.M) (int, error) {
 	if env.image, err = testenv.EnsureBaseImage(ctx); err != nil {
 		return 0, err
 	}
-	if env.user, err = testenv.EnsureUser(workerUser, true); err != nil {
+	if env.user, err = suiteUser(workerUser, true); err != nil {
 		return 0, err
 	}
-	if env.noDocker, err = testenv.EnsureUser("cuttle-nodocker", false); err != nil {
+	if env.noDocker, err = suiteUser("cuttle-nodocker", false); err != nil {
 		return 0, err
 	}
 	if env.key, err = testenv.NewKey(filepath.Join(dir, "id_ed25519")); err != nil {
@@ -115,11 +116,80 @@ func setup(m *testing.M) (int, error) {
 			return 0, fmt.Errorf("go build -race: %v: %s", err, out)
 		}
 	}
+	volumesBefore, err := danglingVolumes()
+	if err != nil {
+		return 0, err
+	}
 	code := m.Run()
+	// Anonymous volumes carry no label to find them by step: any new
+	// dangling volume is one a step's cleanup failed to remove.
+	if after, err := danglingVolumes(); err != nil {
+		fmt.Fprintf(os.Stderr, "docker volume ls: %v\n", err)
+		code = 1
+	} else if left := newEntries(volumesBefore, after); len(left) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d anonymous volume(s) left by steps: %v\n", len(left), left)
+		exec.Command("docker", append([]string{"volume", "rm"}, left...)...).Run()
+		code = 1
+	}
+	if err := removeSuiteUsers(); err != nil {
+		fmt.Fprintf(os.Stderr, "FAIL: removing the suite's users: %v\n", err)
+		code = 1
+	}
 	if code != 0 {
 		fmt.Fprintf(os.Stderr, "--- sshd log (last 4 KiB) ---\n%s\n", tail(env.sshd.Log(), 4096))
 	}
 	return code, nil
+}
+
+// suiteUsers are the users this run's tests logged in as; the suite
+// removes them when it ends, whoever created them, so no test account and
+// no cached state outlives the run.
+var suiteUsers struct {
+	sync.Mutex
+	names map[string]bool
+}
+
+// suiteUser creates (or reuses) a test user for the rest of the suite.
+func suiteUser(name string, docker bool) (testenv.User, error) {
+	suiteUsers.Lock()
+	if suiteUsers.names == nil {
+		suiteUsers.names = map[string]bool{}
+	}
+	suiteUsers.names[name] = true
+	suiteUsers.Unlock()
+	return testenv.EnsureUser(name, docker)
+}
+
+func removeSuiteUsers() error {
+	suiteUsers.Lock()
+	defer suiteUsers.Unlock()
+	var result error
+	for name := range suiteUsers.names {
+		if err := testenv.RemoveUser(name); err != nil {
+			result = errors.Join(result, err)
+		}
+	}
+	return result
+}
+
+func danglingVolumes() ([]string, error) {
+	out, err := exec.Command("docker", "volume", "ls", "-q", "--filter", "dangling=true").Output()
+	return strings.Fields(string(out)), err
+}
+
+// newEntries is what after holds and before does not.
+func newEntries(before, after []string) []string {
+	had := map[string]bool{}
+	for _, v := range before {
+		had[v] = true
+	}
+	var out []string
+	for _, v := range after {
+		if !had[v] {
+			out = append(out, v)
+		}
+	}
+	return out
 }
 
 func tail(s string, n int) string {
@@ -171,7 +241,7 @@ func workerArgs() []string {
 // an environment without the caller's ssh-agent.
 func cuttleCmd(t *testing.T, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	rep := filepath.Join(t.TempDir(), "report.json")
+	rep := ledgerOf(t).reportPath()
 	if len(args) > 0 && (args[0] == "run" || args[0] == "runbook") {
 		args = append(args, "--report", rep)
 	}
@@ -254,34 +324,18 @@ func assertNothingLeft(t *testing.T, r result) {
 	assertNothingLeftIn(t, r, env.user.Home)
 }
 
-// assertNothingLeftIn checks a step run as the worker user whose home is
-// home.
+// assertNothingLeftIn checks, right away, a step run as the worker user
+// whose home is home (the harness checks again when the test ends).
 func assertNothingLeftIn(t *testing.T, r result, home string) {
 	t.Helper()
 	if len(r.report.Steps) == 0 || r.report.Steps[0].ID == "" {
 		t.Fatalf("report has no step id to check for leftovers (exit %d, report %q):\nstdout: %s\nstderr: %s", r.code, r.report.Raw, r.stdout, r.stderr)
 	}
 	s := r.report.Steps[0]
-	out, err := exec.Command("docker", "ps", "-a", "-q", "--filter", "label=io.cuttle.step="+s.ID).Output()
-	if err != nil {
-		t.Fatalf("docker ps: %v", err)
-	}
-	if len(bytes.TrimSpace(out)) != 0 {
-		t.Errorf("container of step %s left behind: %s", s.ID, out)
-	}
-	wd := filepath.Join(home, ".cuttle/work", s.ID)
-	if s.WorkDir != wd {
+	if wd := filepath.Join(home, ".cuttle/work", s.ID); s.WorkDir != wd {
 		t.Errorf("report work_dir = %q, want %q", s.WorkDir, wd)
 	}
-	if _, err := os.Lstat(wd); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("work directory %s left behind (stat: %v)", wd, err)
-	}
-	if rec := recordOf(wd); fileExists(rec) {
-		t.Errorf("per-run record %s left behind", rec)
-	}
-	if s.CleanupError != "" {
-		t.Errorf("cleanup error reported: %s", s.CleanupError)
-	}
+	checkStepGone(t, s)
 }
 
 // recordOf is the per-run record of the step whose work dir is wd.

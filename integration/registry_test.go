@@ -125,6 +125,17 @@ func TestPullPolicies(t *testing.T) {
 	}
 }
 
+// assertBuilt checks from a run's output whether docker build ran in it
+// (the builder prints its steps) or the image was reused.
+func assertBuilt(t *testing.T, r result, want bool) {
+	t.Helper()
+	out := r.stdout + r.stderr
+	built := strings.Contains(out, "Step 1/")
+	if built != want || want == strings.Contains(out, "reusing") {
+		t.Errorf("docker build ran: %v, want %v (reused: %v)\nstderr %s", built, want, strings.Contains(out, "reusing"), r.stderr)
+	}
+}
+
 func builtAt(t *testing.T, r result) string {
 	t.Helper()
 	for _, l := range strings.Split(r.stdout, "\n") {
@@ -158,6 +169,15 @@ func TestInlineDockerfileBuiltOnce(t *testing.T) {
 	if builtAt(t, again) != a || !strings.Contains(again.stderr, "reusing") {
 		t.Errorf("third run rebuilt or did not say it reused: %s\n%s", builtAt(t, again), again.stderr)
 	}
+	// Of the two concurrent steps one built and the other waited for it.
+	if strings.Contains(first[0].stdout+first[0].stderr, "Step 1/") {
+		assertBuilt(t, first[0], true)
+		assertBuilt(t, first[1], false)
+	} else {
+		assertBuilt(t, first[1], true)
+		assertBuilt(t, first[0], false)
+	}
+	assertBuilt(t, again, false)
 	if img := step(t, again).Image; !strings.HasPrefix(img, "cuttle-build/") {
 		t.Errorf("report image = %q", img)
 	}
@@ -177,6 +197,10 @@ func TestGitURLBuild(t *testing.T) {
 	args := append(workerArgs(), "--dockerfile-url", env.git.URL(name)+"#main:docker", "--inline", `echo "built-at $(cat /built-at)"`)
 	r1 := runCuttle(t, args...)
 	r2 := runCuttle(t, args...)
+	// A rebuild of the same commit would hit Docker's layer cache and keep
+	// /built-at, so what tells a rebuild apart is whether docker build ran.
+	assertBuilt(t, r1, true)
+	assertBuilt(t, r2, false)
 	if builtAt(t, r1) != builtAt(t, r2) {
 		t.Errorf("unchanged ref rebuilt")
 	}

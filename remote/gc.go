@@ -106,6 +106,10 @@ func PlanGC(listing []byte, olderThan time.Duration, keepDigest string) GCPlan {
 			switch {
 			case f[2] == "running":
 				p.Kept = append(p.Kept, "container "+f[1]+": step "+f[3]+" is running")
+			case running[f[3]]:
+				// Created but not started yet, or between restarts: its
+				// controller beats, so the step is in progress.
+				p.Kept = append(p.Kept, "container "+f[1]+": step "+f[3]+" is in progress")
 			case started.After(cut):
 				p.Kept = append(p.Kept, "container "+f[1]+": younger than the cut-off")
 			default:

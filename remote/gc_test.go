@@ -17,6 +17,7 @@ func TestPlanGC(t *testing.T) {
 		"container c1 exited S1 " + old,                    // crashed controller's: remove
 		"container c2 running S2 " + old,                   // running, however old: keep
 		"container c3 exited S3 " + fresh,                  // finished just now: keep
+		"container c5 created S5 " + old,                   // not started yet, its heartbeat is fresh: keep
 		"workdir S1 " + ts(7200),                           // old, not running: remove
 		"workdir S2 " + ts(7200),                           // old but its step runs: keep
 		"workdir S4 " + ts(60),                             // young: keep

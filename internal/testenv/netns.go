@@ -1,11 +1,14 @@
 package testenv
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 
 	"golang.org/x/sys/unix"
@@ -13,7 +16,9 @@ import (
 
 // Netns is a network namespace joined to this one by a veth pair: a
 // worker's sshd listens inside it, and tests cut, restore or degrade the
-// link. Addresses are in 10.251.<n>.0/30, never routed beyond the pair.
+// link. Each gets a random name and a random /30 in 10.200.0.0/13 that no
+// interface on this machine uses, so two test runs on one host never share
+// or tear down each other's namespaces; the pair is never routed further.
 type Netns struct {
 	Name   string
 	HostIP string // this side of the pair
@@ -21,17 +26,37 @@ type Netns struct {
 	hostIf string
 }
 
-// NewNetns creates namespace cuttle-<n> (0 < n < 255), removing a stale
-// one left by a killed run.
-func NewNetns(n int) (*Netns, error) {
-	ns := &Netns{
-		Name:   fmt.Sprintf("cuttle-%d", n),
-		HostIP: fmt.Sprintf("10.251.%d.1", n),
-		NsIP:   fmt.Sprintf("10.251.%d.2", n),
-		hostIf: fmt.Sprintf("cuttle-h%d", n),
+// NewNetns creates a namespace named cuttle-<random>.
+func NewNetns() (*Netns, error) {
+	var r [6]byte
+	if _, err := rand.Read(r[:]); err != nil {
+		return nil, err
 	}
-	nsIf := fmt.Sprintf("cuttle-n%d", n)
-	ns.Close()
+	tag := hex.EncodeToString(r[:3])
+	used, err := exec.Command("ip", "-4", "-o", "addr", "show").Output()
+	if err != nil {
+		return nil, fmt.Errorf("ip addr show: %w", err)
+	}
+	var net3 string
+	for i := 0; ; i++ {
+		if i == 64 {
+			return nil, fmt.Errorf("no free /30 found in 10.200.0.0/13")
+		}
+		net3 = fmt.Sprintf("10.%d.%d.%d", 200+int(r[3]+byte(i))%8, r[4]+byte(i*7), int(r[5]+byte(i*13))&^3)
+		prefix := net3[:strings.LastIndexByte(net3, '.')+1]
+		if !strings.Contains(string(used), " "+prefix) {
+			break
+		}
+	}
+	base := net3[:strings.LastIndexByte(net3, '.')+1]
+	last, _ := strconv.Atoi(net3[len(base):])
+	ns := &Netns{
+		Name:   "cuttle-" + hex.EncodeToString(r[:]),
+		HostIP: base + strconv.Itoa(last+1),
+		NsIP:   base + strconv.Itoa(last+2),
+		hostIf: "cth" + tag,
+	}
+	nsIf := "ctn" + tag
 	steps := [][]string{
 		{"ip", "netns", "add", ns.Name},
 		{"ip", "link", "add", ns.hostIf, "type", "veth", "peer", "name", nsIf},

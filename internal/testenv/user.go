@@ -5,6 +5,7 @@ import (
 	"os/exec"
 	"os/user"
 	"strconv"
+	"strings"
 )
 
 // User is a local account that SSH test servers log in as.
@@ -12,6 +13,26 @@ type User struct {
 	Name     string
 	Home     string
 	UID, GID int
+}
+
+// RemoveUser deletes a test user and everything it owns on this machine:
+// its step containers, its processes (watchdogs), a tmpfs mounted on its
+// home, the home itself. A user that does not exist is not an error.
+func RemoveUser(name string) error {
+	u, err := user.Lookup(name)
+	if err != nil {
+		return nil
+	}
+	if ids, err := exec.Command("docker", "ps", "-aq", "--filter", "label=io.cuttle.home="+u.HomeDir).Output(); err == nil && len(ids) > 0 {
+		args := append([]string{"rm", "-f", "-v"}, strings.Fields(string(ids))...)
+		exec.Command("docker", args...).Run()
+	}
+	exec.Command("pkill", "-KILL", "-u", name).Run()
+	exec.Command("umount", "-l", u.HomeDir).Run() // a tmpfs home; not mounted: fine
+	if out, err := exec.Command("userdel", "-r", "-f", name).CombinedOutput(); err != nil {
+		return fmt.Errorf("userdel %s: %v: %s", name, err, out)
+	}
+	return nil
 }
 
 // EnsureUser creates name (home directory, login shell bash) unless it
