@@ -15,13 +15,14 @@ import (
 type report struct {
 	started time.Time
 	load    string // /proc/loadavg at the start
+	commit  string // what was built: read before the run, as the tree may change during it
 	args    []string
 	rows    []row
 	setup   []string
 }
 
 func newReport(args []string) *report {
-	return &report{started: time.Now().UTC(), load: loadAvg(), args: args}
+	return &report{started: time.Now().UTC(), load: loadAvg(), commit: commit(), args: args}
 }
 
 // add records a row and prints it at once, so a long run shows progress.
@@ -53,7 +54,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "- Machine: %s, %d cores (`nproc`), Linux %s\n", cpuModel(), runtime.NumCPU(), firstLine(readFile("/proc/sys/kernel/osrelease")))
 	fmt.Fprintf(&b, "- Load: the machine is shared with other agents' builds and tests while this runs, so figures move between runs; "+
 		"load average (1, 5, 15 min) %s at the start, %s at the end\n", r.load, loadAvg())
-	fmt.Fprintf(&b, "- Commit: %s; %s\n", commit(), runtime.Version())
+	fmt.Fprintf(&b, "- Commit: %s; %s\n", r.commit, runtime.Version())
 	fmt.Fprintf(&b, "- Peers: %s; %s; %s\n", version("ssh", "-V"), "Docker "+version("docker", "version", "--format", "{{.Server.Version}}"), version("ansible", "--version"))
 	b.WriteString("\nEvery row alternates cuttle and its peer in rounds (a b, b a, ...) in the same run; the ratio column is the median of the per-round ratios, below 1 when cuttle was faster. " +
 		"The workers are `sshd -i` processes on loopback, all sharing this machine's one Docker engine.\n\n")
