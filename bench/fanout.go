@@ -79,15 +79,26 @@ func (e *env) runbook(rb, cfg string, maxParallel int) (out []byte, cpu time.Dur
 	return outb.Bytes(), cpu, peak, nil
 }
 
-// fleetRun is a side running a runbook; it records the controller's CPU
-// time and peak RSS.
-func (e *env) fleetRun(rb, cfg string, maxParallel int, cpu, rss *values) side {
+// fleetRun is a side running a runbook whose steps each print hi, want
+// times in all; it records the controller's CPU time and peak RSS.
+func (e *env) fleetRun(rb, cfg string, maxParallel, want int, cpu, rss *values) side {
 	return wall(func() error {
-		_, c, peak, err := e.runbook(rb, cfg, maxParallel)
+		out, c, peak, err := e.runbook(rb, cfg, maxParallel)
 		*cpu = append(*cpu, c.Seconds())
 		*rss = append(*rss, float64(peak)/1024)
-		return err
+		if err != nil {
+			return err
+		}
+		return saidHi(out, want)
 	})
+}
+
+// saidHi checks a runbook's output holds want lines "[step@worker] hi".
+func saidHi(out []byte, want int) error {
+	if n := strings.Count(string(out), "] hi\n"); n != want {
+		return fmt.Errorf("the runbook printed %d lines of hi, want %d: %s", n, want, tail(out))
+	}
+	return nil
 }
 
 // withCPU is f that also records the CPU time of every process its run
@@ -139,7 +150,7 @@ func (e *env) fanOut(r *report) error {
 	const cmd = "sh -c 'echo hi'"
 	var cpu, rss, wc, wa values
 	cfg, rb := e.fleetFiles("fan", *nWorkers, workers, 0, 1, "echo hi")
-	sides := []side{e.withCPU(&wc, e.fleetRun(rb, cfg, *nWorkers, &cpu, &rss))}
+	sides := []side{e.withCPU(&wc, e.fleetRun(rb, cfg, *nWorkers, *nWorkers, &cpu, &rss))}
 	if e.ansible {
 		sides = append(sides, e.withCPU(&wa, wall(func() error {
 			return e.ansibleAdhoc(*nWorkers, "docker run --rm "+e.image+" "+cmd, workers[:*nWorkers]...)
@@ -159,7 +170,7 @@ func (e *env) fanOut(r *report) error {
 
 	cpu, rss, wc, wa = nil, nil, nil, nil
 	cfg, rb = e.fleetFiles("seq", *seqWorkers, workers, 0, *seqSteps, "echo hi")
-	sides = []side{e.withCPU(&wc, e.fleetRun(rb, cfg, *seqWorkers, &cpu, &rss))}
+	sides = []side{e.withCPU(&wc, e.fleetRun(rb, cfg, *seqWorkers, *seqSteps**seqWorkers, &cpu, &rss))}
 	if e.ansible {
 		var play strings.Builder
 		play.WriteString("- hosts: w\n  gather_facts: false\n  tasks:\n")
@@ -202,7 +213,7 @@ func (e *env) atOnceBench(r *report) error {
 	var cpu, rss, wc, wp, hc, hp values
 	cfg, rb := e.fleetFiles("wide", *atOnce, workers, 0, 1, script)
 	s, err := rounds(*heavyRuns,
-		e.withCPU(&wc, e.probed(&hc, e.fleetRun(rb, cfg, *atOnce, &cpu, &rss))),
+		e.withCPU(&wc, e.probed(&hc, e.fleetRun(rb, cfg, *atOnce, *atOnce, &cpu, &rss))),
 		e.withCPU(&wp, e.probed(&hp, wall(func() error {
 			errs := make(chan error, *atOnce)
 			for i := range *atOnce {

@@ -61,3 +61,13 @@ func TestFailedRowStaysOneTableRow(t *testing.T) {
 		t.Errorf("failed row %q: want one line with the pipe escaped and the newline as <br>", md)
 	}
 }
+
+func TestSaidHi(t *testing.T) {
+	out := []byte("[s0@w0] hi\n[s0@w1] hi\n[s0@w1] other\n")
+	if err := saidHi(out, 2); err != nil {
+		t.Errorf("two his, want 2: %v", err)
+	}
+	if err := saidHi(out, 3); err == nil {
+		t.Error("two his passed for 3")
+	}
+}

@@ -178,10 +178,10 @@ func (e *env) runbookOnOne(r *report) error {
 	s, err := rounds(*heavyRuns,
 		wall(func() error {
 			out, _, _, err := e.runbook(rb, cfg, 1)
-			if err == nil && strings.Count(string(out), "hi\n") < steps {
-				err = fmt.Errorf("runbook printed %d lines of hi, want %d: %s", strings.Count(string(out), "hi\n"), steps, tail(out))
+			if err != nil {
+				return err
 			}
-			return err
+			return saidHi(out, steps)
 		}),
 		wall(func() error {
 			for range steps {
