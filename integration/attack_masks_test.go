@@ -38,7 +38,8 @@ func killWhenReady(t *testing.T, cmd *exec.Cmd) (workDir string) {
 		t.Fatal(err)
 	}
 	first, err := bufio.NewReader(pipe).ReadString('\n')
-	wd, ok := strings.CutPrefix(strings.TrimSpace(first), "ready ")
+	// A runbook prefixes its lines with [step@worker].
+	_, wd, ok := strings.Cut(strings.TrimSpace(first), "ready ")
 	if err != nil || !ok {
 		cmd.Process.Kill()
 		cmd.Wait()
