@@ -57,9 +57,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
 
 # Benchmarks against peers (OpenSSH ssh/scp/sftp, Ansible), printed as a
-# Markdown table and kept in bench/RESULTS.md. Not part of make test.
+# Markdown table; the program writes all of bench/RESULTS.md (the analysis
+# is in bench/NOTES.md). About 10 minutes; not part of make test.
 bench: deps build
-	$(GO) run ./bench -cuttle $(BIN) | tee bench/RESULTS.md
+	$(GO) run ./bench -cuttle $(BIN) -results bench/RESULTS.md
 
 clean:
 	rm -rf bin

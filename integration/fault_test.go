@@ -223,6 +223,8 @@ func TestFaultLinkDropPastWindow(t *testing.T) {
 	r := readReport(t, rep)
 	if len(r.Steps) != 1 || !strings.Contains(r.Steps[0].Error, "reattach window") {
 		t.Errorf("report: %s", r.Raw)
+	} else {
+		cleanupFailedOnPurpose(t, r.Steps[0].ID) // the worker removes it, checked below
 	}
 	if err := ns.Restore(); err != nil {
 		t.Fatal(err)
@@ -415,6 +417,8 @@ func TestFaultEngineAwayPastWindow(t *testing.T) {
 	}
 	if r := readReport(t, rep); len(r.Steps) != 1 || !strings.Contains(r.Steps[0].Error, "stopped answering") {
 		t.Errorf("report: %s", r.Raw)
+	} else {
+		cleanupFailedOnPurpose(t, r.Steps[0].ID) // the worker removes it, checked below
 	}
 	if err := proxy.Start(); err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -287,7 +288,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			if ferr != nil {
 				return res, ferr
 			}
-			log.Debug().Str("why", parseKV(ls.facts.Bytes())["launch"]).Msg("fast path not taken")
+			log.Debug().Str("why", printable.String(parseKV(ls.facts.Bytes())["launch"])).Msg("fast path not taken")
 			setPlan(f)
 		}
 	} else {
@@ -408,7 +409,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		return res, stepErr(sh.String(), ReasonDocker, "docker run: %w", err)
 	}
 	if res.ResultMessage != "" && res.ExitCode != 0 {
-		log.Error().Int("exit_code", res.ExitCode).Msg(st.Masks.Mask(res.ResultMessage))
+		log.Error().Int("exit_code", res.ExitCode).Msg(printable.String(st.Masks.Mask(res.ResultMessage)))
 	}
 	if reqs := reported.artifacts; len(reqs) > 0 {
 		stopHeartbeat()
