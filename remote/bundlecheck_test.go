@@ -260,3 +260,71 @@ func TestAttachChecksTheBundle(t *testing.T) {
 		t.Errorf("another cuttle's bundle was judged: %v", err)
 	}
 }
+
+// TestPreflightBundleAndModes runs the preflight through sh with a docker
+// shim: ~/.cuttle and its directories are made private again when opened
+// up, and left alone (no chmod run) when they are private; a bundle the
+// controller knows is present at the cost of its fingerprint, and a
+// changed one is reported tampered.
+func TestPreflightBundleAndModes(t *testing.T) {
+	home := t.TempDir()
+	bundles := filepath.Join(home, ".cuttle", "bundles")
+	os.MkdirAll(bundles, 0o755)
+	files := map[string][]byte{"cuttle": []byte("runner\n"), "octopus.bash": []byte("b\n"), "octopus.sh": []byte("s\n")}
+	dir, sums, _ := installedBundle(t, files)
+	digest := "d1"
+	if err := os.Rename(dir, filepath.Join(bundles, digest)); err != nil {
+		t.Fatal(err)
+	}
+	shims, log := t.TempDir(), filepath.Join(t.TempDir(), "calls")
+	realChmod, _ := exec.LookPath("chmod")
+	os.WriteFile(filepath.Join(shims, "docker"), []byte("#!/bin/sh\n[ \"$1\" = version ] && { echo '28.2.2 28.2.2'; exit 0; }\nexit 1\n"), 0o755)
+	os.WriteFile(filepath.Join(shims, "chmod"), []byte("#!/bin/sh\necho \"chmod $*\" >> \"$CALLS\"\nexec "+realChmod+" \"$@\"\n"), 0o755)
+	preflight := func(known string) map[string]string {
+		t.Helper()
+		os.Remove(log)
+		cmd := exec.Command("sh", preflightArgs("20261201000000-1-00", 1, bundleRef{Digest: digest, Sums: sums, Known: known}, "", "", nil)[1:]...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "PATH="+shims+":"+os.Getenv("PATH"), "CALLS="+log)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("preflight: %v\n%s", err, out)
+		}
+		return parseKV(out)
+	}
+	chmods := func() string {
+		b, _ := os.ReadFile(log)
+		return string(b)
+	}
+	private := func() {
+		t.Helper()
+		for _, d := range []string{"", "work", "bundles", "runs", "cfg"} {
+			if fi, err := os.Stat(filepath.Join(home, ".cuttle", d)); err != nil || fi.Mode().Perm() != 0o700 {
+				t.Errorf("~/.cuttle/%s: mode %v (%v), want 0700", d, fi.Mode().Perm(), err)
+			}
+		}
+	}
+
+	kv := preflight("")
+	private()
+	fp := kv["bundle_fp"]
+	if kv["bundle"] != "present" || fp == "" {
+		t.Fatalf("first preflight: bundle %q, fingerprint %q", kv["bundle"], fp)
+	}
+	kv = preflight(fp)
+	if kv["bundle"] != "present" || kv["bundle_fp"] != "" {
+		t.Errorf("known fingerprint: bundle %q, fingerprint printed %q (a full hash ran)", kv["bundle"], kv["bundle_fp"])
+	}
+	if strings.Contains(chmods(), "700") {
+		t.Errorf("private directories were chmodded again: %s", chmods())
+	}
+	os.Chmod(filepath.Join(home, ".cuttle", "runs"), 0o755)
+	preflight(fp)
+	private()
+
+	runner := filepath.Join(bundles, digest, "cuttle")
+	os.Chmod(runner, 0o755)
+	os.WriteFile(runner, []byte("evil\n"), 0o755)
+	if kv := preflight(fp); kv["bundle"] != "tampered" {
+		t.Errorf("changed runner: bundle %q, want tampered", kv["bundle"])
+	}
+}
