@@ -204,8 +204,9 @@ func TestBundleCheck(t *testing.T) {
 // BenchmarkBundleCheck measures what checking a cached bundle adds to a
 // step's preflight, with a runner as large as cuttle's (19 MB): by the
 // recorded fingerprint (every step after the first of a controller), by
-// a full hash (the first), against a shell that checks nothing (the
-// peer). Run: go test -run '^$' -bench BundleCheck ./remote
+// a full hash (the first), against a shell that checks nothing and one
+// that runs one more command (/bin/true), the peers. Run: go test -run
+// '^$' -bench BundleCheck -benchtime 40x ./remote
 func BenchmarkBundleCheck(b *testing.B) {
 	runner := make([]byte, 19<<20)
 	for i := range runner {
@@ -227,6 +228,8 @@ func BenchmarkBundleCheck(b *testing.B) {
 		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	}
 	b.Run("none", func(b *testing.B) { run(b, `echo state=present`, "none") })
+	// The least any check made of commands can cost: one more exec.
+	b.Run("one-exec", func(b *testing.B) { run(b, `x=$(/bin/true); echo state=present`, "none") })
 	b.Run("fingerprint", func(b *testing.B) { run(b, `bundle_check "$1" "$2" "$3"; echo "state=$bundle"`, fp) })
 	b.Run("full-hash", func(b *testing.B) { run(b, `bundle_check "$1" "$2" "$3"; echo "state=$bundle"`, "") })
 }
