@@ -37,37 +37,49 @@ done
 // before anything of it runs (in the preflight, by gc, and before a bad
 // copy is replaced).
 //
-// bundle_fingerprint DIR SUMS sets $fp to one line naming, for each file
-// SUMS lists, its inode, size and change time. The kernel sets a file's
-// change time to the current time on every write, rename, chmod or
-// utime; no one can set it back short of changing the clock or writing
-// the raw disk, both root's.
+// bundle_fingerprint DIR SUMS [DIR...] sets $fp to one line naming, for
+// each file SUMS lists, its inode, size, change time and mode. The kernel
+// sets a file's change time to the current time on every write, rename,
+// chmod or utime; no one can set it back short of changing the clock or
+// writing the raw disk, both root's. The same stat (one exec, the check's
+// whole cost) looks at the absolute directories after SUMS: $private is
+// set when every one of them is 0700.
 //
-// bundle_check DIR SUMS KNOWN sets $bundle: "absent" when DIR is not a
-// complete bundle; "present" when its files are those SUMS lists
+// bundle_check DIR SUMS KNOWN [DIR...] sets $bundle: "absent" when DIR is
+// not a complete bundle; "present" when its files are those SUMS lists
 // (sha256sum -c lines), which the fingerprint KNOWN (recorded by this
 // controller after a full check) proves at the cost of one stat; without
 // it each file is hashed and "bundle_fp=FP" printed for the controller to
 // record; "tampered" when a file differs or is missing; "nosha" when the
-// worker has no sha256sum to hash with.
+// worker has no sha256sum to hash with. $private is as above, and unset
+// when the bundle is absent (nothing was looked at). Their own variables
+// start with "_" (sh has no local variables).
 const bundleCheckFunc = `bundle_fingerprint() {
+  _d=$1 _s=$2; shift 2
   set -f
-  names= i=0
-  for w in $2; do i=$((i + 1)); [ $((i % 2)) -eq 1 ] || names="$names $w"; done
-  l=$(cd "$1" 2>/dev/null && stat -L -c '%n %i %s %z' $names 2>/dev/null) || l=
-  o=$IFS; IFS='
+  _n= _i=0
+  for _w in $_s; do _i=$((_i + 1)); [ $((_i % 2)) -eq 1 ] || _n="$_n $_w"; done
+  _l=$(cd "$_d" 2>/dev/null && stat -L -c '%n %i %s %z %a' $_n "$@" 2>/dev/null) || :
+  _o=$IFS; IFS='
 '
-  fp=; for w in $l; do fp="$fp|$w"; done
-  IFS=$o
+  fp= private=1
+  for _w in $_l; do
+    case $_w in
+      /*) case $_w in *" 700") ;; *) private= ;; esac ;;
+      *) fp="$fp|$_w" ;;
+    esac
+  done
+  IFS=$_o
   set +f
 }
 bundle_check() {
-  bundle=absent
+  bundle=absent private=
   [ -f "$1/.complete" ] || return 0
-  bundle_fingerprint "$1" "$2"
-  if [ -n "$fp" ] && [ "$fp" = "$3" ]; then bundle=present; return 0; fi
+  _cd=$1 _cs=$2 _ck=$3; shift 3
+  bundle_fingerprint "$_cd" "$_cs" "$@"
+  if [ -n "$fp" ] && [ "$fp" = "$_ck" ]; then bundle=present; return 0; fi
   if ! command -v sha256sum >/dev/null 2>&1; then bundle=nosha; return 0; fi
-  if (cd "$1" && printf '%s' "$2" | sha256sum -c) >/dev/null 2>&1; then
+  if (cd "$_cd" && printf '%s' "$_cs" | sha256sum -c) >/dev/null 2>&1; then
     bundle=present
     [ -z "$fp" ] || echo "bundle_fp=$fp"
   else

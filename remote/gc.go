@@ -16,13 +16,15 @@ import (
 )
 
 // gcListScript lists what cuttle may have left on a worker, one item a
-// line: "container ID STATE STEP STARTED", "workdir NAME MTIME HEARTBEAT
+// line (a heartbeat file is read only when it is a regular file: the step
+// writes its work directory, and a FIFO there would block the listing):
+// "container ID STATE STEP STARTED", "workdir NAME MTIME HEARTBEAT
 // WINDOW", "cfg NAME MTIME", "record NAME MTIME", "bundle NAME MTIME",
 // "temp PATH MTIME", "build REF CREATED-UNIX".
 const gcListScript = `set -u
 echo "now $(date +%s)"
 docker ps -a --filter label=io.cuttle.step --filter "label=io.cuttle.home=$HOME" --format 'container {{.ID}} {{.State}} {{.Label "io.cuttle.step"}} {{.Label "io.cuttle.started"}}' 2>/dev/null
-for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d") $(stat -c %Y "$d/.cuttle-heartbeat" 2>/dev/null || echo 0) $(head -c 32 "$d/.cuttle-heartbeat" 2>/dev/null | tr -cd '0-9a-z.')"; done
+for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d") $(stat -c %Y "$d/.cuttle-heartbeat" 2>/dev/null || echo 0) $(h=$d/.cuttle-heartbeat; [ -f "$h" ] && [ ! -L "$h" ] && head -c 32 "$h" 2>/dev/null | tr -cd '0-9a-z.')"; done
 for d in "$HOME"/.cuttle/cfg/*; do [ -e "$d" ] && echo "cfg ${d##*/} $(stat -c %Y "$d")"; done
 for f in "$HOME"/.cuttle/runs/*.json; do [ -e "$f" ] && { r=${f##*/}; echo "record ${r%.json} $(stat -c %Y "$f")"; }; done
 for d in "$HOME"/.cuttle/bundles/*; do [ -e "$d" ] && echo "bundle ${d##*/} $(stat -c %Y "$d")"; done
