@@ -45,8 +45,8 @@ test-race: deps
 # Every fuzz target, each for FUZZTIME (go test -fuzz takes one at a time).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJoin$$' -fuzztime $(FUZZTIME) ./internal/shellquote
-	$(GO) test -run '^$$' -fuzz '^FuzzSplitLine$$' -fuzztime $(FUZZTIME) ./bootstrap
-	$(GO) test -run '^$$' -fuzz '^FuzzFrames$$' -fuzztime $(FUZZTIME) ./bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitLine$$' -fuzztime $(FUZZTIME) ./octopus
+	$(GO) test -run '^$$' -fuzz '^FuzzFrames$$' -fuzztime $(FUZZTIME) ./wire
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitOptions$$' -fuzztime $(FUZZTIME) ./remote
 	$(GO) test -run '^$$' -fuzz '^FuzzBlocksMatchLines$$' -fuzztime $(FUZZTIME) ./remote
 	$(GO) test -run '^$$' -fuzz '^FuzzMaskedChunks$$' -fuzztime $(FUZZTIME) ./internal/mask

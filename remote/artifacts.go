@@ -19,8 +19,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Artifact is a file the script asked cuttle to collect, downloaded.
@@ -34,11 +35,11 @@ type Artifact struct {
 
 // finishArgs collects the requested artifacts and then cleans up, in one
 // command: the runner on the worker host packs each file that lies inside
-// the work directory into stdout (see bootstrap.Pack), then the cleanup
+// the work directory into stdout (see agent.Pack), then the cleanup
 // script reports on stderr.
 func finishArgs(p runPlan, paths []string, stop, keep bool) []string {
 	c := cleanupArgs(p, stop, keep, false)
-	args := []string{"sh", "-c", finishScript, "sh", c[4], c[5], c[6], c[7], p.BundleDir + "/" + bootstrap.RunnerFile}
+	args := []string{"sh", "-c", finishScript, "sh", c[4], c[5], c[6], c[7], p.BundleDir + "/" + bundle.RunnerFile}
 	return append(args, paths...)
 }
 
@@ -93,7 +94,7 @@ func finish(ctx context.Context, sh Shell, p runPlan, reqs []artifactRequest, lo
 	return r.arts, cleanupErr, r.err
 }
 
-// receivePack reads a bootstrap.Pack stream for reqs.
+// receivePack reads a agent.Pack stream for reqs.
 func receivePack(r *bufio.Reader, reqs []artifactRequest, local string, log zerolog.Logger) ([]Artifact, error) {
 	used := map[string]bool{}
 	var arts []Artifact
@@ -102,7 +103,7 @@ func receivePack(r *bufio.Reader, reqs []artifactRequest, local string, log zero
 		if err != nil {
 			return arts, fmt.Errorf("the artifact stream ended before %s", req.Path)
 		}
-		var h bootstrap.PackHeader
+		var h wire.PackHeader
 		if err := json.Unmarshal(line, &h); err != nil || h.Path != req.Path {
 			return arts, fmt.Errorf("the artifact stream is garbled at %s", req.Path)
 		}

@@ -7,7 +7,7 @@ import (
 	"os"
 	"sync"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -58,7 +58,7 @@ type bundleUpload struct {
 // of this process is making to the same worker (and makes its own if that
 // one fails). Only uploads in flight are shared: a later step whose
 // preflight finds the bundle gone (gc) uploads it again.
-func ensureBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) error {
+func ensureBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) error {
 	key := sh.String() + "\x00" + facts.Home + "\x00" + b.Digest
 	bundleUploads.mu.Lock()
 	u, inFlight := bundleUploads.m[key]
@@ -87,7 +87,7 @@ func ensureBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 }
 
 // uploadBundle puts the runner and helpers in ~/.cuttle/bundles/<digest>/.
-func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) error {
+func uploadBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) error {
 	f, err := os.Open(b.RunnerPath)
 	if err != nil {
 		return stepErr(sh.String(), ReasonRunner, "opening step runner: %w", err)
@@ -98,8 +98,8 @@ func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 	files := []struct {
 		name string
 		r    io.Reader
-	}{{bootstrap.RunnerFile, f}}
-	for _, hf := range bootstrap.HelperFiles() {
+	}{{bundle.RunnerFile, f}}
+	for _, hf := range bundle.HelperFiles() {
 		files = append(files, struct {
 			name string
 			r    io.Reader

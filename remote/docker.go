@@ -7,7 +7,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Labels put on everything cuttle creates, so gc can find it.
@@ -160,7 +161,7 @@ func dockerRunArgs(p runPlan) []string {
 
 func runnerArgs(p runPlan) []string {
 	return []string{
-		p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner",
+		p.BundleDir + "/" + bundle.RunnerFile, "step-runner",
 		"--workdir", p.WorkDir,
 		"--script", p.Script,
 		"--syntax", p.Syntax,
@@ -184,9 +185,9 @@ func removeTreeArgs(p runPlan) []string {
 		args = append(args, "--pull", "never")
 	}
 	return append(args, "--", p.Image,
-		p.BundleDir+"/"+bootstrap.RunnerFile, "step-runner", "--remove-contents", p.WorkDir)
+		p.BundleDir+"/"+bundle.RunnerFile, "step-runner", "--remove-contents", p.WorkDir)
 }
 
 // supportsPullFlag reports whether a docker client version knows
 // `docker run --pull` (added in 20.10).
-func supportsPullFlag(clientVersion string) bool { return bootstrap.SupportsPullFlag(clientVersion) }
+func supportsPullFlag(clientVersion string) bool { return wire.SupportsPullFlag(clientVersion) }

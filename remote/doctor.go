@@ -8,8 +8,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // doctorScript gathers facts about a worker in one round trip. $1 is the
@@ -47,7 +48,7 @@ type Finding struct {
 }
 
 // Doctor runs the checks on a connected worker.
-func Doctor(ctx context.Context, sh Shell, b bootstrap.Bundle, controllerNow time.Time) ([]Finding, error) {
+func Doctor(ctx context.Context, sh Shell, b bundle.Bundle, controllerNow time.Time) ([]Finding, error) {
 	var out bytes.Buffer
 	start := time.Now()
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", doctorScript, "sh", b.Digest}, Stdout: &out}); err != nil {
@@ -58,7 +59,7 @@ func Doctor(ctx context.Context, sh Shell, b bootstrap.Bundle, controllerNow tim
 }
 
 // Diagnose turns the doctor script's facts into findings. It is pure.
-func Diagnose(kv map[string]string, b bootstrap.Bundle, now time.Time) []Finding {
+func Diagnose(kv map[string]string, b bundle.Bundle, now time.Time) []Finding {
 	var f []Finding
 	add := func(check, status, detail, fix string) {
 		f = append(f, Finding{Check: check, Status: status, Detail: detail, Fix: fix})
@@ -76,7 +77,7 @@ func Diagnose(kv map[string]string, b bootstrap.Bundle, now time.Time) []Finding
 			add("docker version", "warn", "docker client "+kv["docker_client"]+" predates 20.10 (no docker run --pull)", "upgrade Docker to 20.10 or later")
 		}
 	}
-	if arch := bootstrap.ArchOf(kv["arch"]); arch == b.Arch {
+	if arch := wire.ArchOf(kv["arch"]); arch == b.Arch {
 		add("arch", "ok", "linux/"+arch, "")
 	} else {
 		add("arch", "fail", "worker is linux/"+arch+", this cuttle's runner is linux/"+b.Arch, "set CUTTLE_RUNNER to a linux/"+arch+" build of cuttle")

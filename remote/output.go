@@ -9,8 +9,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/octopus"
 )
 
 // OutputVariable is a variable a script set with set_octopusvariable.
@@ -129,7 +129,7 @@ func (p *outputProcessor) spill(w io.Writer, buf *[]byte) {
 func (p *outputProcessor) block(isStderr bool, lines []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if bytes.Contains(lines, []byte(bootstrap.Marker)) || p.masks.Holds(lines) {
+	if bytes.Contains(lines, []byte(octopus.Marker)) || p.masks.Holds(lines) {
 		return false
 	}
 	if w := p.destination(isStderr); w != nil {
@@ -143,7 +143,7 @@ func (p *outputProcessor) block(isStderr bool, lines []byte) bool {
 func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !bytes.Contains(raw, []byte(bootstrap.Marker)) {
+	if !bytes.Contains(raw, []byte(octopus.Marker)) {
 		if w := p.destination(isStderr); w != nil {
 			p.emit(w, raw, newline)
 		}
@@ -151,7 +151,7 @@ func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 	}
 	var text strings.Builder
 	hadMessage := false
-	for _, seg := range bootstrap.SplitLine(string(raw)) {
+	for _, seg := range octopus.SplitLine(string(raw)) {
 		switch {
 		case seg.Msg != nil:
 			hadMessage = true
@@ -195,7 +195,7 @@ func (p *outputProcessor) destination(isStderr bool) io.Writer {
 	return p.stdout
 }
 
-func (p *outputProcessor) handle(isStderr bool, m *bootstrap.ServiceMessage) {
+func (p *outputProcessor) handle(isStderr bool, m *octopus.ServiceMessage) {
 	a := m.Attrs
 	switch name := strings.ToLower(m.Name); {
 	case name == "setvariable":

@@ -13,8 +13,9 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/agent"
 	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 func newRootCmd(io stdio) *cobra.Command {
@@ -106,10 +107,10 @@ func newVersionCmd(io stdio) *cobra.Command {
 // newStepRunnerCmd is the runner side of cuttle: the same binary, run
 // inside the step's container. Hidden: users never call it.
 func newStepRunnerCmd() *cobra.Command {
-	var spec bootstrap.RunnerSpec
+	var spec agent.RunnerSpec
 	var owner, removeContents string
 	var b64, b64d, detectLibc, heartbeat, watchdog, follow, resumed, pack, launch bool
-	var lf bootstrap.LaunchFacts
+	var lf wire.LaunchFacts
 	var hbFile, container string
 	var stdoutFrom, stderrFrom int64
 	var whileRunning bool
@@ -129,13 +130,13 @@ func newStepRunnerCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {
 			case pack:
-				return bootstrap.Pack(spec.WorkDir, args, cmd.OutOrStdout())
+				return agent.Pack(spec.WorkDir, args, cmd.OutOrStdout())
 			case launch:
-				return bootstrap.Launch(lf, args, cmd.OutOrStdout())
+				return agent.Launch(lf, args, cmd.OutOrStdout())
 			case removeContents != "":
-				return bootstrap.RemoveContents(removeContents)
+				return agent.RemoveContents(removeContents)
 			case heartbeat:
-				return bootstrap.Heartbeat(cmd.InOrStdin(), hbFile, container, spec.WorkDir, window, !resumed)
+				return agent.Heartbeat(cmd.InOrStdin(), hbFile, container, spec.WorkDir, window, !resumed)
 			case follow:
 				var started chan struct{}
 				if whileRunning {
@@ -147,20 +148,20 @@ func newStepRunnerCmd() *cobra.Command {
 					}()
 				}
 				// Both logs go framed on stdout; stderr stays for plain diagnostics.
-				fr := bootstrap.NewFramer(cmd.OutOrStdout())
-				fs := bootstrap.FollowSpec{WorkDir: spec.WorkDir, Container: container, StdoutFrom: stdoutFrom, StderrFrom: stderrFrom, Started: started, EngineWait: engineWait}
-				if code := bootstrap.Follow(fs, fr); code != 0 {
+				fr := wire.NewFramer(cmd.OutOrStdout())
+				fs := agent.FollowSpec{WorkDir: spec.WorkDir, Container: container, StdoutFrom: stdoutFrom, StderrFrom: stderrFrom, Started: started, EngineWait: engineWait}
+				if code := agent.Follow(fs, fr); code != 0 {
 					return scriptExit{code: code}
 				}
 				return nil
 			case watchdog:
-				bootstrap.Watchdog(hbFile, container, spec.WorkDir, window)
+				agent.Watchdog(hbFile, container, spec.WorkDir, window)
 				return nil
 			case detectLibc:
-				fmt.Fprintln(cmd.OutOrStdout(), bootstrap.DetectLibc())
+				fmt.Fprintln(cmd.OutOrStdout(), agent.DetectLibc())
 				return nil
 			case b64 || b64d:
-				return bootstrap.Base64(cmd.InOrStdin(), cmd.OutOrStdout(), b64d)
+				return agent.Base64(cmd.InOrStdin(), cmd.OutOrStdout(), b64d)
 			}
 			spec.OwnerUID, spec.OwnerGID = -1, -1
 			if owner != "" {
@@ -172,7 +173,7 @@ func newStepRunnerCmd() *cobra.Command {
 				}
 				spec.OwnerUID, spec.OwnerGID = uid, gid
 			}
-			code := bootstrap.Run(cmd.Context(), spec, cmd.InOrStdin())
+			code := agent.Run(cmd.Context(), spec, cmd.InOrStdin())
 			if code != 0 {
 				return scriptExit{code: code}
 			}
