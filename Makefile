@@ -16,9 +16,14 @@ deps:
 demo: deps build
 	$(GO) run ./internal/cmd/demo $(BIN)
 
+# vet also builds the controller for Windows and macOS (the worker side,
+# package agent, is Linux-only) and checks the worker shell scripts.
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/cuttle
+	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/cuttle
+	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/cuttle
 
 # The whole suite: unit tests, end-to-end tests against real sshd and
 # dockerd, then every fuzz target for a short, bounded time.

@@ -1,3 +1,5 @@
+//go:build linux
+
 package agent
 
 import (
@@ -54,7 +56,7 @@ func startDog(file, container, workDir string, window time.Duration) error {
 	if err != nil {
 		return err
 	}
-	dog := exec.Command(self, "step-runner", "--watchdog", "--heartbeat-file", file,
+	dog := exec.Command(self, "step-runner", "watchdog", "--file", file,
 		"--container", container, "--workdir", workDir, "--window", window.String())
 	dog.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this session
 	if err := dog.Start(); err != nil {

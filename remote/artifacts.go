@@ -44,7 +44,7 @@ func finishArgs(p runPlan, paths []string, stop, keep bool) []string {
 }
 
 const finishScript = `c=$1 w=$2 s=$3 k=$4 r=$5; shift 5
-"$r" step-runner --pack-artifacts --workdir "$w" -- "$@" || echo "pack=failed" >&2
+"$r" step-runner pack --workdir "$w" -- "$@" || echo "pack=failed" >&2
 exec 1>&2
 set -- "$c" "$w" "$s" "$k"
 ` + cleanupScript

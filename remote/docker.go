@@ -161,7 +161,7 @@ func dockerRunArgs(p runPlan) []string {
 
 func runnerArgs(p runPlan) []string {
 	return []string{
-		p.BundleDir + "/" + bundle.RunnerFile, "step-runner",
+		p.BundleDir + "/" + bundle.RunnerFile, "step-runner", "run",
 		"--workdir", p.WorkDir,
 		"--script", p.Script,
 		"--syntax", p.Syntax,
@@ -185,7 +185,7 @@ func removeTreeArgs(p runPlan) []string {
 		args = append(args, "--pull", "never")
 	}
 	return append(args, "--", p.Image,
-		p.BundleDir+"/"+bundle.RunnerFile, "step-runner", "--remove-contents", p.WorkDir)
+		p.BundleDir+"/"+bundle.RunnerFile, "step-runner", "remove-contents", p.WorkDir)
 }
 
 // supportsPullFlag reports whether a docker client version knows

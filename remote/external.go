@@ -200,7 +200,7 @@ func uploadExternal(ctx context.Context, sh Shell, e *ExternalRunner, facts Fact
 func detectLibcArgs(p runPlan) []string {
 	return []string{"docker", "run", "--rm", "--network", "none", "--log-driver", "none", "--entrypoint", "",
 		"-v", p.BundleDir + ":" + p.BundleDir + ":ro", "--", p.Image,
-		p.BundleDir + "/" + bundle.RunnerFile, "step-runner", "--detect-libc"}
+		p.BundleDir + "/" + bundle.RunnerFile, "step-runner", "detect-libc"}
 }
 
 // externalCommand fills the template's placeholders word by word.

@@ -54,7 +54,7 @@ fi
 # payload is already waiting on stdin.
 if [ "${6:-}" = launch ] && [ -n "$img" ] && [ -f "$HOME/.cuttle/bundles/$3/.complete" ]; then
   d=$3; shift 6
-  exec "$HOME/.cuttle/bundles/$d/cuttle" step-runner --launch --home "$HOME" --id "$id" --uid "$(id -u)" --gid "$(id -g)" \
+  exec "$HOME/.cuttle/bundles/$d/cuttle" step-runner launch --home "$HOME" --id "$id" --uid "$(id -u)" --gid "$(id -g)" \
     --arch "$(uname -m)" --image-platform "${img#* }" --docker-client "${v%% *}" -- "$@"
 fi
 `

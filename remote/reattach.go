@@ -85,7 +85,7 @@ func withDiagnostic(err error, diag *tailBuffer) error {
 // followArgs sends a step's output from its logs on the worker host, from
 // the given offsets.
 func followArgs(p runPlan, stdoutFrom, stderrFrom int64) []string {
-	return []string{p.BundleDir + "/" + bundle.RunnerFile, "step-runner", "--follow",
+	return []string{p.BundleDir + "/" + bundle.RunnerFile, "step-runner", "follow",
 		"--workdir", p.WorkDir, "--container", ContainerName(p.StepID),
 		"--stdout-from", strconv.FormatInt(stdoutFrom, 10), "--stderr-from", strconv.FormatInt(stderrFrom, 10),
 		"--engine-wait", p.EngineWait.String()}

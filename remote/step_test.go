@@ -185,8 +185,8 @@ func TestFollowerDiagnosticIsNotOutput(t *testing.T) {
 	const complaint = "bash: line 1: /home/deploy/.cuttle/bundles/x/cuttle: No such file or directory"
 	w := &fakeWorker{preflight: factsOK, started: "2026-11-27T00:00:01Z",
 		dockerRun: func(cmd *transport.Cmd) error { return nil },
-		runner: func(flag string, cmd *transport.Cmd) error {
-			if flag != "--follow" {
+		runner: func(sub string, cmd *transport.Cmd) error {
+			if sub != "follow" {
 				if cmd.Stdin != nil {
 					io.Copy(io.Discard, cmd.Stdin)
 				}

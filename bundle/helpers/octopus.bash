@@ -18,11 +18,11 @@ if [ -n "${CUTTLE_VARIABLES_FD:-}" ]; then
 fi
 
 function encode_servicemessagevalue {
-  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner --base64
+  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner base64
 }
 
 function decode_servicemessagevalue {
-  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner --base64-decode
+  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner base64 --decode
 }
 
 # get_octopusvariable NAME: the value, or an empty line. Names are

@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -197,8 +196,7 @@ func alive(t remote.Ticket) bool {
 	if t.ControllerPID <= 0 || t.ControllerHost != host || t.ControllerPID == os.Getpid() {
 		return false
 	}
-	err := syscall.Kill(t.ControllerPID, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return processAlive(t.ControllerPID)
 }
 
 // keepTicket saves a running step's ticket (its artifacts directory made
