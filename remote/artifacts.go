@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -43,11 +44,10 @@ func finishArgs(p runPlan, paths []string, stop, keep bool) []string {
 	return append(args, paths...)
 }
 
-const finishScript = `c=$1 w=$2 s=$3 k=$4 r=$5; shift 5
-"$r" step-runner pack --workdir "$w" -- "$@" || echo "pack=failed" >&2
-exec 1>&2
-set -- "$c" "$w" "$s" "$k"
-` + cleanupScript
+//go:embed scripts/finish.sh
+var finishScriptHead string
+
+var finishScript = finishScriptHead + cleanupScript
 
 // finish runs finishArgs and receives the artifacts into local: each is
 // written to a temporary file, checked against the worker's length and

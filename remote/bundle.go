@@ -3,6 +3,7 @@ package remote
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"io"
 	"os"
 	"sync"
@@ -18,28 +19,18 @@ import (
 // stays and ours goes. cuttle itself never leaves an incomplete directory
 // at that name (it places and removes bundles by renaming), so one in the
 // way is reported with the fix rather than removed under someone.
-const placeBundle = `i=0
-until mv -T "$t" "$d/$digest" 2>/dev/null; do
-  if [ -f "$d/$digest/.complete" ]; then rm -rf "$t"; exit 0; fi
-  i=$((i+1))
-  if [ $i -ge 3 ]; then
-    rm -rf "$t"
-    echo "an incomplete bundle directory is in the way: $d/$digest (not left by this cuttle); remove it (rm -rf $d/$digest) and run the step again" >&2
-    exit 1
-  fi
-done
-`
+//
+//go:embed scripts/place-bundle.sh
+var placeBundle string
 
 // installBundleScript moves uploaded files into a new bundle directory,
 // marks it complete and places it. $1 bundles dir, $2 digest, then pairs
 // of uploaded file and final name.
-const installBundleScript = `set -eu
-d=$1; digest=$2; shift 2
-t=$(mktemp -d "$d/.tmp-XXXXXXXX")
-chmod 755 "$t"
-while [ $# -ge 2 ]; do mv -f "$1" "$t/$2"; chmod 755 "$t/$2"; shift 2; done
-: > "$t/.complete"
-` + placeBundle
+//
+//go:embed scripts/install-bundle.sh
+var installBundleScriptHead string
+
+var installBundleScript = installBundleScriptHead + placeBundle
 
 // bundleUploads lets concurrent steps of this process on one worker share
 // one upload of a bundle instead of each sending it: on a fresh worker a

@@ -1,6 +1,7 @@
 package remote
 
 import (
+	_ "embed"
 	"fmt"
 	"regexp"
 	"strconv"
@@ -99,21 +100,9 @@ type runPlan struct {
 // slotScript runs its arguments while holding one of $2 slot locks in $1,
 // waiting for a free one. flock releases the slot when the command ends,
 // even if the controller dies.
-const slotScript = `set -u
-dir=$1 n=$2; shift 2
-said=
-while :; do
-  i=0
-  while [ "$i" -lt "$n" ]; do
-    flock -n -E 253 "$dir/slot-$i" "$@"
-    rc=$?
-    [ "$rc" -ne 253 ] && exit "$rc"
-    i=$((i + 1))
-  done
-  if [ -z "$said" ]; then echo "cuttle: all $n step slots on this worker are taken; waiting" >&2; said=1; fi
-  sleep 1
-done
-`
+//
+//go:embed scripts/slot.sh
+var slotScript string
 
 // dockerRunArgs builds the docker run argv. It is pure, and golden-tested.
 func dockerRunArgs(p runPlan) []string {

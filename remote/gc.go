@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"strconv"
 	"strings"
@@ -15,17 +16,9 @@ import (
 // gcListScript lists what cuttle may have left on a worker, one item a
 // line: "container ID STATE STEP STARTED", "workdir NAME MTIME",
 // "bundle NAME MTIME", "temp PATH MTIME", "build REF CREATED-UNIX".
-const gcListScript = `set -u
-echo "now $(date +%s)"
-docker ps -a --filter label=io.cuttle.step --filter "label=io.cuttle.home=$HOME" --format 'container {{.ID}} {{.State}} {{.Label "io.cuttle.step"}} {{.Label "io.cuttle.started"}}' 2>/dev/null
-for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d") $(stat -c %Y "$d/.cuttle-heartbeat" 2>/dev/null || echo 0) $(head -c 32 "$d/.cuttle-heartbeat" 2>/dev/null | tr -cd '0-9a-z.')"; done
-for f in "$HOME"/.cuttle/runs/*.json; do [ -e "$f" ] && { r=${f##*/}; echo "record ${r%.json} $(stat -c %Y "$f")"; }; done
-for d in "$HOME"/.cuttle/bundles/*; do [ -e "$d" ] && echo "bundle ${d##*/} $(stat -c %Y "$d")"; done
-for d in "$HOME"/.cuttle/bundles/.tmp-* "$HOME"/.cuttle/bundles/.upload-* "$HOME"/.cuttle/bundles/..upload-*; do [ -e "$d" ] && echo "temp $d $(stat -c %Y "$d")"; done
-docker image ls --filter 'reference=cuttle-build/*' --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | while read -r ref; do
-  echo "build $ref $(date -d "$(docker image inspect --format '{{.Created}}' "$ref")" +%s 2>/dev/null || echo 0)"
-done
-`
+//
+//go:embed scripts/gc-list.sh
+var gcListScript string
 
 // GCPlan is what gc will remove on one worker, and what it keeps.
 type GCPlan struct {
@@ -149,25 +142,9 @@ func PlanGC(listing []byte, olderThan time.Duration, keepDigest string) GCPlan {
 // gcRemoveScript removes what the plan lists, reporting each failure.
 // $1 home; then groups introduced by the markers --containers, --workdirs,
 // --bundles, --temps, --builds, --records (records last).
-const gcRemoveScript = `set -u
-home=$1; shift
-mode=
-for a in "$@"; do
-  case "$a" in --containers|--workdirs|--bundles|--temps|--builds|--records) mode=$a; continue ;; esac
-  case "$mode" in
-    --containers) docker rm -f "$a" >/dev/null 2>&1 && echo "removed container $a" || echo "failed container $a" ;;
-    --workdirs) rm -rf "$home/.cuttle/work/$a" 2>/dev/null; [ -e "$home/.cuttle/work/$a" ] && echo "failed workdir $a" || echo "removed workdir $a" ;;
-    # a bundle leaves by one rename, so no step sees half of one
-    --bundles) t="$home/.cuttle/bundles/.tmp-gc-$a"; mv -T "$home/.cuttle/bundles/$a" "$t" && rm -rf "$t" && echo "removed bundle $a" || echo "failed bundle $a" ;;
-    --temps) rm -rf "$a" && echo "removed temp $a" || echo "failed temp $a" ;;
-    --builds) docker rmi "$a" >/dev/null 2>&1 && echo "removed image $a" || echo "failed image $a (in use?)" ;;
-    --records)
-      # A record goes only when what it lists is gone.
-      if [ -e "$home/.cuttle/work/$a" ] || docker inspect "cuttle-$a" >/dev/null 2>&1; then echo "failed record $a (its work directory or container remains)"
-      else rm -f "$home/.cuttle/runs/$a.json" && echo "removed record $a"; fi ;;
-  esac
-done
-`
+//
+//go:embed scripts/gc-remove.sh
+var gcRemoveScript string
 
 // GC lists and removes what cuttle left on a worker; it returns the lines
 // "removed ..." and "failed ..." and the plan's kept items.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -50,18 +51,9 @@ func RegistryOf(image string) string {
 // loginScript logs in (when $2 is set) into a private DOCKER_CONFIG, then
 // runs the rest of its arguments as a docker command with that config.
 // The password comes on stdin only. $1 config dir, $2 registry, $3 user.
-const loginScript = `set -u
-cfg=$1 registry=$2 user=$3; shift 3
-if [ -n "$registry" ]; then
-  mkdir -p "$cfg" && chmod 700 "$cfg"
-  if ! out=$(docker --config "$cfg" login --username "$user" --password-stdin "$registry" 2>&1); then
-    printf '%s\n' "$out" | tail -n 3 >&2
-    exit 80
-  fi
-  exec docker --config "$cfg" "$@"
-fi
-exec docker "$@"
-`
+//
+//go:embed scripts/login.sh
+var loginScript string
 
 // configDir is the step's private DOCKER_CONFIG, inside its work dir.
 func configDir(workDir string) string { return workDir + "/.docker-config" }
@@ -192,17 +184,9 @@ func resolveGitCommit(ctx context.Context, sh Shell, gitURL string) (string, err
 // buildScript builds $1 unless it exists; it runs under flock so that
 // concurrent steps needing the same build build it once. $1 tag, $2 mode
 // (dockerfile|git), $3 Dockerfile path or Git URL, then build args.
-const buildScript = `set -u
-tag=$1 mode=$2 src=$3; shift 3
-if docker image inspect "$tag" >/dev/null 2>&1; then
-  echo "cuttle: reusing $tag" >&2
-  exit 0
-fi
-if [ "$mode" = git ]; then
-  exec docker build -t "$tag" --label io.cuttle.build=git "$@" "$src" >&2
-fi
-exec docker build -t "$tag" --label io.cuttle.build=dockerfile "$@" - < "$src" >&2
-`
+//
+//go:embed scripts/build.sh
+var buildScript string
 
 func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit string, feed *Feed, progress io.Writer) error {
 	mode, src := "dockerfile", facts.WorkDir()+"/Dockerfile"

@@ -10,6 +10,7 @@ if [ -n "${CUTTLE_VARIABLES_FD:-}" ]; then
   while IFS=' ' read -r __cuttle_k __cuttle_v; do
     printf -v __cuttle_k '%b' "$__cuttle_k"
     printf -v __cuttle_v '%b' "$__cuttle_v"
+    # shellcheck disable=SC2034 # read by the step's script, which sources this file
     octopus_parameters["$__cuttle_k"]=$__cuttle_v
     __cuttle_vars_ci["${__cuttle_k,,}"]=$__cuttle_v
   done <&"$CUTTLE_VARIABLES_FD"
