@@ -39,6 +39,9 @@ type Runner struct {
 	// Worker filled in) for `cuttle attach`, and returns the function
 	// that drops it when the step ends.
 	Tickets func(remote.Ticket) (drop func())
+	// BundleTrust remembers the cached bundles this controller checked
+	// (nil: each step hashes its bundle).
+	BundleTrust *remote.BundleTrust
 
 	// dial and run stand in for the network in tests; nil means
 	// transport (jump hosts shared through a HopPool) and remote.Run.
@@ -245,9 +248,10 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
 		return res
 	}
+	st.BundleTrust = r.BundleTrust
 	if fanOut {
 		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
-		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.SafeName(worker))
+		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.DirName(worker))
 	}
 	if pool := r.Config.Workers[worker].Pool; pool != "" {
 		st.Slots = r.Config.Pools[pool].MaxStepsPerWorker

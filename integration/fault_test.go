@@ -92,7 +92,14 @@ func checkWhole(t *testing.T, out string, ticks int) {
 // directory; the rest of stdout is collected into the returned buffer.
 func startStep(t *testing.T, args []string) (cmd *exec.Cmd, rep, wd string, stdout *bytes.Buffer, stderr *bytes.Buffer, done chan error) {
 	t.Helper()
+	return startStepEnv(t, nil, args)
+}
+
+// startStepEnv is startStep with extra environment for cuttle.
+func startStepEnv(t *testing.T, extraEnv, args []string) (cmd *exec.Cmd, rep, wd string, stdout *bytes.Buffer, stderr *bytes.Buffer, done chan error) {
+	t.Helper()
 	cmd, rep = cuttleCmd(t, args...)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	pipe, _ := cmd.StdoutPipe()
 	stderr = &bytes.Buffer{}
 	cmd.Stderr = stderr

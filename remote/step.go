@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -71,6 +69,9 @@ type Step struct {
 	// once, counted on the worker itself (flock) so that it holds across
 	// controllers.
 	Slots int
+	// BundleTrust, when set, lets a cached bundle this controller hashed
+	// before be checked by its fingerprint (nil: hashed at every step).
+	BundleTrust *BundleTrust
 }
 
 // Output is where a step's output goes.
@@ -132,6 +133,7 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 	if st.Masks == nil {
 		st.Masks = mask.NewSet()
 	}
+	maskFeed(st.Masks, st.Feed)
 	// Refused options stop the step before anything reaches the worker;
 	// the paths cuttle mounts itself are checked once they are known.
 	if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy()); err != nil {
@@ -152,7 +154,10 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 	}
 	res.Started = time.Now()
 	sessions0, sftp0 := exchanges(sh)
-	prefix := res.Started.UTC().Format("20060102150405") + "-" + strconv.Itoa(os.Getpid())
+	prefix, err := stepIDPrefix(res.Started)
+	if err != nil {
+		return res, stepErr(sh.String(), ReasonWorkspace, "a random step id: %w", err)
+	}
 	askImage := ""
 	if st.Pull != PullAlways || (st.Build != nil && st.Build.GitURL == "") {
 		askImage = st.Image
@@ -183,8 +188,10 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 
 	var plan runPlan
 	var facts Facts
+	bref := bundleRef{Digest: b.Digest, Sums: b.Sums, Known: st.BundleTrust.known(sh.String(), b.Digest)}
 	setPlan := func(f Facts) {
 		facts = f
+		st.BundleTrust.remember(sh.String(), b.Digest, f.BundleFingerprint)
 		res.ID, res.WorkDir = facts.Ticket, facts.WorkDir()
 		log = log.With().Str("container", ContainerName(res.ID)).Logger()
 		plan = runPlan{
@@ -269,7 +276,7 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 		}}
 		runStarted = true
 		err = sh.Run(ctx, &transport.Cmd{
-			Args:  preflightArgs(prefix, ticket, b.Digest, askImage, extDigest, launchTemplate(st, b.Digest, res.Started.UTC().Format(time.RFC3339), logKey != nil)),
+			Args:  preflightArgs(prefix, ticket, bref, askImage, extDigest, launchTemplate(st, b.Digest, res.Started.UTC().Format(time.RFC3339), logKey != nil)),
 			Stdin: bytes.NewReader(payload), Stdout: ls, Stderr: ls.stderrWriter(),
 		})
 		launched = ls.launched
@@ -286,7 +293,7 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 			setPlan(f)
 		}
 	} else {
-		f, ferr := preflight(ctx, sh, prefix, ticket, b.Digest, askImage, extDigest)
+		f, ferr := preflight(ctx, sh, prefix, ticket, bref, askImage, extDigest)
 		if ferr != nil {
 			return res, ferr
 		}
@@ -303,10 +310,8 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 		if got := wire.ArchOf(facts.Arch); got != b.Arch {
 			return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
 		}
-		if !facts.BundlePresent {
-			if err := ensureBundle(ctx, sh, b, facts); err != nil {
-				return res, err
-			}
+		if err := readyBundle(ctx, sh, b, facts, st.BundleTrust, log); err != nil {
+			return res, err
 		}
 		if st.ReattachWindow > 0 {
 			// From here on the step has a heartbeat: gc keeps it while it
@@ -454,11 +459,11 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 		return stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
 	case st.Pull != PullAlways && facts.ImageID != "" && st.Feed != nil && st.Feed.Username != "":
 		// Present, but maybe pulled with someone else's credentials.
-		return verifyAccess(ctx, sh, facts.WorkDir(), st.Image, st.Feed)
+		return verifyAccess(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed)
 	case st.Pull != PullAlways && facts.ImageID != "":
 		return nil
 	}
-	if err := pullImage(ctx, sh, facts.WorkDir(), st.Image, st.Feed, progress); err != nil {
+	if err := pullImage(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed, progress); err != nil {
 		return err
 	}
 	// The platform of what was just pulled: an arm64-only tag on an
