@@ -28,23 +28,6 @@ func runArgsAs(u testenv.User) []string {
 	return []string{"run", "--worker", env.sshd.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", env.sshd.KnownHosts}
 }
 
-// runCuttleEnv runs the binary to completion with extra environment.
-func runCuttleEnv(t *testing.T, extra []string, args ...string) result {
-	t.Helper()
-	cmd, rep := cuttleCmd(t, args...)
-	cmd.Env = append(cmd.Env, extra...)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), report: readReport(t, rep)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return r
-}
-
 // ourBundle is the directory of u's cached bundle that holds this test's
 // runner.
 func ourBundle(t *testing.T, u testenv.User) string {

@@ -273,7 +273,15 @@ next:
 // runCuttle runs the binary to completion.
 func runCuttle(t *testing.T, args ...string) result {
 	t.Helper()
+	return runCuttleEnv(t, nil, args...)
+}
+
+// runCuttleEnv is runCuttle with more environment variables (NAME=VALUE),
+// such as the values of sensitive variables.
+func runCuttleEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	cmd, rep := cuttleCmd(t, args...)
+	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
-	_ "embed"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -21,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
 )
@@ -44,10 +44,11 @@ func finishArgs(p runPlan, paths []string, stop, keep bool) []string {
 	return append(args, paths...)
 }
 
-//go:embed scripts/finish.sh
-var finishScriptHead string
-
-var finishScript = finishScriptHead + cleanupScript
+const finishScript = `c=$1 w=$2 s=$3 k=$4 r=$5; shift 5
+"$r" step-runner pack --workdir "$w" -- "$@" || echo "pack=failed" >&2
+exec 1>&2
+set -- "$c" "$w" "$s" "$k"
+` + cleanupScript
 
 // finish runs finishArgs and receives the artifacts into local: each is
 // written to a temporary file, checked against the worker's length and
@@ -108,7 +109,7 @@ func receivePack(r *bufio.Reader, reqs []artifactRequest, local string, log zero
 			return arts, fmt.Errorf("the artifact stream is garbled at %s", req.Path)
 		}
 		if h.Error != "" {
-			log.Warn().Str("artifact", req.Path).Msg("artifact refused: " + h.Error)
+			log.Warn().Str("artifact", printable.String(req.Path)).Msg("artifact refused: " + printable.String(h.Error))
 			continue
 		}
 		name := req.Name

@@ -15,6 +15,7 @@ import (
 
 	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/octopus"
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
@@ -289,7 +290,7 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 			if ferr != nil {
 				return res, ferr
 			}
-			log.Debug().Str("why", parseKV(ls.facts.Bytes())["launch"]).Msg("fast path not taken")
+			log.Debug().Str("why", printable.String(parseKV(ls.facts.Bytes())["launch"])).Msg("fast path not taken")
 			setPlan(f)
 		}
 	} else {
@@ -410,7 +411,7 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 		return res, stepErr(sh.String(), ReasonDocker, "docker run: %w", err)
 	}
 	if res.ResultMessage != "" && res.ExitCode != 0 {
-		log.Error().Int("exit_code", res.ExitCode).Msg(st.Masks.Mask(res.ResultMessage))
+		log.Error().Int("exit_code", res.ExitCode).Msg(printable.String(st.Masks.Mask(res.ResultMessage)))
 	}
 	if reqs := reported.artifacts; len(reqs) > 0 {
 		stopHeartbeat()

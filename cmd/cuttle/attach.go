@@ -203,12 +203,15 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 		artifacts = filepath.Join(orDefault(a, "artifacts"), remote.DirName(t.Name))
 	}
 	return oneStep(ctx, fl, target, stepReport{Name: t.Name, Worker: target.String()}, func(conn *transport.Conn) (remote.Result, error, *mask.Set) {
-		res, err := remote.Attach(ctx, conn, bundle, t, artifacts, nil, stepOutput(io, fl))
+		// Filled from the step's masks file and its output: the report
+		// and errors are masked with it as well.
+		masks := mask.NewSet()
+		res, err := remote.Attach(ctx, conn, bundle, t, artifacts, masks, stepOutput(io, fl))
 		var se *remote.StepError
 		if err == nil || errors.As(err, &se) && (se.Reason == remote.ReasonWorkspace || se.Reason == remote.ReasonDocker) {
 			os.Remove(path) // the step is over: nothing left to attach to
 		}
-		return res, err, nil
+		return res, err, masks
 	})
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 )
 
 func newRootCmd(io stdio) *cobra.Command {
@@ -74,7 +75,15 @@ func newLogger(io stdio, format, level string) (zerolog.Logger, error) {
 	case "json":
 		return zerolog.New(io.Err).Level(lvl).With().Timestamp().Logger(), nil
 	case "console":
-		w := zerolog.ConsoleWriter{Out: io.Err, TimeFormat: time.TimeOnly, NoColor: !isTerminal(io.Err)}
+		w := zerolog.ConsoleWriter{Out: io.Err, TimeFormat: time.TimeOnly, NoColor: !isTerminal(io.Err),
+			// Fields are quoted when they hold control characters; the
+			// message is not, and may carry a worker's text.
+			FormatPrepare: func(evt map[string]any) error {
+				if m, ok := evt[zerolog.MessageFieldName].(string); ok {
+					evt[zerolog.MessageFieldName] = printable.String(m)
+				}
+				return nil
+			}}
 		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 	}
 	return zerolog.Logger{}, fmt.Errorf("--log-format %q: want console or json", format)

@@ -205,7 +205,7 @@ func oneStep(ctx context.Context, fl *config.Flags, target transport.Target, sr 
 	}
 	switch {
 	case err != nil:
-		return err
+		return masks.Error(err)
 	case res.ExitCode != 0:
 		return scriptExit{code: res.ExitCode}
 	}

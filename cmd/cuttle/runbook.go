@@ -7,6 +7,7 @@ import (
 	goio "io"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -113,7 +114,15 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		return cause
 	}
 	if runErr != nil {
-		zerolog.Ctx(ctx).Error().Msg(runErr.Error())
+		// One line per failure, each masked with the run's masks.
+		var failures *multierror.Error
+		if errors.As(runErr, &failures) {
+			for _, err := range failures.Errors {
+				zerolog.Ctx(ctx).Error().Msg(err.Error())
+			}
+		} else {
+			zerolog.Ctx(ctx).Error().Msg(runErr.Error())
+		}
 		if code == exitOK {
 			code = exitCannotRun
 		}
