@@ -9,7 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -100,7 +100,7 @@ t=$(mktemp -d "$d/.tmp-XXXXXXXX")
 while [ $# -ge 2 ]; do mv -f "$1" "$t/$2"; shift 2; done
 : > "$t/.complete"
 chmod 444 "$t"/* "$t/.complete"
-chmod 555 "$t/` + bootstrap.RunnerFile + `" "$t"
+chmod 555 "$t/` + bundle.RunnerFile + `" "$t"
 ` + placeBundle + bundleCheckFunc + `bundle_fingerprint "$d/$digest" "$sums"
 [ -z "$fp" ] || echo "bundle_fp=$fp"
 `
@@ -135,7 +135,7 @@ type bundleUpload struct {
 // one fails). Only uploads in flight are shared: a later step whose
 // preflight finds the bundle gone (gc) uploads it again. It returns the
 // placed bundle's fingerprint when this upload placed it.
-func ensureBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) (fingerprint string, err error) {
+func ensureBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) (fingerprint string, err error) {
 	key := sh.String() + "\x00" + facts.Home + "\x00" + b.Digest
 	bundleUploads.mu.Lock()
 	u, inFlight := bundleUploads.m[key]
@@ -164,7 +164,7 @@ func ensureBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 }
 
 // uploadBundle puts the runner and helpers in ~/.cuttle/bundles/<digest>/.
-func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) (fingerprint string, err error) {
+func uploadBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) (fingerprint string, err error) {
 	f, err := os.Open(b.RunnerPath)
 	if err != nil {
 		return "", stepErr(sh.String(), ReasonRunner, "opening step runner: %w", err)
@@ -175,8 +175,8 @@ func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 	files := []struct {
 		name string
 		r    io.Reader
-	}{{bootstrap.RunnerFile, f}}
-	for _, hf := range bootstrap.HelperFiles() {
+	}{{bundle.RunnerFile, f}}
+	for _, hf := range bundle.HelperFiles() {
 		files = append(files, struct {
 			name string
 			r    io.Reader
@@ -204,7 +204,7 @@ func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 
 // readyBundle makes the step's bundle usable after the preflight's check:
 // a copy that failed it is replaced, a missing one uploaded.
-func readyBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts, trust *BundleTrust, log zerolog.Logger) error {
+func readyBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts, trust *BundleTrust, log zerolog.Logger) error {
 	switch facts.BundleState {
 	case "present":
 		return nil
@@ -226,7 +226,7 @@ func readyBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts,
 // replaceBundle removes the cached bundle at dir, which failed its check,
 // and warns naming the worker and the path: a step must never run what
 // someone changed there.
-func replaceBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, dir string, log zerolog.Logger) error {
+func replaceBundle(ctx context.Context, sh Shell, b bundle.Bundle, dir string, log zerolog.Logger) error {
 	log.Warn().Str("path", dir).Msgf("worker %s: the cached bundle %s does not match its digest (a file in it was changed): replacing it", sh.String(), dir)
 	tail := &tailBuffer{max: 1024}
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", replaceBundleScript, "sh", dir, b.Sums}, Stderr: tail}); err != nil {

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -249,7 +249,7 @@ func (localShell) Run(ctx context.Context, c *transport.Cmd) error {
 func TestAttachChecksTheBundle(t *testing.T) {
 	files := map[string][]byte{"cuttle": []byte("runner\n"), "octopus.bash": []byte("b\n"), "octopus.sh": []byte("s\n")}
 	dir, sums, _ := installedBundle(t, files)
-	b := bootstrap.Bundle{Digest: filepath.Base(dir), Sums: sums}
+	b := bundle.Bundle{Digest: filepath.Base(dir), Sums: sums}
 	if err := checkAttachBundle(t.Context(), localShell{&countingShell{}}, b, dir); err != nil {
 		t.Fatalf("an untouched bundle: %v", err)
 	}
@@ -259,7 +259,7 @@ func TestAttachChecksTheBundle(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "does not match its digest") || !strings.Contains(err.Error(), dir) {
 		t.Errorf("a changed bundle: %v", err)
 	}
-	if err := checkAttachBundle(t.Context(), localShell{&countingShell{}}, bootstrap.Bundle{Digest: "other", Sums: sums}, dir); err != nil {
+	if err := checkAttachBundle(t.Context(), localShell{&countingShell{}}, bundle.Bundle{Digest: "other", Sums: sums}, dir); err != nil {
 		t.Errorf("another cuttle's bundle was judged: %v", err)
 	}
 }

@@ -11,7 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -203,7 +203,7 @@ done
 // removed as a step's own cleanup would: as root in a throwaway
 // container, running b's runner (checked first, and uploaded or replaced
 // when it is missing or was changed).
-func GC(ctx context.Context, sh Shell, olderThan time.Duration, b bootstrap.Bundle) (removed, failed, kept []string, err error) {
+func GC(ctx context.Context, sh Shell, olderThan time.Duration, b bundle.Bundle) (removed, failed, kept []string, err error) {
 	var out bytes.Buffer
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", gcListScript}, Stdout: &out}); err != nil {
 		return nil, nil, nil, fmt.Errorf("listing: %w", err)
@@ -268,7 +268,7 @@ echo "bundle=$bundle"
 // user cannot remove, with removeAsRoot: in a container of any image on
 // the worker (the runner is static, so any will do) running b's runner,
 // checked (and uploaded or replaced) first.
-func gcAsRoot(ctx context.Context, sh Shell, home, name string, b bootstrap.Bundle) error {
+func gcAsRoot(ctx context.Context, sh Shell, home, name string, b bundle.Bundle) error {
 	if b.Digest == "" {
 		return fmt.Errorf("this cuttle has no runner to remove them with: set CUTTLE_RUNNER to a static linux build of cuttle")
 	}

@@ -63,7 +63,7 @@ fi
 # payload is already waiting on stdin.
 if [ "${8:-}" = launch ] && [ -n "$img" ] && [ "$bundle" = present ]; then
   d=$3; shift 8
-  exec "$HOME/.cuttle/bundles/$d/cuttle" step-runner --launch --home "$HOME" --id "$id" --uid "$(id -u)" --gid "$(id -g)" \
+  exec "$HOME/.cuttle/bundles/$d/cuttle" step-runner launch --home "$HOME" --id "$id" --uid "$(id -u)" --gid "$(id -g)" \
     --arch "$(uname -m)" --image-platform "${img#* }" --docker-client "${v%% *}" -- "$@"
 fi
 `

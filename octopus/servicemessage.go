@@ -1,4 +1,4 @@
-package bootstrap
+package octopus
 
 import (
 	"encoding/base64"

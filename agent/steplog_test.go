@@ -1,4 +1,6 @@
-package bootstrap
+//go:build linux
+
+package agent
 
 import (
 	"bytes"
@@ -7,18 +9,20 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 func TestLogCipherResumesAtAnyOffset(t *testing.T) {
-	key := make([]byte, LogKeySize)
+	key := make([]byte, wire.LogKeySize)
 	rand.Read(key)
 	plain := make([]byte, 1000)
 	rand.Read(plain)
-	whole, _ := LogCipher(key, StreamStdout, 0)
+	whole, _ := wire.LogCipher(key, wire.StreamStdout, 0)
 	enc := make([]byte, len(plain))
 	whole.XORKeyStream(enc, plain)
 	for _, off := range []int64{0, 1, 15, 16, 17, 333, 999} {
-		s, err := LogCipher(key, StreamStdout, off)
+		s, err := wire.LogCipher(key, wire.StreamStdout, off)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -28,7 +32,7 @@ func TestLogCipherResumesAtAnyOffset(t *testing.T) {
 			t.Errorf("offset %d: resumed decryption differs", off)
 		}
 	}
-	other, _ := LogCipher(key, StreamStderr, 0)
+	other, _ := wire.LogCipher(key, wire.StreamStderr, 0)
 	enc2 := make([]byte, len(plain))
 	other.XORKeyStream(enc2, plain)
 	if bytes.Equal(enc, enc2) {
@@ -38,35 +42,35 @@ func TestLogCipherResumesAtAnyOffset(t *testing.T) {
 
 // follow runs Follow into an Unframer, looking at the container every
 // millisecond, with the engine's answers given by state.
-func follow(t *testing.T, spec FollowSpec, state func() containerState) (code int, out, errb *bytes.Buffer, u *Unframer) {
+func follow(t *testing.T, spec FollowSpec, state func() containerState) (code int, out, errb *bytes.Buffer, u *wire.Unframer) {
 	t.Helper()
 	spec.CheckEvery = time.Millisecond
 	spec.state = func(string) containerState { return state() }
 	out, errb = &bytes.Buffer{}, &bytes.Buffer{}
-	u = &Unframer{Stdout: out, Stderr: errb}
-	code = Follow(spec, NewFramer(u))
+	u = &wire.Unframer{Stdout: out, Stderr: errb}
+	code = Follow(spec, wire.NewFramer(u))
 	return code, out, errb, u
 }
 
 func TestFollowSendsTheRestThenStops(t *testing.T) {
 	wd := t.TempDir()
-	dir := filepath.Join(wd, LogDir)
+	dir := filepath.Join(wd, wire.LogDir)
 	os.MkdirAll(dir, 0o755)
-	os.WriteFile(filepath.Join(dir, StdoutLog), []byte("0123456789"), 0o644)
+	os.WriteFile(filepath.Join(dir, wire.StdoutLog), []byte("0123456789"), 0o644)
 	// The rest arrives while Follow runs: on its third look at the
 	// container.
 	looks := 0
 	code, out, errb, u := follow(t, FollowSpec{WorkDir: wd, Container: "c", StdoutFrom: 4, StderrFrom: 1}, func() containerState {
 		if looks++; looks == 3 {
-			f, _ := os.OpenFile(filepath.Join(dir, StdoutLog), os.O_APPEND|os.O_WRONLY, 0)
+			f, _ := os.OpenFile(filepath.Join(dir, wire.StdoutLog), os.O_APPEND|os.O_WRONLY, 0)
 			f.Write([]byte("abc"))
 			f.Close()
-			os.WriteFile(filepath.Join(dir, StderrLog), []byte("err"), 0o644)
+			os.WriteFile(filepath.Join(dir, wire.StderrLog), []byte("err"), 0o644)
 			writeExit(dir, 7, -1, -1)
 		}
 		return containerUp
 	})
-	if code != FollowDone {
+	if code != wire.FollowDone {
 		t.Fatalf("Follow = %d", code)
 	}
 	if out.String() != "456789abc" || errb.String() != "rr" {
@@ -79,8 +83,8 @@ func TestFollowSendsTheRestThenStops(t *testing.T) {
 
 func TestFollowGivesUpWhenTheContainerIsGone(t *testing.T) {
 	code, _, _, u := follow(t, FollowSpec{WorkDir: t.TempDir(), Container: "c"}, func() containerState { return containerGone })
-	if code != FollowNoExit {
-		t.Fatalf("Follow = %d, want %d", code, FollowNoExit)
+	if code != wire.FollowNoExit {
+		t.Fatalf("Follow = %d, want %d", code, wire.FollowNoExit)
 	}
 	if _, ok := u.ExitCode(); ok {
 		t.Error("an exit code was sent for a step that never wrote one")
@@ -92,7 +96,7 @@ func TestFollowGivesUpWhenTheContainerIsGone(t *testing.T) {
 // does.
 func TestFollowWaitsForTheEngine(t *testing.T) {
 	wd := t.TempDir()
-	dir := filepath.Join(wd, LogDir)
+	dir := filepath.Join(wd, wire.LogDir)
 	os.MkdirAll(dir, 0o755)
 	looks := 0
 	code, out, _, u := follow(t, FollowSpec{WorkDir: wd, Container: "c", EngineWait: time.Minute}, func() containerState {
@@ -100,13 +104,13 @@ func TestFollowWaitsForTheEngine(t *testing.T) {
 		case looks <= 20:
 			return engineAway
 		case looks == 25:
-			os.WriteFile(filepath.Join(dir, StdoutLog), []byte("after"), 0o644)
+			os.WriteFile(filepath.Join(dir, wire.StdoutLog), []byte("after"), 0o644)
 			writeExit(dir, 3, -1, -1)
 		}
 		return containerUp
 	})
-	if code != FollowDone || out.String() != "after" {
-		t.Fatalf("Follow = %d after %d looks, stdout %q; want %d and the output written after the engine came back", code, looks, out, FollowDone)
+	if code != wire.FollowDone || out.String() != "after" {
+		t.Fatalf("Follow = %d after %d looks, stdout %q; want %d and the output written after the engine came back", code, looks, out, wire.FollowDone)
 	}
 	if got, ok := u.ExitCode(); !ok || got != 3 {
 		t.Errorf("exit frame %d (%v), want 3", got, ok)
@@ -120,8 +124,8 @@ func TestFollowGivesUpOnAnEngineAwayTooLong(t *testing.T) {
 		looks++
 		return engineAway
 	})
-	if code != FollowEngineAway {
-		t.Fatalf("Follow = %d, want %d", code, FollowEngineAway)
+	if code != wire.FollowEngineAway {
+		t.Fatalf("Follow = %d, want %d", code, wire.FollowEngineAway)
 	}
 	// It waited for the engine, looking again, rather than giving up at
 	// the first unanswered look, and not before EngineWait passed.
@@ -167,23 +171,23 @@ func fileExistsT(p string) bool {
 
 func TestMasksFileRoundTrip(t *testing.T) {
 	wd := t.TempDir()
-	os.MkdirAll(filepath.Join(wd, LogDir), 0o755)
-	key := make([]byte, LogKeySize)
+	os.MkdirAll(filepath.Join(wd, wire.LogDir), 0o755)
+	key := make([]byte, wire.LogKeySize)
 	rand.Read(key)
-	vars := []Variable{{Name: "A", Value: "plain"}, {Name: "S", Value: "hunter2-secret", Sensitive: true}}
+	vars := []wire.Variable{{Name: "A", Value: "plain"}, {Name: "S", Value: "hunter2-secret", Sensitive: true}}
 	if err := writeMasks(wd, key, vars); err != nil {
 		t.Fatal(err)
 	}
-	b, _ := os.ReadFile(filepath.Join(wd, LogDir, MasksFile))
+	b, _ := os.ReadFile(filepath.Join(wd, wire.LogDir, wire.MasksFile))
 	if bytes.Contains(b, []byte("hunter2")) {
 		t.Fatal("the masks file holds the secret in clear")
 	}
-	got, err := DecryptMasks(key, b)
+	got, err := wire.DecryptMasks(key, b)
 	if err != nil || len(got) != 1 || got[0] != "hunter2-secret" {
-		t.Fatalf("DecryptMasks = %q, %v", got, err)
+		t.Fatalf("wire.DecryptMasks = %q, %v", got, err)
 	}
-	other := make([]byte, LogKeySize)
-	if _, err := DecryptMasks(other, b); err == nil {
+	other := make([]byte, wire.LogKeySize)
+	if _, err := wire.DecryptMasks(other, b); err == nil {
 		t.Error("a wrong key decrypted the masks file")
 	}
 }

@@ -10,6 +10,7 @@ if [ -n "${CUTTLE_VARIABLES_FD:-}" ]; then
   while IFS=' ' read -r __cuttle_k __cuttle_v; do
     printf -v __cuttle_k '%b' "$__cuttle_k"
     printf -v __cuttle_v '%b' "$__cuttle_v"
+    # shellcheck disable=SC2034 # read by the step's script, which sources this file
     octopus_parameters["$__cuttle_k"]=$__cuttle_v
     __cuttle_vars_ci["${__cuttle_k,,}"]=$__cuttle_v
   done <&"$CUTTLE_VARIABLES_FD"
@@ -18,11 +19,11 @@ if [ -n "${CUTTLE_VARIABLES_FD:-}" ]; then
 fi
 
 function encode_servicemessagevalue {
-  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner --base64
+  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner base64
 }
 
 function decode_servicemessagevalue {
-  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner --base64-decode
+  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner base64 --decode
 }
 
 # get_octopusvariable NAME: the value, or an empty line. Names are

@@ -1,11 +1,10 @@
-package bootstrap
+//go:build linux
+
+package agent
 
 import (
 	"cmp"
-	"crypto/aes"
 	"crypto/cipher"
-	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -17,94 +16,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/cuttle-sh/cuttle/wire"
 )
-
-// The step's output is also kept on the worker, so a controller whose link
-// dropped can reattach and resume it: the runner writes what the script
-// prints to LogDir inside the work directory, encrypted with a key that
-// only the controller and the runner hold (it travels in the payload), so
-// a secret the script prints is never readable on the worker's disk. The
-// ciphertext of byte i is at offset i: the controller resumes from the
-// byte it last received.
-const (
-	LogDir    = ".cuttle"
-	StdoutLog = "stdout.log"
-	StderrLog = "stderr.log"
-	// ExitFile holds the script's exit code, written once the runner has
-	// finished with the work directory.
-	ExitFile = "exit"
-)
-
-// Stream numbers keep the key streams of the two logs and of the masks
-// file apart.
-const (
-	StreamStdout byte = 1
-	StreamStderr byte = 2
-	StreamMasks  byte = 3
-)
-
-// MasksFile, beside the logs and under the same key, holds the step's
-// sensitive values (JSON), so a controller that attaches later (a new
-// process, after the first was killed) masks them in the output it
-// replays; no secret is readable on either machine's disk.
-const MasksFile = "masks"
-
-// writeMasks records the payload's sensitive values in the masks file.
-func writeMasks(workDir string, key []byte, vars []Variable) error {
-	values := []string{}
-	for _, v := range vars {
-		if v.Sensitive && v.Value != "" {
-			values = append(values, v.Value)
-		}
-	}
-	b, err := json.Marshal(values)
-	if err != nil {
-		return err
-	}
-	s, err := LogCipher(key, StreamMasks, 0)
-	if err != nil {
-		return err
-	}
-	s.XORKeyStream(b, b)
-	// Readable like the logs: it is ciphertext, and the SSH user (not the
-	// container's) reads it.
-	return os.WriteFile(filepath.Join(workDir, LogDir, MasksFile), b, 0o644)
-}
-
-// DecryptMasks reads a masks file's content.
-func DecryptMasks(key, content []byte) ([]string, error) {
-	s, err := LogCipher(key, StreamMasks, 0)
-	if err != nil {
-		return nil, err
-	}
-	b := make([]byte, len(content))
-	s.XORKeyStream(b, content)
-	var values []string
-	if err := json.Unmarshal(b, &values); err != nil {
-		return nil, fmt.Errorf("the step's masks file does not decrypt with this key (another step's ticket?): %w", err)
-	}
-	return values, nil
-}
-
-// LogKeySize is the length of a step's log key (AES-256).
-const LogKeySize = 32
-
-// LogCipher returns the key stream for stream positioned at offset.
-func LogCipher(key []byte, stream byte, offset int64) (cipher.Stream, error) {
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	iv := make([]byte, aes.BlockSize)
-	iv[0] = stream
-	binary.BigEndian.PutUint64(iv[8:], uint64(offset/aes.BlockSize))
-	s := cipher.NewCTR(block, iv)
-	if skip := offset % aes.BlockSize; skip > 0 {
-		b := make([]byte, skip)
-		s.XORKeyStream(b, b)
-	}
-	return s, nil
-}
 
 // stepLogs are the step's two output logs.
 type stepLogs struct{ out, err *logWriter }
@@ -120,12 +34,12 @@ type logWriter struct {
 }
 
 func openLogs(workDir string, key []byte) (*stepLogs, error) {
-	dir := filepath.Join(workDir, LogDir)
+	dir := filepath.Join(workDir, wire.LogDir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	open := func(stream byte, name string) (*logWriter, error) {
-		s, err := LogCipher(key, stream, 0)
+		s, err := wire.LogCipher(key, stream, 0)
 		if err != nil {
 			return nil, err
 		}
@@ -135,11 +49,11 @@ func openLogs(workDir string, key []byte) (*stepLogs, error) {
 		}
 		return &logWriter{f: f, stream: s}, nil
 	}
-	out, err := open(StreamStdout, StdoutLog)
+	out, err := open(wire.StreamStdout, wire.StdoutLog)
 	if err != nil {
 		return nil, err
 	}
-	errw, err := open(StreamStderr, StderrLog)
+	errw, err := open(wire.StreamStderr, wire.StderrLog)
 	if err != nil {
 		out.f.Close()
 		return nil, err
@@ -215,30 +129,15 @@ func (p *pump) run() error {
 // writeExit records code in dir's exit file, whole or not at all, owned by
 // uid:gid when they are given.
 func writeExit(dir string, code, uid, gid int) error {
-	tmp := filepath.Join(dir, ExitFile+".part")
+	tmp := filepath.Join(dir, wire.ExitFile+".part")
 	if err := os.WriteFile(tmp, []byte(strconv.Itoa(code)+"\n"), 0o644); err != nil {
 		return err
 	}
 	if uid >= 0 && os.Geteuid() == 0 {
 		_ = os.Lchown(tmp, uid, gid)
 	}
-	return os.Rename(tmp, filepath.Join(dir, ExitFile))
+	return os.Rename(tmp, filepath.Join(dir, wire.ExitFile))
 }
-
-// Follow exit codes: how a follow ended, when it did not reach the end.
-const (
-	// FollowDone: the runner wrote its exit file and every byte was sent,
-	// then the exit code in an exit frame.
-	FollowDone = 0
-	// FollowNoExit: the container is gone and never wrote an exit file
-	// (killed, out of memory, removed).
-	FollowNoExit = 65
-	// FollowFailed: the logs could not be read.
-	FollowFailed = 66
-	// FollowEngineAway: the Docker engine did not answer for longer than
-	// the follow's EngineWait, and the step wrote no exit file meanwhile.
-	FollowEngineAway = 67
-)
 
 // FollowSpec says what to follow.
 type FollowSpec struct {
@@ -270,11 +169,11 @@ type FollowSpec struct {
 // without an exit file ends the follow (FollowNoExit); an engine that
 // does not answer is waited for, up to EngineWait, as the container may
 // go on without it.
-func Follow(spec FollowSpec, out *Framer) int {
-	dir := filepath.Join(spec.WorkDir, LogDir)
+func Follow(spec FollowSpec, out *wire.Framer) int {
+	dir := filepath.Join(spec.WorkDir, wire.LogDir)
 	streams := []*followed{
-		{workDir: spec.WorkDir, rel: filepath.Join(LogDir, StdoutLog), off: spec.StdoutFrom, w: out.Stdout()},
-		{workDir: spec.WorkDir, rel: filepath.Join(LogDir, StderrLog), off: spec.StderrFrom, w: out.Stderr()},
+		{workDir: spec.WorkDir, rel: filepath.Join(wire.LogDir, wire.StdoutLog), off: spec.StdoutFrom, w: out.Stdout()},
+		{workDir: spec.WorkDir, rel: filepath.Join(wire.LogDir, wire.StderrLog), off: spec.StderrFrom, w: out.Stderr()},
 	}
 	defer func() {
 		for _, s := range streams {
@@ -292,7 +191,7 @@ func Follow(spec FollowSpec, out *Framer) int {
 		return true
 	}
 	exited := func() bool {
-		_, err := os.Lstat(filepath.Join(dir, ExitFile))
+		_, err := os.Lstat(filepath.Join(dir, wire.ExitFile))
 		return err == nil
 	}
 	// Short polls: this is how the step's output streams live.
@@ -309,18 +208,18 @@ func Follow(spec FollowSpec, out *Framer) int {
 		before := streams[0].off + streams[1].off
 		done := exited()
 		if !drain() {
-			return FollowFailed
+			return wire.FollowFailed
 		}
 		if done {
 			// The exit file is written after the logs are closed.
 			if !drain() {
-				return FollowFailed
+				return wire.FollowFailed
 			}
 			code, err := readExitFile(spec.WorkDir)
 			if err != nil || out.Exit(code) != nil {
-				return FollowFailed
+				return wire.FollowFailed
 			}
-			return FollowDone
+			return wire.FollowDone
 		}
 		if started != nil {
 			select {
@@ -341,14 +240,14 @@ func Follow(spec FollowSpec, out *Framer) int {
 				}
 				if spec.EngineWait > 0 && time.Since(awaySince) > spec.EngineWait && !exited() {
 					drain()
-					return FollowEngineAway
+					return wire.FollowEngineAway
 				}
 			case containerGone:
 				if exited() {
 					continue
 				}
 				drain()
-				return FollowNoExit
+				return wire.FollowNoExit
 			}
 		}
 		if streams[0].off+streams[1].off > before {
@@ -362,7 +261,7 @@ func Follow(spec FollowSpec, out *Framer) int {
 
 // readExitFile returns the exit code the runner recorded in workDir.
 func readExitFile(workDir string) (int, error) {
-	return readExitCode(workDir, filepath.Join(LogDir, ExitFile))
+	return readExitCode(workDir, filepath.Join(wire.LogDir, wire.ExitFile))
 }
 
 // followed is one log being sent: rel inside workDir.

@@ -1,4 +1,6 @@
-package bootstrap
+//go:build linux
+
+package agent
 
 import (
 	"bufio"
@@ -12,16 +14,9 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-)
 
-// PackHeader introduces one artifact in a pack stream. When Error is empty
-// Size bytes of the file follow, then a line "sha256 <hex>".
-type PackHeader struct {
-	Path  string `json:"path"`           // as requested
-	Real  string `json:"real,omitempty"` // resolved, inside the work directory
-	Size  int64  `json:"size"`
-	Error string `json:"error,omitempty"`
-}
+	"github.com/cuttle-sh/cuttle/wire"
+)
 
 // Pack writes the requested artifacts to w, each as a JSON header line,
 // its bytes and a sha256 line, in one stream: the controller collects
@@ -37,7 +32,7 @@ func Pack(workDir string, paths []string, out io.Writer) error {
 	}
 	enc := json.NewEncoder(w)
 	for _, p := range paths {
-		h := PackHeader{Path: p}
+		h := wire.PackHeader{Path: p}
 		f, size, real, err := openInside(realWD, workDir, p)
 		if err != nil {
 			h.Error = err.Error()

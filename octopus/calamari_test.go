@@ -1,4 +1,4 @@
-package bootstrap
+package octopus
 
 import (
 	"bytes"
@@ -7,6 +7,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // TestCalamariFormatWithOpenSSL decrypts cuttle's variables file with the
@@ -17,7 +19,7 @@ func TestCalamariFormatWithOpenSSL(t *testing.T) {
 	if _, err := exec.LookPath("openssl"); err != nil {
 		t.Fatal("openssl is needed to check the format independently: apt-get install openssl (make deps does)")
 	}
-	vars := []Variable{{Name: "Env", Value: "prod"}, {Name: "Password", Value: "pä$$ w\"rd", Sensitive: true}}
+	vars := []wire.Variable{{Name: "Env", Value: "prod"}, {Name: "Password", Value: "pä$$ w\"rd", Sensitive: true}}
 	const password = "k3yk3yk3y"
 	data, err := EncryptCalamariVariables(vars, password)
 	if err != nil {

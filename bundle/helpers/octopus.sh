@@ -14,11 +14,11 @@ if [ -n "${CUTTLE_VARIABLES_FD:-}" ]; then
 fi
 
 encode_servicemessagevalue() {
-  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner --base64
+  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner base64
 }
 
 decode_servicemessagevalue() {
-  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner --base64-decode
+  printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner base64 --decode
 }
 
 get_octopusvariable() {

@@ -1,11 +1,9 @@
-package bootstrap
+package bundle
 
-import _ "embed"
+import (
+	_ "embed"
 
-// Helper file names inside a bundle.
-const (
-	HelpersBash = "octopus.bash"
-	HelpersSh   = "octopus.sh"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 //go:embed helpers/octopus.bash
@@ -22,5 +20,5 @@ type BundleFile struct {
 
 // HelperFiles are the helper scripts shipped in every bundle.
 func HelperFiles() []BundleFile {
-	return []BundleFile{{HelpersBash, helpersBash}, {HelpersSh, helpersSh}}
+	return []BundleFile{{wire.HelpersBash, helpersBash}, {wire.HelpersSh, helpersSh}}
 }

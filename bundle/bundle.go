@@ -1,4 +1,4 @@
-package bootstrap
+package bundle
 
 import (
 	"crypto/sha256"
@@ -97,16 +97,4 @@ func describe(p, arch string) (Bundle, error) {
 		fmt.Fprintf(&sums, "%x  %s\n", sha256.Sum256(hf.Data), hf.Name)
 	}
 	return Bundle{Digest: hex.EncodeToString(h.Sum(nil)), Arch: arch, RunnerPath: p, Sums: sums.String()}, nil
-}
-
-// ArchOf maps `uname -m` output to Go's architecture names.
-func ArchOf(unameM string) string {
-	switch unameM {
-	case "x86_64", "amd64":
-		return "amd64"
-	case "aarch64", "arm64":
-		return "arm64"
-	default:
-		return unameM
-	}
 }

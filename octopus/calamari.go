@@ -1,4 +1,4 @@
-package bootstrap
+package octopus
 
 import (
 	"bytes"
@@ -10,6 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Calamari's variables file (Calamari.Common Plumbing/Extensions/
@@ -36,7 +38,7 @@ func CalamariKey(password string) ([]byte, error) {
 }
 
 // EncryptCalamariVariables writes vars in Calamari's encrypted format.
-func EncryptCalamariVariables(vars []Variable, password string) ([]byte, error) {
+func EncryptCalamariVariables(vars []wire.Variable, password string) ([]byte, error) {
 	list := make([]calamariVariable, len(vars))
 	for i, v := range vars {
 		list[i] = calamariVariable{K: v.Name, V: v.Value, S: v.Sensitive}
@@ -63,7 +65,7 @@ func EncryptCalamariVariables(vars []Variable, password string) ([]byte, error) 
 }
 
 // DecryptCalamariVariables reads the format back (for tests and tools).
-func DecryptCalamariVariables(data []byte, password string) ([]Variable, error) {
+func DecryptCalamariVariables(data []byte, password string) ([]wire.Variable, error) {
 	n := len(calamariIVPrefix) + aes.BlockSize
 	if len(data) < n+aes.BlockSize || string(data[:len(calamariIVPrefix)]) != calamariIVPrefix || (len(data)-n)%aes.BlockSize != 0 {
 		return nil, errors.New("not a Calamari variables file")
@@ -82,9 +84,9 @@ func DecryptCalamariVariables(data []byte, password string) ([]Variable, error) 
 	if err := json.Unmarshal(plain[:len(plain)-pad], &list); err != nil {
 		return nil, fmt.Errorf("wrong password or corrupt file: %w", err)
 	}
-	vars := make([]Variable, len(list))
+	vars := make([]wire.Variable, len(list))
 	for i, v := range list {
-		vars[i] = Variable{Name: v.K, Value: v.V, Sensitive: v.S}
+		vars[i] = wire.Variable{Name: v.K, Value: v.V, Sensitive: v.S}
 	}
 	return vars, nil
 }

@@ -1,4 +1,6 @@
-package bootstrap
+//go:build linux
+
+package agent
 
 import (
 	"bytes"
@@ -8,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // TestHostSideOpensStayInWorkDir: what the step's script plants in its
@@ -69,19 +73,19 @@ func TestHostSideOpensStayInWorkDir(t *testing.T) {
 		plant func(wd string)
 	}{
 		{"log through a symlink", func(wd string) {
-			os.Mkdir(filepath.Join(wd, LogDir), 0o755)
-			os.Symlink(outside, filepath.Join(wd, LogDir, StdoutLog))
+			os.Mkdir(filepath.Join(wd, wire.LogDir), 0o755)
+			os.Symlink(outside, filepath.Join(wd, wire.LogDir, wire.StdoutLog))
 		}},
 		{"log directory through a symlink", func(wd string) {
-			os.WriteFile(filepath.Join(filepath.Dir(outside), StdoutLog), []byte(precious), 0o600)
-			os.Symlink(filepath.Dir(outside), filepath.Join(wd, LogDir))
+			os.WriteFile(filepath.Join(filepath.Dir(outside), wire.StdoutLog), []byte(precious), 0o600)
+			os.Symlink(filepath.Dir(outside), filepath.Join(wd, wire.LogDir))
 		}},
 	} {
 		t.Run(plant.name, func(t *testing.T) {
 			wd := t.TempDir()
 			plant.plant(wd)
 			var sent bytes.Buffer
-			s := &followed{workDir: wd, rel: filepath.Join(LogDir, StdoutLog), w: &sent}
+			s := &followed{workDir: wd, rel: filepath.Join(wire.LogDir, wire.StdoutLog), w: &sent}
 			if err := s.copy(); err == nil || sent.Len() > 0 {
 				t.Errorf("the follower sent %q (err %v) from outside the work directory", sent.String(), err)
 			}
@@ -89,8 +93,8 @@ func TestHostSideOpensStayInWorkDir(t *testing.T) {
 	}
 	t.Run("exit file a FIFO", func(t *testing.T) {
 		wd := t.TempDir()
-		os.Mkdir(filepath.Join(wd, LogDir), 0o755)
-		if err := syscall.Mkfifo(filepath.Join(wd, LogDir, ExitFile), 0o644); err != nil {
+		os.Mkdir(filepath.Join(wd, wire.LogDir), 0o755)
+		if err := syscall.Mkfifo(filepath.Join(wd, wire.LogDir, wire.ExitFile), 0o644); err != nil {
 			t.Skip(err)
 		}
 		done := make(chan error, 1)
@@ -106,8 +110,8 @@ func TestHostSideOpensStayInWorkDir(t *testing.T) {
 	})
 	t.Run("exit file through a symlink", func(t *testing.T) {
 		wd := t.TempDir()
-		os.Mkdir(filepath.Join(wd, LogDir), 0o755)
-		os.Symlink("/dev/zero", filepath.Join(wd, LogDir, ExitFile))
+		os.Mkdir(filepath.Join(wd, wire.LogDir), 0o755)
+		os.Symlink("/dev/zero", filepath.Join(wd, wire.LogDir, wire.ExitFile))
 		if _, err := readExitFile(wd); err == nil {
 			t.Error("a symlink to /dev/zero was read as the exit file")
 		}

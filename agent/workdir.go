@@ -1,4 +1,6 @@
-package bootstrap
+//go:build linux
+
+package agent
 
 import (
 	"errors"

@@ -1,4 +1,6 @@
-package bootstrap
+//go:build linux
+
+package agent
 
 import (
 	"bufio"
@@ -66,7 +68,7 @@ func startDog(file, container, workDir string, window time.Duration) error {
 	if err != nil {
 		return err
 	}
-	dog := exec.Command(self, "step-runner", "--watchdog", "--heartbeat-file", file,
+	dog := exec.Command(self, "step-runner", "watchdog", "--file", file,
 		"--container", container, "--workdir", workDir, "--window", window.String())
 	dog.SysProcAttr = &syscall.SysProcAttr{Setsid: true} // outlives this session
 	if err := dog.Start(); err != nil {

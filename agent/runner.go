@@ -1,4 +1,6 @@
-package bootstrap
+//go:build linux
+
+package agent
 
 import (
 	"context"
@@ -12,6 +14,8 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // RunnerSpec is what the runner is told on its command line. Nothing secret
@@ -25,22 +29,14 @@ type RunnerSpec struct {
 	OwnerUID, OwnerGID int
 }
 
-// RunnerErrorPrefix starts every message of the runner's own, so the
-// controller can tell the runner's failures from the script's.
-const RunnerErrorPrefix = "cuttle runner: "
-
-// ExitCodeNoShell is returned when the image lacks the shell the script
-// needs. It is distinct from what shells use (126, 127).
-const ExitCodeNoShell = 125
-
 // Run runs the step inside the container and returns the exit code to
 // pass through. The payload (variables) is read from stdin first. Messages
 // of its own go to stderr, prefixed "cuttle runner:".
 func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
-	payload, err := ReadPayload(stdin)
+	payload, err := wire.ReadPayload(stdin)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
-		return ExitCodeNoShell
+		return wire.ExitCodeNoShell
 	}
 	// With a log key the output goes to the step's logs only (the
 	// controller reads them; docker attaches stdin alone), and so do the
@@ -50,14 +46,14 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 	if len(payload.LogKey) > 0 {
 		if logs, err = openLogs(spec.WorkDir, payload.LogKey); err != nil {
 			fmt.Fprintf(os.Stderr, "cuttle runner: output log: %v\n", err)
-			return ExitCodeNoShell
+			return wire.ExitCodeNoShell
 		}
 		msgs = logs.err
 		if err := writeMasks(spec.WorkDir, payload.LogKey, payload.Variables); err != nil {
 			fmt.Fprintf(msgs, "cuttle runner: masks file (a later attach would not mask sensitive values): %v\n", err)
 		}
 	}
-	code := ExitCodeNoShell
+	code := wire.ExitCodeNoShell
 	scriptOK := true
 	if payload.Script != nil {
 		if err := writeScript(filepath.Join(spec.WorkDir, spec.Script), payload.Script); err != nil {
@@ -74,14 +70,14 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 	if logs != nil {
 		logs.close()
 		// Last: the controller takes it to mean "all done".
-		if err := writeExit(filepath.Join(spec.WorkDir, LogDir), code, spec.OwnerUID, spec.OwnerGID); err != nil {
+		if err := writeExit(filepath.Join(spec.WorkDir, wire.LogDir), code, spec.OwnerUID, spec.OwnerGID); err != nil {
 			fmt.Fprintf(os.Stderr, "cuttle runner: recording the exit code: %v\n", err)
 		}
 	}
 	return code
 }
 
-func runScript(ctx context.Context, spec RunnerSpec, payload Payload, logs *stepLogs, msgs io.Writer) int {
+func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs *stepLogs, msgs io.Writer) int {
 	shell := spec.Syntax
 	if shell == "" {
 		shell = "bash"
@@ -93,17 +89,17 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload, logs *step
 			hint = "; use --syntax sh for a POSIX script, or an image with bash"
 		}
 		fmt.Fprintf(msgs, "cuttle runner: the image has no %s on PATH%s\n", shell, hint)
-		return ExitCodeNoShell
+		return wire.ExitCodeNoShell
 	}
 	self, err := os.Executable()
 	if err != nil {
 		fmt.Fprintf(msgs, "cuttle runner: %v\n", err)
-		return ExitCodeNoShell
+		return wire.ExitCodeNoShell
 	}
-	helpers := filepath.Join(filepath.Dir(self), HelpersSh)
+	helpers := filepath.Join(filepath.Dir(self), wire.HelpersSh)
 	args := []string{"-c", `. "$CUTTLE_HELPERS" && . "$CUTTLE_SCRIPT"`}
 	if shell == "bash" {
-		helpers = filepath.Join(filepath.Dir(self), HelpersBash)
+		helpers = filepath.Join(filepath.Dir(self), wire.HelpersBash)
 		args = append([]string{"--noprofile", "--norc"}, args...)
 	}
 	args = append(args, "cuttle-step")
@@ -113,7 +109,7 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload, logs *step
 	varsR, varsW, err := os.Pipe()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
-		return ExitCodeNoShell
+		return wire.ExitCodeNoShell
 	}
 	cmd := exec.Command(sh, args...)
 	cmd.Dir = spec.WorkDir
@@ -132,7 +128,7 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload, logs *step
 		}
 		if err != nil {
 			fmt.Fprintf(msgs, "cuttle runner: output pipe: %v\n", err)
-			return ExitCodeNoShell
+			return wire.ExitCodeNoShell
 		}
 	}
 	cmd.ExtraFiles = []*os.File{varsR}
@@ -167,7 +163,7 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload, logs *step
 	if err != nil {
 		varsW.Close()
 		fmt.Fprintf(msgs, "cuttle runner: starting %s: %v\n", shell, err)
-		return ExitCodeNoShell
+		return wire.ExitCodeNoShell
 	}
 	go func() {
 		// Fails with EPIPE if the script never reads: nothing to do then.
@@ -196,7 +192,7 @@ func runScript(ctx context.Context, spec RunnerSpec, payload Payload, logs *step
 				return ee.ExitCode()
 			default:
 				fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
-				return ExitCodeNoShell
+				return wire.ExitCodeNoShell
 			}
 		}
 	}

@@ -1,13 +1,9 @@
-package bootstrap
+package wire
 
 import (
 	"fmt"
-	"io"
-	"os"
-	"os/exec"
 	"strconv"
 	"strings"
-	"syscall"
 )
 
 // Placeholders in a launch template, filled in on the worker by Launch.
@@ -29,26 +25,6 @@ type LaunchFacts struct {
 // LaunchLine starts the step's own output once Launch has decided to run
 // it; before it, everything on stdout is the preflight's.
 const LaunchLine = "launch=yes"
-
-// Launch is the fast path's last move: the preflight found the bundle and
-// the image in place, so the same command starts the step. It checks what
-// the controller would have checked, fills the placeholders in template
-// (a docker run argv) and execs it, after printing LaunchLine; the payload
-// is already waiting on stdin. When a check fails it prints "launch=no
-// REASON" and returns: the controller then takes the full path.
-func Launch(f LaunchFacts, template []string, stdout io.Writer) error {
-	args, why := FillLaunch(f, template)
-	if why != "" {
-		fmt.Fprintf(stdout, "launch=no %s\n", why)
-		return nil
-	}
-	docker, err := exec.LookPath("docker")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintln(stdout, LaunchLine)
-	return syscall.Exec(docker, args, os.Environ())
-}
 
 // FillLaunch checks the facts and fills template's placeholders; a
 // non-empty reason says why the step must take the full path instead.
@@ -84,4 +60,16 @@ func SupportsPullFlag(clientVersion string) bool {
 		return false
 	}
 	return a > 20 || (a == 20 && b >= 10)
+}
+
+// ArchOf maps `uname -m` output to Go's architecture names.
+func ArchOf(unameM string) string {
+	switch unameM {
+	case "x86_64", "amd64":
+		return "amd64"
+	case "aarch64", "arm64":
+		return "arm64"
+	default:
+		return unameM
+	}
 }
