@@ -128,7 +128,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bundle.Self()
+	self, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -148,7 +148,8 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		}
 		defer func() { drop() }()
 		st.BundleTrust = bundleTrust()
-		res, err := remote.Run(ctx, conn, bundle, st, stepOutput(io, fl))
+		st.Runners = bundle.Available()
+		res, err := remote.Run(ctx, conn, self, st, stepOutput(io, fl))
 		return res, err, st.Masks
 	})
 }
