@@ -53,6 +53,7 @@ func newRootCmd(io stdio) *cobra.Command {
 		return nil
 	}
 	root.AddCommand(newRunCmd(io), newAttachCmd(io), newRunbookCmd(io), newWorkersCmd(io), newGCCmd(io), newImagesCmd(io), newServeCmd(io), newVersionCmd(io), newSubstituteCmd(io))
+	addCompletions(root)
 	return root
 }
 

@@ -29,6 +29,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f := cmd.Flags()
 	f.String("worker", "", "worker: a name from the config, or ssh://user@host:port")
 	connectionFlags(f)
+	windowFlag(f)
 	f.String("image", "", "run inside this image")
 	f.String("dockerfile", "", "build the image on the worker from this Dockerfile (no context), cached by content")
 	f.String("dockerfile-url", "", "build the image on the worker from a Git URL, repo.git#ref:subdir, cached by resolved commit")
