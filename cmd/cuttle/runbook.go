@@ -110,6 +110,10 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		}
 		rep.Steps = append(rep.Steps, sr)
 	}
+	if fl.String("log-format") != "json" {
+		// With JSON logs stderr holds JSON only; the report has the same.
+		writeRecap(io.Err, rep.Steps)
+	}
 	if p := fl.String("report"); p != "" {
 		if err := rep.write(p); err != nil {
 			zerolog.Ctx(ctx).Error().Err(err).Msg("writing the report failed")
