@@ -62,18 +62,47 @@ func newRunbookCmd(io stdio) *cobra.Command {
 	run.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
 		return runRunbook(ctx, io, fl, args[0])
 	})
-	cmd.AddCommand(run)
+	check := &cobra.Command{
+		Use:   "check FILE.yaml",
+		Short: "Check a runbook without running it: every problem at once, exit 125 if any",
+		Args:  cobra.ExactArgs(1),
+	}
+	check.Flags().String("ssh-config", "", "OpenSSH client config whose Host aliases count as workers (default ~/.ssh/config; none to ignore)")
+	check.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
+		_, rb, err := loadRunbook(fl, args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Out, "runbook %s: %d steps, ok\n", args[0], len(rb.Steps))
+		return nil
+	})
+	cmd.AddCommand(run, check)
 	return cmd
 }
 
-func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) error {
+// loadRunbook reads the config and the runbook, and checks the runbook
+// whole before anything runs: its shape, its files and images, and that
+// each worker it names exists.
+func loadRunbook(fl *config.Flags, file string) (*config.Config, *config.Runbook, error) {
 	cfg, err := config.Load(fl.String("config"))
 	if err != nil {
-		return inputError("%w", err)
+		return nil, nil, inputError("%w", err)
 	}
 	rb, err := config.LoadRunbook(file, cfg)
 	if err != nil {
-		return inputError("%w", err)
+		return nil, nil, inputError("%w", err)
+	}
+	known, _ := fleet.Candidates(cfg, fl.String("ssh-config"))
+	if err := rb.CheckWorkers(cfg, known); err != nil {
+		return nil, nil, inputError("%w", err)
+	}
+	return cfg, rb, nil
+}
+
+func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) error {
+	cfg, rb, err := loadRunbook(fl, file)
+	if err != nil {
+		return err
 	}
 	defaults, err := defaultsFromFlags(fl)
 	if err != nil {
