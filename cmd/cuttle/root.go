@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -141,14 +142,22 @@ func versionInfo() (v, commit, goVersion, runners string) {
 }
 
 func newVersionCmd(io stdio) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print cuttle's version, commit, Go version and runner platforms",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			v, commit, goVersion, runners := versionInfo()
-			fmt.Fprintf(io.Out, "cuttle %s\ncommit: %s\ngo: %s\nruntime: %s/%s\nrunners: %s\n", v, commit, goVersion, runtime.GOOS, runtime.GOARCH, runners)
-			return nil
-		},
 	}
+	cmd.Flags().String("output", "text", "text or json")
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		v, commit, goVersion, runners := versionInfo()
+		if out, _ := c.Flags().GetString("output"); out == "json" {
+			enc := json.NewEncoder(io.Out)
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{"version": v, "commit": commit, "go": goVersion,
+				"runtime": runtime.GOOS + "/" + runtime.GOARCH, "runners": bundle.Available().Platforms()})
+		}
+		fmt.Fprintf(io.Out, "cuttle %s\ncommit: %s\ngo: %s\nruntime: %s/%s\nrunners: %s\n", v, commit, goVersion, runtime.GOOS, runtime.GOARCH, runners)
+		return nil
+	}
+	return cmd
 }
