@@ -40,6 +40,58 @@ type Worker struct {
 	Pool               string            `mapstructure:"pool"`
 	AllowPrivileged    bool              `mapstructure:"allow_privileged"`
 	Labels             map[string]string `mapstructure:"labels"`
+	// Proxy, when set, is the proxy the worker's steps use (it replaces
+	// its pool's).
+	Proxy *Proxy `mapstructure:"proxy"`
+}
+
+// Proxy is the HTTP proxy a worker's steps reach the network through, as
+// Tentacle's proxy settings give it: a host and port (with a username and
+// a password read from the environment), or use_default (the proxy the
+// container's environment names, if any), or use_default: false to bypass
+// any proxy. The script gets HTTP_PROXY, HTTPS_PROXY and NO_PROXY as
+// Calamari computes them.
+type Proxy struct {
+	Host        string `mapstructure:"host"`
+	Port        int    `mapstructure:"port"`
+	Username    string `mapstructure:"username"`
+	PasswordEnv string `mapstructure:"password_env"`
+	UseDefault  *bool  `mapstructure:"use_default"`
+}
+
+// Password reads the proxy password from its environment variable ("" when
+// there is none).
+func (p Proxy) Password() (secret.Value, error) {
+	if p.PasswordEnv == "" {
+		return secret.Value{}, nil
+	}
+	v, ok := os.LookupEnv(p.PasswordEnv)
+	if !ok {
+		return secret.Value{}, fmt.Errorf("proxy %s: environment variable %s (password_env) is not set", p.Host, p.PasswordEnv)
+	}
+	return secret.New(v), nil
+}
+
+func (p *Proxy) problems(where string) []string {
+	if p == nil {
+		return nil
+	}
+	var out []string
+	switch {
+	case p.Host != "" && p.UseDefault != nil && *p.UseDefault:
+		out = append(out, where+".proxy: give either host and port or use_default: true, not both")
+	case p.Host != "" && (p.Port <= 0 || p.Port > 65535):
+		out = append(out, fmt.Sprintf("%s.proxy.port %d: give the proxy's port (1-65535)", where, p.Port))
+	case p.Host == "" && p.Port != 0:
+		out = append(out, where+".proxy.port needs a host")
+	}
+	if p.PasswordEnv != "" && p.Username == "" {
+		out = append(out, where+".proxy.password_env needs a username")
+	}
+	if p.Host == "" && p.UseDefault == nil && p.Username == "" && p.PasswordEnv == "" {
+		out = append(out, where+".proxy is empty: give host and port, or use_default: true or false")
+	}
+	return out
 }
 
 // WorkerDefaults apply to every worker that does not set the field.
@@ -64,6 +116,21 @@ type Runner struct {
 type Pool struct {
 	MaxStepsPerWorker int    `mapstructure:"max_steps_per_worker"`
 	Selection         string `mapstructure:"selection"`
+	// Proxy is the proxy of the pool's workers that set none.
+	Proxy *Proxy `mapstructure:"proxy"`
+}
+
+// ProxyFor is the proxy of worker name: its own, else its pool's (nil
+// when neither sets one).
+func (c *Config) ProxyFor(name string) *Proxy {
+	w, ok := c.Workers[name]
+	if !ok {
+		return nil
+	}
+	if w.Proxy != nil {
+		return w.Proxy
+	}
+	return c.Pools[w.Pool].Proxy
 }
 
 // Feed is a container registry with credentials given by reference.
@@ -191,6 +258,10 @@ func (c *Config) validate() error {
 				problems = append(problems, fmt.Sprintf("workers.%s.pool %q is not defined under pools:", name, w.Pool))
 			}
 		}
+		problems = append(problems, w.Proxy.problems("workers."+name)...)
+	}
+	for _, name := range sortedKeys(c.Pools) {
+		problems = append(problems, c.Pools[name].Proxy.problems("pools."+name)...)
 	}
 	for _, name := range sortedKeys(c.Feeds) {
 		f := c.Feeds[name]
