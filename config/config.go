@@ -88,9 +88,6 @@ func (p *Proxy) problems(where string) []string {
 	if p.PasswordEnv != "" && p.Username == "" {
 		out = append(out, where+".proxy.password_env needs a username")
 	}
-	if p.Host == "" && p.UseDefault == nil && p.Username == "" && p.PasswordEnv == "" {
-		out = append(out, where+".proxy is empty: give host and port, or use_default: true or false")
-	}
 	return out
 }
 

@@ -273,7 +273,15 @@ next:
 // runCuttle runs the binary to completion.
 func runCuttle(t *testing.T, args ...string) result {
 	t.Helper()
+	return runCuttleEnv(t, nil, args...)
+}
+
+// runCuttleEnv runs the binary to completion with extra environment
+// variables (the secrets its flags or config name).
+func runCuttleEnv(t *testing.T, extraEnv []string, args ...string) result {
+	t.Helper()
 	cmd, rep := cuttleCmd(t, args...)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
