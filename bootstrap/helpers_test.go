@@ -20,7 +20,7 @@ esac
 
 // runHelpers runs script after the helpers for shell (bash or sh) and
 // returns its stdout lines.
-func runHelpers(t *testing.T, shell, script string) []string {
+func runHelpers(t *testing.T, shell, script string, vars ...Variable) []string {
 	t.Helper()
 	dir := t.TempDir()
 	runner := filepath.Join(dir, "runner")
@@ -38,6 +38,20 @@ func runHelpers(t *testing.T, shell, script string) []string {
 	cmd := exec.Command(shell, "-c", `. "$CUTTLE_HELPERS" && eval "$1"`, "test", script)
 	cmd.Dir = dir
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "CUTTLE_RUNNER=" + runner, "CUTTLE_HELPERS=" + hp}
+	if len(vars) > 0 {
+		// As the runner hands them over: on fd 3.
+		r, w, err := os.Pipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close()
+		go func() {
+			w.Write(shellLines(vars))
+			w.Close()
+		}()
+		cmd.ExtraFiles = []*os.File{r}
+		cmd.Env = append(cmd.Env, "CUTTLE_VARIABLES_FD=3")
+	}
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr []byte
@@ -98,6 +112,36 @@ func TestHelpersPrintCalamarisMessages(t *testing.T) {
 	}
 	t.Run("bash/remove-octopustarget", func(t *testing.T) {
 		if got := runHelpers(t, "bash", `remove-octopustarget m`); len(got) != 1 || got[0] != "##octopus[delete-target machine='bQ==']" {
+			t.Errorf("printed %q", got)
+		}
+	})
+}
+
+// TestHelpersReadScriptParameters: the helpers hand the runner the script
+// parameters variable (any case in bash), which it evaluates as the
+// script's arguments, as Calamari's bootstrap line does.
+func TestHelpersReadScriptParameters(t *testing.T) {
+	const show = `eval "set -- $__cuttle_params"; echo "n=$# 1=[${1-}] 2=[${2-}] 3=[${3-}]"`
+	for _, shell := range []string{"bash", "sh"} {
+		for _, c := range []struct {
+			name string
+			vars []Variable
+			want string
+		}{
+			{"quotes", []Variable{{Name: "A", Value: "x"}, {Name: "Octopus.Action.Script.ScriptParameters", Value: `"Para meter0" 'Para meter1' \$A$(echo .)`}}, "n=3 1=[Para meter0] 2=[Para meter1] 3=[$A.]"},
+			{"none", []Variable{{Name: "A", Value: "x"}}, "n=0 1=[] 2=[] 3=[]"},
+			{"empty", []Variable{{Name: "Octopus.Action.Script.ScriptParameters", Value: ""}}, "n=0 1=[] 2=[] 3=[]"},
+		} {
+			t.Run(shell+"/"+c.name, func(t *testing.T) {
+				if got := runHelpers(t, shell, show, c.vars...); len(got) != 1 || got[0] != c.want {
+					t.Errorf("printed %q, want %q", got, c.want)
+				}
+			})
+		}
+	}
+	t.Run("bash/any case", func(t *testing.T) {
+		got := runHelpers(t, "bash", show, Variable{Name: "octopus.action.script.scriptPARAMETERS", Value: "a b"})
+		if len(got) != 1 || got[0] != "n=2 1=[a] 2=[b] 3=[]" {
 			t.Errorf("printed %q", got)
 		}
 	})

@@ -3,8 +3,15 @@
 # Variable names are matched exactly here (bash matches case-insensitively).
 
 __cuttle_n=0
+# The script's positional parameters, as Octopus passes them: the runner
+# evaluates this text as the script's arguments. (The name needs no
+# escaping, so it is compared as it arrives.)
+__cuttle_params=
 if [ -n "${CUTTLE_VARIABLES_FD:-}" ]; then
   while IFS=' ' read -r __cuttle_k __cuttle_v; do
+    if [ "$__cuttle_k" = "Octopus.Action.Script.ScriptParameters" ]; then
+      __cuttle_params=$(printf '%b' "$__cuttle_v")
+    fi
     __cuttle_n=$((__cuttle_n + 1))
     # eval sees only variable references, never the values themselves.
     eval "__cuttle_k$__cuttle_n=\$__cuttle_k; __cuttle_v$__cuttle_n=\$__cuttle_v"
@@ -33,10 +40,6 @@ get_octopusvariable() {
   done
   echo ""
 }
-
-# The script's positional parameters, as Octopus passes them: the runner
-# evaluates this text as the script's arguments.
-__cuttle_params=$(get_octopusvariable Octopus.Action.Script.ScriptParameters)
 
 set_octopusvariable() {
   __cuttle_msg="##octopus[setVariable"
