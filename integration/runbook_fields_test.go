@@ -183,3 +183,14 @@ func TestRunbookRetries(t *testing.T) {
 		}
 	}
 }
+
+// TestScriptParametersPosixSh: under --syntax sh the parameters become
+// the script's arguments too.
+func TestScriptParametersPosixSh(t *testing.T) {
+	t.Parallel()
+	r := runBash(t, nil, "echo \"n=$# 1=[$1] 2=[$2]\"", "--syntax", "sh", "--script-parameters", `'a b' "c"`)
+	mustSucceed(t, r)
+	if !hasLine(r.stdout, "n=2 1=[a b] 2=[c]") {
+		t.Errorf("stdout %q", r.stdout)
+	}
+}
