@@ -7,8 +7,11 @@ export CGO_ENABLED := 0
 
 .PHONY: build demo test unit integration test-faults test-race fuzz vet deps bench clean
 
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS  := -X main.version=$(VERSION)
+
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/cuttle
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cuttle
 
 deps:
 	./scripts/install-deps.sh
@@ -54,9 +57,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
 
 # Benchmarks against peers (OpenSSH ssh/scp/sftp, Ansible), printed as a
-# Markdown table and kept in bench/RESULTS.md. Not part of make test.
+# Markdown table; the program writes all of bench/RESULTS.md (the analysis
+# is in bench/NOTES.md). About 10 minutes; not part of make test.
 bench: deps build
-	$(GO) run ./bench -cuttle $(BIN) | tee bench/RESULTS.md
+	$(GO) run ./bench -cuttle $(BIN) -results bench/RESULTS.md
 
 clean:
 	rm -rf bin

@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"runtime"
+	"strings"
 	"sync"
 )
 
@@ -24,6 +25,10 @@ type Bundle struct {
 	Arch string
 	// RunnerPath is the local file uploaded as RunnerFile.
 	RunnerPath string
+	// Sums lists each file's sha256 as `sha256sum -c` reads it
+	// ("<hex>  <name>" lines, the runner first): what a cached copy on a
+	// worker is checked against before it is used.
+	Sums string
 }
 
 var (
@@ -80,15 +85,18 @@ func describe(p, arch string) (Bundle, error) {
 			return Bundle{}, fmt.Errorf("step runner %s: unsupported machine %s", p, e.Machine)
 		}
 	}
-	h := sha256.New()
-	if _, err := io.Copy(h, io.NewSectionReader(f, 0, 1<<40)); err != nil {
+	h, runner := sha256.New(), sha256.New()
+	if _, err := io.Copy(io.MultiWriter(h, runner), io.NewSectionReader(f, 0, 1<<40)); err != nil {
 		return Bundle{}, fmt.Errorf("step runner %s: %w", p, err)
 	}
+	var sums strings.Builder
+	fmt.Fprintf(&sums, "%x  %s\n", runner.Sum(nil), RunnerFile)
 	for _, hf := range HelperFiles() {
 		fmt.Fprintf(h, "\x00%s\x00%d\x00", hf.Name, len(hf.Data))
 		h.Write(hf.Data)
+		fmt.Fprintf(&sums, "%x  %s\n", sha256.Sum256(hf.Data), hf.Name)
 	}
-	return Bundle{Digest: hex.EncodeToString(h.Sum(nil)), Arch: arch, RunnerPath: p}, nil
+	return Bundle{Digest: hex.EncodeToString(h.Sum(nil)), Arch: arch, RunnerPath: p, Sums: sums.String()}, nil
 }
 
 // ArchOf maps `uname -m` output to Go's architecture names.

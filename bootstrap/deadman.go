@@ -17,9 +17,21 @@ import (
 // the step once file has not been touched for window. When the controller
 // vanishes, or the link dies silently, no more bytes come.
 func Heartbeat(in io.Reader, file, container, workDir string, window time.Duration, startWatchdog bool) error {
+	// The file is in the work directory, which the step writes: it is
+	// written and touched only through openInWorkDir, never through a
+	// symlink the script planted there.
+	dir, name := filepath.Dir(file), filepath.Base(file)
 	// The window goes in the file: gc keeps a step whose controller may
 	// still come back within it.
-	if err := os.WriteFile(file, []byte(window.String()+"\n"), 0o600); err != nil {
+	f, err := openInWorkDir(dir, name, os.O_CREATE|os.O_WRONLY|os.O_TRUNC|syscall.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(window.String() + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
 		return err
 	}
 	if startWatchdog {
@@ -42,7 +54,7 @@ func Heartbeat(in io.Reader, file, container, workDir string, window time.Durati
 		if _, err := r.ReadByte(); err != nil {
 			return nil // the controller closed the session, or it died
 		}
-		if err := touch(file); err != nil {
+		if err := touch(dir, name); err != nil {
 			return nil // cleanup removed the work directory
 		}
 	}
@@ -63,16 +75,19 @@ func startDog(file, container, workDir string, window time.Duration) error {
 	return dog.Process.Release()
 }
 
-func touch(file string) error {
-	now := time.Now()
-	if err := os.Chtimes(file, now, now); err == nil {
-		return nil
-	}
-	f, err := os.OpenFile(file, os.O_CREATE|os.O_WRONLY, 0o600)
+// touch sets the heartbeat file's times to now, through an open file
+// (O_NOFOLLOW, regular files only), creating it when it is missing.
+func touch(dir, name string) error {
+	f, err := openInWorkDir(dir, name, os.O_CREATE|os.O_WRONLY|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return err
 	}
-	return f.Close()
+	now := syscall.NsecToTimeval(time.Now().UnixNano())
+	err = syscall.Futimes(int(f.Fd()), []syscall.Timeval{now, now})
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Watchdog waits until the heartbeat file goes stale for window, then
@@ -82,7 +97,7 @@ func Watchdog(file, container, workDir string, window time.Duration) {
 	poll := min(max(window/10, 100*time.Millisecond), 5*time.Second)
 	for {
 		time.Sleep(poll)
-		st, err := os.Stat(file)
+		st, err := os.Lstat(file) // a symlink's own time: it cannot be kept fresh from outside
 		if err != nil {
 			return
 		}
@@ -110,7 +125,7 @@ type stepRemover struct {
 // back to the SSH user, so it can go.
 func dockerStopRemove(container string) {
 	exec.Command("docker", "stop", "-t", "10", container).Run()
-	exec.Command("docker", "rm", "-f", container).Run()
+	exec.Command("docker", "rm", "-f", "-v", container).Run() // -v: its anonymous volumes too
 }
 
 // remove stops and removes the container, retrying with backoff while

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -75,14 +76,20 @@ func openInside(realWD, workDir, p string) (*os.File, int64, string, error) {
 	if err != nil || !strings.HasPrefix(real, realWD+"/") {
 		return nil, 0, "", fmt.Errorf("not a file inside the work directory (artifacts must be written under $PWD; symlinks out of it are not followed)")
 	}
-	f, err := os.OpenFile(real, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	// Opened through the work directory's os.Root: a directory on the way
+	// swapped for a symlink after the check above still cannot lead out.
+	rel, _ := filepath.Rel(realWD, real)
+	f, err := openInWorkDir(realWD, rel, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if errors.Is(err, errNotRegular) {
+		return nil, 0, "", err
+	}
 	if err != nil {
 		return nil, 0, "", fmt.Errorf("cannot be read: %v", err)
 	}
 	fi, err := f.Stat()
-	if err != nil || !fi.Mode().IsRegular() {
+	if err != nil {
 		f.Close()
-		return nil, 0, "", fmt.Errorf("not a regular file")
+		return nil, 0, "", fmt.Errorf("cannot be read: %v", err)
 	}
 	return f, fi.Size(), real, nil
 }

@@ -70,21 +70,13 @@ func TestFormatRoundTrip(t *testing.T) {
 
 func FuzzSplitLine(f *testing.F) {
 	for _, s := range []string{"", "x", "##octopus[a]", "##octopus[a b='QQ==']z", "a##octopus[", "##octopus[x y=\"QQ\"]]", "##octopus[[]]"} {
-		f.Add(s)
+		f.Add(s, "setVariable", "Out", "v]a'l\"ue", "after ##octopus[b]")
 	}
-	f.Fuzz(func(t *testing.T, line string) {
+	f.Fuzz(func(t *testing.T, line, name, attr, value, after string) {
 		segs := SplitLine(line)
 		// Nothing is lost or invented: the pieces put back are the line.
-		var b strings.Builder
-		for _, s := range segs {
-			if s.Msg != nil || s.Err != nil {
-				b.WriteString(s.Raw)
-			} else {
-				b.WriteString(s.Text)
-			}
-		}
-		if b.String() != line {
-			t.Fatalf("segments of %q rebuild %q", line, b.String())
+		if got := rebuild(segs); got != line {
+			t.Fatalf("segments of %q rebuild %q", line, got)
 		}
 		for _, s := range segs {
 			if s.Msg != nil {
@@ -94,5 +86,58 @@ func FuzzSplitLine(f *testing.F) {
 				}
 			}
 		}
+
+		// A well-formed message between any text is found and decoded:
+		// the text before it (holding no marker) is one text segment,
+		// and the message is the next one.
+		name = validChars(name)
+		before := line
+		for strings.Contains(before, Marker) {
+			before = strings.ReplaceAll(before, Marker, "")
+		}
+		msg := Format(name, "name", attr, "value", value)
+		full := before + msg + after
+		segs = SplitLine(full)
+		if got := rebuild(segs); got != full {
+			t.Fatalf("segments of %q rebuild %q", full, got)
+		}
+		i := 0
+		if before != "" {
+			if segs[0].Msg != nil || segs[0].Err != nil || segs[0].Text != before {
+				t.Fatalf("SplitLine(%q): first segment %+v, want the text %q", full, segs[0], before)
+			}
+			i = 1
+		}
+		want := &ServiceMessage{Name: name, Attrs: map[string]string{"name": attr, "value": value}}
+		if i >= len(segs) || segs[i].Raw != msg || !cmp.Equal(segs[i].Msg, want) {
+			t.Fatalf("SplitLine(%q) = %+v: the message %q is not segment %d as %+v", full, segs, msg, i, want)
+		}
 	})
+}
+
+// rebuild puts segments back together.
+func rebuild(segs []Segment) string {
+	var b strings.Builder
+	for _, s := range segs {
+		if s.Msg != nil || s.Err != nil {
+			b.WriteString(s.Raw)
+		} else {
+			b.WriteString(s.Text)
+		}
+	}
+	return b.String()
+}
+
+// validChars keeps the characters a message name may hold ("x" if none).
+func validChars(s string) string {
+	var b strings.Builder
+	for _, c := range s {
+		if validName(string(c)) {
+			b.WriteRune(c)
+		}
+	}
+	if b.Len() == 0 {
+		return "x"
+	}
+	return b.String()
 }

@@ -273,8 +273,8 @@ type FollowSpec struct {
 func Follow(spec FollowSpec, out *Framer) int {
 	dir := filepath.Join(spec.WorkDir, LogDir)
 	streams := []*followed{
-		{path: filepath.Join(dir, StdoutLog), off: spec.StdoutFrom, w: out.Stdout()},
-		{path: filepath.Join(dir, StderrLog), off: spec.StderrFrom, w: out.Stderr()},
+		{workDir: spec.WorkDir, rel: filepath.Join(LogDir, StdoutLog), off: spec.StdoutFrom, w: out.Stdout()},
+		{workDir: spec.WorkDir, rel: filepath.Join(LogDir, StderrLog), off: spec.StderrFrom, w: out.Stderr()},
 	}
 	defer func() {
 		for _, s := range streams {
@@ -292,7 +292,7 @@ func Follow(spec FollowSpec, out *Framer) int {
 		return true
 	}
 	exited := func() bool {
-		_, err := os.Stat(filepath.Join(dir, ExitFile))
+		_, err := os.Lstat(filepath.Join(dir, ExitFile))
 		return err == nil
 	}
 	// Short polls: this is how the step's output streams live.
@@ -362,29 +362,22 @@ func Follow(spec FollowSpec, out *Framer) int {
 
 // readExitFile returns the exit code the runner recorded in workDir.
 func readExitFile(workDir string) (int, error) {
-	b, err := os.ReadFile(filepath.Join(workDir, LogDir, ExitFile))
-	if err != nil {
-		return 0, err
-	}
-	code, err := strconv.Atoi(strings.TrimSpace(string(b)))
-	if err != nil {
-		return 0, fmt.Errorf("exit file holds %q", b)
-	}
-	return code, nil
+	return readExitCode(workDir, filepath.Join(LogDir, ExitFile))
 }
 
+// followed is one log being sent: rel inside workDir.
 type followed struct {
-	path string
-	off  int64
-	f    *os.File
-	w    io.Writer
+	workDir, rel string
+	off          int64
+	f            *os.File
+	w            io.Writer
 }
 
 // copy sends what was appended since the last call; a log not created
 // yet is empty.
 func (s *followed) copy() error {
 	if s.f == nil {
-		f, err := os.Open(s.path)
+		f, err := openInWorkDir(s.workDir, s.rel, os.O_RDONLY, 0)
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}

@@ -27,68 +27,47 @@ type Config struct {
 	File string `mapstructure:"-"`
 }
 
+// Worker roles.
+const (
+	RoleWorker = "worker"
+	RoleJump   = "jump"
+)
+
 // Worker is one SSH worker.
 type Worker struct {
-	Host               string            `mapstructure:"host"`
-	Port               int               `mapstructure:"port"`
-	User               string            `mapstructure:"user"`
-	IdentityFile       string            `mapstructure:"identity_file"`
-	KnownHosts         string            `mapstructure:"known_hosts"`
-	HostKeyFingerprint string            `mapstructure:"host_key_fingerprint"`
-	PasswordEnv        string            `mapstructure:"password_env"`
-	Jump               string            `mapstructure:"jump"`
-	Pool               string            `mapstructure:"pool"`
-	AllowPrivileged    bool              `mapstructure:"allow_privileged"`
-	Labels             map[string]string `mapstructure:"labels"`
+	Host               string `mapstructure:"host"`
+	Port               int    `mapstructure:"port"`
+	User               string `mapstructure:"user"`
+	IdentityFile       string `mapstructure:"identity_file"`
+	KnownHosts         string `mapstructure:"known_hosts"`
+	HostKeyFingerprint string `mapstructure:"host_key_fingerprint"`
+	PasswordEnv        string `mapstructure:"password_env"`
+	Jump               string `mapstructure:"jump"`
+	Pool               string `mapstructure:"pool"`
+	// Role is "worker" (runs steps) or "jump" (only a jump host for
+	// others); empty infers jump for a host others jump through that is
+	// in no pool.
+	Role   string            `mapstructure:"role"`
+	Labels map[string]string `mapstructure:"labels"`
+	Grants `mapstructure:",squash"`
 	// Proxy, when set, is the proxy the worker's steps use (it replaces
 	// its pool's).
 	Proxy *Proxy `mapstructure:"proxy"`
 }
 
-// Proxy is the HTTP proxy a worker's steps reach the network through, as
-// Tentacle's proxy settings give it: a host and port (with a username and
-// a password read from the environment), or use_default (the proxy the
-// container's environment names, if any), or use_default: false to bypass
-// any proxy. The script gets HTTP_PROXY, HTTPS_PROXY and NO_PROXY as
-// Calamari computes them.
-type Proxy struct {
-	Host        string `mapstructure:"host"`
-	Port        int    `mapstructure:"port"`
-	Username    string `mapstructure:"username"`
-	PasswordEnv string `mapstructure:"password_env"`
-	UseDefault  *bool  `mapstructure:"use_default"`
-}
-
-// Password reads the proxy password from its environment variable ("" when
-// there is none).
-func (p Proxy) Password() (secret.Value, error) {
-	if p.PasswordEnv == "" {
-		return secret.Value{}, nil
-	}
-	v, ok := os.LookupEnv(p.PasswordEnv)
-	if !ok {
-		return secret.Value{}, fmt.Errorf("proxy %s: environment variable %s (password_env) is not set", p.Host, p.PasswordEnv)
-	}
-	return secret.New(v), nil
-}
-
-func (p *Proxy) problems(where string) []string {
-	if p == nil {
-		return nil
-	}
-	var out []string
-	switch {
-	case p.Host != "" && p.UseDefault != nil && *p.UseDefault:
-		out = append(out, where+".proxy: give either host and port or use_default: true, not both")
-	case p.Host != "" && (p.Port <= 0 || p.Port > 65535):
-		out = append(out, fmt.Sprintf("%s.proxy.port %d: give the proxy's port (1-65535)", where, p.Port))
-	case p.Host == "" && p.Port != 0:
-		out = append(out, where+".proxy.port needs a host")
-	}
-	if p.PasswordEnv != "" && p.Username == "" {
-		out = append(out, where+".proxy.password_env needs a username")
-	}
-	return out
+// Grants are what the operator lets steps' container options reach on a
+// worker. They come only from cuttle.yaml (or cuttle run's
+// --allow-privileged), never from a runbook: see SECURITY.md.
+type Grants struct {
+	// AllowPrivileged lifts the container-options allowlist (--privileged,
+	// host namespaces, any mount).
+	AllowPrivileged bool `mapstructure:"allow_privileged"`
+	// AllowedMounts are host paths steps may bind-mount,
+	// SOURCE[:TARGET][:ro|rw].
+	AllowedMounts []string `mapstructure:"allowed_mounts"`
+	// AllowedDevices are host devices steps may use,
+	// HOST[:CONTAINER][:rwm] or a CDI name.
+	AllowedDevices []string `mapstructure:"allowed_devices"`
 }
 
 // WorkerDefaults apply to every worker that does not set the field.
@@ -100,6 +79,10 @@ type WorkerDefaults struct {
 	Jump              string `mapstructure:"jump"`
 	Pool              string `mapstructure:"pool"`
 	MaxStepsPerWorker int    `mapstructure:"max_steps_per_worker"`
+	// AllowedMounts and AllowedDevices apply to every worker, on top of
+	// its own and its pool's.
+	AllowedMounts  []string `mapstructure:"allowed_mounts"`
+	AllowedDevices []string `mapstructure:"allowed_devices"`
 }
 
 // Runner is an external step runner: a local bundle directory and a
@@ -113,21 +96,10 @@ type Runner struct {
 type Pool struct {
 	MaxStepsPerWorker int    `mapstructure:"max_steps_per_worker"`
 	Selection         string `mapstructure:"selection"`
+	// Grants apply to every worker of the pool, on top of its own.
+	Grants `mapstructure:",squash"`
 	// Proxy is the proxy of the pool's workers that set none.
 	Proxy *Proxy `mapstructure:"proxy"`
-}
-
-// ProxyFor is the proxy of worker name: its own, else its pool's (nil
-// when neither sets one).
-func (c *Config) ProxyFor(name string) *Proxy {
-	w, ok := c.Workers[name]
-	if !ok {
-		return nil
-	}
-	if w.Proxy != nil {
-		return w.Proxy
-	}
-	return c.Pools[w.Pool].Proxy
 }
 
 // Feed is a container registry with credentials given by reference.
@@ -190,11 +162,24 @@ func Load(file string) (*Config, error) {
 	if err := v.ReadInConfig(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", file, err)
 	}
+	sh, err := readShape(file)
+	if err != nil {
+		return nil, fmt.Errorf("config %s: %w", file, err)
+	}
 	var c Config
 	if err := v.UnmarshalExact(&c); err != nil {
 		return nil, fmt.Errorf("config %s: %w (check the key names against the README)", file, err)
 	}
 	c.File = file
+	for _, p := range sh.pools { // viper drops `name: {}`
+		if _, ok := c.Pools[p]; !ok {
+			if c.Pools == nil {
+				c.Pools = map[string]Pool{}
+			}
+			c.Pools[p] = Pool{}
+		}
+	}
+	c.inferHops()
 	c.applyDefaults()
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("config %s: %w", file, err)
@@ -220,7 +205,7 @@ func (c *Config) applyDefaults() {
 		if w.Jump == "" && d.Jump != name {
 			w.Jump = d.Jump
 		}
-		if w.Pool == "" {
+		if w.Pool == "" && w.Role != RoleJump {
 			w.Pool = d.Pool
 		}
 		c.Workers[name] = w
@@ -254,6 +239,14 @@ func (c *Config) validate() error {
 			if _, ok := c.Pools[w.Pool]; !ok {
 				problems = append(problems, fmt.Sprintf("workers.%s.pool %q is not defined under pools:", name, w.Pool))
 			}
+		}
+		switch w.Role {
+		case "", RoleWorker, RoleJump:
+		default:
+			problems = append(problems, fmt.Sprintf("workers.%s.role %q: want worker or jump", name, w.Role))
+		}
+		if w.Role == RoleJump && w.Pool != "" {
+			problems = append(problems, fmt.Sprintf("workers.%s is role jump but in pool %s: a jump host runs no steps (drop one of them)", name, w.Pool))
 		}
 		problems = append(problems, w.Proxy.problems("workers."+name)...)
 	}

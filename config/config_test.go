@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,5 +54,56 @@ func TestLoad(t *testing.T) {
 func TestLoadMissingNamedFile(t *testing.T) {
 	if _, err := Load(filepath.Join(t.TempDir(), "nope.yaml")); err == nil {
 		t.Fatal("want an error for a named file that does not exist")
+	}
+}
+
+// TestLoadGrants: the operator's grants are read per worker, per pool and
+// under defaults.
+func TestLoadGrants(t *testing.T) {
+	p := write(t, `defaults: {allowed_mounts: ["/srv/shared:/shared:ro"]}
+workers:
+  w1: {host: h, pool: gpu, allow_privileged: true, allowed_mounts: ["/srv/cache:/cache:ro"], allowed_devices: [/dev/fuse]}
+pools:
+  gpu: {allow_privileged: false, allowed_devices: ["nvidia.com/gpu=all"]}
+`)
+	c, err := Load(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, pool := c.Workers["w1"], c.Pools["gpu"]
+	if !w.AllowPrivileged || w.AllowedMounts[0] != "/srv/cache:/cache:ro" || w.AllowedDevices[0] != "/dev/fuse" ||
+		pool.AllowedDevices[0] != "nvidia.com/gpu=all" || c.Defaults.AllowedMounts[0] != "/srv/shared:/shared:ro" {
+		t.Fatalf("Load = %+v", c)
+	}
+}
+
+// TestRunbookCannotGrant: a runbook is the step author's file; the keys
+// that grant privileges are refused wherever it puts them, with where the
+// operator sets them instead.
+func TestRunbookCannotGrant(t *testing.T) {
+	cfg := &Config{Workers: map[string]Worker{"w1": {Host: "h"}}}
+	step := "  - name: s\n    worker: w1\n    container: {image: i%s}\n    script: {inline: echo}\n%s"
+	for _, tt := range []struct{ name, body, where string }{
+		{"top", "allow_privileged: true\nsteps:\n" + fmt.Sprintf(step, "", ""), "allow_privileged"},
+		{"step", "steps:\n" + fmt.Sprintf(step, "", "    allow_privileged: true\n"), "steps[0].allow_privileged"},
+		{"container", "steps:\n" + fmt.Sprintf(step, ", allowed_mounts: [/:/h]", ""), "steps[0].container.allowed_mounts"},
+		{"devices", "steps:\n" + fmt.Sprintf(step, "", "    allowed_devices: [/dev/sda]\n"), "steps[0].allowed_devices"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "rb.yaml")
+			if err := os.WriteFile(p, []byte(tt.body), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			_, err := LoadRunbook(p, cfg)
+			if err == nil || !strings.Contains(err.Error(), tt.where) || !strings.Contains(err.Error(), "cannot grant") || !strings.Contains(err.Error(), "cuttle.yaml") {
+				t.Fatalf("LoadRunbook = %v; want it to refuse %s and say the operator grants it in cuttle.yaml", err, tt.where)
+			}
+		})
+	}
+	// A variable may still be called so.
+	p := filepath.Join(t.TempDir(), "rb.yaml")
+	os.WriteFile(p, []byte("variables: {allow_privileged: x}\nsteps:\n"+fmt.Sprintf(step, "", "")), 0o600)
+	if _, err := LoadRunbook(p, cfg); err != nil {
+		t.Fatal(err)
 	}
 }

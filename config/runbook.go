@@ -96,6 +96,9 @@ func LoadRunbook(file string, cfg *Config) (*Runbook, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runbook: %w", err)
 	}
+	if err := refuseGrants(b); err != nil {
+		return nil, fmt.Errorf("runbook %s: %w", file, err)
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	var rb Runbook
@@ -110,6 +113,49 @@ func LoadRunbook(file string, cfg *Config) (*Runbook, error) {
 		return nil, fmt.Errorf("runbook %s: %w", file, err)
 	}
 	return &rb, nil
+}
+
+// grantKeys are cuttle.yaml's grants (Grants). A runbook is the step
+// author's file: it cannot grant its own steps anything.
+var grantKeys = map[string]bool{"allow_privileged": true, "allowed_mounts": true, "allowed_devices": true}
+
+// refuseGrants names any grant key in the runbook, at its top, in a step
+// or in a step's container, with where the operator sets it instead.
+func refuseGrants(b []byte) error {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+		return nil // the decoder reports what is wrong
+	}
+	var found []string
+	look := func(n *yaml.Node, at string) {
+		for i := 0; n != nil && n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+			if grantKeys[n.Content[i].Value] {
+				found = append(found, at+n.Content[i].Value)
+			}
+		}
+	}
+	root := doc.Content[0]
+	look(root, "")
+	if steps := mappingValue(root, "steps"); steps != nil && steps.Kind == yaml.SequenceNode {
+		for i, s := range steps.Content {
+			look(s, fmt.Sprintf("steps[%d].", i))
+			look(mappingValue(s, "container"), fmt.Sprintf("steps[%d].container.", i))
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s: a runbook cannot grant its steps privileges; the worker's operator sets allow_privileged, allowed_mounts and allowed_devices for the worker or its pool in cuttle.yaml (or runs cuttle run --allow-privileged)", strings.Join(found, ", "))
+}
+
+// mappingValue is the value of key in mapping n, or nil.
+func mappingValue(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; n != nil && n.Kind == yaml.MappingNode && i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1]
+		}
+	}
+	return nil
 }
 
 func (rb *Runbook) validate(cfg *Config) error {

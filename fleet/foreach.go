@@ -21,7 +21,12 @@ func Selection(cfg *config.Config, names []string, pool string) ([]string, error
 	case len(names) > 0:
 		return names, nil
 	}
-	all := keys(cfg.Workers)
+	var all []string
+	for _, name := range keys(cfg.Workers) {
+		if !cfg.IsHop(name) { // jump hosts run no steps: nothing to check or pull there
+			all = append(all, name)
+		}
+	}
 	if len(all) == 0 {
 		return nil, fmt.Errorf("no workers: name some, or list them under workers: in cuttle.yaml")
 	}

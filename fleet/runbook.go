@@ -40,6 +40,14 @@ type Runner struct {
 	// Worker filled in) for `cuttle attach`, and returns the function
 	// that drops it when the step ends.
 	Tickets func(remote.Ticket) (drop func())
+	// BundleTrust remembers the cached bundles this controller checked
+	// (nil: each step hashes its bundle).
+	BundleTrust *remote.BundleTrust
+
+	// dial and run stand in for the network in tests; nil means
+	// transport (jump hosts shared through a HopPool) and remote.Run.
+	dial func(ctx context.Context, name string) (WorkerConn, error)
+	run  func(ctx context.Context, sh remote.Shell, b bootstrap.Bundle, st remote.Step, out remote.Output) (remote.Result, error)
 }
 
 // StepResult is one step on one worker.
@@ -49,7 +57,8 @@ type StepResult struct {
 	Result       remote.Result
 	Err          error
 	Skipped      bool
-	Masks        *mask.Set
+	// Masks are the run's: every value masked in any step of the run.
+	Masks *mask.Set
 	// Attempts are every run of a step that may be retried, in order; the
 	// last is also Result and Err.
 	Attempts []Attempt
@@ -61,23 +70,38 @@ func (r StepResult) Failed() bool { return !r.Skipped && (r.Err != nil || r.Resu
 // Run runs rb's steps in order. A failed step makes later steps with
 // condition "success" (the default) skip; "failure" steps run only after a
 // failure, "always" steps always. It returns every step's results; the
-// error gathers the failures, one line per worker.
+// error gathers the failures, one per worker (a *multierror.Error), their
+// text masked with every value masked in the run.
+//
+// Masks are run-wide: a value masked in any step stays masked in the
+// output of every later step, and an output variable whose value holds a
+// masked value is passed on as sensitive.
 func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) ([]StepResult, error) {
 	log := zerolog.Ctx(ctx)
 	vars, err := runbookVariables(rb, extra)
 	if err != nil {
 		return nil, err
 	}
-	// Workers behind one bastion share one connection to it.
-	hops := &transport.HopPool{}
-	defer hops.Close()
-	conns := NewConns(func(ctx context.Context, name string) (*transport.Conn, error) {
-		t, err := Resolve(r.Config, name, r.Defaults)
-		if err != nil {
-			return nil, err
+	var failures error
+	fail := func(err error) { failures = multierror.Append(failures, vars.Masks().Error(err)) }
+	dial := r.dial
+	if dial == nil {
+		// Workers behind one bastion share one connection to it.
+		hops := &transport.HopPool{}
+		defer hops.Close()
+		dial = func(ctx context.Context, name string) (WorkerConn, error) {
+			t, err := Resolve(r.Config, name, r.Defaults)
+			if err != nil {
+				return nil, err
+			}
+			conn, err := hops.Dial(ctx, t)
+			if err != nil {
+				return nil, err // not a nil *Conn in a non-nil interface
+			}
+			return conn, nil
 		}
-		return hops.Dial(ctx, t)
-	})
+	}
+	conns := NewConns(dial)
 	defer conns.Close()
 	maxPar := r.MaxParallel
 	if maxPar <= 0 {
@@ -86,7 +110,6 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 	sem := make(chan struct{}, maxPar)
 	pulled := &pullLedger{seen: map[string]bool{}}
 	var results []StepResult
-	var failures error
 	failed := false
 	for _, s := range rb.Steps {
 		if !shouldRun(s.Condition, failed) {
@@ -103,8 +126,8 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 			workers, err = r.workersFor(ctx, conns, s)
 		}
 		if err != nil {
-			results = append(results, StepResult{Step: s.Name, Err: err})
-			failures = multierror.Append(failures, fmt.Errorf("step %s: %w", s.Name, err))
+			results = append(results, StepResult{Step: s.Name, Err: err, Masks: vars.Masks()})
+			fail(fmt.Errorf("step %s: %w", s.Name, err))
 			failed = true
 			continue
 		}
@@ -127,24 +150,39 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 			if sr.Failed() {
 				failed = true
 				if sr.Err != nil {
-					failures = multierror.Append(failures, fmt.Errorf("step %s on %s: %w", sr.Step, sr.Worker, sr.Err))
+					fail(fmt.Errorf("step %s on %s: %w", sr.Step, sr.Worker, sr.Err))
 				} else {
-					failures = multierror.Append(failures, fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
+					fail(fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
 				}
 			}
-			for _, name := range sr.Result.OutputOrder {
-				v := sr.Result.OutputVariables[name]
-				vars.Set("Octopus.Action["+s.Name+"].Output."+name, v.Value, v.Sensitive)
-				if len(workers) > 1 {
-					vars.Set("Octopus.Action["+s.Name+"].Output["+sr.Worker+"]."+name, v.Value, v.Sensitive)
-				}
-			}
+			vars.setOutputs(sr, len(workers) > 1, log)
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	return results, failures
+}
+
+// setOutputs makes a step's output variables variables of the steps after
+// it, as Octopus.Action[step].Output.Name (and, from a step on several
+// workers, Octopus.Action[step].Output[worker].Name). Masks are checked
+// again here, as the step's own output was: a step running beside it on
+// another worker may have masked a value since. A value holding a masked
+// value is sensitive; a name holding one is dropped.
+func (v *Variables) setOutputs(sr StepResult, fanOut bool, log *zerolog.Logger) {
+	for _, name := range sr.Result.OutputOrder {
+		out := sr.Result.OutputVariables[name]
+		if v.masks.Holds([]byte(name)) {
+			log.Warn().Str("step", sr.Step).Msg("output variable dropped: its name holds a sensitive value")
+			continue
+		}
+		sensitive := out.Sensitive || v.masks.Holds([]byte(out.Value))
+		v.Set("Octopus.Action["+sr.Step+"].Output."+name, out.Value, sensitive)
+		if fanOut {
+			v.Set("Octopus.Action["+sr.Step+"].Output["+sr.Worker+"]."+name, out.Value, sensitive)
+		}
+	}
 }
 
 func shouldRun(condition string, failed bool) bool {
@@ -214,7 +252,7 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 }
 
 func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
-	res := StepResult{Step: s.Name, Worker: worker}
+	res := StepResult{Step: s.Name, Worker: worker, Masks: vars.Masks()}
 	policy, err := retryPolicyOf(s, vars)
 	if err != nil {
 		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
@@ -225,14 +263,14 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		vars.Set(RetriesVariable, strconv.Itoa(policy.retries), false)
 	}
 	st, err := BuildStep(r.Config, StepInput{Step: s, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: r.ArtifactsDir, ReattachWindow: r.ReattachWindow})
-	res.Masks = st.Masks
 	if err != nil {
 		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
 		return res
 	}
+	st.BundleTrust = r.BundleTrust
 	if fanOut {
 		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
-		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.SafeName(worker))
+		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.DirName(worker))
 	}
 	if pool := r.Config.Workers[worker].Pool; pool != "" {
 		st.Slots = r.Config.Pools[pool].MaxStepsPerWorker
@@ -247,7 +285,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 			return res
 		}
 		zerolog.Ctx(ctx).Warn().Str("step", s.Name).Str("worker", worker).Int("attempt", attempt).Int("attempts", policy.retries+1).
-			Dur("retry_delay", policy.delay).Msg("attempt failed (" + attemptFailure(a) + "): running the step again in a fresh work directory")
+			Dur("retry_delay", policy.delay).Msg("attempt failed (" + vars.Masks().Mask(attemptFailure(a)) + "): running the step again in a fresh work directory")
 		if !policy.wait(ctx) {
 			return res
 		}
@@ -298,14 +336,15 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 		}()
 	}
 	started := time.Now()
-	a.Result, a.Err = remote.Run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
+	run := r.run
+	if run == nil {
+		run = remote.Run
+	}
+	a.Result, a.Err = run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
 	po.Close()
 	pe.Close()
 	if a.Result.Duration == 0 {
 		a.Result.Duration = time.Since(started)
-	}
-	if a.Result.Started.IsZero() {
-		a.Result.Started = started
 	}
 	var se *remote.StepError
 	if a.Err == nil || !errors.As(a.Err, &se) || se.Reason != remote.ReasonImage {

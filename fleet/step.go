@@ -40,10 +40,10 @@ type StepInput struct {
 // one) into the plan remote.Run executes.
 func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	s := in.Step
-	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: filepath.Join(in.ArtifactsDir, remote.SafeName(s.Name)),
+	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: filepath.Join(in.ArtifactsDir, remote.DirName(s.Name)),
 		AllowPrivileged: in.AllowPrivileged, ReattachWindow: in.ReattachWindow}
-	if w, ok := cfg.Workers[in.Worker]; ok && w.AllowPrivileged {
-		st.AllowPrivileged = true
+	if err := grantOptions(cfg, in.Worker, &st); err != nil {
+		return st, err
 	}
 	// The step's variables, with Octopus's names for the step and its
 	// machine: the fields below are templates over them.
@@ -137,6 +137,9 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	if st.ContainerOptions, err = remote.SplitOptions(opts); err != nil {
 		return st, err
 	}
+	if err := remote.ValidateOptions(st.ContainerOptions, st.OptionsPolicy()); err != nil {
+		return st, err
+	}
 
 	switch {
 	case s.Script.File != "":
@@ -185,6 +188,44 @@ func proxyFor(cfg *config.Config, worker string, masks *mask.Set) (*remote.Proxy
 	// encodings the mask set knows.
 	masks.Add(bootstrap.WebUtilityURLEncode(pw.Reveal()))
 	return &remote.Proxy{Host: p.Host, Port: p.Port, Username: p.Username, Password: pw, UseDefault: p.UseDefault}, nil
+}
+
+// grantOptions gives st what the operator's cuttle.yaml grants the
+// worker's container options: its own entry's, its pool's and the
+// defaults' (allow_privileged from the worker or its pool). Nothing in a
+// runbook adds to it.
+func grantOptions(cfg *config.Config, worker string, st *remote.Step) error {
+	w, ok := cfg.Workers[worker]
+	if !ok {
+		return nil // an address, not a worker of the config: --allow-privileged alone
+	}
+	st.WorkerName = worker
+	pool := cfg.Pools[w.Pool]
+	st.AllowPrivileged = st.AllowPrivileged || w.AllowPrivileged || pool.AllowPrivileged
+	for _, src := range []struct {
+		key             string
+		mounts, devices []string
+	}{
+		{"defaults", cfg.Defaults.AllowedMounts, cfg.Defaults.AllowedDevices},
+		{"pools." + w.Pool, pool.AllowedMounts, pool.AllowedDevices},
+		{"workers." + worker, w.AllowedMounts, w.AllowedDevices},
+	} {
+		for i, m := range src.mounts {
+			g, err := remote.ParseMountGrant(m)
+			if err != nil {
+				return fmt.Errorf("config %s: %s.allowed_mounts[%d]: %w", cfg.File, src.key, i, err)
+			}
+			st.AllowedMounts = append(st.AllowedMounts, g)
+		}
+		for i, d := range src.devices {
+			g, err := remote.ParseDeviceGrant(d)
+			if err != nil {
+				return fmt.Errorf("config %s: %s.allowed_devices[%d]: %w", cfg.File, src.key, i, err)
+			}
+			st.AllowedDevices = append(st.AllowedDevices, g)
+		}
+	}
+	return nil
 }
 
 // feedFor finds credentials: the named feed, or the config's feed whose

@@ -18,15 +18,12 @@ type Variables struct {
 	masks *mask.Set
 }
 
-// Clone copies v, so a step can add its own variables.
+// Clone copies v's variables, so a step can add its own. The set of masks
+// is shared, not copied: a value masked in one step (one of its sensitive
+// variables, or a value its script masked) stays masked in every other
+// step of the run, in its output, report and logs.
 func (v *Variables) Clone() *Variables {
-	c := &Variables{list: append([]bootstrap.Variable(nil), v.list...), masks: mask.NewSet()}
-	for _, x := range v.list {
-		if x.Sensitive {
-			c.masks.Add(x.Value)
-		}
-	}
-	return c
+	return &Variables{list: append([]bootstrap.Variable(nil), v.list...), masks: v.masks}
 }
 
 // List returns the variables.

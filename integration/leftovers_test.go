@@ -29,6 +29,10 @@ type ledger struct {
 	n   int
 	// kept are step IDs the test keeps on purpose (--keep-workspace).
 	kept map[string]bool
+	// cleanupFailed are step IDs whose cleanup the test made fail on
+	// purpose (and then cleaned up another way): still checked for
+	// leftovers, but a reported cleanup error is expected.
+	cleanupFailed map[string]bool
 }
 
 var ledgers sync.Map // *testing.T -> *ledger
@@ -43,13 +47,19 @@ func ledgerOf(t *testing.T) *ledger {
 	if err != nil {
 		t.Fatal(err)
 	}
-	l := &ledger{dir: dir, kept: map[string]bool{}}
+	l := &ledger{dir: dir, kept: map[string]bool{}, cleanupFailed: map[string]bool{}}
 	ledgers.Store(t, l)
 	t.Cleanup(func() {
 		defer os.RemoveAll(dir)
 		defer ledgers.Delete(t)
 		for _, s := range l.steps(t) {
-			if !l.isKept(s.ID) {
+			l.mu.Lock()
+			kept, failed := l.kept[s.ID], l.cleanupFailed[s.ID]
+			l.mu.Unlock()
+			if failed {
+				s.CleanupError = ""
+			}
+			if !kept {
 				checkStepGone(t, s)
 			}
 		}
@@ -63,12 +73,6 @@ func (l *ledger) reportPath() string {
 	defer l.mu.Unlock()
 	l.n++
 	return filepath.Join(l.dir, fmt.Sprintf("report-%d.json", l.n))
-}
-
-func (l *ledger) isKept(id string) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.kept[id]
 }
 
 // steps reads every report the test's cuttle runs wrote.
@@ -89,6 +93,16 @@ func keepStep(t *testing.T, id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.kept[id] = true
+}
+
+// cleanupFailedOnPurpose tells t's leftover check that step id's cleanup
+// was made to fail by the test, which removed the step another way: the
+// step must still be gone.
+func cleanupFailedOnPurpose(t *testing.T, id string) {
+	l := ledgerOf(t)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.cleanupFailed[id] = true
 }
 
 // checkStepGone fails t when anything of step s is left on its worker: the

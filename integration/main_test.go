@@ -276,12 +276,12 @@ func runCuttle(t *testing.T, args ...string) result {
 	return runCuttleEnv(t, nil, args...)
 }
 
-// runCuttleEnv runs the binary to completion with extra environment
-// variables (the secrets its flags or config name).
-func runCuttleEnv(t *testing.T, extraEnv []string, args ...string) result {
+// runCuttleEnv is runCuttle with more environment variables (NAME=VALUE),
+// such as the values of sensitive variables.
+func runCuttleEnv(t *testing.T, env []string, args ...string) result {
 	t.Helper()
 	cmd, rep := cuttleCmd(t, args...)
-	cmd.Env = append(cmd.Env, extraEnv...)
+	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

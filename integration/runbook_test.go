@@ -138,8 +138,11 @@ func TestRunbookPullsOncePerWorker(t *testing.T) {
 		}
 		return env.registry.ManifestGets(repo) - before, r
 	}
-	// One pull's requests, as this engine makes them (HEAD, GET...), then
-	// three steps: the same count, or the worker pulled more than once.
+	// One pull's requests of an image the worker has, as this engine makes
+	// them (a first pull also fetches the manifest, later ones only check
+	// its digest), then three steps: the same count, or the worker pulled
+	// more than once.
+	requests("one")
 	one, _ := requests("one")
 	three, r := requests("one", "two", "three")
 	if one < 1 || three != one {
@@ -177,6 +180,10 @@ func TestPerWorkerLimitAcrossControllers(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(shared) })
+	// The bind mount is the operator's to grant, in cuttle.yaml.
+	if err := appendFile(cfg, fmt.Sprintf("defaults: {allowed_mounts: [%q]}\n", shared+":/shared")); err != nil {
+		t.Fatal(err)
+	}
 	rb := filepath.Join(t.TempDir(), "one.yaml")
 	os.WriteFile(rb, []byte(fmt.Sprintf(`steps:
   - name: exclusive
@@ -204,4 +211,17 @@ func TestPerWorkerLimitAcrossControllers(t *testing.T) {
 	if len(lines) != 8 || lines[0] != "start" || lines[2] != "end" || lines[4] != "start" || lines[6] != "end" || lines[1] != lines[3] {
 		t.Errorf("the two steps overlapped on a worker limited to one step:\n%s", b)
 	}
+}
+
+// appendFile adds text at the end of file.
+func appendFile(file, text string) error {
+	f, err := os.OpenFile(file, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := f.WriteString(text); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

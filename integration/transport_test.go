@@ -187,7 +187,12 @@ func TestPasswordAndEncryptedKey(t *testing.T) {
 func TestDeadLinkDetected(t *testing.T) {
 	t.Parallel()
 	s := newSSHD(t)
-	cmd, rep := cuttleCmd(t, "run", "--worker", s.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts,
+	// A user of its own: the gc at the end must not touch other tests' steps.
+	u, err := suiteUser("cuttle-deadlink", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd, rep := cuttleCmd(t, "run", "--worker", s.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts,
 		"--keepalive", "1s", "--reattach-window", "0", "--image", env.image, "--pull", "never", "--inline", "echo started; sleep 60")
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -237,8 +242,9 @@ func TestDeadLinkDetected(t *testing.T) {
 		syscall.Kill(pid, syscall.SIGCONT)
 	}
 	s0 := step(t, result{report: readReport(t, rep)})
+	cleanupFailedOnPurpose(t, s0.ID)
 	exec.Command("docker", "rm", "-f", "cuttle-"+s0.ID).Run() // its sleep 60 still runs: gc keeps running containers
-	gc := runCuttle(t, "gc", "--worker", s.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts, "--older-than", "0s")
+	gc := runCuttle(t, "gc", "--worker", s.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", s.KnownHosts, "--older-than", "0s")
 	if gc.code != 0 || !strings.Contains(gc.stdout+gc.stderr, s0.ID) {
 		t.Errorf("gc after the worker came back: exit %d\n%s%s", gc.code, gc.stdout, gc.stderr)
 	}

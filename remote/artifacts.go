@@ -20,6 +20,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -107,7 +108,7 @@ func receivePack(r *bufio.Reader, reqs []artifactRequest, local string, log zero
 			return arts, fmt.Errorf("the artifact stream is garbled at %s", req.Path)
 		}
 		if h.Error != "" {
-			log.Warn().Str("artifact", req.Path).Msg("artifact refused: " + h.Error)
+			log.Warn().Str("artifact", printable.String(req.Path)).Msg("artifact refused: " + printable.String(h.Error))
 			continue
 		}
 		name := req.Name

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path"
 	"strings"
 	"time"
 
@@ -45,6 +46,34 @@ func ticketFor(st Step, p runPlan, key []byte, started time.Time) Ticket {
 	return Ticket{Name: st.Name, StepID: p.StepID, WorkDir: p.WorkDir, BundleDir: p.BundleDir, Key: key, Window: st.ReattachWindow, Started: started, ArtifactsDir: st.ArtifactsDir}
 }
 
+// checkAttachBundle checks the bundle at dir by a full hash when it is
+// b; another cuttle's bundle cannot be checked here, and runs as it is.
+func checkAttachBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, dir string) error {
+	if b.Sums == "" || path.Base(dir) != b.Digest {
+		return nil
+	}
+	var out bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", checkBundleScript, "sh", dir, b.Sums}, Stdout: &out}); err != nil {
+		return stepErr(sh.String(), ReasonUnreachable, "checking the bundle %s: %v", dir, err)
+	}
+	switch parseKV(out.Bytes())["bundle"] {
+	case "present":
+		return nil
+	case "nosha":
+		return stepErr(sh.String(), ReasonRunner, "the worker has no sha256sum to check cuttle's cached bundle with: install coreutils")
+	}
+	return stepErr(sh.String(), ReasonRunner, "the cached bundle %s the step runs from does not match its digest (a file in it was changed): attach runs nothing of it; the step is left to its dead man's switch, and the next step replaces the bundle", dir)
+}
+
+// readMasksScript prints a step's masks file, $1. The step's container
+// writes its work directory as root: what it planted there (a symlink to
+// a file of the SSH user's, or to /dev/zero) is not read. Exit 1: no
+// such file.
+const readMasksScript = `d=${1%/*}
+if [ -L "$d" ] || [ -L "$1" ] || [ ! -f "$1" ]; then exit 1; fi
+exec head -c 67108864 -- "$1"
+`
+
 // Attach follows a running step from its ticket, from the first byte of
 // its output, to its end, as the controller that started it would have:
 // the output is masked (the step's sensitive values come from the
@@ -56,7 +85,11 @@ func ticketFor(st Step, p runPlan, key []byte, started time.Time) Ticket {
 // When ctx ends first (Ctrl-C), it detaches and leaves the step running:
 // its dead man's switch removes it once the window passes, unless a
 // controller attaches again.
-func Attach(ctx context.Context, sh Shell, t Ticket, artifactsDir string, masks *mask.Set, out Output) (res Result, err error) {
+//
+// Nothing of the step's bundle runs on the worker host before it is
+// checked, when it is b (this cuttle's); a changed one is refused, not
+// replaced, as the running step has it mounted.
+func Attach(ctx context.Context, sh Shell, b bootstrap.Bundle, t Ticket, artifactsDir string, masks *mask.Set, out Output) (res Result, err error) {
 	log := zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", t.Name).Str("container", ContainerName(t.StepID)).Logger()
 	res.ID, res.WorkDir, res.Started = t.StepID, t.WorkDir, t.Started
 	home, ok := strings.CutSuffix(t.WorkDir, "/.cuttle/work/"+t.StepID)
@@ -65,7 +98,7 @@ func Attach(ctx context.Context, sh Shell, t Ticket, artifactsDir string, masks 
 	}
 	plan := runPlan{StepID: t.StepID, Home: home, WorkDir: t.WorkDir, BundleDir: t.BundleDir, EngineWait: t.Window}
 	var content bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"cat", t.WorkDir + "/" + bootstrap.LogDir + "/" + bootstrap.MasksFile}, Stdout: &content}); err != nil {
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", readMasksScript, "sh", t.WorkDir + "/" + bootstrap.LogDir + "/" + bootstrap.MasksFile}, Stdout: &content}); err != nil {
 		var ee *transport.ExitError
 		if errors.As(err, &ee) {
 			return res, stepErr(sh.String(), ReasonWorkspace, "step %s is no longer on the worker: it ended and was cleaned up, or its dead man's switch removed it once its controller had been silent for %s", t.StepID, t.Window)
@@ -83,6 +116,9 @@ func Attach(ctx context.Context, sh Shell, t Ticket, artifactsDir string, masks 
 		masks.Add(v)
 	}
 
+	if err := checkAttachBundle(ctx, sh, b, t.BundleDir); err != nil {
+		return res, err
+	}
 	stopHeartbeat := startHeartbeat(ctx, sh, plan, t.Window, true, log)
 	defer func() { stopHeartbeat() }()
 	proc := newOutputProcessor(masks, out, log)

@@ -28,6 +28,7 @@ func TestInstallBundleRace(t *testing.T) {
 		t.Skip("no mv")
 	}
 	d := t.TempDir()
+	t.Cleanup(func() { exec.Command("chmod", "-R", "u+w", d).Run() }) // bundles are read-only
 	const digest = "abc123"
 	const installers = 24
 	stop := make(chan struct{})
@@ -62,7 +63,7 @@ func TestInstallBundleRace(t *testing.T) {
 				errs <- err
 				return
 			}
-			out, err := exec.Command("sh", "-c", installBundleScript, "sh", d, digest, up, "cuttle").CombinedOutput()
+			out, err := exec.Command("sh", "-c", installBundleScript, "sh", d, digest, "", up, "cuttle").CombinedOutput()
 			if err != nil {
 				errs <- fmt.Errorf("installer %d: %v: %s", i, err, out)
 			}
@@ -112,7 +113,7 @@ func TestInstallBundleLeftoverInTheWay(t *testing.T) {
 	if err := os.WriteFile(up, []byte("runner"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("sh", "-c", installBundleScript, "sh", d, "abc123", up, "cuttle").CombinedOutput()
+	out, err := exec.Command("sh", "-c", installBundleScript, "sh", d, "abc123", "", up, "cuttle").CombinedOutput()
 	if err == nil {
 		t.Fatalf("install succeeded over an incomplete directory: %s", out)
 	}
@@ -167,7 +168,7 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+			if _, err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -178,7 +179,7 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 	}
 	// Nothing in flight any more: a later step that finds the bundle gone
 	// sends it again.
-	if err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+	if _, err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := sh.uploads.Load(); got != 2*perUpload {
@@ -191,7 +192,7 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}) != nil {
+			if _, err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 				failed.Add(1)
 			}
 		}()

@@ -8,6 +8,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -37,7 +38,7 @@ func startHeartbeat(ctx context.Context, sh Shell, p runPlan, window time.Durati
 		tail := &tailBuffer{max: 512}
 		err := sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: heartbeatArgs(p, window, resumed), Stdin: pr, Stderr: tail})
 		if err != nil {
-			log.Warn().Err(err).Str("detail", lastLine(tail.String())).Msg("dead man's switch not armed on this worker")
+			log.Warn().Err(err).Str("detail", printable.String(lastLine(tail.String()))).Msg("dead man's switch not armed on this worker")
 		}
 		pr.Close()
 	}()

@@ -2,9 +2,11 @@ package remote
 
 import (
 	"fmt"
+	"io"
 	"path"
 	"strings"
 
+	"github.com/spf13/pflag"
 	"mvdan.cc/sh/v3/syntax"
 )
 
@@ -97,157 +99,164 @@ func unescape(s string, dq bool) string {
 	return b.String()
 }
 
-// dockerRunBoolFlags are the `docker run` flags that take no value.
-var dockerRunBoolFlags = map[string]bool{
-	"d": true, "detach": true, "i": true, "interactive": true, "t": true, "tty": true,
-	"init": true, "no-healthcheck": true, "oom-kill-disable": true, "P": true, "publish-all": true,
-	"privileged": true, "read-only": true, "rm": true, "sig-proxy": true, "disable-content-trust": true,
-	"q": true, "quiet": true, "help": true, "use-api-socket": true,
-}
-
-// contractFlags would break how cuttle runs and removes the step.
-var contractFlags = map[string]string{
-	"rm": "cuttle removes the container itself", "name": "cuttle names the container cuttle-<step id>",
-	"entrypoint": "the step runner is the container's process", "w": "the work directory is the working directory",
-	"workdir": "the work directory is the working directory", "i": "cuttle uses stdin to hand the runner its variables",
-	"interactive": "cuttle uses stdin to hand the runner its variables", "t": "steps have no terminal", "tty": "steps have no terminal",
-	"d": "cuttle follows the step to its end", "detach": "cuttle follows the step to its end",
-	"pull": "use cuttle's --pull", "a": "cuttle attaches stdout and stderr", "attach": "cuttle attaches stdout and stderr",
-	"cidfile": "cuttle tracks the container by name", "help": "not an option for a step",
-}
-
-// ContainerOptionsPolicy is what the worker allows.
+// ContainerOptionsPolicy is what the operator lets a step's extra docker
+// run options do on one worker. The step author writes the options; only
+// the operator (cuttle.yaml, or whoever runs cuttle with
+// --allow-privileged) widens what they may do.
 type ContainerOptionsPolicy struct {
+	// AllowPrivileged lifts the allowlist: every docker run option is
+	// allowed except those cuttle itself relies on (runFlags' contract).
 	AllowPrivileged bool
+	// Mounts and Devices are the host paths the operator lets steps use
+	// (allowed_mounts, allowed_devices).
+	Mounts  []MountGrant
+	Devices []DeviceGrant
 	// Protected paths may not be mount targets: the work directory and
 	// the bundle directory.
 	Protected []string
+	// Worker names the worker in messages (its name in cuttle.yaml).
+	Worker string
 }
 
-// ValidateOptions checks split options against the contract. Every word
-// must be an option or the value of the option before it.
+// OptionsPolicy is what the step's container options may do, with
+// protected the paths cuttle mounts itself.
+func (st Step) OptionsPolicy(protected ...string) ContainerOptionsPolicy {
+	return ContainerOptionsPolicy{AllowPrivileged: st.AllowPrivileged, Mounts: st.AllowedMounts,
+		Devices: st.AllowedDevices, Protected: protected, Worker: st.WorkerName}
+}
+
+// ValidateOptions checks split options against the policy. They are parsed
+// as docker parses them (spf13/pflag with docker run's flags), so every
+// spelling (--flag=value, -v/x:/y, -e=X, combined shorthands) reaches the
+// same check. Every word must be an option or the value of one. Anything
+// not on the allowlist is refused with the option named and the fix.
 func ValidateOptions(opts []string, pol ContainerOptionsPolicy) error {
-	for i := 0; i < len(opts); i++ {
-		o := opts[i]
-		if !strings.HasPrefix(o, "-") || o == "-" || o == "--" {
-			return fmt.Errorf("container option %q is not an option: extra docker run options must start with '-' (the image and command are cuttle's)", o)
+	settings, err := parseRunFlags(opts)
+	if err != nil {
+		return err
+	}
+	for _, s := range settings {
+		f := runFlags[s.flag]
+		var r *refusal
+		switch {
+		case f.contract != "":
+			r = &refusal{why: f.contract, need: needNever}
+		case f.beyond != "":
+			r = &refusal{why: f.beyond, need: needPrivileged}
+		case f.check != nil:
+			r = f.check(&pol, s.value)
 		}
-		var name, value string
-		hasValue := false
-		if long, ok := strings.CutPrefix(o, "--"); ok {
-			name, value, hasValue = strings.Cut(long, "=")
-		} else {
-			// Shorthands may be combined (-it) or carry a value (-eA=b).
-			j := 1
-			for ; j < len(o); j++ {
-				name = o[j : j+1]
-				if err := checkFlag(name, "", false, pol); err != nil {
-					return err
-				}
-				if !dockerRunBoolFlags[name] {
-					break
-				}
-			}
-			if j >= len(o) {
-				continue
-			}
-			if j+1 < len(o) {
-				value, hasValue = strings.TrimPrefix(o[j+1:], "="), true
-			}
-		}
-		if !hasValue && !dockerRunBoolFlags[name] {
-			if i+1 >= len(opts) {
-				return fmt.Errorf("container option %s needs a value", o)
-			}
-			i++
-			value, hasValue = opts[i], true
-		}
-		if err := checkFlag(name, value, hasValue, pol); err != nil {
-			return err
+		if r != nil && (r.need == needNever || !pol.AllowPrivileged) {
+			return pol.explain(s, r)
 		}
 	}
 	return nil
 }
 
-func checkFlag(name, value string, hasValue bool, pol ContainerOptionsPolicy) error {
-	if why, ok := contractFlags[name]; ok {
-		return fmt.Errorf("container option %s is not allowed: %s", flagName(name), why)
+// setting is one flag as docker's parser read it, in order.
+type setting struct {
+	flag, value string
+}
+
+func (s setting) String() string {
+	f := runFlags[s.flag]
+	switch {
+	case f.bool && s.value == "true":
+		return "--" + s.flag
+	case f.bool:
+		return "--" + s.flag + "=" + s.value
 	}
-	if name == "label" || name == "l" {
-		if strings.HasPrefix(value, "io.cuttle.") {
-			return fmt.Errorf("container option --label %s: io.cuttle.* labels are cuttle's own", value)
-		}
-	}
-	var priv string
-	switch name {
-	case "privileged", "cap-add", "device", "device-cgroup-rule":
-		priv = flagName(name)
-	case "pid", "ipc", "uts", "userns", "cgroupns":
-		if value == "host" {
-			priv = "--" + name + " host"
-		}
-	case "security-opt":
-		if strings.Contains(value, "unconfined") {
-			priv = "--security-opt " + value
-		}
-	case "v", "volume", "mount":
-		src, dst := mountPaths(name, value)
-		for _, p := range pol.Protected {
-			if dst != "" && (dst == p || strings.HasPrefix(dst, p+"/")) {
-				return fmt.Errorf("container option %s %s would replace %s, which cuttle mounts itself", flagName(name), value, p)
-			}
-		}
-		if sensitiveHostPath(src) {
-			priv = "a mount of " + src
-		}
-	}
-	if priv != "" && !pol.AllowPrivileged {
-		return fmt.Errorf("container option %s is refused: it gives the step control of the worker; set allow_privileged: true for this worker to permit it", priv)
-	}
+	return "--" + s.flag + " " + s.value
+}
+
+// recorder is a pflag.Value that keeps every value given to its flag.
+type recorder struct {
+	flag string
+	into *[]setting
+}
+
+func (r recorder) Set(v string) error {
+	*r.into = append(*r.into, setting{r.flag, v})
 	return nil
 }
+func (recorder) String() string { return "" }
+func (recorder) Type() string   { return "string" }
 
-func flagName(name string) string {
-	if len(name) == 1 {
-		return "-" + name
-	}
-	return "--" + name
-}
-
-// mountPaths reads the host source and container target of -v/--mount.
-func mountPaths(flag, value string) (src, dst string) {
-	if flag == "mount" {
-		for _, kv := range strings.Split(value, ",") {
-			k, v, _ := strings.Cut(kv, "=")
-			switch strings.TrimSpace(k) {
-			case "source", "src":
-				src = v
-			case "target", "dst", "destination":
-				dst = v
-			}
-		}
-	} else {
-		parts := strings.Split(value, ":")
-		switch len(parts) {
-		case 1:
-			dst = parts[0]
-		default:
-			src, dst = parts[0], parts[1]
+// parseRunFlags reads opts with docker's own flag parser and docker run's
+// flag table: what it returns is what docker would see.
+func parseRunFlags(opts []string) ([]setting, error) {
+	fs := pflag.NewFlagSet("docker run", pflag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	fs.SetInterspersed(false) // docker run stops at the image
+	var got []setting
+	for name, f := range runFlags {
+		pf := fs.VarPF(recorder{name, &got}, name, f.short, "")
+		if f.bool {
+			pf.NoOptDefVal = "true"
 		}
 	}
-	if dst != "" {
-		dst = path.Clean(dst)
+	if err := fs.Parse(opts); err != nil {
+		return nil, fmt.Errorf("container options: %w (docker run --help lists the options)", err)
 	}
-	if src != "" && strings.HasPrefix(src, "/") {
-		src = path.Clean(src)
+	if fs.ArgsLenAtDash() >= 0 {
+		return nil, fmt.Errorf("container option %q is not an option: extra docker run options must start with '-' (the image and command are cuttle's)", "--")
 	}
-	return src, dst
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("container option %q is not an option: extra docker run options must start with '-' (the image and command are cuttle's)", fs.Arg(0))
+	}
+	return got, nil
 }
 
-func sensitiveHostPath(src string) bool {
-	switch src {
-	case "/", "/etc", "/root", "/boot", "/proc", "/sys", "/dev", "/var/run/docker.sock", "/run/docker.sock", "/var/run", "/run", "/var/lib/docker", "/home":
-		return true
+// need says who may lift a refusal.
+type need int
+
+const (
+	needNever      need = iota // cuttle relies on it: nobody
+	needPrivileged             // the operator, with allow_privileged
+	needMount                  // the operator, with allowed_mounts (or allow_privileged)
+	needDevice                 // the operator, with allowed_devices (or allow_privileged)
+)
+
+// refusal is why one option is not allowed.
+type refusal struct {
+	why  string
+	need need
+	// grant is the allowed_mounts or allowed_devices entry that would
+	// permit it.
+	grant string
+}
+
+func (p *ContainerOptionsPolicy) explain(s setting, r *refusal) error {
+	if r.need == needNever {
+		return fmt.Errorf("container option %s is not allowed: %s", s, r.why)
 	}
-	return false
+	worker := "this worker"
+	if p.Worker != "" {
+		worker = "worker " + p.Worker
+	}
+	fix := fmt.Sprintf("set allow_privileged: true for %s (or its pool) in cuttle.yaml, or run cuttle run with --allow-privileged", worker)
+	switch r.need {
+	case needMount:
+		fix = fmt.Sprintf("add %q to allowed_mounts of %s (or of its pool, or defaults) in cuttle.yaml, or set allow_privileged: true there, or run cuttle run with --allow-privileged", r.grant, worker)
+	case needDevice:
+		fix = fmt.Sprintf("add %q to allowed_devices of %s (or of its pool, or defaults) in cuttle.yaml, or set allow_privileged: true there, or run cuttle run with --allow-privileged", r.grant, worker)
+	}
+	return fmt.Errorf("container option %s is refused: %s. Only the worker's operator can allow it: %s", s, r.why, fix)
+}
+
+// beyond is a refusal the operator can lift with allow_privileged.
+func beyond(format string, a ...any) *refusal {
+	return &refusal{why: fmt.Sprintf(format, a...), need: needPrivileged}
+}
+
+// protectedTarget refuses a container path over one cuttle mounts itself.
+func (p *ContainerOptionsPolicy) protectedTarget(target string) *refusal {
+	t := path.Clean(strings.ReplaceAll(target, `\`, "/"))
+	for _, pr := range p.Protected {
+		if t == pr || strings.HasPrefix(t, pr+"/") {
+			return &refusal{why: fmt.Sprintf("it would mount over %s, which cuttle mounts itself", pr), need: needNever}
+		}
+	}
+	return nil
 }

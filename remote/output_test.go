@@ -98,10 +98,11 @@ func FuzzBlocksMatchLines(f *testing.F) {
 			return out.String(), errb.String(), fmt.Sprint(p.results().vars)
 		}
 		// Few values: a search per form; many: the one-pass prefix search.
-		for _, values := range [][]string{
-			{"topsecret", "ab\ncdef"},
-			{"topsecret", "ab\ncdef", "alpha-secret", "bravo-secret", "charlie", "delta-value", "echo1234", "foxtrot!", "golf/hotel"},
-		} {
+		many := []string{"topsecret", "ab\ncdef", "alpha-secret", "bravo-secret", "charlie", "delta-value", "echo1234", "foxtrot!", "golf/hotel"}
+		for i := range 12 {
+			many = append(many, fmt.Sprintf("generated-%d-Zq%d", i, i*7919))
+		}
+		for _, values := range [][]string{{"topsecret", "ab\ncdef"}, many} {
 			o1, e1, v1 := run(false, values)
 			o2, e2, v2 := run(true, values)
 			if o1 != o2 || e1 != e2 || v1 != v2 {

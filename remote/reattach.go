@@ -100,6 +100,9 @@ func followErr(sh Shell, p runPlan, err error) error {
 		return stepErr(sh.String(), ReasonDocker, "the Docker engine on the worker stopped answering while the step ran and did not come back within %s: start it (systemctl start docker); the container may still be there: run cuttle gc on this worker once the engine is back", p.EngineWait)
 	case errors.As(err, &ee) && ee.Code == bootstrap.FollowFailed:
 		return stepErr(sh.String(), ReasonWorkspace, "reading the step's output logs in %s/%s failed", p.WorkDir, bootstrap.LogDir)
+	case errors.As(err, &ee) && ee.Code == 126:
+		// The shell found the runner but could not execute it.
+		return stepErr(sh.String(), ReasonWorkspace, "the step runner in %s cannot be executed on the worker host (is ~/.cuttle on a noexec mount? cuttle workers check tells): remount it without noexec, or give the SSH user a home on another filesystem", p.BundleDir)
 	}
 	return stepErr(sh.String(), ReasonWorkspace, "reading the step's output: %v", err)
 }

@@ -7,8 +7,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"os"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -17,6 +15,7 @@ import (
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -41,8 +40,15 @@ type Step struct {
 	Variables []bootstrap.Variable
 	// ContainerOptions are extra docker run options, already split.
 	ContainerOptions []string
-	// AllowPrivileged permits options that give the step the worker.
+	// AllowPrivileged permits options that give the step the worker. It
+	// comes from the operator only: cuttle.yaml or --allow-privileged.
 	AllowPrivileged bool
+	// AllowedMounts and AllowedDevices are the host paths the operator
+	// lets the step's options bind-mount or use (cuttle.yaml).
+	AllowedMounts  []MountGrant
+	AllowedDevices []DeviceGrant
+	// WorkerName is the worker's name in cuttle.yaml, for messages.
+	WorkerName string
 	// ArtifactsDir is the directory artifacts land in, as <name>.
 	ArtifactsDir string
 	// Masks holds the values to hide in all output; the script may add
@@ -67,6 +73,9 @@ type Step struct {
 	FailOnErrorOutput bool
 	// Proxy is the worker's proxy setting (nil: none configured).
 	Proxy *Proxy
+	// BundleTrust, when set, lets a cached bundle this controller hashed
+	// before be checked by its fingerprint (nil: hashed at every step).
+	BundleTrust *BundleTrust
 }
 
 // Output is where a step's output goes.
@@ -131,6 +140,12 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	if st.Masks == nil {
 		st.Masks = mask.NewSet()
 	}
+	maskFeed(st.Masks, st.Feed)
+	// Refused options stop the step before anything reaches the worker;
+	// the paths cuttle mounts itself are checked once they are known.
+	if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy()); err != nil {
+		return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
+	}
 	var logKey []byte
 	if st.External == nil && st.ReattachWindow > 0 {
 		// The runner keeps the output on the worker, under this key, for
@@ -147,7 +162,10 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	}
 	res.Started = time.Now()
 	sessions0, sftp0 := exchanges(sh)
-	prefix := res.Started.UTC().Format("20060102150405") + "-" + strconv.Itoa(os.Getpid())
+	prefix, err := stepIDPrefix(res.Started)
+	if err != nil {
+		return res, stepErr(sh.String(), ReasonWorkspace, "a random step id: %w", err)
+	}
 	askImage := ""
 	if st.Pull != PullAlways || (st.Build != nil && st.Build.GitURL == "") {
 		askImage = st.Image
@@ -178,8 +196,10 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 
 	var plan runPlan
 	var facts Facts
+	bref := bundleRef{Digest: b.Digest, Sums: b.Sums, Known: st.BundleTrust.known(sh.String(), b.Digest)}
 	setPlan := func(f Facts) {
 		facts = f
+		st.BundleTrust.remember(sh.String(), b.Digest, f.BundleFingerprint)
 		res.ID, res.WorkDir = facts.Ticket, facts.WorkDir()
 		log = log.With().Str("container", ContainerName(res.ID)).Logger()
 		plan = runPlan{
@@ -264,7 +284,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		}}
 		runStarted = true
 		err = sh.Run(ctx, &transport.Cmd{
-			Args:  preflightArgs(prefix, ticket, b.Digest, askImage, extDigest, launchTemplate(st, b.Digest, res.Started.UTC().Format(time.RFC3339), logKey != nil)),
+			Args:  preflightArgs(prefix, ticket, bref, askImage, extDigest, launchTemplate(st, b.Digest, res.Started.UTC().Format(time.RFC3339), logKey != nil)),
 			Stdin: bytes.NewReader(payload), Stdout: ls, Stderr: ls.stderrWriter(),
 		})
 		launched = ls.launched
@@ -277,11 +297,11 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			if ferr != nil {
 				return res, ferr
 			}
-			log.Debug().Str("why", parseKV(ls.facts.Bytes())["launch"]).Msg("fast path not taken")
+			log.Debug().Str("why", printable.String(parseKV(ls.facts.Bytes())["launch"])).Msg("fast path not taken")
 			setPlan(f)
 		}
 	} else {
-		f, ferr := preflight(ctx, sh, prefix, ticket, b.Digest, askImage, extDigest)
+		f, ferr := preflight(ctx, sh, prefix, ticket, bref, askImage, extDigest)
 		if ferr != nil {
 			return res, ferr
 		}
@@ -292,18 +312,14 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		if strings.ContainsAny(facts.Home, ":,") {
 			return res, stepErr(sh.String(), ReasonWorkspace, "home directory %q contains ':' or ',', which docker's -v cannot mount", facts.Home)
 		}
-		if err := ValidateOptions(st.ContainerOptions, ContainerOptionsPolicy{
-			AllowPrivileged: st.AllowPrivileged, Protected: []string{plan.WorkDir, plan.BundleDir},
-		}); err != nil {
+		if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy(plan.WorkDir, plan.BundleDir)); err != nil {
 			return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
 		}
 		if got := bootstrap.ArchOf(facts.Arch); got != b.Arch {
 			return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
 		}
-		if !facts.BundlePresent {
-			if err := ensureBundle(ctx, sh, b, facts); err != nil {
-				return res, err
-			}
+		if err := readyBundle(ctx, sh, b, facts, st.BundleTrust, log); err != nil {
+			return res, err
 		}
 		if st.ReattachWindow > 0 {
 			// From here on the step has a heartbeat: gc keeps it while it
@@ -402,7 +418,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		return res, stepErr(sh.String(), ReasonDocker, "docker run: %w", err)
 	}
 	if res.ResultMessage != "" && res.ExitCode != 0 {
-		log.Error().Int("exit_code", res.ExitCode).Msg(st.Masks.Mask(res.ResultMessage))
+		log.Error().Int("exit_code", res.ExitCode).Msg(printable.String(st.Masks.Mask(res.ResultMessage)))
 	}
 	if reqs := reported.artifacts; len(reqs) > 0 {
 		stopHeartbeat()
@@ -451,11 +467,11 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 		return stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
 	case st.Pull != PullAlways && facts.ImageID != "" && st.Feed != nil && st.Feed.Username != "":
 		// Present, but maybe pulled with someone else's credentials.
-		return verifyAccess(ctx, sh, facts.WorkDir(), st.Image, st.Feed)
+		return verifyAccess(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed)
 	case st.Pull != PullAlways && facts.ImageID != "":
 		return nil
 	}
-	if err := pullImage(ctx, sh, facts.WorkDir(), st.Image, st.Feed, progress); err != nil {
+	if err := pullImage(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed, progress); err != nil {
 		return err
 	}
 	// The platform of what was just pulled: an arm64-only tag on an

@@ -39,6 +39,11 @@ type Server struct {
 	// Grace is how long running steps may finish after SIGTERM.
 	Grace time.Duration
 
+	// runbook, when set, stands in for NewRunner(out).Run in tests;
+	// graceTimer for time.After in Stop.
+	runbook    func(ctx context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error)
+	graceTimer func(time.Duration) <-chan time.Time
+
 	cron    *cron.Cron
 	entries map[string]cron.EntryID
 	started time.Time
@@ -82,23 +87,29 @@ func (s *Server) Start(ctx context.Context) {
 	s.runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.entries = map[string]cron.EntryID{}
 	s.cron = cron.New(cron.WithParser(Parser))
-	log := zerolog.Ctx(ctx)
 	for _, rb := range s.Runbooks {
-		busy := &atomic.Bool{} // this runbook has a run going
-		id, _ := s.cron.AddFunc(rb.Schedule, func() {
-			if !busy.CompareAndSwap(false, true) {
-				s.Metrics.Skip(rb.Name)
-				log.Warn().Str("runbook", rb.Name).Msg("previous run still going: this scheduled run is skipped")
-				return
-			}
-			s.wg.Add(1)
-			defer s.wg.Done()
-			defer busy.Store(false)
-			s.runOnce(s.runCtx, rb)
-		})
+		id, _ := s.cron.AddFunc(rb.Schedule, s.job(ctx, rb))
 		s.entries[rb.Name] = id
 	}
 	s.cron.Start()
+}
+
+// job is what the schedule calls for rb: a run, unless the previous one
+// is still going.
+func (s *Server) job(ctx context.Context, rb *config.Runbook) func() {
+	log := zerolog.Ctx(ctx)
+	busy := &atomic.Bool{} // this runbook has a run going
+	return func() {
+		if !busy.CompareAndSwap(false, true) {
+			s.Metrics.Skip(rb.Name)
+			log.Warn().Str("runbook", rb.Name).Msg("previous run still going: this scheduled run is skipped")
+			return
+		}
+		s.wg.Add(1)
+		defer s.wg.Done()
+		defer busy.Store(false)
+		s.runOnce(s.runCtx, rb)
+	}
 }
 
 func (s *Server) runOnce(ctx context.Context, rb *config.Runbook) {
@@ -112,8 +123,13 @@ func (s *Server) runOnce(ctx context.Context, rb *config.Runbook) {
 	}
 	defer f.Close()
 	log.Info().Str("run", id).Msg("run started")
-	r := s.NewRunner(f)
-	results, runErr := r.Run(log.WithContext(ctx), rb, nil)
+	runbook := s.runbook
+	if runbook == nil {
+		runbook = func(ctx context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error) {
+			return s.NewRunner(out).Run(ctx, rb, nil)
+		}
+	}
+	results, runErr := runbook(log.WithContext(ctx), rb, f)
 	run.Duration = time.Since(run.Start)
 	run.Status = "succeeded"
 	for _, res := range results {
@@ -148,9 +164,13 @@ func (s *Server) runOnce(ctx context.Context, rb *config.Runbook) {
 // then cancels them (their containers and work directories are removed).
 func (s *Server) Stop() {
 	stopped := s.cron.Stop()
+	after := s.graceTimer
+	if after == nil {
+		after = time.After
+	}
 	select {
 	case <-stopped.Done():
-	case <-time.After(s.Grace):
+	case <-after(s.Grace):
 		s.cancel()
 	}
 	s.wg.Wait()

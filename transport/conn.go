@@ -297,9 +297,18 @@ func (c *Conn) RunPrepared(ctx context.Context, p *Prepared, cmd *Cmd) error {
 	}
 	switch {
 	case st.missing:
-		// The channel closed without a status: the link went, or is going.
+		// The channel closed without a status (x/crypto's
+		// ExitMissingError): the link went, or is going. Should it stay
+		// up, the command's end is as unknown as after a lost link, and
+		// callers resume the same way.
 		l.waitDead(time.Second)
-		return l.wrap(c.target, errors.New("connection lost before the remote command reported its exit status"))
+		noStatus := errors.New("the session closed before the remote command reported its exit status")
+		select {
+		case <-l.done:
+			return l.wrap(c.target, noStatus)
+		default:
+			return fmt.Errorf("%s: %w: %v", c.target, ErrConnectionLost, noStatus)
+		}
 	case st.signal != "":
 		return &ExitError{Code: -1, Signal: st.signal}
 	case st.code != 0:
@@ -499,10 +508,8 @@ func (l *link) close() error {
 }
 
 // watch closes the link when its connection ends and sends a keepalive
-// every interval. The link is declared dead, and closed, once nothing has
-// been heard for max intervals while a request waits: checked on the
-// interval's tick, with half an interval of slack for the reply's round
-// trip, so a dead link is found within max intervals of its last reply.
+// every interval. The link is declared dead, and closed, once a keepalive
+// has gone unanswered for max whole intervals (see keepalive).
 func (l *link) watch(t Target) {
 	go func() {
 		_ = l.client.Wait()
@@ -515,39 +522,64 @@ func (l *link) watch(t Target) {
 	if max == 0 {
 		max = 3
 	}
-	limit := time.Duration(max)*interval - interval/2
 	go func() {
 		tick := time.NewTicker(interval)
 		defer tick.Stop()
-		lastHeard := time.Now()
+		ka := keepalive{max: max, lastHeard: time.Now()}
 		replies := make(chan error, 1)
-		pending := false
 		for {
 			select {
 			case <-l.done:
 				return
 			case err := <-replies:
-				pending = false
-				if err == nil {
-					lastHeard = time.Now()
+				ka.reply(err, time.Now())
+			case <-tick.C:
+				send, dead := ka.tick()
+				if dead {
+					lastHeard := ka.lastHeard
+					l.deadSince.Store(&lastHeard)
+					l.close()
+					return
 				}
-			case now := <-tick.C:
-				if pending {
-					if now.Sub(lastHeard) >= limit {
-						l.deadSince.Store(&lastHeard)
-						l.close()
-						return
-					}
-					continue
+				if send {
+					go func() {
+						_, _, err := l.client.SendRequest("keepalive@openssh.com", true, nil)
+						replies <- err
+					}()
 				}
-				pending = true
-				go func() {
-					_, _, err := l.client.SendRequest("keepalive@openssh.com", true, nil)
-					replies <- err
-				}()
 			}
 		}
 	}()
+}
+
+// keepalive decides, tick by tick, when to send a keepalive and when the
+// link is dead: one request is outstanding at a time, and a request still
+// unanswered after max ticks (whole intervals) means the worker has been
+// silent that long.
+type keepalive struct {
+	max       int
+	pending   bool
+	missed    int       // ticks since the outstanding request was sent
+	lastHeard time.Time // the last reply
+}
+
+// tick is one interval passing: send a request, or declare the link dead.
+func (k *keepalive) tick() (send, dead bool) {
+	if !k.pending {
+		k.pending, k.missed = true, 0
+		return true, false
+	}
+	k.missed++
+	return false, k.missed >= k.max
+}
+
+// reply is the answer to the outstanding request (err: none came, the
+// connection ended).
+func (k *keepalive) reply(err error, at time.Time) {
+	k.pending = false
+	if err == nil {
+		k.lastHeard = at
+	}
 }
 
 // limitedBuffer keeps the first 64 KiB written to it: enough for any

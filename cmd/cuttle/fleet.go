@@ -140,7 +140,7 @@ func newGCCmd(io stdio) *cobra.Command {
 		var mu sync.Mutex
 		lines := map[string][]string{}
 		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
-			removed, failed, kept, err := remote.GC(ctx, conn, age, bundle.Digest)
+			removed, failed, kept, err := remote.GC(ctx, conn, age, bundle)
 			mu.Lock()
 			defer mu.Unlock()
 			for _, r := range removed {

@@ -148,6 +148,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 			drop = keepTicket(log)(t)
 		}
 		defer func() { drop() }()
+		st.BundleTrust = bundleTrust()
 		res, err := remote.Run(ctx, conn, bundle, st, stepOutput(io, fl))
 		return res, err, st.Masks
 	})
@@ -189,6 +190,8 @@ func oneStep(ctx context.Context, fl *config.Flags, target transport.Target, sr 
 	if err != nil {
 		sr.Error, sr.ExitCode = err.Error(), codeFor(err)
 		if cause := context.Cause(ctx); cause != nil {
+			// The report says what the exit code says (124, 130).
+			sr.Error, sr.ExitCode = cause.Error()+": "+err.Error(), codeFor(cause)
 			return cause
 		}
 		// err names the worker (and the hop) already.
@@ -203,7 +206,7 @@ func oneStep(ctx context.Context, fl *config.Flags, target transport.Target, sr 
 	}
 	switch {
 	case err != nil:
-		return err
+		return masks.Error(err)
 	case res.ExitCode != 0:
 		return scriptExit{code: res.ExitCode}
 	}

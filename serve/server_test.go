@@ -1,0 +1,231 @@
+package serve
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/fleet"
+	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/remote"
+)
+
+// events is a log writer that hands each log line's message to a channel.
+type events struct {
+	mu    sync.Mutex
+	lines bytes.Buffer
+	skips chan struct{}
+}
+
+func (e *events) Write(b []byte) (int, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.lines.Write(b)
+	if bytes.Contains(b, []byte("this scheduled run is skipped")) {
+		select {
+		case e.skips <- struct{}{}:
+		default:
+		}
+	}
+	return len(b), nil
+}
+
+// testServer is a Server whose runs are fake, logging to ev.
+func testServer(t *testing.T, run func(ctx context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error), rbs ...*config.Runbook) (*Server, context.Context, *events) {
+	t.Helper()
+	h, err := OpenHistory(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ev := &events{skips: make(chan struct{}, 1)}
+	ctx := zerolog.New(ev).WithContext(t.Context())
+	s := &Server{Runbooks: rbs, History: h, Metrics: NewMetrics(), runbook: run}
+	s.runCtx, s.cancel = context.WithCancel(ctx)
+	t.Cleanup(s.cancel)
+	return s, ctx, ev
+}
+
+func TestRunRecorded(t *testing.T) {
+	masks := mask.NewSet()
+	masks.Add("hunter2")
+	s, _, _ := testServer(t, func(_ context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error) {
+		out.WriteString("[build@w1] building\n")
+		return []fleet.StepResult{
+			{Step: "build", Worker: "w1"},
+			{Step: "test", Worker: "w1", Result: remote.Result{ExitCode: 3}},
+			{Step: "push", Worker: "w2", Masks: masks, Err: &remote.StepError{Reason: remote.ReasonImage, Err: errors.New("login as ci:hunter2 refused")}},
+			{Step: "deploy", Skipped: true},
+		}, errors.New("2 errors occurred")
+	})
+	rb := &config.Runbook{Name: "nightly"}
+	s.runOnce(s.runCtx, rb)
+	runs := s.History.Recent(10)
+	if len(runs) != 1 {
+		t.Fatalf("%d runs recorded", len(runs))
+	}
+	r := runs[0]
+	if r.Runbook != "nightly" || r.Status != "failed" || r.ID == "" || r.Start.IsZero() {
+		t.Errorf("run %+v", r)
+	}
+	want := []StepRecord{
+		{Name: "build", Worker: "w1"},
+		{Name: "test", Worker: "w1", ExitCode: 3},
+		{Name: "push", Worker: "w2", ExitCode: 125, Error: "login as ci:******** refused"},
+		{Name: "deploy", Skipped: true},
+	}
+	if !equalSteps(r.Steps, want) {
+		t.Errorf("steps %+v, want %+v", r.Steps, want)
+	}
+	log, err := os.ReadFile(s.History.LogPath(r.ID))
+	if err != nil || string(log) != "[build@w1] building\n\n2 errors occurred\n" {
+		t.Errorf("run log %q, %v", log, err)
+	}
+	if fi, _ := os.Stat(s.History.LogPath(r.ID)); fi.Mode().Perm() != 0o600 {
+		t.Errorf("run log mode %v", fi.Mode())
+	}
+	var m bytes.Buffer
+	s.Metrics.Write(&m, s.started)
+	for _, line := range []string{`cuttle_runs_total{runbook="nightly",status="failed"} 1`, `cuttle_worker_steps_total{worker="w1",status="failed"} 1`,
+		`cuttle_worker_steps_total{worker="w1",status="succeeded"} 1`, `cuttle_worker_steps_total{worker="w2",status="failed"} 1`} {
+		if !strings.Contains(m.String(), line+"\n") {
+			t.Errorf("metrics lack %s:\n%s", line, m.String())
+		}
+	}
+	if strings.Contains(m.String(), `worker=""`) {
+		t.Errorf("a skipped step was counted:\n%s", m.String())
+	}
+
+	// A clean run succeeds; a run whose context ended is interrupted.
+	s.runbook = func(context.Context, *config.Runbook, *os.File) ([]fleet.StepResult, error) { return nil, nil }
+	s.runOnce(s.runCtx, rb)
+	ctx, cancel := context.WithCancel(s.runCtx)
+	cancel()
+	s.runOnce(ctx, rb)
+	runs = s.History.Recent(2)
+	if runs[0].Status != "interrupted" || runs[1].Status != "succeeded" || runs[0].ID == runs[1].ID {
+		t.Errorf("statuses %s (%s), %s (%s)", runs[1].Status, runs[1].ID, runs[0].Status, runs[0].ID)
+	}
+}
+
+func equalSteps(a, b []StepRecord) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// TestOverlappingRunSkipped calls the scheduled job directly: while a run
+// of a runbook is going, the next is skipped and counted.
+func TestOverlappingRunSkipped(t *testing.T) {
+	started, release := make(chan struct{}), make(chan struct{})
+	calls := 0
+	s, ctx, ev := testServer(t, func(context.Context, *config.Runbook, *os.File) ([]fleet.StepResult, error) {
+		calls++
+		if calls == 1 {
+			close(started)
+			<-release
+		}
+		return nil, nil
+	})
+	rb := &config.Runbook{Name: "heartbeat"}
+	other := &config.Runbook{Name: "other"}
+	job, otherJob := s.job(ctx, rb), s.job(ctx, other)
+	done := make(chan struct{})
+	go func() { job(); close(done) }()
+	<-started
+	job() // returns at once: skipped
+	select {
+	case <-ev.skips:
+	default:
+		t.Fatalf("no skip logged:\n%s", ev.lines.String())
+	}
+	otherJob() // another runbook is not held up
+	close(release)
+	<-done
+	job() // the first run ended: this one runs
+	var runs []string
+	for _, r := range s.History.Recent(10) {
+		runs = append(runs, r.Runbook)
+	}
+	if got := strings.Join(runs, ","); got != "heartbeat,heartbeat,other" {
+		t.Errorf("runs (newest first): %s", got)
+	}
+	var m bytes.Buffer
+	s.Metrics.Write(&m, s.started)
+	if !strings.Contains(m.String(), "cuttle_runs_skipped_total{runbook=\"heartbeat\"} 1\n") || strings.Contains(m.String(), `skipped_total{runbook="other"}`) {
+		t.Errorf("skip count:\n%s", m.String())
+	}
+	if !strings.Contains(ev.lines.String(), `"runbook":"heartbeat"`) {
+		t.Errorf("the skip's log line does not name the runbook:\n%s", ev.lines.String())
+	}
+}
+
+// TestScheduleAndGrace runs a runbook on a real every-second schedule.
+// Stop lets a running run finish within the grace period and cancels it
+// once the grace period is over.
+func TestScheduleAndGrace(t *testing.T) {
+	for _, tt := range []struct {
+		name      string
+		graceOver bool // else the run ends by itself, within the grace period
+		want      string
+	}{
+		{"past the grace period the run is cancelled", true, "interrupted"},
+		{"within the grace period the run finishes", false, "succeeded"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			started, finish := make(chan struct{}), make(chan struct{})
+			var once sync.Once
+			s, ctx, ev := testServer(t, func(ctx context.Context, _ *config.Runbook, _ *os.File) ([]fleet.StepResult, error) {
+				once.Do(func() { close(started) })
+				select {
+				case <-ctx.Done():
+				case <-finish:
+				}
+				return nil, nil
+			}, &config.Runbook{Name: "tick", Schedule: "* * * * * *"})
+			// Stop's grace timer is the test's: waiting tells that Stop is
+			// waiting, and graceOver ends the grace period.
+			waiting, graceOver := make(chan struct{}), make(chan time.Time)
+			s.Grace = time.Hour
+			s.graceTimer = func(d time.Duration) <-chan time.Time {
+				if d != time.Hour {
+					t.Errorf("grace timer for %v, want the Grace", d)
+				}
+				close(waiting)
+				return graceOver
+			}
+			s.Start(ctx)
+			<-started
+			<-ev.skips // the next second's run found this one going
+			stopped := make(chan struct{})
+			go func() { s.Stop(); close(stopped) }()
+			<-waiting
+			if tt.graceOver {
+				close(graceOver)
+			} else {
+				close(finish)
+			}
+			<-stopped
+			runs := s.History.Recent(10)
+			if len(runs) != 1 || runs[0].Status != tt.want || runs[0].Runbook != "tick" {
+				t.Fatalf("runs %+v, want one %s", runs, tt.want)
+			}
+			if s.runCtx.Err() == nil {
+				t.Error("Stop left the runs' context alive")
+			}
+		})
+	}
+}

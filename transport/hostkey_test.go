@@ -1,0 +1,289 @@
+package transport
+
+import (
+	"encoding/base64"
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"golang.org/x/crypto/ssh"
+
+	"github.com/cuttle-sh/cuttle/internal/sshtest"
+)
+
+var rsaOnce struct {
+	sync.Once
+	key sshtest.Key
+}
+
+// rsaKey is one RSA key for the whole run: generating one is slow.
+func rsaKey(t *testing.T) sshtest.Key {
+	rsaOnce.Do(func() { rsaOnce.key = sshtest.NewKey(t, sshtest.RSA) })
+	return rsaOnce.key
+}
+
+// hostKeyCase sets up the server's host keys and the target's policy.
+type hostKeyCase struct {
+	name string
+	doc  string
+	// hostKeys are the server's keys (one ed25519 key when nil).
+	hostKeys func(t *testing.T) []ssh.Signer
+	// policy sets the target's known_hosts files, pin or accept-new; dir
+	// is empty and private to the case.
+	policy func(t *testing.T, srv *sshtest.Server, tg *Target, dir string)
+	// wantProblem is the HostKeyError expected (0: none); wantErr is
+	// text the error must hold.
+	wantProblem HostKeyProblem
+	wantErr     []string
+	// wantKnown is HostKeyError.Known, with "FILE" for the first file.
+	wantKnown []string
+	// check runs after a successful dial.
+	check func(t *testing.T, srv *sshtest.Server, tg Target)
+}
+
+// writeKnown writes lines to dir/name and returns the path.
+func writeKnown(t *testing.T, dir, name string, lines ...string) string {
+	t.Helper()
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func otherKey(t *testing.T) ssh.PublicKey { return sshtest.NewKey(t, sshtest.Ed25519).Public }
+
+func TestHostKeyPolicy(t *testing.T) {
+	tests := []hostKeyCase{
+		{
+			name: "known",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", srv.KnownHostsLine(srv.HostKey))}
+			},
+		},
+		{
+			name: "known in the second file",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{filepath.Join(dir, "absent"), writeKnown(t, dir, "kh", srv.KnownHostsLine(srv.HostKey))}
+			},
+		},
+		{
+			name: "unknown host",
+			doc:  "the error names the fingerprint to check and the command that adds it",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "[10.0.0.9]:22 "+string(ssh.MarshalAuthorizedKey(otherKey(t))))}
+			},
+			wantProblem: HostKeyUnknown,
+			wantErr:     []string{"is unknown", "ssh-keyscan -p "},
+		},
+		{
+			name: "no known_hosts file yet",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{filepath.Join(dir, "absent")}
+			},
+			wantProblem: HostKeyUnknown,
+		},
+		{
+			name: "changed",
+			doc:  "the error names the file and line of the old entry and how to remove it",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh",
+					"[10.0.0.9]:22 "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(otherKey(t)))),
+					srv.KnownHostsLine(otherKey(t)))}
+			},
+			wantProblem: HostKeyChanged,
+			wantKnown:   []string{"FILE:2"},
+			wantErr:     []string{"has CHANGED", "ssh-keygen -R"},
+		},
+		{
+			name: "revoked",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh",
+					srv.KnownHostsLine(srv.HostKey),
+					"@revoked * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(srv.HostKey))))}
+			},
+			wantProblem: HostKeyRevoked,
+			wantKnown:   []string{"FILE:2"},
+			wantErr:     []string{"@revoked"},
+		},
+		{
+			name: "pinned",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = nil
+				tg.HostKeyFingerprint = ssh.FingerprintSHA256(srv.HostKey)
+			},
+		},
+		{
+			name: "pin mismatch",
+			doc:  "a pin wins over known_hosts, which would have accepted the key",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", srv.KnownHostsLine(srv.HostKey))}
+				tg.HostKeyFingerprint = ssh.FingerprintSHA256(otherKey(t))
+			},
+			wantProblem: HostKeyPinMismatch,
+			wantErr:     []string{"pinned fingerprint"},
+		},
+		{
+			name: "pin not in SHA256 form",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.HostKeyFingerprint = "MD5:00:11"
+			},
+			wantErr: []string{"want the SHA256:... form"},
+		},
+		{
+			name: "no policy at all",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = nil
+			},
+			wantErr: []string{"refusing to trust an unverified host key"},
+		},
+		{
+			name: "known_hosts unreadable",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{dir} // a directory
+			},
+			wantErr: []string{"reading known_hosts " + "DIR"},
+		},
+		{
+			name: "accept-new records an unknown host",
+			doc:  "the file and its directory are created private, and the next dial needs no accept-new",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{filepath.Join(dir, "new", "kh")}
+				tg.AcceptNew = true
+			},
+			check: func(t *testing.T, srv *sshtest.Server, tg Target) {
+				file := tg.KnownHostsFiles[0]
+				b, err := os.ReadFile(file)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if diff := cmp.Diff(srv.KnownHostsLine(srv.HostKey)+"\n", string(b)); diff != "" {
+					t.Errorf("recorded (-want +got):\n%s", diff)
+				}
+				for path, want := range map[string]os.FileMode{file: 0o600, filepath.Dir(file): 0o700} {
+					if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != want {
+						t.Errorf("%s: mode %v, %v; want %v", path, fi.Mode().Perm(), err, want)
+					}
+				}
+				tg.AcceptNew = false
+				dial(t, tg)
+			},
+		},
+		{
+			name: "accept-new still refuses a changed key",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", srv.KnownHostsLine(otherKey(t)))}
+				tg.AcceptNew = true
+			},
+			wantProblem: HostKeyChanged,
+			wantKnown:   []string{"FILE:1"},
+		},
+		{
+			name: "the recorded key type is asked for",
+			doc:  "the server also has an ECDSA key, which x/crypto prefers; only the ed25519 one is recorded",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{sshtest.NewKey(t, sshtest.ECDSA).Signer, sshtest.NewKey(t, sshtest.Ed25519).Signer}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", srv.KnownHostsLine(srv.HostKeys[1]))}
+			},
+		},
+		{
+			name: "RSA signed with SHA-2",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{sshtest.NewKey(t, sshtest.ECDSA).Signer, rsaKey(t).Signer}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", srv.KnownHostsLine(srv.HostKeys[1]))}
+			},
+		},
+		{
+			name: "RSA signed only with SHA-1",
+			doc:  "refused as a downgrade although the key is known, with the fix",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				s, err := ssh.NewSignerWithAlgorithms(rsaKey(t).Signer.(ssh.AlgorithmSigner), []string{ssh.KeyAlgoRSA})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return []ssh.Signer{s}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", srv.KnownHostsLine(srv.HostKey))}
+			},
+			wantErr: []string{"only with ssh-rsa (SHA-1)", "rsa-sha2-256"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			var hostKeys []ssh.Signer
+			if tt.hostKeys != nil {
+				hostKeys = tt.hostKeys(t)
+			}
+			srv, tg := newWorker(t, sshtest.Config{HostKeys: hostKeys})
+			dir := t.TempDir()
+			tt.policy(t, srv, &tg, dir)
+			c, err := Dial(testContext(t), tg)
+			if err == nil {
+				defer c.Close()
+			}
+			checkHostKeyResult(t, tt, srv, tg, dir, err)
+		})
+	}
+}
+
+func checkHostKeyResult(t *testing.T, tt hostKeyCase, srv *sshtest.Server, tg Target, dir string, err error) {
+	t.Helper()
+	if tt.wantProblem == 0 && len(tt.wantErr) == 0 {
+		if err != nil {
+			t.Fatalf("Dial: %v", err)
+		}
+		if tt.check != nil {
+			tt.check(t, srv, tg)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatal("Dial succeeded, want a refusal")
+	}
+	var hk *HostKeyError
+	if got := errors.As(err, &hk); got != (tt.wantProblem != 0) {
+		t.Fatalf("err = %v (HostKeyError: %v), want problem %d", err, got, tt.wantProblem)
+	}
+	if hk != nil {
+		if hk.Problem != tt.wantProblem {
+			t.Errorf("Problem = %d, want %d (%v)", hk.Problem, tt.wantProblem, err)
+		}
+		var want []string
+		for _, k := range tt.wantKnown {
+			want = append(want, strings.Replace(k, "FILE", tg.KnownHostsFiles[0], 1))
+		}
+		if diff := cmp.Diff(want, hk.Known); diff != "" {
+			t.Errorf("Known (-want +got):\n%s", diff)
+		}
+		if !strings.Contains(err.Error(), ssh.FingerprintSHA256(srv.HostKey)) {
+			t.Errorf("error %q does not name the offered fingerprint", err)
+		}
+	}
+	for _, w := range tt.wantErr {
+		w = strings.Replace(w, "DIR", dir, 1)
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not contain %q", err, w)
+		}
+	}
+	if keyText := base64.StdEncoding.EncodeToString(srv.HostKey.Marshal()); strings.Contains(err.Error(), keyText) {
+		t.Errorf("error %q holds the key itself", err)
+	}
+	// A refused host key, like bad settings, is final: dialled once at most.
+	if n := srv.Stats().Accepted; n > 1 {
+		t.Errorf("dialled %d times, want no retry after a refusal", n)
+	}
+	if strings.Contains(err.Error(), "ssh-keyscan") && !strings.Contains(err.Error(), "-p "+strconv.Itoa(srv.Port)+" 127.0.0.1") {
+		t.Errorf("error %q does not give the keyscan command for this port", err)
+	}
+}
