@@ -6,6 +6,8 @@ import _ "embed"
 const (
 	HelpersBash = "octopus.bash"
 	HelpersSh   = "octopus.sh"
+	// HelpersCommon is sourced by both, from beside them.
+	HelpersCommon = "octopus-common.sh"
 )
 
 //go:embed helpers/octopus.bash
@@ -13,6 +15,9 @@ var helpersBash []byte
 
 //go:embed helpers/octopus.sh
 var helpersSh []byte
+
+//go:embed helpers/octopus-common.sh
+var helpersCommon []byte
 
 // BundleFile is one file of a bundle besides the runner.
 type BundleFile struct {
@@ -22,5 +27,5 @@ type BundleFile struct {
 
 // HelperFiles are the helper scripts shipped in every bundle.
 func HelperFiles() []BundleFile {
-	return []BundleFile{{HelpersBash, helpersBash}, {HelpersSh, helpersSh}}
+	return []BundleFile{{HelpersBash, helpersBash}, {HelpersSh, helpersSh}, {HelpersCommon, helpersCommon}}
 }

@@ -27,13 +27,15 @@ func runHelpers(t *testing.T, shell, script string, vars ...Variable) []string {
 	if err := os.WriteFile(runner, []byte(fakeRunner), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	helpers := helpersSh
-	if shell == "bash" {
-		helpers = helpersBash
+	// As in a bundle: the helper files side by side.
+	for _, f := range HelperFiles() {
+		if err := os.WriteFile(filepath.Join(dir, f.Name), f.Data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
-	hp := filepath.Join(dir, "helpers")
-	if err := os.WriteFile(hp, helpers, 0o644); err != nil {
-		t.Fatal(err)
+	hp := filepath.Join(dir, HelpersSh)
+	if shell == "bash" {
+		hp = filepath.Join(dir, HelpersBash)
 	}
 	cmd := exec.Command(shell, "-c", `. "$CUTTLE_HELPERS" && eval "$1"`, "test", script)
 	cmd.Dir = dir

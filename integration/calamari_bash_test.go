@@ -135,6 +135,18 @@ func oneWorkerConfig(t *testing.T, workerExtra, poolExtra string) string {
 	return p
 }
 
+// runSaying runs script, which must succeed and print want (with a
+// newline before it at the start of the output).
+func runSaying(t *testing.T, extraEnv []string, script, want string, args ...string) result {
+	t.Helper()
+	r := runBash(t, extraEnv, script, args...)
+	mustSucceed(t, r)
+	if !strings.Contains("\n"+r.stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+	}
+	return r
+}
+
 func mustSucceed(t *testing.T, r result) {
 	t.Helper()
 	if r.code != 0 {
@@ -184,36 +196,21 @@ func TestCalamariBash(t *testing.T) {
 		}},
 		// BashFixture.ShouldSetEnvironmentState
 		{"ShouldSetEnvironmentState", func(t *testing.T) {
-			r := runBash(t, nil, "#!/bin/bash\nset_environmentstate \"MyKey\" \"MyValue\"\n")
-			mustSucceed(t, r)
-			m := calamariMessage(t, "##octopus[set-environmentstate key='TXlLZXk=' value='TXlWYWx1ZQ==' type='U3RhdGU=']")
-			want := []envState{{Key: m.Attrs["key"], Value: m.Attrs["value"], Type: m.Attrs["type"]}}
-			if diff := cmp.Diff(want, calamariSteps(t, r)[0].EnvironmentState); diff != "" {
-				t.Errorf("environment state (-want +got):\n%s", diff)
-			}
+			checkEnvironmentState(t, "#!/bin/bash\nset_environmentstate \"MyKey\" \"MyValue\"\n",
+				"##octopus[set-environmentstate key='TXlLZXk=' value='TXlWYWx1ZQ==' type='U3RhdGU=']")
 		}},
 		// BashFixture.ShouldSetSensitiveEnvironmentState
 		{"ShouldSetSensitiveEnvironmentState", func(t *testing.T) {
-			r := runBash(t, nil, "#!/bin/bash\nset_environmentstate \"SecretKey\" \"Secret Value\" -sensitive\necho \"state: Secret Value\"\n")
-			mustSucceed(t, r)
-			m := calamariMessage(t, "##octopus[set-environmentstate key='U2VjcmV0S2V5' value='U2VjcmV0IFZhbHVl' sensitive='VHJ1ZQ==' type='U3RhdGU=']")
-			want := []envState{{Key: m.Attrs["key"], Value: "********", Type: m.Attrs["type"], Sensitive: m.Attrs["sensitive"] == "True"}}
-			if diff := cmp.Diff(want, calamariSteps(t, r)[0].EnvironmentState); diff != "" {
-				t.Errorf("environment state (-want +got):\n%s", diff)
-			}
-			if strings.Contains(r.report.Raw+r.stdout+r.stderr, m.Attrs["value"]) || !hasLine(r.stdout, "state: ********") {
+			r := checkEnvironmentState(t, "#!/bin/bash\nset_environmentstate \"SecretKey\" \"Secret Value\" -sensitive\necho \"state: Secret Value\"\n",
+				"##octopus[set-environmentstate key='U2VjcmV0S2V5' value='U2VjcmV0IFZhbHVl' sensitive='VHJ1ZQ==' type='U3RhdGU=']")
+			if strings.Contains(r.report.Raw+r.stdout+r.stderr, "Secret Value") || !hasLine(r.stdout, "state: ********") {
 				t.Errorf("the sensitive state is not masked:\nstdout %s\nreport %s", r.stdout, r.report.Raw)
 			}
 		}},
 		// BashFixture.ShouldSetEnvironmentUrl
 		{"ShouldSetEnvironmentUrl", func(t *testing.T) {
-			r := runBash(t, nil, "#!/bin/bash\nset_environmenturl \"MyEnvironment\" \"https://my-environment.example.com\"\n")
-			mustSucceed(t, r)
-			m := calamariMessage(t, "##octopus[set-environmentstate key='TXlFbnZpcm9ubWVudA==' value='aHR0cHM6Ly9teS1lbnZpcm9ubWVudC5leGFtcGxlLmNvbQ==' type='VXJs']")
-			want := []envState{{Key: m.Attrs["key"], Value: m.Attrs["value"], Type: m.Attrs["type"]}}
-			if diff := cmp.Diff(want, calamariSteps(t, r)[0].EnvironmentState); diff != "" {
-				t.Errorf("environment state (-want +got):\n%s", diff)
-			}
+			checkEnvironmentState(t, "#!/bin/bash\nset_environmenturl \"MyEnvironment\" \"https://my-environment.example.com\"\n",
+				"##octopus[set-environmentstate key='TXlFbnZpcm9ubWVudA==' value='aHR0cHM6Ly9teS1lbnZpcm9ubWVudC5leGFtcGxlLmNvbQ==' type='VXJs']")
 		}},
 		// BashFixture.ShouldCreateArtifact
 		{"ShouldCreateArtifact", func(t *testing.T) {
@@ -258,55 +255,34 @@ func TestCalamariBash(t *testing.T) {
 		}},
 		// BashFixture.ShouldConsumeParametersWithQuotes
 		{"ShouldConsumeParametersWithQuotes", func(t *testing.T) {
-			r := runBash(t, nil, paramsScript, "--script-parameters", `"Para meter0" 'Para meter1'`)
-			mustSucceed(t, r)
-			if !strings.Contains(r.stdout, "Parameters ($1='Para meter0' $2='Para meter1'") {
-				t.Errorf("stdout %q", r.stdout)
-			}
+			runSaying(t, nil, paramsScript, "Parameters ($1='Para meter0' $2='Para meter1'", "--script-parameters", `"Para meter0" 'Para meter1'`)
 		}},
 		// BashFixture.ShouldNotReceiveParametersIfNoneProvided (Calamari
 		// passes its variables encrypted: here with a sensitive one).
 		{"ShouldNotReceiveParametersIfNoneProvided", func(t *testing.T) {
-			r := runBash(t, []string{"CUTTLE_IT_PARAM_SECRET=5XETGOgqYR2bRhlfhDruEg=="}, paramsScript, "--sensitive-var", "Secret=CUTTLE_IT_PARAM_SECRET")
-			mustSucceed(t, r)
-			if !strings.Contains(r.stdout, "Parameters ($1='' $2='')") {
-				t.Errorf("stdout %q", r.stdout)
-			}
+			runSaying(t, []string{"CUTTLE_IT_PARAM_SECRET=5XETGOgqYR2bRhlfhDruEg=="}, paramsScript, "Parameters ($1='' $2='')", "--sensitive-var", "Secret=CUTTLE_IT_PARAM_SECRET")
 		}},
 		// BashFixture.ShouldCallHello
 		{"ShouldCallHello", func(t *testing.T) {
-			r := runBash(t, nil, helloScript, "--var", "Name=Paul", "--var", "Variable2=DEF", "--var", "Variable3=GHI", "--var", "Foo_bar=Hello", "--var", "Host=Never")
-			mustSucceed(t, r)
-			if !strings.Contains(r.stdout, "Hello Paul") {
-				t.Errorf("stdout %q", r.stdout)
-			}
+			runSaying(t, nil, helloScript, "Hello Paul", "--var", "Name=Paul", "--var", "Variable2=DEF", "--var", "Variable3=GHI", "--var", "Foo_bar=Hello", "--var", "Host=Never")
 		}},
 		// BashFixture.ShouldCallHelloWithSensitiveVariable. The value is
 		// sensitive here, so cuttle masks it as Octopus Server would: the
 		// mask shows the script read it.
 		{"ShouldCallHelloWithSensitiveVariable", func(t *testing.T) {
-			r := runBash(t, []string{"CUTTLE_IT_NAME=NameToEncrypt"}, helloScript, "--sensitive-var", "Name=CUTTLE_IT_NAME")
-			mustSucceed(t, r)
-			if !hasLine(r.stdout, "Hello ********") || strings.Contains(r.stdout+r.report.Raw, "NameToEncrypt") {
-				t.Errorf("stdout %q", r.stdout)
+			r := runSaying(t, []string{"CUTTLE_IT_NAME=NameToEncrypt"}, helloScript, "\nHello ********\n", "--sensitive-var", "Name=CUTTLE_IT_NAME")
+			if strings.Contains(r.stdout+r.report.Raw, "NameToEncrypt") {
+				t.Errorf("the sensitive value shows: %q", r.stdout)
 			}
 		}},
 		// BashFixture.ShouldCallHelloWithNullVariable (no null on a command
 		// line: empty).
 		{"ShouldCallHelloWithNullVariable", func(t *testing.T) {
-			r := runBash(t, nil, helloScript, "--var", "Name=")
-			mustSucceed(t, r)
-			if !hasLine(r.stdout, "Hello") {
-				t.Errorf("stdout %q", r.stdout)
-			}
+			runSaying(t, nil, helloScript, "\nHello\n", "--var", "Name=")
 		}},
 		// BashFixture.ShouldCallHelloWithNullSensitiveVariable
 		{"ShouldCallHelloWithNullSensitiveVariable", func(t *testing.T) {
-			r := runBash(t, []string{"CUTTLE_IT_NAME="}, helloScript, "--sensitive-var", "Name=CUTTLE_IT_NAME")
-			mustSucceed(t, r)
-			if !hasLine(r.stdout, "Hello") {
-				t.Errorf("stdout %q", r.stdout)
-			}
+			runSaying(t, []string{"CUTTLE_IT_NAME="}, helloScript, "\nHello\n", "--sensitive-var", "Name=CUTTLE_IT_NAME")
 		}},
 		// BashFixture.ShouldNotFailOnStdErr
 		{"ShouldNotFailOnStdErr", func(t *testing.T) {
@@ -347,11 +323,7 @@ func TestCalamariBash(t *testing.T) {
 		{"ShouldBeAbleToEnumerateVariableValues", testEnumerateVariableValues},
 		// BashScriptEngineFixture.BashDecryptsVariables
 		{"BashDecryptsVariables", func(t *testing.T) {
-			r := runBash(t, nil, "#!/bin/bash\necho $(get_octopusvariable \"mysecrect\")", "--var", "foo=bar", "--var", "mysecrect=KingKong")
-			mustSucceed(t, r)
-			if !hasLine(r.stdout, "KingKong") {
-				t.Errorf("stdout %q", r.stdout)
-			}
+			runSaying(t, nil, "#!/bin/bash\necho $(get_octopusvariable \"mysecrect\")", "\nKingKong\n", "--var", "foo=bar", "--var", "mysecrect=KingKong")
 		}},
 		// ScriptProxyFixtureBase.Initialize_NoSystemProxy_NoProxy
 		{"Initialize_NoSystemProxy_NoProxy", func(t *testing.T) {
@@ -390,6 +362,24 @@ func decodeB64(t *testing.T, s string) string {
 		t.Fatal(err)
 	}
 	return string(b)
+}
+
+// checkEnvironmentState runs script and checks the report holds the state
+// Calamari's message sets, its value masked when the message marks it
+// sensitive.
+func checkEnvironmentState(t *testing.T, script, message string) result {
+	t.Helper()
+	r := runBash(t, nil, script)
+	mustSucceed(t, r)
+	m := calamariMessage(t, message)
+	want := envState{Key: m.Attrs["key"], Value: m.Attrs["value"], Type: m.Attrs["type"], Sensitive: m.Attrs["sensitive"] == "True"}
+	if want.Sensitive {
+		want.Value = "********"
+	}
+	if diff := cmp.Diff([]envState{want}, calamariSteps(t, r)[0].EnvironmentState); diff != "" {
+		t.Errorf("environment state (-want +got):\n%s", diff)
+	}
+	return r
 }
 
 // checkManifests checks the report holds the manifests Calamari's

@@ -134,7 +134,8 @@ func TestRunbookRetries(t *testing.T) {
 	if err := os.Chmod(state, 0o777); err != nil {
 		t.Fatal(err)
 	}
-	cfg := oneWorkerConfig(t, "", "")
+	// The operator grants the mount (a runbook cannot).
+	cfg := oneWorkerConfig(t, ", allowed_mounts: ['"+state+":/state']", "")
 	rb := writeRunbook(t, fmt.Sprintf(`steps:
   - name: flaky
     worker: w1

@@ -43,88 +43,10 @@ function set_octopusvariable {
   echo "$msg]"
 }
 
-# set_environmentstate KEY VALUE [-sensitive] [TYPE]: state for the
-# environment, recorded in the report (TYPE defaults to State).
-function set_environmentstate {
-  local msg="##octopus[set-environmentstate"
-  if [ -n "${1-}" ]; then msg="$msg key='$(encode_servicemessagevalue "$1")'"; fi
-  if [ -n "${2-}" ]; then msg="$msg value='$(encode_servicemessagevalue "$2")'"; fi
-  if [ "${3-}" = "-sensitive" ]; then msg="$msg sensitive='$(encode_servicemessagevalue "True")'"; fi
-  echo "$msg type='$(encode_servicemessagevalue "${4:-State}")']"
-}
-
-# set_environmenturl KEY URL [-sensitive]: environment state of type Url.
-function set_environmenturl {
-  set_environmentstate "${1-}" "${2-}" "${3-}" "Url"
-}
-
-# report_kubernetes_manifest MANIFEST [NAMESPACE]: one k8s-manifest-applied
-# message per YAML document (documents split at lines that are ---).
-function report_kubernetes_manifest {
-  local manifest="${1-}" namespace="${2-}" line trimmed current="" mf msg
-  local -a manifests=()
-  while IFS= read -r line; do
-    trimmed="${line#"${line%%[![:space:]]*}"}"
-    trimmed="${trimmed%"${trimmed##*[![:space:]]}"}"
-    if [ "$trimmed" = "---" ]; then
-      manifests+=("$current")
-      current=""
-    else
-      current+="$line"$'\n'
-    fi
-  done <<< "$manifest"
-  manifests+=("$current")
-  for mf in "${manifests[@]}"; do
-    [ -n "$mf" ] || continue
-    msg="##octopus[k8s-manifest-applied manifest='$(encode_servicemessagevalue "$mf")'"
-    if [ -n "$namespace" ]; then msg="$msg ns='$(encode_servicemessagevalue "$namespace")'"; fi
-    echo "$msg]"
-  done
-}
-
-# report_kubernetes_manifest_file PATH [NAMESPACE]: the same for a file; a
-# missing file is said at the verbose level.
-function report_kubernetes_manifest_file {
-  if [ ! -f "${1-}" ]; then
-    write_verbose "No Kubernetes manifest file was found at '${1-}'."
-    return 0
-  fi
-  report_kubernetes_manifest "$(cat "$1")" "${2-}"
-}
-
-# new_octopustarget [-n|--name N] [-t|--target-id ID] [--inputs JSON]
-# [--roles R] [--worker-pool P] [--update-if-existing]: asks for a
-# deployment target; cuttle records it in the report.
-function new_octopustarget() (
-  params=""
-  while [ $# -gt 0 ]; do
-    case "$1" in
-      -n | --name | -t | --target-id | --inputs | --roles | --worker-pool)
-        if [ $# -lt 2 ]; then echo "Error: option $1 needs a value" >&2; exit 1; fi
-        case "$1" in
-          -n | --name) params="$params name='$(encode_servicemessagevalue "$2")'" ;;
-          -t | --target-id) params="$params targetId='$(encode_servicemessagevalue "$2")'" ;;
-          --inputs) params="$params inputs='$(encode_servicemessagevalue "$2")'" ;;
-          --roles) params="$params octopusRoles='$(encode_servicemessagevalue "$2")'" ;;
-          --worker-pool) params="$params octopusDefaultWorkerPoolIdOrName='$(encode_servicemessagevalue "$2")'" ;;
-        esac
-        shift 2 ;;
-      --update-if-existing)
-        params="$params updateIfExisting='$(encode_servicemessagevalue "true")'"
-        shift ;;
-      --) shift; break ;;
-      -*) echo "Error: Unknown option: $1" >&2; exit 1 ;;
-      *) break ;;
-    esac
-  done
-  echo "##octopus[createStepPackageTarget ${params}]"
-)
-
-# remove_octopustarget MACHINE (Octopus spells it remove-octopustarget;
-# both work): asks for a deployment target's removal.
-function remove_octopustarget {
-  echo "##octopus[delete-target machine='$(encode_servicemessagevalue "${1-}")']"
-}
+# Helpers bash and sh share (set_environmentstate, set_environmenturl,
+# report_kubernetes_manifest[_file], new_octopustarget,
+# remove_octopustarget), and Octopus's spelling of the last.
+. "${CUTTLE_HELPERS%/*}/octopus-common.sh"
 function remove-octopustarget { remove_octopustarget "$@"; }
 
 # new_octopusartifact PATH [NAME]: collect PATH after the step. Unlike
