@@ -14,7 +14,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -25,7 +25,7 @@ import (
 type Runner struct {
 	Config   *config.Config
 	Defaults Defaults
-	Bundle   bootstrap.Bundle
+	Bundle   bundle.Bundle
 	Output   remote.Output
 	// ArtifactsDir receives DIR/<step>/<name> (DIR/<step>/<worker>/<name>
 	// when a step runs on several workers).
@@ -47,7 +47,7 @@ type Runner struct {
 	// dial and run stand in for the network in tests; nil means
 	// transport (jump hosts shared through a HopPool) and remote.Run.
 	dial func(ctx context.Context, name string) (WorkerConn, error)
-	run  func(ctx context.Context, sh remote.Shell, b bootstrap.Bundle, st remote.Step, out remote.Output) (remote.Result, error)
+	run  func(ctx context.Context, sh remote.Shell, b bundle.Bundle, st remote.Step, out remote.Output) (remote.Result, error)
 }
 
 // StepResult is one step on one worker.

@@ -9,10 +9,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // StepInput is what BuildStep needs besides the config.
@@ -162,7 +162,7 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	st.Syntax = s.Script.Syntax
 	if st.Syntax == "" {
 		st.Syntax = "bash"
-		if bytes.HasPrefix(bootstrap.NormalizeScript(st.Script), []byte("#!/bin/sh")) {
+		if bytes.HasPrefix(wire.NormalizeScript(st.Script), []byte("#!/bin/sh")) {
 			st.Syntax = "sh"
 		}
 	}
@@ -186,7 +186,7 @@ func proxyFor(cfg *config.Config, worker string, masks *mask.Set) (*remote.Proxy
 	masks.Add(pw.Reveal())
 	// The form HTTP_PROXY carries it in, which may differ from the URL
 	// encodings the mask set knows.
-	masks.Add(bootstrap.WebUtilityURLEncode(pw.Reveal()))
+	masks.Add(wire.WebUtilityURLEncode(pw.Reveal()))
 	return &remote.Proxy{Host: p.Host, Port: p.Port, Username: p.Username, Password: pw, UseDefault: p.UseDefault}, nil
 }
 

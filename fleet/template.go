@@ -6,10 +6,10 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/octostache"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Octopus's names for what a step's variables can switch on.
@@ -77,8 +77,8 @@ func field(vars *Variables, name, text string) (string, error) {
 // A). A value may use a sensitive variable: it travels only on the
 // runner's stdin, and the secret within it stays masked. A value that
 // cannot be evaluated (a loop) is passed as written.
-func (v *Variables) evaluated() []bootstrap.Variable {
-	out := append([]bootstrap.Variable(nil), v.list...)
+func (v *Variables) evaluated() []wire.Variable {
+	out := append([]wire.Variable(nil), v.list...)
 	var t *octostache.Variables
 	for i, x := range out {
 		if x.Sensitive || !config.IsTemplate(x.Value) {

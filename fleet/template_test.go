@@ -6,9 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/remote"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 func TestRunbookVariableNamesKeepEquals(t *testing.T) {
@@ -57,7 +57,7 @@ func TestBuildStepEvaluatesFields(t *testing.T) {
 	if st.Image != "alpine:3.20" || strings.Join(st.ContainerOptions, " ") != "--env A=3.20 --env B=2" || !st.FailOnErrorOutput {
 		t.Errorf("image %q, options %q, fail on error output %v", st.Image, st.ContainerOptions, st.FailOnErrorOutput)
 	}
-	got := map[string]bootstrap.Variable{}
+	got := map[string]wire.Variable{}
 	for _, v := range st.Variables {
 		got[v.Name] = v
 	}

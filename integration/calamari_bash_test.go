@@ -17,7 +17,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/octopus"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Calamari's own bash tests, replayed through cuttle as behaviour: the
@@ -97,9 +98,9 @@ func calamariSteps(t *testing.T, r result) []calamariStep {
 }
 
 // calamariMessage parses a service message as a Calamari test expects it.
-func calamariMessage(t *testing.T, line string) bootstrap.ServiceMessage {
+func calamariMessage(t *testing.T, line string) octopus.ServiceMessage {
 	t.Helper()
-	m, err := bootstrap.ParseServiceMessage(strings.TrimSuffix(strings.TrimPrefix(line, bootstrap.Marker), "]"))
+	m, err := octopus.ParseServiceMessage(strings.TrimSuffix(strings.TrimPrefix(line, octopus.Marker), "]"))
 	if err != nil {
 		t.Fatalf("%s: %v", line, err)
 	}
@@ -298,7 +299,7 @@ func TestCalamariBash(t *testing.T) {
 			if r.code == 0 || !strings.Contains(r.stderr, "hello") {
 				t.Fatalf("exit %d, want a failure\nstderr: %s", r.code, r.stderr)
 			}
-			if s := step(t, r); s.ExitCode != r.code || s.ResultMessage != bootstrap.ErrorOutputFailure {
+			if s := step(t, r); s.ExitCode != r.code || s.ResultMessage != wire.ErrorOutputFailure {
 				t.Errorf("report step = %+v", s)
 			}
 		}},

@@ -248,11 +248,7 @@ func TestNoexecWorkerRefusedWithTheFix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec.Command("umount", u.Home).Run()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=64m,noexec,mode=0755,uid=%d,gid=%d", u.UID, u.GID), "tmpfs", u.Home).CombinedOutput(); err != nil {
-		t.Fatalf("mount: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", u.Home).Run() })
+	tmpfsHome(t, u, "size=64m,noexec")
 	r := runCuttle(t, "run", "--worker", env.sshd.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", env.sshd.KnownHosts,
 		"--image", env.image, "--pull", "never", "--inline", "echo ran-on-noexec")
 	if r.code != 125 || !strings.Contains(r.stderr, "remount it without noexec") {

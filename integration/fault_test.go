@@ -445,11 +445,7 @@ func fullUser(t *testing.T) testenv.User {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec.Command("umount", u.Home).Run() // a killed run's mount
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=8m,mode=0755,uid=%d,gid=%d", u.UID, u.GID), "tmpfs", u.Home).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", u.Home).Run() })
+	tmpfsHome(t, u, "size=8m")
 	return u
 }
 

@@ -10,9 +10,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Ticket is what a controller needs to attach to a running step that
@@ -48,7 +49,7 @@ func ticketFor(st Step, p runPlan, key []byte, started time.Time) Ticket {
 
 // checkAttachBundle checks the bundle at dir by a full hash when it is
 // b; another cuttle's bundle cannot be checked here, and runs as it is.
-func checkAttachBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, dir string) error {
+func checkAttachBundle(ctx context.Context, sh Shell, b bundle.Bundle, dir string) error {
 	if b.Sums == "" || path.Base(dir) != b.Digest {
 		return nil
 	}
@@ -89,23 +90,23 @@ exec head -c 67108864 -- "$1"
 // Nothing of the step's bundle runs on the worker host before it is
 // checked, when it is b (this cuttle's); a changed one is refused, not
 // replaced, as the running step has it mounted.
-func Attach(ctx context.Context, sh Shell, b bootstrap.Bundle, t Ticket, artifactsDir string, masks *mask.Set, out Output) (res Result, err error) {
+func Attach(ctx context.Context, sh Shell, b bundle.Bundle, t Ticket, artifactsDir string, masks *mask.Set, out Output) (res Result, err error) {
 	log := zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", t.Name).Str("container", ContainerName(t.StepID)).Logger()
 	res.ID, res.WorkDir, res.Started = t.StepID, t.WorkDir, t.Started
 	home, ok := strings.CutSuffix(t.WorkDir, "/.cuttle/work/"+t.StepID)
-	if !ok || len(t.Key) != bootstrap.LogKeySize || t.Window <= 0 {
+	if !ok || len(t.Key) != wire.LogKeySize || t.Window <= 0 {
 		return res, stepErr(sh.String(), ReasonInput, "the ticket of step %s is not one cuttle wrote (work directory %q)", t.StepID, t.WorkDir)
 	}
 	plan := runPlan{StepID: t.StepID, Home: home, WorkDir: t.WorkDir, BundleDir: t.BundleDir, EngineWait: t.Window}
 	var content bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", readMasksScript, "sh", t.WorkDir + "/" + bootstrap.LogDir + "/" + bootstrap.MasksFile}, Stdout: &content}); err != nil {
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", readMasksScript, "sh", t.WorkDir + "/" + wire.LogDir + "/" + wire.MasksFile}, Stdout: &content}); err != nil {
 		var ee *transport.ExitError
 		if errors.As(err, &ee) {
 			return res, stepErr(sh.String(), ReasonWorkspace, "step %s is no longer on the worker: it ended and was cleaned up, or its dead man's switch removed it once its controller had been silent for %s", t.StepID, t.Window)
 		}
 		return res, stepErr(sh.String(), ReasonUnreachable, "reading step %s's masks: %v", t.StepID, err)
 	}
-	values, err := bootstrap.DecryptMasks(t.Key, content.Bytes())
+	values, err := wire.DecryptMasks(t.Key, content.Bytes())
 	if err != nil {
 		return res, stepErr(sh.String(), ReasonInput, "%v", err)
 	}

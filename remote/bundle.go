@@ -9,7 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -37,37 +37,49 @@ done
 // before anything of it runs (in the preflight, by gc, and before a bad
 // copy is replaced).
 //
-// bundle_fingerprint DIR SUMS sets $fp to one line naming, for each file
-// SUMS lists, its inode, size and change time. The kernel sets a file's
-// change time to the current time on every write, rename, chmod or
-// utime; no one can set it back short of changing the clock or writing
-// the raw disk, both root's.
+// bundle_fingerprint DIR SUMS [DIR...] sets $fp to one line naming, for
+// each file SUMS lists, its inode, size, change time and mode. The kernel
+// sets a file's change time to the current time on every write, rename,
+// chmod or utime; no one can set it back short of changing the clock or
+// writing the raw disk, both root's. The same stat (one exec, the check's
+// whole cost) looks at the absolute directories after SUMS: $private is
+// set when every one of them is 0700.
 //
-// bundle_check DIR SUMS KNOWN sets $bundle: "absent" when DIR is not a
-// complete bundle; "present" when its files are those SUMS lists
+// bundle_check DIR SUMS KNOWN [DIR...] sets $bundle: "absent" when DIR is
+// not a complete bundle; "present" when its files are those SUMS lists
 // (sha256sum -c lines), which the fingerprint KNOWN (recorded by this
 // controller after a full check) proves at the cost of one stat; without
 // it each file is hashed and "bundle_fp=FP" printed for the controller to
 // record; "tampered" when a file differs or is missing; "nosha" when the
-// worker has no sha256sum to hash with.
+// worker has no sha256sum to hash with. $private is as above, and unset
+// when the bundle is absent (nothing was looked at). Their own variables
+// start with "_" (sh has no local variables).
 const bundleCheckFunc = `bundle_fingerprint() {
+  _d=$1 _s=$2; shift 2
   set -f
-  names= i=0
-  for w in $2; do i=$((i + 1)); [ $((i % 2)) -eq 1 ] || names="$names $w"; done
-  l=$(cd "$1" 2>/dev/null && stat -L -c '%n %i %s %z' $names 2>/dev/null) || l=
-  o=$IFS; IFS='
+  _n= _i=0
+  for _w in $_s; do _i=$((_i + 1)); [ $((_i % 2)) -eq 1 ] || _n="$_n $_w"; done
+  _l=$(cd "$_d" 2>/dev/null && stat -L -c '%n %i %s %z %a' $_n "$@" 2>/dev/null) || :
+  _o=$IFS; IFS='
 '
-  fp=; for w in $l; do fp="$fp|$w"; done
-  IFS=$o
+  fp= private=1
+  for _w in $_l; do
+    case $_w in
+      /*) case $_w in *" 700") ;; *) private= ;; esac ;;
+      *) fp="$fp|$_w" ;;
+    esac
+  done
+  IFS=$_o
   set +f
 }
 bundle_check() {
-  bundle=absent
+  bundle=absent private=
   [ -f "$1/.complete" ] || return 0
-  bundle_fingerprint "$1" "$2"
-  if [ -n "$fp" ] && [ "$fp" = "$3" ]; then bundle=present; return 0; fi
+  _cd=$1 _cs=$2 _ck=$3; shift 3
+  bundle_fingerprint "$_cd" "$_cs" "$@"
+  if [ -n "$fp" ] && [ "$fp" = "$_ck" ]; then bundle=present; return 0; fi
   if ! command -v sha256sum >/dev/null 2>&1; then bundle=nosha; return 0; fi
-  if (cd "$1" && printf '%s' "$2" | sha256sum -c) >/dev/null 2>&1; then
+  if (cd "$_cd" && printf '%s' "$_cs" | sha256sum -c) >/dev/null 2>&1; then
     bundle=present
     [ -z "$fp" ] || echo "bundle_fp=$fp"
   else
@@ -88,7 +100,7 @@ t=$(mktemp -d "$d/.tmp-XXXXXXXX")
 while [ $# -ge 2 ]; do mv -f "$1" "$t/$2"; shift 2; done
 : > "$t/.complete"
 chmod 444 "$t"/* "$t/.complete"
-chmod 555 "$t/` + bootstrap.RunnerFile + `" "$t"
+chmod 555 "$t/` + bundle.RunnerFile + `" "$t"
 ` + placeBundle + bundleCheckFunc + `bundle_fingerprint "$d/$digest" "$sums"
 [ -z "$fp" ] || echo "bundle_fp=$fp"
 `
@@ -123,7 +135,7 @@ type bundleUpload struct {
 // one fails). Only uploads in flight are shared: a later step whose
 // preflight finds the bundle gone (gc) uploads it again. It returns the
 // placed bundle's fingerprint when this upload placed it.
-func ensureBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) (fingerprint string, err error) {
+func ensureBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) (fingerprint string, err error) {
 	key := sh.String() + "\x00" + facts.Home + "\x00" + b.Digest
 	bundleUploads.mu.Lock()
 	u, inFlight := bundleUploads.m[key]
@@ -152,7 +164,7 @@ func ensureBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 }
 
 // uploadBundle puts the runner and helpers in ~/.cuttle/bundles/<digest>/.
-func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) (fingerprint string, err error) {
+func uploadBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) (fingerprint string, err error) {
 	f, err := os.Open(b.RunnerPath)
 	if err != nil {
 		return "", stepErr(sh.String(), ReasonRunner, "opening step runner: %w", err)
@@ -163,8 +175,8 @@ func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 	files := []struct {
 		name string
 		r    io.Reader
-	}{{bootstrap.RunnerFile, f}}
-	for _, hf := range bootstrap.HelperFiles() {
+	}{{bundle.RunnerFile, f}}
+	for _, hf := range bundle.HelperFiles() {
 		files = append(files, struct {
 			name string
 			r    io.Reader
@@ -192,7 +204,7 @@ func uploadBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 
 // readyBundle makes the step's bundle usable after the preflight's check:
 // a copy that failed it is replaced, a missing one uploaded.
-func readyBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts, trust *BundleTrust, log zerolog.Logger) error {
+func readyBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts, trust *BundleTrust, log zerolog.Logger) error {
 	switch facts.BundleState {
 	case "present":
 		return nil
@@ -214,7 +226,7 @@ func readyBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts,
 // replaceBundle removes the cached bundle at dir, which failed its check,
 // and warns naming the worker and the path: a step must never run what
 // someone changed there.
-func replaceBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, dir string, log zerolog.Logger) error {
+func replaceBundle(ctx context.Context, sh Shell, b bundle.Bundle, dir string, log zerolog.Logger) error {
 	log.Warn().Str("path", dir).Msgf("worker %s: the cached bundle %s does not match its digest (a file in it was changed): replacing it", sh.String(), dir)
 	tail := &tailBuffer{max: 1024}
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", replaceBundleScript, "sh", dir, b.Sums}, Stderr: tail}); err != nil {

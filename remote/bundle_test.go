@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -160,8 +160,8 @@ func (c *countingShell) String() string { return "deploy@counting:22" }
 func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 	runner := filepath.Join(t.TempDir(), "cuttle")
 	os.WriteFile(runner, []byte("runner"), 0o755)
-	b := bootstrap.Bundle{Digest: strings.Repeat("b", 64), RunnerPath: runner}
-	perUpload := int64(1 + len(bootstrap.HelperFiles()))
+	b := bundle.Bundle{Digest: strings.Repeat("b", 64), RunnerPath: runner}
+	perUpload := int64(1 + len(bundle.HelperFiles()))
 	sh := &countingShell{}
 	var wg sync.WaitGroup
 	for range 10 {

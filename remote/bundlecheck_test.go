@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -204,8 +204,9 @@ func TestBundleCheck(t *testing.T) {
 // BenchmarkBundleCheck measures what checking a cached bundle adds to a
 // step's preflight, with a runner as large as cuttle's (19 MB): by the
 // recorded fingerprint (every step after the first of a controller), by
-// a full hash (the first), against a shell that checks nothing (the
-// peer). Run: go test -run '^$' -bench BundleCheck ./remote
+// a full hash (the first), against a shell that checks nothing and one
+// that runs one more command (/bin/true), the peers. Run: go test -run
+// '^$' -bench BundleCheck -benchtime 40x ./remote
 func BenchmarkBundleCheck(b *testing.B) {
 	runner := make([]byte, 19<<20)
 	for i := range runner {
@@ -227,6 +228,8 @@ func BenchmarkBundleCheck(b *testing.B) {
 		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/op")
 	}
 	b.Run("none", func(b *testing.B) { run(b, `echo state=present`, "none") })
+	// The least any check made of commands can cost: one more exec.
+	b.Run("one-exec", func(b *testing.B) { run(b, `x=$(/bin/true); echo state=present`, "none") })
 	b.Run("fingerprint", func(b *testing.B) { run(b, `bundle_check "$1" "$2" "$3"; echo "state=$bundle"`, fp) })
 	b.Run("full-hash", func(b *testing.B) { run(b, `bundle_check "$1" "$2" "$3"; echo "state=$bundle"`, "") })
 }
@@ -246,7 +249,7 @@ func (localShell) Run(ctx context.Context, c *transport.Cmd) error {
 func TestAttachChecksTheBundle(t *testing.T) {
 	files := map[string][]byte{"cuttle": []byte("runner\n"), "octopus.bash": []byte("b\n"), "octopus.sh": []byte("s\n")}
 	dir, sums, _ := installedBundle(t, files)
-	b := bootstrap.Bundle{Digest: filepath.Base(dir), Sums: sums}
+	b := bundle.Bundle{Digest: filepath.Base(dir), Sums: sums}
 	if err := checkAttachBundle(t.Context(), localShell{&countingShell{}}, b, dir); err != nil {
 		t.Fatalf("an untouched bundle: %v", err)
 	}
@@ -256,7 +259,75 @@ func TestAttachChecksTheBundle(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "does not match its digest") || !strings.Contains(err.Error(), dir) {
 		t.Errorf("a changed bundle: %v", err)
 	}
-	if err := checkAttachBundle(t.Context(), localShell{&countingShell{}}, bootstrap.Bundle{Digest: "other", Sums: sums}, dir); err != nil {
+	if err := checkAttachBundle(t.Context(), localShell{&countingShell{}}, bundle.Bundle{Digest: "other", Sums: sums}, dir); err != nil {
 		t.Errorf("another cuttle's bundle was judged: %v", err)
+	}
+}
+
+// TestPreflightBundleAndModes runs the preflight through sh with a docker
+// shim: ~/.cuttle and its directories are made private again when opened
+// up, and left alone (no chmod run) when they are private; a bundle the
+// controller knows is present at the cost of its fingerprint, and a
+// changed one is reported tampered.
+func TestPreflightBundleAndModes(t *testing.T) {
+	home := t.TempDir()
+	bundles := filepath.Join(home, ".cuttle", "bundles")
+	os.MkdirAll(bundles, 0o755)
+	files := map[string][]byte{"cuttle": []byte("runner\n"), "octopus.bash": []byte("b\n"), "octopus.sh": []byte("s\n")}
+	dir, sums, _ := installedBundle(t, files)
+	digest := "d1"
+	if err := os.Rename(dir, filepath.Join(bundles, digest)); err != nil {
+		t.Fatal(err)
+	}
+	shims, log := t.TempDir(), filepath.Join(t.TempDir(), "calls")
+	realChmod, _ := exec.LookPath("chmod")
+	os.WriteFile(filepath.Join(shims, "docker"), []byte("#!/bin/sh\n[ \"$1\" = version ] && { echo '28.2.2 28.2.2'; exit 0; }\nexit 1\n"), 0o755)
+	os.WriteFile(filepath.Join(shims, "chmod"), []byte("#!/bin/sh\necho \"chmod $*\" >> \"$CALLS\"\nexec "+realChmod+" \"$@\"\n"), 0o755)
+	preflight := func(known string) map[string]string {
+		t.Helper()
+		os.Remove(log)
+		cmd := exec.Command("sh", preflightArgs("20261201000000-1-00", 1, bundleRef{Digest: digest, Sums: sums, Known: known}, "", "", nil)[1:]...)
+		cmd.Env = append(os.Environ(), "HOME="+home, "PATH="+shims+":"+os.Getenv("PATH"), "CALLS="+log)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("preflight: %v\n%s", err, out)
+		}
+		return parseKV(out)
+	}
+	chmods := func() string {
+		b, _ := os.ReadFile(log)
+		return string(b)
+	}
+	private := func() {
+		t.Helper()
+		for _, d := range []string{"", "work", "bundles", "runs", "cfg"} {
+			if fi, err := os.Stat(filepath.Join(home, ".cuttle", d)); err != nil || fi.Mode().Perm() != 0o700 {
+				t.Errorf("~/.cuttle/%s: mode %v (%v), want 0700", d, fi.Mode().Perm(), err)
+			}
+		}
+	}
+
+	kv := preflight("")
+	private()
+	fp := kv["bundle_fp"]
+	if kv["bundle"] != "present" || fp == "" {
+		t.Fatalf("first preflight: bundle %q, fingerprint %q", kv["bundle"], fp)
+	}
+	kv = preflight(fp)
+	if kv["bundle"] != "present" || kv["bundle_fp"] != "" {
+		t.Errorf("known fingerprint: bundle %q, fingerprint printed %q (a full hash ran)", kv["bundle"], kv["bundle_fp"])
+	}
+	if strings.Contains(chmods(), "700") {
+		t.Errorf("private directories were chmodded again: %s", chmods())
+	}
+	os.Chmod(filepath.Join(home, ".cuttle", "runs"), 0o755)
+	preflight(fp)
+	private()
+
+	runner := filepath.Join(bundles, digest, "cuttle")
+	os.Chmod(runner, 0o755)
+	os.WriteFile(runner, []byte("evil\n"), 0o755)
+	if kv := preflight(fp); kv["bundle"] != "tampered" {
+		t.Errorf("changed runner: bundle %q, want tampered", kv["bundle"])
 	}
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
 )
@@ -15,8 +15,8 @@ import (
 // heartbeatArgs runs the worker-side half of the dead man's switch on the
 // worker host (not in the container), from the cached bundle.
 func heartbeatArgs(p runPlan, window time.Duration, resumed bool) []string {
-	args := []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--heartbeat",
-		"--heartbeat-file", p.WorkDir + "/.cuttle-heartbeat", "--container", ContainerName(p.StepID),
+	args := []string{p.BundleDir + "/" + bundle.RunnerFile, "step-runner", "heartbeat",
+		"--file", p.WorkDir + "/.cuttle-heartbeat", "--container", ContainerName(p.StepID),
 		"--workdir", p.WorkDir, "--window", window.String()}
 	if resumed {
 		args = append(args, "--resumed")

@@ -11,18 +11,20 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
 // gcListScript lists what cuttle may have left on a worker, one item a
-// line: "container ID STATE STEP STARTED", "workdir NAME MTIME HEARTBEAT
+// line (a heartbeat file is read only when it is a regular file: the step
+// writes its work directory, and a FIFO there would block the listing):
+// "container ID STATE STEP STARTED", "workdir NAME MTIME HEARTBEAT
 // WINDOW", "cfg NAME MTIME", "record NAME MTIME", "bundle NAME MTIME",
 // "temp PATH MTIME", "build REF CREATED-UNIX".
 const gcListScript = `set -u
 echo "now $(date +%s)"
 docker ps -a --filter label=io.cuttle.step --filter "label=io.cuttle.home=$HOME" --format 'container {{.ID}} {{.State}} {{.Label "io.cuttle.step"}} {{.Label "io.cuttle.started"}}' 2>/dev/null
-for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d") $(stat -c %Y "$d/.cuttle-heartbeat" 2>/dev/null || echo 0) $(head -c 32 "$d/.cuttle-heartbeat" 2>/dev/null | tr -cd '0-9a-z.')"; done
+for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d") $(stat -c %Y "$d/.cuttle-heartbeat" 2>/dev/null || echo 0) $(h=$d/.cuttle-heartbeat; [ -f "$h" ] && [ ! -L "$h" ] && head -c 32 "$h" 2>/dev/null | tr -cd '0-9a-z.')"; done
 for d in "$HOME"/.cuttle/cfg/*; do [ -e "$d" ] && echo "cfg ${d##*/} $(stat -c %Y "$d")"; done
 for f in "$HOME"/.cuttle/runs/*.json; do [ -e "$f" ] && { r=${f##*/}; echo "record ${r%.json} $(stat -c %Y "$f")"; }; done
 for d in "$HOME"/.cuttle/bundles/*; do [ -e "$d" ] && echo "bundle ${d##*/} $(stat -c %Y "$d")"; done
@@ -201,7 +203,7 @@ done
 // removed as a step's own cleanup would: as root in a throwaway
 // container, running b's runner (checked first, and uploaded or replaced
 // when it is missing or was changed).
-func GC(ctx context.Context, sh Shell, olderThan time.Duration, b bootstrap.Bundle) (removed, failed, kept []string, err error) {
+func GC(ctx context.Context, sh Shell, olderThan time.Duration, b bundle.Bundle) (removed, failed, kept []string, err error) {
 	var out bytes.Buffer
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", gcListScript}, Stdout: &out}); err != nil {
 		return nil, nil, nil, fmt.Errorf("listing: %w", err)
@@ -266,7 +268,7 @@ echo "bundle=$bundle"
 // user cannot remove, with removeAsRoot: in a container of any image on
 // the worker (the runner is static, so any will do) running b's runner,
 // checked (and uploaded or replaced) first.
-func gcAsRoot(ctx context.Context, sh Shell, home, name string, b bootstrap.Bundle) error {
+func gcAsRoot(ctx context.Context, sh Shell, home, name string, b bundle.Bundle) error {
 	if b.Digest == "" {
 		return fmt.Errorf("this cuttle has no runner to remove them with: set CUTTLE_RUNNER to a static linux build of cuttle")
 	}

@@ -9,9 +9,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/internal/printable"
+	"github.com/cuttle-sh/cuttle/octopus"
 )
 
 // MaxMessage bounds a service message: a line holding one is held whole
@@ -181,7 +181,7 @@ func (p *outputProcessor) spill(w io.Writer, buf *[]byte) {
 func (p *outputProcessor) block(isStderr bool, lines []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if bytes.Contains(lines, []byte(bootstrap.Marker)) || p.masks.Holds(lines) {
+	if bytes.Contains(lines, []byte(octopus.Marker)) || p.masks.Holds(lines) {
 		return false
 	}
 	if w := p.destination(isStderr); w != nil {
@@ -223,11 +223,11 @@ func (p *outputProcessor) cut(isStderr bool, held []byte) int {
 // at the very end), or -1.
 func openMessage(held []byte) int {
 	from := bytes.LastIndexByte(held, ']') + 1
-	if i := bytes.Index(held[from:], []byte(bootstrap.Marker)); i >= 0 {
+	if i := bytes.Index(held[from:], []byte(octopus.Marker)); i >= 0 {
 		return from + i
 	}
-	for k := min(len(bootstrap.Marker)-1, len(held)-from); k > 0; k-- {
-		if bytes.HasSuffix(held, []byte(bootstrap.Marker[:k])) {
+	for k := min(len(octopus.Marker)-1, len(held)-from); k > 0; k-- {
+		if bytes.HasSuffix(held, []byte(octopus.Marker[:k])) {
 			return len(held) - k
 		}
 	}
@@ -256,7 +256,7 @@ func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 			return
 		}
 	}
-	if !bytes.Contains(raw, []byte(bootstrap.Marker)) {
+	if !bytes.Contains(raw, []byte(octopus.Marker)) {
 		if w := p.destination(isStderr); w != nil {
 			p.emit(w, raw, newline)
 		}
@@ -265,7 +265,7 @@ func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 	}
 	var text strings.Builder
 	hadMessage := false
-	for _, seg := range bootstrap.SplitLine(string(raw)) {
+	for _, seg := range octopus.SplitLine(string(raw)) {
 		switch {
 		case seg.Msg != nil:
 			hadMessage = true
@@ -324,7 +324,7 @@ func (p *outputProcessor) destination(isStderr bool) io.Writer {
 	return p.stdout
 }
 
-func (p *outputProcessor) handle(isStderr bool, m *bootstrap.ServiceMessage) {
+func (p *outputProcessor) handle(isStderr bool, m *octopus.ServiceMessage) {
 	a := m.Attrs
 	switch name := strings.ToLower(m.Name); {
 	case name == "setvariable":

@@ -12,8 +12,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/octopus"
 )
 
 // processorRun is a processor whose output and JSON logs are kept.
@@ -45,7 +45,7 @@ func feed(w io.Writer, data string) {
 func TestLargeSensitiveVariable(t *testing.T) {
 	value := "BIGSECRET-" + strings.Repeat("y", 10<<20) + "-END"
 	r := newProcessorRun()
-	feed(r.stdout, "before\n"+bootstrap.Format("setVariable", "name", "Big", "value", value, "sensitive", "True")+"\nafter\n")
+	feed(r.stdout, "before\n"+octopus.Format("setVariable", "name", "Big", "value", value, "sensitive", "True")+"\nafter\n")
 	r.flush()
 	if got := r.out.String(); got != "before\nafter\n" {
 		t.Fatalf("stdout is %d bytes, starting %q: want only the text around the message", len(got), got[:min(len(got), 80)])
@@ -65,7 +65,7 @@ func TestOverlongMessageDropped(t *testing.T) {
 	value := strings.Repeat("z", 3<<19) // 1.5 MiB, 2 MiB of base64
 	r := newProcessorRun()
 	r.p.maxMessage = mask.MaxLine
-	msg := bootstrap.Format("setVariable", "name", "Big", "value", value, "sensitive", "True")
+	msg := octopus.Format("setVariable", "name", "Big", "value", value, "sensitive", "True")
 	feed(r.stdout, "lead "+msg+" trail\nnext\nlead "+msg+"\nlast\n")
 	r.flush()
 	if got := r.out.String(); got != "lead  trail\nnext\nlead \nlast\n" {
@@ -118,13 +118,13 @@ func TestVariableHoldingMaskedValue(t *testing.T) {
 	r := newProcessorRun("hunter22")
 	basic := base64.StdEncoding.EncodeToString([]byte("user:hunter22"))
 	feed(r.stdout, strings.Join([]string{
-		bootstrap.Format("setVariable", "name", "Copy", "value", "pw=hunter22"),
-		bootstrap.Format("setVariable", "name", "Auth", "value", "Basic "+basic),
-		bootstrap.Format("setVariable", "name", "Early", "value", "x-masked-later"),
-		bootstrap.Format("setVariable", "name", "N-hunter22", "value", "x"),
-		bootstrap.Format("setVariable", "name", "Late-masked-later", "value", "x"),
-		bootstrap.Format("setVariable", "name", "Plain", "value", "harmless"),
-		bootstrap.Format("mask", "value", "masked-later"),
+		octopus.Format("setVariable", "name", "Copy", "value", "pw=hunter22"),
+		octopus.Format("setVariable", "name", "Auth", "value", "Basic "+basic),
+		octopus.Format("setVariable", "name", "Early", "value", "x-masked-later"),
+		octopus.Format("setVariable", "name", "N-hunter22", "value", "x"),
+		octopus.Format("setVariable", "name", "Late-masked-later", "value", "x"),
+		octopus.Format("setVariable", "name", "Plain", "value", "harmless"),
+		octopus.Format("mask", "value", "masked-later"),
 	}, "\n")+"\n")
 	r.flush()
 	got := map[string]bool{}
@@ -145,7 +145,7 @@ func TestVariableHoldingMaskedValue(t *testing.T) {
 func TestWorkerTextInLogs(t *testing.T) {
 	evil := "bad\n19:99:99 INF all good\x1b]52;c;cHduZWQ=\a"
 	r := newProcessorRun()
-	feed(r.stdout, bootstrap.Format("progress", "percentage", "5\x1b[2J", "message", evil)+"\n"+
+	feed(r.stdout, octopus.Format("progress", "percentage", "5\x1b[2J", "message", evil)+"\n"+
 		"##octopus[setVariable name='@@"+"\x1b[31m']\n"+
 		"##octopus[bad\x1b[31mname]\n")
 	r.flush()

@@ -29,9 +29,14 @@ echo "home=$HOME"
 echo "uid=$(id -u)"
 echo "gid=$(id -g)"
 echo "arch=$(uname -m)"
-mkdir -p "$HOME/.cuttle/work" "$HOME/.cuttle/bundles" "$HOME/.cuttle/runs" "$HOME/.cuttle/cfg" || { echo "error=mkdir"; exit 4; }
-# Private to this user even when an older cuttle or the user made them.
-chmod 700 "$HOME/.cuttle" "$HOME/.cuttle/work" "$HOME/.cuttle/bundles" "$HOME/.cuttle/runs" "$HOME/.cuttle/cfg" || { echo "error=mkdir"; exit 4; }
+c=$HOME/.cuttle
+mkdir -p "$c/work" "$c/bundles" "$c/runs" "$c/cfg" || { echo "error=mkdir"; exit 4; }
+# Nothing of the bundle runs before it is checked. The same stat tells
+# whether ~/.cuttle and its directories are still private to this user
+# (an older cuttle or the user may have opened them).
+bundle_check "$c/bundles/$3" "$6" "$7" "$c" "$c/work" "$c/bundles" "$c/runs" "$c/cfg"
+[ -n "$private" ] || chmod 700 "$c" "$c/work" "$c/bundles" "$c/runs" "$c/cfg" || { echo "error=mkdir"; exit 4; }
+echo "bundle=$bundle"
 # The per-run record claims the step id (noclobber) and lists what the step
 # will create before anything is created; cleanup and gc remove exactly that.
 n=$2
@@ -47,9 +52,6 @@ if ! mkdir "$w" 2>/dev/null; then rm -f "$HOME/.cuttle/runs/$id.json"; echo "err
 # itself is open so that an image's non-root USER can work in it.
 chmod 777 "$w"
 echo "ticket=$id"
-# Nothing of the bundle runs before it is checked.
-bundle_check "$HOME/.cuttle/bundles/$3" "$6" "$7"
-echo "bundle=$bundle"
 if [ -n "${5:-}" ] && [ -f "$HOME/.cuttle/bundles/$5/.complete" ]; then echo "ext_bundle=present"; fi
 if command -v flock >/dev/null 2>&1; then echo "flock=yes"; mkdir -p "$HOME/.cuttle/locks"; fi
 img=
@@ -61,7 +63,7 @@ fi
 # payload is already waiting on stdin.
 if [ "${8:-}" = launch ] && [ -n "$img" ] && [ "$bundle" = present ]; then
   d=$3; shift 8
-  exec "$HOME/.cuttle/bundles/$d/cuttle" step-runner --launch --home "$HOME" --id "$id" --uid "$(id -u)" --gid "$(id -g)" \
+  exec "$HOME/.cuttle/bundles/$d/cuttle" step-runner launch --home "$HOME" --id "$id" --uid "$(id -u)" --gid "$(id -g)" \
     --arch "$(uname -m)" --image-platform "${img#* }" --docker-client "${v%% *}" -- "$@"
 fi
 `

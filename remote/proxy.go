@@ -1,8 +1,8 @@
 package remote
 
 import (
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/secret"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Proxy is a worker's proxy, as cuttle.yaml gives it; the runner computes
@@ -16,9 +16,9 @@ type Proxy struct {
 }
 
 // payloadProxy is p as the runner receives it (on stdin).
-func (p *Proxy) payloadProxy() *bootstrap.Proxy {
+func (p *Proxy) payloadProxy() *wire.Proxy {
 	if p == nil {
 		return nil
 	}
-	return &bootstrap.Proxy{Host: p.Host, Port: p.Port, Username: p.Username, Password: p.Password.Reveal(), UseDefault: p.UseDefault}
+	return &wire.Proxy{Host: p.Host, Port: p.Port, Username: p.Username, Password: p.Password.Reveal(), UseDefault: p.UseDefault}
 }

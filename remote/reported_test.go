@@ -9,8 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/octopus"
 )
 
 // TestOutputProcessorRecordsReports: the messages Octopus acts on and
@@ -21,19 +21,19 @@ func TestOutputProcessorRecordsReports(t *testing.T) {
 	p := newOutputProcessor(mask.NewSet(), Output{Stdout: &out, Stderr: &errb}, zerolog.New(&logs))
 	o, e, flush := p.writers()
 	for _, line := range []string{
-		bootstrap.Format("set-environmentstate", "key", "MyKey", "value", "MyValue", "type", "State"),
-		bootstrap.Format("set-environmentstate", "key", "SecretKey", "value", "Secret Value", "sensitive", "True", "type", "State"),
-		bootstrap.Format("set-environmentstate", "key", "MyKey", "value", "Replaced", "type", "State"),
-		bootstrap.Format("set-environmentstate", "key", "MyKey", "value", "https://x", "type", "Url"),
-		bootstrap.Format("set-environmentstate", "value", "no key"),
-		bootstrap.Format("k8s-manifest-applied", "manifest", "kind: A\n", "ns", "my"),
-		"##octopus[createStepPackageTarget  name='" + bootstrap.EncodeValue("web") + "' targetId='" + bootstrap.EncodeValue("t1") +
-			"' octopusRoles='" + bootstrap.EncodeValue("r") + "' updateIfExisting='" + bootstrap.EncodeValue("true") + "']",
+		octopus.Format("set-environmentstate", "key", "MyKey", "value", "MyValue", "type", "State"),
+		octopus.Format("set-environmentstate", "key", "SecretKey", "value", "Secret Value", "sensitive", "True", "type", "State"),
+		octopus.Format("set-environmentstate", "key", "MyKey", "value", "Replaced", "type", "State"),
+		octopus.Format("set-environmentstate", "key", "MyKey", "value", "https://x", "type", "Url"),
+		octopus.Format("set-environmentstate", "value", "no key"),
+		octopus.Format("k8s-manifest-applied", "manifest", "kind: A\n", "ns", "my"),
+		"##octopus[createStepPackageTarget  name='" + octopus.EncodeValue("web") + "' targetId='" + octopus.EncodeValue("t1") +
+			"' octopusRoles='" + octopus.EncodeValue("r") + "' updateIfExisting='" + octopus.EncodeValue("true") + "']",
 		"echo Secret Value",
 	} {
 		io.WriteString(o, line+"\n")
 	}
-	io.WriteString(e, bootstrap.Format("delete-target", "machine", "old")+"\n")
+	io.WriteString(e, octopus.Format("delete-target", "machine", "old")+"\n")
 	flush()
 	got := p.results().reported
 	want := Reported{

@@ -13,10 +13,12 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/internal/printable"
+	"github.com/cuttle-sh/cuttle/octopus"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Step is one step to run on one worker: a plan, as data.
@@ -37,7 +39,7 @@ type Step struct {
 	KeepWorkspace bool
 	// Variables reach the script through get_octopusvariable; they travel
 	// on the container's stdin only.
-	Variables []bootstrap.Variable
+	Variables []wire.Variable
 	// ContainerOptions are extra docker run options, already split.
 	ContainerOptions []string
 	// AllowPrivileged permits options that give the step the worker. It
@@ -122,7 +124,7 @@ const cleanupTimeout = 60 * time.Second
 // Run runs st on the worker behind sh. It returns a *StepError when cuttle
 // could not run the step, ctx's cause when ctx ended first, and otherwise
 // a Result whose ExitCode is the script's. Cleanup always runs.
-func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output) (res Result, err error) {
+func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (res Result, err error) {
 	log := zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", st.Name).Logger()
 	switch {
 	case st.Build != nil && (len(st.Build.Dockerfile) == 0) == (st.Build.GitURL == ""):
@@ -150,12 +152,12 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 	if st.External == nil && st.ReattachWindow > 0 {
 		// The runner keeps the output on the worker, under this key, for
 		// reattaching after a lost link.
-		logKey = make([]byte, bootstrap.LogKeySize)
+		logKey = make([]byte, wire.LogKeySize)
 		if _, err := rand.Read(logKey); err != nil {
 			return res, err
 		}
 	}
-	payload, err := json.Marshal(bootstrap.Payload{Variables: st.Variables, LogKey: logKey, Script: st.Script,
+	payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: logKey, Script: st.Script,
 		FailOnErrorOutput: st.FailOnErrorOutput, Proxy: st.Proxy.payloadProxy()})
 	if err != nil {
 		return res, stepErr(sh.String(), ReasonInput, "variables: %w", err)
@@ -244,9 +246,9 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		case !started && res.ExitCode >= 125 && res.ExitCode <= 127:
 			// docker's own failure: the container never ran the runner.
 			err = stepErr(sh.String(), ReasonDocker, "docker run failed (exit %d): %s", res.ExitCode, lastLine(dockerTail.String()))
-		case res.ExitCode == bootstrap.ExitCodeNoShell && strings.Contains(dockerTail.String(), bootstrap.RunnerErrorPrefix):
+		case res.ExitCode == wire.ExitCodeNoShell && strings.Contains(dockerTail.String(), wire.RunnerErrorPrefix):
 			// The runner itself could not run the script.
-			_, msg, _ := strings.Cut(dockerTail.String(), bootstrap.RunnerErrorPrefix)
+			_, msg, _ := strings.Cut(dockerTail.String(), wire.RunnerErrorPrefix)
 			err = stepErr(sh.String(), ReasonImage, "image %s: %s", st.Image, strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0]))
 		}
 		res.Duration = time.Since(res.Started)
@@ -315,7 +317,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 		if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy(plan.WorkDir, plan.BundleDir)); err != nil {
 			return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
 		}
-		if got := bootstrap.ArchOf(facts.Arch); got != b.Arch {
+		if got := wire.ArchOf(facts.Arch); got != b.Arch {
 			return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
 		}
 		if err := readyBundle(ctx, sh, b, facts, st.BundleTrust, log); err != nil {
@@ -387,7 +389,7 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 			err = exitErrorOf(code)
 		case err == nil && ferr != nil && !errors.Is(ferr, transport.ErrConnectionLost) && ctx.Err() == nil:
 			err = followErr(sh, plan, ferr)
-		case err != nil && errors.As(ferr, &ee) && ee.Code == bootstrap.FollowEngineAway && ctx.Err() == nil:
+		case err != nil && errors.As(ferr, &ee) && ee.Code == wire.FollowEngineAway && ctx.Err() == nil:
 			err = followErr(sh, plan, ferr) // it says more than docker run's "unexpected EOF"
 		case err == nil && errors.Is(ferr, transport.ErrConnectionLost):
 			err = ferr // the step's end was not seen whole: reattach
@@ -444,8 +446,8 @@ func Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output)
 // ensureImage pulls or builds the step's image as its policy says, and
 // sets st.Image to what docker run must use.
 func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress io.Writer) error {
-	if facts.ImagePlatform != "" && facts.ImagePlatform != "linux/"+bootstrap.ArchOf(facts.Arch) {
-		return stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is linux/%s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, facts.ImagePlatform, bootstrap.ArchOf(facts.Arch))
+	if facts.ImagePlatform != "" && facts.ImagePlatform != "linux/"+wire.ArchOf(facts.Arch) {
+		return stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is linux/%s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, facts.ImagePlatform, wire.ArchOf(facts.Arch))
 	}
 	if st.Build != nil {
 		if facts.ImageID != "" {
@@ -458,7 +460,7 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 			if commit, err = resolveGitCommit(ctx, sh, st.Build.GitURL); err != nil {
 				return err
 			}
-			st.Image = buildTag(*st.Build, commit, bootstrap.ArchOf(facts.Arch))
+			st.Image = buildTag(*st.Build, commit, wire.ArchOf(facts.Arch))
 		}
 		return buildImage(ctx, sh, facts, *st.Build, st.Image, commit, st.Feed, progress)
 	}
@@ -478,7 +480,7 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 	// amd64 worker is named here, not as an "exec format error" later.
 	var out bytes.Buffer
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", "--", st.Image}, Stdout: &out}); err == nil {
-		if got, want := strings.TrimSpace(out.String()), "linux/"+bootstrap.ArchOf(facts.Arch); got != want {
+		if got, want := strings.TrimSpace(out.String()), "linux/"+wire.ArchOf(facts.Arch); got != want {
 			return stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is %s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, got, want)
 		}
 	}
@@ -505,9 +507,9 @@ func prepareExternal(ctx context.Context, sh Shell, st *Step, facts Facts, plan 
 		}
 		return stepErr(sh.String(), ReasonImage, "image %s has %s, but the external runner (Calamari) needs glibc: use a glibc-based image (Debian, Ubuntu), or drop the external runner: cuttle's own runner is static and needs nothing from the image", st.Image, what)
 	}
-	password := bootstrap.RandomPassword()
+	password := octopus.RandomPassword()
 	st.Masks.Add(password)
-	enc, err := bootstrap.EncryptCalamariVariables(st.Variables, password)
+	enc, err := octopus.EncryptCalamariVariables(st.Variables, password)
 	if err != nil {
 		return stepErr(sh.String(), ReasonInput, "encrypting variables: %w", err)
 	}

@@ -8,13 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -198,7 +197,7 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 	}
 	// Without a runner of its own (a non-Linux controller without
 	// CUTTLE_RUNNER) this cuttle cannot check the step's bundle.
-	bundle, _ := bootstrap.Self()
+	bundle, _ := bundle.Self()
 	artifacts := t.ArtifactsDir
 	if a := fl.String("artifacts"); a != "" || artifacts == "" {
 		artifacts = filepath.Join(orDefault(a, "artifacts"), remote.DirName(t.Name))
@@ -223,8 +222,7 @@ func alive(t remote.Ticket) bool {
 	if t.ControllerPID <= 0 || t.ControllerHost != host || t.ControllerPID == os.Getpid() {
 		return false
 	}
-	err := syscall.Kill(t.ControllerPID, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return processAlive(t.ControllerPID)
 }
 
 // keepTicket saves a running step's ticket (its artifacts directory made

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -78,7 +78,7 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bootstrap.Self()
+	bundle, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
