@@ -27,14 +27,16 @@ import (
 // (its tests live in Fixtures/Integration/Proxies/ScriptProxyFixtureBase.cs)
 // and Fixtures/Integration/Scripting/BashScriptEngineFixture.cs, one
 // subtest each, named after it. The scripts are those of
-// Fixtures/Bash/Scripts, byte order marks included.
+// Fixtures/Bash/Scripts, byte order marks included. All 26 tests of
+// Calamari 86358955 (2026-08-21) are here: BashFixture's 20 (39 NUnit
+// cases with the toggle below; the 37 were its 19 of b9a6a4184).
 //
 // Calamari asserts on its raw output, where service messages are still
 // text for Octopus Server to act on. cuttle is both: it acts on them, so
 // each subtest checks what the message asks for (an output variable,
 // environment state, a manifest in the report...), with the values decoded
 // from the very message Calamari's test expects. The exact text the
-// helpers print is checked by bootstrap's TestHelpersPrintCalamarisMessages.
+// helpers print is checked by agent's TestHelpersPrintCalamarisMessages.
 //
 // Each NUnit test runs twice, with Calamari's
 // BashParametersArrayFeatureToggle on and off; the toggle only decides

@@ -3,11 +3,14 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestScriptNormalisedAsCalamari runs a script saved on Windows: a byte
@@ -193,5 +196,51 @@ func TestScriptParametersPosixSh(t *testing.T) {
 	mustSucceed(t, r)
 	if !hasLine(r.stdout, "n=2 1=[a b] 2=[c]") {
 		t.Errorf("stdout %q", r.stdout)
+	}
+}
+
+// TestTargetHelpersRecorded: new_octopustarget and remove_octopustarget
+// (bash, and POSIX sh through the shebang) end in the report's targets,
+// since cuttle has no target model; a sensitive value inside the inputs
+// stays masked there.
+func TestTargetHelpersRecorded(t *testing.T) {
+	t.Parallel()
+	type target struct {
+		Action           string `json:"action"`
+		Name             string `json:"name"`
+		TargetID         string `json:"target_id"`
+		Inputs           string `json:"inputs"`
+		Roles            string `json:"roles"`
+		WorkerPool       string `json:"worker_pool"`
+		UpdateIfExisting bool   `json:"update_if_existing"`
+		Machine          string `json:"machine"`
+	}
+	want := []target{
+		{Action: "create", Name: "web 1", TargetID: "t-1", Inputs: `{"pw":"********"}`, Roles: "web,api", WorkerPool: "linux", UpdateIfExisting: true},
+		{Action: "delete", Machine: "old-web"},
+	}
+	script := `new_octopustarget -n "web 1" --target-id t-1 --inputs "{\"pw\":\"$(get_octopusvariable Pw)\"}" --roles web,api --worker-pool linux --update-if-existing
+remove_octopustarget old-web
+`
+	for _, shebang := range []string{"#!/bin/bash", "#!/bin/sh"} {
+		t.Run(shebang, func(t *testing.T) {
+			t.Parallel()
+			r := runBash(t, []string{"CUTTLE_IT_TARGET_PW=t4rget-s3cret"}, shebang+"\n"+script, "--sensitive-var", "Pw=CUTTLE_IT_TARGET_PW")
+			mustSucceed(t, r)
+			var rep struct {
+				Steps []struct {
+					Targets []target `json:"targets"`
+				} `json:"steps"`
+			}
+			if err := json.Unmarshal([]byte(r.report.Raw), &rep); err != nil || len(rep.Steps) != 1 {
+				t.Fatalf("report: %v\n%s", err, r.report.Raw)
+			}
+			if diff := cmp.Diff(want, rep.Steps[0].Targets); diff != "" {
+				t.Errorf("targets (-want +got):\n%s", diff)
+			}
+			if strings.Contains(r.stdout+r.stderr+r.report.Raw, "t4rget-s3cret") {
+				t.Errorf("the sensitive value shows:\n%s\n%s", r.stderr, r.report.Raw)
+			}
+		})
 	}
 }
