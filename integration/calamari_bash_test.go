@@ -112,11 +112,7 @@ func calamariMessage(t *testing.T, line string) octopus.ServiceMessage {
 // scriptFile writes a script as Calamari's fixture keeps it.
 func scriptFile(t *testing.T, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "script.sh")
-	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return tempFile(t, "script.sh", body)
 }
 
 // runBash runs a script file with cuttle run on the shared worker.

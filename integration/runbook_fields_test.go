@@ -50,14 +50,20 @@ func TestErrorOutputOfServiceMessagesOnly(t *testing.T) {
 	}
 }
 
-// writeRunbook writes a runbook file.
-func writeRunbook(t *testing.T, body string) string {
+// tempFile writes body to a file named name in a fresh directory.
+func tempFile(t *testing.T, name, body string) string {
 	t.Helper()
-	p := filepath.Join(t.TempDir(), "runbook.yaml")
+	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// writeRunbook writes a runbook file.
+func writeRunbook(t *testing.T, body string) string {
+	t.Helper()
+	return tempFile(t, "runbook.yaml", body)
 }
 
 // TestRunbookFieldsAreTemplates: a runbook step's worker, pool, image,
