@@ -43,6 +43,9 @@ type Runner struct {
 	// BundleTrust remembers the cached bundles this controller checked
 	// (nil: each step hashes its bundle).
 	BundleTrust *remote.BundleTrust
+	// Runners has the runners for workers of other architectures than
+	// Bundle's (nil: Bundle's only).
+	Runners *bundle.Runners
 
 	// dial and run stand in for the network in tests; nil means
 	// transport (jump hosts shared through a HopPool) and remote.Run.
@@ -268,6 +271,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		return res
 	}
 	st.BundleTrust = r.BundleTrust
+	st.Runners = r.Runners
 	if fanOut {
 		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
 		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.DirName(worker))
