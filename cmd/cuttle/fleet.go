@@ -127,6 +127,7 @@ func newGCCmd(io stdio) *cobra.Command {
 	f.StringArray("worker", nil, "a worker (repeatable)")
 	f.String("pool", "", "every worker of this pool")
 	f.Duration("older-than", 24*time.Hour, "remove only what is older than this; running steps are never touched")
+	f.Bool("dry-run", false, "list what would be removed, and what is kept and why, removing nothing")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error {
 		cfg, d, names, err := fleetSetup(fl, fl.Strings("worker"))
 		if err != nil {
@@ -139,7 +140,15 @@ func newGCCmd(io stdio) *cobra.Command {
 		self, _ := bundle.Self()
 		var mu sync.Mutex
 		lines := map[string][]string{}
+		dry := fl.Bool("dry-run")
 		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
+			if dry {
+				p, err := remote.GCPlanOn(ctx, conn, age, self.Digest)
+				mu.Lock()
+				defer mu.Unlock()
+				lines[name] = p.Lines()
+				return err
+			}
 			removed, failed, kept, err := remote.GC(ctx, conn, age, self)
 			mu.Lock()
 			defer mu.Unlock()

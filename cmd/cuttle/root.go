@@ -70,6 +70,8 @@ func withFlags(fn func(ctx context.Context, fl *config.Flags, args []string) err
 }
 
 func newLogger(io stdio, format, level string) (zerolog.Logger, error) {
+	// Durations carry their unit ("1.5s"), in both formats.
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Logger{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
@@ -82,8 +84,10 @@ func newLogger(io stdio, format, level string) (zerolog.Logger, error) {
 			// Fields are quoted when they hold control characters; the
 			// message is not, and may carry a worker's text.
 			FormatPrepare: func(evt map[string]any) error {
-				if m, ok := evt[zerolog.MessageFieldName].(string); ok {
-					evt[zerolog.MessageFieldName] = printable.String(m)
+				for _, k := range []string{zerolog.MessageFieldName, zerolog.ErrorFieldName} {
+					if m, ok := evt[k].(string); ok {
+						evt[k] = printable.String(m)
+					}
 				}
 				return nil
 			}}

@@ -124,10 +124,10 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		var failures *multierror.Error
 		if errors.As(runErr, &failures) {
 			for _, err := range failures.Errors {
-				zerolog.Ctx(ctx).Error().Msg(err.Error())
+				zerolog.Ctx(ctx).Error().Err(err).Msg("runbook step failed")
 			}
 		} else {
-			zerolog.Ctx(ctx).Error().Msg(runErr.Error())
+			zerolog.Ctx(ctx).Error().Err(runErr).Msg("runbook failed")
 		}
 		if code == exitOK {
 			code = exitCannotRun
