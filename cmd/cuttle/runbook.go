@@ -133,6 +133,7 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		}
 		if !res.Skipped {
 			sr.record(res.Result, res.Err, res.Masks)
+			sr.recordAttempts(res.Attempts, res.Masks)
 		}
 		if res.Failed() && code == exitOK {
 			code = sr.ExitCode
