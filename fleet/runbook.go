@@ -39,6 +39,14 @@ type Runner struct {
 	// Worker filled in) for `cuttle attach`, and returns the function
 	// that drops it when the step ends.
 	Tickets func(remote.Ticket) (drop func())
+	// Controller is shared by the runs of one process on purpose (cuttle
+	// serve): it counts the steps running on each worker for run_on: one
+	// and shares bundle uploads. Nil means one of the Runner's own.
+	Controller *remote.Controller
+
+	ctlOnce sync.Once
+	// outputMu keeps the fan-out's prefixed lines whole.
+	outputMu sync.Mutex
 
 	// dial and run stand in for the network in tests; nil means
 	// transport (jump hosts shared through a HopPool) and remote.Run.
@@ -118,8 +126,8 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 				defer wg.Done()
 				sem <- struct{}{}
 				defer func() { <-sem }()
-				markBusy(w, 1)
-				defer markBusy(w, -1)
+				r.controller().MarkBusy(w, 1)
+				defer r.controller().MarkBusy(w, -1)
 				stepResults[i] = r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
 			}()
 		}
@@ -180,17 +188,14 @@ func runbookVariables(rb *config.Runbook, extra *Variables) (*Variables, error) 
 	return vars, nil
 }
 
-// busy counts the steps this controller runs on each worker, for run_on:
-// one's least-busy choice.
-var busy = struct {
-	sync.Mutex
-	n map[string]int
-}{n: map[string]int{}}
-
-func markBusy(worker string, delta int) {
-	busy.Lock()
-	busy.n[worker] += delta
-	busy.Unlock()
+// controller is r.Controller, made on first use when unset.
+func (r *Runner) controller() *remote.Controller {
+	r.ctlOnce.Do(func() {
+		if r.Controller == nil {
+			r.Controller = remote.NewController()
+		}
+	})
+	return r.Controller
 }
 
 // workersFor picks the step's workers: its worker, every worker of its
@@ -207,10 +212,10 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 	if s.RunOn == "all" {
 		return members, nil
 	}
-	busy.Lock()
+	// The least busy first: the steps this controller runs on each.
+	busy := r.controller().Busy(members)
 	order := append([]string(nil), members...)
-	sort.SliceStable(order, func(i, j int) bool { return busy.n[order[i]] < busy.n[order[j]] })
-	busy.Unlock()
+	sort.SliceStable(order, func(i, j int) bool { return busy[order[i]] < busy[order[j]] })
 	var errs error
 	for _, m := range order {
 		if _, err := conns.Get(ctx, m); err == nil {
@@ -272,7 +277,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	}
 	out := r.Output
 	prefix := "[" + s.Name + "@" + worker + "] "
-	po, pe := newPrefixWriter(out.Stdout, prefix), newPrefixWriter(out.Stderr, prefix)
+	po, pe := newPrefixWriter(out.Stdout, &r.outputMu, prefix), newPrefixWriter(out.Stderr, &r.outputMu, prefix)
 	out.Stdout, out.Stderr = po, pe
 	if out.Progress != nil && out.Progress != io.Discard {
 		out.Progress = pe
@@ -292,7 +297,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	started := time.Now()
 	run := r.run
 	if run == nil {
-		run = remote.Run
+		run = r.controller().Run
 	}
 	res.Result, res.Err = run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
 	po.Close()
@@ -333,18 +338,17 @@ type prefixWriter struct {
 	lw *mask.LineWriter
 }
 
-var outputMu sync.Mutex
-
-func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
+// newPrefixWriter writes to w under mu, which all writers to w share.
+func newPrefixWriter(w io.Writer, mu *sync.Mutex, prefix string) *prefixWriter {
 	return &prefixWriter{lw: mask.NewLineWriter(func(line []byte, nl bool) {
 		b := make([]byte, 0, len(prefix)+len(line)+1)
 		b = append(append(b, prefix...), line...)
 		if nl {
 			b = append(b, '\n')
 		}
-		outputMu.Lock()
+		mu.Lock()
 		w.Write(b)
-		outputMu.Unlock()
+		mu.Unlock()
 	})}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -188,7 +189,7 @@ func TestConnsDialOncePerWorker(t *testing.T) {
 
 func TestPrefixWriter(t *testing.T) {
 	var b strings.Builder
-	w := newPrefixWriter(&b, "[s@w] ")
+	w := newPrefixWriter(&b, &sync.Mutex{}, "[s@w] ")
 	for _, chunk := range []string{"one\ntw", "o\n", "\nthree"} {
 		w.Write([]byte(chunk))
 	}

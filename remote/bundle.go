@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"sync"
 
 	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -41,14 +40,10 @@ while [ $# -ge 2 ]; do mv -f "$1" "$t/$2"; chmod 755 "$t/$2"; shift 2; done
 : > "$t/.complete"
 ` + placeBundle
 
-// bundleUploads lets concurrent steps of this process on one worker share
-// one upload of a bundle instead of each sending it: on a fresh worker a
-// fan-out of many steps would otherwise send the runner once per step.
-var bundleUploads = struct {
-	mu sync.Mutex
-	m  map[string]*bundleUpload
-}{m: map[string]*bundleUpload{}}
-
+// bundleUpload is an upload in flight: Controller.uploads lets concurrent
+// steps of this process on one worker share one upload of a bundle
+// instead of each sending it: on a fresh worker a fan-out of many steps
+// would otherwise send the runner once per step.
 type bundleUpload struct {
 	done chan struct{}
 	err  error
@@ -58,15 +53,15 @@ type bundleUpload struct {
 // of this process is making to the same worker (and makes its own if that
 // one fails). Only uploads in flight are shared: a later step whose
 // preflight finds the bundle gone (gc) uploads it again.
-func ensureBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) error {
+func (c *Controller) ensureBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts) error {
 	key := sh.String() + "\x00" + facts.Home + "\x00" + b.Digest
-	bundleUploads.mu.Lock()
-	u, inFlight := bundleUploads.m[key]
+	c.uploadsMu.Lock()
+	u, inFlight := c.uploads[key]
 	if !inFlight {
 		u = &bundleUpload{done: make(chan struct{})}
-		bundleUploads.m[key] = u
+		c.uploads[key] = u
 	}
-	bundleUploads.mu.Unlock()
+	c.uploadsMu.Unlock()
 	if inFlight {
 		select {
 		case <-u.done:
@@ -79,9 +74,9 @@ func ensureBundle(ctx context.Context, sh Shell, b bootstrap.Bundle, facts Facts
 		}
 	}
 	u.err = uploadBundle(ctx, sh, b, facts)
-	bundleUploads.mu.Lock()
-	delete(bundleUploads.m, key)
-	bundleUploads.mu.Unlock()
+	c.uploadsMu.Lock()
+	delete(c.uploads, key)
+	c.uploadsMu.Unlock()
 	close(u.done)
 	return u.err
 }

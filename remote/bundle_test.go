@@ -162,12 +162,13 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 	b := bootstrap.Bundle{Digest: strings.Repeat("b", 64), RunnerPath: runner}
 	perUpload := int64(1 + len(bootstrap.HelperFiles()))
 	sh := &countingShell{}
+	c := NewController()
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+			if err := c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -178,7 +179,7 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 	}
 	// Nothing in flight any more: a later step that finds the bundle gone
 	// sends it again.
-	if err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+	if err := c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := sh.uploads.Load(); got != 2*perUpload {
@@ -191,7 +192,7 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}) != nil {
+			if c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}) != nil {
 				failed.Add(1)
 			}
 		}()

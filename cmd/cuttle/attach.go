@@ -181,7 +181,7 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 		artifacts = filepath.Join(orDefault(a, "artifacts"), remote.SafeName(t.Name))
 	}
 	return oneStep(ctx, fl, target, stepReport{Name: t.Name, Worker: target.String()}, func(conn *transport.Conn) (remote.Result, error, *mask.Set) {
-		res, err := remote.Attach(ctx, conn, t, artifacts, nil, stepOutput(io, fl))
+		res, err := remote.NewController().Resume(ctx, conn, t, artifacts, nil, stepOutput(io, fl))
 		var se *remote.StepError
 		if err == nil || errors.As(err, &se) && (se.Reason == remote.ReasonWorkspace || se.Reason == remote.ReasonDocker) {
 			os.Remove(path) // the step is over: nothing left to attach to

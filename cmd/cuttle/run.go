@@ -147,7 +147,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 			drop = keepTicket(log)(t)
 		}
 		defer func() { drop() }()
-		res, err := remote.Run(ctx, conn, bundle, st, stepOutput(io, fl))
+		res, err := remote.NewController().Run(ctx, conn, bundle, st, stepOutput(io, fl))
 		return res, err, st.Masks
 	})
 }

@@ -77,12 +77,15 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	for _, r := range hist.Recent(1 << 30) {
 		metrics.Observe(r)
 	}
+	// One controller for every run: steps of all runs count toward
+	// run_on: one's least busy worker and share bundle uploads.
+	ctl := remote.NewController()
 	s := &serve.Server{Config: cfg, Runbooks: rbs, History: hist, Metrics: metrics, Grace: grace,
 		NewRunner: func(out *os.File) *fleet.Runner {
 			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
-				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx))}
+				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: ctl}
 		}}
 	ln, err := serve.Listen(ctx, fl.String("listen"))
 	if err != nil {

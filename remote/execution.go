@@ -1,0 +1,514 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/transport"
+)
+
+// Execution is one step on one worker, in phases: Start, Wait, Collect
+// and Destroy (see the package doc for the contract). Run and Resume are
+// compositions of them.
+type Execution struct {
+	ctl *Controller
+	sh  Shell
+	b   bootstrap.Bundle
+	st  Step
+	out Output
+	log zerolog.Logger
+
+	logKey  []byte
+	payload []byte
+	res     Result
+	plan    runPlan
+	facts   Facts
+	report  scriptReport
+
+	proc       *outputProcessor
+	flush      func()
+	att        *attachment
+	dockerTail *tailBuffer
+	// dockerOut and dockerErr take what the docker client itself prints.
+	dockerOut, dockerErr io.Writer
+	follower             *follower
+	// afterRun is sh with a session opened while the step runs, for the
+	// command that cleans up after it.
+	afterRun      *prepared
+	stopHeartbeat func()
+
+	// done is closed when the command that runs the container returned,
+	// with runErr.
+	done   chan struct{}
+	runErr error
+	// err is the first error a phase returned.
+	err error
+	// ran: the container's command was issued. cleaned: the work
+	// directory and container are gone (or kept); started is what the
+	// cleanup said of the container. resumed: built by Resume. detached:
+	// Resume left the step running.
+	ran, cleaned, started, resumed, detached, destroyed bool
+
+	sessions0, sftp0 int64
+}
+
+// fail records err as the execution's failure and returns it.
+func (e *Execution) fail(err error) error {
+	if err != nil && e.err == nil {
+		e.err = err
+	}
+	return err
+}
+
+// Start validates st, prepares the worker (preflight, bundle, heartbeat,
+// image, external runner) and launches the step's container. It returns
+// the Execution even when it fails: the caller must Destroy it.
+func (c *Controller) Start(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output) (*Execution, error) {
+	e := &Execution{ctl: c, sh: sh, b: b, st: st, out: out, stopHeartbeat: func() {}}
+	e.log = zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", st.Name).Logger()
+	if err := e.validate(); err != nil {
+		return e, e.fail(err)
+	}
+	if err := e.setup(); err != nil {
+		return e, e.fail(err)
+	}
+	if fastPathOK(e.st) {
+		launched, err := e.launchFast(ctx)
+		if err != nil || launched {
+			return e, e.fail(err)
+		}
+	} else if err := e.preflight(ctx); err != nil {
+		return e, e.fail(err)
+	}
+	if err := e.prepare(ctx); err != nil {
+		return e, e.fail(err)
+	}
+	e.launch(ctx)
+	return e, nil
+}
+
+// validate checks the step before anything reaches the worker.
+func (e *Execution) validate() error {
+	st, sh := &e.st, e.sh
+	switch {
+	case st.Build != nil && (len(st.Build.Dockerfile) == 0) == (st.Build.GitURL == ""):
+		return stepErr(sh.String(), ReasonInput, "a build needs either a Dockerfile or a Git URL")
+	case st.Build != nil && st.Build.GitURL == "":
+		st.Image = buildTag(*st.Build, "", e.b.Arch)
+	case st.Build == nil:
+		if err := ValidateImage(st.Image); err != nil {
+			return &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
+		}
+	}
+	if st.Syntax != "bash" && st.Syntax != "sh" {
+		return stepErr(sh.String(), ReasonInput, "script syntax %q: want bash or sh", st.Syntax)
+	}
+	if st.Masks == nil {
+		st.Masks = mask.NewSet()
+	}
+	// Refused options stop the step before anything reaches the worker;
+	// the paths cuttle mounts itself are checked once they are known.
+	if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy()); err != nil {
+		return &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
+	}
+	if st.External != nil {
+		if err := st.External.prepare(e.ctl); err != nil {
+			return stepErr(sh.String(), ReasonInput, "%w", err)
+		}
+	}
+	return nil
+}
+
+// setup makes the log key, the payload and the output's writers.
+func (e *Execution) setup() error {
+	st := &e.st
+	if st.External == nil && st.ReattachWindow > 0 {
+		// The runner keeps the output on the worker, under this key, for
+		// reattaching after a lost link.
+		e.logKey = make([]byte, bootstrap.LogKeySize)
+		if _, err := rand.Read(e.logKey); err != nil {
+			return err
+		}
+	}
+	payload, err := json.Marshal(bootstrap.Payload{Variables: st.Variables, LogKey: e.logKey, Script: st.Script})
+	if err != nil {
+		return stepErr(e.sh.String(), ReasonInput, "variables: %w", err)
+	}
+	e.payload = payload
+	e.res.Started = time.Now()
+	e.sessions0, e.sftp0 = exchanges(e.sh)
+	e.proc = newOutputProcessor(st.Masks, e.out, e.log)
+	var stdout, stderr io.Writer
+	stdout, stderr, e.flush = e.proc.writers()
+	e.dockerTail = &tailBuffer{max: 4096}
+	// The processor's stderr takes the script's stderr and, with a log
+	// key, the docker client's own messages too: from two sessions.
+	stderr = &lockedWriter{w: stderr}
+	e.att = &attachment{}
+	e.att.stdout.w, e.att.stderr.w = stdout, io.MultiWriter(stderr, e.dockerTail)
+	// What the docker client itself prints. With a log key the script's
+	// output comes from the logs through a follower (docker attaches stdin
+	// only), so this is docker's own; without one it is the script's too.
+	e.dockerOut, e.dockerErr = &e.att.stdout, &e.att.stderr
+	if e.logKey != nil {
+		e.dockerOut, e.dockerErr = io.Discard, io.MultiWriter(stderr, e.dockerTail)
+	}
+	return nil
+}
+
+// preflightRequest is what the preflight asks of the worker.
+func (e *Execution) preflightRequest() (prefix, askImage, extDigest string) {
+	st := &e.st
+	prefix = e.res.Started.UTC().Format("20060102150405") + "-" + strconv.Itoa(os.Getpid())
+	if st.Pull != PullAlways || (st.Build != nil && st.Build.GitURL == "") {
+		askImage = st.Image
+	}
+	if st.External != nil {
+		extDigest = st.External.Digest
+	}
+	return prefix, askImage, extDigest
+}
+
+// preflight runs the full path's preflight.
+func (e *Execution) preflight(ctx context.Context) error {
+	prefix, askImage, extDigest := e.preflightRequest()
+	f, err := preflight(ctx, e.sh, prefix, e.ctl.nextTicket(), e.b.Digest, askImage, extDigest)
+	if err != nil {
+		return err
+	}
+	e.setPlan(f)
+	return nil
+}
+
+// setPlan takes the facts the preflight found.
+func (e *Execution) setPlan(f Facts) {
+	st := &e.st
+	e.facts = f
+	e.res.ID, e.res.WorkDir = f.Ticket, f.WorkDir()
+	e.log = e.log.With().Str("container", ContainerName(e.res.ID)).Logger()
+	e.plan = runPlan{
+		StepID: e.res.ID, Started: e.res.Started.UTC().Format(time.RFC3339), Home: f.Home,
+		WorkDir: e.res.WorkDir, BundleDir: f.BundleDir(e.b.Digest), Image: st.Image,
+		NoPull: supportsPullFlag(f.DockerClient), Script: ScriptName, Syntax: st.Syntax,
+		OwnerUID: f.UID, OwnerGID: f.GID, Options: st.ContainerOptions,
+		LogOnly: e.logKey != nil, EngineWait: st.ReattachWindow,
+	}
+	if st.Slots > 0 && f.HasFlock {
+		e.plan.SlotDir, e.plan.Slots = f.Home+"/.cuttle/locks", st.Slots
+	}
+}
+
+// startFollowing starts the output follower as the step starts (with a
+// log key), and hands out the step's ticket for cuttle attach.
+func (e *Execution) startFollowing(ctx context.Context) {
+	if e.logKey == nil {
+		return
+	}
+	e.follower = startFollower(ctx, e.sh, e.plan, e.logKey, e.att)
+	if e.st.OnTicket != nil {
+		e.st.OnTicket(e.Ticket())
+	}
+}
+
+// Ticket is what another controller process needs to attach to the step
+// (Resume); its Key is empty when the step keeps no logs.
+func (e *Execution) Ticket() Ticket {
+	return ticketFor(e.st, e.plan, e.logKey, e.res.Started)
+}
+
+// armHeartbeat (re)starts the heartbeat when the step has a reattach
+// window.
+func (e *Execution) armHeartbeat(ctx context.Context, resumed bool) {
+	e.stopHeartbeat()
+	e.stopHeartbeat = func() {}
+	if e.st.ReattachWindow > 0 {
+		e.stopHeartbeat = startHeartbeat(ctx, e.sh, e.plan, e.st.ReattachWindow, resumed, e.log)
+	}
+}
+
+// run issues the command that runs the container, in the background;
+// Wait waits for it.
+func (e *Execution) run(ctx context.Context, cmd *transport.Cmd) {
+	e.ran = true
+	e.done = make(chan struct{})
+	go func() {
+		defer close(e.done)
+		e.runErr = e.sh.Run(ctx, cmd)
+	}()
+}
+
+// launchFast runs the preflight that launches the step itself when
+// everything is in place. It reports whether the step was launched; when
+// it was not, the facts are set for the full path.
+func (e *Execution) launchFast(ctx context.Context) (bool, error) {
+	var launchErr error
+	launched := make(chan struct{})
+	ls := &launchStreams{stdout: e.dockerOut, stderr: e.dockerErr, onLaunch: func(b []byte) {
+		defer close(launched)
+		f, err := readFacts(e.sh, b, nil, nil)
+		if err != nil {
+			launchErr = err
+			return
+		}
+		e.setPlan(f)
+		e.armHeartbeat(ctx, false)
+		e.startFollowing(ctx)
+		e.afterRun = prepareNext(e.sh)
+	}}
+	prefix, askImage, extDigest := e.preflightRequest()
+	e.run(ctx, &transport.Cmd{
+		Args:  preflightArgs(prefix, e.ctl.nextTicket(), e.b.Digest, askImage, extDigest, launchTemplate(e.st, e.b.Digest, e.res.Started.UTC().Format(time.RFC3339), e.logKey != nil)),
+		Stdin: bytes.NewReader(e.payload), Stdout: ls, Stderr: ls.stderrWriter(),
+	})
+	select {
+	case <-launched:
+	case <-e.done:
+	}
+	select {
+	case <-launched:
+		if launchErr != nil {
+			<-e.done
+			return true, launchErr
+		}
+		e.res.Image = e.st.Image
+		e.log = e.log.With().Str("image", e.st.Image).Logger()
+		return true, nil
+	default:
+	}
+	// The command ended without launching the step.
+	e.ran = false
+	f, err := readFacts(e.sh, ls.facts.Bytes(), ls.errPre.Bytes(), e.runErr)
+	if err != nil {
+		return false, err
+	}
+	e.log.Debug().Str("why", parseKV(ls.facts.Bytes())["launch"]).Msg("fast path not taken")
+	e.setPlan(f)
+	return false, nil
+}
+
+// prepare does on the full path everything the fast path found in place.
+func (e *Execution) prepare(ctx context.Context) error {
+	st, sh, facts := &e.st, e.sh, e.facts
+	if strings.ContainsAny(facts.Home, ":,") {
+		return stepErr(sh.String(), ReasonWorkspace, "home directory %q contains ':' or ',', which docker's -v cannot mount", facts.Home)
+	}
+	if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy(e.plan.WorkDir, e.plan.BundleDir)); err != nil {
+		return &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
+	}
+	if got := bootstrap.ArchOf(facts.Arch); got != e.b.Arch {
+		return stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, e.b.Arch, got, got)
+	}
+	if !facts.BundlePresent {
+		if err := e.ctl.ensureBundle(ctx, sh, e.b, facts); err != nil {
+			return err
+		}
+	}
+	// From here on the step has a heartbeat: gc keeps it while it pulls
+	// or builds, and the worker removes it if this controller vanishes.
+	e.armHeartbeat(ctx, false)
+	if st.External != nil {
+		// Calamari reads the script from the work directory; cuttle's own
+		// runner gets it in the payload, which costs no round trip.
+		if err := sh.Upload(ctx, e.res.WorkDir+"/"+ScriptName, bytes.NewReader(st.Script), 0o644); err != nil {
+			return uploadFailed(ctx, sh, e.res.WorkDir, int64(len(st.Script)), "the script", err)
+		}
+	}
+	progress := e.out.Progress
+	if progress == nil {
+		progress = e.out.Stderr
+	}
+	if err := ensureImage(ctx, sh, st, facts, progress); err != nil {
+		return err
+	}
+	e.plan.Image, e.res.Image = st.Image, st.Image
+	e.log = e.log.With().Str("image", st.Image).Logger()
+	if st.External != nil {
+		return prepareExternal(ctx, sh, st, facts, &e.plan)
+	}
+	return nil
+}
+
+// launch starts the container on the full path.
+func (e *Execution) launch(ctx context.Context) {
+	var stdin io.Reader
+	if e.st.External == nil {
+		stdin = bytes.NewReader(e.payload)
+	}
+	e.startFollowing(ctx)
+	e.afterRun = prepareNext(e.sh)
+	runArgs := dockerRunArgs(e.plan)
+	if e.plan.Slots > 0 {
+		runArgs = recorded(recordPath(e.plan.Home, e.plan.StepID), map[string]any{"locks": e.plan.SlotDir + "/slot-*", "shared": true}, runArgs)
+	}
+	e.run(ctx, &transport.Cmd{Args: runArgs, Stdin: stdin, Stdout: e.dockerOut, Stderr: e.dockerErr})
+}
+
+// Wait waits for the step to end, reattaching within the window when the
+// link drops, and sets its exit code. The output is whole when it returns.
+func (e *Execution) Wait(ctx context.Context) error {
+	if e.resumed {
+		return e.fail(e.waitResumed(ctx))
+	}
+	<-e.done
+	err := e.runErr
+	if e.follower != nil {
+		err = e.followed(ctx, err)
+	}
+	if err != nil && e.logKey != nil && ctx.Err() == nil && errors.Is(err, transport.ErrConnectionLost) {
+		err = reattach(ctx, e.sh, e.plan, e.logKey, e.att, e.st.ReattachWindow, func() { e.armHeartbeat(ctx, true) }, e.log)
+	}
+	e.takeReport()
+	var ee *transport.ExitError
+	var se *StepError
+	switch {
+	case err == nil:
+		e.res.ExitCode = 0
+		return nil
+	case ctx.Err() != nil:
+		return e.fail(context.Cause(ctx))
+	case errors.As(err, &se):
+		return e.fail(err)
+	case errors.As(err, &ee) && ee.Signal == "":
+		e.res.ExitCode = ee.Code
+		return nil
+	default:
+		return e.fail(stepErr(e.sh.String(), ReasonDocker, "docker run: %w", err))
+	}
+}
+
+// takeReport flushes the output and takes what the script reported.
+func (e *Execution) takeReport() {
+	e.flush()
+	e.report = e.proc.results()
+	e.res.OutputVariables, e.res.OutputOrder, e.res.ResultMessage = e.report.vars, e.report.order, e.report.result
+}
+
+// followed weighs the follower's end against docker run's (err).
+func (e *Execution) followed(ctx context.Context, err error) error {
+	// The output is whole once the follower has sent everything up to the
+	// runner's exit file.
+	ferr := e.follower.wait()
+	code, ended := e.follower.exitCode()
+	var ee *transport.ExitError
+	switch {
+	case ferr == nil && ended && err != nil && !errors.Is(err, transport.ErrConnectionLost) && ctx.Err() == nil:
+		// The runner recorded the script's end, so its exit code stands,
+		// whatever docker run's client said: it loses its engine when
+		// dockerd restarts with live-restore, while the container goes on.
+		if !errors.As(err, &ee) || ee.Code != code {
+			e.log.Warn().Err(err).Int("exit_code", code).Msg("docker run's client failed while the step ran on (was the Docker engine restarted?); the exit code is the one the step's runner recorded")
+		}
+		return exitErrorOf(code)
+	case err == nil && ferr != nil && !errors.Is(ferr, transport.ErrConnectionLost) && ctx.Err() == nil:
+		return followErr(e.sh, e.plan, ferr)
+	case err != nil && errors.As(ferr, &ee) && ee.Code == bootstrap.FollowEngineAway && ctx.Err() == nil:
+		return followErr(e.sh, e.plan, ferr) // it says more than docker run's "unexpected EOF"
+	case err == nil && errors.Is(ferr, transport.ErrConnectionLost):
+		return ferr // the step's end was not seen whole: reattach
+	}
+	return err
+}
+
+// Collect downloads the artifacts the script asked for, which also
+// removes the step (one command).
+func (e *Execution) Collect(ctx context.Context) error {
+	if !e.resumed && e.res.ResultMessage != "" && e.res.ExitCode != 0 {
+		e.log.Error().Int("exit_code", e.res.ExitCode).Msg(e.st.Masks.Mask(e.res.ResultMessage))
+	}
+	reqs := e.report.artifacts
+	if len(reqs) == 0 {
+		return nil
+	}
+	e.stopHeartbeat()
+	e.stopHeartbeat = func() {}
+	if e.resumed {
+		return e.fail(e.collectResumed(ctx, reqs))
+	}
+	var fsh Shell = e.sh
+	if e.afterRun != nil {
+		fsh = e.afterRun
+	}
+	var aerr error
+	e.res.Artifacts, e.res.CleanupErr, aerr = finish(ctx, fsh, e.plan, reqs, e.st.ArtifactsDir, e.st.KeepWorkspace, e.log)
+	// The script asked for artifacts: the container ran it.
+	e.cleaned, e.started = true, true
+	if aerr != nil {
+		if ctx.Err() != nil {
+			return e.fail(context.Cause(ctx))
+		}
+		return e.fail(stepErr(e.sh.String(), ReasonWorkspace, "collecting artifacts: %w", aerr))
+	}
+	return nil
+}
+
+// Destroy removes what Start created: the container and the work
+// directory (unless kept), and stops the heartbeat. It is idempotent,
+// safe after a failed or partial Start, and runs on a context that
+// outlives ctx's cancellation, with its own time limit. It returns what
+// could not be removed, as Result.CleanupErr does.
+func (e *Execution) Destroy(ctx context.Context) error {
+	e.stopHeartbeat()
+	e.stopHeartbeat = func() {}
+	if e.destroyed {
+		return e.res.CleanupErr
+	}
+	e.destroyed = true
+	if e.afterRun != nil {
+		defer e.afterRun.release()
+	}
+	if e.plan.StepID == "" || e.cleaned || e.detached {
+		return e.res.CleanupErr // nothing was created, or it is gone or left on purpose
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+	defer cancel()
+	var sh Shell = e.sh
+	if e.afterRun != nil {
+		sh = e.afterRun
+	}
+	failed := e.err != nil
+	// Whether the container ever started matters only to tell docker's
+	// own 125-127 from the script's.
+	probe := e.ran && !failed && dockerCode(e.res.ExitCode)
+	e.started, e.res.CleanupErr = cleanup(cctx, sh, e.plan, e.ran && failed, e.st.KeepWorkspace, probe)
+	e.cleaned = true
+	return e.res.CleanupErr
+}
+
+// dockerCode reports whether code may be docker run's own (125-127).
+func dockerCode(code int) bool { return code >= 125 && code <= 127 }
+
+// outcome is the step's result once destroyed: err is the phases' error,
+// and an exit code that was docker's own becomes a StepError.
+func (e *Execution) outcome(err error) (Result, error) {
+	dockerTail := ""
+	if e.dockerTail != nil {
+		dockerTail = e.dockerTail.String()
+	}
+	switch {
+	case err != nil || !e.ran:
+	case !e.started && dockerCode(e.res.ExitCode):
+		// docker's own failure: the container never ran the runner.
+		err = stepErr(e.sh.String(), ReasonDocker, "docker run failed (exit %d): %s", e.res.ExitCode, lastLine(dockerTail))
+	case e.res.ExitCode == bootstrap.ExitCodeNoShell && strings.Contains(dockerTail, bootstrap.RunnerErrorPrefix):
+		// The runner itself could not run the script.
+		_, msg, _ := strings.Cut(dockerTail, bootstrap.RunnerErrorPrefix)
+		err = stepErr(e.sh.String(), ReasonImage, "image %s: %s", e.st.Image, strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0]))
+	}
+	e.res.Duration = time.Since(e.res.Started)
+	sessions, sftp := exchanges(e.sh)
+	// On a connection shared with concurrent steps these include theirs.
+	e.log.Debug().Int64("sessions", sessions-e.sessions0).Int64("sftp_calls", sftp-e.sftp0).Dur("duration", e.res.Duration).Msg("step finished")
+	return e.res, err
+}
