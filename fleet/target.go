@@ -80,6 +80,11 @@ func resolve(cfg *config.Config, sc *ssh_config.Config, name string, d Defaults,
 		if t, err = transport.ParseAddress(name); err != nil {
 			return t, fmt.Errorf("the worker is neither in the config nor an address: %w", err)
 		}
+		if bare(name) && !hasAlias(sc, name) {
+			// A typo of a worker's name would otherwise become a DNS lookup.
+			return t, fmt.Errorf("worker %q is not in the config (%s) nor an ssh_config alias (%s): give a worker name from the config, or user@host[:port] / ssh://user@host:port for one that is not",
+				name, listOrNone(keys(cfg.Workers), cfg.File), listOrNone(aliases(sc), "~/.ssh/config"))
+		}
 		t.UseAgent = true
 		if sc != nil {
 			pj, err := applySSHConfig(sc, t.Host, &t, d.KnownHosts != "")
@@ -175,4 +180,48 @@ func orDefault(s, d string) string {
 		return d
 	}
 	return s
+}
+
+// bare reports whether name says nothing of being an address: no user@,
+// no ssh:// (a worker name, or a typo of one).
+func bare(name string) bool {
+	return !strings.Contains(name, "@") && !strings.HasPrefix(name, "ssh://")
+}
+
+// hasAlias reports whether ssh_config has a Host entry naming alias
+// exactly (not by a wildcard).
+func hasAlias(sc *ssh_config.Config, alias string) bool {
+	for _, a := range aliases(sc) {
+		if a == alias {
+			return true
+		}
+	}
+	return false
+}
+
+// aliases lists ssh_config's Host names without wildcards, sorted.
+func aliases(sc *ssh_config.Config) []string {
+	if sc == nil {
+		return nil
+	}
+	var out []string
+	for _, h := range sc.Hosts {
+		for _, p := range h.Patterns {
+			if s := p.String(); !strings.ContainsAny(s, "*?!") {
+				out = append(out, s)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func listOrNone(names []string, where string) string {
+	if where == "" {
+		where = "no config file"
+	}
+	if len(names) == 0 {
+		return "none in " + where
+	}
+	return where + ": " + strings.Join(names, ", ")
 }

@@ -180,11 +180,17 @@ func TestResolveSSHConfig(t *testing.T) {
 	}
 
 	// A Host * default applies to any name; "none" ignores the file.
-	if got, _ := Resolve(empty, "plain", Defaults{}); got.User != "fallback" {
+	if got, _ := Resolve(empty, "ssh://plain", Defaults{}); got.User != "fallback" {
 		t.Errorf("Host * User: %q", got.User)
 	}
-	if got, _ := Resolve(empty, "plain", Defaults{SSHConfig: "none"}); got.User != "me" {
+	if got, _ := Resolve(empty, "ssh://plain", Defaults{SSHConfig: "none"}); got.User != "me" {
 		t.Errorf("with --ssh-config none: user %q", got.User)
+	}
+	// A bare name that is neither a worker nor an alias is a typo, not a
+	// host to look up: refused with what there is.
+	cfgW := &config.Config{File: "cuttle.yaml", Workers: map[string]config.Worker{"w1": {Host: "h"}, "w2": {Host: "h"}}}
+	if _, err := Resolve(cfgW, "w3", Defaults{}); err == nil || !strings.Contains(err.Error(), `worker "w3" is not in the config (cuttle.yaml: w1, w2) nor an ssh_config alias (~/.ssh/config: badport, jumpbox, lax, web)`) {
+		t.Errorf("typo of a worker name: err = %v", err)
 	}
 	// A config worker's entry is not mixed with the ssh config.
 	cfg := &config.Config{Workers: map[string]config.Worker{"web": {Host: "10.0.0.8"}}}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/ssh"
@@ -31,9 +33,18 @@ func (e *AuthError) Unwrap() error { return e.Err }
 // keyboard-interactive. The returned closer releases the agent socket.
 func authMethods(t Target) ([]ssh.AuthMethod, []string, func(), error) {
 	var signers []ssh.Signer
-	var tried []string
-	for _, f := range t.IdentityFiles {
+	var tried, skipped []string
+	files, defaults := t.IdentityFiles, false
+	if len(files) == 0 {
+		// As ssh does with no -i: the user's default keys that exist.
+		files, defaults = defaultIdentities(), true
+	}
+	for _, f := range files {
 		s, err := loadIdentity(f)
+		if err != nil && defaults {
+			skipped = append(skipped, err.Error()) // ssh skips an unusable default key too
+			continue
+		}
 		if err != nil {
 			return nil, nil, nil, err
 		}
@@ -85,7 +96,11 @@ func authMethods(t Target) ([]ssh.AuthMethod, []string, func(), error) {
 	}
 	if len(methods) == 0 {
 		closer()
-		return nil, nil, nil, fmt.Errorf("%s: no way to authenticate: give --identity KEY, --password-env VAR, or start ssh-agent", t)
+		why := ""
+		if len(skipped) > 0 {
+			why = " (skipped: " + strings.Join(skipped, "; ") + ")"
+		}
+		return nil, nil, nil, fmt.Errorf("%s: no way to authenticate%s: give --identity KEY, --password-env VAR, or start ssh-agent", t, why)
 	}
 	return methods, tried, closer, nil
 }
@@ -135,7 +150,28 @@ func loadCertificate(file string, signer ssh.Signer) (ssh.Signer, error) {
 	return cs, nil
 }
 
+// defaultIdentities are the private keys ssh tries when given none, those
+// that exist: ~/.ssh/id_rsa, id_ecdsa, id_ed25519.
+func defaultIdentities() []string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, name := range []string{"id_rsa", "id_ecdsa", "id_ed25519"} {
+		p := filepath.Join(home, ".ssh", name)
+		if _, err := os.Stat(p); err == nil {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
 func loadIdentity(file string) (ssh.Signer, error) {
+	if fi, err := os.Stat(file); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+		// As ssh: a private key others can read is refused.
+		return nil, fmt.Errorf("identity file %s is accessible by others (mode %04o), so ssh would refuse it: chmod 600 %s", file, fi.Mode().Perm(), file)
+	}
 	pem, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("identity file %s: %w", file, err)

@@ -236,6 +236,41 @@ func TestAuth(t *testing.T) {
 			wantDials: 1,
 		},
 		{
+			name: "identity readable by others",
+			setup: func(t *testing.T, f authFixture, tg *Target) {
+				id := f.identity(t, "id", f.authorized, "")
+				os.Chmod(id, 0o644)
+				tg.IdentityFiles = []string{id}
+			},
+			wantErr: []string{"identity file DIR/id is accessible by others (mode 0644)", "chmod 600 DIR/id"},
+		},
+		{
+			name: "default identities, as ssh without -i",
+			env:  map[string]string{"SSH_AUTH_SOCK": ""},
+			setup: func(t *testing.T, f authFixture, tg *Target) {
+				t.Setenv("HOME", f.dir)
+				os.Mkdir(filepath.Join(f.dir, ".ssh"), 0o700)
+				// An encrypted default key with no passphrase to hand is
+				// skipped, as ssh skips it; the next default works.
+				t.Setenv("CUTTLE_KEY_PASSPHRASE", "")
+				f.identity(t, ".ssh/id_ecdsa", f.stranger, testPassphrase)
+				f.identity(t, ".ssh/id_ed25519", f.authorized, "")
+			},
+			wantAuth: []sshtest.AuthAttempt{accepted("publickey")},
+			skip:     skipWithTTY(hasTTY),
+		},
+		{
+			name: "no identity at all names the skipped defaults",
+			env:  map[string]string{"SSH_AUTH_SOCK": ""},
+			setup: func(t *testing.T, f authFixture, tg *Target) {
+				t.Setenv("HOME", f.dir)
+				os.Mkdir(filepath.Join(f.dir, ".ssh"), 0o700)
+				id := f.identity(t, ".ssh/id_rsa", f.authorized, "")
+				os.Chmod(id, 0o640)
+			},
+			wantErr: []string{"no way to authenticate (skipped: identity file DIR/.ssh/id_rsa is accessible by others", "give --identity KEY"},
+		},
+		{
 			name: "agent socket gone",
 			env:  map[string]string{"SSH_AUTH_SOCK": "/nonexistent/agent.sock"},
 			setup: func(t *testing.T, f authFixture, tg *Target) {
@@ -303,4 +338,12 @@ func TestAuth(t *testing.T) {
 			}
 		})
 	}
+}
+
+// skipWithTTY skips a case that would prompt on the developer's terminal.
+func skipWithTTY(hasTTY bool) string {
+	if hasTTY {
+		return "a terminal is attached: the encrypted default key would prompt"
+	}
+	return ""
 }
