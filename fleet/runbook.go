@@ -82,17 +82,7 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 		// Workers behind one bastion share one connection to it.
 		hops := &transport.HopPool{}
 		defer hops.Close()
-		dial = func(ctx context.Context, name string) (WorkerConn, error) {
-			t, err := Resolve(r.Config, name, r.Defaults)
-			if err != nil {
-				return nil, err
-			}
-			conn, err := hops.Dial(ctx, t)
-			if err != nil {
-				return nil, err // not a nil *Conn in a non-nil interface
-			}
-			return conn, nil
-		}
+		dial = r.dialThrough(hops)
 	}
 	conns := NewConns(dial)
 	defer conns.Close()
@@ -118,43 +108,77 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 			failed = true
 			continue
 		}
-		stepResults := make([]StepResult, len(workers))
-		var wg sync.WaitGroup
-		for i, w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				r.controller().MarkBusy(w, 1)
-				defer r.controller().MarkBusy(w, -1)
-				stepResults[i] = r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
-			}()
-		}
-		wg.Wait()
+		stepResults := r.fanOut(ctx, sem, workers, func(w string) StepResult {
+			return r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
+		})
 		for _, sr := range stepResults {
 			results = append(results, sr)
 			if sr.Failed() {
 				failed = true
-				if sr.Err != nil {
-					failures = multierror.Append(failures, fmt.Errorf("step %s on %s: %w", sr.Step, sr.Worker, sr.Err))
-				} else {
-					failures = multierror.Append(failures, fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
-				}
+				failures = multierror.Append(failures, sr.failure())
 			}
-			for _, name := range sr.Result.OutputOrder {
-				v := sr.Result.OutputVariables[name]
-				vars.Set("Octopus.Action["+s.Name+"].Output."+name, v.Value, v.Sensitive)
-				if len(workers) > 1 {
-					vars.Set("Octopus.Action["+s.Name+"].Output["+sr.Worker+"]."+name, v.Value, v.Sensitive)
-				}
-			}
+			setOutputVariables(vars, s.Name, sr, len(workers) > 1)
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
 	return results, failures
+}
+
+// dialThrough dials workers by name, through hops.
+func (r *Runner) dialThrough(hops *transport.HopPool) func(ctx context.Context, name string) (WorkerConn, error) {
+	return func(ctx context.Context, name string) (WorkerConn, error) {
+		t, err := Resolve(r.Config, name, r.Defaults)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := hops.Dial(ctx, t)
+		if err != nil {
+			return nil, err // not a nil *Conn in a non-nil interface
+		}
+		return conn, nil
+	}
+}
+
+// fanOut runs one step on each of workers at once, at most cap(sem) at a
+// time across the run, and returns the results in workers' order.
+func (r *Runner) fanOut(ctx context.Context, sem chan struct{}, workers []string, one func(worker string) StepResult) []StepResult {
+	results := make([]StepResult, len(workers))
+	var wg sync.WaitGroup
+	for i, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r.controller().MarkBusy(w, 1)
+			defer r.controller().MarkBusy(w, -1)
+			results[i] = one(w)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// failure is a failed step's line in the run's error.
+func (r StepResult) failure() error {
+	if r.Err != nil {
+		return fmt.Errorf("step %s on %s: %w", r.Step, r.Worker, r.Err)
+	}
+	return fmt.Errorf("step %s on %s: script exited with code %d", r.Step, r.Worker, r.Result.ExitCode)
+}
+
+// setOutputVariables makes the step's output variables the run's, also
+// per worker when the step fanned out.
+func setOutputVariables(vars *Variables, step string, sr StepResult, fanOut bool) {
+	for _, name := range sr.Result.OutputOrder {
+		v := sr.Result.OutputVariables[name]
+		vars.Set("Octopus.Action["+step+"].Output."+name, v.Value, v.Sensitive)
+		if fanOut {
+			vars.Set("Octopus.Action["+step+"].Output["+sr.Worker+"]."+name, v.Value, v.Sensitive)
+		}
+	}
 }
 
 func shouldRun(condition string, failed bool) bool {
@@ -229,20 +253,10 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 
 func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
 	res := StepResult{Step: s.Name, Worker: worker}
-	if len(s.Variables) > 0 || len(s.SensitiveVariables) > 0 {
-		v := vars.Clone()
-		for k, val := range s.Variables {
-			v.Set(k, val, false)
-		}
-		sv, err := runbookVariables(&config.Runbook{Name: rb.Name, SensitiveVariables: s.SensitiveVariables}, nil)
-		if err != nil {
-			res.Err = err
-			return res
-		}
-		for _, x := range sv.List() {
-			v.Set(x.Name, x.Value, true)
-		}
-		vars = v
+	vars, err := stepVariables(rb, s, vars)
+	if err != nil {
+		res.Err = err
+		return res
 	}
 	st, err := BuildStep(r.Config, StepInput{Step: s, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: r.ArtifactsDir, ReattachWindow: r.ReattachWindow})
 	res.Masks = st.Masks
@@ -266,22 +280,9 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		return res
 	}
 	res.Target = conn.String()
-	if d, _ := s.TimeoutDuration(); d > 0 {
-		var cancel context.CancelFunc
-		cause := r.TimeoutCause
-		if cause == nil {
-			cause = errors.New("step ran past its timeout")
-		}
-		ctx, cancel = context.WithTimeoutCause(ctx, d, cause)
-		defer cancel()
-	}
-	out := r.Output
-	prefix := "[" + s.Name + "@" + worker + "] "
-	po, pe := newPrefixWriter(out.Stdout, &r.outputMu, prefix), newPrefixWriter(out.Stderr, &r.outputMu, prefix)
-	out.Stdout, out.Stderr = po, pe
-	if out.Progress != nil && out.Progress != io.Discard {
-		out.Progress = pe
-	}
+	ctx, cancel := r.stepTimeout(ctx, s)
+	defer cancel()
+	out, po, pe := r.prefixedOutput("[" + s.Name + "@" + worker + "] ")
 	if r.Tickets != nil {
 		var drop func()
 		st.OnTicket = func(t remote.Ticket) {
@@ -310,6 +311,50 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		pulled.mark(worker, st.Image)
 	}
 	return res
+}
+
+// stepVariables are the run's variables with the step's own on top.
+func stepVariables(rb *config.Runbook, s config.RunbookStep, vars *Variables) (*Variables, error) {
+	if len(s.Variables) == 0 && len(s.SensitiveVariables) == 0 {
+		return vars, nil
+	}
+	v := vars.Clone()
+	for k, val := range s.Variables {
+		v.Set(k, val, false)
+	}
+	sv, err := runbookVariables(&config.Runbook{Name: rb.Name, SensitiveVariables: s.SensitiveVariables}, nil)
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range sv.List() {
+		v.Set(x.Name, x.Value, true)
+	}
+	return v, nil
+}
+
+// stepTimeout bounds ctx by the step's timeout, if it has one.
+func (r *Runner) stepTimeout(ctx context.Context, s config.RunbookStep) (context.Context, context.CancelFunc) {
+	d, _ := s.TimeoutDuration()
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	cause := r.TimeoutCause
+	if cause == nil {
+		cause = errors.New("step ran past its timeout")
+	}
+	return context.WithTimeoutCause(ctx, d, cause)
+}
+
+// prefixedOutput is r.Output with every line prefixed; the caller closes
+// the two writers.
+func (r *Runner) prefixedOutput(prefix string) (out remote.Output, po, pe *prefixWriter) {
+	out = r.Output
+	po, pe = newPrefixWriter(out.Stdout, &r.outputMu, prefix), newPrefixWriter(out.Stderr, &r.outputMu, prefix)
+	out.Stdout, out.Stderr = po, pe
+	if out.Progress != nil && out.Progress != io.Discard {
+		out.Progress = pe
+	}
+	return out, po, pe
 }
 
 // pullLedger remembers which images were pulled on which worker in this
