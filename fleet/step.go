@@ -42,50 +42,9 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	if err := grantOptions(cfg, in.Worker, &st); err != nil {
 		return st, err
 	}
-	c := s.Container
-	switch {
-	case c.Dockerfile != "":
-		body := c.Dockerfile
-		if !strings.Contains(body, "\n") {
-			b, err := os.ReadFile(filepath.Join(in.BaseDir, body))
-			if err != nil {
-				return st, fmt.Errorf("container.dockerfile: %w", err)
-			}
-			body = string(b)
-		}
-		st.Build = &remote.Build{Dockerfile: []byte(body), Args: c.BuildArgs}
-		st.Image = remote.BuildRepo
-	case c.DockerfileURL != "":
-		if strings.HasPrefix(c.DockerfileURL, "-") || strings.ContainsAny(c.DockerfileURL, " \t\n") {
-			return st, fmt.Errorf("dockerfile_url %q: want repo.git#ref:subdir", c.DockerfileURL)
-		}
-		st.Build = &remote.Build{GitURL: c.DockerfileURL, Args: c.BuildArgs}
-		st.Image = remote.BuildRepo
-	default:
-		if len(c.BuildArgs) > 0 {
-			return st, errors.New("build arguments need a dockerfile or dockerfile_url")
-		}
-		if err := remote.ValidateImage(c.Image); err != nil {
-			return st, err
-		}
-		st.Image = c.Image
-	}
-	for _, a := range c.BuildArgs {
-		if k, _, ok := strings.Cut(a, "="); !ok || k == "" {
-			return st, fmt.Errorf("build argument %q: want KEY=VALUE", a)
-		}
-	}
-	var err error
-	if st.Pull, err = remote.ParsePullPolicy(c.Pull, st.Image); err != nil {
+	if err := stepImage(cfg, in, &st); err != nil {
 		return st, err
 	}
-	st.Feed = in.Feed
-	if st.Feed == nil {
-		if st.Feed, err = feedFor(cfg, c.Feed, st.Image); err != nil {
-			return st, err
-		}
-	}
-
 	vars := in.Vars.Clone()
 	for name, value := range map[string]string{
 		"Octopus.Action.Name": s.Name, "Octopus.Step.Name": s.Name,
@@ -100,32 +59,89 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	if st.External == nil && cfg.Runner.Bundle != "" {
 		st.External = &remote.ExternalRunner{BundleDir: ExpandHome(cfg.Runner.Bundle), Command: cfg.Runner.Command}
 	}
-	opts := c.Options
+	if err := stepOptions(s.Container.Options, vars, &st); err != nil {
+		return st, err
+	}
+	err := stepScript(s, in.BaseDir, vars, &st)
+	return st, err
+}
+
+// stepImage sets the step's image or build, its pull policy and feed.
+func stepImage(cfg *config.Config, in StepInput, st *remote.Step) error {
+	c := in.Step.Container
+	switch {
+	case c.Dockerfile != "":
+		body := c.Dockerfile
+		if !strings.Contains(body, "\n") {
+			b, err := os.ReadFile(filepath.Join(in.BaseDir, body))
+			if err != nil {
+				return fmt.Errorf("container.dockerfile: %w", err)
+			}
+			body = string(b)
+		}
+		st.Build = &remote.Build{Dockerfile: []byte(body), Args: c.BuildArgs}
+		st.Image = remote.BuildRepo
+	case c.DockerfileURL != "":
+		if strings.HasPrefix(c.DockerfileURL, "-") || strings.ContainsAny(c.DockerfileURL, " \t\n") {
+			return fmt.Errorf("dockerfile_url %q: want repo.git#ref:subdir", c.DockerfileURL)
+		}
+		st.Build = &remote.Build{GitURL: c.DockerfileURL, Args: c.BuildArgs}
+		st.Image = remote.BuildRepo
+	default:
+		if len(c.BuildArgs) > 0 {
+			return errors.New("build arguments need a dockerfile or dockerfile_url")
+		}
+		if err := remote.ValidateImage(c.Image); err != nil {
+			return err
+		}
+		st.Image = c.Image
+	}
+	for _, a := range c.BuildArgs {
+		if k, _, ok := strings.Cut(a, "="); !ok || k == "" {
+			return fmt.Errorf("build argument %q: want KEY=VALUE", a)
+		}
+	}
+	var err error
+	if st.Pull, err = remote.ParsePullPolicy(c.Pull, st.Image); err != nil {
+		return err
+	}
+	st.Feed = in.Feed
+	if st.Feed == nil {
+		st.Feed, err = feedFor(cfg, c.Feed, st.Image)
+	}
+	return err
+}
+
+// stepOptions sets the step's container options: the variable's, then
+// the step's own.
+func stepOptions(opts string, vars *Variables, st *remote.Step) error {
 	if v, ok := vars.Get(ContainerOptionsVariable); ok && v.Value != "" {
 		opts = strings.TrimSpace(v.Value + " " + opts)
 	}
+	var err error
 	if st.ContainerOptions, err = remote.SplitOptions(opts); err != nil {
-		return st, err
+		return err
 	}
-	if err := remote.ValidateOptions(st.ContainerOptions, st.OptionsPolicy()); err != nil {
-		return st, err
-	}
+	return remote.ValidateOptions(st.ContainerOptions, st.OptionsPolicy())
+}
 
+// stepScript sets the step's script and its syntax.
+func stepScript(s config.RunbookStep, baseDir string, vars *Variables, st *remote.Step) error {
 	switch {
 	case s.Script.File != "":
 		p := s.Script.File
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(in.BaseDir, p)
+			p = filepath.Join(baseDir, p)
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return st, fmt.Errorf("script file: %w", err)
+			return fmt.Errorf("script file: %w", err)
 		}
 		st.Script = b
 	default:
 		text, err := vars.Substitute(s.Script.Inline)
 		if err != nil {
-			return st, err
+			return err
 		}
 		st.Script = []byte(text)
 	}
@@ -137,9 +153,9 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		}
 	}
 	if st.Syntax != "bash" && st.Syntax != "sh" {
-		return st, fmt.Errorf("script syntax %q: want bash or sh (PowerShell is not supported yet)", st.Syntax)
+		return fmt.Errorf("script syntax %q: want bash or sh (PowerShell is not supported yet)", st.Syntax)
 	}
-	return st, nil
+	return nil
 }
 
 // grantOptions gives st what the operator's cuttle.yaml grants the
