@@ -59,7 +59,7 @@ type Execution struct {
 	// directory and container are gone (or kept); started is what the
 	// cleanup said of the container. resumed: built by Resume. detached:
 	// Resume left the step running.
-	ran, cleaned, started, resumed, detached, destroyed bool
+	ran, cleaned, started, resumed, detached bool
 
 	sessions0, sftp0 int64
 }
@@ -78,7 +78,7 @@ func (e *Execution) fail(err error) error {
 func (c *Controller) Start(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output) (*Execution, error) {
 	e := &Execution{ctl: c, sh: sh, b: b, st: st, out: out, stopHeartbeat: func() {}}
 	e.log = zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", st.Name).Logger()
-	if err := e.validate(); err != nil {
+	if err := e.validate(sh.String()); err != nil {
 		return e, e.fail(err)
 	}
 	if err := e.setup(); err != nil {
@@ -99,21 +99,21 @@ func (c *Controller) Start(ctx context.Context, sh Shell, b bootstrap.Bundle, st
 	return e, nil
 }
 
-// validate checks the step before anything reaches the worker.
-func (e *Execution) validate() error {
-	st, sh := &e.st, e.sh
+// validate checks the step before anything reaches worker.
+func (e *Execution) validate(worker string) error {
+	st := &e.st
 	switch {
 	case st.Build != nil && (len(st.Build.Dockerfile) == 0) == (st.Build.GitURL == ""):
-		return stepErr(sh.String(), ReasonInput, "a build needs either a Dockerfile or a Git URL")
+		return stepErr(worker, ReasonInput, "a build needs either a Dockerfile or a Git URL")
 	case st.Build != nil && st.Build.GitURL == "":
 		st.Image = buildTag(*st.Build, "", e.b.Arch)
 	case st.Build == nil:
 		if err := ValidateImage(st.Image); err != nil {
-			return &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
+			return &StepError{Worker: worker, Reason: ReasonInput, Err: err}
 		}
 	}
 	if st.Syntax != "bash" && st.Syntax != "sh" {
-		return stepErr(sh.String(), ReasonInput, "script syntax %q: want bash or sh", st.Syntax)
+		return stepErr(worker, ReasonInput, "script syntax %q: want bash or sh", st.Syntax)
 	}
 	if st.Masks == nil {
 		st.Masks = mask.NewSet()
@@ -121,11 +121,11 @@ func (e *Execution) validate() error {
 	// Refused options stop the step before anything reaches the worker;
 	// the paths cuttle mounts itself are checked once they are known.
 	if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy()); err != nil {
-		return &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
+		return &StepError{Worker: worker, Reason: ReasonInput, Err: err}
 	}
 	if st.External != nil {
 		if err := st.External.prepare(e.ctl); err != nil {
-			return stepErr(sh.String(), ReasonInput, "%w", err)
+			return stepErr(worker, ReasonInput, "%w", err)
 		}
 	}
 	return nil
@@ -461,12 +461,8 @@ func (e *Execution) Collect(ctx context.Context) error {
 func (e *Execution) Destroy(ctx context.Context) error {
 	e.stopHeartbeat()
 	e.stopHeartbeat = func() {}
-	if e.destroyed {
-		return e.res.CleanupErr
-	}
-	e.destroyed = true
 	if e.afterRun != nil {
-		defer e.afterRun.release()
+		defer func() { e.afterRun.release(); e.afterRun = nil }()
 	}
 	if e.plan.StepID == "" || e.cleaned || e.detached {
 		return e.res.CleanupErr // nothing was created, or it is gone or left on purpose
