@@ -37,7 +37,7 @@ func TestDryRun(t *testing.T) {
 	masks.Add("s3cr3t-token")
 	steps := map[string]Step{
 		"dry_run_fast": {Name: "deploy", Image: "registry.example.com/tools:1", Pull: PullMissing, Syntax: "bash",
-			Script: []byte("echo deploying\ncurl -H 'Authorization: s3cr3t-token' https://example.com\n"),
+			Script:    []byte("echo deploying\ncurl -H 'Authorization: s3cr3t-token' https://example.com\n"),
 			Variables: []bootstrap.Variable{{Name: "Env", Value: "prod"}, {Name: "Token", Value: "s3cr3t-token", Sensitive: true}},
 			Masks:     masks},
 		"dry_run_full": {Name: "build", Image: "registry.example.com/tools:1", Pull: PullAlways, Syntax: "sh",
