@@ -7,8 +7,11 @@ export CGO_ENABLED := 0
 
 .PHONY: build demo test unit integration test-faults test-race fuzz vet deps bench clean
 
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS  := -X main.version=$(VERSION)
+
 build:
-	$(GO) build -trimpath -o $(BIN) ./cmd/cuttle
+	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cuttle
 
 deps:
 	./scripts/install-deps.sh

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -65,11 +66,20 @@ const dialRetries = 3
 
 func dialOne(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, error) {
 	backoff := 250 * time.Millisecond
+	start := time.Now()
 	for attempt := 0; ; attempt++ {
 		c, err := dialOnce(ctx, t, via)
-		if err == nil || attempt == dialRetries || !retryable(err) || ctx.Err() != nil {
+		if err == nil || !retryable(err) {
 			return c, err
 		}
+		if attempt == dialRetries || ctx.Err() != nil {
+			if attempt > 0 {
+				// The real time spent, not just the last try's deadline.
+				err = fmt.Errorf("%w (%d attempts over %s)", err, attempt+1, time.Since(start).Round(100*time.Millisecond))
+			}
+			return c, err
+		}
+		zerolog.Ctx(ctx).Info().Err(err).Str("worker", t.String()).Int("attempt", attempt+1).Str("retry_in", backoff.String()).Msg("connect failed; retrying")
 		select {
 		case <-ctx.Done():
 			return nil, err

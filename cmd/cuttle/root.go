@@ -5,6 +5,7 @@ import (
 	"fmt"
 	goio "io"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -24,6 +25,9 @@ func newRootCmd(io stdio) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	v, commit, _, _ := versionInfo()
+	root.Version = v + " (" + commit + ")"
+	root.SetVersionTemplate("cuttle {{.Version}}\n")
 	root.SetIn(io.In)
 	root.SetOut(io.Out)
 	root.SetErr(io.Err)
@@ -31,15 +35,21 @@ func newRootCmd(io stdio) *cobra.Command {
 	pf.String("config", "", "config file (default ./cuttle.yaml, then $XDG_CONFIG_HOME/cuttle/cuttle.yaml)")
 	pf.String("log-format", "console", "log format: console or json")
 	pf.String("log-level", "info", "log level: debug, info, warn or error")
+	pf.CountP("verbose-log", "v", "more detail in cuttle's own log: -v is --log-level debug (repeatable, as ssh -v)")
 	root.PersistentPreRunE = func(cmd *cobra.Command, _ []string) error {
 		f, err := config.BindFlags(cmd.Flags())
 		if err != nil {
 			return err
 		}
-		log, err := newLogger(io, f.String("log-format"), f.String("log-level"))
+		level := f.String("log-level")
+		if n, _ := cmd.Flags().GetCount("verbose-log"); n > 0 {
+			level = "debug"
+		}
+		log, err := newLogger(io, f.String("log-format"), level)
 		if err != nil {
 			return err
 		}
+		log.Debug().Str("version", root.Version).Str("command", cmd.CommandPath()).Msg("cuttle starting")
 		cmd.SetContext(log.WithContext(cmd.Context()))
 		return nil
 	}
@@ -83,21 +93,49 @@ func isTerminal(w any) bool {
 	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }
 
+// version is stamped by make build (-ldflags -X main.version=...); a go
+// install of a tagged module gets it from the build info instead.
+var version = ""
+
+// versionInfo describes this build: version, commit, Go, and the runner
+// platforms it can put on workers (the binary itself is the runner).
+func versionInfo() (v, commit, goVersion, runners string) {
+	v, commit, goVersion = version, "unknown", runtime.Version()
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		if v == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		dirty := false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if dirty {
+			commit += "-dirty"
+		}
+	}
+	if v == "" {
+		v = "devel"
+	}
+	runners = "none (this controller cannot place its own runner: build one for linux, see the README)"
+	if runtime.GOOS == "linux" {
+		runners = "linux/" + runtime.GOARCH
+	}
+	return v, commit, goVersion, runners
+}
+
 func newVersionCmd(io stdio) *cobra.Command {
 	return &cobra.Command{
 		Use:   "version",
-		Short: "Print cuttle's version",
+		Short: "Print cuttle's version, commit, Go version and runner platforms",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			v := "devel"
-			if bi, ok := debug.ReadBuildInfo(); ok {
-				for _, s := range bi.Settings {
-					if s.Key == "vcs.revision" {
-						v = s.Value
-					}
-				}
-			}
-			fmt.Fprintf(io.Out, "cuttle %s\n", v)
+			v, commit, goVersion, runners := versionInfo()
+			fmt.Fprintf(io.Out, "cuttle %s\ncommit: %s\ngo: %s\nruntime: %s/%s\nrunners: %s\n", v, commit, goVersion, runtime.GOOS, runtime.GOARCH, runners)
 			return nil
 		},
 	}
