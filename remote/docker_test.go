@@ -20,7 +20,13 @@ func golden(t *testing.T, name string, args []string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got += "\n"
+	goldenText(t, name, got+"\n")
+}
+
+// goldenText compares got with testdata/<name>.golden (go test -update
+// rewrites it).
+func goldenText(t *testing.T, name, got string) {
+	t.Helper()
 	p := filepath.Join("testdata", name+".golden")
 	if *update {
 		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
