@@ -361,6 +361,9 @@ func (e *Execution) Wait(ctx context.Context) error {
 	if e.resumed {
 		return e.fail(e.waitResumed(ctx))
 	}
+	if e.done == nil {
+		return e.fail(errors.New("remote: Wait without a successful Start"))
+	}
 	<-e.done
 	err := e.runErr
 	if e.follower != nil {
