@@ -19,9 +19,18 @@ deps:
 demo: deps build
 	$(GO) run ./internal/cmd/demo $(BIN)
 
+# vet also builds the controller for Windows and macOS (the worker side,
+# package agent, is Linux-only) and checks the worker shell scripts.
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/cuttle
+	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/cuttle
+	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/cuttle
+	for f in remote/scripts/*.sh bundle/helpers/octopus.sh; do sh -n "$$f" || exit 1; done
+	bash -n bundle/helpers/octopus.bash
+	shellcheck -s sh remote/scripts/*.sh bundle/helpers/octopus.sh
+	shellcheck -s bash bundle/helpers/octopus.bash
 
 # The whole suite: unit tests, end-to-end tests against real sshd and
 # dockerd, then every fuzz target for a short, bounded time.
@@ -48,8 +57,8 @@ test-race: deps
 # Every fuzz target, each for FUZZTIME (go test -fuzz takes one at a time).
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzJoin$$' -fuzztime $(FUZZTIME) ./internal/shellquote
-	$(GO) test -run '^$$' -fuzz '^FuzzSplitLine$$' -fuzztime $(FUZZTIME) ./bootstrap
-	$(GO) test -run '^$$' -fuzz '^FuzzFrames$$' -fuzztime $(FUZZTIME) ./bootstrap
+	$(GO) test -run '^$$' -fuzz '^FuzzSplitLine$$' -fuzztime $(FUZZTIME) ./octopus
+	$(GO) test -run '^$$' -fuzz '^FuzzFrames$$' -fuzztime $(FUZZTIME) ./wire
 	$(GO) test -run '^$$' -fuzz '^FuzzSplitOptions$$' -fuzztime $(FUZZTIME) ./remote
 	$(GO) test -run '^$$' -fuzz '^FuzzBlocksMatchLines$$' -fuzztime $(FUZZTIME) ./remote
 	$(GO) test -run '^$$' -fuzz '^FuzzMaskedChunks$$' -fuzztime $(FUZZTIME) ./internal/mask
@@ -57,9 +66,10 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
 
 # Benchmarks against peers (OpenSSH ssh/scp/sftp, Ansible), printed as a
-# Markdown table and kept in bench/RESULTS.md. Not part of make test.
+# Markdown table; the program writes all of bench/RESULTS.md (the analysis
+# is in bench/NOTES.md). About 10 minutes; not part of make test.
 bench: deps build
-	$(GO) run ./bench -cuttle $(BIN) | tee bench/RESULTS.md
+	$(GO) run ./bench -cuttle $(BIN) -results bench/RESULTS.md
 
 clean:
 	rm -rf bin

@@ -13,7 +13,7 @@ import (
 	"github.com/hashicorp/go-multierror"
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -24,7 +24,7 @@ import (
 type Runner struct {
 	Config   *config.Config
 	Defaults Defaults
-	Bundle   bootstrap.Bundle
+	Bundle   bundle.Bundle
 	Output   remote.Output
 	// ArtifactsDir receives DIR/<step>/<name> (DIR/<step>/<worker>/<name>
 	// when a step runs on several workers).
@@ -47,11 +47,14 @@ type Runner struct {
 	ctlOnce sync.Once
 	// outputMu keeps the fan-out's prefixed lines whole.
 	outputMu sync.Mutex
+	// BundleTrust remembers the cached bundles this controller checked
+	// (nil: each step hashes its bundle).
+	BundleTrust *remote.BundleTrust
 
 	// dial and run stand in for the network in tests; nil means
 	// transport (jump hosts shared through a HopPool) and remote.Run.
 	dial func(ctx context.Context, name string) (WorkerConn, error)
-	run  func(ctx context.Context, sh remote.Shell, b bootstrap.Bundle, st remote.Step, out remote.Output) (remote.Result, error)
+	run  func(ctx context.Context, sh remote.Shell, b bundle.Bundle, st remote.Step, out remote.Output) (remote.Result, error)
 }
 
 // StepResult is one step on one worker.
@@ -61,7 +64,8 @@ type StepResult struct {
 	Result       remote.Result
 	Err          error
 	Skipped      bool
-	Masks        *mask.Set
+	// Masks are the run's: every value masked in any step of the run.
+	Masks *mask.Set
 }
 
 // Failed reports whether the step failed (cuttle error or non-zero exit).
@@ -70,13 +74,20 @@ func (r StepResult) Failed() bool { return !r.Skipped && (r.Err != nil || r.Resu
 // Run runs rb's steps in order. A failed step makes later steps with
 // condition "success" (the default) skip; "failure" steps run only after a
 // failure, "always" steps always. It returns every step's results; the
-// error gathers the failures, one line per worker.
+// error gathers the failures, one per worker (a *multierror.Error), their
+// text masked with every value masked in the run.
+//
+// Masks are run-wide: a value masked in any step stays masked in the
+// output of every later step, and an output variable whose value holds a
+// masked value is passed on as sensitive.
 func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) ([]StepResult, error) {
 	log := zerolog.Ctx(ctx)
 	vars, err := runbookVariables(rb, extra)
 	if err != nil {
 		return nil, err
 	}
+	var failures error
+	fail := func(err error) { failures = multierror.Append(failures, vars.Masks().Error(err)) }
 	dial := r.dial
 	if dial == nil {
 		// Workers behind one bastion share one connection to it.
@@ -93,7 +104,6 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 	sem := make(chan struct{}, maxPar)
 	pulled := &pullLedger{seen: map[string]bool{}}
 	var results []StepResult
-	var failures error
 	failed := false
 	for _, s := range rb.Steps {
 		if !shouldRun(s.Condition, failed) {
@@ -103,8 +113,8 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 		}
 		workers, err := r.workersFor(ctx, conns, s)
 		if err != nil {
-			results = append(results, StepResult{Step: s.Name, Err: err})
-			failures = multierror.Append(failures, fmt.Errorf("step %s: %w", s.Name, err))
+			results = append(results, StepResult{Step: s.Name, Err: err, Masks: vars.Masks()})
+			fail(fmt.Errorf("step %s: %w", s.Name, err))
 			failed = true
 			continue
 		}
@@ -115,9 +125,9 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 			results = append(results, sr)
 			if sr.Failed() {
 				failed = true
-				failures = multierror.Append(failures, sr.failure())
+				fail(sr.failure())
 			}
-			setOutputVariables(vars, s.Name, sr, len(workers) > 1)
+			vars.setOutputs(sr, len(workers) > 1, log)
 		}
 		if ctx.Err() != nil {
 			break
@@ -169,14 +179,23 @@ func (r StepResult) failure() error {
 	return fmt.Errorf("step %s on %s: script exited with code %d", r.Step, r.Worker, r.Result.ExitCode)
 }
 
-// setOutputVariables makes the step's output variables the run's, also
-// per worker when the step fanned out.
-func setOutputVariables(vars *Variables, step string, sr StepResult, fanOut bool) {
+// setOutputs makes a step's output variables variables of the steps after
+// it, as Octopus.Action[step].Output.Name (and, from a step on several
+// workers, Octopus.Action[step].Output[worker].Name). Masks are checked
+// again here, as the step's own output was: a step running beside it on
+// another worker may have masked a value since. A value holding a masked
+// value is sensitive; a name holding one is dropped.
+func (v *Variables) setOutputs(sr StepResult, fanOut bool, log *zerolog.Logger) {
 	for _, name := range sr.Result.OutputOrder {
-		v := sr.Result.OutputVariables[name]
-		vars.Set("Octopus.Action["+step+"].Output."+name, v.Value, v.Sensitive)
+		out := sr.Result.OutputVariables[name]
+		if v.masks.Holds([]byte(name)) {
+			log.Warn().Str("step", sr.Step).Msg("output variable dropped: its name holds a sensitive value")
+			continue
+		}
+		sensitive := out.Sensitive || v.masks.Holds([]byte(out.Value))
+		v.Set("Octopus.Action["+sr.Step+"].Output."+name, out.Value, sensitive)
 		if fanOut {
-			vars.Set("Octopus.Action["+step+"].Output["+sr.Worker+"]."+name, v.Value, v.Sensitive)
+			v.Set("Octopus.Action["+sr.Step+"].Output["+sr.Worker+"]."+name, out.Value, sensitive)
 		}
 	}
 }
@@ -252,21 +271,21 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 }
 
 func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
-	res := StepResult{Step: s.Name, Worker: worker}
+	res := StepResult{Step: s.Name, Worker: worker, Masks: vars.Masks()}
 	vars, err := stepVariables(rb, s, vars)
 	if err != nil {
 		res.Err = err
 		return res
 	}
 	st, err := BuildStep(r.Config, StepInput{Step: s, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: r.ArtifactsDir, ReattachWindow: r.ReattachWindow})
-	res.Masks = st.Masks
 	if err != nil {
 		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
 		return res
 	}
+	st.BundleTrust = r.BundleTrust
 	if fanOut {
 		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
-		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.SafeName(worker))
+		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.DirName(worker))
 	}
 	if pool := r.Config.Workers[worker].Pool; pool != "" {
 		st.Slots = r.Config.Pools[pool].MaxStepsPerWorker

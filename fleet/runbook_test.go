@@ -13,7 +13,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -75,7 +75,7 @@ func (f *fakeFleet) dial(_ context.Context, name string) (WorkerConn, error) {
 	return c, nil
 }
 
-func (f *fakeFleet) run(ctx context.Context, sh remote.Shell, _ bootstrap.Bundle, st remote.Step, out remote.Output) (remote.Result, error) {
+func (f *fakeFleet) run(ctx context.Context, sh remote.Shell, _ bundle.Bundle, st remote.Step, out remote.Output) (remote.Result, error) {
 	worker := sh.(*fakeConn).name
 	f.mu.Lock()
 	f.ran = append(f.ran, ranStep{Step: st.Name, Worker: worker, Plan: st})

@@ -37,7 +37,7 @@ type StepInput struct {
 // one) into the plan remote.Run executes.
 func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	s := in.Step
-	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: filepath.Join(in.ArtifactsDir, remote.SafeName(s.Name)),
+	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: filepath.Join(in.ArtifactsDir, remote.DirName(s.Name)),
 		AllowPrivileged: in.AllowPrivileged, ReattachWindow: in.ReattachWindow}
 	if err := grantOptions(cfg, in.Worker, &st); err != nil {
 		return st, err

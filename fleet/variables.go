@@ -6,31 +6,28 @@ import (
 	"os"
 	"strings"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/octostache"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Variables are a step's variables, with the set of values to mask.
 type Variables struct {
-	list  []bootstrap.Variable
+	list  []wire.Variable
 	masks *mask.Set
 }
 
-// Clone copies v, so a step can add its own variables.
+// Clone copies v's variables, so a step can add its own. The set of masks
+// is shared, not copied: a value masked in one step (one of its sensitive
+// variables, or a value its script masked) stays masked in every other
+// step of the run, in its output, report and logs.
 func (v *Variables) Clone() *Variables {
-	c := &Variables{list: append([]bootstrap.Variable(nil), v.list...), masks: mask.NewSet()}
-	for _, x := range v.list {
-		if x.Sensitive {
-			c.masks.Add(x.Value)
-		}
-	}
-	return c
+	return &Variables{list: append([]wire.Variable(nil), v.list...), masks: v.masks}
 }
 
 // List returns the variables.
-func (v *Variables) List() []bootstrap.Variable { return v.list }
+func (v *Variables) List() []wire.Variable { return v.list }
 
 // Masks returns the set of sensitive values.
 func (v *Variables) Masks() *mask.Set { return v.masks }
@@ -75,21 +72,21 @@ func (v *Variables) Set(name, value string, sensitive bool) {
 func (v *Variables) set(name, value string, sensitive bool) {
 	for i := range v.list {
 		if strings.EqualFold(v.list[i].Name, name) {
-			v.list[i] = bootstrap.Variable{Name: name, Value: value, Sensitive: sensitive}
+			v.list[i] = wire.Variable{Name: name, Value: value, Sensitive: sensitive}
 			return
 		}
 	}
-	v.list = append(v.list, bootstrap.Variable{Name: name, Value: value, Sensitive: sensitive})
+	v.list = append(v.list, wire.Variable{Name: name, Value: value, Sensitive: sensitive})
 }
 
 // Get looks a variable up by name, case-insensitively.
-func (v *Variables) Get(name string) (bootstrap.Variable, bool) {
+func (v *Variables) Get(name string) (wire.Variable, bool) {
 	for _, x := range v.list {
 		if strings.EqualFold(x.Name, name) {
 			return x, true
 		}
 	}
-	return bootstrap.Variable{}, false
+	return wire.Variable{}, false
 }
 
 // Template returns the variables for the template engine, sensitive ones

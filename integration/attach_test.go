@@ -112,18 +112,7 @@ func TestAttachRunbookStep(t *testing.T) {
 	arts := filepath.Join(dir, "arts")
 	cmd, _ := cuttleCmd(t, "runbook", "run", rb, "--config", cfg, "--artifacts", arts, "--reattach-window", "30s")
 	cmd.Env = append(cmd.Env, "CUTTLE_STATE_DIR="+state)
-	pipe, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	first, err := bufio.NewReader(pipe).ReadString('\n')
-	_, wd, ok := strings.Cut(strings.TrimSpace(first), "ready ")
-	if err != nil || !ok {
-		t.Fatalf("first line %q (%v)", first, err)
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	go io.Copy(io.Discard, pipe)
-	cmd.Wait()
+	wd := killWhenReady(t, cmd)
 	goAhead(t, wd)
 	r := runAttach(t, state, filepath.Base(wd), "--config", cfg, "--report", filepath.Join(dir, "report.json"))
 	if r.code != 5 {

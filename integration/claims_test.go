@@ -190,19 +190,8 @@ func TestAttachForceAndCtrlCDetaches(t *testing.T) {
 	cmd, _ := cuttleCmd(t, append(workerArgs(), "--image", env.image, "--pull", "never", "--reattach-window", "30s", "--name", "forced",
 		"--inline", `echo "ready $PWD"; while [ ! -e go ]; do sleep 0.05; done; echo after-go; exit 4`)...)
 	cmd.Env = append(cmd.Env, "CUTTLE_STATE_DIR="+state)
-	pipe, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	first, err := bufio.NewReader(pipe).ReadString('\n')
-	wd, ok := strings.CutPrefix(strings.TrimSpace(first), "ready ")
-	if err != nil || !ok {
-		t.Fatalf("first line %q (%v)", first, err)
-	}
+	wd := killWhenReady(t, cmd)
 	id := filepath.Base(wd)
-	cmd.Process.Signal(syscall.SIGKILL)
-	go io.Copy(io.Discard, pipe)
-	cmd.Wait()
 
 	// The ticket now names a live process that is not a cuttle: this test.
 	ticket := filepath.Join(state, "tickets", id+".json")
@@ -227,8 +216,8 @@ func TestAttachForceAndCtrlCDetaches(t *testing.T) {
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if line, err := bufio.NewReader(apipe).ReadString('\n'); err != nil || line != first {
-		t.Fatalf("attach replay: %q (%v), want %q\n%s", line, err, first, aerr.String())
+	if line, err := bufio.NewReader(apipe).ReadString('\n'); err != nil || line != "ready "+wd+"\n" {
+		t.Fatalf("attach replay: %q (%v), want %q\n%s", line, err, "ready "+wd+"\n", aerr.String())
 	}
 	a.Process.Signal(syscall.SIGINT)
 	go io.Copy(io.Discard, apipe)
@@ -259,11 +248,7 @@ func TestNoexecWorkerRefusedWithTheFix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec.Command("umount", u.Home).Run()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=64m,noexec,mode=0755,uid=%d,gid=%d", u.UID, u.GID), "tmpfs", u.Home).CombinedOutput(); err != nil {
-		t.Fatalf("mount: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", u.Home).Run() })
+	tmpfsHome(t, u, "size=64m,noexec")
 	r := runCuttle(t, "run", "--worker", env.sshd.URL(u.Name), "--identity", env.key.PrivateFile, "--known-hosts", env.sshd.KnownHosts,
 		"--image", env.image, "--pull", "never", "--inline", "echo ran-on-noexec")
 	if r.code != 125 || !strings.Contains(r.stderr, "remount it without noexec") {

@@ -92,7 +92,14 @@ func checkWhole(t *testing.T, out string, ticks int) {
 // directory; the rest of stdout is collected into the returned buffer.
 func startStep(t *testing.T, args []string) (cmd *exec.Cmd, rep, wd string, stdout *bytes.Buffer, stderr *bytes.Buffer, done chan error) {
 	t.Helper()
+	return startStepEnv(t, nil, args)
+}
+
+// startStepEnv is startStep with extra environment for cuttle.
+func startStepEnv(t *testing.T, extraEnv, args []string) (cmd *exec.Cmd, rep, wd string, stdout *bytes.Buffer, stderr *bytes.Buffer, done chan error) {
+	t.Helper()
 	cmd, rep = cuttleCmd(t, args...)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	pipe, _ := cmd.StdoutPipe()
 	stderr = &bytes.Buffer{}
 	cmd.Stderr = stderr
@@ -216,6 +223,8 @@ func TestFaultLinkDropPastWindow(t *testing.T) {
 	r := readReport(t, rep)
 	if len(r.Steps) != 1 || !strings.Contains(r.Steps[0].Error, "reattach window") {
 		t.Errorf("report: %s", r.Raw)
+	} else {
+		cleanupFailedOnPurpose(t, r.Steps[0].ID) // the worker removes it, checked below
 	}
 	if err := ns.Restore(); err != nil {
 		t.Fatal(err)
@@ -408,6 +417,8 @@ func TestFaultEngineAwayPastWindow(t *testing.T) {
 	}
 	if r := readReport(t, rep); len(r.Steps) != 1 || !strings.Contains(r.Steps[0].Error, "stopped answering") {
 		t.Errorf("report: %s", r.Raw)
+	} else {
+		cleanupFailedOnPurpose(t, r.Steps[0].ID) // the worker removes it, checked below
 	}
 	if err := proxy.Start(); err != nil {
 		t.Fatal(err)
@@ -434,11 +445,7 @@ func fullUser(t *testing.T) testenv.User {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec.Command("umount", u.Home).Run() // a killed run's mount
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=8m,mode=0755,uid=%d,gid=%d", u.UID, u.GID), "tmpfs", u.Home).CombinedOutput(); err != nil {
-		t.Fatalf("mount tmpfs: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", u.Home).Run() })
+	tmpfsHome(t, u, "size=8m")
 	return u
 }
 

@@ -221,11 +221,7 @@ func TestWorkersCheckBrokenWorkers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exec.Command("umount", noexec.Home).Run()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", fmt.Sprintf("size=2m,noexec,mode=0755,uid=%d,gid=%d", noexec.UID, noexec.GID), "tmpfs", noexec.Home).CombinedOutput(); err != nil {
-		t.Fatalf("mount: %v: %s", err, out)
-	}
-	t.Cleanup(func() { exec.Command("umount", "-l", noexec.Home).Run() })
+	tmpfsHome(t, noexec, "size=2m,noexec")
 	nohome, err := suiteUser("cuttle-nohome", true)
 	if err != nil {
 		t.Fatal(err)

@@ -160,6 +160,18 @@ func suiteUser(name string, docker bool) (testenv.User, error) {
 	return testenv.EnsureUser(name, docker)
 }
 
+// tmpfsHome mounts a fresh tmpfs owned by u on u's home (opts such as
+// "size=8m,noexec"), replacing a mount a killed run left, until t ends.
+func tmpfsHome(t *testing.T, u testenv.User, opts string) {
+	t.Helper()
+	exec.Command("umount", u.Home).Run()
+	o := fmt.Sprintf("%s,mode=0755,uid=%d,gid=%d", opts, u.UID, u.GID)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", o, "tmpfs", u.Home).CombinedOutput(); err != nil {
+		t.Fatalf("mount tmpfs on %s: %v: %s", u.Home, err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", "-l", u.Home).Run() })
+}
+
 func removeSuiteUsers() error {
 	suiteUsers.Lock()
 	defer suiteUsers.Unlock()
@@ -273,7 +285,15 @@ next:
 // runCuttle runs the binary to completion.
 func runCuttle(t *testing.T, args ...string) result {
 	t.Helper()
+	return runCuttleEnv(t, nil, args...)
+}
+
+// runCuttleEnv is runCuttle with more environment variables (NAME=VALUE),
+// such as the values of sensitive variables.
+func runCuttleEnv(t *testing.T, env []string, args ...string) result {
+	t.Helper()
 	cmd, rep := cuttleCmd(t, args...)
+	cmd.Env = append(cmd.Env, env...)
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

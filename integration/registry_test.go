@@ -40,18 +40,7 @@ func registryArgs() []string {
 
 func runWithPassword(t *testing.T, password string, args ...string) result {
 	t.Helper()
-	cmd, rep := cuttleCmd(t, args...)
-	cmd.Env = append(cmd.Env, "CUTTLE_IT_REGISTRY_PW="+password)
-	var out, errb strings.Builder
-	cmd.Stdout, cmd.Stderr = &out, &errb
-	err := cmd.Run()
-	r := result{stdout: out.String(), stderr: errb.String(), report: readReport(t, rep)}
-	if ee, ok := err.(*exec.ExitError); ok {
-		r.code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatal(err)
-	}
-	return r
+	return runCuttleEnv(t, []string{"CUTTLE_IT_REGISTRY_PW=" + password}, args...)
 }
 
 func TestPrivateRegistry(t *testing.T) {
@@ -265,7 +254,7 @@ func TestRecordListsBuild(t *testing.T) {
 		t.Fatalf("step: %v\n%s", err, stderr)
 	}
 	id := filepath.Base(wd)
-	for _, want := range []string{`"workdir":"` + wd + `"`, `"container":"cuttle-` + id + `"`, `"docker_config":"` + wd + `/.docker-config"`,
+	for _, want := range []string{`"workdir":"` + wd + `"`, `"container":"cuttle-` + id + `"`, `"docker_config":"` + env.user.Home + `/.cuttle/cfg/` + id + `"`,
 		`"built_image":"cuttle-build/`, `"lock":"` + env.user.Home + `/.cuttle/locks/build-`, `"shared":true`} {
 		if err != nil || !strings.Contains(string(rec), want) {
 			t.Errorf("record lacks %s:\n%s (%v)", want, rec, err)

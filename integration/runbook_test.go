@@ -138,8 +138,11 @@ func TestRunbookPullsOncePerWorker(t *testing.T) {
 		}
 		return env.registry.ManifestGets(repo) - before, r
 	}
-	// One pull's requests, as this engine makes them (HEAD, GET...), then
-	// three steps: the same count, or the worker pulled more than once.
+	// One pull's requests of an image the worker has, as this engine makes
+	// them (a first pull also fetches the manifest, later ones only check
+	// its digest), then three steps: the same count, or the worker pulled
+	// more than once.
+	requests("one")
 	one, _ := requests("one")
 	three, r := requests("one", "two", "three")
 	if one < 1 || three != one {

@@ -19,8 +19,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Artifact is a file the script asked cuttle to collect, downloaded.
@@ -34,16 +36,16 @@ type Artifact struct {
 
 // finishArgs collects the requested artifacts and then cleans up, in one
 // command: the runner on the worker host packs each file that lies inside
-// the work directory into stdout (see bootstrap.Pack), then the cleanup
+// the work directory into stdout (see agent.Pack), then the cleanup
 // script reports on stderr.
 func finishArgs(p runPlan, paths []string, stop, keep bool) []string {
 	c := cleanupArgs(p, stop, keep, false)
-	args := []string{"sh", "-c", finishScript, "sh", c[4], c[5], c[6], c[7], p.BundleDir + "/" + bootstrap.RunnerFile}
+	args := []string{"sh", "-c", finishScript, "sh", c[4], c[5], c[6], c[7], p.BundleDir + "/" + bundle.RunnerFile}
 	return append(args, paths...)
 }
 
 const finishScript = `c=$1 w=$2 s=$3 k=$4 r=$5; shift 5
-"$r" step-runner --pack-artifacts --workdir "$w" -- "$@" || echo "pack=failed" >&2
+"$r" step-runner pack --workdir "$w" -- "$@" || echo "pack=failed" >&2
 exec 1>&2
 set -- "$c" "$w" "$s" "$k"
 ` + cleanupScript
@@ -93,7 +95,7 @@ func finish(ctx context.Context, sh Shell, p runPlan, reqs []artifactRequest, lo
 	return r.arts, cleanupErr, r.err
 }
 
-// receivePack reads a bootstrap.Pack stream for reqs.
+// receivePack reads a agent.Pack stream for reqs.
 func receivePack(r *bufio.Reader, reqs []artifactRequest, local string, log zerolog.Logger) ([]Artifact, error) {
 	used := map[string]bool{}
 	var arts []Artifact
@@ -102,12 +104,12 @@ func receivePack(r *bufio.Reader, reqs []artifactRequest, local string, log zero
 		if err != nil {
 			return arts, fmt.Errorf("the artifact stream ended before %s", req.Path)
 		}
-		var h bootstrap.PackHeader
+		var h wire.PackHeader
 		if err := json.Unmarshal(line, &h); err != nil || h.Path != req.Path {
 			return arts, fmt.Errorf("the artifact stream is garbled at %s", req.Path)
 		}
 		if h.Error != "" {
-			log.Warn().Str("artifact", req.Path).Msg("artifact refused: " + h.Error)
+			log.Warn().Str("artifact", printable.String(req.Path)).Msg("artifact refused: " + printable.String(h.Error))
 			continue
 		}
 		name := req.Name

@@ -10,7 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/agent"
 )
 
 // A pack stream from the worker side is received whole; escapes through
@@ -29,7 +29,7 @@ func TestPackRoundTrip(t *testing.T) {
 		paths = append(paths, r.Path)
 	}
 	var stream bytes.Buffer
-	if err := bootstrap.Pack(wd, paths, &stream); err != nil {
+	if err := agent.Pack(wd, paths, &stream); err != nil {
 		t.Fatal(err)
 	}
 	if strings.Contains(stream.String(), "not yours") {
@@ -62,7 +62,7 @@ func TestReceivePackDamaged(t *testing.T) {
 	wd := t.TempDir()
 	os.WriteFile(filepath.Join(wd, "a"), []byte("0123456789"), 0o644)
 	var stream bytes.Buffer
-	bootstrap.Pack(wd, []string{"a"}, &stream)
+	agent.Pack(wd, []string{"a"}, &stream)
 	for name, damaged := range map[string]string{
 		"truncated": stream.String()[:stream.Len()-80],
 		"bit flip":  strings.Replace(stream.String(), "0123", "0124", 1),

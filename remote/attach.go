@@ -4,14 +4,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"path"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Ticket is what a controller needs to attach to a running step that
@@ -45,6 +47,34 @@ func ticketFor(st Step, p runPlan, key []byte, started time.Time) Ticket {
 	return Ticket{Name: st.Name, StepID: p.StepID, WorkDir: p.WorkDir, BundleDir: p.BundleDir, Key: key, Window: st.ReattachWindow, Started: started, ArtifactsDir: st.ArtifactsDir}
 }
 
+// checkAttachBundle checks the bundle at dir by a full hash when it is
+// b; another cuttle's bundle cannot be checked here, and runs as it is.
+func checkAttachBundle(ctx context.Context, sh Shell, b bundle.Bundle, dir string) error {
+	if b.Sums == "" || path.Base(dir) != b.Digest {
+		return nil
+	}
+	var out bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", checkBundleScript, "sh", dir, b.Sums}, Stdout: &out}); err != nil {
+		return stepErr(sh.String(), ReasonUnreachable, "checking the bundle %s: %v", dir, err)
+	}
+	switch parseKV(out.Bytes())["bundle"] {
+	case "present":
+		return nil
+	case "nosha":
+		return stepErr(sh.String(), ReasonRunner, "the worker has no sha256sum to check cuttle's cached bundle with: install coreutils")
+	}
+	return stepErr(sh.String(), ReasonRunner, "the cached bundle %s the step runs from does not match its digest (a file in it was changed): attach runs nothing of it; the step is left to its dead man's switch, and the next step replaces the bundle", dir)
+}
+
+// readMasksScript prints a step's masks file, $1. The step's container
+// writes its work directory as root: what it planted there (a symlink to
+// a file of the SSH user's, or to /dev/zero) is not read. Exit 1: no
+// such file.
+const readMasksScript = `d=${1%/*}
+if [ -L "$d" ] || [ -L "$1" ] || [ ! -f "$1" ]; then exit 1; fi
+exec head -c 67108864 -- "$1"
+`
+
 // Resume follows a running step from its ticket, from the first byte of
 // its output, to its end, as the controller that started it would have:
 // the output is masked (the step's sensitive values come from the
@@ -57,8 +87,12 @@ func ticketFor(st Step, p runPlan, key []byte, started time.Time) Ticket {
 // When ctx ends first (Ctrl-C), it detaches and leaves the step running:
 // its dead man's switch removes it once the window passes, unless a
 // controller attaches again.
-func (c *Controller) Resume(ctx context.Context, sh Shell, t Ticket, artifactsDir string, masks *mask.Set, out Output) (Result, error) {
-	e, err := c.resume(ctx, sh, t, artifactsDir, masks, out)
+//
+// Nothing of the step's bundle runs on the worker host before it is
+// checked, when it is b (this cuttle's); a changed one is refused, not
+// replaced, as the running step has it mounted.
+func (c *Controller) Resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ticket, artifactsDir string, masks *mask.Set, out Output) (Result, error) {
+	e, err := c.resume(ctx, sh, b, t, artifactsDir, masks, out)
 	if err == nil {
 		err = e.Wait(ctx)
 	}
@@ -72,24 +106,24 @@ func (c *Controller) Resume(ctx context.Context, sh Shell, t Ticket, artifactsDi
 
 // resume makes the Execution of a running step from its ticket and takes
 // over its heartbeat. Destroy it.
-func (c *Controller) resume(ctx context.Context, sh Shell, t Ticket, artifactsDir string, masks *mask.Set, out Output) (*Execution, error) {
+func (c *Controller) resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ticket, artifactsDir string, masks *mask.Set, out Output) (*Execution, error) {
 	e := &Execution{ctl: c, sh: sh, out: out, resumed: true, logKey: t.Key, stopHeartbeat: func() {},
 		st: Step{Name: t.Name, ReattachWindow: t.Window, ArtifactsDir: artifactsDir, Masks: masks}}
 	e.log = zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", t.Name).Str("container", ContainerName(t.StepID)).Logger()
 	e.res.ID, e.res.WorkDir, e.res.Started = t.StepID, t.WorkDir, t.Started
 	home, ok := strings.CutSuffix(t.WorkDir, "/.cuttle/work/"+t.StepID)
-	if !ok || len(t.Key) != bootstrap.LogKeySize || t.Window <= 0 {
+	if !ok || len(t.Key) != wire.LogKeySize || t.Window <= 0 {
 		return e, e.fail(stepErr(sh.String(), ReasonInput, "the ticket of step %s is not one cuttle wrote (work directory %q)", t.StepID, t.WorkDir))
 	}
 	var content bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"cat", t.WorkDir + "/" + bootstrap.LogDir + "/" + bootstrap.MasksFile}, Stdout: &content}); err != nil {
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", readMasksScript, "sh", t.WorkDir + "/" + wire.LogDir + "/" + wire.MasksFile}, Stdout: &content}); err != nil {
 		var ee *transport.ExitError
 		if errors.As(err, &ee) {
 			return e, e.fail(stepErr(sh.String(), ReasonWorkspace, "step %s is no longer on the worker: it ended and was cleaned up, or its dead man's switch removed it once its controller had been silent for %s", t.StepID, t.Window))
 		}
 		return e, e.fail(stepErr(sh.String(), ReasonUnreachable, "reading step %s's masks: %v", t.StepID, err))
 	}
-	values, err := bootstrap.DecryptMasks(t.Key, content.Bytes())
+	values, err := wire.DecryptMasks(t.Key, content.Bytes())
 	if err != nil {
 		return e, e.fail(stepErr(sh.String(), ReasonInput, "%v", err))
 	}
@@ -99,7 +133,11 @@ func (c *Controller) resume(ctx context.Context, sh Shell, t Ticket, artifactsDi
 	for _, v := range values {
 		e.st.Masks.Add(v)
 	}
-	// The plan is set only now: Destroy leaves a step it could not read.
+	if err := checkAttachBundle(ctx, sh, b, t.BundleDir); err != nil {
+		return e, e.fail(err)
+	}
+	// The plan is set only now: Destroy leaves a step it could not read,
+	// or whose bundle is not what it was.
 	e.plan = runPlan{StepID: t.StepID, Home: home, WorkDir: t.WorkDir, BundleDir: t.BundleDir, EngineWait: t.Window}
 	e.armHeartbeat(ctx, true)
 	e.proc = newOutputProcessor(e.st.Masks, out, e.log)

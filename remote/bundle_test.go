@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -28,6 +28,7 @@ func TestInstallBundleRace(t *testing.T) {
 		t.Skip("no mv")
 	}
 	d := t.TempDir()
+	t.Cleanup(func() { exec.Command("chmod", "-R", "u+w", d).Run() }) // bundles are read-only
 	const digest = "abc123"
 	const installers = 24
 	stop := make(chan struct{})
@@ -62,7 +63,7 @@ func TestInstallBundleRace(t *testing.T) {
 				errs <- err
 				return
 			}
-			out, err := exec.Command("sh", "-c", installBundleScript, "sh", d, digest, up, "cuttle").CombinedOutput()
+			out, err := exec.Command("sh", "-c", installBundleScript, "sh", d, digest, "", up, "cuttle").CombinedOutput()
 			if err != nil {
 				errs <- fmt.Errorf("installer %d: %v: %s", i, err, out)
 			}
@@ -112,7 +113,7 @@ func TestInstallBundleLeftoverInTheWay(t *testing.T) {
 	if err := os.WriteFile(up, []byte("runner"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	out, err := exec.Command("sh", "-c", installBundleScript, "sh", d, "abc123", up, "cuttle").CombinedOutput()
+	out, err := exec.Command("sh", "-c", installBundleScript, "sh", d, "abc123", "", up, "cuttle").CombinedOutput()
 	if err == nil {
 		t.Fatalf("install succeeded over an incomplete directory: %s", out)
 	}
@@ -159,8 +160,8 @@ func (c *countingShell) String() string { return "deploy@counting:22" }
 func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 	runner := filepath.Join(t.TempDir(), "cuttle")
 	os.WriteFile(runner, []byte("runner"), 0o755)
-	b := bootstrap.Bundle{Digest: strings.Repeat("b", 64), RunnerPath: runner}
-	perUpload := int64(1 + len(bootstrap.HelperFiles()))
+	b := bundle.Bundle{Digest: strings.Repeat("b", 64), RunnerPath: runner}
+	perUpload := int64(1 + len(bundle.HelperFiles()))
 	sh := &countingShell{}
 	c := NewController()
 	var wg sync.WaitGroup
@@ -168,7 +169,7 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+			if _, err := c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -179,7 +180,7 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 	}
 	// Nothing in flight any more: a later step that finds the bundle gone
 	// sends it again.
-	if err := c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+	if _, err := c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := sh.uploads.Load(); got != 2*perUpload {
@@ -192,7 +193,7 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}) != nil {
+			if _, err := c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 				failed.Add(1)
 			}
 		}()

@@ -19,11 +19,15 @@ const cleanupScript = `set -u
 if [ "$3" = stop ]; then docker stop -t 10 "$1" >/dev/null 2>&1; fi
 if [ "${5:--}" = probe ]; then echo "started=$(docker inspect --format '{{.State.StartedAt}}' "$1" 2>/dev/null)"; fi
 cfail=
-if ! out=$(docker rm -f "$1" 2>&1); then
+# -v: the anonymous volumes the step created (an image's VOLUME, a
+# --mount without a source) go with it; named volumes stay.
+if ! out=$(docker rm -f -v "$1" 2>&1); then
   case "$out" in *"No such container"*) ;; *) echo "container=$out"; cfail=1 ;; esac
 fi
-# Registry credentials go even when the work directory is kept.
-rm -rf "$2/.docker-config" 2>/dev/null
+# Registry credentials go even when the work directory is kept (the pull
+# or build removed them already, unless it was cut short).
+cfg=$HOME/.cuttle/cfg/${2##*/}
+rm -rf "$cfg" 2>/dev/null
 if [ -n "$cfail" ]; then
   # The container may still run in it (an engine that is away): the work
   # directory and the heartbeat stay, and the worker's dead man's switch
@@ -37,7 +41,7 @@ else
   fi
 fi
 # The run's record goes last, once what it lists is gone.
-if [ -z "$cfail" ] && [ ! -e "$2/.docker-config" ] && { [ "$4" = keep ] || [ ! -e "$2" ]; }; then
+if [ -z "$cfail" ] && [ ! -e "$cfg" ] && { [ "$4" = keep ] || [ ! -e "$2" ]; }; then
   rm -f "$HOME/.cuttle/runs/${2##*/}.json"
 fi
 `
@@ -79,20 +83,30 @@ func cleanupReport(ctx context.Context, sh Shell, p runPlan, report []byte) (sta
 		result = multierror.Append(result, fmt.Errorf("container %s: %s", ContainerName(p.StepID), c))
 	}
 	if kv["workdir"] == "left" {
-		// Files the step created as another user that the runner could not
-		// hand back: remove them as root in a throwaway container.
-		err := sh.Run(ctx, &transport.Cmd{Args: removeTreeArgs(p)})
-		if err == nil {
-			err = sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", `rm -rf -- "$1" && rm -f "$HOME/.cuttle/runs/${1##*/}.json"`, "sh", p.WorkDir}})
-		}
-		if err != nil {
-			result = multierror.Append(result, fmt.Errorf("work directory %s: %v", p.WorkDir, err))
+		if err := removeAsRoot(ctx, sh, p); err != nil {
+			result = multierror.Append(result, fmt.Errorf("work directory %s: %w", p.WorkDir, err))
 		}
 	}
 	if result != nil {
 		return started, fmt.Errorf("%w: worker %s: %v", ErrCleanup, sh, result)
 	}
 	return started, nil
+}
+
+// removeAsRoot removes a work directory holding files the SSH user cannot
+// remove (the step created them as another user, and the runner could
+// not hand them back): as root in a throwaway container of p.Image that
+// runs the bundle's runner, then the directory and the run's record.
+func removeAsRoot(ctx context.Context, sh Shell, p runPlan) error {
+	tail := &tailBuffer{max: 1024}
+	if err := sh.Run(ctx, &transport.Cmd{Args: removeTreeArgs(p), Stderr: tail}); err != nil {
+		return fmt.Errorf("removing its files as root in a container of %s: %w: %s", p.Image, err, lastLine(tail.String()))
+	}
+	tail = &tailBuffer{max: 1024}
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", `rm -rf -- "$1" && rm -f "$HOME/.cuttle/runs/${1##*/}.json"`, "sh", p.WorkDir}, Stderr: tail}); err != nil {
+		return fmt.Errorf("rm -rf: %w: %s", err, lastLine(tail.String()))
+	}
+	return nil
 }
 
 // recordPath is the step's per-run record on the worker.

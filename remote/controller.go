@@ -5,7 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 )
 
 // Controller is what one controller process shares between the steps it
@@ -56,7 +56,7 @@ func (c *Controller) Busy(workers []string) map[string]int {
 // Run runs st on the worker behind sh. It returns a *StepError when cuttle
 // could not run the step, ctx's cause when ctx ended first, and otherwise
 // a Result whose ExitCode is the script's. Destroy always runs.
-func (c *Controller) Run(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output) (Result, error) {
+func (c *Controller) Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (Result, error) {
 	e, err := c.Start(ctx, sh, b, st, out)
 	if err == nil {
 		err = e.Wait(ctx)

@@ -7,15 +7,16 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
 // heartbeatArgs runs the worker-side half of the dead man's switch on the
 // worker host (not in the container), from the cached bundle.
 func heartbeatArgs(p runPlan, window time.Duration, resumed bool) []string {
-	args := []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--heartbeat",
-		"--heartbeat-file", p.WorkDir + "/.cuttle-heartbeat", "--container", ContainerName(p.StepID),
+	args := []string{p.BundleDir + "/" + bundle.RunnerFile, "step-runner", "heartbeat",
+		"--file", p.WorkDir + "/.cuttle-heartbeat", "--container", ContainerName(p.StepID),
 		"--workdir", p.WorkDir, "--window", window.String()}
 	if resumed {
 		args = append(args, "--resumed")
@@ -37,7 +38,7 @@ func startHeartbeat(ctx context.Context, sh Shell, p runPlan, window time.Durati
 		tail := &tailBuffer{max: 512}
 		err := sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: heartbeatArgs(p, window, resumed), Stdin: pr, Stderr: tail})
 		if err != nil {
-			log.Warn().Err(err).Str("detail", lastLine(tail.String())).Msg("dead man's switch not armed on this worker")
+			log.Warn().Err(err).Str("detail", printable.String(lastLine(tail.String()))).Msg("dead man's switch not armed on this worker")
 		}
 		pr.Close()
 	}()

@@ -1,13 +1,15 @@
 package remote
 
 import (
+	_ "embed"
 	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Labels put on everything cuttle creates, so gc can find it.
@@ -98,21 +100,9 @@ type runPlan struct {
 // slotScript runs its arguments while holding one of $2 slot locks in $1,
 // waiting for a free one. flock releases the slot when the command ends,
 // even if the controller dies.
-const slotScript = `set -u
-dir=$1 n=$2; shift 2
-said=
-while :; do
-  i=0
-  while [ "$i" -lt "$n" ]; do
-    flock -n -E 253 "$dir/slot-$i" "$@"
-    rc=$?
-    [ "$rc" -ne 253 ] && exit "$rc"
-    i=$((i + 1))
-  done
-  if [ -z "$said" ]; then echo "cuttle: all $n step slots on this worker are taken; waiting" >&2; said=1; fi
-  sleep 1
-done
-`
+//
+//go:embed scripts/slot.sh
+var slotScript string
 
 // dockerRunArgs builds the docker run argv. It is pure, and golden-tested.
 func dockerRunArgs(p runPlan) []string {
@@ -160,7 +150,7 @@ func dockerRunArgs(p runPlan) []string {
 
 func runnerArgs(p runPlan) []string {
 	return []string{
-		p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner",
+		p.BundleDir + "/" + bundle.RunnerFile, "step-runner", "run",
 		"--workdir", p.WorkDir,
 		"--script", p.Script,
 		"--syntax", p.Syntax,
@@ -184,9 +174,9 @@ func removeTreeArgs(p runPlan) []string {
 		args = append(args, "--pull", "never")
 	}
 	return append(args, "--", p.Image,
-		p.BundleDir+"/"+bootstrap.RunnerFile, "step-runner", "--remove-contents", p.WorkDir)
+		p.BundleDir+"/"+bundle.RunnerFile, "step-runner", "remove-contents", p.WorkDir)
 }
 
 // supportsPullFlag reports whether a docker client version knows
 // `docker run --pull` (added in 20.10).
-func supportsPullFlag(clientVersion string) bool { return bootstrap.SupportsPullFlag(clientVersion) }
+func supportsPullFlag(clientVersion string) bool { return wire.SupportsPullFlag(clientVersion) }

@@ -3,40 +3,22 @@ package remote
 import (
 	"bytes"
 	"context"
+	_ "embed"
 	"fmt"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // doctorScript gathers facts about a worker in one round trip. $1 is the
 // current bundle digest.
-const doctorScript = `set -u
-echo "now=$(date +%s)"
-echo "home=${HOME:-}"
-[ -n "${HOME:-}" ] && [ -w "$HOME" ] && echo "home_writable=yes"
-echo "arch=$(uname -m)"
-echo "groups=$(id -nG 2>/dev/null)"
-if command -v docker >/dev/null 2>&1; then
-  echo "docker_client=$(docker version --format '{{.Client.Version}}' 2>/dev/null)"
-  if v=$(docker version --format '{{.Server.Version}}' 2>&1); then echo "docker_server=$v"; else echo "docker_error=$(printf '%s' "$v" | tr '\n' ' ' | cut -c1-300)"; fi
-  root=$(docker info --format '{{.DockerRootDir}}' 2>/dev/null)
-  [ -n "$root" ] && echo "docker_root_free_kb=$(df -Pk "$root" 2>/dev/null | awk 'NR==2 {print $4}')"
-else
-  echo "docker_missing=yes"
-fi
-mkdir -p "$HOME/.cuttle" 2>/dev/null
-echo "home_free_kb=$(df -Pk "$HOME" 2>/dev/null | awk 'NR==2 {print $4}')"
-mnt=$(df -P "$HOME/.cuttle" 2>/dev/null | awk 'NR==2 {print $6}')
-if [ -n "$mnt" ] && awk -v m="$mnt" '$2 == m {print $4}' /proc/mounts 2>/dev/null | tr ',' '\n' | grep -qx noexec; then echo "noexec=yes"; fi
-command -v git >/dev/null 2>&1 && echo "git=yes"
-command -v flock >/dev/null 2>&1 && echo "flock=yes"
-[ -f "$HOME/.cuttle/bundles/$1/.complete" ] && echo "bundle=current"
-exit 0
-`
+//
+//go:embed scripts/doctor.sh
+var doctorScript string
 
 // Finding is one check's outcome on a worker.
 type Finding struct {
@@ -47,7 +29,7 @@ type Finding struct {
 }
 
 // Doctor runs the checks on a connected worker.
-func Doctor(ctx context.Context, sh Shell, b bootstrap.Bundle, controllerNow time.Time) ([]Finding, error) {
+func Doctor(ctx context.Context, sh Shell, b bundle.Bundle, controllerNow time.Time) ([]Finding, error) {
 	var out bytes.Buffer
 	start := time.Now()
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", doctorScript, "sh", b.Digest}, Stdout: &out}); err != nil {
@@ -58,7 +40,7 @@ func Doctor(ctx context.Context, sh Shell, b bootstrap.Bundle, controllerNow tim
 }
 
 // Diagnose turns the doctor script's facts into findings. It is pure.
-func Diagnose(kv map[string]string, b bootstrap.Bundle, now time.Time) []Finding {
+func Diagnose(kv map[string]string, b bundle.Bundle, now time.Time) []Finding {
 	var f []Finding
 	add := func(check, status, detail, fix string) {
 		f = append(f, Finding{Check: check, Status: status, Detail: detail, Fix: fix})
@@ -76,7 +58,7 @@ func Diagnose(kv map[string]string, b bootstrap.Bundle, now time.Time) []Finding
 			add("docker version", "warn", "docker client "+kv["docker_client"]+" predates 20.10 (no docker run --pull)", "upgrade Docker to 20.10 or later")
 		}
 	}
-	if arch := bootstrap.ArchOf(kv["arch"]); arch == b.Arch {
+	if arch := wire.ArchOf(kv["arch"]); arch == b.Arch {
 		add("arch", "ok", "linux/"+arch, "")
 	} else {
 		add("arch", "fail", "worker is linux/"+arch+", this cuttle's runner is linux/"+b.Arch, "set CUTTLE_RUNNER to a linux/"+arch+" build of cuttle")

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/internal/shellquote"
 )
 
@@ -24,7 +24,7 @@ const (
 // would run on the worker, with the step's masks applied to all of it.
 // It refuses what Run would refuse before reaching the worker. What only
 // the worker knows (its home, the step's id, the owner) is a placeholder.
-func (c *Controller) DryRun(w io.Writer, worker string, b bootstrap.Bundle, st Step) error {
+func (c *Controller) DryRun(w io.Writer, worker string, b bundle.Bundle, st Step) error {
 	e := &Execution{ctl: c, b: b, st: st}
 	if err := e.validate(worker); err != nil {
 		return err
@@ -78,7 +78,7 @@ func (c *Controller) DryRun(w io.Writer, worker string, b bootstrap.Bundle, st S
 		}
 	}
 	sb.WriteString("  " + dryArgs(run) + "\n")
-	sb.WriteString("  cleanup: docker rm -f " + ContainerName(dryStepID) + "; rm -rf " + p.WorkDir + "\n")
+	sb.WriteString("  cleanup: docker rm -f -v " + ContainerName(dryStepID) + "; rm -rf " + p.WorkDir + "\n")
 	sb.WriteString("script (" + st.Syntax + "):\n")
 	for _, line := range strings.Split(strings.TrimRight(string(st.Script), "\n"), "\n") {
 		sb.WriteString("  | " + line + "\n")

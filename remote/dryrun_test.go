@@ -5,8 +5,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 func TestDryRun(t *testing.T) {
@@ -15,7 +15,7 @@ func TestDryRun(t *testing.T) {
 	steps := map[string]Step{
 		"dry_run_fast": {Name: "deploy", Image: "registry.example.com/tools:1", Pull: PullMissing, Syntax: "bash",
 			Script:    []byte("echo deploying\ncurl -H 'Authorization: s3cr3t-token' https://example.com\n"),
-			Variables: []bootstrap.Variable{{Name: "Env", Value: "prod"}, {Name: "Token", Value: "s3cr3t-token", Sensitive: true}},
+			Variables: []wire.Variable{{Name: "Env", Value: "prod"}, {Name: "Token", Value: "s3cr3t-token", Sensitive: true}},
 			Masks:     masks},
 		"dry_run_full": {Name: "build", Image: "registry.example.com/tools:1", Pull: PullAlways, Syntax: "sh",
 			Script: []byte("make\n"), ContainerOptions: []string{"--memory", "512m", "-e", "TOKEN=s3cr3t-token"},

@@ -6,16 +6,16 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"io"
-	"os"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Execution is one step on one worker, in phases: Start, Wait, Collect
@@ -24,17 +24,21 @@ import (
 type Execution struct {
 	ctl *Controller
 	sh  Shell
-	b   bootstrap.Bundle
+	b   bundle.Bundle
 	st  Step
 	out Output
 	log zerolog.Logger
 
 	logKey  []byte
 	payload []byte
-	res     Result
-	plan    runPlan
-	facts   Facts
-	report  scriptReport
+	// prefix starts the step's id (random); bref is the bundle the
+	// preflight checks.
+	prefix string
+	bref   bundleRef
+	res    Result
+	plan   runPlan
+	facts  Facts
+	report scriptReport
 
 	proc       *outputProcessor
 	flush      func()
@@ -74,7 +78,7 @@ func (e *Execution) fail(err error) error {
 // Start validates st, prepares the worker (preflight, bundle, heartbeat,
 // image, external runner) and launches the step's container. It returns
 // the Execution even when it fails: the caller must Destroy it.
-func (c *Controller) Start(ctx context.Context, sh Shell, b bootstrap.Bundle, st Step, out Output) (*Execution, error) {
+func (c *Controller) Start(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (*Execution, error) {
 	e := &Execution{ctl: c, sh: sh, b: b, st: st, out: out, stopHeartbeat: func() {}}
 	e.log = zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", st.Name).Logger()
 	if err := e.validate(sh.String()); err != nil {
@@ -117,6 +121,7 @@ func (e *Execution) validate(worker string) error {
 	if st.Masks == nil {
 		st.Masks = mask.NewSet()
 	}
+	maskFeed(st.Masks, st.Feed)
 	// Refused options stop the step before anything reaches the worker;
 	// the paths cuttle mounts itself are checked once they are known.
 	if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy()); err != nil {
@@ -136,18 +141,22 @@ func (e *Execution) setup() error {
 	if st.External == nil && st.ReattachWindow > 0 {
 		// The runner keeps the output on the worker, under this key, for
 		// reattaching after a lost link.
-		e.logKey = make([]byte, bootstrap.LogKeySize)
+		e.logKey = make([]byte, wire.LogKeySize)
 		if _, err := rand.Read(e.logKey); err != nil {
 			return err
 		}
 	}
-	payload, err := json.Marshal(bootstrap.Payload{Variables: st.Variables, LogKey: e.logKey, Script: st.Script})
+	payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: e.logKey, Script: st.Script})
 	if err != nil {
 		return stepErr(e.sh.String(), ReasonInput, "variables: %w", err)
 	}
 	e.payload = payload
 	e.res.Started = time.Now()
 	e.sessions0, e.sftp0 = exchanges(e.sh)
+	if e.prefix, err = stepIDPrefix(e.res.Started); err != nil {
+		return stepErr(e.sh.String(), ReasonWorkspace, "a random step id: %w", err)
+	}
+	e.bref = bundleRef{Digest: e.b.Digest, Sums: e.b.Sums, Known: st.BundleTrust.known(e.sh.String(), e.b.Digest)}
 	e.proc = newOutputProcessor(st.Masks, e.out, e.log)
 	var stdout, stderr io.Writer
 	stdout, stderr, e.flush = e.proc.writers()
@@ -167,23 +176,23 @@ func (e *Execution) setup() error {
 	return nil
 }
 
-// preflightRequest is what the preflight asks of the worker.
-func (e *Execution) preflightRequest() (prefix, askImage, extDigest string) {
+// preflightRequest is what the preflight asks of the worker besides
+// the step id's prefix and the bundle.
+func (e *Execution) preflightRequest() (askImage, extDigest string) {
 	st := &e.st
-	prefix = e.res.Started.UTC().Format("20060102150405") + "-" + strconv.Itoa(os.Getpid())
 	if st.Pull != PullAlways || (st.Build != nil && st.Build.GitURL == "") {
 		askImage = st.Image
 	}
 	if st.External != nil {
 		extDigest = st.External.Digest
 	}
-	return prefix, askImage, extDigest
+	return askImage, extDigest
 }
 
 // preflight runs the full path's preflight.
 func (e *Execution) preflight(ctx context.Context) error {
-	prefix, askImage, extDigest := e.preflightRequest()
-	f, err := preflight(ctx, e.sh, prefix, e.ctl.nextTicket(), e.b.Digest, askImage, extDigest)
+	askImage, extDigest := e.preflightRequest()
+	f, err := preflight(ctx, e.sh, e.prefix, e.ctl.nextTicket(), e.bref, askImage, extDigest)
 	if err != nil {
 		return err
 	}
@@ -195,6 +204,7 @@ func (e *Execution) preflight(ctx context.Context) error {
 func (e *Execution) setPlan(f Facts) {
 	st := &e.st
 	e.facts = f
+	st.BundleTrust.remember(e.sh.String(), e.b.Digest, f.BundleFingerprint)
 	e.res.ID, e.res.WorkDir = f.Ticket, f.WorkDir()
 	e.log = e.log.With().Str("container", ContainerName(e.res.ID)).Logger()
 	e.plan = runPlan{
@@ -266,9 +276,9 @@ func (e *Execution) launchFast(ctx context.Context) (bool, error) {
 		e.startFollowing(ctx)
 		e.afterRun = prepareNext(e.sh)
 	}}
-	prefix, askImage, extDigest := e.preflightRequest()
+	askImage, extDigest := e.preflightRequest()
 	e.run(ctx, &transport.Cmd{
-		Args:  preflightArgs(prefix, e.ctl.nextTicket(), e.b.Digest, askImage, extDigest, launchTemplate(e.st, e.b.Digest, e.res.Started.UTC().Format(time.RFC3339), e.logKey != nil)),
+		Args:  preflightArgs(e.prefix, e.ctl.nextTicket(), e.bref, askImage, extDigest, launchTemplate(e.st, e.b.Digest, e.res.Started.UTC().Format(time.RFC3339), e.logKey != nil)),
 		Stdin: bytes.NewReader(e.payload), Stdout: ls, Stderr: ls.stderrWriter(),
 	})
 	select {
@@ -292,7 +302,7 @@ func (e *Execution) launchFast(ctx context.Context) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	e.log.Debug().Str("why", parseKV(ls.facts.Bytes())["launch"]).Msg("fast path not taken")
+	e.log.Debug().Str("why", printable.String(parseKV(ls.facts.Bytes())["launch"])).Msg("fast path not taken")
 	e.setPlan(f)
 	return false, nil
 }
@@ -306,13 +316,11 @@ func (e *Execution) prepare(ctx context.Context) error {
 	if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy(e.plan.WorkDir, e.plan.BundleDir)); err != nil {
 		return &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
 	}
-	if got := bootstrap.ArchOf(facts.Arch); got != e.b.Arch {
+	if got := wire.ArchOf(facts.Arch); got != e.b.Arch {
 		return stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, e.b.Arch, got, got)
 	}
-	if !facts.BundlePresent {
-		if err := e.ctl.ensureBundle(ctx, sh, e.b, facts); err != nil {
-			return err
-		}
+	if err := e.ctl.readyBundle(ctx, sh, e.b, facts, st.BundleTrust, e.log); err != nil {
+		return err
 	}
 	// From here on the step has a heartbeat: gc keeps it while it pulls
 	// or builds, and the worker removes it if this controller vanishes.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	_ "embed"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -14,7 +15,7 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -112,14 +113,11 @@ type cachedDigest struct{ stamp, digest string }
 
 // installTarScript extracts a tar stream from stdin into a fresh bundle
 // directory, marks it complete and places it. $1 bundles dir, $2 digest.
-const installTarScript = `set -eu
-d=$1; digest=$2
-if [ -f "$d/$digest/.complete" ]; then cat >/dev/null; exit 0; fi
-t=$(mktemp -d "$d/.tmp-XXXXXXXX")
-chmod 755 "$t"
-tar -x -C "$t" -f -
-: > "$t/.complete"
-` + placeBundle
+//
+//go:embed scripts/install-tar.sh
+var installTarScriptHead string
+
+var installTarScript = installTarScriptHead + placeBundle
 
 // EnsureDirBundle makes sure the directory bundle e is cached on the
 // worker: one command checks for it, and only when it is absent a second
@@ -203,7 +201,7 @@ func uploadExternal(ctx context.Context, sh Shell, e *ExternalRunner, facts Fact
 func detectLibcArgs(p runPlan) []string {
 	return []string{"docker", "run", "--rm", "--network", "none", "--log-driver", "none", "--entrypoint", "",
 		"-v", p.BundleDir + ":" + p.BundleDir + ":ro", "--", p.Image,
-		p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--detect-libc"}
+		p.BundleDir + "/" + bundle.RunnerFile, "step-runner", "detect-libc"}
 }
 
 // externalCommand fills the template's placeholders word by word.

@@ -9,16 +9,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
 // gcListScript lists what cuttle may have left on a worker, one item a
-// line: "container ID STATE STEP STARTED", "workdir NAME MTIME",
-// "bundle NAME MTIME", "temp PATH MTIME", "build REF CREATED-UNIX".
+// line (a heartbeat file is read only when it is a regular file: the step
+// writes its work directory, and a FIFO there would block the listing):
+// "container ID STATE STEP STARTED", "workdir NAME MTIME HEARTBEAT
+// WINDOW", "cfg NAME MTIME", "record NAME MTIME", "bundle NAME MTIME",
+// "temp PATH MTIME", "build REF CREATED-UNIX".
 const gcListScript = `set -u
 echo "now $(date +%s)"
 docker ps -a --filter label=io.cuttle.step --filter "label=io.cuttle.home=$HOME" --format 'container {{.ID}} {{.State}} {{.Label "io.cuttle.step"}} {{.Label "io.cuttle.started"}}' 2>/dev/null
-for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d") $(stat -c %Y "$d/.cuttle-heartbeat" 2>/dev/null || echo 0) $(head -c 32 "$d/.cuttle-heartbeat" 2>/dev/null | tr -cd '0-9a-z.')"; done
+for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat -c %Y "$d") $(stat -c %Y "$d/.cuttle-heartbeat" 2>/dev/null || echo 0) $(h=$d/.cuttle-heartbeat; [ -f "$h" ] && [ ! -L "$h" ] && head -c 32 "$h" 2>/dev/null | tr -cd '0-9a-z.')"; done
+for d in "$HOME"/.cuttle/cfg/*; do [ -e "$d" ] && echo "cfg ${d##*/} $(stat -c %Y "$d")"; done
 for f in "$HOME"/.cuttle/runs/*.json; do [ -e "$f" ] && { r=${f##*/}; echo "record ${r%.json} $(stat -c %Y "$f")"; }; done
 for d in "$HOME"/.cuttle/bundles/*; do [ -e "$d" ] && echo "bundle ${d##*/} $(stat -c %Y "$d")"; done
 for d in "$HOME"/.cuttle/bundles/.tmp-* "$HOME"/.cuttle/bundles/.upload-* "$HOME"/.cuttle/bundles/..upload-*; do [ -e "$d" ] && echo "temp $d $(stat -c %Y "$d")"; done
@@ -31,9 +38,12 @@ done
 type GCPlan struct {
 	Containers []string // container IDs
 	WorkDirs   []string // names under ~/.cuttle/work
-	Bundles    []string // digests under ~/.cuttle/bundles
-	Temps      []string // absolute paths
-	Builds     []string // image references
+	// Configs are private Docker configs (names under ~/.cuttle/cfg) that
+	// a pull or build cut short left.
+	Configs []string
+	Bundles []string // digests under ~/.cuttle/bundles
+	Temps   []string // absolute paths
+	Builds  []string // image references
 	// Records are per-run records whose step is over: removed last, once
 	// what they list (work dir, container) is gone.
 	Records []string
@@ -134,6 +144,10 @@ func (g *gcPlanner) add(f []string) {
 		default:
 			p.WorkDirs = append(p.WorkDirs, f[1])
 		}
+	case f[0] == "cfg" && len(f) >= 3:
+		if !g.running[f[1]] && g.old(f[2]) {
+			p.Configs = append(p.Configs, f[1])
+		}
 	case f[0] == "record" && len(f) >= 3:
 		if !g.running[f[1]] && g.old(f[2]) {
 			p.Records = append(p.Records, f[1])
@@ -176,32 +190,50 @@ func (g *gcPlanner) container(f []string) {
 	}
 }
 
-// gcRemoveScript removes what the plan lists, reporting each failure.
-// $1 home; then groups introduced by the markers --containers, --workdirs,
-// --bundles, --temps, --builds, --records (records last).
+// gcRemoveScript removes what the plan lists, reporting each item as
+// "removed ..." or "failed ...: REASON". A work directory that rm cannot
+// empty (files the step's container left as root) is reported "left
+// NAME: REASON", for the same root fallback as a step's own cleanup. $1
+// home; then groups introduced by the markers --containers, --workdirs,
+// --configs, --bundles, --temps, --builds, --records.
 const gcRemoveScript = `set -u
 home=$1; shift
+nl='
+'
+# why OUTPUT: the last line a failed command printed.
+why() { r=${1%"$nl"}; r=${r##*"$nl"}; printf '%s' "${r:-no message}"; }
 mode=
 for a in "$@"; do
-  case "$a" in --containers|--workdirs|--bundles|--temps|--builds|--records) mode=$a; continue ;; esac
+  case "$a" in --containers|--workdirs|--configs|--bundles|--temps|--builds|--records) mode=$a; continue ;; esac
   case "$mode" in
-    --containers) docker rm -f "$a" >/dev/null 2>&1 && echo "removed container $a" || echo "failed container $a" ;;
-    --workdirs) rm -rf "$home/.cuttle/work/$a" 2>/dev/null; [ -e "$home/.cuttle/work/$a" ] && echo "failed workdir $a" || echo "removed workdir $a" ;;
-    # a bundle leaves by one rename, so no step sees half of one
-    --bundles) t="$home/.cuttle/bundles/.tmp-gc-$a"; mv -T "$home/.cuttle/bundles/$a" "$t" && rm -rf "$t" && echo "removed bundle $a" || echo "failed bundle $a" ;;
-    --temps) rm -rf "$a" && echo "removed temp $a" || echo "failed temp $a" ;;
-    --builds) docker rmi "$a" >/dev/null 2>&1 && echo "removed image $a" || echo "failed image $a (in use?)" ;;
+    # -v: the anonymous volumes the step created go with its container
+    --containers) if out=$(docker rm -f -v "$a" 2>&1); then echo "removed container $a"; else echo "failed container $a: $(why "$out")"; fi ;;
+    --workdirs) w=$home/.cuttle/work/$a; out=$(rm -rf "$w" 2>&1)
+      if [ -e "$w" ]; then echo "left $a: $(why "$out")"; else echo "removed workdir $a"; fi ;;
+    --configs) if out=$(rm -rf "$home/.cuttle/cfg/$a" 2>&1); then echo "removed docker config $a"; else echo "failed docker config $a: $(why "$out")"; fi ;;
+    # a bundle leaves by one rename, so no step sees half of one; it is read-only
+    --bundles) t="$home/.cuttle/bundles/.tmp-gc-$a"
+      if out=$({ mv -T "$home/.cuttle/bundles/$a" "$t" && chmod -R u+w "$t" && rm -rf "$t"; } 2>&1); then echo "removed bundle $a"; else echo "failed bundle $a: $(why "$out")"; fi ;;
+    --temps) chmod -R u+w "$a" 2>/dev/null
+      if out=$(rm -rf "$a" 2>&1); then echo "removed temp $a"; else echo "failed temp $a: $(why "$out")"; fi ;;
+    --builds) if out=$(docker rmi "$a" 2>&1); then echo "removed image $a"; else echo "failed image $a: $(why "$out")"; fi ;;
     --records)
       # A record goes only when what it lists is gone.
-      if [ -e "$home/.cuttle/work/$a" ] || docker inspect "cuttle-$a" >/dev/null 2>&1; then echo "failed record $a (its work directory or container remains)"
-      else rm -f "$home/.cuttle/runs/$a.json" && echo "removed record $a"; fi ;;
+      if [ -e "$home/.cuttle/work/$a" ]; then echo "failed record $a: its work directory remains"
+      elif docker inspect "cuttle-$a" >/dev/null 2>&1; then echo "failed record $a: its container remains"
+      elif out=$(rm -f "$home/.cuttle/runs/$a.json" 2>&1); then echo "removed record $a"
+      else echo "failed record $a: $(why "$out")"; fi ;;
   esac
 done
 `
 
 // GC lists and removes what cuttle left on a worker; it returns the lines
-// "removed ..." and "failed ..." and the plan's kept items.
-func GC(ctx context.Context, sh Shell, olderThan time.Duration, keepDigest string) (removed, failed, kept []string, err error) {
+// "removed ..." and "failed ...: REASON" and the plan's kept items. A
+// work directory holding files its vanished container left as root is
+// removed as a step's own cleanup would: as root in a throwaway
+// container, running b's runner (checked first, and uploaded or replaced
+// when it is missing or was changed).
+func GC(ctx context.Context, sh Shell, olderThan time.Duration, b bundle.Bundle) (removed, failed, kept []string, err error) {
 	var out bytes.Buffer
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", gcListScript}, Stdout: &out}); err != nil {
 		return nil, nil, nil, fmt.Errorf("listing: %w", err)
@@ -210,29 +242,84 @@ func GC(ctx context.Context, sh Shell, olderThan time.Duration, keepDigest strin
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", `printf %s "$HOME"`}, Stdout: &home}); err != nil {
 		return nil, nil, nil, err
 	}
-	p := PlanGC(out.Bytes(), olderThan, keepDigest)
-	args := []string{"sh", "-c", gcRemoveScript, "sh", home.String()}
-	for _, g := range []struct {
-		flag  string
-		items []string
-	}{{"--containers", p.Containers}, {"--workdirs", p.WorkDirs}, {"--bundles", p.Bundles}, {"--temps", p.Temps}, {"--builds", p.Builds}, {"--records", p.Records}} {
-		if len(g.items) > 0 {
-			args = append(append(args, g.flag), g.items...)
+	p := PlanGC(out.Bytes(), olderThan, b.Digest)
+	remove := func(groups ...gcGroup) error {
+		args := []string{"sh", "-c", gcRemoveScript, "sh", home.String()}
+		for _, g := range groups {
+			if len(g.items) > 0 {
+				args = append(append(args, g.flag), g.items...)
+			}
 		}
-	}
-	var res bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: args, Stdout: &res}); err != nil {
-		return nil, nil, p.Kept, fmt.Errorf("removing: %w", err)
-	}
-	for _, line := range strings.Split(strings.TrimSpace(res.String()), "\n") {
-		switch {
-		case strings.HasPrefix(line, "removed "):
-			removed = append(removed, strings.TrimPrefix(line, "removed "))
-		case strings.HasPrefix(line, "failed "):
-			failed = append(failed, strings.TrimPrefix(line, "failed "))
+		if len(args) == 5 {
+			return nil
 		}
+		var res bytes.Buffer
+		if err := sh.Run(ctx, &transport.Cmd{Args: args, Stdout: &res}); err != nil {
+			return fmt.Errorf("removing: %w", err)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(res.String()), "\n") {
+			switch {
+			case strings.HasPrefix(line, "removed "):
+				removed = append(removed, strings.TrimPrefix(line, "removed "))
+			case strings.HasPrefix(line, "failed "):
+				failed = append(failed, strings.TrimPrefix(line, "failed "))
+			case strings.HasPrefix(line, "left "):
+				name, why, _ := strings.Cut(strings.TrimPrefix(line, "left "), ": ")
+				if err := gcAsRoot(ctx, sh, home.String(), name, b); err != nil {
+					failed = append(failed, "workdir "+name+": "+why+"; as root: "+err.Error())
+				} else {
+					removed = append(removed, "workdir "+name+" (as root: its container had left files the SSH user cannot remove)")
+				}
+			}
+		}
+		return nil
 	}
-	return removed, failed, p.Kept, nil
+	if err := remove(gcGroup{"--containers", p.Containers}, gcGroup{"--workdirs", p.WorkDirs}, gcGroup{"--configs", p.Configs},
+		gcGroup{"--bundles", p.Bundles}, gcGroup{"--temps", p.Temps}, gcGroup{"--builds", p.Builds}); err != nil {
+		return removed, failed, p.Kept, err
+	}
+	// Records last, once what they list is gone.
+	err = remove(gcGroup{"--records", p.Records})
+	return removed, failed, p.Kept, err
+}
+
+type gcGroup struct {
+	flag  string
+	items []string
+}
+
+// checkBundleScript checks a bundle before gc's root fallback or attach
+// runs it. $1 bundle dir, $2 sums.
+const checkBundleScript = bundleCheckFunc + `bundle_check "$1" "$2" ""
+echo "bundle=$bundle"
+`
+
+// gcAsRoot removes the work directory name, which holds files the SSH
+// user cannot remove, with removeAsRoot: in a container of any image on
+// the worker (the runner is static, so any will do) running b's runner,
+// checked (and uploaded or replaced) first.
+func gcAsRoot(ctx context.Context, sh Shell, home, name string, b bundle.Bundle) error {
+	if b.Digest == "" {
+		return fmt.Errorf("this cuttle has no runner to remove them with: set CUTTLE_RUNNER to a static linux build of cuttle")
+	}
+	facts := Facts{Home: home, Ticket: "gc-" + name}
+	var out bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", checkBundleScript, "sh", facts.BundleDir(b.Digest), b.Sums}, Stdout: &out}); err != nil {
+		return fmt.Errorf("checking the bundle: %w", err)
+	}
+	facts.BundleState = parseKV(out.Bytes())["bundle"]
+	if err := NewController().readyBundle(ctx, sh, b, facts, nil, *zerolog.Ctx(ctx)); err != nil {
+		return err
+	}
+	out.Reset()
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"docker", "image", "ls", "-q"}, Stdout: &out}); err != nil {
+		return fmt.Errorf("docker image ls: %w", err)
+	}
+	image, _, _ := strings.Cut(strings.TrimSpace(out.String()), "\n")
+	if image == "" {
+		return fmt.Errorf("no image on the worker to run the removal in: pull any image (docker pull busybox) and run gc again")
+	}
+	return removeAsRoot(ctx, sh, runPlan{StepID: name, Home: home, WorkDir: home + "/.cuttle/work/" + name, BundleDir: facts.BundleDir(b.Digest), Image: image})
 }
 
 func later(a, b time.Time) time.Time {

@@ -1,11 +1,14 @@
 package remote
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // TestGCRemovesBundleByRenamingFirst runs gc's removal script through sh
@@ -53,5 +56,45 @@ exec "$REAL_RM" "$@"
 	left, _ := os.ReadDir(filepath.Dir(bundle))
 	if len(left) != 0 {
 		t.Errorf("left in bundles/: %v", left)
+	}
+}
+
+// TestGCListPlantedHeartbeat: a step can make its heartbeat file a FIFO
+// or a symlink; gc's listing neither blocks on it nor reads through it.
+func TestGCListPlantedHeartbeat(t *testing.T) {
+	home := t.TempDir()
+	fifo, link := filepath.Join(home, ".cuttle/work/s-fifo"), filepath.Join(home, ".cuttle/work/s-link")
+	for _, d := range []string{fifo, link} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(fifo, ".cuttle-heartbeat"), 0o644); err != nil {
+		t.Skip(err)
+	}
+	secret := filepath.Join(t.TempDir(), "secret")
+	os.WriteFile(secret, []byte("9999h"), 0o600)
+	os.Symlink(secret, filepath.Join(link, ".cuttle-heartbeat"))
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "sh", "-c", gcListScript)
+	cmd.Env = append(os.Environ(), "HOME="+home)
+	// A blocked head would keep the pipe open: the whole group goes.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	out, err := cmd.Output()
+	if ctx.Err() != nil {
+		t.Fatal("gc's listing blocked on a FIFO planted as a heartbeat file")
+	}
+	if err != nil {
+		t.Fatalf("listing: %v\n%s", err, out)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(line, "workdir s-") && strings.Contains(line, "9999h") {
+			t.Errorf("gc read a heartbeat through a symlink: %q", line)
+		}
+	}
+	if !strings.Contains(string(out), "workdir s-fifo ") || !strings.Contains(string(out), "workdir s-link ") {
+		t.Errorf("listing lacks the work directories:\n%s", out)
 	}
 }

@@ -25,6 +25,9 @@ func TestPlanGC(t *testing.T) {
 		"workdir S6 " + ts(7200) + " " + ts(3600),          // heartbeat stopped long ago: remove
 		"workdir S7 " + ts(7200) + " " + ts(200) + " 5m0s", // controller gone 200s ago, window 5m: may reattach, keep
 		"workdir S8 " + ts(7200) + " " + ts(20) + " 10s",   // gone 20s ago, window 10s: remove
+		"cfg S1 " + ts(7200),                               // a pull cut short: remove
+		"cfg S5 " + ts(7200),                               // its step is pulling: keep
+		"cfg S9 " + ts(60),                                 // young: keep
 		"record S1 " + ts(7200),                            // its step is over: remove
 		"record S2 " + ts(7200),                            // running: keep
 		"record S5 " + ts(7200),                            // in progress: keep
@@ -42,6 +45,7 @@ func TestPlanGC(t *testing.T) {
 	}
 	check("containers", p.Containers, []string{"c1"})
 	check("workdirs", p.WorkDirs, []string{"S1", "S6", "S8"})
+	check("configs", p.Configs, []string{"S1"})
 	check("bundles", p.Bundles, []string{"stale"})
 	check("temps", p.Temps, []string{"/h/.cuttle/bundles/.tmp-x"})
 	check("builds", p.Builds, []string{"cuttle-build/aa:latest"})

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
 	"strings"
 
+	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/internal/secret"
 	"github.com/cuttle-sh/cuttle/transport"
 )
@@ -47,33 +49,46 @@ func RegistryOf(image string) string {
 	return "docker.io"
 }
 
-// loginScript logs in (when $2 is set) into a private DOCKER_CONFIG, then
-// runs the rest of its arguments as a docker command with that config.
-// The password comes on stdin only. $1 config dir, $2 registry, $3 user.
+// loginScript logs in (when $2 is set) into a private DOCKER_CONFIG, $1,
+// runs the rest of its arguments with that config, and removes it again,
+// whatever the command did: the credentials exist only while the pull or
+// build runs, outside every mount. The password comes on stdin only.
+// $1 config dir, $2 registry, $3 user.
 const loginScript = `set -u
 cfg=$1 registry=$2 user=$3; shift 3
-if [ -n "$registry" ]; then
-  mkdir -p "$cfg" && chmod 700 "$cfg"
-  if ! out=$(docker --config "$cfg" login --username "$user" --password-stdin "$registry" 2>&1); then
-    printf '%s\n' "$out" | tail -n 3 >&2
-    exit 80
-  fi
-  exec docker --config "$cfg" "$@"
+[ -n "$registry" ] || exec "$@"
+trap 'rm -rf "$cfg"' EXIT
+trap 'exit 129' HUP; trap 'exit 130' INT; trap 'exit 143' TERM
+umask 077
+mkdir -p "$cfg" || exit 80
+if ! out=$(docker --config "$cfg" login --username "$user" --password-stdin "$registry" 2>&1); then
+  printf '%s\n' "$out" | tail -n 3 >&2
+  exit 80
 fi
-exec docker "$@"
+DOCKER_CONFIG=$cfg "$@"
 `
 
-// configDir is the step's private DOCKER_CONFIG, inside its work dir.
-func configDir(workDir string) string { return workDir + "/.docker-config" }
-
-func dockerWithLogin(workDir string, feed *Feed, dockerArgs ...string) ([]string, io.Reader) {
+// withLogin wraps args (a command that may run docker) in loginScript
+// when feed has credentials; the password goes on the returned stdin.
+func withLogin(cfg string, feed *Feed, args ...string) ([]string, io.Reader) {
 	registry, user := "", ""
 	var stdin io.Reader
 	if feed != nil && feed.Username != "" {
 		registry, user = feed.Registry, feed.Username
 		stdin = strings.NewReader(feed.Password.Reveal())
 	}
-	return append([]string{"sh", "-c", loginScript, "sh", configDir(workDir), registry, user}, dockerArgs...), stdin
+	return append([]string{"sh", "-c", loginScript, "sh", cfg, registry, user}, args...), stdin
+}
+
+// maskFeed adds the feed's password to the step's masks, and the form
+// docker writes into its config.json ("auth": base64 of user:password),
+// which masking the password alone would not catch.
+func maskFeed(m *mask.Set, feed *Feed) {
+	if feed == nil || feed.Username == "" || feed.Password.Reveal() == "" {
+		return
+	}
+	m.Add(feed.Password.Reveal())
+	m.Add(base64.StdEncoding.EncodeToString([]byte(feed.Username + ":" + feed.Password.Reveal())))
 }
 
 func loginError(worker string, feed *Feed, stderr string) error {
@@ -89,11 +104,12 @@ type dockerFailed struct {
 
 func (d *dockerFailed) Error() string { return d.Msg }
 
-// dockerLoggedIn runs a docker command with the feed's private config
-// (logging in first when the feed has credentials). It returns nil, the
-// context's cause, the "registry login failed" error, or a *dockerFailed.
-func dockerLoggedIn(ctx context.Context, sh Shell, workDir string, feed *Feed, stdout, stderr io.Writer, dockerArgs ...string) error {
-	args, stdin := dockerWithLogin(workDir, feed, dockerArgs...)
+// dockerLoggedIn runs a docker command with the feed's private config in
+// cfg (logging in first when the feed has credentials, removing it
+// after). It returns nil, the context's cause, the "registry login
+// failed" error, or a *dockerFailed.
+func dockerLoggedIn(ctx context.Context, sh Shell, cfg string, feed *Feed, stdout, stderr io.Writer, command ...string) error {
+	args, stdin := withLogin(cfg, feed, command...)
 	tail := &tailBuffer{max: 2048}
 	err := sh.Run(ctx, &transport.Cmd{Args: args, Stdin: stdin, Stdout: stdout, Stderr: io.MultiWriter(stderr, tail)})
 	var ee *transport.ExitError
@@ -109,8 +125,8 @@ func dockerLoggedIn(ctx context.Context, sh Shell, workDir string, feed *Feed, s
 }
 
 // pullImage pulls with the feed's credentials, if any.
-func pullImage(ctx context.Context, sh Shell, workDir, image string, feed *Feed, progress io.Writer) error {
-	err := dockerLoggedIn(ctx, sh, workDir, feed, progress, progress, "pull", "--", image)
+func pullImage(ctx context.Context, sh Shell, cfg, image string, feed *Feed, progress io.Writer) error {
+	err := dockerLoggedIn(ctx, sh, cfg, feed, progress, progress, dockerPullArgs(image)...)
 	var df *dockerFailed
 	if errors.As(err, &df) {
 		return stepErr(sh.String(), ReasonImage, "docker pull %s failed: %s", image, df.Msg)
@@ -122,12 +138,12 @@ func pullImage(ctx context.Context, sh Shell, workDir, image string, feed *Feed,
 // for the image's manifest, so that a private image cached on the worker
 // (pulled earlier for another team) is reused only by steps that may read
 // it. Loopback registries are plain HTTP, as the engine allows.
-func verifyAccess(ctx context.Context, sh Shell, workDir, image string, feed *Feed) error {
-	args := []string{"manifest", "inspect"}
+func verifyAccess(ctx context.Context, sh Shell, cfg, image string, feed *Feed) error {
+	args := []string{"docker", "manifest", "inspect"}
 	if host := RegistryOf(image); strings.HasPrefix(host, "127.") || strings.HasPrefix(host, "localhost") {
 		args = append(args, "--insecure")
 	}
-	err := dockerLoggedIn(ctx, sh, workDir, feed, io.Discard, io.Discard, append(args, "--", image)...)
+	err := dockerLoggedIn(ctx, sh, cfg, feed, io.Discard, io.Discard, append(args, "--", image)...)
 	var df *dockerFailed
 	if errors.As(err, &df) {
 		return stepErr(sh.String(), ReasonImage, "%s as %s cannot read %s (%s): the copy cached on the worker is not reused without access", feed.Registry, feed.Username, image, df.Msg)
@@ -232,24 +248,18 @@ func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit
 	// Built images and their locks are caches shared by later steps:
 	// listed in the record, kept by cleanup, aged out by gc.
 	inner = recorded(recordPath(facts.Home, facts.Ticket), entry, inner)
-	// A private base image: log in through the wrapper (with a no-op
-	// docker command), then build with the same private config.
-	if feed != nil && feed.Username != "" {
-		err := dockerLoggedIn(ctx, sh, facts.WorkDir(), feed, io.Discard, progress, "version", "--format", "{{.Client.Version}}")
-		var df *dockerFailed
-		if errors.As(err, &df) {
-			return stepErr(sh.String(), ReasonImage, "registry login for the build: %s", df.Msg)
-		}
-		if err != nil {
-			return err
-		}
-		inner = append([]string{"env", "DOCKER_CONFIG=" + configDir(facts.WorkDir())}, inner...)
-	}
+	// A private base image: the build runs logged in, with a private
+	// config that goes when it ends.
+	args, stdin := withLogin(configDir(facts.Home, facts.Ticket), feed, inner...)
 	tail := &tailBuffer{max: 2048}
-	err := sh.Run(ctx, &transport.Cmd{Args: inner, Stdout: progress, Stderr: io.MultiWriter(progress, tail)})
+	err := sh.Run(ctx, &transport.Cmd{Args: args, Stdin: stdin, Stdout: progress, Stderr: io.MultiWriter(progress, tail)})
 	if err != nil {
+		var ee *transport.ExitError
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
+		}
+		if stdin != nil && errors.As(err, &ee) && ee.Code == exitLoginFailed {
+			return loginError(sh.String(), feed, tail.String())
 		}
 		return stepErr(sh.String(), ReasonImage, "docker build of %s failed: %s", describeBuild(b), lastLine(tail.String()))
 	}
@@ -264,14 +274,14 @@ func describeBuild(b Build) string {
 }
 
 // PullOnly pulls image on the worker outside any step, logging in with
-// feed into a private config in a temporary directory that is removed
-// afterwards.
+// feed into a private config in a temporary directory under
+// ~/.cuttle/cfg that is removed afterwards.
 func PullOnly(ctx context.Context, sh Shell, image string, feed *Feed) error {
 	var dir bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", `umask 077; mkdir -p "$HOME/.cuttle/work" && mktemp -d "$HOME/.cuttle/work/pull-XXXXXXXX"`}, Stdout: &dir}); err != nil {
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", `umask 077; mkdir -p "$HOME/.cuttle/cfg" && mktemp -d "$HOME/.cuttle/cfg/pull-XXXXXXXX"`}, Stdout: &dir}); err != nil {
 		return fmt.Errorf("creating a private docker config directory: %w", err)
 	}
-	wd := strings.TrimSpace(dir.String())
-	defer sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: []string{"rm", "-rf", "--", wd}})
-	return pullImage(ctx, sh, wd, image, feed, io.Discard)
+	cfg := strings.TrimSpace(dir.String())
+	defer sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: []string{"rm", "-rf", "--", cfg}})
+	return pullImage(ctx, sh, cfg, image, feed, io.Discard)
 }

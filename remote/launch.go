@@ -5,7 +5,7 @@ import (
 	"io"
 	"sync"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // The fast path: when nothing needs doing between the preflight and docker
@@ -22,9 +22,9 @@ func fastPathOK(st Step) bool {
 
 // launchTemplate is dockerRunArgs with the facts the preflight learns
 // (home, step id, uid, gid) as placeholders, filled in on the worker by
-// bootstrap.FillLaunch.
+// wire.FillLaunch.
 func launchTemplate(st Step, digest, started string, logOnly bool) []string {
-	home, id := bootstrap.PlaceholderHome, bootstrap.PlaceholderID
+	home, id := wire.PlaceholderHome, wire.PlaceholderID
 	args := dockerRunArgs(runPlan{
 		StepID: id, Started: started, Home: home, WorkDir: home + "/.cuttle/work/" + id,
 		BundleDir: home + "/.cuttle/bundles/" + digest, Image: st.Image, NoPull: true,
@@ -32,14 +32,14 @@ func launchTemplate(st Step, digest, started string, logOnly bool) []string {
 	})
 	for i := range args {
 		if args[i] == "--owner" && i+1 < len(args) {
-			args[i+1] = bootstrap.PlaceholderUID + ":" + bootstrap.PlaceholderGID
+			args[i+1] = wire.PlaceholderUID + ":" + wire.PlaceholderGID
 		}
 	}
 	return args
 }
 
 // launchStreams splits the fast path's output. Until the runner's
-// bootstrap.LaunchLine, stdout is the preflight's facts; after it, the
+// wire.LaunchLine, stdout is the preflight's facts; after it, the
 // step's. Stderr is held until stdout decides whose it is.
 type launchStreams struct {
 	mu       sync.Mutex
@@ -60,7 +60,7 @@ func (l *launchStreams) Write(p []byte) (int, error) {
 	}
 	l.facts.Write(p)
 	b := l.facts.Bytes()
-	marker := []byte(bootstrap.LaunchLine + "\n")
+	marker := []byte(wire.LaunchLine + "\n")
 	i := bytes.Index(b, marker)
 	if i < 0 || (i > 0 && b[i-1] != '\n') {
 		l.mu.Unlock()

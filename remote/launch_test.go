@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // The template the fast path sends, filled in on the worker, is exactly
@@ -18,9 +18,9 @@ func TestLaunchTemplateMatchesFullPath(t *testing.T) {
 	digest := strings.Repeat("d", 64)
 	started := "2026-11-27T00:00:00Z"
 	for _, client := range []string{"28.2.2", "19.03.15"} {
-		f := bootstrap.LaunchFacts{Home: "/home/deploy", ID: "20261127000000-42-1", UID: "1000", GID: "1001",
+		f := wire.LaunchFacts{Home: "/home/deploy", ID: "20261127000000-42-1", UID: "1000", GID: "1001",
 			Arch: "x86_64", ImagePlatform: "linux/amd64", DockerClient: client}
-		got, why := bootstrap.FillLaunch(f, launchTemplate(st, digest, started, true))
+		got, why := wire.FillLaunch(f, launchTemplate(st, digest, started, true))
 		if why != "" {
 			t.Fatalf("refused: %s", why)
 		}
@@ -32,7 +32,7 @@ func TestLaunchTemplateMatchesFullPath(t *testing.T) {
 			t.Errorf("client %s:\n got %q\nwant %q", client, got, want)
 		}
 	}
-	if _, why := bootstrap.FillLaunch(bootstrap.LaunchFacts{Arch: "x86_64", ImagePlatform: "linux/arm64"}, launchTemplate(st, digest, started, true)); why == "" {
+	if _, why := wire.FillLaunch(wire.LaunchFacts{Arch: "x86_64", ImagePlatform: "linux/arm64"}, launchTemplate(st, digest, started, true)); why == "" {
 		t.Error("an arm64 image was launched on amd64")
 	}
 }
@@ -43,7 +43,7 @@ func TestLaunchTemplateMatchesFullPath(t *testing.T) {
 func TestFastPathOneCommand(t *testing.T) {
 	w := &fakeWorker{started: "2026", preflightRun: func(cmd *transport.Cmd) error {
 		io.WriteString(cmd.Stderr, "early stderr\n")
-		io.WriteString(cmd.Stdout, factsOK+bootstrap.LaunchLine+"\nhello from the step\n")
+		io.WriteString(cmd.Stdout, factsOK+wire.LaunchLine+"\nhello from the step\n")
 		if cmd.Stdin == nil {
 			t.Error("no payload on the fast path's stdin")
 		}

@@ -148,7 +148,7 @@ var oracleAllowed = map[string]bool{
 	"platform": true, "network": true, "net": true, "network-alias": true, "net-alias": true, "volume": true,
 	"mount": true, "gpus": true, "stop-timeout": true, "stop-signal": true, "no-healthcheck": true,
 	"expose": true, "umask": true, "cap-drop": true, "cap-add": true, "security-opt": true, "ipc": true,
-	"cgroupns": true, "device": true,
+	"cgroupns": true, "device": true, "pid": true, "uts": true, "userns": true,
 }
 
 var oracleVolumeName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]+$`)
@@ -229,6 +229,11 @@ func (o *oracle) value(bad func(string, ...any), name, v string, protected []str
 		}
 	case "ipc", "cgroupns":
 		if v != "" && v != "private" && v != "none" {
+			bad("--%s %q", name, v)
+		}
+	case "pid", "uts", "userns":
+		// An empty value is docker's default: the step's own namespace.
+		if v != "" {
 			bad("--%s %q", name, v)
 		}
 	case "pids-limit":

@@ -9,9 +9,16 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/internal/printable"
+	"github.com/cuttle-sh/cuttle/octopus"
 )
+
+// MaxMessage bounds a service message: a line holding one is held whole
+// up to this size (a 10 MB output variable is 14 MB of base64), so it is
+// parsed rather than cut and printed. A longer message is dropped, with a
+// warning, and nothing of it is printed.
+const MaxMessage = 32 << 20
 
 // OutputVariable is a variable a script set with set_octopusvariable.
 type OutputVariable struct {
@@ -36,6 +43,8 @@ type outputProcessor struct {
 	log     zerolog.Logger
 	// lineByLine turns off the block fast path (tests compare the two).
 	lineByLine bool
+	// maxMessage is MaxMessage, smaller in tests.
+	maxMessage int
 
 	mu            sync.Mutex
 	stdoutLevel   string
@@ -44,6 +53,13 @@ type outputProcessor struct {
 	varOrder      []string
 	artifacts     []artifactRequest
 	resultMessage string
+	// dropping is set, per stream (0 stdout, 1 stderr), while the rest
+	// of an over-long service message arrives: it is thrown away up to
+	// its closing ']'.
+	dropping [2]bool
+	// midLine is set, per stream, when the last text routed ended
+	// without its newline.
+	midLine [2]bool
 	// pending output, written once per chunk received rather than once
 	// per line.
 	pendOut, pendErr []byte
@@ -52,7 +68,7 @@ type outputProcessor struct {
 func newOutputProcessor(masks *mask.Set, out Output, log zerolog.Logger) *outputProcessor {
 	return &outputProcessor{
 		masks: masks, stdout: out.Stdout, stderr: out.Stderr, verbose: out.Verbose, log: log,
-		stdoutLevel: "default", stderrLevel: "default", vars: map[string]OutputVariable{},
+		stdoutLevel: "default", stderrLevel: "default", vars: map[string]OutputVariable{}, maxMessage: MaxMessage,
 	}
 }
 
@@ -61,6 +77,8 @@ func newOutputProcessor(masks *mask.Set, out Output, log zerolog.Logger) *output
 func (p *outputProcessor) writers() (stdout, stderr io.Writer, flush func()) {
 	o := mask.NewLineWriter(func(line []byte, nl bool) { p.line(false, line, nl) })
 	e := mask.NewLineWriter(func(line []byte, nl bool) { p.line(true, line, nl) })
+	o.Cut = func(b []byte) int { return p.cut(false, b) }
+	e.Cut = func(b []byte) int { return p.cut(true, b) }
 	if !p.lineByLine {
 		o.Block = func(b []byte) bool { return p.block(false, b) }
 		e.Block = func(b []byte) bool { return p.block(true, b) }
@@ -129,7 +147,7 @@ func (p *outputProcessor) spill(w io.Writer, buf *[]byte) {
 func (p *outputProcessor) block(isStderr bool, lines []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if bytes.Contains(lines, []byte(bootstrap.Marker)) || p.masks.Holds(lines) {
+	if bytes.Contains(lines, []byte(octopus.Marker)) || p.masks.Holds(lines) {
 		return false
 	}
 	if w := p.destination(isStderr); w != nil {
@@ -140,34 +158,111 @@ func (p *outputProcessor) block(isStderr bool, lines []byte) bool {
 	return true
 }
 
+// cut chooses how much of a line held past mask.MaxLine to pass on as a
+// piece: the text before a service message still open (the message is
+// held whole, up to MaxMessage; past that it is dropped), else up to where
+// no sensitive value straddles the cut.
+func (p *outputProcessor) cut(isStderr bool, held []byte) int {
+	if m := openMessage(held); m > 0 {
+		return m
+	} else if m == 0 {
+		if len(held) <= p.maxMessage {
+			return 0
+		}
+		p.mu.Lock()
+		p.dropping[stream(isStderr)] = true
+		p.mu.Unlock()
+		p.log.Warn().Int("max_bytes", p.maxMessage).Msg("a service message longer than the limit was dropped: nothing of it is printed, and what it set (an output variable?) is not set")
+		return len(held)
+	}
+	n := p.masks.Cut(held)
+	if n == 0 && len(held) > p.maxMessage {
+		// No place to cut that splits no value (one repeated over
+		// megabytes): bound the memory held rather than hold on.
+		n = len(held)
+	}
+	return n
+}
+
+// openMessage is where a service message that has not ended starts in
+// the held text (a marker with no ']' after it, or the start of a marker
+// at the very end), or -1.
+func openMessage(held []byte) int {
+	from := bytes.LastIndexByte(held, ']') + 1
+	if i := bytes.Index(held[from:], []byte(octopus.Marker)); i >= 0 {
+		return from + i
+	}
+	for k := min(len(octopus.Marker)-1, len(held)-from); k > 0; k-- {
+		if bytes.HasSuffix(held, []byte(octopus.Marker[:k])) {
+			return len(held) - k
+		}
+	}
+	return -1
+}
+
+func stream(isStderr bool) int {
+	if isStderr {
+		return 1
+	}
+	return 0
+}
+
 func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !bytes.Contains(raw, []byte(bootstrap.Marker)) {
+	if s := stream(isStderr); p.dropping[s] {
+		// The rest of a dropped message, up to its ']'.
+		if i := bytes.IndexByte(raw, ']'); i >= 0 {
+			raw, p.dropping[s] = raw[i+1:], false
+		} else {
+			raw, p.dropping[s] = nil, p.dropping[s] && !newline
+		}
+		if len(raw) == 0 {
+			p.endLine(isStderr, newline)
+			return
+		}
+	}
+	if !bytes.Contains(raw, []byte(octopus.Marker)) {
 		if w := p.destination(isStderr); w != nil {
 			p.emit(w, raw, newline)
 		}
+		p.midLine[stream(isStderr)] = !newline
 		return
 	}
 	var text strings.Builder
 	hadMessage := false
-	for _, seg := range bootstrap.SplitLine(string(raw)) {
+	for _, seg := range octopus.SplitLine(string(raw)) {
 		switch {
 		case seg.Msg != nil:
 			hadMessage = true
 			p.handle(isStderr, seg.Msg)
 		case seg.Err != nil:
 			hadMessage = true
-			p.log.Warn().Str("message", truncate(p.masks.Mask(seg.Raw), 120)).Msgf("could not parse service message: %v", seg.Err)
+			p.log.Warn().Str("text", printable.String(truncate(p.masks.Mask(seg.Raw), 120))).
+				Msg("could not parse service message: " + printable.String(p.masks.Mask(seg.Err.Error())))
 		default:
 			text.WriteString(seg.Text)
 		}
 	}
 	if hadMessage && strings.TrimSpace(text.String()) == "" {
+		p.endLine(isStderr, newline)
 		return
 	}
 	if w := p.destination(isStderr); w != nil {
 		p.emit(w, []byte(text.String()), newline)
+	}
+	p.midLine[stream(isStderr)] = !newline
+}
+
+// endLine ends a line that printed nothing more: with its newline when
+// a piece of it was printed already.
+func (p *outputProcessor) endLine(isStderr bool, newline bool) {
+	s := stream(isStderr)
+	if newline && p.midLine[s] {
+		if w := p.destination(isStderr); w != nil {
+			p.emit(w, nil, true)
+		}
+		p.midLine[s] = false
 	}
 }
 
@@ -195,7 +290,7 @@ func (p *outputProcessor) destination(isStderr bool) io.Writer {
 	return p.stdout
 }
 
-func (p *outputProcessor) handle(isStderr bool, m *bootstrap.ServiceMessage) {
+func (p *outputProcessor) handle(isStderr bool, m *octopus.ServiceMessage) {
 	a := m.Attrs
 	switch name := strings.ToLower(m.Name); {
 	case name == "setvariable":
@@ -207,11 +302,17 @@ func (p *outputProcessor) handle(isStderr bool, m *bootstrap.ServiceMessage) {
 		if sensitive {
 			p.masks.Add(a["value"])
 		}
+		if p.masks.Holds([]byte(a["name"])) {
+			// The name goes into reports, logs and later steps' variable
+			// names, none of which masks it everywhere.
+			p.log.Warn().Msg("setVariable ignored: its name holds a sensitive value")
+			return
+		}
 		if _, seen := p.vars[a["name"]]; !seen {
 			p.varOrder = append(p.varOrder, a["name"])
 		}
 		p.vars[a["name"]] = OutputVariable{Value: a["value"], Sensitive: sensitive}
-		p.log.Debug().Str("variable", a["name"]).Bool("sensitive", sensitive).Msg("output variable set")
+		p.log.Debug().Str("variable", printable.String(a["name"])).Bool("sensitive", sensitive).Msg("output variable set")
 	case name == "createartifact":
 		req := artifactRequest{Path: a["path"], Name: a["name"], Length: -1}
 		if n, err := parseLength(a["length"]); err == nil {
@@ -219,7 +320,7 @@ func (p *outputProcessor) handle(isStderr bool, m *bootstrap.ServiceMessage) {
 		}
 		p.artifacts = append(p.artifacts, req)
 	case name == "progress":
-		p.log.Info().Str("percentage", a["percentage"]).Msg("progress: " + p.masks.Mask(a["message"]))
+		p.log.Info().Str("percentage", printable.String(p.masks.Mask(a["percentage"]))).Msg("progress: " + printable.String(p.masks.Mask(a["message"])))
 	case name == "resultmessage":
 		p.resultMessage = a["message"]
 	case name == "mask":
@@ -229,7 +330,7 @@ func (p *outputProcessor) handle(isStderr bool, m *bootstrap.ServiceMessage) {
 	case strings.HasPrefix(name, "stderr-"):
 		p.stderrLevel = strings.TrimPrefix(name, "stderr-")
 	default:
-		p.log.Debug().Str("message", m.Name).Msg("service message not acted on")
+		p.log.Debug().Str("service_message", m.Name).Msg("service message not acted on")
 	}
 }
 
@@ -251,8 +352,26 @@ type scriptReport struct {
 }
 
 // results returns what the script reported, once its output has ended.
+// A variable whose value holds a value masked by then is sensitive, and
+// one whose name holds one is dropped: a mask may come after the
+// variable, in this step or (masks are run-wide) in another.
 func (p *outputProcessor) results() scriptReport {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	order := p.varOrder[:0:0]
+	for _, name := range p.varOrder {
+		v := p.vars[name]
+		if p.masks.Holds([]byte(name)) {
+			p.log.Warn().Msg("output variable dropped: its name holds a sensitive value")
+			delete(p.vars, name)
+			continue
+		}
+		if !v.Sensitive && p.masks.Holds([]byte(v.Value)) {
+			v.Sensitive = true
+			p.vars[name] = v
+		}
+		order = append(order, name)
+	}
+	p.varOrder = order
 	return scriptReport{vars: p.vars, order: p.varOrder, artifacts: p.artifacts, result: p.resultMessage}
 }

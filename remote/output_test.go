@@ -10,8 +10,8 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/octopus"
 )
 
 func TestOutputProcessor(t *testing.T) {
@@ -20,9 +20,9 @@ func TestOutputProcessor(t *testing.T) {
 	masks := mask.NewSet("topsecret")
 	p := newOutputProcessor(masks, Output{Stdout: &out, Stderr: &errb}, zerolog.New(&logs))
 	o, e, flush := p.writers()
-	io.WriteString(o, "plain topsecret\n"+bootstrap.Format("setVariable", "name", "V", "value", "1")+"\n")
+	io.WriteString(o, "plain topsecret\n"+octopus.Format("setVariable", "name", "V", "value", "1")+"\n")
 	io.WriteString(o, "##octopus[stdout-verbose]\nhidden\n##octopus[stdout-default]\n")
-	io.WriteString(o, bootstrap.Format("mask", "value", "later")+"\nthen later\n")
+	io.WriteString(o, octopus.Format("mask", "value", "later")+"\nthen later\n")
 	io.WriteString(o, "##octopus[stdout-warning]\nwarn\n##octopus[stdout-ignore]\ndropped\n##octopus[stdout-default]\n")
 	io.WriteString(o, "##octopus[broken attr=nope]\n")
 	io.WriteString(e, "err li")
@@ -75,8 +75,8 @@ func benchProcessor(b *testing.B, values ...string) {
 func FuzzBlocksMatchLines(f *testing.F) {
 	f.Add("plain\ntopsecret here\n", uint64(1))
 	f.Add("a top\nsecret\n##octopus[stdout-ignore]\nx\n##octopus[stdout-default]\ndG9wc2VjcmV0\n", uint64(2))
-	f.Add(bootstrap.Format("mask", "value", "later")+"\nlater on\nab\ncdef\n", uint64(3))
-	f.Add(bootstrap.Format("setVariable", "name", "V", "value", "topsecret")+"\nno newline", uint64(4))
+	f.Add(octopus.Format("mask", "value", "later")+"\nlater on\nab\ncdef\n", uint64(3))
+	f.Add(octopus.Format("setVariable", "name", "V", "value", "topsecret")+"\nno newline", uint64(4))
 	f.Fuzz(func(t *testing.T, text string, seed uint64) {
 		run := func(lineByLine bool, values []string) (string, string, string) {
 			var out, errb bytes.Buffer
@@ -98,10 +98,11 @@ func FuzzBlocksMatchLines(f *testing.F) {
 			return out.String(), errb.String(), fmt.Sprint(p.results().vars)
 		}
 		// Few values: a search per form; many: the one-pass prefix search.
-		for _, values := range [][]string{
-			{"topsecret", "ab\ncdef"},
-			{"topsecret", "ab\ncdef", "alpha-secret", "bravo-secret", "charlie", "delta-value", "echo1234", "foxtrot!", "golf/hotel"},
-		} {
+		many := []string{"topsecret", "ab\ncdef", "alpha-secret", "bravo-secret", "charlie", "delta-value", "echo1234", "foxtrot!", "golf/hotel"}
+		for i := range 12 {
+			many = append(many, fmt.Sprintf("generated-%d-Zq%d", i, i*7919))
+		}
+		for _, values := range [][]string{{"topsecret", "ab\ncdef"}, many} {
 			o1, e1, v1 := run(false, values)
 			o2, e2, v2 := run(true, values)
 			if o1 != o2 || e1 != e2 || v1 != v2 {

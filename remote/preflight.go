@@ -11,10 +11,13 @@ import (
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
-// preflightScript checks docker, reports facts about the worker and creates
-// a fresh work directory, all in one round trip. It is POSIX sh.
-// $1 ticket prefix, $2 first counter value, $3 bundle digest, $4 image or "".
-const preflightScript = `set -u
+// preflightScript checks docker, reports facts about the worker, checks
+// the cached bundle and creates a fresh work directory, all in one round
+// trip. It is POSIX sh. $1 ticket prefix, $2 first counter value, $3
+// bundle digest, $4 image or "", $5 external bundle digest or "", $6 the
+// bundle's sums, $7 its fingerprint known to this controller or "", then
+// optionally "launch" and a docker run template.
+const preflightScript = bundleCheckFunc + `set -u
 umask 077
 if ! command -v docker >/dev/null 2>&1; then echo "error=docker-missing"; exit 3; fi
 if ! v=$(docker version --format '{{.Client.Version}} {{.Server.Version}}' 2>&1); then
@@ -26,7 +29,14 @@ echo "home=$HOME"
 echo "uid=$(id -u)"
 echo "gid=$(id -g)"
 echo "arch=$(uname -m)"
-mkdir -p "$HOME/.cuttle/work" "$HOME/.cuttle/bundles" "$HOME/.cuttle/runs" || { echo "error=mkdir"; exit 4; }
+c=$HOME/.cuttle
+mkdir -p "$c/work" "$c/bundles" "$c/runs" "$c/cfg" || { echo "error=mkdir"; exit 4; }
+# Nothing of the bundle runs before it is checked. The same stat tells
+# whether ~/.cuttle and its directories are still private to this user
+# (an older cuttle or the user may have opened them).
+bundle_check "$c/bundles/$3" "$6" "$7" "$c" "$c/work" "$c/bundles" "$c/runs" "$c/cfg"
+[ -n "$private" ] || chmod 700 "$c" "$c/work" "$c/bundles" "$c/runs" "$c/cfg" || { echo "error=mkdir"; exit 4; }
+echo "bundle=$bundle"
 # The per-run record claims the step id (noclobber) and lists what the step
 # will create before anything is created; cleanup and gc remove exactly that.
 n=$2
@@ -36,39 +46,45 @@ while ! (set -C; : > "$HOME/.cuttle/runs/$1-$n.json") 2>/dev/null; do
 done
 id=$1-$n
 w=$HOME/.cuttle/work/$id
-printf '{"step":"%s","workdir":"%s","container":"cuttle-%s","docker_config":"%s/.docker-config","started":%s}\n' "$id" "$w" "$id" "$w" "$(date +%s)" > "$HOME/.cuttle/runs/$id.json"
+printf '{"step":"%s","workdir":"%s","container":"cuttle-%s","docker_config":"%s","started":%s}\n' "$id" "$w" "$id" "$HOME/.cuttle/cfg/$id" "$(date +%s)" > "$HOME/.cuttle/runs/$id.json"
 if ! mkdir "$w" 2>/dev/null; then rm -f "$HOME/.cuttle/runs/$id.json"; echo "error=mkdir"; exit 4; fi
 # The work directory's parents are private to this user; the directory
 # itself is open so that an image's non-root USER can work in it.
 chmod 777 "$w"
 echo "ticket=$id"
-if [ -f "$HOME/.cuttle/bundles/$3/.complete" ]; then echo "bundle=present"; else echo "bundle=absent"; fi
 if [ -n "${5:-}" ] && [ -f "$HOME/.cuttle/bundles/$5/.complete" ]; then echo "ext_bundle=present"; fi
 if command -v flock >/dev/null 2>&1; then echo "flock=yes"; mkdir -p "$HOME/.cuttle/locks"; fi
 img=
 if [ -n "$4" ]; then
   if img=$(docker image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}}' "$4" 2>/dev/null); then echo "image=$img"; else img=; echo "image="; fi
 fi
-# The fast path ($6 = launch, the docker run template after it): with the
+# The fast path ($8 = launch, the docker run template after it): with the
 # bundle and the image in place the same command starts the step; the
 # payload is already waiting on stdin.
-if [ "${6:-}" = launch ] && [ -n "$img" ] && [ -f "$HOME/.cuttle/bundles/$3/.complete" ]; then
-  d=$3; shift 6
-  exec "$HOME/.cuttle/bundles/$d/cuttle" step-runner --launch --home "$HOME" --id "$id" --uid "$(id -u)" --gid "$(id -g)" \
+if [ "${8:-}" = launch ] && [ -n "$img" ] && [ "$bundle" = present ]; then
+  d=$3; shift 8
+  exec "$HOME/.cuttle/bundles/$d/cuttle" step-runner launch --home "$HOME" --id "$id" --uid "$(id -u)" --gid "$(id -g)" \
     --arch "$(uname -m)" --image-platform "${img#* }" --docker-client "${v%% *}" -- "$@"
 fi
 `
 
 // Facts is what the preflight learnt about the worker.
 type Facts struct {
-	Home          string
-	UID, GID      int
-	Arch          string // uname -m
-	DockerClient  string
-	DockerServer  string
-	Ticket        string // the step id; the work dir is Home/.cuttle/work/Ticket
+	Home         string
+	UID, GID     int
+	Arch         string // uname -m
+	DockerClient string
+	DockerServer string
+	Ticket       string // the step id; the work dir is Home/.cuttle/work/Ticket
+	// BundlePresent: the bundle is cached and passed its check.
 	BundlePresent bool
-	ImageID       string // set when the image was asked about and is present
+	// BundleState is what the check found: present, absent, tampered or
+	// nosha (no sha256sum on the worker).
+	BundleState string
+	// BundleFingerprint, after a full check, is the bundle's fingerprint
+	// for the controller to remember (BundleTrust).
+	BundleFingerprint string
+	ImageID           string // set when the image was asked about and is present
 	// ImagePlatform is the present image's os/arch.
 	ImagePlatform string
 	HasFlock      bool
@@ -82,10 +98,18 @@ func (f Facts) WorkDir() string { return f.Home + "/.cuttle/work/" + f.Ticket }
 // BundleDir is where the bundle with digest lives.
 func (f Facts) BundleDir(digest string) string { return f.Home + "/.cuttle/bundles/" + digest }
 
-func preflight(ctx context.Context, sh Shell, ticketPrefix string, n int, digest, image, extDigest string) (Facts, error) {
+// bundleRef is the bundle a step needs, as the preflight checks it.
+type bundleRef struct {
+	Digest string
+	Sums   string
+	// Known is the fingerprint this controller recorded, or "".
+	Known string
+}
+
+func preflight(ctx context.Context, sh Shell, ticketPrefix string, n int, b bundleRef, image, extDigest string) (Facts, error) {
 	var out, errb bytes.Buffer
 	err := sh.Run(ctx, &transport.Cmd{
-		Args:   preflightArgs(ticketPrefix, n, digest, image, extDigest, nil),
+		Args:   preflightArgs(ticketPrefix, n, b, image, extDigest, nil),
 		Stdout: &out, Stderr: &errb,
 	})
 	return readFacts(sh, out.Bytes(), errb.Bytes(), err)
@@ -93,8 +117,8 @@ func preflight(ctx context.Context, sh Shell, ticketPrefix string, n int, digest
 
 // preflightArgs runs preflightScript; a launch template asks for the fast
 // path.
-func preflightArgs(ticketPrefix string, n int, digest, image, extDigest string, launch []string) []string {
-	args := []string{"sh", "-c", preflightScript, "sh", ticketPrefix, strconv.Itoa(n), digest, image, extDigest}
+func preflightArgs(ticketPrefix string, n int, b bundleRef, image, extDigest string, launch []string) []string {
+	args := []string{"sh", "-c", preflightScript, "sh", ticketPrefix, strconv.Itoa(n), b.Digest, image, extDigest, b.Sums, b.Known}
 	if len(launch) > 0 {
 		args = append(append(args, "launch"), launch...)
 	}
@@ -111,7 +135,8 @@ func readFacts(sh Shell, out, errb []byte, err error) (Facts, error) {
 		}
 		return Facts{}, explainPreflight(sh.String(), kv["error"], strings.TrimSpace(string(errb)), ee)
 	}
-	f := Facts{Home: kv["home"], Arch: kv["arch"], Ticket: kv["ticket"], BundlePresent: kv["bundle"] == "present", HasFlock: kv["flock"] == "yes"}
+	f := Facts{Home: kv["home"], Arch: kv["arch"], Ticket: kv["ticket"], BundlePresent: kv["bundle"] == "present", HasFlock: kv["flock"] == "yes",
+		BundleState: kv["bundle"], BundleFingerprint: kv["bundle_fp"]}
 	f.ImageID, f.ImagePlatform, _ = strings.Cut(kv["image"], " ")
 	f.ExternalBundlePresent = kv["ext_bundle"] == "present"
 	f.UID, _ = strconv.Atoi(kv["uid"])

@@ -13,8 +13,9 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // reconnecter is a Shell that can dial its worker again after the link
@@ -64,8 +65,8 @@ func (d *decrypting) Write(p []byte) (int, error) {
 
 // logStreams takes the follower's framed stdout: each log's ciphertext
 // decrypted into its byte-counting stream.
-func logStreams(so, se cipher.Stream, att *attachment) *bootstrap.Unframer {
-	return &bootstrap.Unframer{
+func logStreams(so, se cipher.Stream, att *attachment) *wire.Unframer {
+	return &wire.Unframer{
 		Stdout: &decrypting{s: so, w: &att.stdout},
 		Stderr: &decrypting{s: se, w: &att.stderr},
 	}
@@ -84,7 +85,7 @@ func withDiagnostic(err error, diag *tailBuffer) error {
 // followArgs sends a step's output from its logs on the worker host, from
 // the given offsets.
 func followArgs(p runPlan, stdoutFrom, stderrFrom int64) []string {
-	return []string{p.BundleDir + "/" + bootstrap.RunnerFile, "step-runner", "--follow",
+	return []string{p.BundleDir + "/" + bundle.RunnerFile, "step-runner", "follow",
 		"--workdir", p.WorkDir, "--container", ContainerName(p.StepID),
 		"--stdout-from", strconv.FormatInt(stdoutFrom, 10), "--stderr-from", strconv.FormatInt(stderrFrom, 10),
 		"--engine-wait", p.EngineWait.String()}
@@ -94,12 +95,12 @@ func followArgs(p runPlan, stdoutFrom, stderrFrom int64) []string {
 func followErr(sh Shell, p runPlan, err error) error {
 	var ee *transport.ExitError
 	switch {
-	case errors.As(err, &ee) && ee.Code == bootstrap.FollowNoExit:
+	case errors.As(err, &ee) && ee.Code == wire.FollowNoExit:
 		return stepErr(sh.String(), ReasonDocker, "the step's container %s ended without reporting an exit status (killed, out of memory, stopped with its engine, or removed by the dead man's switch)", ContainerName(p.StepID))
-	case errors.As(err, &ee) && ee.Code == bootstrap.FollowEngineAway:
+	case errors.As(err, &ee) && ee.Code == wire.FollowEngineAway:
 		return stepErr(sh.String(), ReasonDocker, "the Docker engine on the worker stopped answering while the step ran and did not come back within %s: start it (systemctl start docker); the container may still be there: run cuttle gc on this worker once the engine is back", p.EngineWait)
-	case errors.As(err, &ee) && ee.Code == bootstrap.FollowFailed:
-		return stepErr(sh.String(), ReasonWorkspace, "reading the step's output logs in %s/%s failed", p.WorkDir, bootstrap.LogDir)
+	case errors.As(err, &ee) && ee.Code == wire.FollowFailed:
+		return stepErr(sh.String(), ReasonWorkspace, "reading the step's output logs in %s/%s failed", p.WorkDir, wire.LogDir)
 	case errors.As(err, &ee) && ee.Code == 126:
 		// The shell found the runner but could not execute it.
 		return stepErr(sh.String(), ReasonWorkspace, "the step runner in %s cannot be executed on the worker host (is ~/.cuttle on a noexec mount? cuttle workers check tells): remount it without noexec, or give the SSH user a home on another filesystem", p.BundleDir)
@@ -119,7 +120,7 @@ func exitErrorOf(code int) error {
 // writes them, and docker attaches only stdin, so the output does not go
 // through Docker's attach stream.
 type follower struct {
-	frames *bootstrap.Unframer
+	frames *wire.Unframer
 	done   chan error
 	cancel context.CancelFunc
 	// running stays open while docker run is: the follower looks at the
@@ -131,8 +132,8 @@ func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *at
 	fctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
 	f := &follower{done: make(chan error, 1), cancel: cancel, running: pw}
-	so, err1 := bootstrap.LogCipher(key, bootstrap.StreamStdout, 0)
-	se, err2 := bootstrap.LogCipher(key, bootstrap.StreamStderr, 0)
+	so, err1 := wire.LogCipher(key, wire.StreamStdout, 0)
+	se, err2 := wire.LogCipher(key, wire.StreamStderr, 0)
 	f.frames = logStreams(so, se, att)
 	go func() {
 		if err := errors.Join(err1, err2); err != nil {
@@ -161,7 +162,7 @@ func (f *follower) wait() error {
 	err := <-f.done
 	f.cancel()
 	var ee *transport.ExitError
-	if errors.As(err, &ee) && ee.Code == bootstrap.FollowNoExit {
+	if errors.As(err, &ee) && ee.Code == wire.FollowNoExit {
 		return nil
 	}
 	return err
@@ -214,11 +215,11 @@ func followToEnd(ctx context.Context, sh Shell, p runPlan, key []byte, att *atta
 			log.Info().Dur("after", time.Since(lostAt)).Int64("stdout_from", att.stdout.n.Load()).Int64("stderr_from", att.stderr.n.Load()).Msg("reattached to the running step; resuming its output")
 		}
 		outFrom, errFrom := att.stdout.n.Load(), att.stderr.n.Load()
-		so, err := bootstrap.LogCipher(key, bootstrap.StreamStdout, outFrom)
+		so, err := wire.LogCipher(key, wire.StreamStdout, outFrom)
 		if err != nil {
 			return err
 		}
-		se, err := bootstrap.LogCipher(key, bootstrap.StreamStderr, errFrom)
+		se, err := wire.LogCipher(key, wire.StreamStderr, errFrom)
 		if err != nil {
 			return err
 		}
@@ -241,7 +242,7 @@ func followToEnd(ctx context.Context, sh Shell, p runPlan, key []byte, att *atta
 		case errors.Is(err, transport.ErrConnectionLost) && ctx.Err() == nil:
 			lost = true
 			continue
-		case errors.As(err, &ee) && (ee.Code == bootstrap.FollowNoExit || ee.Code == bootstrap.FollowEngineAway || ee.Code == bootstrap.FollowFailed):
+		case errors.As(err, &ee) && (ee.Code == wire.FollowNoExit || ee.Code == wire.FollowEngineAway || ee.Code == wire.FollowFailed):
 			return followErr(sh, p, err)
 		default:
 			return err

@@ -9,9 +9,10 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/octopus"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Step is one step to run on one worker: a plan, as data.
@@ -32,7 +33,7 @@ type Step struct {
 	KeepWorkspace bool
 	// Variables reach the script through get_octopusvariable; they travel
 	// on the container's stdin only.
-	Variables []bootstrap.Variable
+	Variables []wire.Variable
 	// ContainerOptions are extra docker run options, already split.
 	ContainerOptions []string
 	// AllowPrivileged permits options that give the step the worker. It
@@ -63,6 +64,9 @@ type Step struct {
 	// once, counted on the worker itself (flock) so that it holds across
 	// controllers.
 	Slots int
+	// BundleTrust, when set, lets a cached bundle this controller hashed
+	// before be checked by its fingerprint (nil: hashed at every step).
+	BundleTrust *BundleTrust
 }
 
 // Output is where a step's output goes.
@@ -104,8 +108,8 @@ const cleanupTimeout = 60 * time.Second
 // ensureImage pulls or builds the step's image as its policy says, and
 // sets st.Image to what docker run must use.
 func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress io.Writer) error {
-	if facts.ImagePlatform != "" && facts.ImagePlatform != "linux/"+bootstrap.ArchOf(facts.Arch) {
-		return stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is linux/%s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, facts.ImagePlatform, bootstrap.ArchOf(facts.Arch))
+	if facts.ImagePlatform != "" && facts.ImagePlatform != "linux/"+wire.ArchOf(facts.Arch) {
+		return stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is linux/%s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, facts.ImagePlatform, wire.ArchOf(facts.Arch))
 	}
 	if st.Build != nil {
 		if facts.ImageID != "" {
@@ -118,7 +122,7 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 			if commit, err = resolveGitCommit(ctx, sh, st.Build.GitURL); err != nil {
 				return err
 			}
-			st.Image = buildTag(*st.Build, commit, bootstrap.ArchOf(facts.Arch))
+			st.Image = buildTag(*st.Build, commit, wire.ArchOf(facts.Arch))
 		}
 		return buildImage(ctx, sh, facts, *st.Build, st.Image, commit, st.Feed, progress)
 	}
@@ -127,18 +131,18 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 		return stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
 	case st.Pull != PullAlways && facts.ImageID != "" && st.Feed != nil && st.Feed.Username != "":
 		// Present, but maybe pulled with someone else's credentials.
-		return verifyAccess(ctx, sh, facts.WorkDir(), st.Image, st.Feed)
+		return verifyAccess(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed)
 	case st.Pull != PullAlways && facts.ImageID != "":
 		return nil
 	}
-	if err := pullImage(ctx, sh, facts.WorkDir(), st.Image, st.Feed, progress); err != nil {
+	if err := pullImage(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed, progress); err != nil {
 		return err
 	}
 	// The platform of what was just pulled: an arm64-only tag on an
 	// amd64 worker is named here, not as an "exec format error" later.
 	var out bytes.Buffer
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", "--", st.Image}, Stdout: &out}); err == nil {
-		if got, want := strings.TrimSpace(out.String()), "linux/"+bootstrap.ArchOf(facts.Arch); got != want {
+		if got, want := strings.TrimSpace(out.String()), "linux/"+wire.ArchOf(facts.Arch); got != want {
 			return stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is %s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, got, want)
 		}
 	}
@@ -165,9 +169,9 @@ func prepareExternal(ctx context.Context, sh Shell, st *Step, facts Facts, plan 
 		}
 		return stepErr(sh.String(), ReasonImage, "image %s has %s, but the external runner (Calamari) needs glibc: use a glibc-based image (Debian, Ubuntu), or drop the external runner: cuttle's own runner is static and needs nothing from the image", st.Image, what)
 	}
-	password := bootstrap.RandomPassword()
+	password := octopus.RandomPassword()
 	st.Masks.Add(password)
-	enc, err := bootstrap.EncryptCalamariVariables(st.Variables, password)
+	enc, err := octopus.EncryptCalamariVariables(st.Variables, password)
 	if err != nil {
 		return stepErr(sh.String(), ReasonInput, "encrypting variables: %w", err)
 	}

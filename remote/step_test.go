@@ -13,8 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // fakeWorker answers the commands Run sends, by what they are.
@@ -93,7 +94,7 @@ func (f *fakeWorker) Download(context.Context, string, io.Writer) (int64, string
 
 const factsOK = "docker=28.2.2 20.10.24\nhome=/home/deploy\nuid=1000\ngid=1000\narch=x86_64\nticket=T-1\nbundle=present\nimage=sha256:1\n"
 
-var testBundle = bootstrap.Bundle{Digest: strings.Repeat("a", 64), Arch: "amd64"}
+var testBundle = bundle.Bundle{Digest: strings.Repeat("a", 64), Arch: "amd64"}
 
 func TestRunTellsDockerFailureFromScriptExit(t *testing.T) {
 	tests := []struct {
@@ -147,7 +148,7 @@ func TestRunPlansFewRoundTrips(t *testing.T) {
 	if len(w.uploads) != 0 {
 		t.Errorf("uploads = %v, want none: the script rides in the payload", w.uploads)
 	}
-	var p bootstrap.Payload
+	var p wire.Payload
 	if err := json.Unmarshal(w.stdin, &p); err != nil || string(p.Script) != "x" {
 		t.Errorf("payload on docker run's stdin: %q (%v), want the script in it", w.stdin, err)
 	}
@@ -187,8 +188,8 @@ func TestFollowerDiagnosticIsNotOutput(t *testing.T) {
 	const complaint = "bash: line 1: /home/deploy/.cuttle/bundles/x/cuttle: No such file or directory"
 	w := &fakeWorker{preflight: factsOK, started: "2026-11-27T00:00:01Z",
 		dockerRun: func(cmd *transport.Cmd) error { return nil },
-		runner: func(flag string, cmd *transport.Cmd) error {
-			if flag != "--follow" {
+		runner: func(sub string, cmd *transport.Cmd) error {
+			if sub != "follow" {
 				if cmd.Stdin != nil {
 					io.Copy(io.Discard, cmd.Stdin)
 				}

@@ -6,8 +6,9 @@ import (
 	"strings"
 	"time"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // The second half of an Execution's lifecycle: Wait, Collect, Destroy.
@@ -73,7 +74,7 @@ func (e *Execution) followed(ctx context.Context, err error) error {
 		return exitErrorOf(code)
 	case err == nil && ferr != nil && !errors.Is(ferr, transport.ErrConnectionLost) && ctx.Err() == nil:
 		return followErr(e.sh, e.plan, ferr)
-	case err != nil && errors.As(ferr, &ee) && ee.Code == bootstrap.FollowEngineAway && ctx.Err() == nil:
+	case err != nil && errors.As(ferr, &ee) && ee.Code == wire.FollowEngineAway && ctx.Err() == nil:
 		return followErr(e.sh, e.plan, ferr) // it says more than docker run's "unexpected EOF"
 	case err == nil && errors.Is(ferr, transport.ErrConnectionLost):
 		return ferr // the step's end was not seen whole: reattach
@@ -85,7 +86,7 @@ func (e *Execution) followed(ctx context.Context, err error) error {
 // removes the step (one command).
 func (e *Execution) Collect(ctx context.Context) error {
 	if !e.resumed && e.res.ResultMessage != "" && e.res.ExitCode != 0 {
-		e.log.Error().Int("exit_code", e.res.ExitCode).Msg(e.st.Masks.Mask(e.res.ResultMessage))
+		e.log.Error().Int("exit_code", e.res.ExitCode).Msg(printable.String(e.st.Masks.Mask(e.res.ResultMessage)))
 	}
 	reqs := e.report.artifacts
 	if len(reqs) == 0 {
@@ -157,9 +158,9 @@ func (e *Execution) outcome(err error) (Result, error) {
 	case !e.started && dockerCode(e.res.ExitCode):
 		// docker's own failure: the container never ran the runner.
 		err = stepErr(e.sh.String(), ReasonDocker, "docker run failed (exit %d): %s", e.res.ExitCode, lastLine(dockerTail))
-	case e.res.ExitCode == bootstrap.ExitCodeNoShell && strings.Contains(dockerTail, bootstrap.RunnerErrorPrefix):
+	case e.res.ExitCode == wire.ExitCodeNoShell && strings.Contains(dockerTail, wire.RunnerErrorPrefix):
 		// The runner itself could not run the script.
-		_, msg, _ := strings.Cut(dockerTail, bootstrap.RunnerErrorPrefix)
+		_, msg, _ := strings.Cut(dockerTail, wire.RunnerErrorPrefix)
 		err = stepErr(e.sh.String(), ReasonImage, "image %s: %s", e.st.Image, strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0]))
 	}
 	e.res.Duration = time.Since(e.res.Started)

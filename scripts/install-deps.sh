@@ -1,11 +1,11 @@
 #!/bin/sh
 # Installs what cuttle's demo, tests and benchmarks execute on Debian 12,
-# from the one list internal/testenv/programs.txt, then checks that every
+# from the one list scripts/programs.txt, then checks that every
 # program on it is there and names any that is not. Installs nothing when
 # it is all there already. Needs root to install.
 set -eu
 cd "$(dirname "$0")/.."
-list=internal/testenv/programs.txt
+list=scripts/programs.txt
 have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] || [ -x "/usr/lib/openssh/$1" ]; }
 missing() {
   grep -v '^[[:space:]]*#' "$list" | while read -r prog pkg _; do

@@ -8,12 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -21,9 +21,28 @@ import (
 )
 
 // ticketDir is where `cuttle run` keeps the tickets of its running steps:
-// $CUTTLE_STATE_DIR, else $XDG_STATE_HOME/cuttle, else
-// ~/.local/state/cuttle; under it, tickets/.
+// tickets/ in the state directory.
 func ticketDir() (string, error) {
+	base, err := stateDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(base, "tickets"), nil
+}
+
+// bundleTrust keeps the fingerprints of the bundles this controller
+// checked in bundles/ in the state directory (in memory without one).
+func bundleTrust() *remote.BundleTrust {
+	base, err := stateDir()
+	if err != nil {
+		return remote.NewBundleTrust("")
+	}
+	return remote.NewBundleTrust(filepath.Join(base, "bundles"))
+}
+
+// stateDir is $CUTTLE_STATE_DIR, else $XDG_STATE_HOME/cuttle, else
+// ~/.local/state/cuttle.
+func stateDir() (string, error) {
 	base := os.Getenv("CUTTLE_STATE_DIR")
 	if base == "" {
 		if x := os.Getenv("XDG_STATE_HOME"); x != "" {
@@ -36,7 +55,7 @@ func ticketDir() (string, error) {
 			base = filepath.Join(home, ".local", "state", "cuttle")
 		}
 	}
-	return filepath.Join(base, "tickets"), nil
+	return base, nil
 }
 
 // validStepID keeps a step id from naming a path outside the ticket
@@ -176,17 +195,23 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 	if err != nil {
 		return err
 	}
+	// Without a runner of its own (a non-Linux controller without
+	// CUTTLE_RUNNER) this cuttle cannot check the step's bundle.
+	bundle, _ := bundle.Self()
 	artifacts := t.ArtifactsDir
 	if a := fl.String("artifacts"); a != "" || artifacts == "" {
-		artifacts = filepath.Join(orDefault(a, "artifacts"), remote.SafeName(t.Name))
+		artifacts = filepath.Join(orDefault(a, "artifacts"), remote.DirName(t.Name))
 	}
 	return oneStep(ctx, fl, target, stepReport{Name: t.Name, Worker: target.String()}, func(conn *transport.Conn) (remote.Result, error, *mask.Set) {
-		res, err := remote.NewController().Resume(ctx, conn, t, artifacts, nil, stepOutput(io, fl))
+		// Filled from the step's masks file and its output: the report
+		// and errors are masked with it as well.
+		masks := mask.NewSet()
+		res, err := remote.NewController().Resume(ctx, conn, bundle, t, artifacts, masks, stepOutput(io, fl))
 		var se *remote.StepError
 		if err == nil || errors.As(err, &se) && (se.Reason == remote.ReasonWorkspace || se.Reason == remote.ReasonDocker) {
 			os.Remove(path) // the step is over: nothing left to attach to
 		}
-		return res, err, nil
+		return res, err, masks
 	})
 }
 
@@ -197,8 +222,7 @@ func alive(t remote.Ticket) bool {
 	if t.ControllerPID <= 0 || t.ControllerHost != host || t.ControllerPID == os.Getpid() {
 		return false
 	}
-	err := syscall.Kill(t.ControllerPID, 0)
-	return err == nil || errors.Is(err, syscall.EPERM)
+	return processAlive(t.ControllerPID)
 }
 
 // keepTicket saves a running step's ticket (its artifacts directory made

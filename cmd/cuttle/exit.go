@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/cuttle-sh/cuttle/internal/printable"
 	"github.com/cuttle-sh/cuttle/remote"
 )
 
@@ -36,7 +37,7 @@ func exitCode(root *cobra.Command, err error) int {
 	if errors.As(err, &se) {
 		return se.code
 	}
-	fmt.Fprintf(root.ErrOrStderr(), "cuttle: %v\n", err)
+	fmt.Fprintf(root.ErrOrStderr(), "cuttle: %s\n", printable.Text(err.Error()))
 	var stepErr *remote.StepError
 	switch {
 	case errors.Is(err, errTimeout):

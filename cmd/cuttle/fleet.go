@@ -12,7 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -52,7 +52,7 @@ func newWorkersCmd(io stdio) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		bundle, err := bootstrap.Self()
+		bundle, err := bundle.Self()
 		if err != nil {
 			return inputError("%w", err)
 		}
@@ -136,11 +136,11 @@ func newGCCmd(io stdio) *cobra.Command {
 		if err != nil {
 			return inputError("--older-than: %w", err)
 		}
-		bundle, _ := bootstrap.Self()
+		bundle, _ := bundle.Self()
 		var mu sync.Mutex
 		lines := map[string][]string{}
 		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
-			removed, failed, kept, err := remote.GC(ctx, conn, age, bundle.Digest)
+			removed, failed, kept, err := remote.GC(ctx, conn, age, bundle)
 			mu.Lock()
 			defer mu.Unlock()
 			for _, r := range removed {

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/cuttle-sh/cuttle/agent"
 )
 
 func main() {
@@ -44,6 +46,10 @@ func run(ctx context.Context, args []string, io stdio) int {
 			}
 		}
 	}()
+	if len(args) > 0 && args[0] == "step-runner" {
+		// The worker side: no logger, no config, no cobra.
+		return agent.Main(ctx, args[1:], agent.Stdio(io))
+	}
 	root := newRootCmd(io)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)

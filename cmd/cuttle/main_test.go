@@ -89,7 +89,7 @@ func closedPort() (string, error) {
 }
 
 // minimalELF is a 64-bit little-endian ELF header with no program
-// headers, so no interpreter: what bootstrap takes for a static runner.
+// headers, so no interpreter: what package bundle takes for a static runner.
 func minimalELF() []byte {
 	b := make([]byte, 64)
 	copy(b, "\x7fELF")

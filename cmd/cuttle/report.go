@@ -46,32 +46,30 @@ func (sr *stepReport) record(res remote.Result, err error, masks *mask.Set) {
 		sr.Image = res.Image
 	}
 	if res.CleanupErr != nil {
-		sr.CleanupError = res.CleanupErr.Error()
+		sr.CleanupError = masks.Mask(res.CleanupErr.Error())
 	}
 	if err != nil {
-		sr.Error = err.Error()
-		if masks != nil {
-			sr.Error = masks.Mask(sr.Error)
-		}
+		sr.Error = masks.Mask(err.Error())
 		sr.ExitCode = codeFor(err)
 	}
 	sr.fill(res, masks)
 }
 
-// fill copies what the script reported into the step's report, masked.
+// fill copies what the script reported into the step's report, masked:
+// values, and the names the script chose too.
 func (sr *stepReport) fill(res remote.Result, masks *mask.Set) {
 	if len(res.OutputVariables) > 0 {
 		sr.OutputVariables = map[string]string{}
 		for name, v := range res.OutputVariables {
 			if v.Sensitive {
-				sr.OutputVariables[name] = mask.Placeholder
+				sr.OutputVariables[masks.Mask(name)] = mask.Placeholder
 			} else {
-				sr.OutputVariables[name] = masks.Mask(v.Value)
+				sr.OutputVariables[masks.Mask(name)] = masks.Mask(v.Value)
 			}
 		}
 	}
 	for _, a := range res.Artifacts {
-		sr.Artifacts = append(sr.Artifacts, artifactReport{Name: a.Name, Path: a.Path, Size: a.Size, SHA256: a.SHA256})
+		sr.Artifacts = append(sr.Artifacts, artifactReport{Name: masks.Mask(a.Name), Path: masks.Mask(a.Path), Size: a.Size, SHA256: a.SHA256})
 	}
 	sr.ResultMessage = masks.Mask(res.ResultMessage)
 }

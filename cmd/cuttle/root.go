@@ -3,19 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
-	goio "io"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
 	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/internal/printable"
 )
 
 func newRootCmd(io stdio) *cobra.Command {
@@ -53,7 +50,7 @@ func newRootCmd(io stdio) *cobra.Command {
 		cmd.SetContext(log.WithContext(cmd.Context()))
 		return nil
 	}
-	root.AddCommand(newRunCmd(io), newAttachCmd(io), newRunbookCmd(io), newWorkersCmd(io), newGCCmd(io), newImagesCmd(io), newServeCmd(io), newVersionCmd(io), newStepRunnerCmd(), newSubstituteCmd(io))
+	root.AddCommand(newRunCmd(io), newAttachCmd(io), newRunbookCmd(io), newWorkersCmd(io), newGCCmd(io), newImagesCmd(io), newServeCmd(io), newVersionCmd(io), newSubstituteCmd(io))
 	return root
 }
 
@@ -78,7 +75,15 @@ func newLogger(io stdio, format, level string) (zerolog.Logger, error) {
 	case "json":
 		return zerolog.New(io.Err).Level(lvl).With().Timestamp().Logger(), nil
 	case "console":
-		w := zerolog.ConsoleWriter{Out: io.Err, TimeFormat: time.TimeOnly, NoColor: !isTerminal(io.Err)}
+		w := zerolog.ConsoleWriter{Out: io.Err, TimeFormat: time.TimeOnly, NoColor: !isTerminal(io.Err),
+			// Fields are quoted when they hold control characters; the
+			// message is not, and may carry a worker's text.
+			FormatPrepare: func(evt map[string]any) error {
+				if m, ok := evt[zerolog.MessageFieldName].(string); ok {
+					evt[zerolog.MessageFieldName] = printable.String(m)
+				}
+				return nil
+			}}
 		return zerolog.New(w).Level(lvl).With().Timestamp().Logger(), nil
 	}
 	return zerolog.Logger{}, fmt.Errorf("--log-format %q: want console or json", format)
@@ -139,112 +144,4 @@ func newVersionCmd(io stdio) *cobra.Command {
 			return nil
 		},
 	}
-}
-
-// newStepRunnerCmd is the runner side of cuttle: the same binary, run
-// inside the step's container. Hidden: users never call it.
-func newStepRunnerCmd() *cobra.Command {
-	var spec bootstrap.RunnerSpec
-	var owner, removeContents string
-	var b64, b64d, detectLibc, heartbeat, watchdog, follow, resumed, pack, launch bool
-	var lf bootstrap.LaunchFacts
-	var hbFile, container string
-	var stdoutFrom, stderrFrom int64
-	var whileRunning bool
-	var engineWait time.Duration
-	var window time.Duration
-	cmd := &cobra.Command{
-		Use:    "step-runner",
-		Hidden: true,
-		Args: func(cmd *cobra.Command, args []string) error {
-			if len(args) > 0 && !pack && !launch {
-				return fmt.Errorf("unexpected arguments %q", args)
-			}
-			return nil
-		},
-		// No logger, no config: this runs inside the container.
-		PersistentPreRunE: func(*cobra.Command, []string) error { return nil },
-		RunE: func(cmd *cobra.Command, args []string) error {
-			switch {
-			case pack:
-				return bootstrap.Pack(spec.WorkDir, args, cmd.OutOrStdout())
-			case launch:
-				return bootstrap.Launch(lf, args, cmd.OutOrStdout())
-			case removeContents != "":
-				return bootstrap.RemoveContents(removeContents)
-			case heartbeat:
-				return bootstrap.Heartbeat(cmd.InOrStdin(), hbFile, container, spec.WorkDir, window, !resumed)
-			case follow:
-				var started chan struct{}
-				if whileRunning {
-					// The controller closes stdin when its docker run ends.
-					started = make(chan struct{})
-					go func() {
-						goio.Copy(goio.Discard, cmd.InOrStdin())
-						close(started)
-					}()
-				}
-				// Both logs go framed on stdout; stderr stays for plain diagnostics.
-				fr := bootstrap.NewFramer(cmd.OutOrStdout())
-				fs := bootstrap.FollowSpec{WorkDir: spec.WorkDir, Container: container, StdoutFrom: stdoutFrom, StderrFrom: stderrFrom, Started: started, EngineWait: engineWait}
-				if code := bootstrap.Follow(fs, fr); code != 0 {
-					return scriptExit{code: code}
-				}
-				return nil
-			case watchdog:
-				bootstrap.Watchdog(hbFile, container, spec.WorkDir, window)
-				return nil
-			case detectLibc:
-				fmt.Fprintln(cmd.OutOrStdout(), bootstrap.DetectLibc())
-				return nil
-			case b64 || b64d:
-				return bootstrap.Base64(cmd.InOrStdin(), cmd.OutOrStdout(), b64d)
-			}
-			spec.OwnerUID, spec.OwnerGID = -1, -1
-			if owner != "" {
-				u, g, ok := strings.Cut(owner, ":")
-				uid, err1 := strconv.Atoi(u)
-				gid, err2 := strconv.Atoi(g)
-				if !ok || err1 != nil || err2 != nil {
-					return fmt.Errorf("--owner %q: want UID:GID", owner)
-				}
-				spec.OwnerUID, spec.OwnerGID = uid, gid
-			}
-			code := bootstrap.Run(cmd.Context(), spec, cmd.InOrStdin())
-			if code != 0 {
-				return scriptExit{code: code}
-			}
-			return nil
-		},
-	}
-	f := cmd.Flags()
-	f.StringVar(&spec.WorkDir, "workdir", "", "work directory")
-	f.StringVar(&spec.Script, "script", "", "script file name in the work directory")
-	f.StringVar(&spec.Syntax, "syntax", "bash", "bash or sh")
-	f.StringVar(&owner, "owner", "", "UID:GID to hand the work directory to")
-	f.StringVar(&removeContents, "remove-contents", "", "remove everything inside this directory and exit")
-	f.BoolVar(&b64, "base64", false, "base64-encode stdin to stdout (for the helpers)")
-	f.BoolVar(&b64d, "base64-decode", false, "base64-decode stdin to stdout (for the helpers)")
-	f.BoolVar(&detectLibc, "detect-libc", false, "print the image's C library: glibc, musl or none")
-	f.BoolVar(&heartbeat, "heartbeat", false, "dead man's switch: touch --heartbeat-file per byte on stdin, after starting the watchdog")
-	f.BoolVar(&watchdog, "watchdog", false, "dead man's switch: remove --container and --workdir once --heartbeat-file is older than --window")
-	f.BoolVar(&launch, "launch", false, "fill in and exec the docker run given after -- (the preflight's fast path, on the worker host)")
-	f.StringVar(&lf.Home, "home", "", "with --launch: the SSH user's home")
-	f.StringVar(&lf.ID, "id", "", "with --launch: the step id")
-	f.StringVar(&lf.UID, "uid", "", "with --launch: the SSH user's uid")
-	f.StringVar(&lf.GID, "gid", "", "with --launch: the SSH user's gid")
-	f.StringVar(&lf.Arch, "arch", "", "with --launch: uname -m")
-	f.StringVar(&lf.ImagePlatform, "image-platform", "", "with --launch: the image's os/arch")
-	f.StringVar(&lf.DockerClient, "docker-client", "", "with --launch: the docker client's version")
-	f.BoolVar(&pack, "pack-artifacts", false, "send the files named after -- from --workdir as an artifact stream (on the worker host, after the step)")
-	f.BoolVar(&resumed, "resumed", false, "with --heartbeat: the watchdog already runs (a controller reattached)")
-	f.BoolVar(&follow, "follow", false, "send the step's output logs in --workdir from the given offsets until the runner's exit file appears (a controller reattached)")
-	f.Int64Var(&stdoutFrom, "stdout-from", 0, "with --follow: stdout log offset")
-	f.BoolVar(&whileRunning, "while-running", false, "with --follow: the step's docker run is still in progress; look at the container only once stdin closes")
-	f.Int64Var(&stderrFrom, "stderr-from", 0, "with --follow: stderr log offset")
-	f.DurationVar(&engineWait, "engine-wait", 5*time.Minute, "with --follow: how long a Docker engine that does not answer is waited for (0: no limit)")
-	f.StringVar(&hbFile, "heartbeat-file", "", "the heartbeat file")
-	f.StringVar(&container, "container", "", "the step's container")
-	f.DurationVar(&window, "window", 5*time.Minute, "how long the controller may be silent")
-	return cmd
 }

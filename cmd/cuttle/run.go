@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
 	"github.com/cuttle-sh/cuttle/internal/mask"
@@ -129,7 +129,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bootstrap.Self()
+	bundle, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -154,6 +154,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 			drop = keepTicket(log)(t)
 		}
 		defer func() { drop() }()
+		st.BundleTrust = bundleTrust()
 		res, err := remote.NewController().Run(ctx, conn, bundle, st, stepOutput(io, fl))
 		return res, err, st.Masks
 	})
@@ -211,7 +212,7 @@ func oneStep(ctx context.Context, fl *config.Flags, target transport.Target, sr 
 	}
 	switch {
 	case err != nil:
-		return err
+		return masks.Error(err)
 	case res.ExitCode != 0:
 		return scriptExit{code: res.ExitCode}
 	}

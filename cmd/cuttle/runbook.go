@@ -7,11 +7,12 @@ import (
 	goio "io"
 	"time"
 
+	"github.com/hashicorp/go-multierror"
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -77,7 +78,7 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bootstrap.Self()
+	bundle, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -87,7 +88,7 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	}
 	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle, Output: stepOutput(io, fl),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
-		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx))}
+		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust()}
 	results, runErr := r.Run(ctx, rb, extra)
 	rep := &report{}
 	code := exitOK
@@ -113,7 +114,15 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		return cause
 	}
 	if runErr != nil {
-		zerolog.Ctx(ctx).Error().Msg(runErr.Error())
+		// One line per failure, each masked with the run's masks.
+		var failures *multierror.Error
+		if errors.As(runErr, &failures) {
+			for _, err := range failures.Errors {
+				zerolog.Ctx(ctx).Error().Msg(err.Error())
+			}
+		} else {
+			zerolog.Ctx(ctx).Error().Msg(runErr.Error())
+		}
 		if code == exitOK {
 			code = exitCannotRun
 		}

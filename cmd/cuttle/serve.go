@@ -11,7 +11,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
-	"github.com/cuttle-sh/cuttle/bootstrap"
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -49,7 +49,7 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bootstrap.Self()
+	bundle, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -80,12 +80,13 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	// One controller for every run: steps of all runs count toward
 	// run_on: one's least busy worker and share bundle uploads.
 	ctl := remote.NewController()
+	trust := bundleTrust()
 	s := &serve.Server{Config: cfg, Runbooks: rbs, History: hist, Metrics: metrics, Grace: grace,
 		NewRunner: func(out *os.File) *fleet.Runner {
 			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
-				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: ctl}
+				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: ctl, BundleTrust: trust}
 		}}
 	ln, err := serve.Listen(ctx, fl.String("listen"))
 	if err != nil {

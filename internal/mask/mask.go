@@ -27,7 +27,13 @@ type Set struct {
 	values map[string]bool
 	list   []string
 	blist  [][]byte
-	repl   *strings.Replacer
+	// rare is, for each form, the position of its byte least common in
+	// output: searching for that byte stops least often.
+	rare []int
+	// longest is the length of the longest form: a line cut in pieces
+	// is cut where no form straddles the cut (Cut).
+	longest int
+	repl    *strings.Replacer
 	// With many forms, Holds looks up each position's first two bytes
 	// (prefix) instead of searching for every form in turn: one pass
 	// whatever the number of secrets. single holds one-byte forms.
@@ -38,8 +44,9 @@ type Set struct {
 
 // pairSearchFrom is the number of forms from which Holds makes one pass
 // over the text with the prefix table rather than one vectorised search
-// per form (each of those is faster alone; a handful of them is not).
-const pairSearchFrom = 16
+// per form for its rarest byte (each of those is faster alone; dozens of
+// them are not: on English text the two cost the same at about 60).
+const pairSearchFrom = 64
 
 // NewSet returns a set holding values.
 func NewSet(values ...string) *Set {
@@ -50,8 +57,13 @@ func NewSet(values ...string) *Set {
 	return s
 }
 
+// minShiftedLen is the shortest base64 fragment (see shiftedBase64) that
+// is masked: a shorter one would mask ordinary words.
+const minShiftedLen = 6
+
 // Add makes v sensitive, with each of its lines and its base64,
-// URL-encoded and JSON-escaped forms.
+// URL-encoded and JSON-escaped forms, and the base64 of v inside longer
+// data (a Basic-auth header encodes "user:" + v).
 func (s *Set) Add(v string) {
 	if v == "" {
 		return
@@ -71,6 +83,7 @@ func (s *Set) Add(v string) {
 			base64.URLEncoding.EncodeToString([]byte(v)),
 			url.QueryEscape(v), url.PathEscape(v))
 		forms = append(forms, jsonForms(v)...)
+		forms = append(forms, shiftedBase64(v)...)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -99,9 +112,18 @@ func (s *Set) rebuild() {
 	}
 	s.repl = strings.NewReplacer(pairs...)
 	s.list = vals
-	s.blist = make([][]byte, len(vals))
+	s.longest = 0
+	if len(vals) > 0 {
+		s.longest = len(vals[0])
+	}
+	s.blist, s.rare = make([][]byte, len(vals)), make([]int, len(vals))
 	for i, v := range vals {
 		s.blist[i] = []byte(v)
+		for j := range len(v) {
+			if byteRank[v[j]] > byteRank[v[s.rare[i]]] {
+				s.rare[i] = j
+			}
+		}
 	}
 	s.prefix, s.byPair, s.single = new([1 << 16 / 64]uint64), map[uint16][][]byte{}, nil
 	for _, v := range s.blist {
@@ -122,19 +144,10 @@ func (s *Set) AppendMasked(dst, line []byte) []byte {
 		return append(dst, line...)
 	}
 	s.mu.RLock()
-	blist, many := s.blist, len(s.blist) > 64
+	blist, rare, many := s.blist, s.rare, len(s.blist) > 64
 	s.mu.RUnlock()
-	if !many {
-		found := false
-		for _, v := range blist {
-			if bytes.Contains(line, v) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return append(dst, line...)
-		}
+	if !many && !containsAny(line, blist, rare) {
+		return append(dst, line...)
 	}
 	return append(dst, s.Mask(string(line))...)
 }
@@ -146,15 +159,10 @@ func (s *Set) Holds(b []byte) bool {
 		return false
 	}
 	s.mu.RLock()
-	blist, prefix, byPair, single := s.blist, s.prefix, s.byPair, s.single
+	blist, rare, prefix, byPair, single := s.blist, s.rare, s.prefix, s.byPair, s.single
 	s.mu.RUnlock()
 	if len(blist) < pairSearchFrom {
-		for _, v := range blist {
-			if bytes.Contains(b, v) {
-				return true
-			}
-		}
-		return false
+		return containsAny(b, blist, rare)
 	}
 	for _, v := range single {
 		if bytes.Contains(b, v) {
@@ -173,6 +181,55 @@ func (s *Set) Holds(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// containsAny reports whether b contains one of forms, searching for
+// each form's rarest byte (at rare[i]) and comparing around it.
+func containsAny(b []byte, forms [][]byte, rare []int) bool {
+	for i, f := range forms {
+		r, c := rare[i], f[rare[i]]
+		for at := r; at < len(b); at++ {
+			j := bytes.IndexByte(b[at:], c)
+			if j < 0 {
+				break
+			}
+			at += j
+			if start := at - r; start+len(f) <= len(b) && bytes.Equal(b[start:start+len(f)], f) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// byteRank orders bytes from common in output (low) to rare (high): the
+// letters by their frequency in English, then digits and punctuation; the
+// rest (controls, other punctuation, non-ASCII) rarest.
+var byteRank = func() (rank [256]int) {
+	const common = " etaoinsrhldcumfpgwybvkxjqz\nE.,-_/:=0123456789TAOINSRHLDCUMFPGWYBVKXJQZ\t\"'()"
+	for i := range rank {
+		rank[i] = len(common)
+	}
+	for i := range len(common) {
+		rank[common[i]] = i
+	}
+	return rank
+}()
+
+// shiftedBase64 is the base64 of v when v starts 0, 1 or 2 bytes into
+// the encoded data: for each offset, the characters that depend on v
+// alone (those shared with the bytes before or after it are dropped).
+func shiftedBase64(v string) []string {
+	var forms []string
+	for k := range 3 {
+		enc := base64.StdEncoding.EncodeToString(append(make([]byte, k), v...))
+		// Character j holds bits 6j..6j+5; v's bits are 8k..8(k+len(v)).
+		from, to := (8*k+5)/6, 8*(k+len(v))/6
+		if to-from >= minShiftedLen {
+			forms = append(forms, enc[from:to])
+		}
+	}
+	return forms
 }
 
 // jsonForms is v escaped inside a JSON string, with and without the HTML
@@ -219,6 +276,56 @@ func (s *Set) Mask(text string) string {
 	}
 	return r.Replace(text)
 }
+
+// Cut returns where a line too long to hold whole may be cut, so that its
+// pieces, masked one by one, mask as the whole line would: at most
+// len(b) minus the longest form's length less one, and never inside an
+// occurrence of a form. 0 means no such place: hold more of the line.
+func (s *Set) Cut(b []byte) int {
+	if s == nil {
+		return len(b)
+	}
+	s.mu.RLock()
+	blist, longest := s.blist, s.longest
+	s.mu.RUnlock()
+	if longest == 0 {
+		return len(b)
+	}
+	cut := len(b) - (longest - 1)
+	// An occurrence across the cut moves it to where the occurrence
+	// starts; Index finds the earliest, so overlapping occurrences (a
+	// value repeated) move it a form's length at a time.
+	for moved := true; moved && cut > 0; {
+		moved = false
+		for _, f := range blist {
+			from := max(cut-len(f)+1, 0)
+			to := min(cut+len(f)-1, len(b))
+			if from >= to {
+				continue
+			}
+			if i := bytes.Index(b[from:to], f); i >= 0 {
+				cut, moved = from+i, true
+			}
+		}
+	}
+	return max(cut, 0)
+}
+
+// Error returns err with its text masked; errors.Is and errors.As see err.
+func (s *Set) Error(err error) error {
+	if err == nil || s == nil {
+		return err
+	}
+	return &maskedError{err: err, masks: s}
+}
+
+type maskedError struct {
+	err   error
+	masks *Set
+}
+
+func (e *maskedError) Error() string { return e.masks.Mask(e.err.Error()) }
+func (e *maskedError) Unwrap() error { return e.err }
 
 // Empty reports whether nothing is masked.
 func (s *Set) Empty() bool {

@@ -3,7 +3,7 @@ package mask
 import "bytes"
 
 // MaxLine is the longest line held back waiting for its newline; a longer
-// one is passed on in pieces of this size.
+// one is passed on in pieces (see LineWriter.Cut).
 const MaxLine = 1 << 20
 
 // LineWriter hands complete lines (without the newline) to a function, so
@@ -18,27 +18,37 @@ type LineWriter struct {
 	// needs nothing done to it, and one look at a block is far cheaper
 	// than one per line.
 	Block func(lines []byte) bool
+	// Cut, when set, chooses how much of a line held past MaxLine is
+	// passed on now as a piece (newline false): 0 holds it all until it
+	// is twice as long, and so on. Without it the pieces are MaxLine
+	// long.
+	Cut func(held []byte) int
+	// maxLine is MaxLine, smaller in tests.
+	maxLine int
+	// limit is the length at which the held line is cut next.
+	limit int
+	// partial is set once a piece of the current line was passed on.
+	partial bool
 }
 
 // NewLineWriter returns a writer calling fn for each line.
 func NewLineWriter(fn func(line []byte, newline bool)) *LineWriter {
-	return &LineWriter{line: fn}
+	return &LineWriter{line: fn, maxLine: MaxLine, limit: MaxLine}
 }
 
 // Write implements io.Writer.
 func (w *LineWriter) Write(p []byte) (int, error) {
 	n := len(p)
 	if w.Block != nil {
-		// Finish the line held back, then offer the whole lines after it.
-		if len(w.buf) > 0 {
+		// Finish the line begun earlier, then offer the whole lines after it.
+		if len(w.buf) > 0 || w.partial {
 			i := bytes.IndexByte(p, '\n')
 			if i < 0 {
 				w.hold(p)
 				return n, nil
 			}
 			w.buf = append(w.buf, p[:i]...)
-			w.line(w.buf, true)
-			w.buf = w.buf[:0]
+			w.end(w.buf)
 			p = p[i+1:]
 		}
 		if last := bytes.LastIndexByte(p, '\n'); last >= 0 && w.Block(p[:last+1]) {
@@ -53,22 +63,36 @@ func (w *LineWriter) Write(p []byte) (int, error) {
 		}
 		if len(w.buf) > 0 {
 			w.buf = append(w.buf, p[:i]...)
-			w.line(w.buf, true)
-			w.buf = w.buf[:0]
+			w.end(w.buf)
 		} else {
-			w.line(p[:i], true)
+			w.end(p[:i])
 		}
 		p = p[i+1:]
 	}
 	return n, nil
 }
 
-// hold keeps a partial line, passing on pieces of MaxLine.
+// end passes on the last of a line, with its newline.
+func (w *LineWriter) end(last []byte) {
+	w.line(last, true)
+	w.buf, w.partial, w.limit = w.buf[:0], false, w.maxLine
+}
+
+// hold keeps a partial line, passing on pieces once it reaches the limit.
 func (w *LineWriter) hold(p []byte) {
 	w.buf = append(w.buf, p...)
-	for len(w.buf) >= MaxLine {
-		w.line(w.buf[:MaxLine], false)
-		w.buf = append(w.buf[:0], w.buf[MaxLine:]...)
+	for len(w.buf) >= w.limit {
+		n := w.maxLine
+		if w.Cut != nil {
+			n = min(w.Cut(w.buf), len(w.buf))
+		}
+		if n <= 0 {
+			w.limit = 2 * len(w.buf)
+			return
+		}
+		w.line(w.buf[:n], false)
+		w.partial, w.limit = true, w.maxLine
+		w.buf = append(w.buf[:0], w.buf[n:]...)
 	}
 }
 
@@ -76,7 +100,7 @@ func (w *LineWriter) hold(p []byte) {
 func (w *LineWriter) Close() error {
 	if len(w.buf) > 0 {
 		w.line(w.buf, false)
-		w.buf = w.buf[:0]
 	}
+	w.buf, w.partial, w.limit = w.buf[:0], false, w.maxLine
 	return nil
 }

@@ -20,17 +20,14 @@ var notPackaged = map[string]bool{"go": true}
 // (exec.Command, exec.CommandContext or exec.LookPath with a literal name)
 // that programs.txt does not list, so a fresh machine would lack it.
 func TestProgramsListed(t *testing.T) {
-	listed, err := Programs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	listed := programs(t)
 	have := map[string]bool{}
 	for _, p := range listed {
 		have[p.Name] = true
 	}
 	root := filepath.Join("..", "..")
 	found := map[string]string{}
-	err = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -53,7 +50,7 @@ func TestProgramsListed(t *testing.T) {
 	}
 	for name, where := range found {
 		if !have[name] && !notPackaged[name] {
-			t.Errorf("%s runs %q, which internal/testenv/programs.txt does not list: add it with its Debian package", where, name)
+			t.Errorf("%s runs %q, which scripts/programs.txt does not list: add it with its Debian package", where, name)
 		}
 	}
 }
@@ -104,10 +101,7 @@ func executed(t *testing.T, path string) []string {
 }
 
 func TestProgramsParse(t *testing.T) {
-	ps, err := Programs()
-	if err != nil {
-		t.Fatal(err)
-	}
+	ps := programs(t)
 	seen := map[string]bool{}
 	for _, p := range ps {
 		if p.Package == "" || p.Why == "" {
@@ -123,4 +117,33 @@ func TestProgramsParse(t *testing.T) {
 			t.Errorf("%s missing from programs.txt", must)
 		}
 	}
+}
+
+// Program is one program the tests, demo or benchmarks execute on this
+// machine, and the Debian package that brings it.
+type Program struct {
+	Name, Package, Why string
+}
+
+// programs reads scripts/programs.txt, the one list install-deps.sh
+// installs from.
+func programs(t *testing.T) []Program {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "scripts", "programs.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ps []Program
+	for i, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) < 3 {
+			t.Fatalf("scripts/programs.txt:%d: want PROGRAM PACKAGE WHY, got %q", i+1, line)
+		}
+		ps = append(ps, Program{Name: f[0], Package: f[1], Why: strings.Join(f[2:], " ")})
+	}
+	return ps
 }
