@@ -93,15 +93,7 @@ exec head -c 67108864 -- "$1"
 // replaced, as the running step has it mounted.
 func (c *Controller) Resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ticket, artifactsDir string, masks *mask.Set, out Output) (Result, error) {
 	e, err := c.resume(ctx, sh, b, t, artifactsDir, masks, out)
-	if err == nil {
-		err = e.Wait(ctx)
-	}
-	if err == nil {
-		err = e.Collect(ctx)
-	}
-	e.Destroy(ctx)
-	e.res.Duration = time.Since(e.res.Started)
-	return e.res, err
+	return e.complete(ctx, err)
 }
 
 // resume makes the Execution of a running step from its ticket and takes
@@ -111,6 +103,7 @@ func (c *Controller) resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ti
 		st: Step{Name: t.Name, ReattachWindow: t.Window, ArtifactsDir: artifactsDir, Masks: masks}}
 	e.log = zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", t.Name).Str("container", ContainerName(t.StepID)).Logger()
 	e.res.ID, e.res.WorkDir, e.res.Started = t.StepID, t.WorkDir, t.Started
+	e.sessions0, e.sftp0 = exchanges(sh)
 	home, ok := strings.CutSuffix(t.WorkDir, "/.cuttle/work/"+t.StepID)
 	if !ok || len(t.Key) != wire.LogKeySize || t.Window <= 0 {
 		return e, e.fail(stepErr(sh.String(), ReasonInput, "the ticket of step %s is not one cuttle wrote (work directory %q)", t.StepID, t.WorkDir))
@@ -158,8 +151,7 @@ func (e *Execution) waitResumed(ctx context.Context) error {
 		e.log.Warn().Dur("window", e.st.ReattachWindow).Msg("detached: the step goes on; attach again, or its dead man's switch removes it once the window passes")
 		return context.Cause(ctx)
 	}
-	e.report = e.proc.results()
-	e.res.OutputVariables, e.res.OutputOrder, e.res.ResultMessage = e.report.vars, e.report.order, e.report.result
+	e.takeReport()
 	var ee *transport.ExitError
 	var se *StepError
 	switch {
@@ -170,18 +162,4 @@ func (e *Execution) waitResumed(ctx context.Context) error {
 		e.detached = true // nothing can be cleaned from here
 	}
 	return err
-}
-
-// collectResumed is Collect for a resumed step: it outlives ctx, as the
-// cleanup does.
-func (e *Execution) collectResumed(ctx context.Context, reqs []artifactRequest) error {
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	var aerr error
-	e.res.Artifacts, e.res.CleanupErr, aerr = finish(cctx, e.sh, e.plan, reqs, e.st.ArtifactsDir, false, e.log)
-	e.cleaned = true
-	if aerr != nil {
-		return stepErr(e.sh.String(), ReasonWorkspace, "collecting artifacts: %w", aerr)
-	}
-	return nil
 }

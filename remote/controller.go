@@ -58,12 +58,5 @@ func (c *Controller) Busy(workers []string) map[string]int {
 // a Result whose ExitCode is the script's. Destroy always runs.
 func (c *Controller) Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (Result, error) {
 	e, err := c.Start(ctx, sh, b, st, out)
-	if err == nil {
-		err = e.Wait(ctx)
-	}
-	if err == nil {
-		err = e.Collect(ctx)
-	}
-	e.Destroy(ctx)
-	return e.outcome(err)
+	return e.complete(ctx, err)
 }

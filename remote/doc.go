@@ -31,8 +31,11 @@
 // Controller.Run is Start, Wait, Collect and Destroy in order, stopping at
 // the first error. Controller.Resume (cuttle attach) makes an Execution
 // from a Ticket instead of Start and runs the same Wait, Collect and
-// Destroy, except that when its context ends it detaches: Destroy then
-// leaves the step running for its dead man's switch.
+// Destroy (Execution.complete, for both), except that when its context
+// ends it detaches: Destroy then leaves the step running for its dead
+// man's switch. Before it runs anything of the step's cached bundle it
+// checks it, when it is this cuttle's: a changed one is refused, and the
+// step, which has it mounted, is left to its dead man's switch.
 //
 // A Controller is per process: it holds what steps share (bundle uploads
 // in flight, digests, the busy count per worker). Nothing in this package

@@ -94,19 +94,24 @@ func (e *Execution) Collect(ctx context.Context) error {
 	}
 	e.stopHeartbeat()
 	e.stopHeartbeat = func() {}
-	if e.resumed {
-		return e.fail(e.collectResumed(ctx, reqs))
-	}
 	var fsh Shell = e.sh
 	if e.afterRun != nil {
 		fsh = e.afterRun
 	}
+	fctx := ctx
+	if e.resumed {
+		// Attaching was asked for the step's end: its artifacts and
+		// cleanup outlive ctx, as Destroy does.
+		var cancel context.CancelFunc
+		fctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
+		defer cancel()
+	}
 	var aerr error
-	e.res.Artifacts, e.res.CleanupErr, aerr = finish(ctx, fsh, e.plan, reqs, e.st.ArtifactsDir, e.st.KeepWorkspace, e.log)
+	e.res.Artifacts, e.res.CleanupErr, aerr = finish(fctx, fsh, e.plan, reqs, e.st.ArtifactsDir, e.st.KeepWorkspace, e.log)
 	// The script asked for artifacts: the container ran it.
 	e.cleaned, e.started = true, true
 	if aerr != nil {
-		if ctx.Err() != nil {
+		if !e.resumed && ctx.Err() != nil {
 			return e.fail(context.Cause(ctx))
 		}
 		return e.fail(stepErr(e.sh.String(), ReasonWorkspace, "collecting artifacts: %w", aerr))
@@ -141,6 +146,20 @@ func (e *Execution) Destroy(ctx context.Context) error {
 	e.started, e.res.CleanupErr = cleanup(cctx, sh, e.plan, e.ran && failed, e.st.KeepWorkspace, probe)
 	e.cleaned = true
 	return e.res.CleanupErr
+}
+
+// complete runs the phases after Start (or resume), Wait and Collect,
+// unless an earlier one failed with err, then Destroy, and returns the
+// step's outcome.
+func (e *Execution) complete(ctx context.Context, err error) (Result, error) {
+	if err == nil {
+		err = e.Wait(ctx)
+	}
+	if err == nil {
+		err = e.Collect(ctx)
+	}
+	e.Destroy(ctx)
+	return e.outcome(err)
 }
 
 // dockerCode reports whether code may be docker run's own (125-127).
