@@ -270,17 +270,16 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 	return nil, fmt.Errorf("no worker of pool %s is reachable: %w", s.Pool, errs)
 }
 
-func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
-	res := StepResult{Step: s.Name, Worker: worker, Masks: vars.Masks()}
+// compileStep is the plan of step s of rb on worker, with the run's
+// variables so far: what runOne runs and DryRun prints.
+func (r *Runner) compileStep(rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) (remote.Step, error) {
 	vars, err := stepVariables(rb, s, vars)
 	if err != nil {
-		res.Err = err
-		return res
+		return remote.Step{}, err
 	}
 	st, err := BuildStep(r.Config, StepInput{Step: s, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: r.ArtifactsDir, ReattachWindow: r.ReattachWindow})
 	if err != nil {
-		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
-		return res
+		return st, &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
 	}
 	st.BundleTrust = r.BundleTrust
 	if fanOut {
@@ -289,6 +288,16 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	}
 	if pool := r.Config.Workers[worker].Pool; pool != "" {
 		st.Slots = r.Config.Pools[pool].MaxStepsPerWorker
+	}
+	return st, nil
+}
+
+func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
+	res := StepResult{Step: s.Name, Worker: worker, Masks: vars.Masks()}
+	st, err := r.compileStep(rb, s, worker, vars, fanOut)
+	if err != nil {
+		res.Err = err
+		return res
 	}
 	if pulled.done(worker, st.Image) && st.Pull == remote.PullAlways {
 		st.Pull = remote.PullMissing // pulled earlier in this run

@@ -46,12 +46,13 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		return st, err
 	}
 	vars := in.Vars.Clone()
-	for name, value := range map[string]string{
-		"Octopus.Action.Name": s.Name, "Octopus.Step.Name": s.Name,
-		"Octopus.Machine.Name": in.Worker, "Octopus.Action.Container.Image": st.Image,
+	// In a fixed order: the payload and a dry run are the same each time.
+	for _, kv := range [][2]string{
+		{"Octopus.Action.Name", s.Name}, {"Octopus.Step.Name", s.Name},
+		{"Octopus.Machine.Name", in.Worker}, {"Octopus.Action.Container.Image", st.Image},
 	} {
-		if _, set := vars.Get(name); !set {
-			vars.Set(name, value, false)
+		if _, set := vars.Get(kv[0]); !set {
+			vars.Set(kv[0], kv[1], false)
 		}
 	}
 	st.Variables, st.Masks = vars.List(), vars.Masks()
