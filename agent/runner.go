@@ -78,32 +78,11 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 }
 
 func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs *stepLogs, msgs io.Writer) int {
-	shell := spec.Syntax
-	if shell == "" {
-		shell = "bash"
-	}
-	sh, err := exec.LookPath(shell)
-	if err != nil {
-		hint := ""
-		if shell == "bash" {
-			hint = "; use --syntax sh for a POSIX script, or an image with bash"
-		}
-		fmt.Fprintf(msgs, "cuttle runner: the image has no %s on PATH%s\n", shell, hint)
-		return wire.ExitCodeNoShell
-	}
-	self, err := os.Executable()
+	cmd, shell, err := scriptCommand(spec)
 	if err != nil {
 		fmt.Fprintf(msgs, "cuttle runner: %v\n", err)
 		return wire.ExitCodeNoShell
 	}
-	helpers := filepath.Join(filepath.Dir(self), wire.HelpersSh)
-	args := []string{"-c", `. "$CUTTLE_HELPERS" && . "$CUTTLE_SCRIPT"`}
-	if shell == "bash" {
-		helpers = filepath.Join(filepath.Dir(self), wire.HelpersBash)
-		args = append([]string{"--noprofile", "--norc"}, args...)
-	}
-	args = append(args, "cuttle-step")
-
 	// Variables go to the shell on an inherited pipe (fd 3), read once by
 	// the helpers into memory.
 	varsR, varsW, err := os.Pipe()
@@ -111,34 +90,13 @@ func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs 
 		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
 		return wire.ExitCodeNoShell
 	}
-	cmd := exec.Command(sh, args...)
-	cmd.Dir = spec.WorkDir
-	cmd.Stdin = nil // /dev/null: the payload is not the script's input
-	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	var exited atomic.Bool
-	var pumps []*pump
-	if logs != nil {
-		po, err := newPump(logs.out, &exited)
-		if err == nil {
-			var pe *pump
-			if pe, err = newPump(logs.err, &exited); err == nil {
-				pumps = []*pump{po, pe}
-				cmd.Stdout, cmd.Stderr = po.w, pe.w
-			}
-		}
-		if err != nil {
-			fmt.Fprintf(msgs, "cuttle runner: output pipe: %v\n", err)
-			return wire.ExitCodeNoShell
-		}
-	}
 	cmd.ExtraFiles = []*os.File{varsR}
-	cmd.Env = append(os.Environ(),
-		"CUTTLE_RUNNER="+self,
-		"CUTTLE_HELPERS="+helpers,
-		"CUTTLE_SCRIPT="+filepath.Join(spec.WorkDir, spec.Script),
-		"CUTTLE_VARIABLES_FD=3",
-	)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	var exited atomic.Bool
+	pumps, err := pumpOutput(cmd, logs, &exited)
+	if err != nil {
+		fmt.Fprintf(msgs, "cuttle runner: output pipe: %v\n", err)
+		return wire.ExitCodeNoShell
+	}
 
 	sigs := make(chan os.Signal, 4)
 	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
@@ -170,6 +128,72 @@ func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs 
 		_, _ = varsW.Write(shellLines(payload.Variables))
 		varsW.Close()
 	}()
+	return waitScript(ctx, cmd, sigs)
+}
+
+// scriptCommand is the shell command that sources the helpers and runs
+// the step's script, in its own process group, its output on the
+// runner's. shell is the shell's name.
+func scriptCommand(spec RunnerSpec) (cmd *exec.Cmd, shell string, err error) {
+	shell = spec.Syntax
+	if shell == "" {
+		shell = "bash"
+	}
+	sh, err := exec.LookPath(shell)
+	if err != nil {
+		hint := ""
+		if shell == "bash" {
+			hint = "; use --syntax sh for a POSIX script, or an image with bash"
+		}
+		return nil, shell, fmt.Errorf("the image has no %s on PATH%s", shell, hint)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, shell, err
+	}
+	helpers := filepath.Join(filepath.Dir(self), wire.HelpersSh)
+	args := []string{"-c", `. "$CUTTLE_HELPERS" && . "$CUTTLE_SCRIPT"`}
+	if shell == "bash" {
+		helpers = filepath.Join(filepath.Dir(self), wire.HelpersBash)
+		args = append([]string{"--noprofile", "--norc"}, args...)
+	}
+	args = append(args, "cuttle-step")
+	cmd = exec.Command(sh, args...)
+	cmd.Dir = spec.WorkDir
+	cmd.Stdin = nil // /dev/null: the payload is not the script's input
+	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
+	cmd.Env = append(os.Environ(),
+		"CUTTLE_RUNNER="+self,
+		"CUTTLE_HELPERS="+helpers,
+		"CUTTLE_SCRIPT="+filepath.Join(spec.WorkDir, spec.Script),
+		"CUTTLE_VARIABLES_FD=3",
+	)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd, shell, nil
+}
+
+// pumpOutput sends the script's stdout and stderr through pumps into the
+// step's logs, when it keeps them (nil otherwise).
+func pumpOutput(cmd *exec.Cmd, logs *stepLogs, exited *atomic.Bool) ([]*pump, error) {
+	if logs == nil {
+		return nil, nil
+	}
+	po, err := newPump(logs.out, exited)
+	if err != nil {
+		return nil, err
+	}
+	pe, err := newPump(logs.err, exited)
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = po.w, pe.w
+	return []*pump{po, pe}, nil
+}
+
+// waitScript waits for the started script, forwarding the runner's
+// signals to its process group and killing it when ctx ends, and returns
+// its exit code (128+N for signal N).
+func waitScript(ctx context.Context, cmd *exec.Cmd, sigs <-chan os.Signal) int {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for {

@@ -241,40 +241,14 @@ func (c *Conn) RunPrepared(ctx context.Context, p *Prepared, cmd *Cmd) error {
 		return err
 	}
 	l := c.link()
-	var x *execChannel
-	if p != nil && !p.used {
-		p.used = true
-		<-p.ready
-		if p.err == nil && p.l == l {
-			x = p.x
-		} else if p.x != nil {
-			p.x.ch.Close()
-		}
-	}
-	if x == nil {
-		if x, err = openOn(c, l, openExec); err != nil {
-			return l.wrap(c.target, fmt.Errorf("opening session: %w", err))
-		}
+	x, err := c.session(l, p)
+	if err != nil {
+		return err
 	}
 	defer x.ch.Close()
-	// Run may return before the output copies end (ctx ended, link
-	// lost): from then on they must not touch cmd's writers, which the
-	// caller owns again.
-	gated := *cmd
-	var gates []*gate
-	for _, w := range []*io.Writer{&gated.Stdout, &gated.Stderr} {
-		if *w != nil {
-			g := &gate{w: *w}
-			gates = append(gates, g)
-			*w = g
-		}
-	}
-	defer func() {
-		for _, g := range gates {
-			g.shut()
-		}
-	}()
-	waited, err := x.start(line, &gated)
+	gated, shut := gateWriters(cmd)
+	defer shut()
+	waited, err := x.start(line, gated)
 	if err != nil {
 		return l.wrap(c.target, fmt.Errorf("starting remote command: %w", err))
 	}
@@ -295,6 +269,52 @@ func (c *Conn) RunPrepared(ctx context.Context, p *Prepared, cmd *Cmd) error {
 		}
 		return l.wrap(c.target, io.ErrUnexpectedEOF)
 	}
+	return c.statusErr(l, st)
+}
+
+// session is p's session when it is ready on l, else a new one on l (p's
+// is closed).
+func (c *Conn) session(l *link, p *Prepared) (*execChannel, error) {
+	if p != nil && !p.used {
+		p.used = true
+		<-p.ready
+		if p.err == nil && p.l == l {
+			return p.x, nil
+		}
+		if p.x != nil {
+			p.x.ch.Close()
+		}
+	}
+	x, err := openOn(c, l, openExec)
+	if err != nil {
+		return nil, l.wrap(c.target, fmt.Errorf("opening session: %w", err))
+	}
+	return x, nil
+}
+
+// gateWriters is cmd with its writers behind gates that shut closes: Run
+// may return before the output copies end (ctx ended, link lost), and
+// from then on they must not touch cmd's writers, which the caller owns
+// again.
+func gateWriters(cmd *Cmd) (*Cmd, func()) {
+	gated := *cmd
+	var gates []*gate
+	for _, w := range []*io.Writer{&gated.Stdout, &gated.Stderr} {
+		if *w != nil {
+			g := &gate{w: *w}
+			gates = append(gates, g)
+			*w = g
+		}
+	}
+	return &gated, func() {
+		for _, g := range gates {
+			g.shut()
+		}
+	}
+}
+
+// statusErr is the error a remote command's exit status st on l means.
+func (c *Conn) statusErr(l *link, st exitStatus) error {
 	switch {
 	case st.missing:
 		// The channel closed without a status (x/crypto's
