@@ -10,7 +10,6 @@ import (
 	"os"
 	"runtime"
 	"strings"
-	"sync"
 )
 
 // RunnerFile is the runner's file name inside a bundle directory.
@@ -31,33 +30,24 @@ type Bundle struct {
 	Sums string
 }
 
-var (
-	selfOnce   sync.Once
-	selfBundle Bundle
-	selfErr    error
-)
-
 // Self returns the bundle made of the running cuttle binary, which serves
 // as the runner when it is a static Linux executable. CUTTLE_RUNNER names
-// another binary (e.g. a linux/arm64 build) instead.
+// another binary (e.g. a linux/arm64 build) instead. It hashes the binary
+// at each call: a command calls it once and keeps the Bundle.
 func Self() (Bundle, error) {
-	selfOnce.Do(func() {
-		p := os.Getenv("CUTTLE_RUNNER")
-		arch := os.Getenv("CUTTLE_RUNNER_ARCH")
-		if p == "" {
-			if runtime.GOOS != "linux" {
-				selfErr = fmt.Errorf("this cuttle was built for %s; set CUTTLE_RUNNER to a static linux build of cuttle (make runner)", runtime.GOOS)
-				return
-			}
-			p, selfErr = os.Executable()
-			if selfErr != nil {
-				return
-			}
-			arch = runtime.GOARCH
+	p := os.Getenv("CUTTLE_RUNNER")
+	arch := os.Getenv("CUTTLE_RUNNER_ARCH")
+	if p == "" {
+		if runtime.GOOS != "linux" {
+			return Bundle{}, fmt.Errorf("this cuttle was built for %s; set CUTTLE_RUNNER to a static linux build of cuttle (make runner)", runtime.GOOS)
 		}
-		selfBundle, selfErr = describe(p, arch)
-	})
-	return selfBundle, selfErr
+		var err error
+		if p, err = os.Executable(); err != nil {
+			return Bundle{}, err
+		}
+		arch = runtime.GOARCH
+	}
+	return describe(p, arch)
 }
 
 func describe(p, arch string) (Bundle, error) {
