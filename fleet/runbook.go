@@ -52,7 +52,7 @@ type Runner struct {
 	BundleTrust *remote.BundleTrust
 
 	// dial and run stand in for the network in tests; nil means
-	// transport (jump hosts shared through a HopPool) and remote.Run.
+	// transport (jump hosts shared through a HopPool) and Controller.Run.
 	dial func(ctx context.Context, name string) (WorkerConn, error)
 	run  func(ctx context.Context, sh remote.Shell, b bundle.Bundle, st remote.Step, out remote.Output) (remote.Result, error)
 }

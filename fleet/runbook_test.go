@@ -20,7 +20,7 @@ import (
 )
 
 // fakeConn is a reachable worker. It runs no command itself: the fake
-// step function stands in for remote.Run.
+// step function stands in for remote.Controller.Run.
 type fakeConn struct {
 	name   string
 	closed bool

@@ -31,7 +31,7 @@ func TestStepTimeout(t *testing.T) {
 				if _, ok := ctx.Deadline(); !ok {
 					return remote.Result{}, nil
 				}
-				<-ctx.Done() // as remote.Run returns when its context ends
+				<-ctx.Done() // as Controller.Run returns when its context ends
 				return remote.Result{}, context.Cause(ctx)
 			}}
 			r := f.runner(testConfig())

@@ -34,7 +34,7 @@ type StepInput struct {
 }
 
 // BuildStep turns a runbook step (or `cuttle run`'s flags, which become
-// one) into the plan remote.Run executes.
+// one) into the plan remote.Controller.Run executes.
 func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	s := in.Step
 	st := remote.Step{Name: s.Name, KeepWorkspace: in.KeepWorkspace, ArtifactsDir: filepath.Join(in.ArtifactsDir, remote.DirName(s.Name)),

@@ -55,7 +55,7 @@ type Step struct {
 	External *ExternalRunner
 	// OnTicket, when set, receives the step's ticket once it runs (with a
 	// reattach window): what another controller process needs to attach
-	// to it (Attach).
+	// to it (Controller.Resume).
 	OnTicket func(Ticket)
 	// ReattachWindow, when above zero, arms the dead man's switch: if this
 	// controller is silent that long, the worker removes the step itself.
