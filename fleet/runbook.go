@@ -50,6 +50,9 @@ type Runner struct {
 	// BundleTrust remembers the cached bundles this controller checked
 	// (nil: each step hashes its bundle).
 	BundleTrust *remote.BundleTrust
+	// Runners has the runners for workers of other architectures than
+	// Bundle's (nil: Bundle's only).
+	Runners *bundle.Runners
 
 	// dial and run stand in for the network in tests; nil means
 	// transport (jump hosts shared through a HopPool) and Controller.Run.
@@ -282,6 +285,7 @@ func (r *Runner) compileStep(rb *config.Runbook, s config.RunbookStep, worker st
 		return st, &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
 	}
 	st.BundleTrust = r.BundleTrust
+	st.Runners = r.Runners
 	if fanOut {
 		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
 		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.DirName(worker))

@@ -156,6 +156,9 @@ func (e *Execution) setup() error {
 	if e.prefix, err = stepIDPrefix(e.res.Started); err != nil {
 		return stepErr(e.sh.String(), ReasonWorkspace, "a random step id: %w", err)
 	}
+	// A worker whose architecture this controller recorded gets its own
+	// runner's bundle from the start (Runners).
+	e.b = st.runnerFor(e.sh.String(), st.BundleTrust.arch(e.sh.String()), e.b)
 	e.bref = bundleRef{Digest: e.b.Digest, Sums: e.b.Sums, Known: st.BundleTrust.known(e.sh.String(), e.b.Digest)}
 	e.proc = newOutputProcessor(st.Masks, e.out, e.log)
 	var stdout, stderr io.Writer
@@ -317,8 +320,17 @@ func (e *Execution) prepare(ctx context.Context) error {
 		return &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
 	}
 	if got := wire.ArchOf(facts.Arch); got != e.b.Arch {
-		return stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, e.b.Arch, got, got)
+		if st.Runners == nil {
+			return stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, e.b.Arch, got, got)
+		}
+		b, err := switchRunner(ctx, sh, st, got, &e.facts)
+		if err != nil {
+			return err
+		}
+		e.b, facts = b, e.facts
+		e.plan.BundleDir = facts.BundleDir(b.Digest)
 	}
+	st.BundleTrust.rememberArch(sh.String(), e.b.Arch)
 	if err := e.ctl.readyBundle(ctx, sh, e.b, facts, st.BundleTrust, e.log); err != nil {
 		return err
 	}

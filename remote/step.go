@@ -9,6 +9,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/octopus"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -67,6 +68,10 @@ type Step struct {
 	// BundleTrust, when set, lets a cached bundle this controller hashed
 	// before be checked by its fingerprint (nil: hashed at every step).
 	BundleTrust *BundleTrust
+	// Runners, when set, has the runners for other worker architectures:
+	// a worker whose `uname -m` differs from the bundle given to Run gets
+	// the bundle of its own (and BundleTrust remembers its architecture).
+	Runners *bundle.Runners
 }
 
 // Output is where a step's output goes.
@@ -223,4 +228,16 @@ func lastLine(s string) string {
 		return "no message"
 	}
 	return s
+}
+
+// runnerFor is the bundle for a worker whose architecture this controller
+// recorded (arch), when Runners has it; else b.
+func (st *Step) runnerFor(worker, arch string, b bundle.Bundle) bundle.Bundle {
+	if st.Runners == nil || arch == "" || arch == b.Arch {
+		return b
+	}
+	if nb, err := st.Runners.For(arch); err == nil {
+		return nb
+	}
+	return b
 }

@@ -52,14 +52,14 @@ func newWorkersCmd(io stdio) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		bundle, err := bundle.Self()
+		self, err := bundle.Self()
 		if err != nil {
 			return inputError("%w", err)
 		}
 		var mu sync.Mutex
 		findings := map[string][]remote.Finding{}
 		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
-			f, err := remote.Doctor(ctx, conn, bundle, time.Now())
+			f, err := remote.Doctor(ctx, conn, self, time.Now(), bundle.Available().Platforms()...)
 			if err == nil {
 				steps := fl.Int("steps")
 				if pool := workerPool(cfg, name); pool != "" && cfg.Pools[pool].MaxStepsPerWorker > 0 {
@@ -136,11 +136,11 @@ func newGCCmd(io stdio) *cobra.Command {
 		if err != nil {
 			return inputError("--older-than: %w", err)
 		}
-		bundle, _ := bundle.Self()
+		self, _ := bundle.Self()
 		var mu sync.Mutex
 		lines := map[string][]string{}
 		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
-			removed, failed, kept, err := remote.GC(ctx, conn, age, bundle)
+			removed, failed, kept, err := remote.GC(ctx, conn, age, self)
 			mu.Lock()
 			defer mu.Unlock()
 			for _, r := range removed {

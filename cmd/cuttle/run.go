@@ -129,12 +129,12 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bundle.Self()
+	self, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
 	if fl.Bool("dry-run") {
-		if err := remote.NewController().DryRun(io.Out, worker+" ("+target.String()+")", bundle, st); err != nil {
+		if err := remote.NewController().DryRun(io.Out, worker+" ("+target.String()+")", self, st); err != nil {
 			return inputError("%w", err)
 		}
 		return nil
@@ -155,7 +155,8 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		}
 		defer func() { drop() }()
 		st.BundleTrust = bundleTrust()
-		res, err := remote.NewController().Run(ctx, conn, bundle, st, stepOutput(io, fl))
+		st.Runners = bundle.Available()
+		res, err := remote.NewController().Run(ctx, conn, self, st, stepOutput(io, fl))
 		return res, err, st.Masks
 	})
 }

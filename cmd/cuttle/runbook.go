@@ -79,7 +79,7 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bundle.Self()
+	self, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -87,9 +87,9 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	if err != nil {
 		return inputError("%w", err)
 	}
-	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle, Output: stepOutput(io, fl),
+	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self, Output: stepOutput(io, fl),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
-		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust()}
+		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust(), Runners: bundle.Available()}
 	if fl.Bool("dry-run") {
 		if err := r.DryRun(io.Out, rb, extra); err != nil {
 			return inputError("%w", err)

@@ -49,7 +49,7 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bundle.Self()
+	self, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -83,10 +83,10 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	trust := bundleTrust()
 	s := &serve.Server{Config: cfg, Runbooks: rbs, History: hist, Metrics: metrics, Grace: grace,
 		NewRunner: func(out *os.File) *fleet.Runner {
-			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle,
+			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
-				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: ctl, BundleTrust: trust}
+				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: ctl, BundleTrust: trust, Runners: bundle.Available()}
 		}}
 	ln, err := serve.Listen(ctx, fl.String("listen"))
 	if err != nil {

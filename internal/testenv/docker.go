@@ -240,9 +240,8 @@ func EnsureStaticImage(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	sum := sha256.Sum256(b)
-	ref := StaticImage + ":" + hex.EncodeToString(sum[:])[:12]
-	if exec.CommandContext(ctx, "docker", "image", "inspect", ref).Run() == nil {
+	ref := taggedBy(StaticImage, b)
+	if imagePresent(ctx, ref) {
 		return ref, nil
 	}
 	root, err := os.MkdirTemp("", "cuttle-static-")
@@ -262,4 +261,16 @@ func EnsureStaticImage(ctx context.Context) (string, error) {
 		return "", fmt.Errorf("docker import %s: %v: %s", ref, err, out)
 	}
 	return ref, nil
+}
+
+// taggedBy is repo tagged with the start of content's sha256: an image
+// built from content is built again only when content changes.
+func taggedBy(repo string, content []byte) string {
+	sum := sha256.Sum256(content)
+	return repo + ":" + hex.EncodeToString(sum[:])[:12]
+}
+
+// imagePresent says whether the engine has ref.
+func imagePresent(ctx context.Context, ref string) bool {
+	return exec.CommandContext(ctx, "docker", "image", "inspect", ref).Run() == nil
 }
