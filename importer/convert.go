@@ -350,7 +350,7 @@ func (c *converter) properties(s Step, a Action, st *RunbookStep, warn func(stri
 		}
 	}
 	if f := p["Octopus.Action.EnabledFeatures"]; f != "" {
-		warn("features %s not converted (substitution in files and the like need the packages support of issue 17)", f)
+		warn("features %s not converted", f)
 	}
 	var unknown []string
 	for k := range p {

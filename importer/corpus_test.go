@@ -67,7 +67,9 @@ func TestCorpus(t *testing.T) {
 	for k := range counts.ByType {
 		types = append(types, k)
 	}
-	sort.Slice(types, func(i, j int) bool { return counts.ByType[types[i]] > counts.ByType[types[j]] || counts.ByType[types[i]] == counts.ByType[types[j]] && types[i] < types[j] })
+	sort.Slice(types, func(i, j int) bool {
+		return counts.ByType[types[i]] > counts.ByType[types[j]] || counts.ByType[types[i]] == counts.ByType[types[j]] && types[i] < types[j]
+	})
 	for _, k := range types {
 		t.Logf("  not converted %3d  %s", counts.ByType[k], k)
 	}

@@ -1,10 +1,13 @@
 package importer
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // Result is one process's runbook (nil when no step converted) and its
@@ -90,4 +93,18 @@ func FileName(name string) string {
 		s = "runbook"
 	}
 	return s + ".yaml"
+}
+
+// Marshal writes rb as runbook YAML.
+func Marshal(rb *Runbook) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(rb); err != nil {
+		return nil, fmt.Errorf("runbook %s: %w", rb.Name, err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("runbook %s: %w", rb.Name, err)
+	}
+	return buf.Bytes(), nil
 }
