@@ -42,6 +42,9 @@ type Runner struct {
 	// BundleTrust remembers the cached bundles this controller checked
 	// (nil: each step hashes its bundle).
 	BundleTrust *remote.BundleTrust
+	// Environment is the run's environment: steps whose environments
+	// exclude it are skipped ("": none named).
+	Environment string
 
 	// dial and run stand in for the network in tests; nil means
 	// transport (jump hosts shared through a HopPool) and remote.Run.
@@ -63,9 +66,11 @@ type StepResult struct {
 // Failed reports whether the step failed (cuttle error or non-zero exit).
 func (r StepResult) Failed() bool { return !r.Skipped && (r.Err != nil || r.Result.ExitCode != 0) }
 
-// Run runs rb's steps in order. A failed step makes later steps with
-// condition "success" (the default) skip; "failure" steps run only after a
-// failure, "always" steps always. It returns every step's results; the
+// Run runs rb's steps in order; a step with parallel_with: previous
+// starts together with the step before it. A failed step makes later
+// steps with condition "success" (the default) skip; "failure" steps run
+// only after a failure, "always" steps always. Steps not for the run's
+// Environment are skipped. It returns every step's results; the
 // error gathers the failures, one per worker (a *multierror.Error), their
 // text masked with every value masked in the run.
 //
@@ -107,44 +112,64 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 	pulled := &pullLedger{seen: map[string]bool{}}
 	var results []StepResult
 	failed := false
-	for _, s := range rb.Steps {
-		if !shouldRun(s.Condition, failed) {
-			log.Info().Str("step", s.Name).Str("condition", orDefault(s.Condition, "success")).Msg("step skipped")
-			results = append(results, StepResult{Step: s.Name, Skipped: true})
-			continue
+	for first := 0; first < len(rb.Steps); {
+		// A group: a step and those that start with it (parallel_with:
+		// previous). Conditions are taken as the group starts.
+		end := first + 1
+		for end < len(rb.Steps) && rb.Steps[end].ParallelWith == "previous" {
+			end++
 		}
-		workers, err := r.workersFor(ctx, conns, s)
-		if err != nil {
-			results = append(results, StepResult{Step: s.Name, Err: err, Masks: vars.Masks()})
-			fail(fmt.Errorf("step %s: %w", s.Name, err))
-			failed = true
-			continue
-		}
-		stepResults := make([]StepResult, len(workers))
+		group := rb.Steps[first:end]
+		first = end
+		failedBefore := failed
+		stepResults := make([][]StepResult, len(group))
 		var wg sync.WaitGroup
-		for i, w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				markBusy(w, 1)
-				defer markBusy(w, -1)
-				stepResults[i] = r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
-			}()
+		for g, s := range group {
+			if !s.RunsIn(r.Environment) {
+				log.Info().Str("step", s.Name).Str("environment", r.Environment).Msg("step skipped: not for this environment")
+				stepResults[g] = []StepResult{{Step: s.Name, Skipped: true}}
+				continue
+			}
+			if !shouldRun(s.Condition, failedBefore) {
+				log.Info().Str("step", s.Name).Str("condition", orDefault(s.Condition, "success")).Msg("step skipped")
+				stepResults[g] = []StepResult{{Step: s.Name, Skipped: true}}
+				continue
+			}
+			workers, err := r.workersFor(ctx, conns, s)
+			if err != nil {
+				stepResults[g] = []StepResult{{Step: s.Name, Err: err, Masks: vars.Masks()}}
+				continue
+			}
+			stepResults[g] = make([]StepResult, len(workers))
+			for i, w := range workers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					sem <- struct{}{}
+					defer func() { <-sem }()
+					markBusy(w, 1)
+					defer markBusy(w, -1)
+					stepResults[g][i] = r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
+				}()
+			}
 		}
 		wg.Wait()
-		for _, sr := range stepResults {
-			results = append(results, sr)
-			if sr.Failed() {
-				failed = true
-				if sr.Err != nil {
-					fail(fmt.Errorf("step %s on %s: %w", sr.Step, sr.Worker, sr.Err))
-				} else {
-					fail(fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
+		for _, srs := range stepResults {
+			for _, sr := range srs {
+				results = append(results, sr)
+				if sr.Failed() {
+					failed = true
+					switch {
+					case sr.Worker == "":
+						fail(fmt.Errorf("step %s: %w", sr.Step, sr.Err))
+					case sr.Err != nil:
+						fail(fmt.Errorf("step %s on %s: %w", sr.Step, sr.Worker, sr.Err))
+					default:
+						fail(fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
+					}
 				}
+				vars.setOutputs(sr, len(srs) > 1, log)
 			}
-			vars.setOutputs(sr, len(workers) > 1, log)
 		}
 		if ctx.Err() != nil {
 			break

@@ -31,9 +31,6 @@ func Convert(p *Process, vars *Variables, opt Options) (*Runbook, ProcessReport)
 	c := &converter{opt: opt, vars: vars, names: map[string]bool{}}
 	rep := ProcessReport{File: p.File, Name: p.Name}
 	rb := &Runbook{Name: p.Name, Environments: p.Environments}
-	if len(p.Environments) > 0 {
-		c.needs("environments")
-	}
 	for _, s := range p.Steps {
 		for i, a := range s.Actions {
 			st, sr := c.action(s, i, a)
@@ -133,7 +130,6 @@ func (c *converter) action(s Step, i int, a Action) (*RunbookStep, StepReport) {
 		c.condition(s, st, warn)
 		if s.StartTrigger == "StartWithPrevious" {
 			st.ParallelWith = "previous"
-			c.needs("parallel_with")
 		}
 	}
 	st.Pool = c.pool(s, a, warn)
@@ -142,7 +138,6 @@ func (c *converter) action(s Step, i int, a Action) (*RunbookStep, StepReport) {
 	c.properties(s, a, st, warn)
 	if len(a.Environments) > 0 || len(a.ExcludedEnvironments) > 0 {
 		st.Environments, st.ExcludedEnvironments = a.Environments, a.ExcludedEnvironments
-		c.needs("step environments")
 	}
 	if len(a.Channels) > 0 {
 		warn("channels %s: cuttle has no channels; the step runs on every run", strings.Join(a.Channels, ", "))
@@ -399,7 +394,6 @@ func (c *converter) variables(rb *Runbook, rep *ProcessReport) {
 				}
 				rb.EnvironmentVariables[e][v.Name] = v.Value
 			}
-			c.needs("environment_variables")
 		default:
 			if rb.Variables == nil {
 				rb.Variables = map[string]string{}

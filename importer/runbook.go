@@ -1,17 +1,15 @@
 package importer
 
 // Runbook is the cuttle runbook an import writes. Its YAML names are the
-// runbook loader's (config.Runbook); the fields marked "needs loader
-// support" are written as issues 17 and 18 name them, and Report lists
+// runbook loader's (config.Runbook); packages, marked "needs loader
+// support", are written as issue 17 names them, and the report lists
 // them when a runbook uses them.
 type Runbook struct {
 	Name string `yaml:"name"`
-	// Environments is the runbook's environment filter (needs loader
-	// support).
+	// Environments is the runbook's environment filter.
 	Environments []string          `yaml:"environments,omitempty"`
 	Variables    map[string]string `yaml:"variables,omitempty"`
-	// EnvironmentVariables are values scoped to one environment (needs
-	// loader support).
+	// EnvironmentVariables are values scoped to one environment.
 	EnvironmentVariables map[string]map[string]string `yaml:"environment_variables,omitempty"`
 	SensitiveVariables   map[string]string            `yaml:"sensitive_variables,omitempty"`
 	Steps                []RunbookStep                `yaml:"steps"`
@@ -21,11 +19,9 @@ type Runbook struct {
 type RunbookStep struct {
 	Name string `yaml:"name"`
 	Pool string `yaml:"pool"`
-	// ParallelWith "previous" starts the step with the one before it
-	// (needs loader support).
+	// ParallelWith "previous" starts the step with the one before it.
 	ParallelWith string `yaml:"parallel_with,omitempty"`
-	// Environments and ExcludedEnvironments filter the step (needs
-	// loader support).
+	// Environments and ExcludedEnvironments filter the step.
 	Environments         []string          `yaml:"environments,omitempty"`
 	ExcludedEnvironments []string          `yaml:"excluded_environments,omitempty"`
 	Condition            string            `yaml:"condition,omitempty"`

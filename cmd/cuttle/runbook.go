@@ -54,6 +54,7 @@ func newRunbookCmd(io stdio) *cobra.Command {
 	f.String("report", "", "write a JSON report of every step on every worker")
 	f.Int("max-parallel", 10, "steps running at once from this controller")
 	f.Bool("verbose", false, "show the scripts' verbose lines")
+	f.String("environment", "", "the environment to run in: steps not for it are skipped, its environment_variables apply")
 	run.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
 		return runRunbook(ctx, io, fl, args[0])
 	})
@@ -69,6 +70,9 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	rb, err := config.LoadRunbook(file, cfg)
 	if err != nil {
 		return inputError("%w", err)
+	}
+	if err := rb.ForEnvironment(fl.String("environment")); err != nil {
+		return inputError("runbook %s: %w", file, err)
 	}
 	defaults, err := defaultsFromFlags(fl)
 	if err != nil {
@@ -88,7 +92,7 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	}
 	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle, Output: stepOutput(io, fl),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
-		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust()}
+		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust(), Environment: fl.String("environment")}
 	results, runErr := r.Run(ctx, rb, extra)
 	rep := &report{}
 	code := exitOK
