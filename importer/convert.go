@@ -87,14 +87,14 @@ var syntaxes = map[string]string{"bash": "bash", "sh": "sh", "powershell": "pwsh
 func (c *converter) action(s Step, i int, a Action) (*RunbookStep, StepReport) {
 	sr := StepReport{Name: a.Name, ActionType: a.ActionType, Status: StatusNotConverted}
 	props := a.Properties
+	if sr.ActionType == "" && props["Octopus.Action.Template.Id"] != "" {
+		sr.ActionType = "step template"
+	}
 	switch {
 	case a.Disabled:
 		sr.Reason = "disabled in Octopus"
 		return nil, sr
 	case props["Octopus.Action.Template.Id"] != "":
-		if sr.ActionType == "" {
-			sr.ActionType = "step template"
-		}
 		sr.Reason = fmt.Sprintf("step template %s: its script lives in Octopus's library; paste its body into an Octopus.Script step", props["Octopus.Action.Template.Id"])
 		return nil, sr
 	case a.ActionType != "Octopus.Script":

@@ -164,6 +164,16 @@ func (p *oclParser) name() string {
 	return p.src[start:p.off]
 }
 
+// mapKey reads an unquoted map key: anything up to whitespace, a quote,
+// = or the map's end (Octopus.Action.Package[Acme.Db].Extract).
+func (p *oclParser) mapKey() string {
+	start := p.off
+	for !p.eof() && !isSpace(p.peek()) && p.peek() != '"' && p.peek() != '=' && p.peek() != '}' {
+		p.next()
+	}
+	return p.src[start:p.off]
+}
+
 // body reads attributes and blocks up to EOF, or up to '}' when inner.
 func (p *oclParser) body(inner bool) (Body, error) {
 	var b Body
@@ -331,7 +341,7 @@ func (p *oclParser) mapValue() (Value, error) {
 				return v, err
 			}
 			key = k
-		} else if key = p.name(); key == "" {
+		} else if key = p.mapKey(); key == "" {
 			return v, p.errf(at, "in a map: want a key, got %q", p.peekRune())
 		}
 		if err := p.space(); err != nil {
@@ -355,8 +365,8 @@ func (p *oclParser) mapValue() (Value, error) {
 	}
 }
 
-// quoted reads a "..." string. Escapes: \n \r \t \" \\ \uXXXX
-// \UXXXXXXXX; a backslash before anything else is kept as written.
+// quoted reads a "..." string. Escapes are Octopus's: \n \r \t \" and
+// \\; any other is an error, as in Octopus.
 func (p *oclParser) quoted() (string, error) {
 	at := p.pos()
 	p.next() // "
@@ -365,17 +375,17 @@ func (p *oclParser) quoted() (string, error) {
 		if p.eof() {
 			return "", p.errf(at, "string not closed: add \"")
 		}
+		eat := p.pos()
 		r := p.next()
 		switch r {
 		case '"':
 			return sb.String(), nil
-		case '\n':
+		case '\n', '\r':
 			return "", p.errf(at, "string not closed on its line: add \" (or use a <<-EOT heredoc)")
 		case '\\':
 			if p.eof() {
 				return "", p.errf(at, "string not closed: add \"")
 			}
-			eat := p.pos()
 			switch e := p.next(); e {
 			case 'n':
 				sb.WriteByte('\n')
@@ -385,25 +395,8 @@ func (p *oclParser) quoted() (string, error) {
 				sb.WriteByte('\t')
 			case '"', '\\':
 				sb.WriteRune(e)
-			case 'u', 'U':
-				n := 4
-				if e == 'U' {
-					n = 8
-				}
-				if p.off+n > len(p.src) {
-					return "", p.errf(eat, "\\%c needs %d hex digits", e, n)
-				}
-				code, err := strconv.ParseUint(p.src[p.off:p.off+n], 16, 32)
-				if err != nil || !utf8.ValidRune(rune(code)) {
-					return "", p.errf(eat, "\\%c%s is not a character", e, p.src[p.off:p.off+n])
-				}
-				for range n {
-					p.next()
-				}
-				sb.WriteRune(rune(code))
 			default:
-				sb.WriteByte('\\')
-				sb.WriteRune(e)
+				return "", p.errf(eat, "unknown escape \\%c: OCL has \\n \\r \\t \\\" and \\\\ (write a backslash as \\\\)", e)
 			}
 		default:
 			sb.WriteRune(r)
@@ -412,8 +405,10 @@ func (p *oclParser) quoted() (string, error) {
 }
 
 // heredoc reads <<MARKER or <<-MARKER up to the line holding only
-// MARKER. <<- removes the indentation the content lines share. The
-// content has no final newline: Octopus writes one before the marker.
+// MARKER, as Octopus's OCL does: the content has no final newline, lines
+// are joined with \r\n when they ended so, and <<- removes the
+// indentation the content lines share, but no more than the marker
+// line's.
 func (p *oclParser) heredoc() (string, error) {
 	at := p.pos()
 	p.next()
@@ -423,11 +418,15 @@ func (p *oclParser) heredoc() (string, error) {
 		strip = true
 		p.next()
 	}
-	marker := p.name()
+	start := p.off
+	for !p.eof() && !isSpace(p.peek()) {
+		p.next()
+	}
+	marker := p.src[start:p.off]
 	if marker == "" {
 		return "", p.errf(at, "heredoc needs a marker: <<-EOT")
 	}
-	for !p.eof() && (p.peek() == ' ' || p.peek() == '\t' || p.peek() == '\r') {
+	for !p.eof() && p.peek() != '\n' && isSpace(p.peek()) {
 		p.next()
 	}
 	if p.eof() || p.peek() != '\n' {
@@ -435,6 +434,8 @@ func (p *oclParser) heredoc() (string, error) {
 	}
 	p.next()
 	var lines []string
+	crlf := false
+	endIndent := 0
 	for {
 		if p.eof() {
 			return "", p.errf(at, "heredoc not closed: add a line holding only %s", marker)
@@ -444,9 +445,9 @@ func (p *oclParser) heredoc() (string, error) {
 		if end >= 0 {
 			line = p.src[p.off : p.off+end]
 		}
-		done := strings.TrimSpace(line) == marker
-		if done {
-			// Leave what follows the marker (often a newline) to the body.
+		if strings.TrimSpace(line) == marker {
+			endIndent = leadingSpace(line)
+			// Leave the newline after the marker to the body.
 			for range len(strings.TrimRight(line, " \t\r")) {
 				p.next()
 			}
@@ -458,28 +459,39 @@ func (p *oclParser) heredoc() (string, error) {
 		if end >= 0 {
 			p.next()
 		}
-		lines = append(lines, strings.TrimSuffix(line, "\r"))
+		if strings.HasSuffix(line, "\r") {
+			crlf = true
+			line = strings.TrimSuffix(line, "\r")
+		}
+		lines = append(lines, line)
 	}
-	if strip {
-		indent := -1
+	if strip && len(lines) > 0 {
+		indent := endIndent
 		for _, l := range lines {
-			if strings.TrimSpace(l) == "" {
-				continue
-			}
-			n := len(l) - len(strings.TrimLeft(l, " \t"))
-			if indent < 0 || n < indent {
+			if n := leadingSpace(l); n < len(l) && n < indent {
 				indent = n
 			}
 		}
 		for i, l := range lines {
-			switch {
-			case indent <= 0:
-			case len(l) >= indent:
+			if len(l) <= indent {
+				lines[i] = ""
+			} else {
 				lines[i] = l[indent:]
-			default: // a blank line shorter than the indentation
-				lines[i] = strings.TrimLeft(l, " \t")
 			}
 		}
 	}
-	return strings.Join(lines, "\n"), nil
+	sep := "\n"
+	if crlf {
+		sep = "\r\n"
+	}
+	return strings.Join(lines, sep), nil
+}
+
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f'
+}
+
+// leadingSpace counts the whitespace bytes a line starts with.
+func leadingSpace(l string) int {
+	return len(l) - len(strings.TrimLeft(l, " \t\v\f"))
 }

@@ -25,7 +25,7 @@ func TestParseOCLValues(t *testing.T) {
                 EOF
                 EOT
             Octopus.Action.Script.Syntax = "Bash"
-            "Quoted.Key" = "a\tb\u00e9\\n"
+            "Quoted.Key" = "a\tbé\\n"
         }
         environments = ["staging", "production"]
         is_disabled = false
@@ -82,6 +82,30 @@ func TestParseOCLHeredocPlain(t *testing.T) {
 	}
 }
 
+// TestParseOCLHeredocIndent: <<- removes the indentation the lines share
+// but no more than the marker line's, as Octopus's OCL does; CRLF lines
+// stay CRLF.
+func TestParseOCLHeredocIndent(t *testing.T) {
+	tests := []struct{ name, src, want string }{
+		{"marker less indented keeps the rest", "x = <<-EOT\n        a\n          b\n    EOT\n", "    a\n      b"},
+		{"marker more indented: the lines' indent", "x = <<-EOT\n  a\n    b\n      EOT\n", "a\n  b"},
+		{"blank and short lines become empty", "x = <<-EOT\n    a\n  \n\n    b\n    EOT\n", "a\n\n\nb"},
+		{"crlf", "x = <<-EOT\r\n  a\r\n  b\r\n  EOT\r\n", "a\r\nb"},
+		{"marker at the end of the file", "x = <<EOT\na\nEOT", "a"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b, err := ParseOCL("t.ocl", []byte(tt.src))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := attrString(b, "x"); got != tt.want {
+				t.Errorf("got %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
 func TestParseOCLErrors(t *testing.T) {
 	tests := []struct {
 		name, src string
@@ -94,7 +118,7 @@ func TestParseOCLErrors(t *testing.T) {
 		{"stray brace", "}\n", 1, 1},
 		{"missing equals in map", "p = {\n  A.B \"x\"\n}\n", 2, 7},
 		{"list without comma", "a = [\"x\" \"y\"]\n", 1, 10},
-		{"bad escape", "a = \"\\uZZZZ\"\n", 1, 7},
+		{"unknown escape (Octopus knows none but n r t \" \\)", "a = \"\\u00e9\"\n", 1, 6},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
