@@ -41,10 +41,10 @@ func Convert(p *Process, vars *Variables, opt Options) (*Runbook, ProcessReport)
 		}
 	}
 	c.variables(rb, &rep)
-	rep.Needs = c.need
 	if len(rb.Steps) == 0 {
 		return nil, rep
 	}
+	rep.Needs = Unsupported(rb)
 	return rb, rep
 }
 
@@ -52,17 +52,6 @@ type converter struct {
 	opt   Options
 	vars  *Variables
 	names map[string]bool
-	need  []string
-}
-
-// needs notes a runbook field the loader must support.
-func (c *converter) needs(field string) {
-	for _, n := range c.need {
-		if n == field {
-			return
-		}
-	}
-	c.need = append(c.need, field)
 }
 
 // notConverted says why an action type has no cuttle equivalent.
@@ -121,7 +110,6 @@ func (c *converter) action(s Step, i int, a Action) (*RunbookStep, StepReport) {
 	case "Package":
 		st.Script.File = props["Octopus.Action.Script.ScriptFileName"]
 		st.Script.Package = primaryPackageName(a)
-		c.needs("script.package")
 	default:
 		sr.Reason = fmt.Sprintf("script source %s: cuttle takes scripts inline or from a package", src)
 		return nil, sr
@@ -302,7 +290,6 @@ func (c *converter) packages(a Action, st *RunbookStep, warn func(string, ...any
 		}
 		warn("package %s: Octopus chose its version at release time; set its source: (a local archive, https://...#sha256=, or oci://)", name)
 		st.Packages = append(st.Packages, rp)
-		c.needs("packages")
 	}
 }
 

@@ -79,3 +79,22 @@ func TestEnvName(t *testing.T) {
 		}
 	}
 }
+
+// TestUnsupported: the report's "needs" are exactly the fields the
+// runbook loader (config.Runbook) lacks, found from its yaml names.
+func TestUnsupported(t *testing.T) {
+	plain := &Runbook{Name: "rb", Environments: []string{"prod"}, Steps: []RunbookStep{{Name: "a", Pool: "linux",
+		ParallelWith: "previous", Container: RunbookContainer{Image: "alpine", Feed: "hub"}, Script: RunbookScript{Syntax: "bash", Inline: "true"}}}}
+	if got := Unsupported(plain); len(got) != 0 {
+		t.Errorf("fields the loader reads reported unsupported: %v", got)
+	}
+	f := false
+	withPackage := &Runbook{Name: "rb", Steps: []RunbookStep{{Name: "a", Pool: "linux", Packages: []RunbookPackage{{Name: "Db", Extract: &f}},
+		Container: RunbookContainer{Image: "alpine"}, Script: RunbookScript{Package: "Db", File: "x.sh"}}}}
+	got := strings.Join(Unsupported(withPackage), " ")
+	for _, want := range []string{"steps[].packages", "steps[].script.package"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("Unsupported = %q, want %s in it", got, want)
+		}
+	}
+}

@@ -13,8 +13,8 @@ type ProcessReport struct {
 	Name   string       `json:"name"`
 	Output string       `json:"output,omitempty"`
 	Steps  []StepReport `json:"steps"`
-	// Needs lists the runbook fields the written runbook uses that the
-	// runbook loader must support (issues 17 and 18).
+	// Needs lists the fields the written runbook uses that this build's
+	// runbook loader does not read yet (Unsupported).
 	Needs []string `json:"needs,omitempty"`
 	// Sensitive are the variables to provide through the environment.
 	Sensitive []SensitiveReport `json:"sensitive_variables,omitempty"`

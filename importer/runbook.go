@@ -1,9 +1,9 @@
 package importer
 
 // Runbook is the cuttle runbook an import writes. Its YAML names are the
-// runbook loader's (config.Runbook); packages, marked "needs loader
-// support", are written as issue 17 names them, and the report lists
-// them when a runbook uses them.
+// runbook loader's (config.Runbook), or, for what the loader does not
+// read yet (packages, parameters, retries), the names issues 17 and 18
+// fix; the report lists those a runbook uses (Unsupported).
 type Runbook struct {
 	Name string `yaml:"name"`
 	// Environments is the runbook's environment filter.
