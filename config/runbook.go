@@ -265,6 +265,7 @@ func (rb *Runbook) validate(cfg *Config) error {
 			bad(i, s, "timeout %q: %v", s.Timeout, err)
 		}
 	}
+	rb.checkReferences(bad)
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}

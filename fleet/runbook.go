@@ -42,6 +42,9 @@ type Runner struct {
 	// BundleTrust remembers the cached bundles this controller checked
 	// (nil: each step hashes its bundle).
 	BundleTrust *remote.BundleTrust
+	// Runners has the runners for workers of other architectures than
+	// Bundle's (nil: Bundle's only).
+	Runners *bundle.Runners
 	// Environment is the run's environment: steps whose environments
 	// exclude it are skipped ("": none named).
 	Environment string
@@ -295,6 +298,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		return res
 	}
 	st.BundleTrust = r.BundleTrust
+	st.Runners = r.Runners
 	if fanOut {
 		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
 		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.DirName(worker))
