@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -20,7 +21,12 @@ type Runbook struct {
 	Schedule           string            `yaml:"schedule"`
 	Variables          map[string]string `yaml:"variables"`
 	SensitiveVariables map[string]string `yaml:"sensitive_variables"`
-	Steps              []RunbookStep     `yaml:"steps"`
+	// Environments limits the runbook to these environments (runbook run
+	// --environment); EnvironmentVariables are values for one environment,
+	// taking over the runbook's variables of the same name there.
+	Environments         []string                     `yaml:"environments"`
+	EnvironmentVariables map[string]map[string]string `yaml:"environment_variables"`
+	Steps                []RunbookStep                `yaml:"steps"`
 	// File is where it was read from; Dir is that file's directory.
 	File string `yaml:"-"`
 	Dir  string `yaml:"-"`
@@ -46,6 +52,66 @@ type RunbookStep struct {
 	// RetryDelay is the wait between attempts.
 	Retries    int    `yaml:"retries"`
 	RetryDelay string `yaml:"retry_delay"`
+	// Environments and ExcludedEnvironments filter the step by the run's
+	// --environment: a step they exclude is skipped, as in Octopus.
+	Environments         []string `yaml:"environments"`
+	ExcludedEnvironments []string `yaml:"excluded_environments"`
+	// ParallelWith "previous" starts the step together with the step
+	// before it (Octopus's StartWithPrevious).
+	ParallelWith string `yaml:"parallel_with"`
+}
+
+// RunsIn reports whether the step runs in environment env ("" when the
+// run names none, which only steps without a filter accept).
+func (s RunbookStep) RunsIn(env string) bool {
+	for _, e := range s.ExcludedEnvironments {
+		if strings.EqualFold(e, env) {
+			return false
+		}
+	}
+	if len(s.Environments) == 0 {
+		return env != "" || len(s.ExcludedEnvironments) == 0
+	}
+	for _, e := range s.Environments {
+		if strings.EqualFold(e, env) {
+			return true
+		}
+	}
+	return false
+}
+
+// ForEnvironment checks that the runbook may run in env and puts env's
+// environment_variables over its variables. With no env, a runbook or
+// step limited to environments is refused: name one with --environment.
+func (rb *Runbook) ForEnvironment(env string) error {
+	filtered := len(rb.Environments) > 0
+	for _, s := range rb.Steps {
+		filtered = filtered || len(s.Environments) > 0 || len(s.ExcludedEnvironments) > 0
+	}
+	if env == "" {
+		if filtered {
+			return errors.New("its runbook or steps are limited to environments: name one with --environment")
+		}
+		return nil
+	}
+	if len(rb.Environments) > 0 && !slices.ContainsFunc(rb.Environments, func(e string) bool { return strings.EqualFold(e, env) }) {
+		return fmt.Errorf("environment %q: the runbook runs only in %s", env, strings.Join(rb.Environments, ", "))
+	}
+	if rb.Variables == nil {
+		rb.Variables = map[string]string{}
+	}
+	if _, ok := rb.Variables["Octopus.Environment.Name"]; !ok {
+		rb.Variables["Octopus.Environment.Name"] = env
+	}
+	for e, vars := range rb.EnvironmentVariables {
+		if !strings.EqualFold(e, env) {
+			continue
+		}
+		for k, v := range vars {
+			rb.Variables[k] = v
+		}
+	}
+	return nil
 }
 
 // Container says which image a step runs in.
@@ -211,6 +277,13 @@ func (rb *Runbook) validate(cfg *Config) error {
 		}
 		if (s.Script.Inline == "") == (s.Script.File == "") {
 			bad(i, s, "script needs exactly one of inline or file")
+		}
+		switch {
+		case s.ParallelWith == "":
+		case s.ParallelWith != "previous":
+			bad(i, s, "parallel_with %q: want previous", s.ParallelWith)
+		case i == 0:
+			bad(i, s, "parallel_with: previous: the first step has no previous step")
 		}
 		if _, err := s.TimeoutDuration(); err != nil {
 			bad(i, s, "timeout %q: %v", s.Timeout, err)

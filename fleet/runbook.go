@@ -54,6 +54,9 @@ type Runner struct {
 	// Runners has the runners for workers of other architectures than
 	// Bundle's (nil: Bundle's only).
 	Runners *bundle.Runners
+	// Environment is the run's environment: steps whose environments
+	// exclude it are skipped ("": none named).
+	Environment string
 
 	// dial and run stand in for the network in tests; nil means
 	// transport (jump hosts shared through a HopPool) and Controller.Run.
@@ -78,9 +81,11 @@ type StepResult struct {
 // Failed reports whether the step failed (cuttle error or non-zero exit).
 func (r StepResult) Failed() bool { return !r.Skipped && (r.Err != nil || r.Result.ExitCode != 0) }
 
-// Run runs rb's steps in order. A failed step makes later steps with
-// condition "success" (the default) skip; "failure" steps run only after a
-// failure, "always" steps always. It returns every step's results; the
+// Run runs rb's steps in order; a step with parallel_with: previous
+// starts together with the step before it. A failed step makes later
+// steps with condition "success" (the default) skip; "failure" steps run
+// only after a failure, "always" steps always. Steps not for the run's
+// Environment are skipped. It returns every step's results; the
 // error gathers the failures, one per worker (a *multierror.Error), their
 // text masked with every value masked in the run.
 //
@@ -112,36 +117,66 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 	pulled := &pullLedger{seen: map[string]bool{}}
 	var results []StepResult
 	failed := false
-	for _, s := range rb.Steps {
-		if !shouldRun(s.Condition, failed) {
-			log.Info().Str("step", s.Name).Str("condition", orDefault(s.Condition, "success")).Msg("step skipped")
-			results = append(results, StepResult{Step: s.Name, Skipped: true})
-			continue
+	for first := 0; first < len(rb.Steps); {
+		// A group: a step and those that start with it (parallel_with:
+		// previous). Conditions are taken as the group starts.
+		end := first + 1
+		for end < len(rb.Steps) && rb.Steps[end].ParallelWith == "previous" {
+			end++
 		}
-		stepVars, err := stepVariables(rb, s, vars)
-		if err == nil {
-			s, err = resolveWhere(r.Config, s, stepVars)
-		}
-		var workers []string
-		if err == nil {
-			workers, err = r.workersFor(ctx, conns, s)
-		}
-		if err != nil {
-			results = append(results, StepResult{Step: s.Name, Err: err, Masks: vars.Masks()})
-			fail(fmt.Errorf("step %s: %w", s.Name, err))
-			failed = true
-			continue
-		}
-		stepResults := r.fanOut(ctx, sem, workers, func(w string) StepResult {
-			return r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
-		})
-		for _, sr := range stepResults {
-			results = append(results, sr)
-			if sr.Failed() {
-				failed = true
-				fail(sr.failure())
+		group := rb.Steps[first:end]
+		first = end
+		failedBefore := failed
+		stepResults := make([][]StepResult, len(group))
+		var wg sync.WaitGroup
+		for g, s := range group {
+			if !s.RunsIn(r.Environment) {
+				log.Info().Str("step", s.Name).Str("environment", r.Environment).Msg("step skipped: not for this environment")
+				stepResults[g] = []StepResult{{Step: s.Name, Skipped: true}}
+				continue
 			}
-			vars.setOutputs(sr, len(workers) > 1, log)
+			if !shouldRun(s.Condition, failedBefore) {
+				log.Info().Str("step", s.Name).Str("condition", orDefault(s.Condition, "success")).Msg("step skipped")
+				stepResults[g] = []StepResult{{Step: s.Name, Skipped: true}}
+				continue
+			}
+			stepVars, err := stepVariables(rb, s, vars)
+			if err == nil {
+				s, err = resolveWhere(r.Config, s, stepVars)
+			}
+			var workers []string
+			if err == nil {
+				workers, err = r.workersFor(ctx, conns, s)
+			}
+			if err != nil {
+				stepResults[g] = []StepResult{{Step: s.Name, Err: err, Masks: vars.Masks()}}
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				stepResults[g] = r.fanOut(ctx, sem, workers, func(w string) StepResult {
+					return r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
+				})
+			}()
+		}
+		wg.Wait()
+		for _, srs := range stepResults {
+			for _, sr := range srs {
+				results = append(results, sr)
+				if sr.Failed() {
+					failed = true
+					switch {
+					case sr.Worker == "":
+						fail(fmt.Errorf("step %s: %w", sr.Step, sr.Err))
+					case sr.Err != nil:
+						fail(fmt.Errorf("step %s on %s: %w", sr.Step, sr.Worker, sr.Err))
+					default:
+						fail(fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
+					}
+				}
+				vars.setOutputs(sr, len(srs) > 1, log)
+			}
 		}
 		if ctx.Err() != nil {
 			break

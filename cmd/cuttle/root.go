@@ -53,7 +53,7 @@ func newRootCmd(io stdio) *cobra.Command {
 		cmd.SetContext(log.WithContext(cmd.Context()))
 		return nil
 	}
-	root.AddCommand(newRunCmd(io), newAttachCmd(io), newRunbookCmd(io), newWorkersCmd(io), newGCCmd(io), newImagesCmd(io), newServeCmd(io), newVersionCmd(io), newSubstituteCmd(io))
+	root.AddCommand(newRunCmd(io), newAttachCmd(io), newRunbookCmd(io), newWorkersCmd(io), newGCCmd(io), newImagesCmd(io), newServeCmd(io), newVersionCmd(io), newSubstituteCmd(io), newImportCmd(io))
 	addCompletions(root)
 	return root
 }

@@ -60,6 +60,7 @@ func newRunbookCmd(io stdio) *cobra.Command {
 	f.Int("max-parallel", 10, "steps running at once from this controller")
 	f.Bool("verbose", false, "show the scripts' verbose lines")
 	f.Bool("dry-run", false, "print each step's plan on each worker it may run on (image, options, mounts, the commands it would run on the worker; secrets masked) and run nothing")
+	f.String("environment", "", "the environment to run in: steps not for it are skipped, its environment_variables apply")
 	run.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
 		return runRunbook(ctx, io, fl, args[0])
 	})
@@ -105,6 +106,9 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	if err != nil {
 		return err
 	}
+	if err := rb.ForEnvironment(fl.String("environment")); err != nil {
+		return inputError("runbook %s: %w", file, err)
+	}
 	defaults, err := defaultsFromFlags(fl)
 	if err != nil {
 		return inputError("%w", err)
@@ -123,7 +127,7 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	}
 	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self, Output: stepOutput(io, fl),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
-		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust(), Runners: bundle.Available()}
+		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust(), Runners: bundle.Available(), Environment: fl.String("environment")}
 	if fl.Bool("dry-run") {
 		if err := r.DryRun(io.Out, rb, extra); err != nil {
 			return inputError("%w", err)
