@@ -63,7 +63,7 @@ func TestDeltaRoundTrip(t *testing.T) {
 		{"empty base", nil, base[:5000], 5000},
 		{"empty next", base, nil, 0},
 		{"both empty", nil, nil, 0},
-		{"insertion shifts everything after it", base, insert, 2 * int64(BlockSizeFor(int64(len(base)))) + 8},
+		{"insertion shifts everything after it", base, insert, 2*int64(BlockSizeFor(int64(len(base)))) + 8},
 		{"one stretch changed", base, changed, 2 * int64(BlockSizeFor(int64(len(base))))},
 		{"appended", base, append(append([]byte{}, base...), "tail"...), int64(BlockSizeFor(int64(len(base)))) + 4},
 		{"truncated mid-block", base, base[:len(base)-777], int64(BlockSizeFor(int64(len(base))))},
