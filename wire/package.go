@@ -67,11 +67,7 @@ const (
 	PackageBase = "package=base " // + sha256, then the signature
 )
 
-// ExitPackageRefused is step-runner's exit code when a package's archive
-// is refused (an entry escaping its directory, over a limit): the step
-// cannot run, the same code cuttle's own failures exit with.
-const ExitPackageRefused = 125
-
-// PackageRefusedPrefix starts step-runner's message about a refused
-// archive, so the controller can tell it from other failures.
-const PackageRefusedPrefix = "cuttle: package refused: "
+// PackageRefused is in step-runner's message (exit code 125) when a
+// package's archive is refused (an entry escaping its directory, over a
+// limit), so the controller can tell it from other failures.
+const PackageRefused = "package refused"
