@@ -38,6 +38,19 @@ type RunbookStep struct {
 	SensitiveVariables map[string]string `yaml:"sensitive_variables"`
 	Condition          string            `yaml:"condition"`
 	Timeout            string            `yaml:"timeout"`
+	Packages           []PackageRef      `yaml:"packages"`
+}
+
+// PackageRef is a package a step references (package packages parses
+// and checks it).
+type PackageRef struct {
+	Name   string `yaml:"name"`
+	Source string `yaml:"source"`
+	// Extract defaults to true.
+	Extract *bool  `yaml:"extract"`
+	ID      string `yaml:"id"`
+	Version string `yaml:"version"`
+	Feed    string `yaml:"feed"`
 }
 
 // Container says which image a step runs in.

@@ -16,6 +16,7 @@ import (
 	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/packages"
 	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/transport"
 )
@@ -42,6 +43,9 @@ type Runner struct {
 	// BundleTrust remembers the cached bundles this controller checked
 	// (nil: each step hashes its bundle).
 	BundleTrust *remote.BundleTrust
+
+	// packages acquires the run's packages on the controller, once each.
+	packages packages.Store
 
 	// dial and run stand in for the network in tests; nil means
 	// transport (jump hosts shared through a HopPool) and remote.Run.
@@ -74,6 +78,7 @@ func (r StepResult) Failed() bool { return !r.Skipped && (r.Err != nil || r.Resu
 // masked value is passed on as sensitive.
 func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) ([]StepResult, error) {
 	log := zerolog.Ctx(ctx)
+	defer r.packages.Close()
 	vars, err := runbookVariables(rb, extra)
 	if err != nil {
 		return nil, err
@@ -270,6 +275,10 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		return res
 	}
 	st.BundleTrust = r.BundleTrust
+	if err := AcquirePackages(ctx, &r.packages, &st); err != nil {
+		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
+		return res
+	}
 	if fanOut {
 		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
 		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.DirName(worker))

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/packages"
 	"github.com/cuttle-sh/cuttle/remote"
 )
 
@@ -129,6 +131,9 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		}
 		st.Script = []byte(text)
 	}
+	if st.Packages, err = packageRefs(s.Packages, in.BaseDir); err != nil {
+		return st, err
+	}
 	st.Syntax = s.Script.Syntax
 	if st.Syntax == "" {
 		st.Syntax = "bash"
@@ -204,4 +209,41 @@ func feedFor(cfg *config.Config, name, image string) (*remote.Feed, error) {
 		return nil, err
 	}
 	return &remote.Feed{Registry: feed.Registry, Username: feed.Username, Password: pw}, nil
+}
+
+// packageRefs checks a step's packages and makes them the plan's; their
+// files are acquired later (AcquirePackages).
+func packageRefs(refs []config.PackageRef, baseDir string) ([]remote.Package, error) {
+	var pkgs []remote.Package
+	seen := map[string]bool{}
+	for _, r := range refs {
+		sp, err := packages.FromRef(r.Name, r.Source, r.Extract, r.ID, r.Version, r.Feed, baseDir)
+		if err != nil {
+			return nil, err
+		}
+		if seen[sp.Name] {
+			return nil, fmt.Errorf("package %s: named twice in one step", sp.Name)
+		}
+		seen[sp.Name] = true
+		pkgs = append(pkgs, remote.Package{Name: sp.Name, ID: sp.ID, Version: sp.Version, Source: sp.Source.String(),
+			FileName: sp.Source.FileName(), Extract: sp.Extract})
+	}
+	return pkgs, nil
+}
+
+// AcquirePackages gets the files of st's packages onto the controller
+// through store (once per source for the store's life).
+func AcquirePackages(ctx context.Context, store *packages.Store, st *remote.Step) error {
+	for i, p := range st.Packages {
+		src, err := packages.ParseSource(p.Source)
+		if err != nil {
+			return err
+		}
+		f, err := store.Acquire(ctx, packages.Spec{Name: p.Name, Source: src})
+		if err != nil {
+			return err
+		}
+		st.Packages[i].Path, st.Packages[i].SHA256, st.Packages[i].Size = f.Path, f.SHA256, f.Size
+	}
+	return nil
 }

@@ -272,3 +272,17 @@ func cmpOr(a, b string) string {
 	}
 	return b
 }
+
+// FromRef makes a spec of a runbook's package entry; a relative local
+// path is taken from baseDir.
+func FromRef(name, source string, extract *bool, id, version, feed, baseDir string) (Spec, error) {
+	src, err := ParseSource(source)
+	if err != nil {
+		return Spec{}, fmt.Errorf("package %s: %w", name, err)
+	}
+	if src.Kind == Local && !filepath.IsAbs(src.Path) && baseDir != "" {
+		src.Path = filepath.Join(baseDir, src.Path)
+	}
+	sp := Spec{Name: name, Source: src, Extract: extract == nil || *extract, ID: id, Version: version, Feed: feed}
+	return sp, sp.Complete()
+}

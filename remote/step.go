@@ -73,6 +73,8 @@ type Step struct {
 	// BundleTrust, when set, lets a cached bundle this controller hashed
 	// before be checked by its fingerprint (nil: hashed at every step).
 	BundleTrust *BundleTrust
+	// Packages are placed in the work directory before the step runs.
+	Packages []Package
 }
 
 // Output is where a step's output goes.
@@ -102,6 +104,8 @@ type Result struct {
 	Artifacts       []Artifact
 	// ResultMessage is what fail_step said.
 	ResultMessage string
+	// Packages says how each of the step's packages reached the worker.
+	Packages []PackageResult
 }
 
 // ScriptName is the script's file name in the work directory.
@@ -319,6 +323,11 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 			// pulls or builds, and the worker removes it if this controller
 			// vanishes.
 			stopHeartbeat = startHeartbeat(ctx, sh, plan, st.ReattachWindow, false, log)
+		}
+		if len(st.Packages) > 0 {
+			if payload, err = withPackages(ctx, sh, &st, &res, facts, b, logKey); err != nil {
+				return res, err
+			}
 		}
 		if st.External != nil {
 			// Calamari reads the script from the work directory; cuttle's own

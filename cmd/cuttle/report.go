@@ -29,6 +29,18 @@ type stepReport struct {
 	CleanupError    string            `json:"cleanup_error,omitempty"`
 	ResultMessage   string            `json:"result_message,omitempty"`
 	Skipped         bool              `json:"skipped,omitempty"`
+	Packages        []packageReport   `json:"packages,omitempty"`
+}
+
+// packageReport says how one of the step's packages reached the worker.
+type packageReport struct {
+	Name      string `json:"name"`
+	ID        string `json:"id"`
+	Version   string `json:"version"`
+	SHA256    string `json:"sha256"`
+	BytesSent int64  `json:"bytes_sent"`
+	Cached    bool   `json:"cached"`
+	Delta     bool   `json:"delta"`
 }
 
 type artifactReport struct {
@@ -72,6 +84,10 @@ func (sr *stepReport) fill(res remote.Result, masks *mask.Set) {
 		sr.Artifacts = append(sr.Artifacts, artifactReport{Name: masks.Mask(a.Name), Path: masks.Mask(a.Path), Size: a.Size, SHA256: a.SHA256})
 	}
 	sr.ResultMessage = masks.Mask(res.ResultMessage)
+	for _, p := range res.Packages {
+		sr.Packages = append(sr.Packages, packageReport{Name: p.Name, ID: p.ID, Version: p.Version, SHA256: p.SHA256,
+			BytesSent: p.BytesSent, Cached: p.Cached, Delta: p.Delta})
+	}
 }
 
 // write replaces path atomically: readers never see half a report.
