@@ -63,7 +63,9 @@ func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Fa
 		}
 		res.Packages = append(res.Packages, r)
 	}
-	st.Variables = append(st.Variables, PackageVariables(st.Packages, facts.WorkDir())...)
+	vars := PackageVariables(st.Packages, facts.WorkDir())
+	st.Variables = append(st.Variables, vars...)
+	st.Script = substitutePackageVariables(st.Script, vars)
 	payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: logKey, Script: st.Script})
 	if err != nil {
 		return nil, stepErr(sh.String(), ReasonInput, "variables: %w", err)
@@ -97,6 +99,21 @@ func PackageVariables(pkgs []Package, workDir string) []wire.Variable {
 		add("Octopus.Action.Package.PackageVersion", pkgs[0].Version)
 	}
 	return vs
+}
+
+// substitutePackageVariables fills in #{NAME} for the package variables,
+// which are known only once the work directory is: the inline script's
+// substitution, before the step ran, left them as they were. Only these
+// exact references are replaced, so nothing else of a script changes.
+func substitutePackageVariables(script []byte, vars []wire.Variable) []byte {
+	if !bytes.Contains(script, []byte("#{Octopus.Action.Package")) {
+		return script
+	}
+	pairs := make([]string, 0, 2*len(vars))
+	for _, v := range vars {
+		pairs = append(pairs, "#{"+v.Name+"}", v.Value)
+	}
+	return []byte(strings.NewReplacer(pairs...).Replace(string(script)))
 }
 
 func archiveExt(name string) string {

@@ -41,3 +41,12 @@ func TestPackageVariables(t *testing.T) {
 		})
 	}
 }
+
+func TestSubstitutePackageVariables(t *testing.T) {
+	vars := PackageVariables([]Package{{Name: "Db", ID: "Acme.Db", Version: "1.0.0", FileName: "Acme.Db.1.0.0.zip", Extract: true}}, "/w")
+	script := `pkg="#{Octopus.Action.Package[Db].ExtractedPath}"; v=#{Octopus.Action.Package.PackageVersion}; #{Other}; #{if X}y#{/if}`
+	want := `pkg="/w/Db"; v=1.0.0; #{Other}; #{if X}y#{/if}`
+	if got := string(substitutePackageVariables([]byte(script), vars)); got != want {
+		t.Errorf("got  %s\nwant %s", got, want)
+	}
+}
