@@ -229,6 +229,7 @@ func packagePutCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio
 	p := packageFlags(fs)
 	base := fs.String("base", "", "the cached version a delta on stdin is against (none: the whole file)")
 	size := fs.Int64("size", 0, "the package file's size")
+	fs.Int64Var(&p.CacheMax, "cache-max-bytes", 0, "trim the package cache to this size afterwards, least recently used first (0: no cap)")
 	if err := parse(fs, args, true); err != nil {
 		return 0, err
 	}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -36,6 +37,8 @@ type PackageSpec struct {
 	Meta    wire.PackageMeta
 	Extract bool
 	Limits  Limits
+	// CacheMax, above zero, caps the cache's size (PackageGC).
+	CacheMax int64
 }
 
 func (p PackageSpec) cacheDir() string { return filepath.Join(p.Home, wire.PackagesDir) }
@@ -156,6 +159,62 @@ func latestOf(cache, id, except string) (sha string, size int64) {
 	return sha, size
 }
 
+// gcMinAge keeps a cache entry that a step used this recently: it may be
+// extracting from it right now.
+const gcMinAge = 10 * time.Minute
+
+// PackageGC removes the least recently used cache entries (a hit or a
+// placement marks an entry used) until the cache holds at most maxBytes,
+// sparing keep and entries used in the last minAge, and temporaries left
+// by an upload that died an hour ago or more. It returns what it removed.
+func PackageGC(cache string, maxBytes int64, keep string, minAge time.Duration) ([]string, error) {
+	entries, err := os.ReadDir(cache)
+	if err != nil {
+		return nil, err
+	}
+	type cached struct {
+		name string
+		size int64
+		used time.Time
+	}
+	var all []cached
+	var total int64
+	var removed []string
+	for _, e := range entries {
+		fi, err := e.Info()
+		if err != nil || !fi.IsDir() {
+			continue
+		}
+		if strings.HasPrefix(e.Name(), ".tmp-") {
+			if time.Since(fi.ModTime()) > time.Hour && os.RemoveAll(filepath.Join(cache, e.Name())) == nil {
+				removed = append(removed, e.Name())
+			}
+			continue
+		}
+		pf, err := os.Stat(filepath.Join(cache, e.Name(), wire.PackageFile))
+		if err != nil || len(e.Name()) != 2*sha256.Size {
+			continue
+		}
+		all = append(all, cached{e.Name(), pf.Size(), fi.ModTime()})
+		total += pf.Size()
+	}
+	sort.Slice(all, func(i, j int) bool { return all[i].used.Before(all[j].used) })
+	for _, c := range all {
+		if total <= maxBytes {
+			break
+		}
+		if c.name == keep || time.Since(c.used) < minAge {
+			continue
+		}
+		if err := removeEntry(filepath.Join(cache, c.name)); err != nil {
+			return removed, err
+		}
+		total -= c.size
+		removed = append(removed, c.name)
+	}
+	return removed, nil
+}
+
 // PackagePut reads the package from in, in full or, with base set, as a
 // delta against the cached entry base; checks its sha256; caches it and
 // places it in the work directory. maxSize bounds what a delta may build.
@@ -180,7 +239,17 @@ func PackagePut(p PackageSpec, base string, maxSize int64, in io.Reader) error {
 			return fmt.Errorf("package %s: placing it in the cache: %w", p.Name, err)
 		}
 	}
-	return place(p)
+	if err := place(p); err != nil {
+		return err
+	}
+	if p.CacheMax > 0 {
+		// The cache only grows here, so here it is trimmed; a failure
+		// costs disk, not the step.
+		if _, err := PackageGC(p.cacheDir(), p.CacheMax, p.SHA256, gcMinAge); err != nil {
+			fmt.Fprintf(os.Stderr, "cuttle: trimming the package cache %s: %v\n", p.cacheDir(), err)
+		}
+	}
+	return nil
 }
 
 // receive writes the package and its meta into dir, checking its sha256.

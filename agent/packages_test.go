@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/cuttle-sh/cuttle/wire"
 )
@@ -222,5 +223,45 @@ func TestPackageSpecCheck(t *testing.T) {
 		if err := PackagePut(p, "", 0, strings.NewReader("")); err == nil {
 			t.Errorf("%+v accepted", p)
 		}
+	}
+}
+
+// TestPackageGC: past the cap, the least recently used entries go first;
+// the one just placed and any used in the last minutes stay.
+func TestPackageGC(t *testing.T) {
+	cache := t.TempDir()
+	now := time.Now()
+	mk := func(name string, size int, used time.Duration) {
+		dir := filepath.Join(cache, name)
+		os.Mkdir(dir, 0o700)
+		os.WriteFile(filepath.Join(dir, wire.PackageFile), make([]byte, size), 0o600)
+		os.Chtimes(dir, now.Add(-used), now.Add(-used))
+	}
+	sha := func(c byte) string { return strings.Repeat(string(c), 64) }
+	mk(sha('a'), 100, 3*time.Hour) // oldest
+	mk(sha('b'), 100, 2*time.Hour)
+	mk(sha('c'), 100, time.Hour)
+	mk(sha('d'), 100, 4*time.Hour) // oldest of all, but the one kept
+	mk(sha('e'), 100, time.Minute) // in use
+	os.Mkdir(filepath.Join(cache, ".tmp-dead"), 0o700)
+	os.Chtimes(filepath.Join(cache, ".tmp-dead"), now.Add(-2*time.Hour), now.Add(-2*time.Hour))
+	os.Mkdir(filepath.Join(cache, ".tmp-live"), 0o700)
+
+	removed, err := PackageGC(cache, 250, sha('d'), 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{".tmp-dead", sha('a'), sha('b'), sha('c')}
+	if strings.Join(removed, " ") != strings.Join(want, " ") {
+		t.Errorf("removed %v, want %v", removed, want)
+	}
+	for _, name := range []string{sha('d'), sha('e'), ".tmp-live"} {
+		if _, err := os.Stat(filepath.Join(cache, name)); err != nil {
+			t.Errorf("%s was removed", name)
+		}
+	}
+	// Under the cap nothing goes.
+	if removed, _ := PackageGC(cache, 1000, "", 0); len(removed) != 0 {
+		t.Errorf("under the cap, removed %v", removed)
 	}
 }

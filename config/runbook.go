@@ -64,11 +64,15 @@ type Container struct {
 	Pull          string   `yaml:"pull"`
 }
 
-// Script is a step's script: inline text or a file beside the runbook.
+// Script is a step's script: inline text, a file beside the runbook, or
+// (with Package) a file inside one of the step's packages, run with
+// Parameters as Octopus's "script file inside a package" is.
 type Script struct {
-	Inline string `yaml:"inline"`
-	File   string `yaml:"file"`
-	Syntax string `yaml:"syntax"`
+	Inline     string `yaml:"inline"`
+	File       string `yaml:"file"`
+	Syntax     string `yaml:"syntax"`
+	Package    string `yaml:"package"`
+	Parameters string `yaml:"parameters"`
 }
 
 // TimeoutDuration parses Timeout ("" is no timeout).
@@ -199,7 +203,10 @@ func (rb *Runbook) validate(cfg *Config) error {
 			}
 		}
 		if (s.Script.Inline == "") == (s.Script.File == "") {
-			bad(i, s, "script needs exactly one of inline or file")
+			bad(i, s, "script needs exactly one of inline or file (with package: a file inside that package)")
+		}
+		if s.Script.Package == "" && s.Script.Parameters != "" {
+			bad(i, s, "script parameters go with a script file inside a package (script.package)")
 		}
 		if _, err := s.TimeoutDuration(); err != nil {
 			bad(i, s, "timeout %q: %v", s.Timeout, err)

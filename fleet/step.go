@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/internal/shellquote"
 	"github.com/cuttle-sh/cuttle/packages"
 	"github.com/cuttle-sh/cuttle/remote"
 )
@@ -113,7 +115,15 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		return st, err
 	}
 
+	if st.Packages, err = packageRefs(s.Packages, in.BaseDir); err != nil {
+		return st, err
+	}
+	st.PackageCacheMax = cmp.Or(cfg.Defaults.PackageCacheMB, 10240) << 20
 	switch {
+	case s.Script.Package != "":
+		if st.Script, err = packageScript(s.Script, st.Packages); err != nil {
+			return st, err
+		}
 	case s.Script.File != "":
 		p := s.Script.File
 		if !filepath.IsAbs(p) {
@@ -130,9 +140,6 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 			return st, err
 		}
 		st.Script = []byte(text)
-	}
-	if st.Packages, err = packageRefs(s.Packages, in.BaseDir); err != nil {
-		return st, err
 	}
 	st.Syntax = s.Script.Syntax
 	if st.Syntax == "" {
@@ -246,4 +253,40 @@ func AcquirePackages(ctx context.Context, store *packages.Store, st *remote.Step
 		st.Packages[i].Path, st.Packages[i].SHA256, st.Packages[i].Size = f.Path, f.SHA256, f.Size
 	}
 	return nil
+}
+
+// packageScript is the step script that runs a script file inside one of
+// the step's (extracted) packages: from the package's directory, with the
+// parameters as its arguments, sourced so that it has the helpers.
+func packageScript(sc config.Script, pkgs []remote.Package) ([]byte, error) {
+	if sc.Inline != "" {
+		return nil, errors.New("script: give package and file, or inline, not both")
+	}
+	found := false
+	for _, p := range pkgs {
+		if p.Name == sc.Package {
+			if !p.Extract {
+				return nil, fmt.Errorf("script.package %s: the package is not extracted (extract: false)", sc.Package)
+			}
+			found = true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("script.package %s: no such package in the step's packages", sc.Package)
+	}
+	file := filepath.ToSlash(filepath.Clean(sc.File))
+	if sc.File == "" || filepath.IsAbs(sc.File) || file == ".." || strings.HasPrefix(file, "../") {
+		return nil, fmt.Errorf("script.file %q: want a path inside package %s", sc.File, sc.Package)
+	}
+	dir, err := shellquote.Join(sc.Package)
+	if err != nil {
+		return nil, err
+	}
+	path, err := shellquote.Join("./" + file)
+	if err != nil {
+		return nil, err
+	}
+	// Parameters are shell words the step's author wrote, as Octopus
+	// appends them to the script's command line.
+	return []byte("cd -- " + dir + " || exit 1\nset -- " + sc.Parameters + "\n. " + path + "\n"), nil
 }

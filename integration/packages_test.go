@@ -268,7 +268,8 @@ func TestPackageZipSlipRefused(t *testing.T) {
 func TestPackagesInRunbook(t *testing.T) {
 	t.Parallel()
 	dir, tok := t.TempDir(), unique(t)
-	writePackage(t, dir, "Acme.Book.3.1.4.tar.gz", []pkgEntry{{name: "hello.txt", body: "hello " + tok + "\n", mode: 0o644}})
+	writePackage(t, dir, "Acme.Book.3.1.4.tar.gz", []pkgEntry{{name: "hello.txt", body: "hello " + tok + "\n", mode: 0o644},
+		{name: "bin/run.sh", body: "echo \"in $(basename \"$PWD\") args=$# [$1] [$2] v=$(get_octopusvariable Octopus.Action.Package.PackageVersion)\"\n", mode: 0o644}})
 	cfg := filepath.Join(dir, "cuttle.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("workers:\n  w1: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
 		env.sshd.Port, workerUser, env.key.PrivateFile, env.sshd.KnownHosts)), 0o600)
@@ -281,12 +282,29 @@ func TestPackagesInRunbook(t *testing.T) {
       - {name: Book, source: Acme.Book.3.1.4.tar.gz}
     script:
       inline: cat "#{Octopus.Action.Package[Book].ExtractedPath}/hello.txt"; echo "v=#{Octopus.Action.Package.PackageVersion}"
+  - name: from-package
+    worker: w1
+    container: {image: `+env.image+`, pull: never}
+    packages:
+      - {name: Book, source: Acme.Book.3.1.4.tar.gz}
+    script: {package: Book, file: bin/run.sh, parameters: "first 'second word'"}
 `), 0o644)
 	r := runCuttle(t, "runbook", "run", rb, "--config", cfg)
 	if r.code != 0 || !strings.Contains(r.stdout, "hello "+tok) || !strings.Contains(r.stdout, "v=3.1.4") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
 	}
-	if p := packageOf(t, r, "Book"); p.ID != "Acme.Book" || p.BytesSent == 0 {
-		t.Errorf("report: %+v", p)
+	if len(r.report.Steps) != 2 {
+		t.Fatalf("report: %s", r.report.Raw)
+	}
+	if p := r.report.Steps[0].Packages; len(p) != 1 || p[0].ID != "Acme.Book" || p[0].BytesSent == 0 {
+		t.Errorf("report, first step: %+v", p)
+	}
+	// The script file inside the package runs from its directory, with
+	// the parameters as its arguments and the helpers at hand.
+	if want := "in Book args=2 [first] [second word] v=3.1.4"; !strings.Contains(r.stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+	}
+	if p := r.report.Steps[1].Packages; len(p) != 1 || !p[0].Cached || p[0].BytesSent != 0 {
+		t.Errorf("report, second step (same package, same worker): %+v", p)
 	}
 }

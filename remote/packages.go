@@ -57,7 +57,7 @@ const maxSignature = 64 << 20
 func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Facts, b bundle.Bundle, logKey []byte) ([]byte, error) {
 	res.Packages = nil
 	for _, p := range st.Packages {
-		r, err := placePackage(ctx, sh, p, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile)
+		r, err := placePackage(ctx, sh, p, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, st.PackageCacheMax)
 		if err != nil {
 			return nil, err
 		}
@@ -132,7 +132,7 @@ func packageArgs(runner, sub string, p Package, facts Facts, extra ...string) []
 // placePackage gets one package into the work directory: from the
 // worker's cache when it holds it (nothing sent), else sent whole or as
 // a delta against the latest version of the same ID it holds.
-func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner string) (PackageResult, error) {
+func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner string, cacheMax int64) (PackageResult, error) {
 	r := PackageResult{Name: p.Name, ID: p.ID, Version: p.Version, SHA256: p.SHA256}
 	var out limitedBuffer
 	out.max = maxSignature
@@ -174,6 +174,9 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	}
 	counted := &countingReader{r: body}
 	tail = &tailBuffer{max: 2048}
+	if cacheMax > 0 {
+		extra = append(extra, "--cache-max-bytes", strconv.FormatInt(cacheMax, 10))
+	}
 	err = sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-put", p, facts, extra...), Stdin: counted, Stderr: tail})
 	r.BytesSent = counted.n
 	if err != nil {

@@ -73,8 +73,10 @@ type Step struct {
 	// BundleTrust, when set, lets a cached bundle this controller hashed
 	// before be checked by its fingerprint (nil: hashed at every step).
 	BundleTrust *BundleTrust
-	// Packages are placed in the work directory before the step runs.
-	Packages []Package
+	// Packages are placed in the work directory before the step runs;
+	// PackageCacheMax caps the worker's package cache (0: no cap).
+	Packages        []Package
+	PackageCacheMax int64
 }
 
 // Output is where a step's output goes.
