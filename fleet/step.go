@@ -115,7 +115,7 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		return st, err
 	}
 
-	if st.Packages, err = packageRefs(s.Packages, in.BaseDir); err != nil {
+	if st.Packages, err = packageRefs(cfg, s.Packages, in.BaseDir); err != nil {
 		return st, err
 	}
 	st.PackageCacheMax = cmp.Or(cfg.Defaults.PackageCacheMB, 10240) << 20
@@ -220,7 +220,7 @@ func feedFor(cfg *config.Config, name, image string) (*remote.Feed, error) {
 
 // packageRefs checks a step's packages and makes them the plan's; their
 // files are acquired later (AcquirePackages).
-func packageRefs(refs []config.PackageRef, baseDir string) ([]remote.Package, error) {
+func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) ([]remote.Package, error) {
 	var pkgs []remote.Package
 	seen := map[string]bool{}
 	for _, r := range refs {
@@ -232,8 +232,15 @@ func packageRefs(refs []config.PackageRef, baseDir string) ([]remote.Package, er
 			return nil, fmt.Errorf("package %s: named twice in one step", sp.Name)
 		}
 		seen[sp.Name] = true
-		pkgs = append(pkgs, remote.Package{Name: sp.Name, ID: sp.ID, Version: sp.Version, Source: sp.Source.String(),
-			FileName: sp.Source.FileName(), Extract: sp.Extract})
+		p := remote.Package{Name: sp.Name, ID: sp.ID, Version: sp.Version, Source: sp.Source.String(),
+			FileName: sp.Source.FileName(), Extract: sp.Extract}
+		if sp.Source.Kind == packages.OCI {
+			// The named feed, or the one whose registry is the source's.
+			if p.Feed, err = feedFor(cfg, sp.Feed, sp.Source.Registry+"/"+sp.Source.Repository); err != nil {
+				return nil, fmt.Errorf("package %s: %w", sp.Name, err)
+			}
+		}
+		pkgs = append(pkgs, p)
 	}
 	return pkgs, nil
 }
@@ -246,11 +253,15 @@ func AcquirePackages(ctx context.Context, store *packages.Store, st *remote.Step
 		if err != nil {
 			return err
 		}
-		f, err := store.Acquire(ctx, packages.Spec{Name: p.Name, Source: src})
+		var a *packages.Auth
+		if p.Feed != nil {
+			a = &packages.Auth{Username: p.Feed.Username, Password: p.Feed.Password}
+		}
+		f, err := store.Acquire(ctx, packages.Spec{Name: p.Name, Source: src}, a)
 		if err != nil {
 			return err
 		}
-		st.Packages[i].Path, st.Packages[i].SHA256, st.Packages[i].Size = f.Path, f.SHA256, f.Size
+		st.Packages[i].Path, st.Packages[i].SHA256, st.Packages[i].Size, st.Packages[i].FileName = f.Path, f.SHA256, f.Size, f.Name
 	}
 	return nil
 }

@@ -15,6 +15,13 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/memory"
+	orasremote "oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
 )
 
 // pkgEntry is one file of a test package.
@@ -71,14 +78,6 @@ func writePackage(t *testing.T, dir, name string, entries []pkgEntry) string {
 	return p
 }
 
-// unique is a random token, so no other test's package is cached already.
-func unique(t *testing.T) string {
-	t.Helper()
-	b := make([]byte, 8)
-	rand.Read(b)
-	return hex.EncodeToString(b)
-}
-
 func fileSHA(t *testing.T, p string) string {
 	t.Helper()
 	b, err := os.ReadFile(p)
@@ -105,7 +104,7 @@ func packageOf(t *testing.T, r result, name string) reportPackage {
 // second run finds them in the worker's cache and sends nothing.
 func TestPackagesExtracted(t *testing.T) {
 	t.Parallel()
-	dir, tok := t.TempDir(), unique(t)
+	dir, tok := t.TempDir(), uniq(t)
 	web := writePackage(t, dir, "Acme.Web.1.2.3.zip", []pkgEntry{
 		{name: "bin/deploy.sh", body: "#!/bin/sh\necho deployed " + tok + "\n", mode: 0o755},
 		{name: "config/app.json", body: `{"token":"` + tok + `"}`, mode: 0o640},
@@ -173,7 +172,7 @@ func fileSize(t *testing.T, p string) int64 {
 // $PWD/NAME.EXT, named by PackageFilePath and PackageFileName.
 func TestPackageNotExtracted(t *testing.T) {
 	t.Parallel()
-	dir, tok := t.TempDir(), unique(t)
+	dir, tok := t.TempDir(), uniq(t)
 	p := writePackage(t, dir, "Acme.Chart.0.9.0.tar.gz", []pkgEntry{{name: "Chart.yaml", body: "name: " + tok + "\n", mode: 0o644}})
 	r := runCuttle(t, append(workerArgs(), "--image", env.image, "--pull", "never", "--package", "Chart="+p+",extract=false",
 		"--inline", `f="$(get_octopusvariable 'Octopus.Action.Package[Chart].PackageFilePath')"
@@ -196,7 +195,7 @@ echo "name=$(get_octopusvariable 'Octopus.Action.Package[Chart].PackageFileName'
 // a small part of it, and the result is the new version exactly.
 func TestPackageDeltaRun(t *testing.T) {
 	t.Parallel()
-	dir, tok := t.TempDir(), unique(t)
+	dir, tok := t.TempDir(), uniq(t)
 	big := make([]byte, 4<<20)
 	rand.Read(big)
 	bigHex := hex.EncodeToString(big) // text: 8 MiB
@@ -234,7 +233,7 @@ func TestPackageZipSlipRefused(t *testing.T) {
 		entries []pkgEntry
 		want    string
 	}{
-		{"zip slip", "Evil.1.0.0.zip", []pkgEntry{{name: "ok.txt", body: "x", mode: 0o644}, {name: "../../escaped-" + unique(t), body: "x", mode: 0o644}}, `".."`},
+		{"zip slip", "Evil.1.0.0.zip", []pkgEntry{{name: "ok.txt", body: "x", mode: 0o644}, {name: "../../escaped-" + uniq(t), body: "x", mode: 0o644}}, `".."`},
 		{"symlink escape", "Evil.1.0.1.tar", []pkgEntry{{name: "l", link: "../../../", mode: 0o777}}, "points outside"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -267,7 +266,7 @@ func TestPackageZipSlipRefused(t *testing.T) {
 // the runbook.
 func TestPackagesInRunbook(t *testing.T) {
 	t.Parallel()
-	dir, tok := t.TempDir(), unique(t)
+	dir, tok := t.TempDir(), uniq(t)
 	writePackage(t, dir, "Acme.Book.3.1.4.tar.gz", []pkgEntry{{name: "hello.txt", body: "hello " + tok + "\n", mode: 0o644},
 		{name: "bin/run.sh", body: "echo \"in $(basename \"$PWD\") args=$# [$1] [$2] v=$(get_octopusvariable Octopus.Action.Package.PackageVersion)\"\n", mode: 0o644}})
 	cfg := filepath.Join(dir, "cuttle.yaml")
@@ -306,5 +305,71 @@ func TestPackagesInRunbook(t *testing.T) {
 	}
 	if p := r.report.Steps[1].Packages; len(p) != 1 || !p[0].Cached || p[0].BytesSent != 0 {
 		t.Errorf("report, second step (same package, same worker): %+v", p)
+	}
+}
+
+// pushArtifact pushes file to the harness registry as an OCI artifact of
+// one layer, as `oras push REF FILE` does, and returns its reference.
+func pushArtifact(t *testing.T, repoName, tag, file string) string {
+	t.Helper()
+	ctx := t.Context()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := memory.New()
+	layer := content.NewDescriptorFromBytes("application/vnd.oci.image.layer.v1.tar", data)
+	layer.Annotations = map[string]string{ocispec.AnnotationTitle: filepath.Base(file)}
+	if err := store.Push(ctx, layer, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := oras.PackManifest(ctx, store, oras.PackManifestVersion1_1, "application/vnd.cuttle.test.package", oras.PackManifestOptions{Layers: []ocispec.Descriptor{layer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Tag(ctx, desc, tag); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := orasremote.NewRepository(env.registry.Addr + "/" + repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	repo.Client = &auth.Client{Credential: auth.StaticCredential(env.registry.Addr, auth.Credential{Username: env.registry.User, Password: env.registry.Password})}
+	if _, err := oras.Copy(ctx, store, tag, repo, tag, oras.DefaultCopyOptions); err != nil {
+		t.Fatal(err)
+	}
+	return "oci://" + env.registry.Addr + "/" + repoName + ":" + tag
+}
+
+// TestPackageFromOCI: an oci:// source is pulled with the credentials of
+// the feed whose registry it is (the password from the environment only),
+// and reaches the step like any package.
+func TestPackageFromOCI(t *testing.T) {
+	t.Parallel()
+	dir, tok := t.TempDir(), uniq(t)
+	file := writePackage(t, dir, "acme-chart.1.4.0.tar.gz", []pkgEntry{{name: "Chart.yaml", body: "name: " + tok + "\n", mode: 0o644}})
+	ref := pushArtifact(t, "charts/acme-chart-"+tok, "1.4.0", file)
+	cfg := filepath.Join(dir, "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("feeds:\n  charts: {registry: %s, username: %s, password_env: CUTTLE_IT_REGISTRY_PW}\n", env.registry.Addr, env.registry.User)), 0o600)
+	args := append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never", "--package", "Chart="+ref,
+		"--inline", `cat "#{Octopus.Action.Package[Chart].ExtractedPath}/Chart.yaml"; echo "id=#{Octopus.Action.Package.PackageId} v=#{Octopus.Action.Package.PackageVersion}"`)
+	r := runWithPassword(t, env.registry.Password, args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "name: "+tok) || !strings.Contains(r.stdout, "id=acme-chart-"+tok+" v=1.4.0") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if p := packageOf(t, r, "Chart"); p.SHA256 != fileSHA(t, file) || p.BytesSent != fileSize(t, file) {
+		t.Errorf("report: %+v", p)
+	}
+	for _, s := range []string{r.stdout, r.stderr, r.report.Raw} {
+		if strings.Contains(s, env.registry.Password) {
+			t.Errorf("the feed's password is in the output or report")
+		}
+	}
+	assertNothingLeft(t, r)
+
+	r = runWithPassword(t, "wrong-password", args...)
+	if r.code != 125 || !strings.Contains(r.stderr, "package Chart") {
+		t.Fatalf("wrong password: exit %d, want 125 naming the package\nstderr: %s", r.code, r.stderr)
 	}
 }

@@ -15,7 +15,10 @@ import (
 
 // File is a package's file on the controller, ready to send.
 type File struct {
-	Path   string
+	Path string
+	// Name is the file's name as its source gives it (for an oci
+	// source, the artifact's title annotation): it selects the format.
+	Name   string
 	SHA256 string
 	Size   int64
 }
@@ -41,43 +44,46 @@ type acquisition struct {
 	err  error
 }
 
-// Acquire returns the file of sp's source, fetching it if needed.
-func (s *Store) Acquire(ctx context.Context, sp Spec) (File, error) {
+// Acquire returns the file of sp's source, fetching it if needed; a is
+// the credentials of an oci source's registry (nil: none).
+func (s *Store) Acquire(ctx context.Context, sp Spec, a *Auth) (File, error) {
 	key := sp.Source.String()
 	s.mu.Lock()
 	if s.files == nil {
 		s.files = map[string]*acquisition{}
 	}
-	a, ok := s.files[key]
+	q, ok := s.files[key]
 	if !ok {
-		a = &acquisition{done: make(chan struct{})}
-		s.files[key] = a
+		q = &acquisition{done: make(chan struct{})}
+		s.files[key] = q
 	}
 	s.mu.Unlock()
 	if ok {
 		select {
-		case <-a.done:
-			return a.file, a.err
+		case <-q.done:
+			return q.file, q.err
 		case <-ctx.Done():
 			return File{}, context.Cause(ctx)
 		}
 	}
-	a.file, a.err = s.acquire(ctx, sp)
-	if a.err != nil {
-		a.err = fmt.Errorf("package %s (%s): %w", sp.Name, sp.Source, a.err)
+	q.file, q.err = s.acquire(ctx, sp, a)
+	if q.err != nil {
+		q.err = fmt.Errorf("package %s (%s): %w", sp.Name, sp.Source, q.err)
 	}
-	close(a.done)
-	return a.file, a.err
+	close(q.done)
+	return q.file, q.err
 }
 
-func (s *Store) acquire(ctx context.Context, sp Spec) (File, error) {
+func (s *Store) acquire(ctx context.Context, sp Spec, a *Auth) (File, error) {
 	switch sp.Source.Kind {
 	case Local:
 		return hashFile(sp.Source.Path)
 	case HTTPS:
 		return s.download(ctx, sp.Source)
+	case OCI:
+		return s.pullOCI(ctx, sp.Source, a)
 	}
-	return File{}, errors.New("oci sources are not supported yet: use a local archive or an https source")
+	return File{}, errors.New("unknown source kind")
 }
 
 // Close removes what the store downloaded into its temporary directory.
@@ -108,7 +114,7 @@ func hashFile(p string) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
-	return File{Path: p, SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
+	return File{Path: p, Name: filepath.Base(p), SHA256: hex.EncodeToString(h.Sum(nil)), Size: n}, nil
 }
 
 // download fetches an https source into the store's directory, keeping it
@@ -120,6 +126,7 @@ func (s *Store) download(ctx context.Context, src Source) (File, error) {
 	}
 	final := filepath.Join(dir, src.SHA256+"-"+src.FileName())
 	if f, err := hashFile(final); err == nil && f.SHA256 == src.SHA256 {
+		f.Name = src.FileName()
 		return f, nil
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, src.URL, nil)
@@ -157,7 +164,7 @@ func (s *Store) download(ctx context.Context, src Source) (File, error) {
 	if err := os.Rename(tmp.Name(), final); err != nil {
 		return File{}, err
 	}
-	return File{Path: final, SHA256: src.SHA256, Size: n}, nil
+	return File{Path: final, Name: src.FileName(), SHA256: src.SHA256, Size: n}, nil
 }
 
 func (s *Store) dir() (string, error) {

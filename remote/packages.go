@@ -35,6 +35,8 @@ type Package struct {
 	Size   int64
 	// Extract is false to place the file unopened, as $PWD/NAME.EXT.
 	Extract bool
+	// Feed holds the credentials for an oci source's registry.
+	Feed *Feed
 }
 
 // PackageResult is what became of one package of a step.
