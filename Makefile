@@ -5,13 +5,41 @@ FUZZTIME ?= 10s
 export PATH := $(PATH):/usr/local/go/bin
 export CGO_ENABLED := 0
 
-.PHONY: build demo test unit integration test-faults test-race fuzz vet deps bench clean
+.PHONY: build runners release demo test unit integration test-faults test-race fuzz vet deps bench clean
 
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
 LDFLAGS  := -X main.version=$(VERSION)
 
-build:
-	$(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cuttle
+# The controller for this machine, carrying the step runners for
+# linux/amd64 and linux/arm64 (cmd/cuttle-runner, embedded compressed).
+build: runners
+	$(GO) build -trimpath -buildvcs=auto -tags embedrunners -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/cuttle
+
+# The step runners alone, for every worker platform (about 1.2 MB each
+# compressed); gzip -n keeps them byte-identical across builds.
+RUNNER_ARCHS := amd64 arm64
+runners:
+	mkdir -p bundle/runners bin
+	for a in $(RUNNER_ARCHS); do \
+	  GOOS=linux GOARCH=$$a $(GO) build -trimpath -ldflags "-s -w" -o bin/cuttle-runner-linux-$$a ./cmd/cuttle-runner || exit 1; \
+	  gzip -9 -n -c bin/cuttle-runner-linux-$$a > bundle/runners/linux-$$a.gz.tmp && mv bundle/runners/linux-$$a.gz.tmp bundle/runners/linux-$$a.gz || exit 1; \
+	done
+
+# Release archives for every controller platform in dist/, with
+# SHA256SUMS: reproducible (same commit, same bytes), version from the tag.
+RELEASE_PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64 windows/amd64 windows/arm64
+release: runners
+	rm -rf dist && mkdir -p dist/stage
+	set -e; mtime=$$(git log -1 --format=%ct); for p in $(RELEASE_PLATFORMS); do \
+	  os=$${p%/*}; arch=$${p#*/}; name=cuttle-$(VERSION)-$$os-$$arch; exe=; ext=tar.gz; \
+	  [ $$os = windows ] && exe=.exe && ext=zip; \
+	  mkdir -p dist/stage/$$name; \
+	  GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -buildvcs=auto -tags embedrunners -ldflags "-s -w $(LDFLAGS)" -o dist/stage/$$name/cuttle$$exe ./cmd/cuttle; \
+	  cp README.md SECURITY.md dist/stage/$$name/; \
+	  $(GO) run ./internal/cmd/release -mtime $$mtime -o dist/$$name.$$ext dist/stage/$$name; \
+	done
+	rm -rf dist/stage
+	cd dist && sha256sum cuttle-* > SHA256SUMS && cat SHA256SUMS
 
 deps:
 	./scripts/install-deps.sh

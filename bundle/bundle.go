@@ -8,9 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"strings"
-	"sync"
 )
 
 // RunnerFile is the runner's file name inside a bundle directory.
@@ -31,59 +29,53 @@ type Bundle struct {
 	Sums string
 }
 
-var (
-	selfOnce   sync.Once
-	selfBundle Bundle
-	selfErr    error
-)
+// machines maps the ELF machines cuttle has runners for to Go's names.
+var machines = map[elf.Machine]string{elf.EM_X86_64: "amd64", elf.EM_AARCH64: "arm64"}
 
-// Self returns the bundle made of the running cuttle binary, which serves
-// as the runner when it is a static Linux executable. CUTTLE_RUNNER names
-// another binary (e.g. a linux/arm64 build) instead.
-func Self() (Bundle, error) {
-	selfOnce.Do(func() {
-		p := os.Getenv("CUTTLE_RUNNER")
-		arch := os.Getenv("CUTTLE_RUNNER_ARCH")
-		if p == "" {
-			if runtime.GOOS != "linux" {
-				selfErr = fmt.Errorf("this cuttle was built for %s; set CUTTLE_RUNNER to a static linux build of cuttle (make runner)", runtime.GOOS)
-				return
-			}
-			p, selfErr = os.Executable()
-			if selfErr != nil {
-				return
-			}
-			arch = runtime.GOARCH
-		}
-		selfBundle, selfErr = describe(p, arch)
-	})
-	return selfBundle, selfErr
+// elfArch is the Linux architecture of the static executable at p.
+func elfArch(p string) (string, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return "", fmt.Errorf("step runner %s: %w", p, err)
+	}
+	defer f.Close()
+	_, arch, err := checkELF(p, f)
+	return arch, err
 }
 
+// checkELF checks that f is a static Linux executable and says for which
+// architecture.
+func checkELF(p string, f io.ReaderAt) (*elf.File, string, error) {
+	e, err := elf.NewFile(f)
+	if err != nil {
+		return nil, "", fmt.Errorf("step runner %s is not a Linux executable: %w", p, err)
+	}
+	for _, prog := range e.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return nil, "", errors.New("step runner " + p + " is dynamically linked, so it would need the image's C library: build cuttle with CGO_ENABLED=0 (make build, or CGO_ENABLED=0 go install)")
+		}
+	}
+	arch, ok := machines[e.Machine]
+	if !ok {
+		return nil, "", fmt.Errorf("step runner %s: unsupported machine %s (cuttle has runners for x86-64 and aarch64)", p, e.Machine)
+	}
+	return e, arch, nil
+}
+
+// describe reads the runner at p (for linux/arch, or what its header
+// says when arch is "") into a Bundle with the helper scripts.
 func describe(p, arch string) (Bundle, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return Bundle{}, fmt.Errorf("step runner %s: %w", p, err)
 	}
 	defer f.Close()
-	e, err := elf.NewFile(f)
+	_, got, err := checkELF(p, f)
 	if err != nil {
-		return Bundle{}, fmt.Errorf("step runner %s is not a Linux executable: %w", p, err)
-	}
-	for _, prog := range e.Progs {
-		if prog.Type == elf.PT_INTERP {
-			return Bundle{}, errors.New("step runner " + p + " is dynamically linked, so it would need the image's C library: build cuttle with CGO_ENABLED=0 (make build)")
-		}
+		return Bundle{}, err
 	}
 	if arch == "" {
-		switch e.Machine {
-		case elf.EM_X86_64:
-			arch = "amd64"
-		case elf.EM_AARCH64:
-			arch = "arm64"
-		default:
-			return Bundle{}, fmt.Errorf("step runner %s: unsupported machine %s", p, e.Machine)
-		}
+		arch = got
 	}
 	h, runner := sha256.New(), sha256.New()
 	if _, err := io.Copy(io.MultiWriter(h, runner), io.NewSectionReader(f, 0, 1<<40)); err != nil {

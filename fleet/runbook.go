@@ -43,6 +43,9 @@ type Runner struct {
 	// BundleTrust remembers the cached bundles this controller checked
 	// (nil: each step hashes its bundle).
 	BundleTrust *remote.BundleTrust
+	// Runners has the runners for workers of other architectures than
+	// Bundle's (nil: Bundle's only).
+	Runners *bundle.Runners
 
 	// packages acquires the run's packages on the controller, once each.
 	packages packages.Store
@@ -275,6 +278,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		return res
 	}
 	st.BundleTrust = r.BundleTrust
+	st.Runners = r.Runners
 	if err := AcquirePackages(ctx, &r.packages, &st); err != nil {
 		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
 		return res

@@ -249,3 +249,24 @@ func bundleSize(f *os.File) int64 {
 	}
 	return 0
 }
+
+// switchRunner is the bundle for a worker of architecture arch, found by
+// the preflight to differ from the one it checked: that bundle is checked
+// here instead (one more command, on this controller's first step on the
+// worker only: BundleTrust then remembers the architecture), and facts
+// say what the check found, for readyBundle.
+func switchRunner(ctx context.Context, sh Shell, st *Step, arch string, facts *Facts) (bundle.Bundle, error) {
+	b, err := st.Runners.For(arch)
+	if err != nil {
+		return b, stepErr(sh.String(), ReasonRunner, "worker is linux/%s: %w", arch, err)
+	}
+	var out bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", checkBundleScript, "sh", facts.BundleDir(b.Digest), b.Sums}, Stdout: &out}); err != nil {
+		return b, stepErr(sh.String(), ReasonUnreachable, "checking the linux/%s bundle: %w", arch, err)
+	}
+	kv := parseKV(out.Bytes())
+	facts.BundleState, facts.BundleFingerprint = kv["bundle"], kv["bundle_fp"]
+	facts.BundlePresent = facts.BundleState == "present"
+	st.BundleTrust.remember(sh.String(), b.Digest, facts.BundleFingerprint)
+	return b, nil
+}

@@ -89,3 +89,14 @@ func (t *BundleTrust) remember(worker, digest, fp string) {
 		os.Remove(f.Name())
 	}
 }
+
+// arch is the Linux architecture recorded for worker, or "".
+func (t *BundleTrust) arch(worker string) string {
+	return t.known(worker, "arch")
+}
+
+// rememberArch records worker's architecture, so that the next step there
+// checks the right runner's bundle in its preflight.
+func (t *BundleTrust) rememberArch(worker, arch string) {
+	t.remember(worker, "arch", arch)
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -28,19 +29,20 @@ type Finding struct {
 	Fix    string `json:"fix,omitempty"`
 }
 
-// Doctor runs the checks on a connected worker.
-func Doctor(ctx context.Context, sh Shell, b bundle.Bundle, controllerNow time.Time) ([]Finding, error) {
+// Doctor runs the checks on a connected worker. platforms lists the
+// runner platforms the controller carries besides b's ("linux/arm64").
+func Doctor(ctx context.Context, sh Shell, b bundle.Bundle, controllerNow time.Time, platforms ...string) ([]Finding, error) {
 	var out bytes.Buffer
 	start := time.Now()
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", doctorScript, "sh", b.Digest}, Stdout: &out}); err != nil {
 		return nil, fmt.Errorf("running checks: %w", err)
 	}
 	rtt := time.Since(start)
-	return Diagnose(parseKV(out.Bytes()), b, controllerNow.Add(rtt/2)), nil
+	return Diagnose(parseKV(out.Bytes()), b, controllerNow.Add(rtt/2), platforms...), nil
 }
 
 // Diagnose turns the doctor script's facts into findings. It is pure.
-func Diagnose(kv map[string]string, b bundle.Bundle, now time.Time) []Finding {
+func Diagnose(kv map[string]string, b bundle.Bundle, now time.Time, platforms ...string) []Finding {
 	var f []Finding
 	add := func(check, status, detail, fix string) {
 		f = append(f, Finding{Check: check, Status: status, Detail: detail, Fix: fix})
@@ -58,10 +60,11 @@ func Diagnose(kv map[string]string, b bundle.Bundle, now time.Time) []Finding {
 			add("docker version", "warn", "docker client "+kv["docker_client"]+" predates 20.10 (no docker run --pull)", "upgrade Docker to 20.10 or later")
 		}
 	}
-	if arch := wire.ArchOf(kv["arch"]); arch == b.Arch {
+	if arch := wire.ArchOf(kv["arch"]); arch == b.Arch || slices.Contains(platforms, "linux/"+arch) {
 		add("arch", "ok", "linux/"+arch, "")
 	} else {
-		add("arch", "fail", "worker is linux/"+arch+", this cuttle's runner is linux/"+b.Arch, "set CUTTLE_RUNNER to a linux/"+arch+" build of cuttle")
+		add("arch", "fail", "worker is linux/"+arch+", and this cuttle carries runners for "+strings.Join(append([]string{"linux/" + b.Arch}, platforms...), " ")+" only",
+			"use a release build or make build (both carry linux/amd64 and linux/arm64), or set CUTTLE_RUNNER to a static linux/"+arch+" build of cuttle")
 	}
 	if kv["home_writable"] != "yes" {
 		add("home", "fail", "no writable home directory ("+kv["home"]+")", "give the SSH user a writable $HOME: cuttle keeps ~/.cuttle there")

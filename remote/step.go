@@ -73,6 +73,10 @@ type Step struct {
 	// BundleTrust, when set, lets a cached bundle this controller hashed
 	// before be checked by its fingerprint (nil: hashed at every step).
 	BundleTrust *BundleTrust
+	// Runners, when set, has the runners for other worker architectures:
+	// a worker whose `uname -m` differs from the bundle given to Run gets
+	// the bundle of its own (and BundleTrust remembers its architecture).
+	Runners *bundle.Runners
 	// Packages are placed in the work directory before the step runs;
 	// PackageCacheMax caps the worker's package cache (0: no cap).
 	Packages        []Package
@@ -195,6 +199,7 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 
 	var plan runPlan
 	var facts Facts
+	b = st.runnerFor(sh.String(), st.BundleTrust.arch(sh.String()), b)
 	bref := bundleRef{Digest: b.Digest, Sums: b.Sums, Known: st.BundleTrust.known(sh.String(), b.Digest)}
 	setPlan := func(f Facts) {
 		facts = f
@@ -315,8 +320,15 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 			return res, &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
 		}
 		if got := wire.ArchOf(facts.Arch); got != b.Arch {
-			return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
+			if st.Runners == nil {
+				return res, stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, b.Arch, got, got)
+			}
+			if b, err = switchRunner(ctx, sh, &st, got, &facts); err != nil {
+				return res, err
+			}
+			plan.BundleDir = facts.BundleDir(b.Digest)
 		}
+		st.BundleTrust.rememberArch(sh.String(), b.Arch)
 		if err := readyBundle(ctx, sh, b, facts, st.BundleTrust, log); err != nil {
 			return res, err
 		}
@@ -563,4 +575,16 @@ func lastLine(s string) string {
 		return "no message"
 	}
 	return s
+}
+
+// runnerFor is the bundle for a worker whose architecture this controller
+// recorded (arch), when Runners has it; else b.
+func (st *Step) runnerFor(worker, arch string, b bundle.Bundle) bundle.Bundle {
+	if st.Runners == nil || arch == "" || arch == b.Arch {
+		return b
+	}
+	if nb, err := st.Runners.For(arch); err == nil {
+		return nb
+	}
+	return b
 }

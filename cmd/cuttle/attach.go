@@ -197,7 +197,7 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 	}
 	// Without a runner of its own (a non-Linux controller without
 	// CUTTLE_RUNNER) this cuttle cannot check the step's bundle.
-	bundle, _ := bundle.Self()
+	self, _ := bundle.Self()
 	artifacts := t.ArtifactsDir
 	if a := fl.String("artifacts"); a != "" || artifacts == "" {
 		artifacts = filepath.Join(orDefault(a, "artifacts"), remote.DirName(t.Name))
@@ -206,7 +206,7 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 		// Filled from the step's masks file and its output: the report
 		// and errors are masked with it as well.
 		masks := mask.NewSet()
-		res, err := remote.Attach(ctx, conn, bundle, t, artifacts, masks, stepOutput(io, fl))
+		res, err := remote.Attach(ctx, conn, self, t, artifacts, masks, stepOutput(io, fl))
 		var se *remote.StepError
 		if err == nil || errors.As(err, &se) && (se.Reason == remote.ReasonWorkspace || se.Reason == remote.ReasonDocker) {
 			os.Remove(path) // the step is over: nothing left to attach to

@@ -52,14 +52,14 @@ func newWorkersCmd(io stdio) *cobra.Command {
 		if err != nil {
 			return err
 		}
-		bundle, err := bundle.Self()
+		self, err := bundle.Self()
 		if err != nil {
 			return inputError("%w", err)
 		}
 		var mu sync.Mutex
 		findings := map[string][]remote.Finding{}
 		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
-			f, err := remote.Doctor(ctx, conn, bundle, time.Now())
+			f, err := remote.Doctor(ctx, conn, self, time.Now(), bundle.Available().Platforms()...)
 			if err == nil {
 				steps := fl.Int("steps")
 				if pool := workerPool(cfg, name); pool != "" && cfg.Pools[pool].MaxStepsPerWorker > 0 {
@@ -127,6 +127,7 @@ func newGCCmd(io stdio) *cobra.Command {
 	f.StringArray("worker", nil, "a worker (repeatable)")
 	f.String("pool", "", "every worker of this pool")
 	f.Duration("older-than", 24*time.Hour, "remove only what is older than this; running steps are never touched")
+	f.Bool("dry-run", false, "list what would be removed, and what is kept and why, removing nothing")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error {
 		cfg, d, names, err := fleetSetup(fl, fl.Strings("worker"))
 		if err != nil {
@@ -136,11 +137,19 @@ func newGCCmd(io stdio) *cobra.Command {
 		if err != nil {
 			return inputError("--older-than: %w", err)
 		}
-		bundle, _ := bundle.Self()
+		self, _ := bundle.Self()
 		var mu sync.Mutex
 		lines := map[string][]string{}
+		dry := fl.Bool("dry-run")
 		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
-			removed, failed, kept, err := remote.GC(ctx, conn, age, bundle)
+			if dry {
+				p, err := remote.GCPlanOn(ctx, conn, age, self.Digest)
+				mu.Lock()
+				defer mu.Unlock()
+				lines[name] = p.Lines()
+				return err
+			}
+			removed, failed, kept, err := remote.GC(ctx, conn, age, self)
 			mu.Lock()
 			defer mu.Unlock()
 			for _, r := range removed {

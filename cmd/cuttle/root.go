@@ -6,11 +6,13 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/spf13/cobra"
 
+	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/printable"
 )
@@ -51,6 +53,7 @@ func newRootCmd(io stdio) *cobra.Command {
 		return nil
 	}
 	root.AddCommand(newRunCmd(io), newAttachCmd(io), newRunbookCmd(io), newWorkersCmd(io), newGCCmd(io), newImagesCmd(io), newServeCmd(io), newVersionCmd(io), newSubstituteCmd(io))
+	addCompletions(root)
 	return root
 }
 
@@ -126,9 +129,9 @@ func versionInfo() (v, commit, goVersion, runners string) {
 	if v == "" {
 		v = "devel"
 	}
-	runners = "none (this controller cannot place its own runner: build one for linux, see the README)"
-	if runtime.GOOS == "linux" {
-		runners = "linux/" + runtime.GOARCH
+	runners = "none (this cuttle cannot place a runner on any worker: use a release build or make build)"
+	if p := bundle.Available().Platforms(); len(p) > 0 {
+		runners = strings.Join(p, " ")
 	}
 	return v, commit, goVersion, runners
 }

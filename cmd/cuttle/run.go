@@ -30,6 +30,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f := cmd.Flags()
 	f.String("worker", "", "worker: a name from the config, or ssh://user@host:port")
 	connectionFlags(f)
+	windowFlag(f)
 	f.String("image", "", "run inside this image")
 	f.String("dockerfile", "", "build the image on the worker from this Dockerfile (no context), cached by content")
 	f.String("dockerfile-url", "", "build the image on the worker from a Git URL, repo.git#ref:subdir, cached by resolved commit")
@@ -130,7 +131,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bundle.Self()
+	self, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -155,7 +156,8 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		}
 		defer func() { drop() }()
 		st.BundleTrust = bundleTrust()
-		res, err := remote.Run(ctx, conn, bundle, st, stepOutput(io, fl))
+		st.Runners = bundle.Available()
+		res, err := remote.Run(ctx, conn, self, st, stepOutput(io, fl))
 		return res, err, st.Masks
 	})
 }

@@ -28,6 +28,11 @@ func connectionFlags(f *pflag.FlagSet) {
 	f.Duration("connect-timeout", 15*time.Second, "bound on TCP connect plus SSH handshake")
 	f.Duration("keepalive", 15*time.Second, "keepalive interval; the worker is declared unreachable after 3 unanswered")
 	f.String("ssh-config", "", "OpenSSH client config for Host aliases, ProxyJump, IdentityFile... (default ~/.ssh/config; none to ignore)")
+	f.String("strict-host-key-checking", "yes", "yes, or accept-new to record the key of a host not yet in known_hosts (a changed key is still refused)")
+}
+
+// windowFlag is --reattach-window, for the commands that run steps.
+func windowFlag(f *pflag.FlagSet) {
 	f.Duration("reattach-window", 5*time.Minute, "a step outlives a lost link this long: the controller reconnects and resumes its output within it, and the worker removes the step itself once its controller has been silent that long (dead man's switch); 0 turns both off")
 	// The window's first name, from when it armed only the dead man's switch.
 	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
@@ -36,7 +41,6 @@ func connectionFlags(f *pflag.FlagSet) {
 		}
 		return pflag.NormalizedName(name)
 	})
-	f.String("strict-host-key-checking", "yes", "yes, or accept-new to record the key of a host not yet in known_hosts (a changed key is still refused)")
 }
 
 func newRunbookCmd(io stdio) *cobra.Command {
@@ -48,6 +52,7 @@ func newRunbookCmd(io stdio) *cobra.Command {
 	}
 	f := run.Flags()
 	connectionFlags(f)
+	windowFlag(f)
 	f.StringArray("var", nil, "a variable NAME=VALUE (repeatable)")
 	f.StringArray("sensitive-var", nil, "a sensitive variable NAME=ENVVAR (repeatable)")
 	f.String("artifacts", "artifacts", "where artifacts land")
@@ -78,7 +83,7 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bundle.Self()
+	self, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -86,9 +91,9 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	if err != nil {
 		return inputError("%w", err)
 	}
-	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle, Output: stepOutput(io, fl),
+	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self, Output: stepOutput(io, fl),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
-		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust()}
+		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust(), Runners: bundle.Available()}
 	results, runErr := r.Run(ctx, rb, extra)
 	rep := &report{}
 	code := exitOK

@@ -26,6 +26,7 @@ func newServeCmd(io stdio) *cobra.Command {
 	}
 	f := cmd.Flags()
 	connectionFlags(f)
+	windowFlag(f)
 	f.String("runbooks", "runbooks", "directory of runbook files (those with a schedule: run)")
 	f.String("state", "", "state directory for run history and logs (default $XDG_STATE_HOME/cuttle or ~/.local/state/cuttle)")
 	f.String("listen", "127.0.0.1:8080", "address of /healthz, /metrics and the status page (port 0 picks one)")
@@ -49,7 +50,7 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
-	bundle, err := bundle.Self()
+	self, err := bundle.Self()
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -80,10 +81,10 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	trust := bundleTrust()
 	s := &serve.Server{Config: cfg, Runbooks: rbs, History: hist, Metrics: metrics, Grace: grace,
 		NewRunner: func(out *os.File) *fleet.Runner {
-			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: bundle,
+			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
-				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: trust}
+				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: trust, Runners: bundle.Available()}
 		}}
 	ln, err := serve.Listen(ctx, fl.String("listen"))
 	if err != nil {
