@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -40,6 +41,14 @@ type Runner struct {
 	// Worker filled in) for `cuttle attach`, and returns the function
 	// that drops it when the step ends.
 	Tickets func(remote.Ticket) (drop func())
+	// Controller is shared by the runs of one process on purpose (cuttle
+	// serve): it counts the steps running on each worker for run_on: one
+	// and shares bundle uploads. Nil means one of the Runner's own.
+	Controller *remote.Controller
+
+	ctlOnce sync.Once
+	// outputMu keeps the fan-out's prefixed lines whole.
+	outputMu sync.Mutex
 	// BundleTrust remembers the cached bundles this controller checked
 	// (nil: each step hashes its bundle).
 	BundleTrust *remote.BundleTrust
@@ -51,7 +60,7 @@ type Runner struct {
 	packages packages.Store
 
 	// dial and run stand in for the network in tests; nil means
-	// transport (jump hosts shared through a HopPool) and remote.Run.
+	// transport (jump hosts shared through a HopPool) and Controller.Run.
 	dial func(ctx context.Context, name string) (WorkerConn, error)
 	run  func(ctx context.Context, sh remote.Shell, b bundle.Bundle, st remote.Step, out remote.Output) (remote.Result, error)
 }
@@ -65,6 +74,9 @@ type StepResult struct {
 	Skipped      bool
 	// Masks are the run's: every value masked in any step of the run.
 	Masks *mask.Set
+	// Attempts are every run of a step that may be retried, in order; the
+	// last is also Result and Err.
+	Attempts []Attempt
 }
 
 // Failed reports whether the step failed (cuttle error or non-zero exit).
@@ -93,17 +105,7 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 		// Workers behind one bastion share one connection to it.
 		hops := &transport.HopPool{}
 		defer hops.Close()
-		dial = func(ctx context.Context, name string) (WorkerConn, error) {
-			t, err := Resolve(r.Config, name, r.Defaults)
-			if err != nil {
-				return nil, err
-			}
-			conn, err := hops.Dial(ctx, t)
-			if err != nil {
-				return nil, err // not a nil *Conn in a non-nil interface
-			}
-			return conn, nil
-		}
+		dial = r.dialThrough(hops)
 	}
 	conns := NewConns(dial)
 	defer conns.Close()
@@ -121,36 +123,28 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 			results = append(results, StepResult{Step: s.Name, Skipped: true})
 			continue
 		}
-		workers, err := r.workersFor(ctx, conns, s)
+		stepVars, err := stepVariables(rb, s, vars)
+		if err == nil {
+			s, err = resolveWhere(r.Config, s, stepVars)
+		}
+		var workers []string
+		if err == nil {
+			workers, err = r.workersFor(ctx, conns, s)
+		}
 		if err != nil {
 			results = append(results, StepResult{Step: s.Name, Err: err, Masks: vars.Masks()})
 			fail(fmt.Errorf("step %s: %w", s.Name, err))
 			failed = true
 			continue
 		}
-		stepResults := make([]StepResult, len(workers))
-		var wg sync.WaitGroup
-		for i, w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				markBusy(w, 1)
-				defer markBusy(w, -1)
-				stepResults[i] = r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
-			}()
-		}
-		wg.Wait()
+		stepResults := r.fanOut(ctx, sem, workers, func(w string) StepResult {
+			return r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
+		})
 		for _, sr := range stepResults {
 			results = append(results, sr)
 			if sr.Failed() {
 				failed = true
-				if sr.Err != nil {
-					fail(fmt.Errorf("step %s on %s: %w", sr.Step, sr.Worker, sr.Err))
-				} else {
-					fail(fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
-				}
+				fail(sr.failure())
 			}
 			vars.setOutputs(sr, len(workers) > 1, log)
 		}
@@ -159,6 +153,49 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 		}
 	}
 	return results, failures
+}
+
+// dialThrough dials workers by name, through hops.
+func (r *Runner) dialThrough(hops *transport.HopPool) func(ctx context.Context, name string) (WorkerConn, error) {
+	return func(ctx context.Context, name string) (WorkerConn, error) {
+		t, err := Resolve(r.Config, name, r.Defaults)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := hops.Dial(ctx, t)
+		if err != nil {
+			return nil, err // not a nil *Conn in a non-nil interface
+		}
+		return conn, nil
+	}
+}
+
+// fanOut runs one step on each of workers at once, at most cap(sem) at a
+// time across the run, and returns the results in workers' order.
+func (r *Runner) fanOut(ctx context.Context, sem chan struct{}, workers []string, one func(worker string) StepResult) []StepResult {
+	results := make([]StepResult, len(workers))
+	var wg sync.WaitGroup
+	for i, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r.controller().MarkBusy(w, 1)
+			defer r.controller().MarkBusy(w, -1)
+			results[i] = one(w)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// failure is a failed step's line in the run's error.
+func (r StepResult) failure() error {
+	if r.Err != nil {
+		return fmt.Errorf("step %s on %s: %w", r.Step, r.Worker, r.Err)
+	}
+	return fmt.Errorf("step %s on %s: script exited with code %d", r.Step, r.Worker, r.Result.ExitCode)
 }
 
 // setOutputs makes a step's output variables variables of the steps after
@@ -194,14 +231,7 @@ func shouldRun(condition string, failed bool) bool {
 }
 
 func runbookVariables(rb *config.Runbook, extra *Variables) (*Variables, error) {
-	var plain, sensitive []string
-	for k, v := range rb.Variables {
-		plain = append(plain, k+"="+v)
-	}
-	for k, env := range rb.SensitiveVariables {
-		sensitive = append(sensitive, k+"="+env)
-	}
-	vars, err := ParseVariables(plain, sensitive)
+	vars, err := variablesFromMaps(rb.Variables, rb.SensitiveVariables)
 	if err != nil {
 		return nil, fmt.Errorf("runbook %s: %w", rb.Name, err)
 	}
@@ -213,17 +243,14 @@ func runbookVariables(rb *config.Runbook, extra *Variables) (*Variables, error) 
 	return vars, nil
 }
 
-// busy counts the steps this controller runs on each worker, for run_on:
-// one's least-busy choice.
-var busy = struct {
-	sync.Mutex
-	n map[string]int
-}{n: map[string]int{}}
-
-func markBusy(worker string, delta int) {
-	busy.Lock()
-	busy.n[worker] += delta
-	busy.Unlock()
+// controller is r.Controller, made on first use when unset.
+func (r *Runner) controller() *remote.Controller {
+	r.ctlOnce.Do(func() {
+		if r.Controller == nil {
+			r.Controller = remote.NewController()
+		}
+	})
+	return r.Controller
 }
 
 // workersFor picks the step's workers: its worker, every worker of its
@@ -240,10 +267,10 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 	if s.RunOn == "all" {
 		return members, nil
 	}
-	busy.Lock()
+	// The least busy first: the steps this controller runs on each.
+	busy := r.controller().Busy(members)
 	order := append([]string(nil), members...)
-	sort.SliceStable(order, func(i, j int) bool { return busy.n[order[i]] < busy.n[order[j]] })
-	busy.Unlock()
+	sort.SliceStable(order, func(i, j int) bool { return busy[order[i]] < busy[order[j]] })
 	var errs error
 	for _, m := range order {
 		if _, err := conns.Get(ctx, m); err == nil {
@@ -255,34 +282,19 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 	return nil, fmt.Errorf("no worker of pool %s is reachable: %w", s.Pool, errs)
 }
 
-func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
-	res := StepResult{Step: s.Name, Worker: worker, Masks: vars.Masks()}
-	if len(s.Variables) > 0 || len(s.SensitiveVariables) > 0 {
-		v := vars.Clone()
-		for k, val := range s.Variables {
-			v.Set(k, val, false)
-		}
-		sv, err := runbookVariables(&config.Runbook{Name: rb.Name, SensitiveVariables: s.SensitiveVariables}, nil)
-		if err != nil {
-			res.Err = err
-			return res
-		}
-		for _, x := range sv.List() {
-			v.Set(x.Name, x.Value, true)
-		}
-		vars = v
+// compileStep is the plan of step s of rb on worker, with the run's
+// variables so far: what runOne runs and DryRun prints.
+func (r *Runner) compileStep(rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) (remote.Step, error) {
+	vars, err := stepVariables(rb, s, vars)
+	if err != nil {
+		return remote.Step{}, err
 	}
 	st, err := BuildStep(r.Config, StepInput{Step: s, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: r.ArtifactsDir, ReattachWindow: r.ReattachWindow})
 	if err != nil {
-		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
-		return res
+		return st, &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
 	}
 	st.BundleTrust = r.BundleTrust
 	st.Runners = r.Runners
-	if err := AcquirePackages(ctx, &r.packages, &st); err != nil {
-		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
-		return res
-	}
 	if fanOut {
 		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
 		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.DirName(worker))
@@ -290,31 +302,70 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	if pool := r.Config.Workers[worker].Pool; pool != "" {
 		st.Slots = r.Config.Pools[pool].MaxStepsPerWorker
 	}
+	return st, nil
+}
+
+func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
+	res := StepResult{Step: s.Name, Worker: worker, Masks: vars.Masks()}
+	stepVars, err := stepVariables(rb, s, vars)
+	if err != nil {
+		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
+		return res
+	}
+	policy, err := retryPolicyOf(s, stepVars)
+	if err != nil {
+		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
+		return res
+	}
+	if policy.retries > 0 {
+		vars = vars.Clone()
+		vars.Set(RetriesVariable, strconv.Itoa(policy.retries), false)
+	}
+	st, err := r.compileStep(rb, s, worker, vars, fanOut)
+	if err != nil {
+		res.Err = err
+		return res
+	}
+	if err := AcquirePackages(ctx, &r.packages, &st); err != nil {
+		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
+		return res
+	}
+	for attempt := 1; ; attempt++ {
+		a := r.attempt(ctx, conns, pulled, s, st, worker, attempt, policy)
+		res.Target, res.Result, res.Err = a.Target, a.Result, a.Err
+		if policy.retries > 0 {
+			res.Attempts = append(res.Attempts, a)
+		}
+		if !policy.again(ctx, a, attempt) {
+			return res
+		}
+		zerolog.Ctx(ctx).Warn().Str("step", s.Name).Str("worker", worker).Int("attempt", attempt).Int("attempts", policy.retries+1).
+			Dur("retry_delay", policy.delay).Msg("attempt failed (" + vars.Masks().Mask(attemptFailure(a)) + "): running the step again in a fresh work directory")
+		if !policy.wait(ctx) {
+			return res
+		}
+	}
+}
+
+// attempt runs the step once on worker. Cleanup runs whatever happens.
+func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, s config.RunbookStep, st remote.Step, worker string, n int, policy retryPolicy) Attempt {
+	var a Attempt
 	if pulled.done(worker, st.Image) && st.Pull == remote.PullAlways {
 		st.Pull = remote.PullMissing // pulled earlier in this run
 	}
 	conn, err := conns.Get(ctx, worker)
 	if err != nil {
-		res.Err = &remote.StepError{Reason: "connect", Err: err}
-		return res
+		a.Err = &remote.StepError{Reason: "connect", Err: err}
+		return a
 	}
-	res.Target = conn.String()
-	if d, _ := s.TimeoutDuration(); d > 0 {
-		var cancel context.CancelFunc
-		cause := r.TimeoutCause
-		if cause == nil {
-			cause = errors.New("step ran past its timeout")
-		}
-		ctx, cancel = context.WithTimeoutCause(ctx, d, cause)
-		defer cancel()
-	}
-	out := r.Output
+	a.Target = conn.String()
+	ctx, cancel := r.stepTimeout(ctx, s)
+	defer cancel()
 	prefix := "[" + s.Name + "@" + worker + "] "
-	po, pe := newPrefixWriter(out.Stdout, prefix), newPrefixWriter(out.Stderr, prefix)
-	out.Stdout, out.Stderr = po, pe
-	if out.Progress != nil && out.Progress != io.Discard {
-		out.Progress = pe
+	if policy.retries > 0 {
+		prefix = "[" + s.Name + "@" + worker + " attempt " + strconv.Itoa(n) + "/" + strconv.Itoa(policy.retries+1) + "] "
 	}
+	out, po, pe := r.prefixedOutput(prefix)
 	if r.Tickets != nil {
 		var drop func()
 		st.OnTicket = func(t remote.Ticket) {
@@ -330,19 +381,44 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	started := time.Now()
 	run := r.run
 	if run == nil {
-		run = remote.Run
+		run = r.controller().Run
 	}
-	res.Result, res.Err = run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
+	a.Result, a.Err = run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
 	po.Close()
 	pe.Close()
-	if res.Result.Duration == 0 {
-		res.Result.Duration = time.Since(started)
+	if a.Result.Duration == 0 {
+		a.Result.Duration = time.Since(started)
 	}
 	var se *remote.StepError
-	if res.Err == nil || !errors.As(res.Err, &se) || se.Reason != remote.ReasonImage {
+	if a.Err == nil || !errors.As(a.Err, &se) || se.Reason != remote.ReasonImage {
 		pulled.mark(worker, st.Image)
 	}
-	return res
+	return a
+}
+
+// stepTimeout bounds ctx by the step's timeout, if it has one.
+func (r *Runner) stepTimeout(ctx context.Context, s config.RunbookStep) (context.Context, context.CancelFunc) {
+	d, _ := s.TimeoutDuration()
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	cause := r.TimeoutCause
+	if cause == nil {
+		cause = errors.New("step ran past its timeout")
+	}
+	return context.WithTimeoutCause(ctx, d, cause)
+}
+
+// prefixedOutput is r.Output with every line prefixed; the caller closes
+// the two writers.
+func (r *Runner) prefixedOutput(prefix string) (out remote.Output, po, pe *prefixWriter) {
+	out = r.Output
+	po, pe = newPrefixWriter(out.Stdout, &r.outputMu, prefix), newPrefixWriter(out.Stderr, &r.outputMu, prefix)
+	out.Stdout, out.Stderr = po, pe
+	if out.Progress != nil && out.Progress != io.Discard {
+		out.Progress = pe
+	}
+	return out, po, pe
 }
 
 // pullLedger remembers which images were pulled on which worker in this
@@ -371,18 +447,17 @@ type prefixWriter struct {
 	lw *mask.LineWriter
 }
 
-var outputMu sync.Mutex
-
-func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
+// newPrefixWriter writes to w under mu, which all writers to w share.
+func newPrefixWriter(w io.Writer, mu *sync.Mutex, prefix string) *prefixWriter {
 	return &prefixWriter{lw: mask.NewLineWriter(func(line []byte, nl bool) {
 		b := make([]byte, 0, len(prefix)+len(line)+1)
 		b = append(append(b, prefix...), line...)
 		if nl {
 			b = append(b, '\n')
 		}
-		outputMu.Lock()
+		mu.Lock()
 		w.Write(b)
-		outputMu.Unlock()
+		mu.Unlock()
 	})}
 }
 

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -54,25 +53,21 @@ type PackageResult struct {
 const maxSignature = 64 << 20
 
 // withPackages places the step's packages in its work directory before
-// it runs, adds their Octopus variables to the step and returns the
-// payload rebuilt with them.
-func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Facts, b bundle.Bundle, logKey []byte) ([]byte, error) {
+// it runs and adds their Octopus variables to the step (the caller
+// rebuilds the payload).
+func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Facts, b bundle.Bundle) error {
 	res.Packages = nil
 	for _, p := range st.Packages {
 		r, err := placePackage(ctx, sh, p, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, st.PackageCacheMax)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		res.Packages = append(res.Packages, r)
 	}
 	vars := PackageVariables(st.Packages, facts.WorkDir())
 	st.Variables = append(st.Variables, vars...)
 	st.Script = substitutePackageVariables(st.Script, vars)
-	payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: logKey, Script: st.Script})
-	if err != nil {
-		return nil, stepErr(sh.String(), ReasonInput, "variables: %w", err)
-	}
-	return payload, nil
+	return nil
 }
 
 // PackageVariables are the variables Octopus gives a step for its

@@ -42,6 +42,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("script", "", "the step's script file")
 	f.String("inline", "", "the step's script text")
 	f.String("syntax", "", "bash or sh (default from the script's extension, else bash)")
+	f.String("script-parameters", "", "the script's positional parameters, read as bash reads the rest of a command line (also the variable "+fleet.ScriptParametersVariable+")")
 	f.String("name", "", "step name (default: run)")
 	f.String("report", "", "write a JSON report to this file")
 	f.Duration("timeout", 0, "stop the step after this long (exit 124)")
@@ -55,6 +56,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("runner-command", "", "the external runner's command: {bundle}, {workdir}, {script}, {variables}, {password} are filled in")
 	f.Bool("allow-privileged", false, "permit container options that give the step the worker (--privileged, -v /:/host, ...)")
 	f.StringArray("package", nil, "a package NAME=SOURCE[,extract=false][,id=ID][,version=V] placed in $PWD/NAME (repeatable)")
+	f.Bool("dry-run", false, "print the step's plan (worker, image, options, mounts, the commands it would run on the worker; secrets masked) and run nothing")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error { return runStep(ctx, io, fl) })
 	return cmd
 }
@@ -140,6 +142,12 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err := fleet.AcquirePackages(ctx, &store, &st); err != nil {
 		return inputError("%w", err)
 	}
+	if fl.Bool("dry-run") {
+		if err := remote.NewController().DryRun(io.Out, worker+" ("+target.String()+")", self, st); err != nil {
+			return inputError("%w", err)
+		}
+		return nil
+	}
 	if d, err := time.ParseDuration(orDefault(fl.String("timeout"), "0")); err != nil {
 		return inputError("--timeout %q: %w", fl.String("timeout"), err)
 	} else if d > 0 {
@@ -157,7 +165,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		defer func() { drop() }()
 		st.BundleTrust = bundleTrust()
 		st.Runners = bundle.Available()
-		res, err := remote.Run(ctx, conn, self, st, stepOutput(io, fl))
+		res, err := remote.NewController().Run(ctx, conn, self, st, stepOutput(io, fl))
 		return res, err, st.Masks
 	})
 }
@@ -277,6 +285,7 @@ func runbookStepFromFlags(fl *config.Flags) (config.RunbookStep, error) {
 		return rs, errors.New("no script: give --script FILE or --inline TEXT")
 	}
 	rs.Script = config.Script{Inline: inline, File: script, Syntax: fl.String("syntax")}
+	rs.Parameters = fl.String("script-parameters")
 	return rs, nil
 }
 

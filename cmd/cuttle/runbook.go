@@ -59,21 +59,51 @@ func newRunbookCmd(io stdio) *cobra.Command {
 	f.String("report", "", "write a JSON report of every step on every worker")
 	f.Int("max-parallel", 10, "steps running at once from this controller")
 	f.Bool("verbose", false, "show the scripts' verbose lines")
+	f.Bool("dry-run", false, "print each step's plan on each worker it may run on (image, options, mounts, the commands it would run on the worker; secrets masked) and run nothing")
 	run.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
 		return runRunbook(ctx, io, fl, args[0])
 	})
-	cmd.AddCommand(run)
+	check := &cobra.Command{
+		Use:   "check FILE.yaml",
+		Short: "Check a runbook without running it: every problem at once, exit 125 if any",
+		Args:  cobra.ExactArgs(1),
+	}
+	check.Flags().String("ssh-config", "", "OpenSSH client config whose Host aliases count as workers (default ~/.ssh/config; none to ignore)")
+	check.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
+		_, rb, err := loadRunbook(fl, args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Out, "runbook %s: %d steps, ok\n", args[0], len(rb.Steps))
+		return nil
+	})
+	cmd.AddCommand(run, check)
 	return cmd
 }
 
-func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) error {
+// loadRunbook reads the config and the runbook, and checks the runbook
+// whole before anything runs: its shape, its files and images, and that
+// each worker it names exists.
+func loadRunbook(fl *config.Flags, file string) (*config.Config, *config.Runbook, error) {
 	cfg, err := config.Load(fl.String("config"))
 	if err != nil {
-		return inputError("%w", err)
+		return nil, nil, inputError("%w", err)
 	}
 	rb, err := config.LoadRunbook(file, cfg)
 	if err != nil {
-		return inputError("%w", err)
+		return nil, nil, inputError("%w", err)
+	}
+	known, _ := fleet.Candidates(cfg, fl.String("ssh-config"))
+	if err := rb.CheckWorkers(cfg, known); err != nil {
+		return nil, nil, inputError("%w", err)
+	}
+	return cfg, rb, nil
+}
+
+func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) error {
+	cfg, rb, err := loadRunbook(fl, file)
+	if err != nil {
+		return err
 	}
 	defaults, err := defaultsFromFlags(fl)
 	if err != nil {
@@ -94,6 +124,12 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self, Output: stepOutput(io, fl),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
 		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust(), Runners: bundle.Available()}
+	if fl.Bool("dry-run") {
+		if err := r.DryRun(io.Out, rb, extra); err != nil {
+			return inputError("%w", err)
+		}
+		return nil
+	}
 	results, runErr := r.Run(ctx, rb, extra)
 	rep := &report{}
 	code := exitOK
@@ -104,11 +140,16 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		}
 		if !res.Skipped {
 			sr.record(res.Result, res.Err, res.Masks)
+			sr.recordAttempts(res.Attempts, res.Masks)
 		}
 		if res.Failed() && code == exitOK {
 			code = sr.ExitCode
 		}
 		rep.Steps = append(rep.Steps, sr)
+	}
+	if fl.String("log-format") != "json" {
+		// With JSON logs stderr holds JSON only; the report has the same.
+		writeRecap(io.Err, rep.Steps)
 	}
 	if p := fl.String("report"); p != "" {
 		if err := rep.write(p); err != nil {
@@ -123,10 +164,10 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		var failures *multierror.Error
 		if errors.As(runErr, &failures) {
 			for _, err := range failures.Errors {
-				zerolog.Ctx(ctx).Error().Msg(err.Error())
+				zerolog.Ctx(ctx).Error().Err(err).Msg("runbook step failed")
 			}
 		} else {
-			zerolog.Ctx(ctx).Error().Msg(runErr.Error())
+			zerolog.Ctx(ctx).Error().Err(runErr).Msg("runbook failed")
 		}
 		if code == exitOK {
 			code = exitCannotRun

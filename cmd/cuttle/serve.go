@@ -78,13 +78,16 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	for _, r := range hist.Recent(1 << 30) {
 		metrics.Observe(r)
 	}
+	// One controller for every run: steps of all runs count toward
+	// run_on: one's least busy worker and share bundle uploads.
+	ctl := remote.NewController()
 	trust := bundleTrust()
 	s := &serve.Server{Config: cfg, Runbooks: rbs, History: hist, Metrics: metrics, Grace: grace,
 		NewRunner: func(out *os.File) *fleet.Runner {
 			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
-				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: trust, Runners: bundle.Available()}
+				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: ctl, BundleTrust: trust, Runners: bundle.Available()}
 		}}
 	ln, err := serve.Listen(ctx, fl.String("listen"))
 	if err != nil {
