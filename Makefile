@@ -93,6 +93,11 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzMaskedChunks$$' -fuzztime $(FUZZTIME) ./internal/mask
 	$(GO) test -run '^$$' -fuzz '^FuzzHolds$$' -fuzztime $(FUZZTIME) ./internal/mask
 	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./config
+	$(GO) test -run '^$$' -fuzz '^FuzzDelta$$' -fuzztime $(FUZZTIME) ./wire
+	$(GO) test -run '^$$' -fuzz '^FuzzApplyDelta$$' -fuzztime $(FUZZTIME) ./wire
+	$(GO) test -run '^$$' -fuzz '^FuzzReadSignature$$' -fuzztime $(FUZZTIME) ./wire
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFlag$$' -fuzztime $(FUZZTIME) ./packages
+	$(GO) test -run '^$$' -fuzz '^FuzzExtract$$' -fuzztime $(FUZZTIME) ./agent
 
 # Benchmarks against peers (OpenSSH ssh/scp/sftp, Ansible), printed as a
 # Markdown table; the program writes all of bench/RESULTS.md (the analysis

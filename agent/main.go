@@ -27,6 +27,8 @@ var subcommands = map[string]func(ctx context.Context, fs *flag.FlagSet, args []
 	"remove-contents": removeContentsCmd,
 	"detect-libc":     detectLibcCmd,
 	"base64":          base64Cmd,
+	"package-get":     packageGetCmd,
+	"package-put":     packagePutCmd,
 }
 
 // Main runs `cuttle step-runner SUBCOMMAND [flags] [-- args]` and returns
@@ -197,4 +199,39 @@ func subcommandNames() string {
 	}
 	sort.Strings(names)
 	return strings.Join(names, ", ")
+}
+
+// packageFlags are the flags package-get and package-put share.
+func packageFlags(fs *flag.FlagSet) *PackageSpec {
+	p := &PackageSpec{Limits: DefaultLimits}
+	fs.StringVar(&p.Home, "home", "", "the SSH user's home (the cache is under it)")
+	fs.StringVar(&p.SHA256, "sha256", "", "the package file's sha256")
+	fs.StringVar(&p.WorkDir, "workdir", "", "the step's work directory")
+	fs.StringVar(&p.Name, "name", "", "the package reference's name")
+	fs.StringVar(&p.Meta.ID, "id", "", "the package ID")
+	fs.StringVar(&p.Meta.Version, "version", "", "the package version")
+	fs.StringVar(&p.Meta.FileName, "file", "", "the package's file name")
+	fs.BoolVar(&p.Extract, "extract", true, "extract it (false: place the file unopened)")
+	fs.Int64Var(&p.Limits.MaxBytes, "max-bytes", DefaultLimits.MaxBytes, "the most an archive may extract to")
+	fs.IntVar(&p.Limits.MaxEntries, "max-entries", DefaultLimits.MaxEntries, "the most entries an archive may have")
+	return p
+}
+
+func packageGetCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {
+	p := packageFlags(fs)
+	if err := parse(fs, args, true); err != nil {
+		return 0, err
+	}
+	return 0, PackageGet(*p, std.Out)
+}
+
+func packagePutCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {
+	p := packageFlags(fs)
+	base := fs.String("base", "", "the cached version a delta on stdin is against (none: the whole file)")
+	size := fs.Int64("size", 0, "the package file's size")
+	fs.Int64Var(&p.CacheMax, "cache-max-bytes", 0, "trim the package cache to this size afterwards, least recently used first (0: no cap)")
+	if err := parse(fs, args, true); err != nil {
+		return 0, err
+	}
+	return 0, PackagePut(*p, *base, *size, std.In)
 }

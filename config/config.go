@@ -83,6 +83,9 @@ type WorkerDefaults struct {
 	// its own and its pool's.
 	AllowedMounts  []string `mapstructure:"allowed_mounts"`
 	AllowedDevices []string `mapstructure:"allowed_devices"`
+	// PackageCacheMB caps each worker's package cache: past it, the
+	// least recently used packages go (0: 10240).
+	PackageCacheMB int64 `mapstructure:"package_cache_mb"`
 }
 
 // Runner is an external step runner: a local bundle directory and a

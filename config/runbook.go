@@ -44,6 +44,7 @@ type RunbookStep struct {
 	SensitiveVariables map[string]string `yaml:"sensitive_variables"`
 	Condition          string            `yaml:"condition"`
 	Timeout            string            `yaml:"timeout"`
+	Packages           []PackageRef      `yaml:"packages"`
 	// Parameters are the script's positional parameters, read as bash
 	// reads the rest of a command line (Octopus.Action.Script.ScriptParameters).
 	Parameters string `yaml:"parameters"`
@@ -114,6 +115,18 @@ func (rb *Runbook) ForEnvironment(env string) error {
 	return nil
 }
 
+// PackageRef is a package a step references (package packages parses
+// and checks it).
+type PackageRef struct {
+	Name   string `yaml:"name"`
+	Source string `yaml:"source"`
+	// Extract defaults to true.
+	Extract *bool  `yaml:"extract"`
+	ID      string `yaml:"id"`
+	Version string `yaml:"version"`
+	Feed    string `yaml:"feed"`
+}
+
 // Container says which image a step runs in.
 type Container struct {
 	Image         string   `yaml:"image"`
@@ -125,11 +138,15 @@ type Container struct {
 	Pull          string   `yaml:"pull"`
 }
 
-// Script is a step's script: inline text or a file beside the runbook.
+// Script is a step's script: inline text, a file beside the runbook, or
+// (with Package) a file inside one of the step's packages, run with
+// Parameters as Octopus's "script file inside a package" is.
 type Script struct {
-	Inline string `yaml:"inline"`
-	File   string `yaml:"file"`
-	Syntax string `yaml:"syntax"`
+	Inline     string `yaml:"inline"`
+	File       string `yaml:"file"`
+	Syntax     string `yaml:"syntax"`
+	Package    string `yaml:"package"`
+	Parameters string `yaml:"parameters"`
 }
 
 // TimeoutDuration parses Timeout ("" is no timeout).
@@ -276,7 +293,10 @@ func (rb *Runbook) validate(cfg *Config) error {
 			}
 		}
 		if (s.Script.Inline == "") == (s.Script.File == "") {
-			bad(i, s, "script needs exactly one of inline or file")
+			bad(i, s, "script needs exactly one of inline or file (with package: a file inside that package)")
+		}
+		if s.Script.Package == "" && s.Script.Parameters != "" {
+			bad(i, s, "script parameters go with a script file inside a package (script.package)")
 		}
 		switch {
 		case s.ParallelWith == "":

@@ -17,6 +17,7 @@ import (
 	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/packages"
 	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/transport"
 )
@@ -58,6 +59,9 @@ type Runner struct {
 	// exclude it are skipped ("": none named).
 	Environment string
 
+	// packages acquires the run's packages on the controller, once each.
+	packages packages.Store
+
 	// dial and run stand in for the network in tests; nil means
 	// transport (jump hosts shared through a HopPool) and Controller.Run.
 	dial func(ctx context.Context, name string) (WorkerConn, error)
@@ -94,6 +98,7 @@ func (r StepResult) Failed() bool { return !r.Skipped && (r.Err != nil || r.Resu
 // masked value is passed on as sensitive.
 func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) ([]StepResult, error) {
 	log := zerolog.Ctx(ctx)
+	defer r.packages.Close()
 	vars, err := runbookVariables(rb, extra)
 	if err != nil {
 		return nil, err
@@ -354,6 +359,10 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	st, err := r.compileStep(rb, s, worker, vars, fanOut)
 	if err != nil {
 		res.Err = err
+		return res
+	}
+	if err := AcquirePackages(ctx, &r.packages, &st); err != nil {
+		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
 		return res
 	}
 	for attempt := 1; ; attempt++ {

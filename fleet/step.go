@@ -2,6 +2,8 @@ package fleet
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -11,6 +13,8 @@ import (
 
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/internal/shellquote"
+	"github.com/cuttle-sh/cuttle/packages"
 	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/wire"
 )
@@ -142,7 +146,15 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		return st, err
 	}
 
+	if st.Packages, err = packageRefs(cfg, s.Packages, in.BaseDir); err != nil {
+		return st, err
+	}
+	st.PackageCacheMax = cmp.Or(cfg.Defaults.PackageCacheMB, 10240) << 20
 	switch {
+	case s.Script.Package != "":
+		if st.Script, err = packageScript(s.Script, st.Packages); err != nil {
+			return st, err
+		}
 	case s.Script.File != "":
 		p := s.Script.File
 		if !filepath.IsAbs(p) {
@@ -253,4 +265,88 @@ func feedFor(cfg *config.Config, name, image string) (*remote.Feed, error) {
 		return nil, err
 	}
 	return &remote.Feed{Registry: feed.Registry, Username: feed.Username, Password: pw}, nil
+}
+
+// packageRefs checks a step's packages and makes them the plan's; their
+// files are acquired later (AcquirePackages).
+func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) ([]remote.Package, error) {
+	var pkgs []remote.Package
+	seen := map[string]bool{}
+	for _, r := range refs {
+		sp, err := packages.FromRef(r.Name, r.Source, r.Extract, r.ID, r.Version, r.Feed, baseDir)
+		if err != nil {
+			return nil, err
+		}
+		if seen[sp.Name] {
+			return nil, fmt.Errorf("package %s: named twice in one step", sp.Name)
+		}
+		seen[sp.Name] = true
+		p := remote.Package{Name: sp.Name, ID: sp.ID, Version: sp.Version, Source: sp.Source.String(),
+			FileName: sp.Source.FileName(), Extract: sp.Extract}
+		if sp.Source.Kind == packages.OCI {
+			// The named feed, or the one whose registry is the source's.
+			if p.Feed, err = feedFor(cfg, sp.Feed, sp.Source.Registry+"/"+sp.Source.Repository); err != nil {
+				return nil, fmt.Errorf("package %s: %w", sp.Name, err)
+			}
+		}
+		pkgs = append(pkgs, p)
+	}
+	return pkgs, nil
+}
+
+// AcquirePackages gets the files of st's packages onto the controller
+// through store (once per source for the store's life).
+func AcquirePackages(ctx context.Context, store *packages.Store, st *remote.Step) error {
+	for i, p := range st.Packages {
+		src, err := packages.ParseSource(p.Source)
+		if err != nil {
+			return err
+		}
+		var a *packages.Auth
+		if p.Feed != nil {
+			a = &packages.Auth{Username: p.Feed.Username, Password: p.Feed.Password}
+		}
+		f, err := store.Acquire(ctx, packages.Spec{Name: p.Name, Source: src}, a)
+		if err != nil {
+			return err
+		}
+		st.Packages[i].Path, st.Packages[i].SHA256, st.Packages[i].Size, st.Packages[i].FileName = f.Path, f.SHA256, f.Size, f.Name
+	}
+	return nil
+}
+
+// packageScript is the step script that runs a script file inside one of
+// the step's (extracted) packages: from the package's directory, with the
+// parameters as its arguments, sourced so that it has the helpers.
+func packageScript(sc config.Script, pkgs []remote.Package) ([]byte, error) {
+	if sc.Inline != "" {
+		return nil, errors.New("script: give package and file, or inline, not both")
+	}
+	found := false
+	for _, p := range pkgs {
+		if p.Name == sc.Package {
+			if !p.Extract {
+				return nil, fmt.Errorf("script.package %s: the package is not extracted (extract: false)", sc.Package)
+			}
+			found = true
+		}
+	}
+	if !found {
+		return nil, fmt.Errorf("script.package %s: no such package in the step's packages", sc.Package)
+	}
+	file := filepath.ToSlash(filepath.Clean(sc.File))
+	if sc.File == "" || filepath.IsAbs(sc.File) || file == ".." || strings.HasPrefix(file, "../") {
+		return nil, fmt.Errorf("script.file %q: want a path inside package %s", sc.File, sc.Package)
+	}
+	dir, err := shellquote.Join(sc.Package)
+	if err != nil {
+		return nil, err
+	}
+	path, err := shellquote.Join("./" + file)
+	if err != nil {
+		return nil, err
+	}
+	// Parameters are shell words the step's author wrote, as Octopus
+	// appends them to the script's command line.
+	return []byte("cd -- " + dir + " || exit 1\nset -- " + sc.Parameters + "\n. " + path + "\n"), nil
 }

@@ -203,3 +203,25 @@ func TestBuildStepScriptAndVariables(t *testing.T) {
 		})
 	}
 }
+
+func TestPackageScript(t *testing.T) {
+	pkgs := []remote.Package{{Name: "Deploy", Extract: true}, {Name: "Raw"}}
+	got, err := packageScript(config.Script{Package: "Deploy", File: "scripts/deploy.sh", Parameters: `-Environment "prod"`}, pkgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "cd -- Deploy || exit 1\nset -- -Environment \"prod\"\n. ./scripts/deploy.sh\n"; string(got) != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+	for _, bad := range []config.Script{
+		{Package: "Nope", File: "a.sh"},
+		{Package: "Raw", File: "a.sh"},
+		{Package: "Deploy", File: "../a.sh"},
+		{Package: "Deploy", File: "/etc/a.sh"},
+		{Package: "Deploy", File: ""},
+	} {
+		if _, err := packageScript(bad, pkgs); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
+	}
+}

@@ -242,6 +242,17 @@ type reportStep struct {
 		Size   int64  `json:"size"`
 		SHA256 string `json:"sha256"`
 	} `json:"artifacts"`
+	Packages []reportPackage `json:"packages"`
+}
+
+type reportPackage struct {
+	Name      string `json:"name"`
+	ID        string `json:"id"`
+	Version   string `json:"version"`
+	SHA256    string `json:"sha256"`
+	BytesSent int64  `json:"bytes_sent"`
+	Cached    bool   `json:"cached"`
+	Delta     bool   `json:"delta"`
 }
 
 // workerArgs are `run` and the flags that reach the shared worker.

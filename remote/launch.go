@@ -17,7 +17,8 @@ import (
 // fastPathOK reports whether st may take the fast path.
 func fastPathOK(st Step) bool {
 	return st.External == nil && st.Build == nil && st.Pull != PullAlways &&
-		(st.Feed == nil || st.Feed.Username == "") && st.Slots == 0 && len(st.ContainerOptions) == 0
+		(st.Feed == nil || st.Feed.Username == "") && st.Slots == 0 && len(st.ContainerOptions) == 0 &&
+		len(st.Packages) == 0
 }
 
 // launchTemplate is dockerRunArgs with the facts the preflight learns

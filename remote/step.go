@@ -77,6 +77,10 @@ type Step struct {
 	// a worker whose `uname -m` differs from the bundle given to Run gets
 	// the bundle of its own (and BundleTrust remembers its architecture).
 	Runners *bundle.Runners
+	// Packages are placed in the work directory before the step runs;
+	// PackageCacheMax caps the worker's package cache (0: no cap).
+	Packages        []Package
+	PackageCacheMax int64
 }
 
 // Output is where a step's output goes.
@@ -109,6 +113,8 @@ type Result struct {
 	// Reported is what else the script reported (environment state,
 	// manifests, targets).
 	Reported Reported
+	// Packages says how each of the step's packages reached the worker.
+	Packages []PackageResult
 }
 
 // ScriptName is the script's file name in the work directory.

@@ -30,6 +30,7 @@ type stepReport struct {
 	CleanupError    string            `json:"cleanup_error,omitempty"`
 	ResultMessage   string            `json:"result_message,omitempty"`
 	Skipped         bool              `json:"skipped,omitempty"`
+	Packages        []packageReport   `json:"packages,omitempty"`
 	// What else the script reported (set_environmentstate,
 	// report_kubernetes_manifest, new_octopustarget, remove_octopustarget).
 	EnvironmentState    []environmentStateReport `json:"environment_state,omitempty"`
@@ -37,6 +38,17 @@ type stepReport struct {
 	Targets             []targetReport           `json:"targets,omitempty"`
 	// Attempts lists every run of a step with retries, the last one last.
 	Attempts []attemptReport `json:"attempts,omitempty"`
+}
+
+// packageReport says how one of the step's packages reached the worker.
+type packageReport struct {
+	Name      string `json:"name"`
+	ID        string `json:"id"`
+	Version   string `json:"version"`
+	SHA256    string `json:"sha256"`
+	BytesSent int64  `json:"bytes_sent"`
+	Cached    bool   `json:"cached"`
+	Delta     bool   `json:"delta"`
 }
 
 type environmentStateReport struct {
@@ -123,6 +135,10 @@ func (sr *stepReport) fill(res remote.Result, masks *mask.Set) {
 		sr.Artifacts = append(sr.Artifacts, artifactReport{Name: masks.Mask(a.Name), Path: masks.Mask(a.Path), Size: a.Size, SHA256: a.SHA256})
 	}
 	sr.ResultMessage = masks.Mask(res.ResultMessage)
+	for _, p := range res.Packages {
+		sr.Packages = append(sr.Packages, packageReport{Name: p.Name, ID: p.ID, Version: p.Version, SHA256: p.SHA256,
+			BytesSent: p.BytesSent, Cached: p.Cached, Delta: p.Delta})
+	}
 	for _, st := range res.Reported.EnvironmentState {
 		v := masks.Mask(st.Value)
 		if st.Sensitive {

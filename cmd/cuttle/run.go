@@ -16,6 +16,7 @@ import (
 	"github.com/cuttle-sh/cuttle/fleet"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/internal/secret"
+	"github.com/cuttle-sh/cuttle/packages"
 	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/transport"
 )
@@ -54,6 +55,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("runner-bundle", "", "run the step with your own runner (Octopus's Calamari): this local directory is uploaded and cached on the worker")
 	f.String("runner-command", "", "the external runner's command: {bundle}, {workdir}, {script}, {variables}, {password} are filled in")
 	f.Bool("allow-privileged", false, "permit container options that give the step the worker (--privileged, -v /:/host, ...)")
+	f.StringArray("package", nil, "a package NAME=SOURCE[,extract=false][,id=ID][,version=V] placed in $PWD/NAME (repeatable)")
 	f.Bool("dry-run", false, "print the step's plan (worker, image, options, mounts, the commands it would run on the worker; secrets masked) and run nothing")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error { return runStep(ctx, io, fl) })
 	return cmd
@@ -133,6 +135,11 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	}
 	self, err := bundle.Self()
 	if err != nil {
+		return inputError("%w", err)
+	}
+	var store packages.Store
+	defer store.Close()
+	if err := fleet.AcquirePackages(ctx, &store, &st); err != nil {
 		return inputError("%w", err)
 	}
 	if fl.Bool("dry-run") {
@@ -246,6 +253,14 @@ func runbookStepFromFlags(fl *config.Flags) (config.RunbookStep, error) {
 	}
 	if n != 1 {
 		return rs, errors.New("give exactly one of --image IMAGE, --dockerfile FILE or --dockerfile-url GITURL")
+	}
+	for _, f := range fl.Strings("package") {
+		sp, err := packages.ParseFlag(f)
+		if err != nil {
+			return rs, err
+		}
+		rs.Packages = append(rs.Packages, config.PackageRef{Name: sp.Name, Source: sp.Source.String(), Extract: &sp.Extract,
+			ID: sp.ID, Version: sp.Version, Feed: sp.Feed})
 	}
 	rs.Container = config.Container{Image: image, DockerfileURL: url, BuildArgs: fl.Strings("build-arg"),
 		Options: fl.String("container-options"), Pull: fl.String("pull"), Feed: fl.String("feed")}

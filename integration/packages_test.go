@@ -1,0 +1,375 @@
+//go:build integration
+
+package integration
+
+import (
+	"archive/tar"
+	"archive/zip"
+	"bytes"
+	"compress/gzip"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"oras.land/oras-go/v2"
+	"oras.land/oras-go/v2/content"
+	"oras.land/oras-go/v2/content/memory"
+	orasremote "oras.land/oras-go/v2/registry/remote"
+	"oras.land/oras-go/v2/registry/remote/auth"
+)
+
+// pkgEntry is one file of a test package.
+type pkgEntry struct {
+	name, body string
+	mode       int64
+	link       string // a symlink when set
+}
+
+// writePackage writes entries as the archive its name's extension says
+// (.zip, .tar or .tar.gz) into dir and returns its path.
+func writePackage(t *testing.T, dir, name string, entries []pkgEntry) string {
+	t.Helper()
+	var b bytes.Buffer
+	switch {
+	case strings.HasSuffix(name, ".zip"):
+		zw := zip.NewWriter(&b)
+		for _, e := range entries {
+			h := &zip.FileHeader{Name: e.name, Method: zip.Deflate}
+			h.SetMode(os.FileMode(e.mode))
+			w, err := zw.CreateHeader(h)
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.Write([]byte(e.body))
+		}
+		zw.Close()
+	default:
+		var tb bytes.Buffer
+		tw := tar.NewWriter(&tb)
+		for _, e := range entries {
+			h := &tar.Header{Name: e.name, Mode: e.mode, Size: int64(len(e.body)), Typeflag: tar.TypeReg}
+			if e.link != "" {
+				h.Typeflag, h.Linkname, h.Size = tar.TypeSymlink, e.link, 0
+			}
+			tw.WriteHeader(h)
+			if e.link == "" {
+				tw.Write([]byte(e.body))
+			}
+		}
+		tw.Close()
+		if strings.HasSuffix(name, ".tar.gz") {
+			gz := gzip.NewWriter(&b)
+			gz.Write(tb.Bytes())
+			gz.Close()
+		} else {
+			b = tb
+		}
+	}
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func fileSHA(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func packageOf(t *testing.T, r result, name string) reportPackage {
+	t.Helper()
+	for _, p := range step(t, r).Packages {
+		if p.Name == name {
+			return p
+		}
+	}
+	t.Fatalf("report has no package %s: %s", name, r.report.Raw)
+	return reportPackage{}
+}
+
+// TestPackagesExtracted: a zip and a tar.gz reach the step extracted in
+// $PWD/NAME, with their modes, and Octopus's variables name them; the
+// second run finds them in the worker's cache and sends nothing.
+func TestPackagesExtracted(t *testing.T) {
+	t.Parallel()
+	dir, tok := t.TempDir(), uniq(t)
+	web := writePackage(t, dir, "Acme.Web.1.2.3.zip", []pkgEntry{
+		{name: "bin/deploy.sh", body: "#!/bin/sh\necho deployed " + tok + "\n", mode: 0o755},
+		{name: "config/app.json", body: `{"token":"` + tok + `"}`, mode: 0o640},
+	})
+	db := writePackage(t, dir, "Acme.Db.2.0.0-rc.1.tar.gz", []pkgEntry{
+		{name: "migrate.sql", body: "select '" + tok + "';\n", mode: 0o600},
+		{name: "tool", body: "#!/bin/sh\necho tool\n", mode: 0o4755},
+	})
+	script := `set -e
+web="#{Octopus.Action.Package[Web].ExtractedPath}"
+[ "$web" = "$PWD/Web" ] || { echo "ExtractedPath $web, want $PWD/Web"; exit 10; }
+"$web/bin/deploy.sh"
+cat "$(get_octopusvariable 'Octopus.Action.Package[Db].ExtractedPath')/migrate.sql"
+echo "ids=$(get_octopusvariable 'Octopus.Action.Package[Web].PackageId')/$(get_octopusvariable 'Octopus.Action.Package[Db].PackageVersion')"
+stat -c '%a %n' Web/config/app.json Db/migrate.sql Db/tool
+`
+	args := append(workerArgs(), "--image", env.image, "--pull", "never",
+		"--package", "Web="+web, "--package", "Db="+db, "--inline", script)
+	r := runCuttle(t, args...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, want := range []string{"deployed " + tok, "select '" + tok + "'", "ids=Acme.Web/2.0.0-rc.1",
+		"640 Web/config/app.json", "600 Db/migrate.sql", "755 Db/tool"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	for name, want := range map[string]reportPackage{
+		"Web": {Name: "Web", ID: "Acme.Web", Version: "1.2.3", SHA256: fileSHA(t, web), BytesSent: fileSize(t, web)},
+		"Db":  {Name: "Db", ID: "Acme.Db", Version: "2.0.0-rc.1", SHA256: fileSHA(t, db), BytesSent: fileSize(t, db)},
+	} {
+		if got := packageOf(t, r, name); got != want {
+			t.Errorf("first run, report of %s = %+v, want %+v", name, got, want)
+		}
+	}
+	assertNothingLeft(t, r)
+	cache := filepath.Join(env.user.Home, ".cuttle/packages")
+	if fi, err := os.Stat(filepath.Join(cache, fileSHA(t, web))); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("cache entry: %v %v, want a 0700 directory", fi, err)
+	}
+
+	r = runCuttle(t, args...)
+	if r.code != 0 {
+		t.Fatalf("second run: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, name := range []string{"Web", "Db"} {
+		if p := packageOf(t, r, name); p.BytesSent != 0 || !p.Cached {
+			t.Errorf("second run, %s: bytes_sent %d cached %v; want 0 and true", name, p.BytesSent, p.Cached)
+		}
+	}
+	assertNothingLeft(t, r)
+}
+
+func fileSize(t *testing.T, p string) int64 {
+	t.Helper()
+	fi, err := os.Stat(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fi.Size()
+}
+
+// TestPackageNotExtracted: extract=false places the file unopened as
+// $PWD/NAME.EXT, named by PackageFilePath and PackageFileName.
+func TestPackageNotExtracted(t *testing.T) {
+	t.Parallel()
+	dir, tok := t.TempDir(), uniq(t)
+	p := writePackage(t, dir, "Acme.Chart.0.9.0.tar.gz", []pkgEntry{{name: "Chart.yaml", body: "name: " + tok + "\n", mode: 0o644}})
+	r := runCuttle(t, append(workerArgs(), "--image", env.image, "--pull", "never", "--package", "Chart="+p+",extract=false",
+		"--inline", `f="$(get_octopusvariable 'Octopus.Action.Package[Chart].PackageFilePath')"
+echo "name=$(get_octopusvariable 'Octopus.Action.Package[Chart].PackageFileName') id=$(get_octopusvariable Octopus.Action.Package.PackageId)"
+[ "$f" = "$PWD/Chart.tar.gz" ] && sha256sum "$f"; [ -e Chart ] && echo extracted; true`)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if want := fileSHA(t, p); !strings.Contains(r.stdout, want) {
+		t.Errorf("the placed file's sha256 is not %s:\n%s", want, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "name=Chart.tar.gz id=Acme.Chart") || strings.Contains(r.stdout, "extracted") {
+		t.Errorf("stdout:\n%s", r.stdout)
+	}
+	assertNothingLeft(t, r)
+}
+
+// TestPackageDeltaRun: a new version of a package the worker holds is
+// sent as a delta: a small change to a large uncompressed package sends
+// a small part of it, and the result is the new version exactly.
+func TestPackageDeltaRun(t *testing.T) {
+	t.Parallel()
+	dir, tok := t.TempDir(), uniq(t)
+	big := make([]byte, 4<<20)
+	rand.Read(big)
+	bigHex := hex.EncodeToString(big) // text: 8 MiB
+	v1 := writePackage(t, dir, "Acme.Delta"+tok+".1.0.0.tar", []pkgEntry{{name: "data.txt", body: bigHex + "v1\n", mode: 0o644}})
+	v2 := writePackage(t, dir, "Acme.Delta"+tok+".1.0.1.tar", []pkgEntry{{name: "data.txt", body: bigHex + "v2\n", mode: 0o644}})
+	run := func(p string) result {
+		r := runCuttle(t, append(workerArgs(), "--image", env.image, "--pull", "never", "--package", "D="+p,
+			"--inline", `tail -c 3 D/data.txt; sha256sum D/data.txt`)...)
+		if r.code != 0 {
+			t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+		}
+		assertNothingLeft(t, r)
+		return r
+	}
+	run(v1)
+	r := run(v2)
+	got := packageOf(t, r, "D")
+	if !got.Delta || got.Cached || got.BytesSent == 0 || got.BytesSent > fileSize(t, v2)/20 {
+		t.Errorf("second version: %+v; want a delta of at most 5%% of %d bytes", got, fileSize(t, v2))
+	}
+	sum := sha256.Sum256([]byte(bigHex + "v2\n"))
+	if !strings.Contains(r.stdout, "v2") || !strings.Contains(r.stdout, hex.EncodeToString(sum[:])) {
+		t.Errorf("the step did not get version 2 exactly:\n%s", r.stdout)
+	}
+}
+
+// TestPackageZipSlipRefused: an archive with an entry that climbs out of
+// its directory, or a symlink out, is refused with 125; the script does
+// not run and nothing lands outside.
+func TestPackageZipSlipRefused(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		file    string
+		entries []pkgEntry
+		want    string
+	}{
+		{"zip slip", "Evil.1.0.0.zip", []pkgEntry{{name: "ok.txt", body: "x", mode: 0o644}, {name: "../../escaped-" + uniq(t), body: "x", mode: 0o644}}, `".."`},
+		{"symlink escape", "Evil.1.0.1.tar", []pkgEntry{{name: "l", link: "../../../", mode: 0o777}}, "points outside"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := writePackage(t, t.TempDir(), tc.file, tc.entries)
+			r := runCuttle(t, append(workerArgs(), "--image", env.image, "--pull", "never", "--package", "Evil="+p,
+				"--inline", "echo the script ran")...)
+			if r.code != 125 || strings.Contains(r.stdout, "the script ran") {
+				t.Fatalf("exit %d, stdout %q; want 125 and no script", r.code, r.stdout)
+			}
+			if !strings.Contains(r.stderr, "package refused") || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr does not say why: %s", r.stderr)
+			}
+			s := step(t, r)
+			for _, e := range tc.entries {
+				if strings.HasPrefix(e.name, "../") {
+					for _, d := range []string{s.WorkDir, filepath.Dir(s.WorkDir), filepath.Dir(filepath.Dir(s.WorkDir))} {
+						if fileExists(filepath.Join(d, filepath.Base(e.name))) {
+							t.Errorf("%s was written in %s", e.name, d)
+						}
+					}
+				}
+			}
+			assertNothingLeft(t, r)
+		})
+	}
+}
+
+// TestPackagesInRunbook: a runbook step's packages: entry, relative to
+// the runbook.
+func TestPackagesInRunbook(t *testing.T) {
+	t.Parallel()
+	dir, tok := t.TempDir(), uniq(t)
+	writePackage(t, dir, "Acme.Book.3.1.4.tar.gz", []pkgEntry{{name: "hello.txt", body: "hello " + tok + "\n", mode: 0o644},
+		{name: "bin/run.sh", body: "echo \"in $(basename \"$PWD\") args=$# [$1] [$2] v=$(get_octopusvariable Octopus.Action.Package.PackageVersion)\"\n", mode: 0o644}})
+	cfg := filepath.Join(dir, "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("workers:\n  w1: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
+		env.sshd.Port, workerUser, env.key.PrivateFile, env.sshd.KnownHosts)), 0o600)
+	rb := filepath.Join(dir, "rb.yaml")
+	os.WriteFile(rb, []byte(`steps:
+  - name: s
+    worker: w1
+    container: {image: `+env.image+`, pull: never}
+    packages:
+      - {name: Book, source: Acme.Book.3.1.4.tar.gz}
+    script:
+      inline: cat "#{Octopus.Action.Package[Book].ExtractedPath}/hello.txt"; echo "v=#{Octopus.Action.Package.PackageVersion}"
+  - name: from-package
+    worker: w1
+    container: {image: `+env.image+`, pull: never}
+    packages:
+      - {name: Book, source: Acme.Book.3.1.4.tar.gz}
+    script: {package: Book, file: bin/run.sh, parameters: "first 'second word'"}
+`), 0o644)
+	r := runCuttle(t, "runbook", "run", rb, "--config", cfg)
+	if r.code != 0 || !strings.Contains(r.stdout, "hello "+tok) || !strings.Contains(r.stdout, "v=3.1.4") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if len(r.report.Steps) != 2 {
+		t.Fatalf("report: %s", r.report.Raw)
+	}
+	if p := r.report.Steps[0].Packages; len(p) != 1 || p[0].ID != "Acme.Book" || p[0].BytesSent == 0 {
+		t.Errorf("report, first step: %+v", p)
+	}
+	// The script file inside the package runs from its directory, with
+	// the parameters as its arguments and the helpers at hand.
+	if want := "in Book args=2 [first] [second word] v=3.1.4"; !strings.Contains(r.stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+	}
+	if p := r.report.Steps[1].Packages; len(p) != 1 || !p[0].Cached || p[0].BytesSent != 0 {
+		t.Errorf("report, second step (same package, same worker): %+v", p)
+	}
+}
+
+// pushArtifact pushes file to the harness registry as an OCI artifact of
+// one layer, as `oras push REF FILE` does, and returns its reference.
+func pushArtifact(t *testing.T, repoName, tag, file string) string {
+	t.Helper()
+	ctx := t.Context()
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := memory.New()
+	layer := content.NewDescriptorFromBytes("application/vnd.oci.image.layer.v1.tar", data)
+	layer.Annotations = map[string]string{ocispec.AnnotationTitle: filepath.Base(file)}
+	if err := store.Push(ctx, layer, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	desc, err := oras.PackManifest(ctx, store, oras.PackManifestVersion1_1, "application/vnd.cuttle.test.package", oras.PackManifestOptions{Layers: []ocispec.Descriptor{layer}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Tag(ctx, desc, tag); err != nil {
+		t.Fatal(err)
+	}
+	repo, err := orasremote.NewRepository(env.registry.Addr + "/" + repoName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.PlainHTTP = true
+	repo.Client = &auth.Client{Credential: auth.StaticCredential(env.registry.Addr, auth.Credential{Username: env.registry.User, Password: env.registry.Password})}
+	if _, err := oras.Copy(ctx, store, tag, repo, tag, oras.DefaultCopyOptions); err != nil {
+		t.Fatal(err)
+	}
+	return "oci://" + env.registry.Addr + "/" + repoName + ":" + tag
+}
+
+// TestPackageFromOCI: an oci:// source is pulled with the credentials of
+// the feed whose registry it is (the password from the environment only),
+// and reaches the step like any package.
+func TestPackageFromOCI(t *testing.T) {
+	t.Parallel()
+	dir, tok := t.TempDir(), uniq(t)
+	file := writePackage(t, dir, "acme-chart.1.4.0.tar.gz", []pkgEntry{{name: "Chart.yaml", body: "name: " + tok + "\n", mode: 0o644}})
+	ref := pushArtifact(t, "charts/acme-chart-"+tok, "1.4.0", file)
+	cfg := filepath.Join(dir, "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("feeds:\n  charts: {registry: %s, username: %s, password_env: CUTTLE_IT_REGISTRY_PW}\n", env.registry.Addr, env.registry.User)), 0o600)
+	args := append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never", "--package", "Chart="+ref,
+		"--inline", `cat "#{Octopus.Action.Package[Chart].ExtractedPath}/Chart.yaml"; echo "id=#{Octopus.Action.Package.PackageId} v=#{Octopus.Action.Package.PackageVersion}"`)
+	r := runWithPassword(t, env.registry.Password, args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "name: "+tok) || !strings.Contains(r.stdout, "id=acme-chart-"+tok+" v=1.4.0") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if p := packageOf(t, r, "Chart"); p.SHA256 != fileSHA(t, file) || p.BytesSent != fileSize(t, file) {
+		t.Errorf("report: %+v", p)
+	}
+	for _, s := range []string{r.stdout, r.stderr, r.report.Raw} {
+		if strings.Contains(s, env.registry.Password) {
+			t.Errorf("the feed's password is in the output or report")
+		}
+	}
+	assertNothingLeft(t, r)
+
+	r = runWithPassword(t, "wrong-password", args...)
+	if r.code != 125 || !strings.Contains(r.stderr, "package Chart") {
+		t.Fatalf("wrong password: exit %d, want 125 naming the package\nstderr: %s", r.code, r.stderr)
+	}
+}

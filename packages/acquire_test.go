@@ -1,0 +1,75 @@
+package packages
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+func TestAcquireHTTPS(t *testing.T) {
+	body := []byte("the package's bytes")
+	sum := sha256.Sum256(body)
+	digest := hex.EncodeToString(sum[:])
+	var gets atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		w.Write(body)
+	}))
+	defer srv.Close()
+	store := &Store{Client: srv.Client()}
+	defer store.Close()
+
+	sp, err := ParseFlag("W=" + srv.URL + "/Acme.Web.1.0.0.zip#sha256=" + digest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		f, err := store.Acquire(t.Context(), sp, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b, _ := os.ReadFile(f.Path); string(b) != string(body) || f.SHA256 != digest || f.Size != int64(len(body)) || f.Name != "Acme.Web.1.0.0.zip" {
+			t.Errorf("got %+v holding %q", f, b)
+		}
+	}
+	if gets.Load() != 1 {
+		t.Errorf("%d downloads, want 1 per run", gets.Load())
+	}
+
+	wrong, _ := ParseFlag("W=" + srv.URL + "/Acme.Web.2.0.0.zip#sha256=" + strings.Repeat("0", 64))
+	if _, err := store.Acquire(t.Context(), wrong, nil); err == nil || !strings.Contains(err.Error(), "not the "+strings.Repeat("0", 64)) {
+		t.Errorf("a download with another digest: err %v, want a mismatch", err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(store.tmp, "*"+strings.Repeat("0", 64)+"*")); len(left) > 0 {
+		t.Errorf("the mismatched download was kept: %v", left)
+	}
+	// The default client does not trust the test server's own CA.
+	if _, err := (&Store{}).Acquire(t.Context(), sp, nil); err == nil {
+		t.Error("an untrusted TLS server was accepted")
+	}
+}
+
+func TestAcquireLocal(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "Acme.Web.1.0.0.zip")
+	os.WriteFile(p, []byte("zip"), 0o600)
+	sp, err := ParseFlag("W=" + p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var store Store
+	f, err := store.Acquire(t.Context(), sp, nil)
+	sum := sha256.Sum256([]byte("zip"))
+	if err != nil || f.SHA256 != hex.EncodeToString(sum[:]) || f.Size != 3 || f.Path != p {
+		t.Errorf("got %+v, %v", f, err)
+	}
+	missing, _ := ParseFlag("W=" + filepath.Join(t.TempDir(), "Acme.Gone.1.0.zip"))
+	if _, err := store.Acquire(t.Context(), missing, nil); err == nil || !strings.Contains(err.Error(), "package W") {
+		t.Errorf("a missing file: err %v, want one naming the package", err)
+	}
+}

@@ -1,0 +1,225 @@
+package remote
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
+)
+
+// Package is a package a step references, its file ready on the
+// controller (package packages acquires it).
+type Package struct {
+	// Name is the reference's name: the step finds the package in
+	// $PWD/NAME, and its variables as Octopus.Action.Package[NAME].*.
+	Name        string
+	ID, Version string
+	// Source is where it comes from, as package packages writes it.
+	Source string
+	// FileName is the file's name as its source gave it
+	// (Acme.Web.1.2.3.zip); it selects the archive format.
+	FileName string
+	// Path is the file on the controller; SHA256 and Size are its.
+	Path   string
+	SHA256 string
+	Size   int64
+	// Extract is false to place the file unopened, as $PWD/NAME.EXT.
+	Extract bool
+	// Feed holds the credentials for an oci source's registry.
+	Feed *Feed
+}
+
+// PackageResult is what became of one package of a step.
+type PackageResult struct {
+	Name, ID, Version, SHA256 string
+	// BytesSent is the package bytes that crossed the link: 0 when the
+	// worker had it cached; a delta's size when it had an earlier version.
+	BytesSent int64
+	Cached    bool
+	Delta     bool
+}
+
+// maxSignature bounds the block signature a worker may send back: 20
+// bytes a block, blocks of up to 128 KiB, so 64 MiB covers 400 GiB.
+const maxSignature = 64 << 20
+
+// withPackages places the step's packages in its work directory before
+// it runs and adds their Octopus variables to the step (the caller
+// rebuilds the payload).
+func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Facts, b bundle.Bundle) error {
+	res.Packages = nil
+	for _, p := range st.Packages {
+		r, err := placePackage(ctx, sh, p, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, st.PackageCacheMax)
+		if err != nil {
+			return err
+		}
+		res.Packages = append(res.Packages, r)
+	}
+	vars := PackageVariables(st.Packages, facts.WorkDir())
+	st.Variables = append(st.Variables, vars...)
+	st.Script = substitutePackageVariables(st.Script, vars)
+	return nil
+}
+
+// PackageVariables are the variables Octopus gives a step for its
+// packages: Octopus.Action.Package[NAME].ExtractedPath for an extracted
+// package, .PackageFilePath and .PackageFileName for one placed unopened
+// (as Calamari stages them), .PackageId and .PackageVersion for each; and
+// for a step with one package, the unnamed Octopus.Action.Package.PackageId
+// and .PackageVersion.
+func PackageVariables(pkgs []Package, workDir string) []wire.Variable {
+	var vs []wire.Variable
+	add := func(name, value string) { vs = append(vs, wire.Variable{Name: name, Value: value}) }
+	for _, p := range pkgs {
+		prefix := "Octopus.Action.Package[" + p.Name + "]."
+		if p.Extract {
+			add(prefix+"ExtractedPath", workDir+"/"+p.Name)
+		} else {
+			file := p.Name + archiveExt(p.FileName)
+			add(prefix+"PackageFilePath", workDir+"/"+file)
+			add(prefix+"PackageFileName", file)
+		}
+		add(prefix+"PackageId", p.ID)
+		add(prefix+"PackageVersion", p.Version)
+	}
+	if len(pkgs) == 1 {
+		add("Octopus.Action.Package.PackageId", pkgs[0].ID)
+		add("Octopus.Action.Package.PackageVersion", pkgs[0].Version)
+	}
+	return vs
+}
+
+// substitutePackageVariables fills in #{NAME} for the package variables,
+// which are known only once the work directory is: the inline script's
+// substitution, before the step ran, left them as they were. Only these
+// exact references are replaced, so nothing else of a script changes.
+func substitutePackageVariables(script []byte, vars []wire.Variable) []byte {
+	if !bytes.Contains(script, []byte("#{Octopus.Action.Package")) {
+		return script
+	}
+	pairs := make([]string, 0, 2*len(vars))
+	for _, v := range vars {
+		pairs = append(pairs, "#{"+v.Name+"}", v.Value)
+	}
+	return []byte(strings.NewReplacer(pairs...).Replace(string(script)))
+}
+
+func archiveExt(name string) string {
+	_, ext, _ := wire.ArchiveOf(name)
+	return ext
+}
+
+// packageArgs is the step-runner command for one package.
+func packageArgs(runner, sub string, p Package, facts Facts, extra ...string) []string {
+	return append([]string{runner, "step-runner", sub,
+		"--home", facts.Home, "--workdir", facts.WorkDir(), "--name", p.Name, "--sha256", p.SHA256,
+		"--id", p.ID, "--version", p.Version, "--file", p.FileName, "--extract=" + strconv.FormatBool(p.Extract),
+	}, extra...)
+}
+
+// placePackage gets one package into the work directory: from the
+// worker's cache when it holds it (nothing sent), else sent whole or as
+// a delta against the latest version of the same ID it holds.
+func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner string, cacheMax int64) (PackageResult, error) {
+	r := PackageResult{Name: p.Name, ID: p.ID, Version: p.Version, SHA256: p.SHA256}
+	var out limitedBuffer
+	out.max = maxSignature
+	tail := &tailBuffer{max: 2048}
+	if err := sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-get", p, facts), Stdout: &out, Stderr: tail}); err != nil {
+		return r, packageErr(ctx, sh, p, "looking it up in the worker's cache", err, tail)
+	}
+	line, rest, _ := bytes.Cut(out.Bytes(), []byte("\n"))
+	var base string
+	switch l := string(line); {
+	case l == wire.PackageHit:
+		r.Cached = true
+		return r, nil
+	case l == wire.PackageMiss:
+	case strings.HasPrefix(l, wire.PackageBase):
+		base = strings.TrimPrefix(l, wire.PackageBase)
+	default:
+		return r, stepErr(sh.String(), ReasonRunner, "package %s: the worker's step-runner answered %q", p.Name, lastLine(l))
+	}
+	f, err := os.Open(p.Path)
+	if err != nil {
+		return r, stepErr(sh.String(), ReasonInput, "package %s: %w", p.Name, err)
+	}
+	defer f.Close()
+	var body io.Reader = f
+	var extra []string
+	if base != "" {
+		delta, err := packageDelta(rest, f)
+		if err != nil {
+			return r, stepErr(sh.String(), ReasonRunner, "package %s: a delta against %s: %w", p.Name, base, err)
+		}
+		// A delta larger than the file (unrelated versions) is not sent.
+		if int64(len(delta)) < p.Size {
+			body, r.Delta = bytes.NewReader(delta), true
+			extra = []string{"--base", base, "--size", strconv.FormatInt(p.Size, 10)}
+		} else if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return r, err
+		}
+	}
+	counted := &countingReader{r: body}
+	tail = &tailBuffer{max: 2048}
+	if cacheMax > 0 {
+		extra = append(extra, "--cache-max-bytes", strconv.FormatInt(cacheMax, 10))
+	}
+	err = sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-put", p, facts, extra...), Stdin: counted, Stderr: tail})
+	r.BytesSent = counted.n
+	if err != nil {
+		return r, packageErr(ctx, sh, p, "sending it to the worker", err, tail)
+	}
+	return r, nil
+}
+
+// packageDelta reads the worker's signature and computes the delta that
+// turns its version into f.
+func packageDelta(signature []byte, f io.Reader) ([]byte, error) {
+	sig, err := wire.ReadSignature(bytes.NewReader(signature))
+	if err != nil {
+		return nil, err
+	}
+	var d bytes.Buffer
+	if _, err := wire.WriteDelta(&d, sig, bufio.NewReaderSize(f, 1<<20)); err != nil {
+		return nil, err
+	}
+	return d.Bytes(), nil
+}
+
+// packageErr says why a package could not be placed: a refused archive
+// is the step's input (exit 125, nothing of it runs), anything else the
+// worker's.
+func packageErr(ctx context.Context, sh Shell, p Package, doing string, err error, tail *tailBuffer) error {
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	msg := strings.TrimPrefix(lastLine(tail.String()), "cuttle: ")
+	var ee *transport.ExitError
+	if errors.As(err, &ee) && strings.Contains(msg, wire.PackageRefused) {
+		return stepErr(sh.String(), ReasonInput, "%s", msg)
+	}
+	return stepErr(sh.String(), ReasonWorkspace, "package %s (%s): %s: %w: %s", p.Name, p.FileName, doing, err, msg)
+}
+
+// limitedBuffer keeps at most max bytes and fails past them.
+type limitedBuffer struct {
+	bytes.Buffer
+	max int
+}
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if l.Len()+len(p) > l.max {
+		return 0, fmt.Errorf("more than %d bytes", l.max)
+	}
+	return l.Buffer.Write(p)
+}

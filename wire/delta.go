@@ -1,0 +1,380 @@
+package wire
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+)
+
+// Delta transfer, rsync's method (Tridgell and Mackerras, "The rsync
+// algorithm", 1996): the worker cuts the version it holds into blocks and
+// sends each block's weak rolling checksum and strong hash (a Signature);
+// the controller slides a window over the new version, looks the window's
+// weak checksum up, confirms a hit with the strong hash, and writes a
+// Delta of block copies and literal bytes; the worker rebuilds the new
+// version from its base and the delta, and checks the whole file's
+// sha256, so a strong-hash collision can cost a retry, never a wrong file.
+//
+// A signature arrives at the controller from the worker and a delta at the
+// worker from the controller: each reader bounds what it allocates by what
+// the header says and refuses anything inconsistent.
+
+const (
+	sigMagic   = "CTSG"
+	deltaMagic = "CTDL"
+	// strongSize is the bytes of sha256 kept per block.
+	strongSize = 16
+	// MinBlockSize and MaxBlockSize bound a signature's block size.
+	MinBlockSize = 512
+	MaxBlockSize = 1 << 17
+	// maxLiteral is the largest literal run one delta op carries.
+	maxLiteral = 1 << 16
+	opCopy     = 'C'
+	opData     = 'D'
+	opEnd      = 'E'
+)
+
+// ErrBadSignature and ErrBadDelta: a signature or delta stream is
+// malformed.
+var (
+	ErrBadSignature = errors.New("malformed block signature")
+	ErrBadDelta     = errors.New("malformed delta")
+)
+
+// BlockSizeFor is rsync's choice: about the square root of the file's
+// size, rounded to 8 bytes, within [MinBlockSize, MaxBlockSize].
+func BlockSizeFor(size int64) int {
+	bs := int64(MinBlockSize)
+	for bs*bs < size && bs < MaxBlockSize {
+		bs += bs / 4
+	}
+	bs = bs &^ 7
+	return int(min(max(bs, MinBlockSize), MaxBlockSize))
+}
+
+// weakSum is rsync's rolling checksum of a block: a is the sum of the
+// bytes, b the sum of the running sums, each mod 2^16.
+type weakSum struct{ a, b uint32 }
+
+func newWeak(p []byte) weakSum {
+	var w weakSum
+	n := uint32(len(p))
+	for i, c := range p {
+		w.a += uint32(c)
+		w.b += (n - uint32(i)) * uint32(c)
+	}
+	return w
+}
+
+// roll moves the window one byte: out leaves, in enters; n is the
+// window's length.
+func (w *weakSum) roll(out, in byte, n int) {
+	w.a += uint32(in) - uint32(out)
+	w.b += w.a - uint32(n)*uint32(out)
+}
+
+func (w weakSum) sum() uint32 { return (w.a & 0xffff) | (w.b&0xffff)<<16 }
+
+func strong(p []byte) (s [strongSize]byte) {
+	h := sha256.Sum256(p)
+	copy(s[:], h[:strongSize])
+	return s
+}
+
+// Signature is the block checksums of one version of a file.
+type Signature struct {
+	BlockSize int
+	Size      int64
+	Weak      []uint32
+	Strong    [][strongSize]byte
+}
+
+// WriteSignature reads r (size bytes) and writes its signature to w.
+func WriteSignature(w io.Writer, r io.Reader, size int64) error {
+	bs := BlockSizeFor(size)
+	bw := bufio.NewWriter(w)
+	var hdr [16]byte
+	copy(hdr[:4], sigMagic)
+	binary.BigEndian.PutUint32(hdr[4:8], uint32(bs))
+	binary.BigEndian.PutUint64(hdr[8:], uint64(size))
+	bw.Write(hdr[:])
+	buf := make([]byte, bs)
+	var left = size
+	for left > 0 {
+		n := int(min(int64(bs), left))
+		if _, err := io.ReadFull(r, buf[:n]); err != nil {
+			return fmt.Errorf("reading block at %d: %w", size-left, err)
+		}
+		var rec [4 + strongSize]byte
+		binary.BigEndian.PutUint32(rec[:4], newWeak(buf[:n]).sum())
+		s := strong(buf[:n])
+		copy(rec[4:], s[:])
+		bw.Write(rec[:])
+		left -= int64(n)
+	}
+	return bw.Flush()
+}
+
+// ReadSignature reads a signature written by WriteSignature, refusing one
+// whose block size or length does not fit its header.
+func ReadSignature(r io.Reader) (*Signature, error) {
+	var hdr [16]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil || string(hdr[:4]) != sigMagic {
+		return nil, fmt.Errorf("%w: bad header", ErrBadSignature)
+	}
+	sig := &Signature{BlockSize: int(binary.BigEndian.Uint32(hdr[4:8])), Size: int64(binary.BigEndian.Uint64(hdr[8:]))}
+	if sig.BlockSize < MinBlockSize || sig.BlockSize > MaxBlockSize || sig.Size < 0 || sig.Size > 1<<50 {
+		return nil, fmt.Errorf("%w: block size %d, size %d", ErrBadSignature, sig.BlockSize, sig.Size)
+	}
+	blocks := (sig.Size + int64(sig.BlockSize) - 1) / int64(sig.BlockSize)
+	br := bufio.NewReader(r)
+	// Grow as records arrive rather than trusting the header's count.
+	for i := int64(0); i < blocks; i++ {
+		var rec [4 + strongSize]byte
+		if _, err := io.ReadFull(br, rec[:]); err != nil {
+			return nil, fmt.Errorf("%w: block %d of %d: %v", ErrBadSignature, i, blocks, err)
+		}
+		sig.Weak = append(sig.Weak, binary.BigEndian.Uint32(rec[:4]))
+		sig.Strong = append(sig.Strong, [strongSize]byte(rec[4:]))
+	}
+	if n, _ := br.Read(make([]byte, 1)); n != 0 {
+		return nil, fmt.Errorf("%w: data after the last block", ErrBadSignature)
+	}
+	return sig, nil
+}
+
+// blockLen is the length of block i (the last may be short).
+func (s *Signature) blockLen(i int) int {
+	return int(min(int64(s.BlockSize), s.Size-int64(i)*int64(s.BlockSize)))
+}
+
+// deltaWriter encodes ops, merging adjacent block copies into one.
+type deltaWriter struct {
+	w              *bufio.Writer
+	runStart, runN int // a pending copy of runN blocks from runStart
+	literal        int64
+}
+
+func (d *deltaWriter) copyBlock(i int) {
+	if d.runN > 0 && d.runStart+d.runN == i {
+		d.runN++
+		return
+	}
+	d.flushCopy()
+	d.runStart, d.runN = i, 1
+}
+
+func (d *deltaWriter) flushCopy() {
+	if d.runN == 0 {
+		return
+	}
+	var op [9]byte
+	op[0] = opCopy
+	binary.BigEndian.PutUint32(op[1:5], uint32(d.runStart))
+	binary.BigEndian.PutUint32(op[5:], uint32(d.runN))
+	d.w.Write(op[:])
+	d.runN = 0
+}
+
+func (d *deltaWriter) data(p []byte) {
+	if len(p) == 0 {
+		return
+	}
+	d.flushCopy()
+	for len(p) > 0 {
+		n := min(len(p), maxLiteral)
+		var op [5]byte
+		op[0] = opData
+		binary.BigEndian.PutUint32(op[1:], uint32(n))
+		d.w.Write(op[:])
+		d.w.Write(p[:n])
+		d.literal += int64(n)
+		p = p[n:]
+	}
+}
+
+// WriteDelta reads the new version from r and writes to w a delta that
+// rebuilds it from the version sig describes. It returns how many literal
+// bytes the delta carries.
+func WriteDelta(w io.Writer, sig *Signature, r io.Reader) (literal int64, err error) {
+	bs := sig.BlockSize
+	index := make(map[uint32][]int32, len(sig.Weak))
+	for i, ws := range sig.Weak {
+		if sig.blockLen(i) == bs {
+			index[ws] = append(index[ws], int32(i))
+		}
+	}
+	lastLen, lastBlock := 0, -1
+	if n := len(sig.Weak); n > 0 && sig.blockLen(n-1) < bs {
+		lastBlock, lastLen = n-1, sig.blockLen(n-1)
+	}
+	d := &deltaWriter{w: bufio.NewWriter(w)}
+	d.w.WriteString(deltaMagic)
+	var bsHdr [4]byte
+	binary.BigEndian.PutUint32(bsHdr[:], uint32(bs))
+	d.w.Write(bsHdr[:])
+
+	// buf[lit:pos] is pending literal data, buf[pos:pos+bs] the window.
+	buf := make([]byte, 0, 4*bs+maxLiteral)
+	lit, pos := 0, 0
+	eof := false
+	fill := func() error {
+		for !eof && len(buf)-pos < bs {
+			if cap(buf)-len(buf) < bs {
+				// Room is made by dropping what was sent; pos-lit stays
+				// under maxLiteral, so this always frees enough.
+				n := copy(buf, buf[lit:])
+				buf, pos, lit = buf[:n], pos-lit, 0
+			}
+			n, err := r.Read(buf[len(buf):cap(buf)])
+			buf = buf[:len(buf)+n]
+			if err == io.EOF {
+				eof = true
+			} else if err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	var ws weakSum
+	fresh := true
+	next := -1 // the block after the last match: tried first
+	for {
+		if err := fill(); err != nil {
+			return d.literal, err
+		}
+		if len(buf)-pos < bs {
+			break
+		}
+		win := buf[pos : pos+bs]
+		if fresh {
+			ws, fresh = newWeak(win), false
+		}
+		match := -1
+		if cands, ok := index[ws.sum()]; ok {
+			s := strong(win)
+			for _, c := range cands {
+				if int(c) == next && sig.Strong[c] == s {
+					match = int(c)
+					break
+				}
+			}
+			if match < 0 {
+				for _, c := range cands {
+					if sig.Strong[c] == s {
+						match = int(c)
+						break
+					}
+				}
+			}
+		}
+		if match >= 0 {
+			d.data(buf[lit:pos])
+			d.copyBlock(match)
+			pos += bs
+			lit, fresh, next = pos, true, match+1
+			continue
+		}
+		if pos-lit >= maxLiteral {
+			d.data(buf[lit:pos])
+			lit = pos
+		}
+		if len(buf)-pos > bs {
+			ws.roll(buf[pos], buf[pos+bs], bs)
+		} else {
+			fresh = true // the next byte is not read yet: recompute after fill
+		}
+		pos++
+	}
+	tail := buf[pos:]
+	if lastBlock >= 0 && len(tail) == lastLen && newWeak(tail).sum() == sig.Weak[lastBlock] && strong(tail) == sig.Strong[lastBlock] {
+		d.data(buf[lit:pos])
+		d.copyBlock(lastBlock)
+	} else {
+		d.data(buf[lit:])
+	}
+	d.flushCopy()
+	d.w.WriteByte(opEnd)
+	return d.literal, d.w.Flush()
+}
+
+// ApplyDelta rebuilds a file from base (baseSize bytes) and the delta read
+// from r, writing at most maxSize bytes to w. It refuses a delta that
+// reads outside base, exceeds maxSize or is malformed.
+func ApplyDelta(w io.Writer, base io.ReaderAt, baseSize int64, r io.Reader, maxSize int64) (written int64, err error) {
+	br := bufio.NewReader(r)
+	var hdr [8]byte
+	if _, err := io.ReadFull(br, hdr[:]); err != nil || string(hdr[:4]) != deltaMagic {
+		return 0, fmt.Errorf("%w: bad header", ErrBadDelta)
+	}
+	bs := int64(binary.BigEndian.Uint32(hdr[4:]))
+	if bs < MinBlockSize || bs > MaxBlockSize {
+		return 0, fmt.Errorf("%w: block size %d", ErrBadDelta, bs)
+	}
+	buf := make([]byte, max(bs, maxLiteral))
+	for {
+		op, err := br.ReadByte()
+		if err != nil {
+			return written, fmt.Errorf("%w: no end marker", ErrBadDelta)
+		}
+		switch op {
+		case opEnd:
+			if _, err := br.ReadByte(); err != io.EOF {
+				return written, fmt.Errorf("%w: data after the end marker", ErrBadDelta)
+			}
+			return written, nil
+		case opCopy:
+			var a [8]byte
+			if _, err := io.ReadFull(br, a[:]); err != nil {
+				return written, fmt.Errorf("%w: short copy op", ErrBadDelta)
+			}
+			start, n := int64(binary.BigEndian.Uint32(a[:4])), int64(binary.BigEndian.Uint32(a[4:]))
+			off, end := start*bs, min((start+n)*bs, baseSize)
+			if n == 0 || off >= baseSize || (start+n-1)*bs >= baseSize {
+				return written, fmt.Errorf("%w: copy of blocks %d+%d is outside the base (%d bytes)", ErrBadDelta, start, n, baseSize)
+			}
+			if written+end-off > maxSize {
+				return written, fmt.Errorf("%w: the result exceeds %d bytes", ErrBadDelta, maxSize)
+			}
+			m, err := io.Copy(w, io.NewSectionReader(base, off, end-off))
+			written += m
+			if err != nil {
+				return written, err
+			}
+		case opData:
+			var a [4]byte
+			if _, err := io.ReadFull(br, a[:]); err != nil {
+				return written, fmt.Errorf("%w: short data op", ErrBadDelta)
+			}
+			n := int64(binary.BigEndian.Uint32(a[:]))
+			if n == 0 || n > maxLiteral {
+				return written, fmt.Errorf("%w: literal of %d bytes", ErrBadDelta, n)
+			}
+			if written+n > maxSize {
+				return written, fmt.Errorf("%w: the result exceeds %d bytes", ErrBadDelta, maxSize)
+			}
+			if _, err := io.ReadFull(br, buf[:n]); err != nil {
+				return written, fmt.Errorf("%w: short literal", ErrBadDelta)
+			}
+			m, err := w.Write(buf[:n])
+			written += int64(m)
+			if err != nil {
+				return written, err
+			}
+		default:
+			return written, fmt.Errorf("%w: unknown op %q", ErrBadDelta, op)
+		}
+	}
+}
+
+// Delta is a convenience for tests and small files: the delta that turns
+// the version sig describes into next.
+func Delta(sig *Signature, next []byte) ([]byte, error) {
+	var b bytes.Buffer
+	_, err := WriteDelta(&b, sig, bytes.NewReader(next))
+	return b.Bytes(), err
+}
