@@ -41,8 +41,8 @@ func httpServer(t *testing.T) (*Server, *httptest.Server) {
 		{Name: "nightly", Schedule: "CRON_TZ=Europe/Berlin 0 3 1 1 *"},
 		{Name: `<b>"odd"\name</b>`, Schedule: "0 0 1 1 *"},
 	}
-	s, ctx, _ := testServer(t, func(_ context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error) {
-		out.WriteString("log of " + rb.Name + "\n")
+	s, ctx, _ := testServer(t, func(_ context.Context, rb *config.Runbook, out io.Writer) ([]fleet.StepResult, error) {
+		io.WriteString(out, "log of "+rb.Name+"\n")
 		return []fleet.StepResult{{Step: "probe", Worker: "w1"}}, nil
 	}, rbs...)
 	s.Start(ctx)
@@ -143,7 +143,7 @@ func TestIndexPage(t *testing.T) {
 	if strings.Contains(body, "<b>") {
 		t.Errorf("a runbook name reached the page unescaped:\n%s", body)
 	}
-	for _, r := range s.History.Recent(10) {
+	for _, r := range recent(t, s, 10) {
 		if !strings.Contains(body, `<a href="/runs/`+r.ID+`/log">log</a>`) || !strings.Contains(body, `<td class="succeeded">succeeded</td>`) {
 			t.Errorf("run %s is not listed:\n%s", r.ID, body)
 		}
@@ -155,13 +155,13 @@ func TestIndexPage(t *testing.T) {
 
 func TestRunLog(t *testing.T) {
 	s, srv := httpServer(t)
-	r := s.History.Recent(1)[0]
+	r := recent(t, s, 1)[0]
 	resp, body := get(t, srv, "/runs/"+r.ID+"/log")
 	if resp.StatusCode != http.StatusOK || body != "log of "+r.Runbook+"\n" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
 		t.Errorf("log of %s: %d %q %s", r.ID, resp.StatusCode, body, resp.Header.Get("Content-Type"))
 	}
 	// Only logs of recorded runs are served.
-	os.WriteFile(s.History.LogPath("stray"), []byte("not a run"), 0o600)
+	os.WriteFile(s.Store.LogPath("stray"), []byte("not a run"), 0o600)
 	for _, id := range []string{"stray", "nosuch", "..%2Fruns.jsonl", "..%2F..%2Fetc%2Fpasswd"} {
 		if resp, body := get(t, srv, "/runs/"+id+"/log"); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("/runs/%s/log: %d %q", id, resp.StatusCode, body)

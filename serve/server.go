@@ -5,12 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +19,6 @@ import (
 
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
-	"github.com/cuttle-sh/cuttle/remote"
 )
 
 // Parser reads schedules: standard five-field cron, an optional leading
@@ -32,16 +30,18 @@ var Parser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron
 type Server struct {
 	Config   *config.Config
 	Runbooks []*config.Runbook
-	History  *History
+	Store    Store
 	Metrics  *Metrics
+	// Keep bounds the history; it is applied after each run.
+	Keep Retention
 	// NewRunner makes the runner for one run, writing to out.
-	NewRunner func(out *os.File) *fleet.Runner
+	NewRunner func(out io.Writer) *fleet.Runner
 	// Grace is how long running steps may finish after SIGTERM.
 	Grace time.Duration
 
 	// runbook, when set, stands in for NewRunner(out).Run in tests;
 	// graceTimer for time.After in Stop.
-	runbook    func(ctx context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error)
+	runbook    func(ctx context.Context, rb *config.Runbook, out io.Writer) ([]fleet.StepResult, error)
 	graceTimer func(time.Duration) <-chan time.Time
 
 	cron    *cron.Cron
@@ -51,6 +51,9 @@ type Server struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	seq     atomic.Int64
+	// live holds the running runs, by id.
+	liveMu sync.Mutex
+	live   map[string]*liveRun
 }
 
 // LoadRunbooks reads every *.yaml and *.yml in dir that has a schedule.
@@ -112,54 +115,6 @@ func (s *Server) job(ctx context.Context, rb *config.Runbook) func() {
 	}
 }
 
-func (s *Server) runOnce(ctx context.Context, rb *config.Runbook) {
-	log := zerolog.Ctx(ctx).With().Str("runbook", rb.Name).Logger()
-	id := time.Now().UTC().Format("20060102T150405") + "-" + strconv.FormatInt(s.seq.Add(1), 10)
-	run := Run{ID: id, Runbook: rb.Name, Start: time.Now()}
-	f, err := os.OpenFile(s.History.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		log.Error().Err(err).Msg("cannot open the run's log")
-		return
-	}
-	defer f.Close()
-	log.Info().Str("run", id).Msg("run started")
-	runbook := s.runbook
-	if runbook == nil {
-		runbook = func(ctx context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error) {
-			return s.NewRunner(out).Run(ctx, rb, nil)
-		}
-	}
-	results, runErr := runbook(log.WithContext(ctx), rb, f)
-	run.Duration = time.Since(run.Start)
-	run.Status = "succeeded"
-	for _, res := range results {
-		rec := StepRecord{Name: res.Step, Worker: res.Worker, Skipped: res.Skipped, ExitCode: res.Result.ExitCode}
-		if res.Err != nil {
-			rec.Error = res.Err.Error()
-			if res.Masks != nil {
-				rec.Error = res.Masks.Mask(rec.Error)
-			}
-			var se *remote.StepError
-			if errors.As(res.Err, &se) {
-				rec.ExitCode = 125
-			}
-		}
-		run.Steps = append(run.Steps, rec)
-	}
-	if runErr != nil {
-		run.Status = "failed"
-		fmt.Fprintf(f, "\n%s\n", runErr)
-	}
-	if ctx.Err() != nil {
-		run.Status = "interrupted"
-	}
-	if err := s.History.Append(run); err != nil {
-		log.Error().Err(err).Msg("recording the run failed")
-	}
-	s.Metrics.Observe(run)
-	log.Info().Str("run", id).Str("status", run.Status).Dur("duration", run.Duration).Msg("run finished")
-}
-
 // Stop stops scheduling, lets running steps finish for the grace period,
 // then cancels them (their containers and work directories are removed).
 func (s *Server) Stop() {
@@ -187,14 +142,22 @@ func (s *Server) Handler() http.Handler {
 	})
 	mux.HandleFunc("/runs/{id}/log", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
-		if _, ok := s.History.Get(id); !ok {
+		log, err := s.Store.Log(r.Context(), id)
+		if lr := s.running(id); lr != nil {
+			log, err = lr.log.Bytes(), nil
+		}
+		if errors.Is(err, ErrNoRun) {
 			http.NotFound(w, r)
 			return
 		}
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		http.ServeFile(w, r, s.History.LogPath(id))
+		w.Write(log)
 	})
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
 		type rbView struct{ Name, Schedule, Next string }
 		var rbs []rbView
 		for _, rb := range s.Runbooks {
@@ -202,7 +165,8 @@ func (s *Server) Handler() http.Handler {
 			rbs = append(rbs, rbView{rb.Name, rb.Schedule, next.Format(time.RFC3339)})
 		}
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		page.Execute(w, map[string]any{"Runbooks": rbs, "Runs": s.History.Recent(50)})
+		runs, _ := s.Store.Recent(r.Context(), 50)
+		page.Execute(w, map[string]any{"Runbooks": rbs, "Runs": runs})
 	})
 	return mux
 }
