@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
@@ -66,7 +67,7 @@ func TestHealthz(t *testing.T) {
 func TestMetricsParse(t *testing.T) {
 	s, srv := httpServer(t)
 	resp, body := get(t, srv, "/metrics")
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8") {
 		t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	parser := expfmt.NewTextParser(model.LegacyValidation)
@@ -75,15 +76,28 @@ func TestMetricsParse(t *testing.T) {
 		t.Fatalf("/metrics is not Prometheus text: %v\n%s", err, body)
 	}
 	odd := `<b>"odd"\name</b>`
+	lastOK := map[string]float64{}
+	for _, r := range recent(t, s, 10) {
+		lastOK[r.Runbook] = float64(r.Start.Unix())
+	}
 	want := map[string]struct {
 		typ     dto.MetricType
-		samples map[string]float64 // labels (name=value,...) -> value
+		samples map[string]float64 // labels (name=value,...) -> value, or a histogram's count
 	}{
 		"cuttle_runs_total": {dto.MetricType_COUNTER, map[string]float64{
 			"runbook=nightly,status=succeeded": 1, "runbook=" + odd + ",status=succeeded": 1}},
 		"cuttle_runs_skipped_total":       {dto.MetricType_COUNTER, map[string]float64{"runbook=" + odd: 1}},
 		"cuttle_worker_steps_total":       {dto.MetricType_COUNTER, map[string]float64{"status=succeeded,worker=w1": 2}},
 		"cuttle_serve_start_time_seconds": {dto.MetricType_GAUGE, map[string]float64{"": float64(s.started.Unix())}},
+		"cuttle_runs_running":             {dto.MetricType_GAUGE, map[string]float64{"": 0}},
+		"cuttle_run_duration_seconds": {dto.MetricType_HISTOGRAM, map[string]float64{
+			"runbook=nightly": 1, "runbook=" + odd: 1}},
+		"cuttle_step_duration_seconds": {dto.MetricType_HISTOGRAM, map[string]float64{"status=succeeded,worker=w1": 2}},
+		"cuttle_runbook_last_success_timestamp_seconds": {dto.MetricType_GAUGE, map[string]float64{
+			"runbook=nightly": lastOK["nightly"], "runbook=" + odd: lastOK[odd]}},
+		"cuttle_runbook_last_run_status": {dto.MetricType_GAUGE, map[string]float64{
+			"runbook=nightly,status=succeeded": 1, "runbook=nightly,status=failed": 0, "runbook=nightly,status=interrupted": 0,
+			"runbook=" + odd + ",status=succeeded": 1, "runbook=" + odd + ",status=failed": 0, "runbook=" + odd + ",status=interrupted": 0}},
 	}
 	for name, w := range want {
 		f := families[name]
@@ -94,31 +108,17 @@ func TestMetricsParse(t *testing.T) {
 		if f.GetType() != w.typ || f.GetHelp() == "" {
 			t.Errorf("%s: type %v, help %q", name, f.GetType(), f.GetHelp())
 		}
-		got := map[string]float64{}
-		for _, m := range f.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			sort.Strings(labels)
-			got[strings.Join(labels, ",")] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-		if len(got) != len(w.samples) {
-			t.Errorf("%s: samples %v, want %v", name, got, w.samples)
-		}
-		for k, v := range w.samples {
-			if got[k] != v {
-				t.Errorf("%s{%s} = %v, want %v", name, k, got[k], v)
-			}
+		if diff := cmp.Diff(w.samples, samples(f)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
 		}
 	}
-	d := families["cuttle_run_duration_seconds"]
-	if d.GetType() != dto.MetricType_SUMMARY || len(d.GetMetric()) != 2 {
-		t.Fatalf("cuttle_run_duration_seconds: %v", d)
+	if len(lastOK) != 2 {
+		t.Errorf("runs recorded for %v", lastOK)
 	}
-	for _, m := range d.GetMetric() {
-		if m.GetSummary().GetSampleCount() != 1 || m.GetSummary().GetSampleSum() < 0 {
-			t.Errorf("duration summary %v", m)
+	// The standard collectors.
+	for _, name := range []string{"go_goroutines", "process_start_time_seconds"} {
+		if families[name] == nil {
+			t.Errorf("no family %s", name)
 		}
 	}
 }

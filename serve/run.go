@@ -109,6 +109,7 @@ func (s *Server) runOnce(ctx context.Context, rb *config.Runbook) {
 		os.Remove(f.Name())
 		return
 	}
+	s.Metrics.Begin()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	out := newLiveLog(f)

@@ -87,6 +87,7 @@ func LoadRunbooks(dir string, cfg *config.Config) ([]*config.Runbook, error) {
 // Start schedules the runbooks.
 func (s *Server) Start(ctx context.Context) {
 	s.started = time.Now()
+	s.Metrics.Started(s.started)
 	s.runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.entries = map[string]cron.EntryID{}
 	s.cron = cron.New(cron.WithParser(Parser))
@@ -136,10 +137,7 @@ func (s *Server) Stop() {
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		s.Metrics.Write(w, s.started)
-	})
+	mux.Handle("/metrics", s.Metrics.Handler())
 	mux.HandleFunc("/runs/{id}/log", func(w http.ResponseWriter, r *http.Request) {
 		id := r.PathValue("id")
 		log, err := s.Store.Log(r.Context(), id)

@@ -98,16 +98,17 @@ func TestRunRecorded(t *testing.T) {
 	if _, err := os.Stat(s.Store.LogPath(r.ID)); !os.IsNotExist(err) {
 		t.Errorf("the finished run's log file is left behind: %v", err)
 	}
-	var m bytes.Buffer
-	s.Metrics.Write(&m, s.started)
-	for _, line := range []string{`cuttle_runs_total{runbook="nightly",status="failed"} 1`, `cuttle_worker_steps_total{worker="w1",status="failed"} 1`,
-		`cuttle_worker_steps_total{worker="w1",status="succeeded"} 1`, `cuttle_worker_steps_total{worker="w2",status="failed"} 1`} {
-		if !strings.Contains(m.String(), line+"\n") {
-			t.Errorf("metrics lack %s:\n%s", line, m.String())
+	m := metricsText(t, s.Metrics)
+	for _, line := range []string{`cuttle_runs_total{runbook="nightly",status="failed"} 1`, `cuttle_worker_steps_total{status="failed",worker="w1"} 1`,
+		`cuttle_worker_steps_total{status="succeeded",worker="w1"} 1`, `cuttle_worker_steps_total{status="failed",worker="w2"} 1`,
+		`cuttle_runbook_last_run_status{runbook="nightly",status="failed"} 1`, `cuttle_runbook_last_run_status{runbook="nightly",status="succeeded"} 0`,
+		`cuttle_runs_running 0`} {
+		if !strings.Contains(m, line+"\n") {
+			t.Errorf("metrics lack %s:\n%s", line, m)
 		}
 	}
-	if strings.Contains(m.String(), `worker=""`) {
-		t.Errorf("a skipped step was counted:\n%s", m.String())
+	if strings.Contains(m, `worker=""`) || strings.Contains(m, `cuttle_runbook_last_success_timestamp_seconds{`) {
+		t.Errorf("a skipped step was counted, or a failed run counted as a success:\n%s", m)
 	}
 
 	// A clean run succeeds; a run whose context ended is interrupted.
@@ -169,10 +170,9 @@ func TestOverlappingRunSkipped(t *testing.T) {
 	if got := strings.Join(runs, ","); got != "heartbeat,other,heartbeat" {
 		t.Errorf("runs (newest start first): %s", got)
 	}
-	var m bytes.Buffer
-	s.Metrics.Write(&m, s.started)
-	if !strings.Contains(m.String(), "cuttle_runs_skipped_total{runbook=\"heartbeat\"} 1\n") || strings.Contains(m.String(), `skipped_total{runbook="other"}`) {
-		t.Errorf("skip count:\n%s", m.String())
+	m := metricsText(t, s.Metrics)
+	if !strings.Contains(m, "cuttle_runs_skipped_total{runbook=\"heartbeat\"} 1\n") || strings.Contains(m, `skipped_total{runbook="other"}`) {
+		t.Errorf("skip count:\n%s", m)
 	}
 	if !strings.Contains(ev.lines.String(), `"runbook":"heartbeat"`) {
 		t.Errorf("the skip's log line does not name the runbook:\n%s", ev.lines.String())

@@ -89,6 +89,11 @@ func runServe(ctx context.Context, std stdio, fl *config.Flags) error {
 		return err
 	}
 	metrics := serve.NewMetrics()
+	last, err := store.Runbooks(ctx)
+	if err != nil {
+		return err
+	}
+	metrics.Seed(last)
 	trust := bundleTrust()
 	s := &serve.Server{Config: cfg, Runbooks: rbs, Store: store, Metrics: metrics, Grace: grace, Keep: keep,
 		NewRunner: func(out io.Writer) *fleet.Runner {
