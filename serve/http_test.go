@@ -132,7 +132,9 @@ func TestIndexPage(t *testing.T) {
 	sched, _ := Parser.Parse("CRON_TZ=Europe/Berlin 0 3 1 1 *")
 	next := sched.Next(time.Now()).Format(time.RFC3339)
 	for _, want := range []string{
-		"<td>nightly</td><td><code>CRON_TZ=Europe/Berlin 0 3 1 1 *</code></td><td>" + next + "</td>",
+		"<td>nightly</td><td>custom <code>CRON_TZ=Europe/Berlin 0 3 1 1 *</code></td><td>" + next + `</td><td class="succeeded">succeeded</td><td>`,
+		`<form method="post" action="/runbooks/nightly/run"><button>Run now</button></form>`,
+		"<p>No run is going.</p>",
 		// Names are escaped.
 		"<td>&lt;b&gt;&#34;odd&#34;\\name&lt;/b&gt;</td>",
 	} {
@@ -144,7 +146,7 @@ func TestIndexPage(t *testing.T) {
 		t.Errorf("a runbook name reached the page unescaped:\n%s", body)
 	}
 	for _, r := range recent(t, s, 10) {
-		if !strings.Contains(body, `<a href="/runs/`+r.ID+`/log">log</a>`) || !strings.Contains(body, `<td class="succeeded">succeeded</td>`) {
+		if !strings.Contains(body, `<td><a href="/runs/`+r.ID+`">`+r.ID+`</a></td>`) || !strings.Contains(body, `<td class="succeeded">succeeded</td></tr>`) {
 			t.Errorf("run %s is not listed:\n%s", r.ID, body)
 		}
 	}
@@ -170,12 +172,21 @@ func TestRunLog(t *testing.T) {
 }
 
 func TestListen(t *testing.T) {
-	ln, err := Listen(t.Context(), "127.0.0.1:0")
+	ln, err := Listen(t.Context(), "127.0.0.1:0", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln.Close()
-	if _, err := Listen(t.Context(), "127.0.0.1:notaport"); err == nil || !strings.HasPrefix(err.Error(), "--listen 127.0.0.1:notaport: ") {
+	// Beyond loopback only with a token.
+	if _, err := Listen(t.Context(), "0.0.0.0:0", false); err == nil || !strings.Contains(err.Error(), "not a loopback address: give a token (--token-file FILE or $CUTTLE_SERVE_TOKEN)") {
+		t.Errorf("0.0.0.0 without a token: %v", err)
+	}
+	ln, err = Listen(t.Context(), "0.0.0.0:0", true)
+	if err != nil {
+		t.Fatalf("0.0.0.0 with a token: %v", err)
+	}
+	ln.Close()
+	if _, err := Listen(t.Context(), "127.0.0.1:notaport", false); err == nil || !strings.HasPrefix(err.Error(), "--listen 127.0.0.1:notaport: ") {
 		t.Errorf("a bad address: %v", err)
 	}
 }

@@ -2,12 +2,9 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"html/template"
 	"io"
 	"net"
-	"net/http"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -34,6 +31,8 @@ type Server struct {
 	Metrics  *Metrics
 	// Keep bounds the history; it is applied after each run.
 	Keep Retention
+	// Token, when set, is what every request but /healthz must present.
+	Token string
 	// NewRunner makes the runner for one run, writing to out.
 	NewRunner func(out io.Writer) *fleet.Runner
 	// Grace is how long running steps may finish after SIGTERM.
@@ -46,6 +45,7 @@ type Server struct {
 
 	cron    *cron.Cron
 	entries map[string]cron.EntryID
+	jobs    map[string]func() // by runbook: what the schedule and "Run now" call
 	started time.Time
 	runCtx  context.Context
 	cancel  context.CancelFunc
@@ -91,9 +91,11 @@ func (s *Server) Start(ctx context.Context) {
 	s.runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.entries = map[string]cron.EntryID{}
 	s.cron = cron.New(cron.WithParser(Parser))
+	s.jobs = map[string]func(){}
 	for _, rb := range s.Runbooks {
-		id, _ := s.cron.AddFunc(rb.Schedule, s.job(ctx, rb))
-		s.entries[rb.Name] = id
+		job := s.job(ctx, rb)
+		id, _ := s.cron.AddFunc(rb.Schedule, job)
+		s.entries[rb.Name], s.jobs[rb.Name] = id, job
 	}
 	s.cron.Start()
 }
@@ -133,66 +135,19 @@ func (s *Server) Stop() {
 	s.cancel()
 }
 
-// Handler serves /healthz, /metrics, / and /runs/<id>/log.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.Handle("/metrics", s.Metrics.Handler())
-	mux.HandleFunc("/runs/{id}/log", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		log, err := s.Store.Log(r.Context(), id)
-		if lr := s.running(id); lr != nil {
-			log, err = lr.log.Bytes(), nil
-		}
-		if errors.Is(err, ErrNoRun) {
-			http.NotFound(w, r)
-			return
-		}
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusInternalServerError)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.Write(log)
-	})
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) {
-		type rbView struct{ Name, Schedule, Next string }
-		var rbs []rbView
-		for _, rb := range s.Runbooks {
-			next := s.cron.Entry(s.entries[rb.Name]).Next
-			rbs = append(rbs, rbView{rb.Name, rb.Schedule, next.Format(time.RFC3339)})
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		runs, _ := s.Store.Recent(r.Context(), 50)
-		page.Execute(w, map[string]any{"Runbooks": rbs, "Runs": runs})
-	})
-	return mux
-}
-
-var page = template.Must(template.New("page").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>cuttle serve</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}.failed{color:#b00}.succeeded{color:#070}</style></head>
-<body><h1>cuttle serve</h1>
-<h2>Runbooks</h2>
-<table><tr><th>runbook</th><th>schedule</th><th>next run</th></tr>
-{{range .Runbooks}}<tr><td>{{.Name}}</td><td><code>{{.Schedule}}</code></td><td>{{.Next}}</td></tr>{{end}}
-</table>
-<h2>Recent runs</h2>
-<table><tr><th>run</th><th>runbook</th><th>start</th><th>duration</th><th>status</th><th>steps</th><th>log</th></tr>
-{{range .Runs}}<tr><td>{{.ID}}</td><td>{{.Runbook}}</td><td>{{.Start.Format "2006-01-02 15:04:05"}}</td><td>{{.Duration}}</td><td class="{{.Status}}">{{.Status}}</td>
-<td>{{range .Steps}}{{.Name}}{{if .Worker}}@{{.Worker}}{{end}}={{if .Skipped}}skipped{{else}}{{.ExitCode}}{{end}} {{end}}</td><td><a href="/runs/{{.ID}}/log">log</a></td></tr>{{end}}
-</table></body></html>
-`))
-
-// Listen opens addr, warning when it is not a loopback address: the page
-// shows run logs.
-func Listen(ctx context.Context, addr string) (net.Listener, error) {
+// Listen opens addr. Beyond loopback it requires a token: the page shows
+// run logs and starts and cancels runs.
+func Listen(ctx context.Context, addr string, token bool) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--listen %s: %w", addr, err)
 	}
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
-		zerolog.Ctx(ctx).Warn().Str("listen", ln.Addr().String()).Msg("serving run logs on a non-loopback address")
+		if !token {
+			ln.Close()
+			return nil, fmt.Errorf("--listen %s is not a loopback address: give a token (--token-file FILE or $CUTTLE_SERVE_TOKEN) that clients must present", addr)
+		}
+		zerolog.Ctx(ctx).Info().Str("listen", ln.Addr().String()).Msg("serving beyond loopback; clients need the token")
 	}
 	return ln, nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -33,6 +34,7 @@ func newServeCmd(io stdio) *cobra.Command {
 	f.Duration("grace", 5*time.Minute, "on SIGTERM, how long running steps may finish before they are stopped")
 	f.String("artifacts", "artifacts", "where artifacts land")
 	f.Int("keep-runs", 0, "keep at most this many finished runs (and their logs) in the history; 0 keeps all")
+	f.String("token-file", "", "file holding the token that clients of the page and /metrics must present (or $CUTTLE_SERVE_TOKEN); required to --listen beyond loopback")
 	f.String("keep-for", "", "keep finished runs (and their logs) this long, e.g. 30d or 12h; empty keeps all")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error { return runServe(ctx, io, fl) })
 	return cmd
@@ -102,7 +104,12 @@ func runServe(ctx context.Context, std stdio, fl *config.Flags) error {
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
 				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: trust, Runners: bundle.Available()}
 		}}
-	ln, err := serve.Listen(ctx, fl.String("listen"))
+	token, err := serveToken(fl.String("token-file"))
+	if err != nil {
+		return inputError("%w", err)
+	}
+	s.Token = token
+	ln, err := serve.Listen(ctx, fl.String("listen"), token != "")
 	if err != nil {
 		return inputError("%w", err)
 	}
@@ -120,4 +127,21 @@ func runServe(ctx context.Context, std stdio, fl *config.Flags) error {
 		return nil // a requested stop is a clean exit
 	}
 	return context.Cause(ctx)
+}
+
+// serveToken reads the page's token from --token-file, else from
+// $CUTTLE_SERVE_TOKEN: never from argv, where other users could read it.
+func serveToken(file string) (string, error) {
+	tok, from := os.Getenv("CUTTLE_SERVE_TOKEN"), "$CUTTLE_SERVE_TOKEN"
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		tok, from = strings.TrimSpace(string(b)), "--token-file "+file
+	}
+	if tok != "" && len(tok) < 16 {
+		return "", fmt.Errorf("%s: the token is %d characters; use at least 16 (openssl rand -hex 32 makes one)", from, len(tok))
+	}
+	return tok, nil
 }
