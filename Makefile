@@ -55,10 +55,11 @@ vet:
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/cuttle
 	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/cuttle
 	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/cuttle
-	for f in remote/scripts/*.sh bundle/helpers/octopus.sh; do sh -n "$$f" || exit 1; done
+	for f in remote/scripts/*.sh bundle/helpers/octopus.sh bundle/helpers/octopus-common.sh; do sh -n "$$f" || exit 1; done
 	bash -n bundle/helpers/octopus.bash
-	shellcheck -s sh remote/scripts/*.sh bundle/helpers/octopus.sh
-	shellcheck -s bash bundle/helpers/octopus.bash
+	shellcheck -s sh remote/scripts/*.sh bundle/helpers/octopus-common.sh
+	shellcheck -x -s sh bundle/helpers/octopus.sh
+	shellcheck -x -s bash bundle/helpers/octopus.bash
 
 # The whole suite: unit tests, end-to-end tests against real sshd and
 # dockerd, then every fuzz target for a short, bounded time.

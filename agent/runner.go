@@ -62,7 +62,20 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 		}
 	}
 	if scriptOK {
-		code = runScript(ctx, spec, payload, logs, msgs)
+		var watch *errorOutputWatch
+		if payload.FailOnErrorOutput {
+			watch = &errorOutputWatch{}
+		}
+		code = runScript(ctx, spec, payload, logs, msgs, watch)
+		if code == 0 && watch != nil && watch.wrote() {
+			// As Calamari fails it; the message becomes the step's result.
+			var out io.Writer = os.Stdout
+			if logs != nil {
+				out = logs.out
+			}
+			fmt.Fprintln(out, errorOutputMessage)
+			code = 1
+		}
 	}
 	if err := handBack(spec); err != nil {
 		fmt.Fprintf(msgs, "cuttle runner: handing %s back to uid %d: %v\n", spec.WorkDir, spec.OwnerUID, err)
@@ -77,7 +90,9 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 	return code
 }
 
-func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs *stepLogs, msgs io.Writer) int {
+// runScript runs the script; with watch set, its stderr passes through
+// watch. The output is all written out when it returns.
+func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs *stepLogs, msgs io.Writer, watch *errorOutputWatch) int {
 	shell := spec.Syntax
 	if shell == "" {
 		shell = "bash"
@@ -97,10 +112,13 @@ func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs 
 		return wire.ExitCodeNoShell
 	}
 	helpers := filepath.Join(filepath.Dir(self), wire.HelpersSh)
-	args := []string{"-c", `. "$CUTTLE_HELPERS" && . "$CUTTLE_SCRIPT"`}
+	// The script parameters (set by the helpers) are evaluated as the rest
+	// of the line that sources the script, as Calamari's bootstrap does:
+	// quotes, escapes and expansions as bash reads them.
+	args := []string{"-c", `. "$CUTTLE_HELPERS" && eval "set -- $__cuttle_params" && . "$CUTTLE_SCRIPT"`}
 	if shell == "bash" {
 		helpers = filepath.Join(filepath.Dir(self), wire.HelpersBash)
-		args = append([]string{"--noprofile", "--norc"}, args...)
+		args = []string{"--noprofile", "--norc", "-c", `. "$CUTTLE_HELPERS" && eval ". \"\$CUTTLE_SCRIPT\" $__cuttle_params"`}
 	}
 	args = append(args, "cuttle-step")
 
@@ -117,22 +135,44 @@ func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs 
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
 	var exited atomic.Bool
 	var pumps []*pump
+	// Without logs or a watch the script writes to the runner's own
+	// stdout and stderr; otherwise a pump copies each stream through.
+	var outTo, errTo io.Writer
 	if logs != nil {
-		po, err := newPump(logs.out, &exited)
-		if err == nil {
-			var pe *pump
-			if pe, err = newPump(logs.err, &exited); err == nil {
-				pumps = []*pump{po, pe}
-				cmd.Stdout, cmd.Stderr = po.w, pe.w
-			}
+		outTo, errTo = logs.out, logs.err
+	}
+	if watch != nil {
+		watch.w = os.Stderr
+		if errTo != nil {
+			watch.w = errTo
 		}
+		errTo = watch
+	}
+	for _, s := range []struct {
+		to  io.Writer
+		cmd *io.Writer
+	}{{outTo, &cmd.Stdout}, {errTo, &cmd.Stderr}} {
+		if s.to == nil {
+			continue
+		}
+		p, err := newPump(s.to, &exited)
 		if err != nil {
+			for _, p := range pumps {
+				p.r.Close()
+				p.w.Close()
+			}
 			fmt.Fprintf(msgs, "cuttle runner: output pipe: %v\n", err)
 			return wire.ExitCodeNoShell
 		}
+		pumps = append(pumps, p)
+		*s.cmd = p.w
 	}
 	cmd.ExtraFiles = []*os.File{varsR}
-	cmd.Env = append(os.Environ(),
+	var proxy wire.Proxy
+	if payload.Proxy != nil {
+		proxy = *payload.Proxy
+	}
+	cmd.Env = append(append(os.Environ(), ProxyEnvironment(proxy, os.LookupEnv)...),
 		"CUTTLE_RUNNER="+self,
 		"CUTTLE_HELPERS="+helpers,
 		"CUTTLE_SCRIPT="+filepath.Join(spec.WorkDir, spec.Script),
@@ -280,10 +320,11 @@ func DetectLibc() string {
 	return "none"
 }
 
-// writeScript writes the script from the payload, whole or not at all.
+// writeScript writes the script from the payload, whole or not at all,
+// normalised as Calamari does (wire.NormalizeScript).
 func writeScript(path string, b []byte) error {
 	tmp := path + ".part"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	if err := os.WriteFile(tmp, wire.NormalizeScript(b), 0o644); err != nil {
 		os.Remove(tmp)
 		return err
 	}

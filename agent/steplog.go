@@ -84,17 +84,17 @@ func (s *stepLogs) close() {
 	s.err.f.Close()
 }
 
-// pump copies what the script prints into its log.
+// pump copies what the script prints into its log (or elsewhere).
 type pump struct {
 	r, w *os.File
-	log  *logWriter
+	log  io.Writer
 	// exited is set when the script has ended: reads then stop after a
 	// quiet spell, since a background process may hold the pipe forever.
 	exited *atomic.Bool
 }
 
 // newPump makes a pipe whose write end (p.w) is the script's output.
-func newPump(log *logWriter, exited *atomic.Bool) (*pump, error) {
+func newPump(log io.Writer, exited *atomic.Bool) (*pump, error) {
 	r, w, err := os.Pipe()
 	if err != nil {
 		return nil, err

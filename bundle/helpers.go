@@ -12,6 +12,9 @@ var helpersBash []byte
 //go:embed helpers/octopus.sh
 var helpersSh []byte
 
+//go:embed helpers/octopus-common.sh
+var helpersCommon []byte
+
 // BundleFile is one file of a bundle besides the runner.
 type BundleFile struct {
 	Name string
@@ -20,5 +23,5 @@ type BundleFile struct {
 
 // HelperFiles are the helper scripts shipped in every bundle.
 func HelperFiles() []BundleFile {
-	return []BundleFile{{wire.HelpersBash, helpersBash}, {wire.HelpersSh, helpersSh}}
+	return []BundleFile{{wire.HelpersBash, helpersBash}, {wire.HelpersSh, helpersSh}, {wire.HelpersCommon, helpersCommon}}
 }

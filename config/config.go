@@ -50,6 +50,9 @@ type Worker struct {
 	Role   string            `mapstructure:"role"`
 	Labels map[string]string `mapstructure:"labels"`
 	Grants `mapstructure:",squash"`
+	// Proxy, when set, is the proxy the worker's steps use (it replaces
+	// its pool's).
+	Proxy *Proxy `mapstructure:"proxy"`
 }
 
 // Grants are what the operator lets steps' container options reach on a
@@ -95,6 +98,8 @@ type Pool struct {
 	Selection         string `mapstructure:"selection"`
 	// Grants apply to every worker of the pool, on top of its own.
 	Grants `mapstructure:",squash"`
+	// Proxy is the proxy of the pool's workers that set none.
+	Proxy *Proxy `mapstructure:"proxy"`
 }
 
 // Feed is a container registry with credentials given by reference.
@@ -243,6 +248,10 @@ func (c *Config) validate() error {
 		if w.Role == RoleJump && w.Pool != "" {
 			problems = append(problems, fmt.Sprintf("workers.%s is role jump but in pool %s: a jump host runs no steps (drop one of them)", name, w.Pool))
 		}
+		problems = append(problems, w.Proxy.problems("workers."+name)...)
+	}
+	for _, name := range sortedKeys(c.Pools) {
+		problems = append(problems, c.Pools[name].Proxy.problems("pools."+name)...)
 	}
 	for _, name := range sortedKeys(c.Feeds) {
 		f := c.Feeds[name]

@@ -38,6 +38,14 @@ type RunbookStep struct {
 	SensitiveVariables map[string]string `yaml:"sensitive_variables"`
 	Condition          string            `yaml:"condition"`
 	Timeout            string            `yaml:"timeout"`
+	// Parameters are the script's positional parameters, read as bash
+	// reads the rest of a command line (Octopus.Action.Script.ScriptParameters).
+	Parameters string `yaml:"parameters"`
+	// Retries reruns a failed step up to this many times, each attempt in
+	// a fresh work directory (Octopus.Action.AutoRetry.MaximumCount);
+	// RetryDelay is the wait between attempts.
+	Retries    int    `yaml:"retries"`
+	RetryDelay string `yaml:"retry_delay"`
 }
 
 // Container says which image a step runs in.
@@ -65,6 +73,22 @@ func (s RunbookStep) TimeoutDuration() (time.Duration, error) {
 	}
 	return time.ParseDuration(s.Timeout)
 }
+
+// RetryDelayDuration parses RetryDelay ("" is no wait).
+func (s RunbookStep) RetryDelayDuration() (time.Duration, error) {
+	if s.RetryDelay == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(s.RetryDelay)
+	if err == nil && d < 0 {
+		err = errors.New("negative")
+	}
+	return d, err
+}
+
+// IsTemplate reports whether a runbook field holds an Octopus template
+// (#{...}): it is checked once evaluated, when the step runs.
+func IsTemplate(s string) bool { return strings.Contains(s, "#{") }
 
 // LoadRunbook reads and validates a runbook file against cfg.
 func LoadRunbook(file string, cfg *Config) (*Runbook, error) {
@@ -153,7 +177,7 @@ func (rb *Runbook) validate(cfg *Config) error {
 		switch {
 		case (s.Worker == "") == (s.Pool == ""):
 			bad(i, s, "give exactly one of worker or pool")
-		case s.Pool != "":
+		case s.Pool != "" && !IsTemplate(s.Pool):
 			if _, ok := cfg.Pools[s.Pool]; !ok {
 				bad(i, s, "pool %q is not defined in the config", s.Pool)
 			}
@@ -191,7 +215,16 @@ func (rb *Runbook) validate(cfg *Config) error {
 		if _, err := s.TimeoutDuration(); err != nil {
 			bad(i, s, "timeout %q: %v", s.Timeout, err)
 		}
+		if s.Retries < 0 {
+			bad(i, s, "retries %d: want 0 or more", s.Retries)
+		}
+		if _, err := s.RetryDelayDuration(); err != nil {
+			bad(i, s, "retry_delay %q: want a duration such as 30s", s.RetryDelay)
+		} else if s.RetryDelay != "" && s.Retries == 0 {
+			bad(i, s, "retry_delay needs retries")
+		}
 	}
+	rb.checkReferences(bad)
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -61,6 +62,9 @@ type StepResult struct {
 	Skipped      bool
 	// Masks are the run's: every value masked in any step of the run.
 	Masks *mask.Set
+	// Attempts are every run of a step that may be retried, in order; the
+	// last is also Result and Err.
+	Attempts []Attempt
 }
 
 // Failed reports whether the step failed (cuttle error or non-zero exit).
@@ -116,7 +120,14 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 			results = append(results, StepResult{Step: s.Name, Skipped: true})
 			continue
 		}
-		workers, err := r.workersFor(ctx, conns, s)
+		stepVars, err := stepVariables(rb, s, vars)
+		if err == nil {
+			s, err = resolveWhere(r.Config, s, stepVars)
+		}
+		var workers []string
+		if err == nil {
+			workers, err = r.workersFor(ctx, conns, s)
+		}
 		if err != nil {
 			results = append(results, StepResult{Step: s.Name, Err: err, Masks: vars.Masks()})
 			fail(fmt.Errorf("step %s: %w", s.Name, err))
@@ -133,7 +144,7 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 				defer func() { <-sem }()
 				markBusy(w, 1)
 				defer markBusy(w, -1)
-				stepResults[i] = r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
+				stepResults[i] = r.runOne(ctx, conns, pulled, rb, s, w, stepVars, len(workers) > 1)
 			}()
 		}
 		wg.Wait()
@@ -189,14 +200,7 @@ func shouldRun(condition string, failed bool) bool {
 }
 
 func runbookVariables(rb *config.Runbook, extra *Variables) (*Variables, error) {
-	var plain, sensitive []string
-	for k, v := range rb.Variables {
-		plain = append(plain, k+"="+v)
-	}
-	for k, env := range rb.SensitiveVariables {
-		sensitive = append(sensitive, k+"="+env)
-	}
-	vars, err := ParseVariables(plain, sensitive)
+	vars, err := variablesFromMaps(rb.Variables, rb.SensitiveVariables)
 	if err != nil {
 		return nil, fmt.Errorf("runbook %s: %w", rb.Name, err)
 	}
@@ -252,20 +256,14 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 
 func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
 	res := StepResult{Step: s.Name, Worker: worker, Masks: vars.Masks()}
-	if len(s.Variables) > 0 || len(s.SensitiveVariables) > 0 {
-		v := vars.Clone()
-		for k, val := range s.Variables {
-			v.Set(k, val, false)
-		}
-		sv, err := runbookVariables(&config.Runbook{Name: rb.Name, SensitiveVariables: s.SensitiveVariables}, nil)
-		if err != nil {
-			res.Err = err
-			return res
-		}
-		for _, x := range sv.List() {
-			v.Set(x.Name, x.Value, true)
-		}
-		vars = v
+	policy, err := retryPolicyOf(s, vars)
+	if err != nil {
+		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
+		return res
+	}
+	if policy.retries > 0 {
+		vars = vars.Clone()
+		vars.Set(RetriesVariable, strconv.Itoa(policy.retries), false)
 	}
 	st, err := BuildStep(r.Config, StepInput{Step: s, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: r.ArtifactsDir, ReattachWindow: r.ReattachWindow})
 	if err != nil {
@@ -281,15 +279,35 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	if pool := r.Config.Workers[worker].Pool; pool != "" {
 		st.Slots = r.Config.Pools[pool].MaxStepsPerWorker
 	}
+	for attempt := 1; ; attempt++ {
+		a := r.attempt(ctx, conns, pulled, s, st, worker, attempt, policy)
+		res.Target, res.Result, res.Err = a.Target, a.Result, a.Err
+		if policy.retries > 0 {
+			res.Attempts = append(res.Attempts, a)
+		}
+		if !policy.again(ctx, a, attempt) {
+			return res
+		}
+		zerolog.Ctx(ctx).Warn().Str("step", s.Name).Str("worker", worker).Int("attempt", attempt).Int("attempts", policy.retries+1).
+			Dur("retry_delay", policy.delay).Msg("attempt failed (" + vars.Masks().Mask(attemptFailure(a)) + "): running the step again in a fresh work directory")
+		if !policy.wait(ctx) {
+			return res
+		}
+	}
+}
+
+// attempt runs the step once on worker. Cleanup runs whatever happens.
+func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, s config.RunbookStep, st remote.Step, worker string, n int, policy retryPolicy) Attempt {
+	var a Attempt
 	if pulled.done(worker, st.Image) && st.Pull == remote.PullAlways {
 		st.Pull = remote.PullMissing // pulled earlier in this run
 	}
 	conn, err := conns.Get(ctx, worker)
 	if err != nil {
-		res.Err = &remote.StepError{Reason: "connect", Err: err}
-		return res
+		a.Err = &remote.StepError{Reason: "connect", Err: err}
+		return a
 	}
-	res.Target = conn.String()
+	a.Target = conn.String()
 	if d, _ := s.TimeoutDuration(); d > 0 {
 		var cancel context.CancelFunc
 		cause := r.TimeoutCause
@@ -301,6 +319,9 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	}
 	out := r.Output
 	prefix := "[" + s.Name + "@" + worker + "] "
+	if policy.retries > 0 {
+		prefix = "[" + s.Name + "@" + worker + " attempt " + strconv.Itoa(n) + "/" + strconv.Itoa(policy.retries+1) + "] "
+	}
 	po, pe := newPrefixWriter(out.Stdout, prefix), newPrefixWriter(out.Stderr, prefix)
 	out.Stdout, out.Stderr = po, pe
 	if out.Progress != nil && out.Progress != io.Discard {
@@ -323,17 +344,17 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	if run == nil {
 		run = remote.Run
 	}
-	res.Result, res.Err = run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
+	a.Result, a.Err = run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
 	po.Close()
 	pe.Close()
-	if res.Result.Duration == 0 {
-		res.Result.Duration = time.Since(started)
+	if a.Result.Duration == 0 {
+		a.Result.Duration = time.Since(started)
 	}
 	var se *remote.StepError
-	if res.Err == nil || !errors.As(res.Err, &se) || se.Reason != remote.ReasonImage {
+	if a.Err == nil || !errors.As(a.Err, &se) || se.Reason != remote.ReasonImage {
 		pulled.mark(worker, st.Image)
 	}
-	return res
+	return a
 }
 
 // pullLedger remembers which images were pulled on which worker in this

@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -9,7 +10,9 @@ import (
 	"time"
 
 	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // StepInput is what BuildStep needs besides the config.
@@ -42,7 +45,21 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	if err := grantOptions(cfg, in.Worker, &st); err != nil {
 		return st, err
 	}
+	// The step's variables, with Octopus's names for the step and its
+	// machine: the fields below are templates over them.
+	vars := in.Vars.Clone()
+	for name, value := range map[string]string{
+		"Octopus.Action.Name": s.Name, "Octopus.Step.Name": s.Name, "Octopus.Machine.Name": in.Worker,
+	} {
+		if _, set := vars.Get(name); !set {
+			vars.Set(name, value, false)
+		}
+	}
 	c := s.Container
+	var err error
+	if c.Image, err = field(vars, "container.image", c.Image); err != nil {
+		return st, err
+	}
 	switch {
 	case c.Dockerfile != "":
 		body := c.Dockerfile
@@ -75,7 +92,6 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 			return st, fmt.Errorf("build argument %q: want KEY=VALUE", a)
 		}
 	}
-	var err error
 	if st.Pull, err = remote.ParsePullPolicy(c.Pull, st.Image); err != nil {
 		return st, err
 	}
@@ -86,23 +102,37 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		}
 	}
 
-	vars := in.Vars.Clone()
-	for name, value := range map[string]string{
-		"Octopus.Action.Name": s.Name, "Octopus.Step.Name": s.Name,
-		"Octopus.Machine.Name": in.Worker, "Octopus.Action.Container.Image": st.Image,
-	} {
-		if _, set := vars.Get(name); !set {
-			vars.Set(name, value, false)
-		}
+	if _, set := vars.Get("Octopus.Action.Container.Image"); !set {
+		vars.Set("Octopus.Action.Container.Image", st.Image, false)
 	}
-	st.Variables, st.Masks = vars.List(), vars.Masks()
+	if s.Parameters != "" {
+		vars.Set(ScriptParametersVariable, s.Parameters, false)
+	}
+	st.Masks = vars.Masks()
 	st.External = in.External
 	if st.External == nil && cfg.Runner.Bundle != "" {
 		st.External = &remote.ExternalRunner{BundleDir: ExpandHome(cfg.Runner.Bundle), Command: cfg.Runner.Command}
 	}
-	opts := c.Options
+	// Calamari evaluates the variables it is given itself; cuttle's runner
+	// gets them evaluated.
+	st.Variables = vars.List()
+	if st.External == nil {
+		st.Variables = vars.evaluated()
+	}
+	st.FailOnErrorOutput = vars.Template().Flag(FailOnErrorOutputVariable, false)
+	if st.Proxy, err = proxyFor(cfg, in.Worker, st.Masks); err != nil {
+		return st, err
+	}
+	opts, err := field(vars, "container.options", c.Options)
+	if err != nil {
+		return st, err
+	}
 	if v, ok := vars.Get(ContainerOptionsVariable); ok && v.Value != "" {
-		opts = strings.TrimSpace(v.Value + " " + opts)
+		fromVar, err := field(vars, ContainerOptionsVariable, v.Value)
+		if err != nil {
+			return st, err
+		}
+		opts = strings.TrimSpace(fromVar + " " + opts)
 	}
 	if st.ContainerOptions, err = remote.SplitOptions(opts); err != nil {
 		return st, err
@@ -132,7 +162,7 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	st.Syntax = s.Script.Syntax
 	if st.Syntax == "" {
 		st.Syntax = "bash"
-		if strings.HasPrefix(string(st.Script), "#!/bin/sh") {
+		if bytes.HasPrefix(wire.NormalizeScript(st.Script), []byte("#!/bin/sh")) {
 			st.Syntax = "sh"
 		}
 	}
@@ -140,6 +170,24 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		return st, fmt.Errorf("script syntax %q: want bash or sh (PowerShell is not supported yet)", st.Syntax)
 	}
 	return st, nil
+}
+
+// proxyFor is the worker's proxy from the config (nil when none is set);
+// its password joins masks.
+func proxyFor(cfg *config.Config, worker string, masks *mask.Set) (*remote.Proxy, error) {
+	p := cfg.ProxyFor(worker)
+	if p == nil {
+		return nil, nil
+	}
+	pw, err := p.Password()
+	if err != nil {
+		return nil, fmt.Errorf("worker %s: %w", worker, err)
+	}
+	masks.Add(pw.Reveal())
+	// The form HTTP_PROXY carries it in, which may differ from the URL
+	// encodings the mask set knows.
+	masks.Add(wire.WebUtilityURLEncode(pw.Reveal()))
+	return &remote.Proxy{Host: p.Host, Port: p.Port, Username: p.Username, Password: pw, UseDefault: p.UseDefault}, nil
 }
 
 // grantOptions gives st what the operator's cuttle.yaml grants the

@@ -225,3 +225,26 @@ func listOrNone(names []string, where string) string {
 	}
 	return where + ": " + strings.Join(names, ", ")
 }
+
+// Candidates are the names a user may give as a worker: the config's
+// workers (jump hosts excepted) and ssh_config's Host aliases at
+// sshConfig ("" for ~/.ssh/config); and the config's pools. For shell
+// completion: what cannot be read is left out.
+func Candidates(cfg *config.Config, sshConfig string) (workers, pools []string) {
+	if cfg != nil {
+		for _, n := range keys(cfg.Workers) {
+			if !cfg.IsHop(n) {
+				workers = append(workers, n)
+			}
+		}
+		pools = keys(cfg.Pools)
+	}
+	explicit := sshConfig != ""
+	if !explicit {
+		sshConfig = ExpandHome("~/.ssh/config")
+	}
+	if sc, err := loadSSHConfig(sshConfig, explicit); err == nil {
+		workers = append(workers, aliases(sc)...)
+	}
+	return workers, pools
+}

@@ -51,13 +51,21 @@ func ParseVariables(plain, sensitive []string) (*Variables, error) {
 		if !ok || name == "" || env == "" {
 			return nil, fmt.Errorf("--sensitive-var %q: want NAME=ENVVAR (the value is read from the environment variable ENVVAR, never from the command line)", kv)
 		}
-		value, ok := os.LookupEnv(env)
-		if !ok {
-			return nil, fmt.Errorf("--sensitive-var %s: environment variable %s is not set", name, env)
+		if err := v.setFromEnv(name, env); err != nil {
+			return nil, fmt.Errorf("--sensitive-var %w", err)
 		}
-		v.Set(name, value, true)
 	}
 	return v, nil
+}
+
+// setFromEnv sets sensitive variable name from environment variable env.
+func (v *Variables) setFromEnv(name, env string) error {
+	value, ok := os.LookupEnv(env)
+	if !ok {
+		return fmt.Errorf("%s: environment variable %s is not set", name, env)
+	}
+	v.Set(name, value, true)
+	return nil
 }
 
 // Set adds or replaces a variable; names compare case-insensitively, as

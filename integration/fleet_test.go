@@ -98,6 +98,20 @@ func TestGCAfterKill9(t *testing.T) {
 		t.Errorf("record of the running step: %s (%v)", rec, err)
 	}
 
+	// --dry-run names what gc would remove, and removes nothing.
+	dry := runCuttle(t, "gc", "--config", cfgFile, "--worker", "gcw", "--older-than", "0s", "--dry-run")
+	if dry.code != 0 {
+		t.Fatalf("gc --dry-run: exit %d\n%s\n%s", dry.code, dry.stdout, dry.stderr)
+	}
+	for _, want := range []string{"gcw: would remove workdir " + victimID, "gcw: would remove record " + victimID, "is running"} {
+		if !strings.Contains(dry.stdout, want) {
+			t.Errorf("gc --dry-run output lacks %q:\n%s", want, dry.stdout)
+		}
+	}
+	if _, err := os.Stat(victimWD); err != nil || !fileExists(recordOf(victimWD)) {
+		t.Fatalf("gc --dry-run removed the work directory or its record: %v", err)
+	}
+
 	r := runCuttle(t, "gc", "--config", cfgFile, "--worker", "gcw", "--older-than", "0s")
 	if r.code != 0 {
 		t.Fatalf("gc: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)

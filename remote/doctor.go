@@ -29,12 +29,17 @@ type Finding struct {
 	Fix    string `json:"fix,omitempty"`
 }
 
+// probeTimeout bounds each probe of the doctor script on the worker
+// (docker version, docker info, df): a hung engine or mount is reported
+// by name within seconds.
+const probeTimeout = 10 * time.Second
+
 // Doctor runs the checks on a connected worker. platforms lists the
 // runner platforms the controller carries besides b's ("linux/arm64").
 func Doctor(ctx context.Context, sh Shell, b bundle.Bundle, controllerNow time.Time, platforms ...string) ([]Finding, error) {
 	var out bytes.Buffer
 	start := time.Now()
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", doctorScript, "sh", b.Digest}, Stdout: &out}); err != nil {
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", doctorScript, "sh", b.Digest, strconv.Itoa(int(probeTimeout / time.Second))}, Stdout: &out}); err != nil {
 		return nil, fmt.Errorf("running checks: %w", err)
 	}
 	rtt := time.Since(start)

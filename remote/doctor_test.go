@@ -27,6 +27,7 @@ func TestDiagnose(t *testing.T) {
 		{"clock skew", map[string]string{"now": "1800000300"}, "clock", "warn", "NTP"},
 		{"no git", map[string]string{"git": ""}, "git", "warn", "apt-get install git"},
 		{"arm worker", map[string]string{"arch": "aarch64"}, "arch", "fail", "linux/arm64"},
+		{"engine hung", map[string]string{"docker_server": "", "docker_error": "engine not answering within 10s"}, "docker", "fail", "systemctl start docker"},
 		{"home not writable", map[string]string{"home_writable": ""}, "home", "fail", "writable $HOME"},
 	}
 	for _, tt := range tests {

@@ -204,15 +204,14 @@ done
 // container, running b's runner (checked first, and uploaded or replaced
 // when it is missing or was changed).
 func GC(ctx context.Context, sh Shell, olderThan time.Duration, b bundle.Bundle) (removed, failed, kept []string, err error) {
-	var out bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", gcListScript}, Stdout: &out}); err != nil {
-		return nil, nil, nil, fmt.Errorf("listing: %w", err)
+	p, err := GCPlanOn(ctx, sh, olderThan, b.Digest)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	var home bytes.Buffer
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", `printf %s "$HOME"`}, Stdout: &home}); err != nil {
 		return nil, nil, nil, err
 	}
-	p := PlanGC(out.Bytes(), olderThan, b.Digest)
 	remove := func(groups ...gcGroup) error {
 		args := []string{"sh", "-c", gcRemoveScript, "sh", home.String()}
 		for _, g := range groups {
@@ -251,6 +250,35 @@ func GC(ctx context.Context, sh Shell, olderThan time.Duration, b bundle.Bundle)
 	// Records last, once what they list is gone.
 	err = remove(gcGroup{"--records", p.Records})
 	return removed, failed, p.Kept, err
+}
+
+// GCPlanOn lists what cuttle left on a worker and plans what GC would
+// remove there, removing nothing (gc --dry-run).
+func GCPlanOn(ctx context.Context, sh Shell, olderThan time.Duration, keepDigest string) (GCPlan, error) {
+	var out bytes.Buffer
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", gcListScript}, Stdout: &out}); err != nil {
+		return GCPlan{}, fmt.Errorf("listing: %w", err)
+	}
+	return PlanGC(out.Bytes(), olderThan, keepDigest), nil
+}
+
+// Lines are the plan's items as gc --dry-run prints them: "container ID",
+// "workdir NAME", ..., then "kept WHAT: WHY".
+func (p GCPlan) Lines() []string {
+	var out []string
+	for _, g := range []struct {
+		what  string
+		items []string
+	}{{"container", p.Containers}, {"workdir", p.WorkDirs}, {"docker config", p.Configs}, {"bundle", p.Bundles},
+		{"upload", p.Temps}, {"built image", p.Builds}, {"record", p.Records}} {
+		for _, it := range g.items {
+			out = append(out, "would remove "+g.what+" "+it)
+		}
+	}
+	for _, k := range p.Kept {
+		out = append(out, "kept "+k)
+	}
+	return out
 }
 
 type gcGroup struct {

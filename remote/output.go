@@ -26,6 +26,39 @@ type OutputVariable struct {
 	Sensitive bool
 }
 
+// EnvironmentState is what set_environmentstate (or set_environmenturl)
+// reported: Octopus keeps it on the environment; cuttle has no
+// environments and records it in the report.
+type EnvironmentState struct {
+	Key, Value, Type string
+	Sensitive        bool
+}
+
+// KubernetesManifest is a manifest report_kubernetes_manifest reported.
+type KubernetesManifest struct {
+	Namespace, Manifest string
+}
+
+// TargetChange is a new_octopustarget (Action "create") or
+// remove_octopustarget (Action "delete") request. cuttle has no target
+// model: it is recorded in the report.
+type TargetChange struct {
+	Action           string
+	Name, TargetID   string
+	Inputs, Roles    string
+	WorkerPool       string
+	UpdateIfExisting bool
+	// Machine is the target to delete.
+	Machine string
+}
+
+// Reported is what a script reported besides variables and artifacts.
+type Reported struct {
+	EnvironmentState    []EnvironmentState
+	KubernetesManifests []KubernetesManifest
+	Targets             []TargetChange
+}
+
 // artifactRequest is a createArtifact message.
 type artifactRequest struct {
 	Path, Name string
@@ -53,6 +86,7 @@ type outputProcessor struct {
 	varOrder      []string
 	artifacts     []artifactRequest
 	resultMessage string
+	reported      Reported
 	// dropping is set, per stream (0 stdout, 1 stderr), while the rest
 	// of an over-long service message arrives: it is thrown away up to
 	// its closing ']'.
@@ -325,12 +359,53 @@ func (p *outputProcessor) handle(isStderr bool, m *octopus.ServiceMessage) {
 		p.resultMessage = a["message"]
 	case name == "mask":
 		p.masks.Add(a["value"])
+	case name == "set-environmentstate", name == "k8s-manifest-applied", name == "createsteppackagetarget", name == "delete-target":
+		p.record(name, a)
 	case strings.HasPrefix(name, "stdout-"):
 		p.stdoutLevel = strings.TrimPrefix(name, "stdout-")
 	case strings.HasPrefix(name, "stderr-"):
 		p.stderrLevel = strings.TrimPrefix(name, "stderr-")
 	default:
 		p.log.Debug().Str("service_message", m.Name).Msg("service message not acted on")
+	}
+}
+
+// record keeps a message that Octopus acts on and cuttle reports.
+func (p *outputProcessor) record(name string, a map[string]string) {
+	r := &p.reported
+	switch name {
+	case "set-environmentstate":
+		if a["key"] == "" {
+			p.log.Warn().Msg("set-environmentstate without a key ignored")
+			return
+		}
+		st := EnvironmentState{Key: a["key"], Value: a["value"], Type: a["type"], Sensitive: strings.EqualFold(a["sensitive"], "true")}
+		if st.Type == "" {
+			st.Type = "State"
+		}
+		if st.Sensitive {
+			p.masks.Add(st.Value)
+		}
+		// A key set again replaces its value, as on an environment.
+		for i, old := range r.EnvironmentState {
+			if strings.EqualFold(old.Key, st.Key) && strings.EqualFold(old.Type, st.Type) {
+				r.EnvironmentState = append(r.EnvironmentState[:i], r.EnvironmentState[i+1:]...)
+				break
+			}
+		}
+		r.EnvironmentState = append(r.EnvironmentState, st)
+		p.log.Info().Str("type", st.Type).Bool("sensitive", st.Sensitive).Msg("environment state " + p.masks.Mask(st.Key) + " = " + p.masks.Mask(st.Value))
+	case "k8s-manifest-applied":
+		r.KubernetesManifests = append(r.KubernetesManifests, KubernetesManifest{Namespace: a["ns"], Manifest: a["manifest"]})
+		p.log.Debug().Str("namespace", a["ns"]).Int("bytes", len(a["manifest"])).Msg("Kubernetes manifest reported")
+	case "createsteppackagetarget":
+		t := TargetChange{Action: "create", Name: a["name"], TargetID: a["targetid"], Inputs: a["inputs"], Roles: a["octopusroles"],
+			WorkerPool: a["octopusdefaultworkerpoolidorname"], UpdateIfExisting: strings.EqualFold(a["updateifexisting"], "true")}
+		r.Targets = append(r.Targets, t)
+		p.log.Info().Str("target", p.masks.Mask(t.Name)).Msg("new deployment target requested: cuttle has no targets, it is recorded in the report")
+	case "delete-target":
+		r.Targets = append(r.Targets, TargetChange{Action: "delete", Machine: a["machine"]})
+		p.log.Info().Str("target", p.masks.Mask(a["machine"])).Msg("deployment target removal requested: cuttle has no targets, it is recorded in the report")
 	}
 }
 
@@ -349,6 +424,7 @@ type scriptReport struct {
 	order     []string
 	artifacts []artifactRequest
 	result    string
+	reported  Reported
 }
 
 // results returns what the script reported, once its output has ended.
@@ -373,5 +449,5 @@ func (p *outputProcessor) results() scriptReport {
 		order = append(order, name)
 	}
 	p.varOrder = order
-	return scriptReport{vars: p.vars, order: p.varOrder, artifacts: p.artifacts, result: p.resultMessage}
+	return scriptReport{vars: p.vars, order: p.varOrder, artifacts: p.artifacts, result: p.resultMessage, reported: p.reported}
 }

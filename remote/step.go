@@ -70,6 +70,11 @@ type Step struct {
 	// once, counted on the worker itself (flock) so that it holds across
 	// controllers.
 	Slots int
+	// FailOnErrorOutput fails a script that exits 0 after writing to
+	// stderr (Octopus.Action.FailScriptOnErrorOutput).
+	FailOnErrorOutput bool
+	// Proxy is the worker's proxy setting (nil: none configured).
+	Proxy *Proxy
 	// BundleTrust, when set, lets a cached bundle this controller hashed
 	// before be checked by its fingerprint (nil: hashed at every step).
 	BundleTrust *BundleTrust
@@ -106,6 +111,9 @@ type Result struct {
 	Artifacts       []Artifact
 	// ResultMessage is what fail_step said.
 	ResultMessage string
+	// Reported is what else the script reported (environment state,
+	// manifests, targets).
+	Reported Reported
 }
 
 // ScriptName is the script's file name in the work directory.
@@ -153,7 +161,8 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 			return res, err
 		}
 	}
-	payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: logKey, Script: st.Script})
+	payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: logKey, Script: st.Script,
+		FailOnErrorOutput: st.FailOnErrorOutput, Proxy: st.Proxy.payloadProxy()})
 	if err != nil {
 		return res, stepErr(sh.String(), ReasonInput, "variables: %w", err)
 	}
@@ -406,7 +415,7 @@ func Run(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (r
 	}
 	flush()
 	reported := proc.results()
-	res.OutputVariables, res.OutputOrder, res.ResultMessage = reported.vars, reported.order, reported.result
+	res.OutputVariables, res.OutputOrder, res.ResultMessage, res.Reported = reported.vars, reported.order, reported.result, reported.reported
 	var ee *transport.ExitError
 	var se *StepError
 	switch {

@@ -26,6 +26,13 @@ type Payload struct {
 	// directory before it runs: it rides with the variables instead of
 	// costing an upload.
 	Script []byte `json:"script,omitempty"`
+	// FailOnErrorOutput fails a script that exits 0 after writing to its
+	// error output (Octopus.Action.FailScriptOnErrorOutput).
+	FailOnErrorOutput bool `json:"fail_on_error_output,omitempty"`
+	// Proxy is the worker's proxy setting; the runner turns it into the
+	// script's HTTP_PROXY, HTTPS_PROXY and NO_PROXY (ProxyEnvironment).
+	// Nil behaves as a setting with nothing set, as in Tentacle.
+	Proxy *Proxy `json:"proxy,omitempty"`
 }
 
 // MaxPayload bounds what the runner reads from stdin.

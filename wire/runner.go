@@ -13,4 +13,6 @@ const ExitCodeNoShell = 125
 const (
 	HelpersBash = "octopus.bash"
 	HelpersSh   = "octopus.sh"
+	// HelpersCommon is sourced by both, from beside them.
+	HelpersCommon = "octopus-common.sh"
 )

@@ -17,6 +17,9 @@ if [ -n "${CUTTLE_VARIABLES_FD:-}" ]; then
   eval "exec ${CUTTLE_VARIABLES_FD}<&-"
   unset __cuttle_k __cuttle_v CUTTLE_VARIABLES_FD
 fi
+# The script's positional parameters, as Octopus passes them: the runner
+# evaluates this text as the rest of the line that sources the script.
+__cuttle_params=${__cuttle_vars_ci[octopus.action.script.scriptparameters]-}
 
 function encode_servicemessagevalue {
   printf '%s' "$1" | "$CUTTLE_RUNNER" step-runner base64
@@ -40,6 +43,13 @@ function set_octopusvariable {
   if [ "${3-}" = "-sensitive" ]; then msg="$msg sensitive='$(encode_servicemessagevalue "True")'"; fi
   echo "$msg]"
 }
+
+# Helpers bash and sh share (set_environmentstate, set_environmenturl,
+# report_kubernetes_manifest[_file], new_octopustarget,
+# remove_octopustarget), and Octopus's spelling of the last.
+# shellcheck source=SCRIPTDIR/octopus-common.sh # beside this file in the bundle
+. "${CUTTLE_HELPERS%/*}/octopus-common.sh"
+function remove-octopustarget { remove_octopustarget "$@"; }
 
 # new_octopusartifact PATH [NAME]: collect PATH after the step. Unlike
 # Octopus (which calls an undefined function and dies with 127), a missing

@@ -3,8 +3,15 @@
 # Variable names are matched exactly here (bash matches case-insensitively).
 
 __cuttle_n=0
+# The script's positional parameters, as Octopus passes them: the runner
+# evaluates this text as the script's arguments. (The name needs no
+# escaping, so it is compared as it arrives.)
+__cuttle_params=
 if [ -n "${CUTTLE_VARIABLES_FD:-}" ]; then
   while IFS=' ' read -r __cuttle_k __cuttle_v; do
+    if [ "$__cuttle_k" = "Octopus.Action.Script.ScriptParameters" ]; then
+      __cuttle_params=$(printf '%b' "$__cuttle_v")
+    fi
     __cuttle_n=$((__cuttle_n + 1))
     # eval sees only variable references, never the values themselves.
     eval "__cuttle_k$__cuttle_n=\$__cuttle_k; __cuttle_v$__cuttle_n=\$__cuttle_v"
@@ -33,6 +40,10 @@ get_octopusvariable() {
   done
   echo ""
 }
+
+# Helpers bash and sh share (POSIX; their variables are __cuttle_ ones).
+# shellcheck source=SCRIPTDIR/octopus-common.sh # beside this file in the bundle
+. "${CUTTLE_HELPERS%/*}/octopus-common.sh"
 
 set_octopusvariable() {
   __cuttle_msg="##octopus[setVariable"

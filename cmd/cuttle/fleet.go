@@ -127,6 +127,8 @@ func newGCCmd(io stdio) *cobra.Command {
 	f.StringArray("worker", nil, "a worker (repeatable)")
 	f.String("pool", "", "every worker of this pool")
 	f.Duration("older-than", 24*time.Hour, "remove only what is older than this; running steps are never touched")
+	f.Bool("dry-run", false, "list what would be removed, and what is kept and why, removing nothing")
+	f.String("output", "text", "text, or json: one object per worker")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error {
 		cfg, d, names, err := fleetSetup(fl, fl.Strings("worker"))
 		if err != nil {
@@ -139,7 +141,15 @@ func newGCCmd(io stdio) *cobra.Command {
 		self, _ := bundle.Self()
 		var mu sync.Mutex
 		lines := map[string][]string{}
+		dry := fl.Bool("dry-run")
 		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
+			if dry {
+				p, err := remote.GCPlanOn(ctx, conn, age, self.Digest)
+				mu.Lock()
+				defer mu.Unlock()
+				lines[name] = p.Lines()
+				return err
+			}
 			removed, failed, kept, err := remote.GC(ctx, conn, age, self)
 			mu.Lock()
 			defer mu.Unlock()
@@ -157,22 +167,49 @@ func newGCCmd(io stdio) *cobra.Command {
 			}
 			return err
 		})
-		failed := false
-		for _, n := range names {
-			for _, l := range lines[n] {
-				fmt.Fprintf(io.Out, "%s: %s\n", n, l)
-			}
-			if errs[n] != nil {
-				fmt.Fprintf(io.Out, "%s: error: %v\n", n, errs[n])
-				failed = true
-			}
-		}
-		if failed {
+		if failed := printPerWorker(io, fl.String("output"), names, lines, errs); failed {
 			return scriptExit{code: 1}
 		}
 		return nil
 	})
 	return cmd
+}
+
+// printPerWorker prints each worker's result lines and error: "NAME:
+// LINE" text, or with --output json an array of {worker, results, error}.
+// It says whether any worker failed.
+func printPerWorker(io stdio, format string, names []string, lines map[string][]string, errs map[string]error) (failed bool) {
+	type entry struct {
+		Worker  string   `json:"worker"`
+		Results []string `json:"results"`
+		Error   string   `json:"error,omitempty"`
+	}
+	var all []entry
+	for _, n := range names {
+		e := entry{Worker: n, Results: lines[n]}
+		if e.Results == nil {
+			e.Results = []string{}
+		}
+		if errs[n] != nil {
+			e.Error, failed = errs[n].Error(), true
+		}
+		all = append(all, e)
+	}
+	if format == "json" {
+		enc := json.NewEncoder(io.Out)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(all)
+		return failed
+	}
+	for _, e := range all {
+		for _, l := range e.Results {
+			fmt.Fprintf(io.Out, "%s: %s\n", e.Worker, l)
+		}
+		if e.Error != "" {
+			fmt.Fprintf(io.Out, "%s: error: %s\n", e.Worker, e.Error)
+		}
+	}
+	return failed
 }
 
 func newImagesCmd(io stdio) *cobra.Command {
@@ -186,6 +223,7 @@ func newImagesCmd(io stdio) *cobra.Command {
 	connectionFlags(f)
 	f.String("pool", "", "the pool whose workers pull (default: every worker)")
 	f.String("feed", "", "a feed from the config whose credentials pull the images")
+	f.String("output", "text", "text, or json: one object per worker")
 	pull.RunE = withFlags(func(ctx context.Context, fl *config.Flags, images []string) error {
 		cfg, d, names, err := fleetSetup(fl, nil)
 		if err != nil {
@@ -222,6 +260,18 @@ func newImagesCmd(io stdio) *cobra.Command {
 			keys = append(keys, n)
 		}
 		sort.Strings(keys)
+		if fl.String("output") == "json" {
+			lines := map[string][]string{}
+			for n, d := range done {
+				for _, p := range d {
+					lines[n] = append(lines[n], "pulled "+p)
+				}
+			}
+			if printPerWorker(io, "json", keys, lines, errs) {
+				return scriptExit{code: exitCannotRun}
+			}
+			return nil
+		}
 		for _, n := range keys {
 			if errs[n] != nil {
 				failed = true

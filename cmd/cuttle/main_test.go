@@ -52,6 +52,7 @@ func TestScripts(t *testing.T) {
 			"exits":     cmdExits,
 			"expand":    cmdExpand,
 			"jsonlines": cmdJSONLines,
+			"jsonarray": cmdJSONArray,
 			"ticket":    cmdTicket,
 		},
 	})
@@ -201,4 +202,19 @@ func cmdTicket(ts *testscript.TestScript, neg bool, args []string) {
 	dir := filepath.Join(ts.Getenv("CUTTLE_STATE_DIR"), "tickets")
 	ts.Check(os.MkdirAll(dir, 0o700))
 	ts.Check(os.WriteFile(filepath.Join(dir, args[0]+".json"), b, 0o600))
+}
+
+// cmdJSONArray: `jsonarray stdout|stderr N` checks that the file is one
+// JSON array of N elements.
+func cmdJSONArray(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 || (args[0] != "stdout" && args[0] != "stderr") {
+		ts.Fatalf("usage: jsonarray stdout|stderr N")
+	}
+	var arr []json.RawMessage
+	if err := json.Unmarshal([]byte(ts.ReadFile(args[0])), &arr); err != nil {
+		ts.Fatalf("%s is not a JSON array: %v", args[0], err)
+	}
+	if fmt.Sprint(len(arr)) != args[1] {
+		ts.Fatalf("%s has %d elements, want %s", args[0], len(arr), args[1])
+	}
 }

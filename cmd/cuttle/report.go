@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/cuttle-sh/cuttle/fleet"
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
 )
@@ -29,6 +30,56 @@ type stepReport struct {
 	CleanupError    string            `json:"cleanup_error,omitempty"`
 	ResultMessage   string            `json:"result_message,omitempty"`
 	Skipped         bool              `json:"skipped,omitempty"`
+	// What else the script reported (set_environmentstate,
+	// report_kubernetes_manifest, new_octopustarget, remove_octopustarget).
+	EnvironmentState    []environmentStateReport `json:"environment_state,omitempty"`
+	KubernetesManifests []manifestReport         `json:"kubernetes_manifests,omitempty"`
+	Targets             []targetReport           `json:"targets,omitempty"`
+	// Attempts lists every run of a step with retries, the last one last.
+	Attempts []attemptReport `json:"attempts,omitempty"`
+}
+
+type environmentStateReport struct {
+	Key       string `json:"key"`
+	Value     string `json:"value"`
+	Type      string `json:"type"`
+	Sensitive bool   `json:"sensitive,omitempty"`
+}
+
+type manifestReport struct {
+	Namespace string `json:"namespace,omitempty"`
+	Manifest  string `json:"manifest"`
+}
+
+type targetReport struct {
+	Action           string `json:"action"`
+	Name             string `json:"name,omitempty"`
+	TargetID         string `json:"target_id,omitempty"`
+	Inputs           string `json:"inputs,omitempty"`
+	Roles            string `json:"roles,omitempty"`
+	WorkerPool       string `json:"worker_pool,omitempty"`
+	UpdateIfExisting bool   `json:"update_if_existing,omitempty"`
+	Machine          string `json:"machine,omitempty"`
+}
+
+type attemptReport struct {
+	Attempt      int    `json:"attempt"`
+	ID           string `json:"id,omitempty"`
+	WorkDir      string `json:"work_dir,omitempty"`
+	ExitCode     int    `json:"exit_code"`
+	DurationMS   int64  `json:"duration_ms"`
+	Error        string `json:"error,omitempty"`
+	CleanupError string `json:"cleanup_error,omitempty"`
+}
+
+// recordAttempts lists a retried step's attempts, masked.
+func (sr *stepReport) recordAttempts(attempts []fleet.Attempt, masks *mask.Set) {
+	for i, a := range attempts {
+		var one stepReport
+		one.record(a.Result, a.Err, masks)
+		sr.Attempts = append(sr.Attempts, attemptReport{Attempt: i + 1, ID: one.ID, WorkDir: one.WorkDir, ExitCode: one.ExitCode,
+			DurationMS: one.DurationMS, Error: one.Error, CleanupError: one.CleanupError})
+	}
 }
 
 type artifactReport struct {
@@ -72,6 +123,21 @@ func (sr *stepReport) fill(res remote.Result, masks *mask.Set) {
 		sr.Artifacts = append(sr.Artifacts, artifactReport{Name: masks.Mask(a.Name), Path: masks.Mask(a.Path), Size: a.Size, SHA256: a.SHA256})
 	}
 	sr.ResultMessage = masks.Mask(res.ResultMessage)
+	for _, st := range res.Reported.EnvironmentState {
+		v := masks.Mask(st.Value)
+		if st.Sensitive {
+			v = mask.Placeholder
+		}
+		sr.EnvironmentState = append(sr.EnvironmentState, environmentStateReport{Key: masks.Mask(st.Key), Value: v, Type: st.Type, Sensitive: st.Sensitive})
+	}
+	for _, m := range res.Reported.KubernetesManifests {
+		sr.KubernetesManifests = append(sr.KubernetesManifests, manifestReport{Namespace: masks.Mask(m.Namespace), Manifest: masks.Mask(m.Manifest)})
+	}
+	for _, t := range res.Reported.Targets {
+		sr.Targets = append(sr.Targets, targetReport{Action: t.Action, Name: masks.Mask(t.Name), TargetID: masks.Mask(t.TargetID),
+			Inputs: masks.Mask(t.Inputs), Roles: masks.Mask(t.Roles), WorkerPool: masks.Mask(t.WorkerPool),
+			UpdateIfExisting: t.UpdateIfExisting, Machine: masks.Mask(t.Machine)})
+	}
 }
 
 // write replaces path atomically: readers never see half a report.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"runtime"
@@ -53,6 +54,7 @@ func newRootCmd(io stdio) *cobra.Command {
 		return nil
 	}
 	root.AddCommand(newRunCmd(io), newAttachCmd(io), newRunbookCmd(io), newWorkersCmd(io), newGCCmd(io), newImagesCmd(io), newServeCmd(io), newVersionCmd(io), newSubstituteCmd(io))
+	addCompletions(root)
 	return root
 }
 
@@ -69,6 +71,8 @@ func withFlags(fn func(ctx context.Context, fl *config.Flags, args []string) err
 }
 
 func newLogger(io stdio, format, level string) (zerolog.Logger, error) {
+	// Durations carry their unit ("1.5s"), in both formats.
+	zerolog.DurationFieldFormat = zerolog.DurationFormatString
 	lvl, err := zerolog.ParseLevel(level)
 	if err != nil || level == "" {
 		return zerolog.Logger{}, fmt.Errorf("--log-level %q: want debug, info, warn or error", level)
@@ -81,8 +85,10 @@ func newLogger(io stdio, format, level string) (zerolog.Logger, error) {
 			// Fields are quoted when they hold control characters; the
 			// message is not, and may carry a worker's text.
 			FormatPrepare: func(evt map[string]any) error {
-				if m, ok := evt[zerolog.MessageFieldName].(string); ok {
-					evt[zerolog.MessageFieldName] = printable.String(m)
+				for _, k := range []string{zerolog.MessageFieldName, zerolog.ErrorFieldName} {
+					if m, ok := evt[k].(string); ok {
+						evt[k] = printable.String(m)
+					}
 				}
 				return nil
 			}}
@@ -136,14 +142,22 @@ func versionInfo() (v, commit, goVersion, runners string) {
 }
 
 func newVersionCmd(io stdio) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "version",
 		Short: "Print cuttle's version, commit, Go version and runner platforms",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			v, commit, goVersion, runners := versionInfo()
-			fmt.Fprintf(io.Out, "cuttle %s\ncommit: %s\ngo: %s\nruntime: %s/%s\nrunners: %s\n", v, commit, goVersion, runtime.GOOS, runtime.GOARCH, runners)
-			return nil
-		},
 	}
+	cmd.Flags().String("output", "text", "text or json")
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		v, commit, goVersion, runners := versionInfo()
+		if out, _ := c.Flags().GetString("output"); out == "json" {
+			enc := json.NewEncoder(io.Out)
+			enc.SetIndent("", "  ")
+			return enc.Encode(map[string]any{"version": v, "commit": commit, "go": goVersion,
+				"runtime": runtime.GOOS + "/" + runtime.GOARCH, "runners": bundle.Available().Platforms()})
+		}
+		fmt.Fprintf(io.Out, "cuttle %s\ncommit: %s\ngo: %s\nruntime: %s/%s\nrunners: %s\n", v, commit, goVersion, runtime.GOOS, runtime.GOARCH, runners)
+		return nil
+	}
+	return cmd
 }

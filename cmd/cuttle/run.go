@@ -29,6 +29,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f := cmd.Flags()
 	f.String("worker", "", "worker: a name from the config, or ssh://user@host:port")
 	connectionFlags(f)
+	windowFlag(f)
 	f.String("image", "", "run inside this image")
 	f.String("dockerfile", "", "build the image on the worker from this Dockerfile (no context), cached by content")
 	f.String("dockerfile-url", "", "build the image on the worker from a Git URL, repo.git#ref:subdir, cached by resolved commit")
@@ -40,6 +41,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("script", "", "the step's script file")
 	f.String("inline", "", "the step's script text")
 	f.String("syntax", "", "bash or sh (default from the script's extension, else bash)")
+	f.String("script-parameters", "", "the script's positional parameters, read as bash reads the rest of a command line (also the variable "+fleet.ScriptParametersVariable+")")
 	f.String("name", "", "step name (default: run)")
 	f.String("report", "", "write a JSON report to this file")
 	f.Duration("timeout", 0, "stop the step after this long (exit 124)")
@@ -261,6 +263,7 @@ func runbookStepFromFlags(fl *config.Flags) (config.RunbookStep, error) {
 		return rs, errors.New("no script: give --script FILE or --inline TEXT")
 	}
 	rs.Script = config.Script{Inline: inline, File: script, Syntax: fl.String("syntax")}
+	rs.Parameters = fl.String("script-parameters")
 	return rs, nil
 }
 

@@ -28,6 +28,11 @@ func connectionFlags(f *pflag.FlagSet) {
 	f.Duration("connect-timeout", 15*time.Second, "bound on TCP connect plus SSH handshake")
 	f.Duration("keepalive", 15*time.Second, "keepalive interval; the worker is declared unreachable after 3 unanswered")
 	f.String("ssh-config", "", "OpenSSH client config for Host aliases, ProxyJump, IdentityFile... (default ~/.ssh/config; none to ignore)")
+	f.String("strict-host-key-checking", "yes", "yes, or accept-new to record the key of a host not yet in known_hosts (a changed key is still refused)")
+}
+
+// windowFlag is --reattach-window, for the commands that run steps.
+func windowFlag(f *pflag.FlagSet) {
 	f.Duration("reattach-window", 5*time.Minute, "a step outlives a lost link this long: the controller reconnects and resumes its output within it, and the worker removes the step itself once its controller has been silent that long (dead man's switch); 0 turns both off")
 	// The window's first name, from when it armed only the dead man's switch.
 	f.SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
@@ -36,7 +41,6 @@ func connectionFlags(f *pflag.FlagSet) {
 		}
 		return pflag.NormalizedName(name)
 	})
-	f.String("strict-host-key-checking", "yes", "yes, or accept-new to record the key of a host not yet in known_hosts (a changed key is still refused)")
 }
 
 func newRunbookCmd(io stdio) *cobra.Command {
@@ -48,6 +52,7 @@ func newRunbookCmd(io stdio) *cobra.Command {
 	}
 	f := run.Flags()
 	connectionFlags(f)
+	windowFlag(f)
 	f.StringArray("var", nil, "a variable NAME=VALUE (repeatable)")
 	f.StringArray("sensitive-var", nil, "a sensitive variable NAME=ENVVAR (repeatable)")
 	f.String("artifacts", "artifacts", "where artifacts land")
@@ -57,18 +62,47 @@ func newRunbookCmd(io stdio) *cobra.Command {
 	run.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
 		return runRunbook(ctx, io, fl, args[0])
 	})
-	cmd.AddCommand(run)
+	check := &cobra.Command{
+		Use:   "check FILE.yaml",
+		Short: "Check a runbook without running it: every problem at once, exit 125 if any",
+		Args:  cobra.ExactArgs(1),
+	}
+	check.Flags().String("ssh-config", "", "OpenSSH client config whose Host aliases count as workers (default ~/.ssh/config; none to ignore)")
+	check.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
+		_, rb, err := loadRunbook(fl, args[0])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Out, "runbook %s: %d steps, ok\n", args[0], len(rb.Steps))
+		return nil
+	})
+	cmd.AddCommand(run, check)
 	return cmd
 }
 
-func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) error {
+// loadRunbook reads the config and the runbook, and checks the runbook
+// whole before anything runs: its shape, its files and images, and that
+// each worker it names exists.
+func loadRunbook(fl *config.Flags, file string) (*config.Config, *config.Runbook, error) {
 	cfg, err := config.Load(fl.String("config"))
 	if err != nil {
-		return inputError("%w", err)
+		return nil, nil, inputError("%w", err)
 	}
 	rb, err := config.LoadRunbook(file, cfg)
 	if err != nil {
-		return inputError("%w", err)
+		return nil, nil, inputError("%w", err)
+	}
+	known, _ := fleet.Candidates(cfg, fl.String("ssh-config"))
+	if err := rb.CheckWorkers(cfg, known); err != nil {
+		return nil, nil, inputError("%w", err)
+	}
+	return cfg, rb, nil
+}
+
+func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) error {
+	cfg, rb, err := loadRunbook(fl, file)
+	if err != nil {
+		return err
 	}
 	defaults, err := defaultsFromFlags(fl)
 	if err != nil {
@@ -99,11 +133,16 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		}
 		if !res.Skipped {
 			sr.record(res.Result, res.Err, res.Masks)
+			sr.recordAttempts(res.Attempts, res.Masks)
 		}
 		if res.Failed() && code == exitOK {
 			code = sr.ExitCode
 		}
 		rep.Steps = append(rep.Steps, sr)
+	}
+	if fl.String("log-format") != "json" {
+		// With JSON logs stderr holds JSON only; the report has the same.
+		writeRecap(io.Err, rep.Steps)
 	}
 	if p := fl.String("report"); p != "" {
 		if err := rep.write(p); err != nil {
@@ -118,10 +157,10 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 		var failures *multierror.Error
 		if errors.As(runErr, &failures) {
 			for _, err := range failures.Errors {
-				zerolog.Ctx(ctx).Error().Msg(err.Error())
+				zerolog.Ctx(ctx).Error().Err(err).Msg("runbook step failed")
 			}
 		} else {
-			zerolog.Ctx(ctx).Error().Msg(runErr.Error())
+			zerolog.Ctx(ctx).Error().Err(runErr).Msg("runbook failed")
 		}
 		if code == exitOK {
 			code = exitCannotRun

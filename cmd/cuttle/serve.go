@@ -28,6 +28,7 @@ func newServeCmd(io stdio) *cobra.Command {
 	}
 	f := cmd.Flags()
 	connectionFlags(f)
+	windowFlag(f)
 	f.String("runbooks", "runbooks", "directory of runbook files (those with a schedule: run)")
 	f.String("state", "", "state directory for run history and logs (default $XDG_STATE_HOME/cuttle or ~/.local/state/cuttle)")
 	f.String("listen", "127.0.0.1:8080", "address of /healthz, /metrics and the status page (port 0 picks one)")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -31,6 +32,10 @@ func EnsureDocker(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// dockerd outlives the tests: it must not keep what this process
+	// inherited open, such as the lock file flock(1) holds for the test
+	// run, or it holds that lock for as long as it runs.
+	closeInheritedOnExec()
 	cmd := exec.Command("dockerd")
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -52,6 +57,20 @@ func EnsureDocker(ctx context.Context) error {
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(250 * time.Millisecond):
+		}
+	}
+}
+
+// closeInheritedOnExec marks the descriptors above stderr close-on-exec:
+// Go opens its own so, but not those inherited from the parent.
+func closeInheritedOnExec() {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
 		}
 	}
 }
