@@ -112,12 +112,7 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) runPage(w http.ResponseWriter, r *http.Request) {
 	run, err := s.Store.Get(r.Context(), r.PathValue("id"))
-	if errors.Is(err, ErrNoRun) {
-		http.NotFound(w, r)
-		return
-	}
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	if failed(w, r, err) {
 		return
 	}
 	var log []byte
@@ -134,16 +129,25 @@ func (s *Server) runLog(w http.ResponseWriter, r *http.Request) {
 	if lr := s.running(id); lr != nil {
 		log, err = lr.log.Bytes(), nil
 	}
-	if errors.Is(err, ErrNoRun) {
-		http.NotFound(w, r)
-		return
-	}
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+	if failed(w, r, err) {
 		return
 	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Write(log)
+}
+
+// failed answers an error from the store: 404 for a run it does not
+// hold, 500 otherwise. It reports whether there was an error.
+func failed(w http.ResponseWriter, r *http.Request, err error) bool {
+	switch {
+	case err == nil:
+		return false
+	case errors.Is(err, ErrNoRun):
+		http.NotFound(w, r)
+	default:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
+	return true
 }
 
 // runEvents streams a running run's log as server-sent events: each
