@@ -170,93 +170,136 @@ type FollowSpec struct {
 // does not answer is waited for, up to EngineWait, as the container may
 // go on without it.
 func Follow(spec FollowSpec, out *wire.Framer) int {
-	dir := filepath.Join(spec.WorkDir, wire.LogDir)
-	streams := []*followed{
-		{workDir: spec.WorkDir, rel: filepath.Join(wire.LogDir, wire.StdoutLog), off: spec.StdoutFrom, w: out.Stdout()},
-		{workDir: spec.WorkDir, rel: filepath.Join(wire.LogDir, wire.StderrLog), off: spec.StderrFrom, w: out.Stderr()},
-	}
-	defer func() {
-		for _, s := range streams {
-			if s.f != nil {
-				s.f.Close()
-			}
-		}
-	}()
-	drain := func() bool {
-		for _, s := range streams {
-			if err := s.copy(); err != nil {
-				return false
-			}
-		}
-		return true
-	}
-	exited := func() bool {
-		_, err := os.Lstat(filepath.Join(dir, wire.ExitFile))
-		return err == nil
-	}
+	f := newLogFollow(spec, out)
+	defer f.close()
 	// Short polls: this is how the step's output streams live.
 	const maxPoll = 25 * time.Millisecond
 	poll := time.Millisecond
-	lastCheck := time.Now()
-	var awaySince time.Time
-	started := spec.Started
-	checkEvery, state := cmp.Or(spec.CheckEvery, time.Second), spec.state
-	if state == nil {
-		state = dockerState
-	}
 	for {
-		before := streams[0].off + streams[1].off
-		done := exited()
-		if !drain() {
+		before := f.sent()
+		done := f.exited()
+		if !f.drain() {
 			return wire.FollowFailed
 		}
 		if done {
-			// The exit file is written after the logs are closed.
-			if !drain() {
-				return wire.FollowFailed
-			}
-			code, err := readExitFile(spec.WorkDir)
-			if err != nil || out.Exit(code) != nil {
-				return wire.FollowFailed
-			}
-			return wire.FollowDone
+			return f.finish()
 		}
-		if started != nil {
-			select {
-			case <-started:
-				started = nil // docker run is over: look now
-				lastCheck = time.Time{}
-			default:
-			}
-		}
-		if started == nil && time.Since(lastCheck) >= checkEvery {
-			lastCheck = time.Now()
-			switch state(spec.Container) {
-			case containerUp:
-				awaySince = time.Time{}
-			case engineAway:
-				if awaySince.IsZero() {
-					awaySince = time.Now()
-				}
-				if spec.EngineWait > 0 && time.Since(awaySince) > spec.EngineWait && !exited() {
-					drain()
-					return wire.FollowEngineAway
-				}
-			case containerGone:
-				if exited() {
-					continue
-				}
-				drain()
-				return wire.FollowNoExit
-			}
-		}
-		if streams[0].off+streams[1].off > before {
+		code, end, again := f.watch()
+		switch {
+		case end:
+			return code
+		case again:
+			continue
+		case f.sent() > before:
 			poll = time.Millisecond // output is flowing
 			continue
 		}
 		time.Sleep(poll)
 		poll = min(poll*2, maxPoll)
 	}
+}
+
+// logFollow is Follow's state: the two streams and what it saw of the
+// container.
+type logFollow struct {
+	spec       FollowSpec
+	out        *wire.Framer
+	streams    []*followed
+	started    <-chan struct{}
+	lastCheck  time.Time
+	awaySince  time.Time
+	checkEvery time.Duration
+	state      func(container string) containerState
+}
+
+func newLogFollow(spec FollowSpec, out *wire.Framer) *logFollow {
+	f := &logFollow{spec: spec, out: out, started: spec.Started, lastCheck: time.Now(),
+		checkEvery: cmp.Or(spec.CheckEvery, time.Second), state: spec.state,
+		streams: []*followed{
+			{workDir: spec.WorkDir, rel: filepath.Join(wire.LogDir, wire.StdoutLog), off: spec.StdoutFrom, w: out.Stdout()},
+			{workDir: spec.WorkDir, rel: filepath.Join(wire.LogDir, wire.StderrLog), off: spec.StderrFrom, w: out.Stderr()},
+		}}
+	if f.state == nil {
+		f.state = dockerState
+	}
+	return f
+}
+
+func (f *logFollow) close() {
+	for _, s := range f.streams {
+		if s.f != nil {
+			s.f.Close()
+		}
+	}
+}
+
+// sent is how many bytes of both streams were sent.
+func (f *logFollow) sent() int64 { return f.streams[0].off + f.streams[1].off }
+
+// drain sends what the logs hold; false when that failed.
+func (f *logFollow) drain() bool {
+	for _, s := range f.streams {
+		if err := s.copy(); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// exited reports whether the runner's exit file is there.
+func (f *logFollow) exited() bool {
+	_, err := os.Lstat(filepath.Join(f.spec.WorkDir, wire.LogDir, wire.ExitFile))
+	return err == nil
+}
+
+// finish sends the rest and the exit code once the exit file is there.
+func (f *logFollow) finish() int {
+	// The exit file is written after the logs are closed.
+	if !f.drain() {
+		return wire.FollowFailed
+	}
+	code, err := readExitFile(f.spec.WorkDir)
+	if err != nil || f.out.Exit(code) != nil {
+		return wire.FollowFailed
+	}
+	return wire.FollowDone
+}
+
+// watch looks at the container, once docker run is over and at most
+// every checkEvery. end: the follow ends with code; again: the container
+// is gone but the exit file came meanwhile, so look again at once.
+func (f *logFollow) watch() (code int, end, again bool) {
+	if f.started != nil {
+		select {
+		case <-f.started:
+			f.started = nil // docker run is over: look now
+			f.lastCheck = time.Time{}
+		default:
+		}
+	}
+	if f.started != nil || time.Since(f.lastCheck) < f.checkEvery {
+		return 0, false, false
+	}
+	f.lastCheck = time.Now()
+	switch f.state(f.spec.Container) {
+	case containerUp:
+		f.awaySince = time.Time{}
+	case engineAway:
+		if f.awaySince.IsZero() {
+			f.awaySince = time.Now()
+		}
+		if f.spec.EngineWait > 0 && time.Since(f.awaySince) > f.spec.EngineWait && !f.exited() {
+			f.drain()
+			return wire.FollowEngineAway, true, false
+		}
+	case containerGone:
+		if f.exited() {
+			return 0, false, true
+		}
+		f.drain()
+		return wire.FollowNoExit, true, false
+	}
+	return 0, false, false
 }
 
 // readExitFile returns the exit code the runner recorded in workDir.

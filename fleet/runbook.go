@@ -40,6 +40,14 @@ type Runner struct {
 	// Worker filled in) for `cuttle attach`, and returns the function
 	// that drops it when the step ends.
 	Tickets func(remote.Ticket) (drop func())
+	// Controller is shared by the runs of one process on purpose (cuttle
+	// serve): it counts the steps running on each worker for run_on: one
+	// and shares bundle uploads. Nil means one of the Runner's own.
+	Controller *remote.Controller
+
+	ctlOnce sync.Once
+	// outputMu keeps the fan-out's prefixed lines whole.
+	outputMu sync.Mutex
 	// BundleTrust remembers the cached bundles this controller checked
 	// (nil: each step hashes its bundle).
 	BundleTrust *remote.BundleTrust
@@ -48,7 +56,7 @@ type Runner struct {
 	Runners *bundle.Runners
 
 	// dial and run stand in for the network in tests; nil means
-	// transport (jump hosts shared through a HopPool) and remote.Run.
+	// transport (jump hosts shared through a HopPool) and Controller.Run.
 	dial func(ctx context.Context, name string) (WorkerConn, error)
 	run  func(ctx context.Context, sh remote.Shell, b bundle.Bundle, st remote.Step, out remote.Output) (remote.Result, error)
 }
@@ -92,17 +100,7 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 		// Workers behind one bastion share one connection to it.
 		hops := &transport.HopPool{}
 		defer hops.Close()
-		dial = func(ctx context.Context, name string) (WorkerConn, error) {
-			t, err := Resolve(r.Config, name, r.Defaults)
-			if err != nil {
-				return nil, err
-			}
-			conn, err := hops.Dial(ctx, t)
-			if err != nil {
-				return nil, err // not a nil *Conn in a non-nil interface
-			}
-			return conn, nil
-		}
+		dial = r.dialThrough(hops)
 	}
 	conns := NewConns(dial)
 	defer conns.Close()
@@ -134,29 +132,14 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 			failed = true
 			continue
 		}
-		stepResults := make([]StepResult, len(workers))
-		var wg sync.WaitGroup
-		for i, w := range workers {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sem <- struct{}{}
-				defer func() { <-sem }()
-				markBusy(w, 1)
-				defer markBusy(w, -1)
-				stepResults[i] = r.runOne(ctx, conns, pulled, rb, s, w, stepVars, len(workers) > 1)
-			}()
-		}
-		wg.Wait()
+		stepResults := r.fanOut(ctx, sem, workers, func(w string) StepResult {
+			return r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
+		})
 		for _, sr := range stepResults {
 			results = append(results, sr)
 			if sr.Failed() {
 				failed = true
-				if sr.Err != nil {
-					fail(fmt.Errorf("step %s on %s: %w", sr.Step, sr.Worker, sr.Err))
-				} else {
-					fail(fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
-				}
+				fail(sr.failure())
 			}
 			vars.setOutputs(sr, len(workers) > 1, log)
 		}
@@ -165,6 +148,49 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 		}
 	}
 	return results, failures
+}
+
+// dialThrough dials workers by name, through hops.
+func (r *Runner) dialThrough(hops *transport.HopPool) func(ctx context.Context, name string) (WorkerConn, error) {
+	return func(ctx context.Context, name string) (WorkerConn, error) {
+		t, err := Resolve(r.Config, name, r.Defaults)
+		if err != nil {
+			return nil, err
+		}
+		conn, err := hops.Dial(ctx, t)
+		if err != nil {
+			return nil, err // not a nil *Conn in a non-nil interface
+		}
+		return conn, nil
+	}
+}
+
+// fanOut runs one step on each of workers at once, at most cap(sem) at a
+// time across the run, and returns the results in workers' order.
+func (r *Runner) fanOut(ctx context.Context, sem chan struct{}, workers []string, one func(worker string) StepResult) []StepResult {
+	results := make([]StepResult, len(workers))
+	var wg sync.WaitGroup
+	for i, w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			r.controller().MarkBusy(w, 1)
+			defer r.controller().MarkBusy(w, -1)
+			results[i] = one(w)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+// failure is a failed step's line in the run's error.
+func (r StepResult) failure() error {
+	if r.Err != nil {
+		return fmt.Errorf("step %s on %s: %w", r.Step, r.Worker, r.Err)
+	}
+	return fmt.Errorf("step %s on %s: script exited with code %d", r.Step, r.Worker, r.Result.ExitCode)
 }
 
 // setOutputs makes a step's output variables variables of the steps after
@@ -212,17 +238,14 @@ func runbookVariables(rb *config.Runbook, extra *Variables) (*Variables, error) 
 	return vars, nil
 }
 
-// busy counts the steps this controller runs on each worker, for run_on:
-// one's least-busy choice.
-var busy = struct {
-	sync.Mutex
-	n map[string]int
-}{n: map[string]int{}}
-
-func markBusy(worker string, delta int) {
-	busy.Lock()
-	busy.n[worker] += delta
-	busy.Unlock()
+// controller is r.Controller, made on first use when unset.
+func (r *Runner) controller() *remote.Controller {
+	r.ctlOnce.Do(func() {
+		if r.Controller == nil {
+			r.Controller = remote.NewController()
+		}
+	})
+	return r.Controller
 }
 
 // workersFor picks the step's workers: its worker, every worker of its
@@ -239,10 +262,10 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 	if s.RunOn == "all" {
 		return members, nil
 	}
-	busy.Lock()
+	// The least busy first: the steps this controller runs on each.
+	busy := r.controller().Busy(members)
 	order := append([]string(nil), members...)
-	sort.SliceStable(order, func(i, j int) bool { return busy.n[order[i]] < busy.n[order[j]] })
-	busy.Unlock()
+	sort.SliceStable(order, func(i, j int) bool { return busy[order[i]] < busy[order[j]] })
 	var errs error
 	for _, m := range order {
 		if _, err := conns.Get(ctx, m); err == nil {
@@ -254,21 +277,16 @@ func (r *Runner) workersFor(ctx context.Context, conns *Conns, s config.RunbookS
 	return nil, fmt.Errorf("no worker of pool %s is reachable: %w", s.Pool, errs)
 }
 
-func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
-	res := StepResult{Step: s.Name, Worker: worker, Masks: vars.Masks()}
-	policy, err := retryPolicyOf(s, vars)
+// compileStep is the plan of step s of rb on worker, with the run's
+// variables so far: what runOne runs and DryRun prints.
+func (r *Runner) compileStep(rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) (remote.Step, error) {
+	vars, err := stepVariables(rb, s, vars)
 	if err != nil {
-		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
-		return res
-	}
-	if policy.retries > 0 {
-		vars = vars.Clone()
-		vars.Set(RetriesVariable, strconv.Itoa(policy.retries), false)
+		return remote.Step{}, err
 	}
 	st, err := BuildStep(r.Config, StepInput{Step: s, BaseDir: rb.Dir, Vars: vars, Worker: worker, ArtifactsDir: r.ArtifactsDir, ReattachWindow: r.ReattachWindow})
 	if err != nil {
-		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
-		return res
+		return st, &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
 	}
 	st.BundleTrust = r.BundleTrust
 	st.Runners = r.Runners
@@ -278,6 +296,30 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 	}
 	if pool := r.Config.Workers[worker].Pool; pool != "" {
 		st.Slots = r.Config.Pools[pool].MaxStepsPerWorker
+	}
+	return st, nil
+}
+
+func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
+	res := StepResult{Step: s.Name, Worker: worker, Masks: vars.Masks()}
+	stepVars, err := stepVariables(rb, s, vars)
+	if err != nil {
+		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
+		return res
+	}
+	policy, err := retryPolicyOf(s, stepVars)
+	if err != nil {
+		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
+		return res
+	}
+	if policy.retries > 0 {
+		vars = vars.Clone()
+		vars.Set(RetriesVariable, strconv.Itoa(policy.retries), false)
+	}
+	st, err := r.compileStep(rb, s, worker, vars, fanOut)
+	if err != nil {
+		res.Err = err
+		return res
 	}
 	for attempt := 1; ; attempt++ {
 		a := r.attempt(ctx, conns, pulled, s, st, worker, attempt, policy)
@@ -308,25 +350,13 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 		return a
 	}
 	a.Target = conn.String()
-	if d, _ := s.TimeoutDuration(); d > 0 {
-		var cancel context.CancelFunc
-		cause := r.TimeoutCause
-		if cause == nil {
-			cause = errors.New("step ran past its timeout")
-		}
-		ctx, cancel = context.WithTimeoutCause(ctx, d, cause)
-		defer cancel()
-	}
-	out := r.Output
+	ctx, cancel := r.stepTimeout(ctx, s)
+	defer cancel()
 	prefix := "[" + s.Name + "@" + worker + "] "
 	if policy.retries > 0 {
 		prefix = "[" + s.Name + "@" + worker + " attempt " + strconv.Itoa(n) + "/" + strconv.Itoa(policy.retries+1) + "] "
 	}
-	po, pe := newPrefixWriter(out.Stdout, prefix), newPrefixWriter(out.Stderr, prefix)
-	out.Stdout, out.Stderr = po, pe
-	if out.Progress != nil && out.Progress != io.Discard {
-		out.Progress = pe
-	}
+	out, po, pe := r.prefixedOutput(prefix)
 	if r.Tickets != nil {
 		var drop func()
 		st.OnTicket = func(t remote.Ticket) {
@@ -342,7 +372,7 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 	started := time.Now()
 	run := r.run
 	if run == nil {
-		run = remote.Run
+		run = r.controller().Run
 	}
 	a.Result, a.Err = run(zerolog.Ctx(ctx).With().Str("worker", worker).Logger().WithContext(ctx), conn, r.Bundle, st, out)
 	po.Close()
@@ -355,6 +385,31 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 		pulled.mark(worker, st.Image)
 	}
 	return a
+}
+
+// stepTimeout bounds ctx by the step's timeout, if it has one.
+func (r *Runner) stepTimeout(ctx context.Context, s config.RunbookStep) (context.Context, context.CancelFunc) {
+	d, _ := s.TimeoutDuration()
+	if d <= 0 {
+		return ctx, func() {}
+	}
+	cause := r.TimeoutCause
+	if cause == nil {
+		cause = errors.New("step ran past its timeout")
+	}
+	return context.WithTimeoutCause(ctx, d, cause)
+}
+
+// prefixedOutput is r.Output with every line prefixed; the caller closes
+// the two writers.
+func (r *Runner) prefixedOutput(prefix string) (out remote.Output, po, pe *prefixWriter) {
+	out = r.Output
+	po, pe = newPrefixWriter(out.Stdout, &r.outputMu, prefix), newPrefixWriter(out.Stderr, &r.outputMu, prefix)
+	out.Stdout, out.Stderr = po, pe
+	if out.Progress != nil && out.Progress != io.Discard {
+		out.Progress = pe
+	}
+	return out, po, pe
 }
 
 // pullLedger remembers which images were pulled on which worker in this
@@ -383,18 +438,17 @@ type prefixWriter struct {
 	lw *mask.LineWriter
 }
 
-var outputMu sync.Mutex
-
-func newPrefixWriter(w io.Writer, prefix string) *prefixWriter {
+// newPrefixWriter writes to w under mu, which all writers to w share.
+func newPrefixWriter(w io.Writer, mu *sync.Mutex, prefix string) *prefixWriter {
 	return &prefixWriter{lw: mask.NewLineWriter(func(line []byte, nl bool) {
 		b := make([]byte, 0, len(prefix)+len(line)+1)
 		b = append(append(b, prefix...), line...)
 		if nl {
 			b = append(b, '\n')
 		}
-		outputMu.Lock()
+		mu.Lock()
 		w.Write(b)
-		outputMu.Unlock()
+		mu.Unlock()
 	})}
 }
 

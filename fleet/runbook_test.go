@@ -20,7 +20,7 @@ import (
 )
 
 // fakeConn is a reachable worker. It runs no command itself: the fake
-// step function stands in for remote.Run.
+// step function stands in for remote.Controller.Run.
 type fakeConn struct {
 	name   string
 	closed bool
@@ -350,12 +350,15 @@ func TestRunOnOne(t *testing.T) {
 		}
 	})
 	t.Run("the least busy worker", func(t *testing.T) {
-		markBusy("a", 2)
-		markBusy("b", 1)
-		t.Cleanup(func() { markBusy("a", -2); markBusy("b", -1) })
+		// Other runs of this process, sharing its controller.
+		ctl := remote.NewController()
+		ctl.MarkBusy("a", 2)
+		ctl.MarkBusy("b", 1)
 		f := &fakeFleet{}
 		rb := &config.Runbook{Name: "rb", Steps: []config.RunbookStep{step("one", "", onPool("linux", "one"))}}
-		if _, err := f.runner(testConfig()).Run(t.Context(), rb, nil); err != nil {
+		r := f.runner(testConfig())
+		r.Controller = ctl
+		if _, err := r.Run(t.Context(), rb, nil); err != nil {
 			t.Fatal(err)
 		}
 		if diff := cmp.Diff([]string{"one@c"}, f.ranSteps()); diff != "" {

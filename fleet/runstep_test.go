@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -30,7 +31,7 @@ func TestStepTimeout(t *testing.T) {
 				if _, ok := ctx.Deadline(); !ok {
 					return remote.Result{}, nil
 				}
-				<-ctx.Done() // as remote.Run returns when its context ends
+				<-ctx.Done() // as Controller.Run returns when its context ends
 				return remote.Result{}, context.Cause(ctx)
 			}}
 			r := f.runner(testConfig())
@@ -188,7 +189,7 @@ func TestConnsDialOncePerWorker(t *testing.T) {
 
 func TestPrefixWriter(t *testing.T) {
 	var b strings.Builder
-	w := newPrefixWriter(&b, "[s@w] ")
+	w := newPrefixWriter(&b, &sync.Mutex{}, "[s@w] ")
 	for _, chunk := range []string{"one\ntw", "o\n", "\nthree"} {
 		w.Write([]byte(chunk))
 	}

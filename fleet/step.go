@@ -48,11 +48,12 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	// The step's variables, with Octopus's names for the step and its
 	// machine: the fields below are templates over them.
 	vars := in.Vars.Clone()
-	for name, value := range map[string]string{
-		"Octopus.Action.Name": s.Name, "Octopus.Step.Name": s.Name, "Octopus.Machine.Name": in.Worker,
+	// In a fixed order: the payload and a dry run are the same each time.
+	for _, kv := range [][2]string{
+		{"Octopus.Action.Name", s.Name}, {"Octopus.Step.Name", s.Name}, {"Octopus.Machine.Name", in.Worker},
 	} {
-		if _, set := vars.Get(name); !set {
-			vars.Set(name, value, false)
+		if _, set := vars.Get(kv[0]); !set {
+			vars.Set(kv[0], kv[1], false)
 		}
 	}
 	c := s.Container

@@ -56,52 +56,85 @@ func resolve(cfg *config.Config, sc *ssh_config.Config, name string, d Defaults,
 	seen[name] = true
 	defer delete(seen, name)
 	var t transport.Target
-	jump := d.Jump
-	if w, ok := cfg.Workers[name]; ok {
-		t = transport.Target{Host: w.Host, Port: w.Port, User: w.User, HostKeyFingerprint: w.HostKeyFingerprint}
-		if w.IdentityFile != "" {
-			t.IdentityFiles = []string{ExpandHome(w.IdentityFile)}
-		}
-		if w.KnownHosts != "" {
-			t.KnownHostsFiles = []string{ExpandHome(w.KnownHosts)}
-		}
-		if w.PasswordEnv != "" {
-			pw, ok := os.LookupEnv(w.PasswordEnv)
-			if !ok {
-				return t, fmt.Errorf("worker %s: password_env %s is not set", name, w.PasswordEnv)
-			}
-			t.Password = secret.New(pw)
-		}
-		if w.Jump != "" {
-			jump = w.Jump
-		}
+	var jump string
+	var err error
+	w, inConfig := cfg.Workers[name]
+	if inConfig {
+		t, jump, err = configTarget(w, name)
 	} else {
-		var err error
-		if t, err = transport.ParseAddress(name); err != nil {
-			return t, fmt.Errorf("the worker is neither in the config nor an address: %w", err)
-		}
-		if bare(name) && !hasAlias(sc, name) {
-			// A typo of a worker's name would otherwise become a DNS lookup.
-			return t, fmt.Errorf("worker %q is not in the config (%s) nor an ssh_config alias (%s): give a worker name from the config, or user@host[:port] / ssh://user@host:port for one that is not",
-				name, listOrNone(keys(cfg.Workers), cfg.File), listOrNone(aliases(sc), "~/.ssh/config"))
-		}
-		t.UseAgent = true
-		if sc != nil {
-			pj, err := applySSHConfig(sc, t.Host, &t, d.KnownHosts != "")
-			if err != nil {
-				return t, err
-			}
-			if pj != "" && d.Jump == "" {
-				jump = pj
-			}
-		}
+		t, jump, err = addressTarget(cfg, sc, name, d.KnownHosts != "")
 	}
+	if err != nil {
+		return t, err
+	}
+	if jump == "" || !inConfig && d.Jump != "" {
+		jump = d.Jump
+	}
+	applyDefaults(&t, d, inConfig)
+	if jump == "" {
+		return t, nil
+	}
+	hopDefaults := d
+	hopDefaults.Jump, hopDefaults.Fingerprint = "", ""
+	for _, h := range strings.Split(jump, ",") {
+		hop, err := resolve(cfg, sc, strings.TrimSpace(h), hopDefaults, seen)
+		if err != nil {
+			return t, fmt.Errorf("jump host of %s: %w", name, err)
+		}
+		// A hop's own chain comes before it.
+		t.Jump = append(t.Jump, hop.Jump...)
+		hop.Jump = nil
+		t.Jump = append(t.Jump, hop)
+	}
+	return t, nil
+}
+
+// configTarget is the target of a worker of the config, and its own jump
+// hosts.
+func configTarget(w config.Worker, name string) (t transport.Target, jump string, err error) {
+	t = transport.Target{Host: w.Host, Port: w.Port, User: w.User, HostKeyFingerprint: w.HostKeyFingerprint}
+	if w.IdentityFile != "" {
+		t.IdentityFiles = []string{ExpandHome(w.IdentityFile)}
+	}
+	if w.KnownHosts != "" {
+		t.KnownHostsFiles = []string{ExpandHome(w.KnownHosts)}
+	}
+	if w.PasswordEnv != "" {
+		pw, ok := os.LookupEnv(w.PasswordEnv)
+		if !ok {
+			return t, "", fmt.Errorf("worker %s: password_env %s is not set", name, w.PasswordEnv)
+		}
+		t.Password = secret.New(pw)
+	}
+	return t, w.Jump, nil
+}
+
+// addressTarget is the target of an address (or an ssh_config alias),
+// with what ssh_config says of it, and its ProxyJump.
+func addressTarget(cfg *config.Config, sc *ssh_config.Config, name string, ownKnownHosts bool) (t transport.Target, jump string, err error) {
+	if t, err = transport.ParseAddress(name); err != nil {
+		return t, "", fmt.Errorf("the worker is neither in the config nor an address: %w", err)
+	}
+	if bare(name) && !hasAlias(sc, name) {
+		// A typo of a worker's name would otherwise become a DNS lookup.
+		return t, "", fmt.Errorf("worker %q is not in the config (%s) nor an ssh_config alias (%s): give a worker name from the config, or user@host[:port] / ssh://user@host:port for one that is not",
+			name, listOrNone(keys(cfg.Workers), cfg.File), listOrNone(aliases(sc), "~/.ssh/config"))
+	}
+	t.UseAgent = true
+	if sc != nil {
+		jump, err = applySSHConfig(sc, t.Host, &t, ownKnownHosts)
+	}
+	return t, jump, err
+}
+
+// applyDefaults fills in what the target does not say from d.
+func applyDefaults(t *transport.Target, d Defaults, inConfig bool) {
 	t.AcceptNew = t.AcceptNew || d.AcceptNew
 	if t.User == "" {
 		t.User = os.Getenv("USER")
 	}
 	t.IdentityFiles = append(t.IdentityFiles, d.Identities...)
-	if _, inConfig := cfg.Workers[name]; inConfig {
+	if inConfig {
 		t.UseAgent = true
 	}
 	if d.KnownHosts != "" {
@@ -121,21 +154,6 @@ func resolve(cfg *config.Config, sc *ssh_config.Config, name string, d Defaults,
 	if t.KeepAliveInterval == 0 {
 		t.KeepAliveInterval = d.KeepAlive
 	}
-	if jump != "" {
-		hopDefaults := d
-		hopDefaults.Jump, hopDefaults.Fingerprint = "", ""
-		for _, h := range strings.Split(jump, ",") {
-			hop, err := resolve(cfg, sc, strings.TrimSpace(h), hopDefaults, seen)
-			if err != nil {
-				return t, fmt.Errorf("jump host of %s: %w", name, err)
-			}
-			// A hop's own chain comes before it.
-			t.Jump = append(t.Jump, hop.Jump...)
-			hop.Jump = nil
-			t.Jump = append(t.Jump, hop)
-		}
-	}
-	return t, nil
 }
 
 // PoolMembers lists the workers of pool, sorted by name.

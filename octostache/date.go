@@ -194,118 +194,147 @@ func (d netDate) utc(loc *time.Location) netDate {
 	return netDate{t: t.UTC(), kind: kindUTC}
 }
 
+// custom writes d with a .NET custom date format; ok is false where .NET
+// throws a FormatException.
 func (d netDate) custom(f string, loc *time.Location) (string, bool) {
 	var b strings.Builder
-	t := d.t
 	for i := 0; i < len(f); {
 		c := f[i]
 		n := 1
 		for i+n < len(f) && f[i+n] == c {
 			n++
 		}
-		switch c {
-		case 'd':
-			switch n {
-			case 1, 2:
-				fmt.Fprintf(&b, "%0*d", n, t.Day())
-			case 3:
-				b.WriteString(t.Weekday().String()[:3])
-			default:
-				b.WriteString(t.Weekday().String())
-			}
-		case 'f', 'F':
-			if n > 7 {
-				return "", false
-			}
-			frac := fmt.Sprintf("%09d", t.Nanosecond())[:n]
-			if c == 'F' {
-				frac = strings.TrimRight(frac, "0")
-				if frac == "" && strings.HasSuffix(b.String(), ".") {
-					s := b.String()
-					b.Reset()
-					b.WriteString(s[:len(s)-1])
-				}
-			}
-			b.WriteString(frac)
-		case 'g':
-			b.WriteString("A.D.")
-		case 'h':
-			h := t.Hour() % 12
-			if h == 0 {
-				h = 12
-			}
-			fmt.Fprintf(&b, "%0*d", min(n, 2), h)
-		case 'H':
-			fmt.Fprintf(&b, "%0*d", min(n, 2), t.Hour())
-		case 'm':
-			fmt.Fprintf(&b, "%0*d", min(n, 2), t.Minute())
-		case 's':
-			fmt.Fprintf(&b, "%0*d", min(n, 2), t.Second())
-		case 'M':
-			switch n {
-			case 1, 2:
-				fmt.Fprintf(&b, "%0*d", n, int(t.Month()))
-			case 3:
-				b.WriteString(t.Month().String()[:3])
-			default:
-				b.WriteString(t.Month().String())
-			}
-		case 't':
-			ampm := "AM"
-			if t.Hour() >= 12 {
-				ampm = "PM"
-			}
-			if n == 1 {
-				ampm = ampm[:1]
-			}
-			b.WriteString(ampm)
-		case 'y':
-			switch n {
-			case 1:
-				b.WriteString(strconv.Itoa(t.Year() % 100))
-			case 2:
-				fmt.Fprintf(&b, "%02d", t.Year()%100)
-			default:
-				fmt.Fprintf(&b, "%0*d", n, t.Year())
-			}
-		case 'z':
-			writeOffset(&b, d.offsetOf(loc), n)
-		case 'K':
-			switch {
-			case d.offset || d.kind == kindLocal:
-				writeOffset(&b, d.offsetOf(loc), 3)
-			case d.kind == kindUTC:
-				b.WriteByte('Z')
-			}
-			n = 1
-		case ':', '/':
-			b.WriteByte(c)
-			n = 1
-		case '\'', '"':
-			end := strings.IndexByte(f[i+1:], c)
-			if end < 0 {
-				return "", false
-			}
-			b.WriteString(f[i+1 : i+1+end])
-			n = end + 2
-		case '%':
-			if i+1 >= len(f) || f[i+1] == '%' {
-				return "", false
-			}
-			n = 1
-		case '\\':
-			if i+1 >= len(f) {
-				return "", false
-			}
-			b.WriteByte(f[i+1])
-			n = 2
-		default:
-			b.WriteByte(c)
-			n = 1
+		handled, ok := d.field(&b, c, n, loc)
+		if !handled {
+			n, ok = d.literal(&b, f, i, loc)
+		}
+		if !ok {
+			return "", false
 		}
 		i += n
 	}
 	return b.String(), true
+}
+
+// field writes the date or time field that the letter c repeated n times
+// stands for; handled is false when c is no such letter.
+func (d netDate) field(b *strings.Builder, c byte, n int, loc *time.Location) (handled, ok bool) {
+	t := d.t
+	switch c {
+	case 'd':
+		numberOrName(b, n, t.Day(), t.Weekday().String())
+	case 'M':
+		numberOrName(b, n, int(t.Month()), t.Month().String())
+	case 'f', 'F':
+		return true, fraction(b, t, c == 'F', n)
+	case 'g':
+		b.WriteString("A.D.")
+	case 'h':
+		h := t.Hour() % 12
+		if h == 0 {
+			h = 12
+		}
+		fmt.Fprintf(b, "%0*d", min(n, 2), h)
+	case 'H':
+		fmt.Fprintf(b, "%0*d", min(n, 2), t.Hour())
+	case 'm':
+		fmt.Fprintf(b, "%0*d", min(n, 2), t.Minute())
+	case 's':
+		fmt.Fprintf(b, "%0*d", min(n, 2), t.Second())
+	case 't':
+		ampm := "AM"
+		if t.Hour() >= 12 {
+			ampm = "PM"
+		}
+		b.WriteString(ampm[:min(n, 2)])
+	case 'y':
+		year(b, t.Year(), n)
+	case 'z':
+		writeOffset(b, d.offsetOf(loc), n)
+	default:
+		return false, true
+	}
+	return true, true
+}
+
+// numberOrName writes a day or month: as a number for 1 or 2 letters,
+// else its name, abbreviated for 3.
+func numberOrName(b *strings.Builder, n, num int, name string) {
+	switch n {
+	case 1, 2:
+		fmt.Fprintf(b, "%0*d", n, num)
+	case 3:
+		b.WriteString(name[:3])
+	default:
+		b.WriteString(name)
+	}
+}
+
+// fraction writes n digits of t's second fraction; trim (F) drops
+// trailing zeros, and the point before them when none is left.
+func fraction(b *strings.Builder, t time.Time, trim bool, n int) bool {
+	if n > 7 {
+		return false
+	}
+	frac := fmt.Sprintf("%09d", t.Nanosecond())[:n]
+	if trim {
+		frac = strings.TrimRight(frac, "0")
+		if frac == "" && strings.HasSuffix(b.String(), ".") {
+			s := b.String()
+			b.Reset()
+			b.WriteString(s[:len(s)-1])
+		}
+	}
+	b.WriteString(frac)
+	return true
+}
+
+// year writes y with n letters: y is the year in the century without a
+// leading zero, yy with one, more the full year padded to n digits.
+func year(b *strings.Builder, y, n int) {
+	switch n {
+	case 1:
+		b.WriteString(strconv.Itoa(y % 100))
+	case 2:
+		fmt.Fprintf(b, "%02d", y%100)
+	default:
+		fmt.Fprintf(b, "%0*d", n, y)
+	}
+}
+
+// literal writes what f holds at i that is not a field (K, separators,
+// quoted text, escapes, other characters) and returns how many bytes of
+// f it took.
+func (d netDate) literal(b *strings.Builder, f string, i int, loc *time.Location) (n int, ok bool) {
+	switch c := f[i]; c {
+	case 'K':
+		switch {
+		case d.offset || d.kind == kindLocal:
+			writeOffset(b, d.offsetOf(loc), 3)
+		case d.kind == kindUTC:
+			b.WriteByte('Z')
+		}
+	case '\'', '"':
+		end := strings.IndexByte(f[i+1:], c)
+		if end < 0 {
+			return 0, false
+		}
+		b.WriteString(f[i+1 : i+1+end])
+		return end + 2, true
+	case '%':
+		if i+1 >= len(f) || f[i+1] == '%' {
+			return 0, false
+		}
+	case '\\':
+		if i+1 >= len(f) {
+			return 0, false
+		}
+		b.WriteByte(f[i+1])
+		return 2, true
+	default:
+		b.WriteByte(c)
+	}
+	return 1, true
 }
 
 func writeOffset(b *strings.Builder, off, n int) {

@@ -210,70 +210,82 @@ func replaceRegex(in *string, opts []string) *string {
 // expandReplacement writes a .NET regular expression replacement: $1,
 // ${name}, $$, $&, $`, $', $+ and $_.
 func expandReplacement(b *strings.Builder, re *regexp.Regexp, s string, m []int, repl string) {
+	for i := 0; i < len(repl); i++ {
+		if repl[i] != '$' || i+1 == len(repl) {
+			b.WriteByte(repl[i])
+			continue
+		}
+		text, used, ok := substitution(re, s, m, repl, i)
+		if !ok {
+			b.WriteByte('$') // not a substitution: a plain $
+			continue
+		}
+		b.WriteString(text)
+		i += used
+	}
+}
+
+// substitution is what the $ at repl[i] stands for in the match m of re
+// in s, and how many bytes after the $ it takes; ok is false when the $
+// starts no substitution.
+func substitution(re *regexp.Regexp, s string, m []int, repl string, i int) (text string, used int, ok bool) {
 	group := func(n int) string {
 		if n < 0 || 2*n+1 >= len(m) || m[2*n] < 0 {
 			return ""
 		}
 		return s[m[2*n]:m[2*n+1]]
 	}
-	for i := 0; i < len(repl); i++ {
-		if repl[i] != '$' || i+1 == len(repl) {
-			b.WriteByte(repl[i])
-			continue
-		}
-		switch c := repl[i+1]; {
-		case c == '$':
-			b.WriteByte('$')
-			i++
-		case c == '&':
-			b.WriteString(group(0))
-			i++
-		case c == '`':
-			b.WriteString(s[:m[0]])
-			i++
-		case c == '\'':
-			b.WriteString(s[m[1]:])
-			i++
-		case c == '_':
-			b.WriteString(s)
-			i++
-		case c == '+':
-			b.WriteString(group(re.NumSubexp()))
-			i++
-		case c == '{':
-			end := strings.IndexByte(repl[i:], '}')
-			name := ""
-			if end > 0 {
-				name = repl[i+2 : i+end]
-			}
-			n, err := strconv.Atoi(name)
-			if err != nil {
-				n = re.SubexpIndex(name)
-			}
-			if end < 0 || n < 0 || n > re.NumSubexp() {
-				b.WriteByte('$')
-				continue
-			}
-			b.WriteString(group(n))
-			i += end
-		case c >= '0' && c <= '9':
-			// the longest run of digits that names a group
-			best, bestLen := -1, 0
-			for j := i + 1; j < len(repl) && repl[j] >= '0' && repl[j] <= '9'; j++ {
-				if n, err := strconv.Atoi(repl[i+1 : j+1]); err == nil && n <= re.NumSubexp() {
-					best, bestLen = n, j-i
-				}
-			}
-			if best < 0 {
-				b.WriteByte('$')
-				continue
-			}
-			b.WriteString(group(best))
-			i += bestLen
-		default:
-			b.WriteByte('$')
+	switch c := repl[i+1]; {
+	case c == '$':
+		return "$", 1, true
+	case c == '&':
+		return group(0), 1, true
+	case c == '`':
+		return s[:m[0]], 1, true
+	case c == '\'':
+		return s[m[1]:], 1, true
+	case c == '_':
+		return s, 1, true
+	case c == '+':
+		return group(re.NumSubexp()), 1, true
+	case c == '{':
+		n, end := namedGroup(re, repl[i:])
+		return group(n), end, n >= 0
+	case c >= '0' && c <= '9':
+		n, length := numberedGroup(re, repl[i:])
+		return group(n), length, n >= 0
+	}
+	return "", 0, false
+}
+
+// namedGroup reads ${name} or ${number} at the start of repl: the group
+// it names (-1: none) and the offset of its closing brace.
+func namedGroup(re *regexp.Regexp, repl string) (n, end int) {
+	end = strings.IndexByte(repl, '}')
+	name := ""
+	if end > 0 {
+		name = repl[2:end]
+	}
+	n, err := strconv.Atoi(name)
+	if err != nil {
+		n = re.SubexpIndex(name)
+	}
+	if end < 0 || n < 0 || n > re.NumSubexp() {
+		return -1, 0
+	}
+	return n, end
+}
+
+// numberedGroup reads $N at the start of repl: the longest run of digits
+// that names a group (-1: none) and its length.
+func numberedGroup(re *regexp.Regexp, repl string) (n, length int) {
+	best, bestLen := -1, 0
+	for j := 1; j < len(repl) && repl[j] >= '0' && repl[j] <= '9'; j++ {
+		if n, err := strconv.Atoi(repl[1 : j+1]); err == nil && n <= re.NumSubexp() {
+			best, bestLen = n, j
 		}
 	}
+	return best, bestLen
 }
 
 // .NET counts string lengths in UTF-16 code units; so do Substring and

@@ -157,7 +157,6 @@ func (n number) format(f string) (string, bool) {
 	if n.r == nil { // NaN and infinities
 		return formatDouble(n.f), true
 	}
-	neg := n.r.Sign() < 0
 	if f == "" {
 		f = "G"
 	}
@@ -170,87 +169,100 @@ func (n number) format(f string) (string, bool) {
 			}
 			prec = p
 		}
-		def := func(d int) int {
-			if prec < 0 {
-				return d
-			}
-			return prec
-		}
-		sign := func(s string, isZero bool) string {
-			if neg && !isZero {
-				return "-" + s
-			}
-			return s
-		}
-		fixed := func(frac int, grouped bool) (string, bool) {
-			i, fr := digits(n.r, frac)
-			zero := strings.Trim(i+fr, "0") == ""
-			if grouped {
-				i = group(i)
-			}
-			if frac > 0 {
-				i += "." + fr
-			}
-			return i, zero
-		}
-		switch c {
-		case 'c':
-			s, zero := fixed(def(2), true)
-			return sign("$"+s, zero), true
-		case 'f':
-			s, zero := fixed(def(2), false)
-			return sign(s, zero), true
-		case 'n':
-			s, zero := fixed(def(2), true)
-			return sign(s, zero), true
-		case 'p':
-			p := number{r: new(big.Rat).Mul(n.r, big.NewRat(100, 1))}
-			i, fr := digits(p.r, def(2))
-			s := group(i)
-			if def(2) > 0 {
-				s += "." + fr
-			}
-			return sign(s+"%", strings.Trim(i+fr, "0") == ""), true
-		case 'd':
-			if !n.integer {
-				return "", false
-			}
-			i, _ := digits(n.r, 0)
-			if len(i) < prec {
-				i = strings.Repeat("0", prec-len(i)) + i
-			}
-			return sign(i, false), true
-		case 'x':
-			if !n.integer {
-				return "", false
-			}
-			v := n.r.Num().Int64()
-			s := strconv.FormatUint(uint64(uint32(v)), 16)
-			if f[0] == 'X' {
-				s = strings.ToUpper(s)
-			}
-			if len(s) < prec {
-				s = strings.Repeat("0", prec-len(s)) + s
-			}
-			return s, true
-		case 'e':
-			return n.exponent(def(6), f[0] == 'E', 3, true), true
-		case 'g', 'r':
-			if n.double {
-				if prec <= 0 || c == 'r' {
-					return formatDouble(n.f), true
-				}
-				return formatDouble(roundSignificant(n.f, prec)), true
-			}
-			if prec <= 0 {
-				s, _ := fixed(n.scale, false)
-				return sign(s, false), true
-			}
-			return formatDouble(roundSignificant(n.float(), prec)), true
-		}
-		return "", false
+		return n.standard(f[0], prec)
 	}
 	return n.custom(f)
+}
+
+// standard writes n with a standard format: the letter f (C, F, N, P, D,
+// X, E, G or R, either case) and a precision (-1: the default).
+func (n number) standard(f byte, prec int) (string, bool) {
+	def := func(d int) int {
+		if prec < 0 {
+			return d
+		}
+		return prec
+	}
+	switch c := f | 0x20; c {
+	case 'c':
+		s, zero := n.fixed(def(2), true)
+		return n.signed("$"+s, zero), true
+	case 'f':
+		s, zero := n.fixed(def(2), false)
+		return n.signed(s, zero), true
+	case 'n':
+		s, zero := n.fixed(def(2), true)
+		return n.signed(s, zero), true
+	case 'p':
+		p := number{r: new(big.Rat).Mul(n.r, big.NewRat(100, 1))}
+		s, zero := p.fixed(def(2), true)
+		return n.signed(s+"%", zero), true
+	case 'd':
+		if !n.integer {
+			return "", false
+		}
+		i, _ := digits(n.r, 0)
+		return n.signed(padZeros(i, prec), false), true
+	case 'x':
+		if !n.integer {
+			return "", false
+		}
+		s := strconv.FormatUint(uint64(uint32(n.r.Num().Int64())), 16)
+		if f == 'X' {
+			s = strings.ToUpper(s)
+		}
+		return padZeros(s, prec), true
+	case 'e':
+		return n.exponent(def(6), f == 'E', 3, true), true
+	case 'g', 'r':
+		return n.general(c, prec), true
+	}
+	return "", false
+}
+
+// general writes n with the G or R format (c, lower case).
+func (n number) general(c byte, prec int) string {
+	if n.double {
+		if prec <= 0 || c == 'r' {
+			return formatDouble(n.f)
+		}
+		return formatDouble(roundSignificant(n.f, prec))
+	}
+	if prec <= 0 {
+		s, _ := n.fixed(n.scale, false)
+		return n.signed(s, false)
+	}
+	return formatDouble(roundSignificant(n.float(), prec))
+}
+
+// fixed writes n's digits with frac decimals, grouped or not; zero
+// reports whether every digit written is 0.
+func (n number) fixed(frac int, grouped bool) (s string, zero bool) {
+	i, fr := digits(n.r, frac)
+	zero = strings.Trim(i+fr, "0") == ""
+	if grouped {
+		i = group(i)
+	}
+	if frac > 0 {
+		i += "." + fr
+	}
+	return i, zero
+}
+
+// signed puts a minus before s when n is negative and s not all zeros.
+func (n number) signed(s string, isZero bool) string {
+	if n.r.Sign() < 0 && !isZero {
+		return "-" + s
+	}
+	return s
+}
+
+// padZeros pads s with leading zeros to width.
+func padZeros(s string, width int) string {
+	if len(s) < width {
+		return strings.Repeat("0", width-len(s)) + s
+	}
+	return s
 }
 
 func (n number) float() float64 { f, _ := n.r.Float64(); return f }
@@ -285,48 +297,57 @@ func (n number) exponent(prec int, upper bool, expDigits int, plus bool) string 
 // custom writes a custom format such as #,##0.00 or 0.0%, with up to three
 // sections for positive, negative and zero values.
 func (n number) custom(f string) (string, bool) {
-	sections := splitSections(f)
-	sec := sections[0]
-	neg := n.r.Sign() < 0
-	r := n.r
+	sec, r, neg := n.section(splitSections(f))
+	l := parseCustom(sec)
+	ip, fp := l.digits(r)
+	if strings.Trim(ip+fp, "0") == "" {
+		neg = false
+	}
+	return writeCustom(sec, ip, fp, neg)
+}
+
+// section picks the custom format's section for n: the second for a
+// negative value (written without its sign), the third for zero. r is
+// the value to write.
+func (n number) section(sections []string) (sec string, r *big.Rat, neg bool) {
+	sec, r, neg = sections[0], n.r, n.r.Sign() < 0
 	switch {
 	case n.r.Sign() == 0 && len(sections) > 2:
 		sec = sections[2]
 	case neg && len(sections) > 1:
 		sec, r, neg = sections[1], new(big.Rat).Abs(n.r), false
 	}
-	// Read the section: placeholders, point, grouping, scaling, percent.
-	intHolders, intZeros, fracHolders, fracZeros := 0, -1, 0, 0
-	point, grouping, percent, scaleBy := false, false, 0, 0
-	lastWasHolder := false
+	return sec, r, neg
+}
+
+// customLayout is what a custom format section asks for: placeholders,
+// grouping, scaling and percent.
+type customLayout struct {
+	intHolders, intZeros, fracHolders, fracZeros int
+	grouping                                     bool
+	percent, scaleBy                             int
+}
+
+// parseCustom reads a custom format section's placeholders, point,
+// grouping, scaling and percent.
+func parseCustom(sec string) customLayout {
+	l := customLayout{intZeros: -1}
+	point, lastWasHolder := false, false
 	for i := 0; i < len(sec); i++ {
 		switch c := sec[i]; c {
 		case '0', '#':
-			if point {
-				fracHolders++
-				if c == '0' {
-					fracZeros = fracHolders
-				}
-			} else {
-				if c == '0' && intZeros < 0 {
-					intZeros = intHolders
-				}
-				intHolders++
-				if scaleBy > 0 {
-					grouping, scaleBy = true, 0
-				}
-			}
+			l.holder(c, point)
 			lastWasHolder = true
 			continue
 		case '.':
 			point = true
 		case ',':
 			if lastWasHolder && !point {
-				scaleBy++
+				l.scaleBy++
 				continue
 			}
 		case '%':
-			percent++
+			l.percent++
 		case '\\':
 			i++
 		case '\'', '"':
@@ -336,31 +357,58 @@ func (n number) custom(f string) (string, bool) {
 		}
 		lastWasHolder = false
 	}
+	return l
+}
+
+// holder counts a 0 or # placeholder, after the point or before it. A
+// comma between placeholders groups rather than scales.
+func (l *customLayout) holder(c byte, point bool) {
+	if point {
+		l.fracHolders++
+		if c == '0' {
+			l.fracZeros = l.fracHolders
+		}
+		return
+	}
+	if c == '0' && l.intZeros < 0 {
+		l.intZeros = l.intHolders
+	}
+	l.intHolders++
+	if l.scaleBy > 0 {
+		l.grouping, l.scaleBy = true, 0
+	}
+}
+
+// digits are r's integer and fraction digits as the layout writes them.
+func (l customLayout) digits(r *big.Rat) (ip, fp string) {
 	minInt := 0
-	if intZeros >= 0 {
-		minInt = intHolders - intZeros
+	if l.intZeros >= 0 {
+		minInt = l.intHolders - l.intZeros
 	}
 	v := new(big.Rat).Set(r)
-	for range percent {
+	for range l.percent {
 		v.Mul(v, big.NewRat(100, 1))
 	}
-	for range scaleBy {
+	for range l.scaleBy {
 		v.Quo(v, big.NewRat(1000, 1))
 	}
-	ip, fp := digits(v, fracHolders)
-	if strings.Trim(ip+fp, "0") == "" {
-		neg = false
-	}
+	ip, fp = digits(v, l.fracHolders)
 	ip = strings.TrimLeft(ip, "0")
 	if len(ip) < minInt {
 		ip = strings.Repeat("0", minInt-len(ip)) + ip
 	}
-	if grouping {
+	if l.grouping {
 		ip = group(ip)
 	}
-	for len(fp) > fracZeros && strings.HasSuffix(fp, "0") {
+	for len(fp) > l.fracZeros && strings.HasSuffix(fp, "0") {
 		fp = fp[:len(fp)-1]
 	}
+	return ip, fp
+}
+
+// writeCustom writes the section with the digits ip and fp in its
+// placeholders and its literal text around them.
+func writeCustom(sec, ip, fp string, neg bool) (string, bool) {
 	var b strings.Builder
 	if neg {
 		b.WriteByte('-')

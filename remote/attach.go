@@ -75,13 +75,14 @@ if [ -L "$d" ] || [ -L "$1" ] || [ ! -f "$1" ]; then exit 1; fi
 exec head -c 67108864 -- "$1"
 `
 
-// Attach follows a running step from its ticket, from the first byte of
+// Resume follows a running step from its ticket, from the first byte of
 // its output, to its end, as the controller that started it would have:
 // the output is masked (the step's sensitive values come from the
 // worker's masks file, under the step's key, besides masks), service
 // messages are acted on, artifacts are downloaded to artifactsDir, and the
 // step is cleaned up. The heartbeat is taken over, so the worker's dead
-// man's switch keeps waiting while this controller is there.
+// man's switch keeps waiting while this controller is there. It is Run's
+// Wait, Collect and Destroy on an Execution made from the ticket.
 //
 // When ctx ends first (Ctrl-C), it detaches and leaves the step running:
 // its dead man's switch removes it once the window passes, unless a
@@ -90,76 +91,75 @@ exec head -c 67108864 -- "$1"
 // Nothing of the step's bundle runs on the worker host before it is
 // checked, when it is b (this cuttle's); a changed one is refused, not
 // replaced, as the running step has it mounted.
-func Attach(ctx context.Context, sh Shell, b bundle.Bundle, t Ticket, artifactsDir string, masks *mask.Set, out Output) (res Result, err error) {
-	log := zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", t.Name).Str("container", ContainerName(t.StepID)).Logger()
-	res.ID, res.WorkDir, res.Started = t.StepID, t.WorkDir, t.Started
+func (c *Controller) Resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ticket, artifactsDir string, masks *mask.Set, out Output) (Result, error) {
+	e, err := c.resume(ctx, sh, b, t, artifactsDir, masks, out)
+	return e.complete(ctx, err)
+}
+
+// resume makes the Execution of a running step from its ticket and takes
+// over its heartbeat. Destroy it.
+func (c *Controller) resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ticket, artifactsDir string, masks *mask.Set, out Output) (*Execution, error) {
+	e := &Execution{ctl: c, sh: sh, out: out, resumed: true, logKey: t.Key, stopHeartbeat: func() {},
+		st: Step{Name: t.Name, ReattachWindow: t.Window, ArtifactsDir: artifactsDir, Masks: masks}}
+	e.log = zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", t.Name).Str("container", ContainerName(t.StepID)).Logger()
+	e.res.ID, e.res.WorkDir, e.res.Started = t.StepID, t.WorkDir, t.Started
+	e.sessions0, e.sftp0 = exchanges(sh)
 	home, ok := strings.CutSuffix(t.WorkDir, "/.cuttle/work/"+t.StepID)
 	if !ok || len(t.Key) != wire.LogKeySize || t.Window <= 0 {
-		return res, stepErr(sh.String(), ReasonInput, "the ticket of step %s is not one cuttle wrote (work directory %q)", t.StepID, t.WorkDir)
+		return e, e.fail(stepErr(sh.String(), ReasonInput, "the ticket of step %s is not one cuttle wrote (work directory %q)", t.StepID, t.WorkDir))
 	}
-	plan := runPlan{StepID: t.StepID, Home: home, WorkDir: t.WorkDir, BundleDir: t.BundleDir, EngineWait: t.Window}
 	var content bytes.Buffer
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", readMasksScript, "sh", t.WorkDir + "/" + wire.LogDir + "/" + wire.MasksFile}, Stdout: &content}); err != nil {
 		var ee *transport.ExitError
 		if errors.As(err, &ee) {
-			return res, stepErr(sh.String(), ReasonWorkspace, "step %s is no longer on the worker: it ended and was cleaned up, or its dead man's switch removed it once its controller had been silent for %s", t.StepID, t.Window)
+			return e, e.fail(stepErr(sh.String(), ReasonWorkspace, "step %s is no longer on the worker: it ended and was cleaned up, or its dead man's switch removed it once its controller had been silent for %s", t.StepID, t.Window))
 		}
-		return res, stepErr(sh.String(), ReasonUnreachable, "reading step %s's masks: %v", t.StepID, err)
+		return e, e.fail(stepErr(sh.String(), ReasonUnreachable, "reading step %s's masks: %v", t.StepID, err))
 	}
 	values, err := wire.DecryptMasks(t.Key, content.Bytes())
 	if err != nil {
-		return res, stepErr(sh.String(), ReasonInput, "%v", err)
+		return e, e.fail(stepErr(sh.String(), ReasonInput, "%v", err))
 	}
-	if masks == nil {
-		masks = mask.NewSet()
+	if e.st.Masks == nil {
+		e.st.Masks = mask.NewSet()
 	}
 	for _, v := range values {
-		masks.Add(v)
+		e.st.Masks.Add(v)
 	}
-
 	if err := checkAttachBundle(ctx, sh, b, t.BundleDir); err != nil {
-		return res, err
+		return e, e.fail(err)
 	}
-	stopHeartbeat := startHeartbeat(ctx, sh, plan, t.Window, true, log)
-	defer func() { stopHeartbeat() }()
-	proc := newOutputProcessor(masks, out, log)
-	stdout, stderr, flush := proc.writers()
-	att := &attachment{}
-	att.stdout.w, att.stderr.w = stdout, stderr
-	log.Info().Msg("attached to the running step; its output from the start follows")
-	err = followToEnd(ctx, sh, plan, t.Key, att, t.Window, func() {
-		stopHeartbeat()
-		stopHeartbeat = startHeartbeat(ctx, sh, plan, t.Window, true, log)
-	}, false, log)
-	flush()
+	// The plan is set only now: Destroy leaves a step it could not read,
+	// or whose bundle is not what it was.
+	e.plan = runPlan{StepID: t.StepID, Home: home, WorkDir: t.WorkDir, BundleDir: t.BundleDir, EngineWait: t.Window}
+	e.armHeartbeat(ctx, true)
+	e.proc = newOutputProcessor(e.st.Masks, out, e.log)
+	e.att = &attachment{}
+	e.att.stdout.w, e.att.stderr.w, e.flush = e.proc.writers()
+	e.log.Info().Msg("attached to the running step; its output from the start follows")
+	return e, nil
+}
+
+// waitResumed is Wait for a resumed step: it follows the logs to the end.
+// When ctx ends first, or the worker cannot be reached, the step is left
+// as it is.
+func (e *Execution) waitResumed(ctx context.Context) error {
+	err := followToEnd(ctx, e.sh, e.plan, e.logKey, e.att, e.st.ReattachWindow, func() { e.armHeartbeat(ctx, true) }, false, e.log)
+	e.flush()
 	if ctx.Err() != nil {
-		log.Warn().Dur("window", t.Window).Msg("detached: the step goes on; attach again, or its dead man's switch removes it once the window passes")
-		return res, context.Cause(ctx)
+		e.detached = true
+		e.log.Warn().Dur("window", e.st.ReattachWindow).Msg("detached: the step goes on; attach again, or its dead man's switch removes it once the window passes")
+		return context.Cause(ctx)
 	}
-	reported := proc.results()
-	res.OutputVariables, res.OutputOrder, res.ResultMessage = reported.vars, reported.order, reported.result
+	e.takeReport()
 	var ee *transport.ExitError
 	var se *StepError
 	switch {
 	case err == nil:
 	case errors.As(err, &ee) && ee.Signal == "":
-		res.ExitCode, err = ee.Code, nil
+		e.res.ExitCode, err = ee.Code, nil
 	case errors.As(err, &se) && se.Reason == ReasonUnreachable:
-		return res, err // nothing can be cleaned from here
+		e.detached = true // nothing can be cleaned from here
 	}
-	stopHeartbeat()
-	stopHeartbeat = func() {}
-	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cleanupTimeout)
-	defer cancel()
-	if reqs := reported.artifacts; len(reqs) > 0 && err == nil {
-		var aerr error
-		res.Artifacts, res.CleanupErr, aerr = finish(cctx, sh, plan, reqs, artifactsDir, false, log)
-		if aerr != nil {
-			err = stepErr(sh.String(), ReasonWorkspace, "collecting artifacts: %w", aerr)
-		}
-	} else {
-		_, res.CleanupErr = cleanup(cctx, sh, plan, false, false, false)
-	}
-	res.Duration = time.Since(res.Started)
-	return res, err
+	return err
 }

@@ -5,7 +5,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"sync"
 
 	"github.com/rs/zerolog"
 
@@ -116,14 +115,10 @@ mv -T "$d" "$t" || exit 1
 chmod -R u+w "$t"; rm -rf "$t"
 `
 
-// bundleUploads lets concurrent steps of this process on one worker share
-// one upload of a bundle instead of each sending it: on a fresh worker a
-// fan-out of many steps would otherwise send the runner once per step.
-var bundleUploads = struct {
-	mu sync.Mutex
-	m  map[string]*bundleUpload
-}{m: map[string]*bundleUpload{}}
-
+// bundleUpload is an upload in flight: Controller.uploads lets concurrent
+// steps of this process on one worker share one upload of a bundle
+// instead of each sending it: on a fresh worker a fan-out of many steps
+// would otherwise send the runner once per step.
 type bundleUpload struct {
 	done chan struct{}
 	fp   string
@@ -135,15 +130,15 @@ type bundleUpload struct {
 // one fails). Only uploads in flight are shared: a later step whose
 // preflight finds the bundle gone (gc) uploads it again. It returns the
 // placed bundle's fingerprint when this upload placed it.
-func ensureBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) (fingerprint string, err error) {
+func (c *Controller) ensureBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) (fingerprint string, err error) {
 	key := sh.String() + "\x00" + facts.Home + "\x00" + b.Digest
-	bundleUploads.mu.Lock()
-	u, inFlight := bundleUploads.m[key]
+	c.uploadsMu.Lock()
+	u, inFlight := c.uploads[key]
 	if !inFlight {
 		u = &bundleUpload{done: make(chan struct{})}
-		bundleUploads.m[key] = u
+		c.uploads[key] = u
 	}
-	bundleUploads.mu.Unlock()
+	c.uploadsMu.Unlock()
 	if inFlight {
 		select {
 		case <-u.done:
@@ -156,9 +151,9 @@ func ensureBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) (
 		}
 	}
 	u.fp, u.err = uploadBundle(ctx, sh, b, facts)
-	bundleUploads.mu.Lock()
-	delete(bundleUploads.m, key)
-	bundleUploads.mu.Unlock()
+	c.uploadsMu.Lock()
+	delete(c.uploads, key)
+	c.uploadsMu.Unlock()
 	close(u.done)
 	return u.fp, u.err
 }
@@ -204,7 +199,7 @@ func uploadBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) (
 
 // readyBundle makes the step's bundle usable after the preflight's check:
 // a copy that failed it is replaced, a missing one uploaded.
-func readyBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts, trust *BundleTrust, log zerolog.Logger) error {
+func (c *Controller) readyBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts, trust *BundleTrust, log zerolog.Logger) error {
 	switch facts.BundleState {
 	case "present":
 		return nil
@@ -215,7 +210,7 @@ func readyBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts, tr
 			return err
 		}
 	}
-	fp, err := ensureBundle(ctx, sh, b, facts)
+	fp, err := c.ensureBundle(ctx, sh, b, facts)
 	trust.remember(sh.String(), b.Digest, fp)
 	if err != nil && ctx.Err() != nil {
 		return context.Cause(ctx) // a timeout or Ctrl-C during the upload is what ended the step

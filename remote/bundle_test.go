@@ -163,12 +163,13 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 	b := bundle.Bundle{Digest: strings.Repeat("b", 64), RunnerPath: runner}
 	perUpload := int64(1 + len(bundle.HelperFiles()))
 	sh := &countingShell{}
+	c := NewController()
 	var wg sync.WaitGroup
 	for range 10 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+			if _, err := c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 				t.Error(err)
 			}
 		}()
@@ -179,7 +180,7 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 	}
 	// Nothing in flight any more: a later step that finds the bundle gone
 	// sends it again.
-	if _, err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+	if _, err := c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 		t.Fatal(err)
 	}
 	if got := sh.uploads.Load(); got != 2*perUpload {
@@ -192,7 +193,7 @@ func TestConcurrentStepsShareOneBundleUpload(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if _, err := ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
+			if _, err := c.ensureBundle(t.Context(), sh, b, Facts{Home: "/h", Ticket: "T"}); err != nil {
 				failed.Add(1)
 			}
 		}()

@@ -2,38 +2,29 @@ package remote
 
 import (
 	"flag"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
+	"github.com/cuttle-sh/cuttle/internal/golden"
 	"github.com/cuttle-sh/cuttle/internal/shellquote"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func golden(t *testing.T, name string, args []string) {
+func goldenArgs(t *testing.T, name string, args []string) {
 	t.Helper()
 	got, err := shellquote.Join(args...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	got += "\n"
-	p := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("%s (-want +got):\n%s", p, diff)
-	}
+	goldenText(t, name, got+"\n")
+}
+
+// goldenText compares got with testdata/<name>.golden (go test -update
+// rewrites it).
+func goldenText(t *testing.T, name, got string) {
+	t.Helper()
+	golden.Check(t, name, got, *update)
 }
 
 var testPlan = runPlan{
@@ -44,14 +35,14 @@ var testPlan = runPlan{
 }
 
 func TestDockerRunArgsGolden(t *testing.T) {
-	golden(t, "docker_run", dockerRunArgs(testPlan))
+	goldenArgs(t, "docker_run", dockerRunArgs(testPlan))
 	old := testPlan
 	old.NoPull = false
-	golden(t, "docker_run_old_client", dockerRunArgs(old))
-	golden(t, "remove_tree", removeTreeArgs(testPlan))
+	goldenArgs(t, "docker_run_old_client", dockerRunArgs(old))
+	goldenArgs(t, "remove_tree", removeTreeArgs(testPlan))
 	slotted := testPlan
 	slotted.SlotDir, slotted.Slots = "/home/deploy/.cuttle/locks", 2
-	golden(t, "docker_run_slots", dockerRunArgs(slotted))
+	goldenArgs(t, "docker_run_slots", dockerRunArgs(slotted))
 }
 
 func TestDockerRunArgsKeepsTheContract(t *testing.T) {

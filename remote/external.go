@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 
 	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
@@ -38,7 +37,12 @@ type ExternalRunner struct {
 }
 
 // Prepare checks the template and digests the bundle directory.
-func (e *ExternalRunner) Prepare() error {
+func (e *ExternalRunner) Prepare() error { return e.prepare(nil) }
+
+// prepare is Prepare with c's digest cache (none when c is nil): a bundle
+// directory whose files' names, modes, sizes and times are unchanged is
+// not hashed again.
+func (e *ExternalRunner) prepare(c *Controller) error {
 	words, err := SplitOptions(e.Command)
 	if err != nil || len(words) == 0 {
 		return fmt.Errorf("runner command %q: %v", e.Command, err)
@@ -75,11 +79,13 @@ func (e *ExternalRunner) Prepare() error {
 	}
 	sort.Strings(files) // WalkDir's order already is; the digest relies on it
 	e.files = files
-	digestCache.Lock()
-	defer digestCache.Unlock()
-	if c, ok := digestCache.m[e.BundleDir]; ok && c.stamp == stamp.String() {
-		e.Digest = c.digest
-		return nil
+	if c != nil {
+		c.digestsMu.Lock()
+		defer c.digestsMu.Unlock()
+		if d, ok := c.digests[e.BundleDir]; ok && d.stamp == stamp.String() {
+			e.Digest = d.digest
+			return nil
+		}
 	}
 	h := sha256.New()
 	for _, rel := range files {
@@ -96,16 +102,13 @@ func (e *ExternalRunner) Prepare() error {
 		h.Write(b)
 	}
 	e.Digest = "ext-" + hex.EncodeToString(h.Sum(nil))
-	digestCache.m[e.BundleDir] = cachedDigest{stamp: stamp.String(), digest: e.Digest}
+	if c != nil {
+		c.digests[e.BundleDir] = cachedDigest{stamp: stamp.String(), digest: e.Digest}
+	}
 	return nil
 }
 
-// digestCache remembers bundle digests per directory within this process.
-var digestCache = struct {
-	sync.Mutex
-	m map[string]cachedDigest
-}{m: map[string]cachedDigest{}}
-
+// cachedDigest is a bundle directory's digest, in Controller.digests.
 type cachedDigest struct{ stamp, digest string }
 
 // installTarScript extracts a tar stream from stdin into a fresh bundle

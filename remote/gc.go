@@ -61,12 +61,21 @@ const heartbeatFresh = 2 * time.Minute
 // unused since the cut-off; stale uploads; builds older than it. A running
 // step's container and work directory are never removed.
 func PlanGC(listing []byte, olderThan time.Duration, keepDigest string) GCPlan {
-	var p GCPlan
-	now := time.Now()
+	now, items, running := parseGCListing(listing)
+	markBeating(items, now, running)
+	g := gcPlanner{now: now, cut: now.Add(-olderThan), running: running, keepDigest: keepDigest}
+	for _, f := range items {
+		g.add(f)
+	}
+	return g.p
+}
+
+// parseGCListing splits gcListScript's output into its items, the
+// worker's clock and the steps with a running container.
+func parseGCListing(listing []byte) (now time.Time, items [][]string, running map[string]bool) {
+	now = time.Now()
+	running = map[string]bool{}
 	sc := bufio.NewScanner(bytes.NewReader(listing))
-	type item struct{ f []string }
-	var items []item
-	running := map[string]bool{}
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
 		if len(f) < 2 {
@@ -81,83 +90,104 @@ func PlanGC(listing []byte, olderThan time.Duration, keepDigest string) GCPlan {
 		if f[0] == "container" && len(f) >= 4 && f[2] == "running" {
 			running[f[3]] = true
 		}
-		items = append(items, item{f})
+		items = append(items, f)
 	}
-	// A step whose controller beat within its reattach window is in
-	// progress, even before its container exists (uploading, pulling),
-	// and may yet be reattached to: its worker's watchdog removes it when
-	// the window passes.
-	for _, it := range items {
-		if f := it.f; f[0] == "workdir" && len(f) >= 4 {
-			window := heartbeatFresh
-			if len(f) >= 5 {
-				if w, err := time.ParseDuration(f[4]); err == nil && w > 0 {
-					window = w
-				}
-			}
-			if hb, err := strconv.ParseInt(f[3], 10, 64); err == nil && hb > 0 && now.Sub(time.Unix(hb, 0)) < window {
-				running[f[1]] = true
+	return now, items, running
+}
+
+// markBeating adds to running the steps whose controller beat within
+// their reattach window: such a step is in progress, even before its
+// container exists (uploading, pulling), and may yet be reattached to:
+// its worker's watchdog removes it when the window passes.
+func markBeating(items [][]string, now time.Time, running map[string]bool) {
+	for _, f := range items {
+		if f[0] != "workdir" || len(f) < 4 {
+			continue
+		}
+		window := heartbeatFresh
+		if len(f) >= 5 {
+			if w, err := time.ParseDuration(f[4]); err == nil && w > 0 {
+				window = w
 			}
 		}
+		if hb, err := strconv.ParseInt(f[3], 10, 64); err == nil && hb > 0 && now.Sub(time.Unix(hb, 0)) < window {
+			running[f[1]] = true
+		}
 	}
-	cut := now.Add(-olderThan)
-	unix := func(s string) time.Time {
-		n, _ := strconv.ParseInt(s, 10, 64)
-		return time.Unix(n, 0)
-	}
-	for _, it := range items {
-		f := it.f
+}
+
+// gcPlanner sorts the listing's items into a GCPlan.
+type gcPlanner struct {
+	p          GCPlan
+	now, cut   time.Time
+	running    map[string]bool
+	keepDigest string
+}
+
+// old reports whether the unix time s is not after the cut-off.
+func (g *gcPlanner) old(s string) bool {
+	n, _ := strconv.ParseInt(s, 10, 64)
+	return !time.Unix(n, 0).After(g.cut)
+}
+
+func (g *gcPlanner) add(f []string) {
+	p := &g.p
+	switch {
+	case f[0] == "container" && len(f) >= 4:
+		g.container(f)
+	case f[0] == "workdir" && len(f) >= 3:
 		switch {
-		case f[0] == "container" && len(f) >= 4:
-			started := time.Time{}
-			if len(f) >= 5 {
-				started, _ = time.Parse(time.RFC3339, f[4])
-			}
-			switch {
-			case f[2] == "running":
-				p.Kept = append(p.Kept, "container "+f[1]+": step "+f[3]+" is running")
-			case running[f[3]]:
-				// Created but not started yet, or between restarts: its
-				// controller beats, so the step is in progress.
-				p.Kept = append(p.Kept, "container "+f[1]+": step "+f[3]+" is in progress")
-			case started.After(cut):
-				p.Kept = append(p.Kept, "container "+f[1]+": younger than the cut-off")
-			default:
-				p.Containers = append(p.Containers, f[1])
-			}
-		case f[0] == "workdir" && len(f) >= 3:
-			switch {
-			case running[f[1]]:
-				p.Kept = append(p.Kept, "work directory "+f[1]+": its step is running")
-			case unix(f[2]).After(cut):
-				p.Kept = append(p.Kept, "work directory "+f[1]+": younger than the cut-off")
-			default:
-				p.WorkDirs = append(p.WorkDirs, f[1])
-			}
-		case f[0] == "cfg" && len(f) >= 3:
-			if !running[f[1]] && !unix(f[2]).After(cut) {
-				p.Configs = append(p.Configs, f[1])
-			}
-		case f[0] == "record" && len(f) >= 3:
-			if !running[f[1]] && !unix(f[2]).After(cut) {
-				p.Records = append(p.Records, f[1])
-			}
-		case f[0] == "bundle" && len(f) >= 3:
-			if f[1] != keepDigest && !unix(f[2]).After(cut) {
-				p.Bundles = append(p.Bundles, f[1])
-			}
-		case f[0] == "temp" && len(f) >= 3:
-			// Dead uploads go after an hour even under a longer cut-off.
-			if !unix(f[2]).After(later(cut, now.Add(-time.Hour))) {
-				p.Temps = append(p.Temps, f[1])
-			}
-		case f[0] == "build" && len(f) >= 3:
-			if !unix(f[2]).After(cut) {
-				p.Builds = append(p.Builds, f[1])
-			}
+		case g.running[f[1]]:
+			p.Kept = append(p.Kept, "work directory "+f[1]+": its step is running")
+		case !g.old(f[2]):
+			p.Kept = append(p.Kept, "work directory "+f[1]+": younger than the cut-off")
+		default:
+			p.WorkDirs = append(p.WorkDirs, f[1])
+		}
+	case f[0] == "cfg" && len(f) >= 3:
+		if !g.running[f[1]] && g.old(f[2]) {
+			p.Configs = append(p.Configs, f[1])
+		}
+	case f[0] == "record" && len(f) >= 3:
+		if !g.running[f[1]] && g.old(f[2]) {
+			p.Records = append(p.Records, f[1])
+		}
+	case f[0] == "bundle" && len(f) >= 3:
+		if f[1] != g.keepDigest && g.old(f[2]) {
+			p.Bundles = append(p.Bundles, f[1])
+		}
+	case f[0] == "temp" && len(f) >= 3:
+		// Dead uploads go after an hour even under a longer cut-off.
+		n, _ := strconv.ParseInt(f[2], 10, 64)
+		if !time.Unix(n, 0).After(later(g.cut, g.now.Add(-time.Hour))) {
+			p.Temps = append(p.Temps, f[1])
+		}
+	case f[0] == "build" && len(f) >= 3:
+		if g.old(f[2]) {
+			p.Builds = append(p.Builds, f[1])
 		}
 	}
-	return p
+}
+
+// container sorts a "container ID STATE STEP STARTED" item.
+func (g *gcPlanner) container(f []string) {
+	p := &g.p
+	started := time.Time{}
+	if len(f) >= 5 {
+		started, _ = time.Parse(time.RFC3339, f[4])
+	}
+	switch {
+	case f[2] == "running":
+		p.Kept = append(p.Kept, "container "+f[1]+": step "+f[3]+" is running")
+	case g.running[f[3]]:
+		// Created but not started yet, or between restarts: its
+		// controller beats, so the step is in progress.
+		p.Kept = append(p.Kept, "container "+f[1]+": step "+f[3]+" is in progress")
+	case started.After(g.cut):
+		p.Kept = append(p.Kept, "container "+f[1]+": younger than the cut-off")
+	default:
+		p.Containers = append(p.Containers, f[1])
+	}
 }
 
 // gcRemoveScript removes what the plan lists, reporting each item as
@@ -306,7 +336,7 @@ func gcAsRoot(ctx context.Context, sh Shell, home, name string, b bundle.Bundle)
 		return fmt.Errorf("checking the bundle: %w", err)
 	}
 	facts.BundleState = parseKV(out.Bytes())["bundle"]
-	if err := readyBundle(ctx, sh, b, facts, nil, *zerolog.Ctx(ctx)); err != nil {
+	if err := NewController().readyBundle(ctx, sh, b, facts, nil, *zerolog.Ctx(ctx)); err != nil {
 		return err
 	}
 	out.Reset()

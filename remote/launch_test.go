@@ -50,7 +50,7 @@ func TestFastPathOneCommand(t *testing.T) {
 		return nil
 	}}
 	var out, errb bytes.Buffer
-	res, err := Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: &out, Stderr: &errb})
+	res, err := NewController().Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: &out, Stderr: &errb})
 	if err != nil {
 		t.Fatal(err)
 	}

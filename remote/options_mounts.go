@@ -341,54 +341,93 @@ func parseMountOpt(v string) (hostMount, error) {
 		return m, err
 	}
 	for _, field := range fields {
-		key, val, hasValue := strings.Cut(field, "=")
-		if strings.TrimSpace(key) != key || (hasValue && (strings.TrimSpace(val) != val || val == "")) {
-			return m, fmt.Errorf("field %q has white space or no value", field)
+		key, val, hasValue, err := mountField(field)
+		if err != nil {
+			return m, err
 		}
-		key = strings.ToLower(key)
-		if !hasValue {
-			switch key {
-			case "readonly", "ro", "volume-nocopy", "bind-nonrecursive", "bind-create-src":
-			default:
-				return m, fmt.Errorf("field %q must be key=value", field)
-			}
-		}
-		switch key {
-		case "type":
-			m.typ = strings.ToLower(val)
-		case "source", "src":
-			m.source = val
-			m.relative = !path.IsAbs(val) && strings.HasPrefix(val, ".")
-		case "target", "dst", "destination":
-			m.target = val
-		case "readonly", "ro":
-			switch {
-			case !hasValue || val == "1" || val == "true":
-				m.readOnly = true
-			case val == "0" || val == "false":
-				m.readOnly = false
-			default:
-				return m, fmt.Errorf("%s=%s is not a boolean", key, val)
-			}
-		case "consistency", "volume-nocopy", "volume-label", "tmpfs-size", "tmpfs-mode":
-		case "bind-propagation":
-			if p := strings.ToLower(val); p != "private" && p != "rprivate" {
-				m.looser = cmp.Or(m.looser, key+"="+val)
-			}
-		case "bind-recursive":
-			if val != "enabled" && val != "disabled" && val != "readonly" {
-				m.looser = cmp.Or(m.looser, key+"="+val)
-			}
-		case "bind-create-src", "bind-nonrecursive", "volume-driver", "volume-opt", "volume-subpath", "image-subpath":
-			m.looser = cmp.Or(m.looser, key)
-		default:
-			return m, fmt.Errorf("unknown option %q", key)
+		if err := m.set(key, val, hasValue); err != nil {
+			return m, err
 		}
 	}
 	if m.typ == "bind" && m.source == "" {
 		return m, errors.New("a bind mount needs a source")
 	}
 	return m, nil
+}
+
+// mountField splits one field of --mount into its key (lower case) and
+// value, refusing white space around either, an empty value, and a bare
+// key that docker does not take alone.
+func mountField(field string) (key, val string, hasValue bool, err error) {
+	key, val, hasValue = strings.Cut(field, "=")
+	if strings.TrimSpace(key) != key || (hasValue && (strings.TrimSpace(val) != val || val == "")) {
+		return "", "", false, fmt.Errorf("field %q has white space or no value", field)
+	}
+	key = strings.ToLower(key)
+	if !hasValue {
+		switch key {
+		case "readonly", "ro", "volume-nocopy", "bind-nonrecursive", "bind-create-src":
+		default:
+			return "", "", false, fmt.Errorf("field %q must be key=value", field)
+		}
+	}
+	return key, val, hasValue, nil
+}
+
+// set reads one key of --mount into m.
+func (m *hostMount) set(key, val string, hasValue bool) error {
+	switch key {
+	case "type":
+		m.typ = strings.ToLower(val)
+	case "source", "src":
+		m.source = val
+		m.relative = !path.IsAbs(val) && strings.HasPrefix(val, ".")
+	case "target", "dst", "destination":
+		m.target = val
+	case "readonly", "ro":
+		ro, err := mountBool(key, val, hasValue)
+		if err != nil {
+			return err
+		}
+		m.readOnly = ro
+	case "consistency", "volume-nocopy", "volume-label", "tmpfs-size", "tmpfs-mode":
+	case "bind-propagation", "bind-recursive", "bind-create-src", "bind-nonrecursive", "volume-driver", "volume-opt", "volume-subpath", "image-subpath":
+		if looser := looserMountKey(key, val); looser != "" {
+			m.looser = cmp.Or(m.looser, looser)
+		}
+	default:
+		return fmt.Errorf("unknown option %q", key)
+	}
+	return nil
+}
+
+// mountBool reads readonly's value: bare, 1 or true; 0 or false.
+func mountBool(key, val string, hasValue bool) (bool, error) {
+	switch {
+	case !hasValue || val == "1" || val == "true":
+		return true, nil
+	case val == "0" || val == "false":
+		return false, nil
+	}
+	return false, fmt.Errorf("%s=%s is not a boolean", key, val)
+}
+
+// looserMountKey names what a --mount key loosens beyond a plain private
+// bind or volume ("" when this value loosens nothing).
+func looserMountKey(key, val string) string {
+	switch key {
+	case "bind-propagation":
+		if p := strings.ToLower(val); p == "private" || p == "rprivate" {
+			return ""
+		}
+		return key + "=" + val
+	case "bind-recursive":
+		if val == "enabled" || val == "disabled" || val == "readonly" {
+			return ""
+		}
+		return key + "=" + val
+	}
+	return key
 }
 
 // tmpfsOptions are the tmpfs mount options that stay inside the mount.

@@ -32,6 +32,8 @@ type fakeWorker struct {
 	// runner, when set, answers the bundle's step-runner on the worker
 	// host (heartbeat, follower, watchdog); flags holds its first flag.
 	runner func(flag string, cmd *transport.Cmd) error
+	// cleanupCtxErr is the cleanup's context's error when it ran.
+	cleanupCtxErr error
 }
 
 func (f *fakeWorker) String() string { return "deploy@fake:22" }
@@ -60,6 +62,7 @@ func (f *fakeWorker) Run(ctx context.Context, cmd *transport.Cmd) error {
 		}
 		io.WriteString(cmd.Stdout, f.preflight)
 	case "cleanup":
+		f.cleanupCtxErr = ctx.Err()
 		fmt.Fprintf(cmd.Stdout, "started=%s\n", f.started)
 	case "docker run":
 		if cmd.Stdin != nil {
@@ -114,7 +117,7 @@ func TestRunTellsDockerFailureFromScriptExit(t *testing.T) {
 				return &transport.ExitError{Code: tt.code}
 			}}
 			var out bytes.Buffer
-			res, err := Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: &out, Stderr: &out})
+			res, err := NewController().Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: &out, Stderr: &out})
 			var se *StepError
 			if got := errors.As(err, &se); got != tt.wantStepErr {
 				t.Fatalf("StepError = %v (err %v), want %v", got, err, tt.wantStepErr)
@@ -134,7 +137,7 @@ func TestRunTellsDockerFailureFromScriptExit(t *testing.T) {
 
 func TestRunPlansFewRoundTrips(t *testing.T) {
 	w := &fakeWorker{preflight: factsOK, started: "2026", dockerRun: func(*transport.Cmd) error { return nil }}
-	_, err := Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: io.Discard, Stderr: io.Discard})
+	_, err := NewController().Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: io.Discard, Stderr: io.Discard})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,7 +161,7 @@ func TestRunCleansUpWhenCancelled(t *testing.T) {
 		cancel(stop)
 		return context.Canceled
 	}}
-	_, err := Run(ctx, w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: io.Discard, Stderr: io.Discard})
+	_, err := NewController().Run(ctx, w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: io.Discard, Stderr: io.Discard})
 	if !errors.Is(err, stop) {
 		t.Fatalf("err = %v, want the context's cause", err)
 	}
@@ -169,7 +172,7 @@ func TestRunCleansUpWhenCancelled(t *testing.T) {
 
 func TestRunRefusesWrongArchitecture(t *testing.T) {
 	w := &fakeWorker{preflight: strings.Replace(factsOK, "x86_64", "aarch64", 1), started: ""}
-	_, err := Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: io.Discard, Stderr: io.Discard})
+	_, err := NewController().Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}, Output{Stdout: io.Discard, Stderr: io.Discard})
 	if err == nil || !strings.Contains(err.Error(), "linux/arm64") {
 		t.Fatalf("err = %v", err)
 	}
@@ -196,7 +199,7 @@ func TestFollowerDiagnosticIsNotOutput(t *testing.T) {
 			return &transport.ExitError{Code: 127}
 		}}
 	var out bytes.Buffer
-	_, err := Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash", ReattachWindow: time.Minute}, Output{Stdout: &out, Stderr: &out})
+	_, err := NewController().Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash", ReattachWindow: time.Minute}, Output{Stdout: &out, Stderr: &out})
 	if err == nil || !strings.Contains(err.Error(), "No such file or directory") {
 		t.Fatalf("err = %v, want the follower's complaint in it", err)
 	}

@@ -206,7 +206,7 @@ func attachStep(ctx context.Context, io stdio, fl *config.Flags, id string) erro
 		// Filled from the step's masks file and its output: the report
 		// and errors are masked with it as well.
 		masks := mask.NewSet()
-		res, err := remote.Attach(ctx, conn, self, t, artifacts, masks, stepOutput(io, fl))
+		res, err := remote.NewController().Resume(ctx, conn, self, t, artifacts, masks, stepOutput(io, fl))
 		var se *remote.StepError
 		if err == nil || errors.As(err, &se) && (se.Reason == remote.ReasonWorkspace || se.Reason == remote.ReasonDocker) {
 			os.Remove(path) // the step is over: nothing left to attach to

@@ -54,6 +54,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("runner-bundle", "", "run the step with your own runner (Octopus's Calamari): this local directory is uploaded and cached on the worker")
 	f.String("runner-command", "", "the external runner's command: {bundle}, {workdir}, {script}, {variables}, {password} are filled in")
 	f.Bool("allow-privileged", false, "permit container options that give the step the worker (--privileged, -v /:/host, ...)")
+	f.Bool("dry-run", false, "print the step's plan (worker, image, options, mounts, the commands it would run on the worker; secrets masked) and run nothing")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error { return runStep(ctx, io, fl) })
 	return cmd
 }
@@ -134,6 +135,12 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
+	if fl.Bool("dry-run") {
+		if err := remote.NewController().DryRun(io.Out, worker+" ("+target.String()+")", self, st); err != nil {
+			return inputError("%w", err)
+		}
+		return nil
+	}
 	if d, err := time.ParseDuration(orDefault(fl.String("timeout"), "0")); err != nil {
 		return inputError("--timeout %q: %w", fl.String("timeout"), err)
 	} else if d > 0 {
@@ -151,7 +158,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		defer func() { drop() }()
 		st.BundleTrust = bundleTrust()
 		st.Runners = bundle.Available()
-		res, err := remote.Run(ctx, conn, self, st, stepOutput(io, fl))
+		res, err := remote.NewController().Run(ctx, conn, self, st, stepOutput(io, fl))
 		return res, err, st.Masks
 	})
 }

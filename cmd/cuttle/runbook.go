@@ -59,6 +59,7 @@ func newRunbookCmd(io stdio) *cobra.Command {
 	f.String("report", "", "write a JSON report of every step on every worker")
 	f.Int("max-parallel", 10, "steps running at once from this controller")
 	f.Bool("verbose", false, "show the scripts' verbose lines")
+	f.Bool("dry-run", false, "print each step's plan on each worker it may run on (image, options, mounts, the commands it would run on the worker; secrets masked) and run nothing")
 	run.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
 		return runRunbook(ctx, io, fl, args[0])
 	})
@@ -123,6 +124,12 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self, Output: stepOutput(io, fl),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
 		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust(), Runners: bundle.Available()}
+	if fl.Bool("dry-run") {
+		if err := r.DryRun(io.Out, rb, extra); err != nil {
+			return inputError("%w", err)
+		}
+		return nil
+	}
 	results, runErr := r.Run(ctx, rb, extra)
 	rep := &report{}
 	code := exitOK

@@ -97,13 +97,16 @@ func runServe(ctx context.Context, std stdio, fl *config.Flags) error {
 		return err
 	}
 	metrics.Seed(last)
+	// One controller for every run: steps of all runs count toward
+	// run_on: one's least busy worker and share bundle uploads.
+	ctl := remote.NewController()
 	trust := bundleTrust()
 	s := &serve.Server{Config: cfg, Runbooks: rbs, Store: store, Metrics: metrics, Grace: grace, Keep: keep,
 		NewRunner: func(out io.Writer) *fleet.Runner {
 			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
-				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: trust, Runners: bundle.Available()}
+				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: ctl, BundleTrust: trust, Runners: bundle.Available()}
 		}}
 	token, err := serveToken(fl.String("token-file"))
 	if err != nil {
