@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,9 +139,8 @@ func TestAttackMasksInServeRunLog(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGTERM)
 		<-exited
 	}
-	var runs []byte
 	deadline := time.Now().Add(90 * time.Second)
-	for len(runs) == 0 {
+	for finishedRuns(t, state) == 0 {
 		select {
 		case err := <-exited:
 			t.Fatalf("serve ended (%v) before a run was recorded:\n%s", err, stderr.String())
@@ -150,23 +150,29 @@ func TestAttackMasksInServeRunLog(t *testing.T) {
 			stop()
 			t.Fatalf("no run recorded within 90s:\n%s", stderr.String())
 		}
-		runs, _ = os.ReadFile(filepath.Join(state, "runs.jsonl"))
 	}
 	stop()
-	var run struct{ ID, Status string }
-	json.Unmarshal([]byte(strings.SplitN(string(runs), "\n", 2)[0]), &run)
-	log, err := os.ReadFile(filepath.Join(state, "logs", run.ID+".log"))
-	if err != nil || run.Status != "failed" {
-		t.Fatalf("run %+v, log: %v", run, err)
+	run, log := firstRun(t, state)
+	if run.Status != "failed" {
+		t.Fatalf("run %+v", run)
 	}
-	if !strings.Contains(string(log), "leak=******** len=") || !strings.Contains(string(log), "script exited with code 3") {
+	if !strings.Contains(log, "leak=******** len=") || !strings.Contains(log, "script exited with code 3") {
 		t.Errorf("the run log lacks step b's output or the failure:\n%s", log)
 	}
-	for _, n := range []string{secret, "masked-Value-5544"} {
-		if strings.Contains(string(log), n) || strings.Contains(string(runs), n) {
-			t.Errorf("%q leaked in the run log or history:\n%s\n%s", n, log, runs)
+	// Nothing under the state directory holds the secret: the database,
+	// its journal, or a log file left behind.
+	filepath.WalkDir(state, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
 		}
-	}
+		b, _ := os.ReadFile(path)
+		for _, n := range []string{secret, "masked-Value-5544"} {
+			if strings.Contains(string(b), n) || strings.Contains(log, n) {
+				t.Errorf("%q leaked in the run log or %s", n, path)
+			}
+		}
+		return nil
+	})
 }
 
 // TestAttackMasksInAttachReport: a step taken over by `cuttle attach`

@@ -4,7 +4,7 @@ package integration
 
 import (
 	"bufio"
-	"encoding/json"
+	"database/sql"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/cuttle-sh/cuttle/serve"
 )
 
 // startServe starts `cuttle serve` and returns its base URL.
@@ -53,6 +55,44 @@ func get(t *testing.T, url string) string {
 	return string(b)
 }
 
+// finishedRuns counts the finished runs in a running serve's history,
+// read-only, beside the process that holds the state directory.
+func finishedRuns(t *testing.T, state string) int {
+	t.Helper()
+	db, err := sql.Open("sqlite", filepath.Join(state, "history.db")+"?mode=ro&_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var n int
+	db.QueryRow(`SELECT count(*) FROM runs WHERE status != 'running'`).Scan(&n) // no table yet: 0
+	return n
+}
+
+// firstRun opens a stopped serve's history and returns its first run,
+// with steps, and log.
+func firstRun(t *testing.T, state string) (serve.Run, string) {
+	t.Helper()
+	st, err := serve.OpenSQLite(t.Context(), state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	runs, err := st.Recent(t.Context(), 1<<20)
+	if err != nil || len(runs) == 0 {
+		t.Fatalf("history: %v, %v", runs, err)
+	}
+	run, err := st.Get(t.Context(), runs[len(runs)-1].ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log, err := st.Log(t.Context(), run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run, string(log)
+}
+
 func TestServe(t *testing.T) {
 	t.Parallel()
 	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
@@ -86,7 +126,7 @@ steps:
 		}
 		time.Sleep(200 * time.Millisecond) // polling an outside process, bounded by the deadline
 	}
-	if !strings.Contains(metrics, `cuttle_worker_steps_total{worker="w1",status="succeeded"}`) {
+	if !strings.Contains(metrics, `cuttle_worker_steps_total{status="succeeded",worker="w1"}`) {
 		t.Errorf("per-worker step count missing:\n%s", metrics)
 	}
 	page := get(t, base+"/")
@@ -98,18 +138,9 @@ steps:
 		t.Fatalf("serve after SIGTERM: %v", err)
 	}
 
-	b, err := os.ReadFile(filepath.Join(state, "runs.jsonl"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var first struct {
-		ID     string
-		Status string
-		Steps  []struct{ Name string }
-	}
-	json.Unmarshal([]byte(strings.SplitN(string(b), "\n", 2)[0]), &first)
-	if first.ID == "" || first.Status != "succeeded" || len(first.Steps) != 1 {
-		t.Fatalf("history: %s", b)
+	first, _ := firstRun(t, state)
+	if first.Status != "succeeded" || len(first.Steps) != 1 {
+		t.Fatalf("history: %+v", first)
 	}
 	// A restarted server still has the history.
 	cmd, base = startServe(t, "--config", cfg, "--runbooks", rbDir, "--state", state)

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
@@ -41,8 +42,8 @@ func httpServer(t *testing.T) (*Server, *httptest.Server) {
 		{Name: "nightly", Schedule: "CRON_TZ=Europe/Berlin 0 3 1 1 *"},
 		{Name: `<b>"odd"\name</b>`, Schedule: "0 0 1 1 *"},
 	}
-	s, ctx, _ := testServer(t, func(_ context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error) {
-		out.WriteString("log of " + rb.Name + "\n")
+	s, ctx, _ := testServer(t, func(_ context.Context, rb *config.Runbook, out io.Writer) ([]fleet.StepResult, error) {
+		io.WriteString(out, "log of "+rb.Name+"\n")
 		return []fleet.StepResult{{Step: "probe", Worker: "w1"}}, nil
 	}, rbs...)
 	s.Start(ctx)
@@ -66,7 +67,7 @@ func TestHealthz(t *testing.T) {
 func TestMetricsParse(t *testing.T) {
 	s, srv := httpServer(t)
 	resp, body := get(t, srv, "/metrics")
-	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4") {
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain; version=0.0.4; charset=utf-8") {
 		t.Fatalf("/metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
 	parser := expfmt.NewTextParser(model.LegacyValidation)
@@ -75,15 +76,28 @@ func TestMetricsParse(t *testing.T) {
 		t.Fatalf("/metrics is not Prometheus text: %v\n%s", err, body)
 	}
 	odd := `<b>"odd"\name</b>`
+	lastOK := map[string]float64{}
+	for _, r := range recent(t, s, 10) {
+		lastOK[r.Runbook] = float64(r.Start.Unix())
+	}
 	want := map[string]struct {
 		typ     dto.MetricType
-		samples map[string]float64 // labels (name=value,...) -> value
+		samples map[string]float64 // labels (name=value,...) -> value, or a histogram's count
 	}{
 		"cuttle_runs_total": {dto.MetricType_COUNTER, map[string]float64{
 			"runbook=nightly,status=succeeded": 1, "runbook=" + odd + ",status=succeeded": 1}},
 		"cuttle_runs_skipped_total":       {dto.MetricType_COUNTER, map[string]float64{"runbook=" + odd: 1}},
 		"cuttle_worker_steps_total":       {dto.MetricType_COUNTER, map[string]float64{"status=succeeded,worker=w1": 2}},
 		"cuttle_serve_start_time_seconds": {dto.MetricType_GAUGE, map[string]float64{"": float64(s.started.Unix())}},
+		"cuttle_runs_running":             {dto.MetricType_GAUGE, map[string]float64{"": 0}},
+		"cuttle_run_duration_seconds": {dto.MetricType_HISTOGRAM, map[string]float64{
+			"runbook=nightly": 1, "runbook=" + odd: 1}},
+		"cuttle_step_duration_seconds": {dto.MetricType_HISTOGRAM, map[string]float64{"status=succeeded,worker=w1": 2}},
+		"cuttle_runbook_last_success_timestamp_seconds": {dto.MetricType_GAUGE, map[string]float64{
+			"runbook=nightly": lastOK["nightly"], "runbook=" + odd: lastOK[odd]}},
+		"cuttle_runbook_last_run_status": {dto.MetricType_GAUGE, map[string]float64{
+			"runbook=nightly,status=succeeded": 1, "runbook=nightly,status=failed": 0, "runbook=nightly,status=interrupted": 0,
+			"runbook=" + odd + ",status=succeeded": 1, "runbook=" + odd + ",status=failed": 0, "runbook=" + odd + ",status=interrupted": 0}},
 	}
 	for name, w := range want {
 		f := families[name]
@@ -94,31 +108,17 @@ func TestMetricsParse(t *testing.T) {
 		if f.GetType() != w.typ || f.GetHelp() == "" {
 			t.Errorf("%s: type %v, help %q", name, f.GetType(), f.GetHelp())
 		}
-		got := map[string]float64{}
-		for _, m := range f.GetMetric() {
-			var labels []string
-			for _, l := range m.GetLabel() {
-				labels = append(labels, l.GetName()+"="+l.GetValue())
-			}
-			sort.Strings(labels)
-			got[strings.Join(labels, ",")] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
-		}
-		if len(got) != len(w.samples) {
-			t.Errorf("%s: samples %v, want %v", name, got, w.samples)
-		}
-		for k, v := range w.samples {
-			if got[k] != v {
-				t.Errorf("%s{%s} = %v, want %v", name, k, got[k], v)
-			}
+		if diff := cmp.Diff(w.samples, samples(f)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", name, diff)
 		}
 	}
-	d := families["cuttle_run_duration_seconds"]
-	if d.GetType() != dto.MetricType_SUMMARY || len(d.GetMetric()) != 2 {
-		t.Fatalf("cuttle_run_duration_seconds: %v", d)
+	if len(lastOK) != 2 {
+		t.Errorf("runs recorded for %v", lastOK)
 	}
-	for _, m := range d.GetMetric() {
-		if m.GetSummary().GetSampleCount() != 1 || m.GetSummary().GetSampleSum() < 0 {
-			t.Errorf("duration summary %v", m)
+	// The standard collectors.
+	for _, name := range []string{"go_goroutines", "process_start_time_seconds"} {
+		if families[name] == nil {
+			t.Errorf("no family %s", name)
 		}
 	}
 }
@@ -132,7 +132,9 @@ func TestIndexPage(t *testing.T) {
 	sched, _ := Parser.Parse("CRON_TZ=Europe/Berlin 0 3 1 1 *")
 	next := sched.Next(time.Now()).Format(time.RFC3339)
 	for _, want := range []string{
-		"<td>nightly</td><td><code>CRON_TZ=Europe/Berlin 0 3 1 1 *</code></td><td>" + next + "</td>",
+		"<td>nightly</td><td>custom <code>CRON_TZ=Europe/Berlin 0 3 1 1 *</code></td><td>" + next + `</td><td class="succeeded">succeeded</td><td>`,
+		`<form method="post" action="/runbooks/nightly/run"><button>Run now</button></form>`,
+		"<p>No run is going.</p>",
 		// Names are escaped.
 		"<td>&lt;b&gt;&#34;odd&#34;\\name&lt;/b&gt;</td>",
 	} {
@@ -143,8 +145,8 @@ func TestIndexPage(t *testing.T) {
 	if strings.Contains(body, "<b>") {
 		t.Errorf("a runbook name reached the page unescaped:\n%s", body)
 	}
-	for _, r := range s.History.Recent(10) {
-		if !strings.Contains(body, `<a href="/runs/`+r.ID+`/log">log</a>`) || !strings.Contains(body, `<td class="succeeded">succeeded</td>`) {
+	for _, r := range recent(t, s, 10) {
+		if !strings.Contains(body, `<td><a href="/runs/`+r.ID+`">`+r.ID+`</a></td>`) || !strings.Contains(body, `<td class="succeeded">succeeded</td></tr>`) {
 			t.Errorf("run %s is not listed:\n%s", r.ID, body)
 		}
 	}
@@ -155,13 +157,13 @@ func TestIndexPage(t *testing.T) {
 
 func TestRunLog(t *testing.T) {
 	s, srv := httpServer(t)
-	r := s.History.Recent(1)[0]
+	r := recent(t, s, 1)[0]
 	resp, body := get(t, srv, "/runs/"+r.ID+"/log")
 	if resp.StatusCode != http.StatusOK || body != "log of "+r.Runbook+"\n" || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" {
 		t.Errorf("log of %s: %d %q %s", r.ID, resp.StatusCode, body, resp.Header.Get("Content-Type"))
 	}
 	// Only logs of recorded runs are served.
-	os.WriteFile(s.History.LogPath("stray"), []byte("not a run"), 0o600)
+	os.WriteFile(s.Store.LogPath("stray"), []byte("not a run"), 0o600)
 	for _, id := range []string{"stray", "nosuch", "..%2Fruns.jsonl", "..%2F..%2Fetc%2Fpasswd"} {
 		if resp, body := get(t, srv, "/runs/"+id+"/log"); resp.StatusCode != http.StatusNotFound {
 			t.Errorf("/runs/%s/log: %d %q", id, resp.StatusCode, body)
@@ -170,12 +172,21 @@ func TestRunLog(t *testing.T) {
 }
 
 func TestListen(t *testing.T) {
-	ln, err := Listen(t.Context(), "127.0.0.1:0")
+	ln, err := Listen(t.Context(), "127.0.0.1:0", false)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ln.Close()
-	if _, err := Listen(t.Context(), "127.0.0.1:notaport"); err == nil || !strings.HasPrefix(err.Error(), "--listen 127.0.0.1:notaport: ") {
+	// Beyond loopback only with a token.
+	if _, err := Listen(t.Context(), "0.0.0.0:0", false); err == nil || !strings.Contains(err.Error(), "not a loopback address: give a token (--token-file FILE or $CUTTLE_SERVE_TOKEN)") {
+		t.Errorf("0.0.0.0 without a token: %v", err)
+	}
+	ln, err = Listen(t.Context(), "0.0.0.0:0", true)
+	if err != nil {
+		t.Fatalf("0.0.0.0 with a token: %v", err)
+	}
+	ln.Close()
+	if _, err := Listen(t.Context(), "127.0.0.1:notaport", false); err == nil || !strings.HasPrefix(err.Error(), "--listen 127.0.0.1:notaport: ") {
 		t.Errorf("a bad address: %v", err)
 	}
 }

@@ -1,98 +1,115 @@
 package serve
 
 import (
-	"fmt"
-	"io"
-	"sort"
-	"strings"
-	"sync"
+	"net/http"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// Metrics counts runs for /metrics, in Prometheus' text format.
+// Metrics are serve's Prometheus metrics, in a registry of their own
+// (with the Go and process collectors) served on /metrics.
 type Metrics struct {
-	mu           sync.Mutex
-	runs         map[[2]string]int // runbook, status
-	skipped      map[string]int
-	durationSum  map[string]float64
-	durationN    map[string]int
-	stepsWorkers map[[2]string]int // worker, status
+	// Registry holds every metric below.
+	Registry *prometheus.Registry
+
+	runs         *prometheus.CounterVec   // runbook, status
+	skipped      *prometheus.CounterVec   // runbook
+	runDuration  *prometheus.HistogramVec // runbook
+	steps        *prometheus.CounterVec   // worker, status
+	stepDuration *prometheus.HistogramVec // worker, status
+	lastStatus   *prometheus.GaugeVec     // runbook, status
+	lastSuccess  *prometheus.GaugeVec     // runbook
+	running      prometheus.Gauge
+	started      prometheus.Gauge
 }
 
-// NewMetrics returns empty counters.
+// durationBuckets span a quick probe to a long deployment, in seconds.
+var durationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200}
+
+var finishedStatuses = []string{StatusSucceeded, StatusFailed, StatusInterrupted}
+
+// NewMetrics returns the metrics, registered.
 func NewMetrics() *Metrics {
-	return &Metrics{runs: map[[2]string]int{}, skipped: map[string]int{}, durationSum: map[string]float64{},
-		durationN: map[string]int{}, stepsWorkers: map[[2]string]int{}}
+	m := &Metrics{
+		Registry: prometheus.NewRegistry(),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cuttle_runs_total",
+			Help: "Finished runbook runs by status."}, []string{"runbook", "status"}),
+		skipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cuttle_runs_skipped_total",
+			Help: "Scheduled runs skipped because the previous run of the runbook was still going."}, []string{"runbook"}),
+		runDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cuttle_run_duration_seconds",
+			Help: "Duration of finished runs.", Buckets: durationBuckets}, []string{"runbook"}),
+		steps: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "cuttle_worker_steps_total",
+			Help: "Steps run per worker by status."}, []string{"worker", "status"}),
+		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cuttle_step_duration_seconds",
+			Help: "Duration of steps per worker, as the worker measured them.", Buckets: durationBuckets}, []string{"worker", "status"}),
+		lastStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cuttle_runbook_last_run_status",
+			Help: "1 for the status of the runbook's last finished run, 0 for the other statuses."}, []string{"runbook", "status"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cuttle_runbook_last_success_timestamp_seconds",
+			Help: "When the runbook's last successful run started, in Unix seconds."}, []string{"runbook"}),
+		running: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cuttle_runs_running", Help: "Runs in progress."}),
+		started: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cuttle_serve_start_time_seconds", Help: "When this server started, in Unix seconds."}),
+	}
+	m.Registry.MustRegister(m.runs, m.skipped, m.runDuration, m.steps, m.stepDuration, m.lastStatus, m.lastSuccess, m.running, m.started,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
 }
+
+// Handler serves the metrics in the format the scraper asks for.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{Registry: m.Registry})
+}
+
+// Started records when the server started.
+func (m *Metrics) Started(t time.Time) { m.started.Set(float64(t.Unix())) }
+
+// Seed sets each runbook's last status and last success from the
+// history, so that a restart does not reset what alerts watch.
+func (m *Metrics) Seed(rbs map[string]RunbookStatus) {
+	for name, st := range rbs {
+		m.setLast(name, st.LastStatus)
+		if !st.LastSuccess.IsZero() {
+			m.lastSuccess.WithLabelValues(name).Set(float64(st.LastSuccess.Unix()))
+		}
+	}
+}
+
+func (m *Metrics) setLast(runbook, status string) {
+	for _, s := range finishedStatuses {
+		v := 0.0
+		if s == status {
+			v = 1
+		}
+		m.lastStatus.WithLabelValues(runbook, s).Set(v)
+	}
+}
+
+// Begin counts a run in progress; Observe counts it out.
+func (m *Metrics) Begin() { m.running.Inc() }
 
 // Observe records a finished run.
 func (m *Metrics) Observe(r Run) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.runs[[2]string{r.Runbook, r.Status}]++
-	m.durationSum[r.Runbook] += r.Duration.Seconds()
-	m.durationN[r.Runbook]++
+	m.running.Dec()
+	m.runs.WithLabelValues(r.Runbook, r.Status).Inc()
+	m.runDuration.WithLabelValues(r.Runbook).Observe(r.Duration.Seconds())
+	m.setLast(r.Runbook, r.Status)
+	if r.Status == StatusSucceeded {
+		m.lastSuccess.WithLabelValues(r.Runbook).Set(float64(r.Start.Unix()))
+	}
 	for _, s := range r.Steps {
 		if s.Skipped {
 			continue
 		}
-		status := "succeeded"
+		status := StatusSucceeded
 		if s.ExitCode != 0 || s.Error != "" {
-			status = "failed"
+			status = StatusFailed
 		}
-		m.stepsWorkers[[2]string{s.Worker, status}]++
+		m.steps.WithLabelValues(s.Worker, status).Inc()
+		m.stepDuration.WithLabelValues(s.Worker, status).Observe(s.Duration.Seconds())
 	}
 }
 
 // Skip records a run not started because the previous one still ran.
-func (m *Metrics) Skip(runbook string) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.skipped[runbook]++
-}
-
-func label(s string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s)
-}
-
-// Write prints the metrics.
-func (m *Metrics) Write(w io.Writer, started time.Time) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	fmt.Fprintf(w, "# HELP cuttle_runs_total Finished runbook runs by status.\n# TYPE cuttle_runs_total counter\n")
-	for _, k := range sortedPairs(m.runs) {
-		fmt.Fprintf(w, "cuttle_runs_total{runbook=\"%s\",status=\"%s\"} %d\n", label(k[0]), label(k[1]), m.runs[k])
-	}
-	fmt.Fprintf(w, "# HELP cuttle_runs_skipped_total Scheduled runs skipped because the previous run was still going.\n# TYPE cuttle_runs_skipped_total counter\n")
-	for _, rb := range sortedKeys(m.skipped) {
-		fmt.Fprintf(w, "cuttle_runs_skipped_total{runbook=\"%s\"} %d\n", label(rb), m.skipped[rb])
-	}
-	fmt.Fprintf(w, "# HELP cuttle_run_duration_seconds Duration of finished runs.\n# TYPE cuttle_run_duration_seconds summary\n")
-	for _, rb := range sortedKeys(m.durationN) {
-		fmt.Fprintf(w, "cuttle_run_duration_seconds_sum{runbook=\"%s\"} %g\n", label(rb), m.durationSum[rb])
-		fmt.Fprintf(w, "cuttle_run_duration_seconds_count{runbook=\"%s\"} %d\n", label(rb), m.durationN[rb])
-	}
-	fmt.Fprintf(w, "# HELP cuttle_worker_steps_total Steps run per worker by status.\n# TYPE cuttle_worker_steps_total counter\n")
-	for _, k := range sortedPairs(m.stepsWorkers) {
-		fmt.Fprintf(w, "cuttle_worker_steps_total{worker=\"%s\",status=\"%s\"} %d\n", label(k[0]), label(k[1]), m.stepsWorkers[k])
-	}
-	fmt.Fprintf(w, "# HELP cuttle_serve_start_time_seconds When this server started.\n# TYPE cuttle_serve_start_time_seconds gauge\ncuttle_serve_start_time_seconds %d\n", started.Unix())
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	var k []string
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Strings(k)
-	return k
-}
-
-func sortedPairs(m map[[2]string]int) [][2]string {
-	var k [][2]string
-	for x := range m {
-		k = append(k, x)
-	}
-	sort.Slice(k, func(i, j int) bool { return k[i][0]+"\x00"+k[i][1] < k[j][0]+"\x00"+k[j][1] })
-	return k
-}
+func (m *Metrics) Skip(runbook string) { m.skipped.WithLabelValues(runbook).Inc() }

@@ -2,15 +2,11 @@ package serve
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"html/template"
+	"io"
 	"net"
-	"net/http"
-	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,7 +16,6 @@ import (
 
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
-	"github.com/cuttle-sh/cuttle/remote"
 )
 
 // Parser reads schedules: standard five-field cron, an optional leading
@@ -32,25 +27,33 @@ var Parser = cron.NewParser(cron.SecondOptional | cron.Minute | cron.Hour | cron
 type Server struct {
 	Config   *config.Config
 	Runbooks []*config.Runbook
-	History  *History
+	Store    Store
 	Metrics  *Metrics
+	// Keep bounds the history; it is applied after each run.
+	Keep Retention
+	// Token, when set, is what every request but /healthz must present.
+	Token string
 	// NewRunner makes the runner for one run, writing to out.
-	NewRunner func(out *os.File) *fleet.Runner
+	NewRunner func(out io.Writer) *fleet.Runner
 	// Grace is how long running steps may finish after SIGTERM.
 	Grace time.Duration
 
 	// runbook, when set, stands in for NewRunner(out).Run in tests;
 	// graceTimer for time.After in Stop.
-	runbook    func(ctx context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error)
+	runbook    func(ctx context.Context, rb *config.Runbook, out io.Writer) ([]fleet.StepResult, error)
 	graceTimer func(time.Duration) <-chan time.Time
 
 	cron    *cron.Cron
 	entries map[string]cron.EntryID
+	jobs    map[string]func() // by runbook: what the schedule and "Run now" call
 	started time.Time
 	runCtx  context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	seq     atomic.Int64
+	// live holds the running runs, by id.
+	liveMu sync.Mutex
+	live   map[string]*liveRun
 }
 
 // LoadRunbooks reads every *.yaml and *.yml in dir that has a schedule.
@@ -84,12 +87,15 @@ func LoadRunbooks(dir string, cfg *config.Config) ([]*config.Runbook, error) {
 // Start schedules the runbooks.
 func (s *Server) Start(ctx context.Context) {
 	s.started = time.Now()
+	s.Metrics.Started(s.started)
 	s.runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
 	s.entries = map[string]cron.EntryID{}
 	s.cron = cron.New(cron.WithParser(Parser))
+	s.jobs = map[string]func(){}
 	for _, rb := range s.Runbooks {
-		id, _ := s.cron.AddFunc(rb.Schedule, s.job(ctx, rb))
-		s.entries[rb.Name] = id
+		job := s.job(ctx, rb)
+		id, _ := s.cron.AddFunc(rb.Schedule, job)
+		s.entries[rb.Name], s.jobs[rb.Name] = id, job
 	}
 	s.cron.Start()
 }
@@ -112,54 +118,6 @@ func (s *Server) job(ctx context.Context, rb *config.Runbook) func() {
 	}
 }
 
-func (s *Server) runOnce(ctx context.Context, rb *config.Runbook) {
-	log := zerolog.Ctx(ctx).With().Str("runbook", rb.Name).Logger()
-	id := time.Now().UTC().Format("20060102T150405") + "-" + strconv.FormatInt(s.seq.Add(1), 10)
-	run := Run{ID: id, Runbook: rb.Name, Start: time.Now()}
-	f, err := os.OpenFile(s.History.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		log.Error().Err(err).Msg("cannot open the run's log")
-		return
-	}
-	defer f.Close()
-	log.Info().Str("run", id).Msg("run started")
-	runbook := s.runbook
-	if runbook == nil {
-		runbook = func(ctx context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error) {
-			return s.NewRunner(out).Run(ctx, rb, nil)
-		}
-	}
-	results, runErr := runbook(log.WithContext(ctx), rb, f)
-	run.Duration = time.Since(run.Start)
-	run.Status = "succeeded"
-	for _, res := range results {
-		rec := StepRecord{Name: res.Step, Worker: res.Worker, Skipped: res.Skipped, ExitCode: res.Result.ExitCode}
-		if res.Err != nil {
-			rec.Error = res.Err.Error()
-			if res.Masks != nil {
-				rec.Error = res.Masks.Mask(rec.Error)
-			}
-			var se *remote.StepError
-			if errors.As(res.Err, &se) {
-				rec.ExitCode = 125
-			}
-		}
-		run.Steps = append(run.Steps, rec)
-	}
-	if runErr != nil {
-		run.Status = "failed"
-		fmt.Fprintf(f, "\n%s\n", runErr)
-	}
-	if ctx.Err() != nil {
-		run.Status = "interrupted"
-	}
-	if err := s.History.Append(run); err != nil {
-		log.Error().Err(err).Msg("recording the run failed")
-	}
-	s.Metrics.Observe(run)
-	log.Info().Str("run", id).Str("status", run.Status).Dur("duration", run.Duration).Msg("run finished")
-}
-
 // Stop stops scheduling, lets running steps finish for the grace period,
 // then cancels them (their containers and work directories are removed).
 func (s *Server) Stop() {
@@ -177,60 +135,19 @@ func (s *Server) Stop() {
 	s.cancel()
 }
 
-// Handler serves /healthz, /metrics, / and /runs/<id>/log.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
-	mux.HandleFunc("/metrics", func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
-		s.Metrics.Write(w, s.started)
-	})
-	mux.HandleFunc("/runs/{id}/log", func(w http.ResponseWriter, r *http.Request) {
-		id := r.PathValue("id")
-		if _, ok := s.History.Get(id); !ok {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		http.ServeFile(w, r, s.History.LogPath(id))
-	})
-	mux.HandleFunc("/{$}", func(w http.ResponseWriter, _ *http.Request) {
-		type rbView struct{ Name, Schedule, Next string }
-		var rbs []rbView
-		for _, rb := range s.Runbooks {
-			next := s.cron.Entry(s.entries[rb.Name]).Next
-			rbs = append(rbs, rbView{rb.Name, rb.Schedule, next.Format(time.RFC3339)})
-		}
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		page.Execute(w, map[string]any{"Runbooks": rbs, "Runs": s.History.Recent(50)})
-	})
-	return mux
-}
-
-var page = template.Must(template.New("page").Parse(`<!doctype html>
-<html><head><meta charset="utf-8"><title>cuttle serve</title>
-<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}.failed{color:#b00}.succeeded{color:#070}</style></head>
-<body><h1>cuttle serve</h1>
-<h2>Runbooks</h2>
-<table><tr><th>runbook</th><th>schedule</th><th>next run</th></tr>
-{{range .Runbooks}}<tr><td>{{.Name}}</td><td><code>{{.Schedule}}</code></td><td>{{.Next}}</td></tr>{{end}}
-</table>
-<h2>Recent runs</h2>
-<table><tr><th>run</th><th>runbook</th><th>start</th><th>duration</th><th>status</th><th>steps</th><th>log</th></tr>
-{{range .Runs}}<tr><td>{{.ID}}</td><td>{{.Runbook}}</td><td>{{.Start.Format "2006-01-02 15:04:05"}}</td><td>{{.Duration}}</td><td class="{{.Status}}">{{.Status}}</td>
-<td>{{range .Steps}}{{.Name}}{{if .Worker}}@{{.Worker}}{{end}}={{if .Skipped}}skipped{{else}}{{.ExitCode}}{{end}} {{end}}</td><td><a href="/runs/{{.ID}}/log">log</a></td></tr>{{end}}
-</table></body></html>
-`))
-
-// Listen opens addr, warning when it is not a loopback address: the page
-// shows run logs.
-func Listen(ctx context.Context, addr string) (net.Listener, error) {
+// Listen opens addr. Beyond loopback it requires a token: the page shows
+// run logs and starts and cancels runs.
+func Listen(ctx context.Context, addr string, token bool) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("--listen %s: %w", addr, err)
 	}
 	if tcp, ok := ln.Addr().(*net.TCPAddr); ok && !tcp.IP.IsLoopback() {
-		zerolog.Ctx(ctx).Warn().Str("listen", ln.Addr().String()).Msg("serving run logs on a non-loopback address")
+		if !token {
+			ln.Close()
+			return nil, fmt.Errorf("--listen %s is not a loopback address: give a token (--token-file FILE or $CUTTLE_SERVE_TOKEN) that clients must present", addr)
+		}
+		zerolog.Ctx(ctx).Info().Str("listen", ln.Addr().String()).Msg("serving beyond loopback; clients need the token")
 	}
 	return ln, nil
 }

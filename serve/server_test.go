@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/rs/zerolog"
 
 	"github.com/cuttle-sh/cuttle/config"
@@ -39,15 +41,16 @@ func (e *events) Write(b []byte) (int, error) {
 }
 
 // testServer is a Server whose runs are fake, logging to ev.
-func testServer(t *testing.T, run func(ctx context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error), rbs ...*config.Runbook) (*Server, context.Context, *events) {
+func testServer(t *testing.T, run func(ctx context.Context, rb *config.Runbook, out io.Writer) ([]fleet.StepResult, error), rbs ...*config.Runbook) (*Server, context.Context, *events) {
 	t.Helper()
-	h, err := OpenHistory(t.TempDir())
+	ev := &events{skips: make(chan struct{}, 1)}
+	ctx := zerolog.New(ev).WithContext(t.Context())
+	st, err := OpenSQLite(ctx, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ev := &events{skips: make(chan struct{}, 1)}
-	ctx := zerolog.New(ev).WithContext(t.Context())
-	s := &Server{Runbooks: rbs, History: h, Metrics: NewMetrics(), runbook: run}
+	t.Cleanup(func() { st.Close() })
+	s := &Server{Runbooks: rbs, Store: st, Metrics: NewMetrics(), runbook: run}
 	s.runCtx, s.cancel = context.WithCancel(ctx)
 	t.Cleanup(s.cancel)
 	return s, ctx, ev
@@ -56,8 +59,8 @@ func testServer(t *testing.T, run func(ctx context.Context, rb *config.Runbook, 
 func TestRunRecorded(t *testing.T) {
 	masks := mask.NewSet()
 	masks.Add("hunter2")
-	s, _, _ := testServer(t, func(_ context.Context, rb *config.Runbook, out *os.File) ([]fleet.StepResult, error) {
-		out.WriteString("[build@w1] building\n")
+	s, _, _ := testServer(t, func(_ context.Context, rb *config.Runbook, out io.Writer) ([]fleet.StepResult, error) {
+		io.WriteString(out, "[build@w1] building\n")
 		return []fleet.StepResult{
 			{Step: "build", Worker: "w1"},
 			{Step: "test", Worker: "w1", Result: remote.Result{ExitCode: 3}},
@@ -67,7 +70,7 @@ func TestRunRecorded(t *testing.T) {
 	})
 	rb := &config.Runbook{Name: "nightly"}
 	s.runOnce(s.runCtx, rb)
-	runs := s.History.Recent(10)
+	runs := recent(t, s, 10)
 	if len(runs) != 1 {
 		t.Fatalf("%d runs recorded", len(runs))
 	}
@@ -81,50 +84,53 @@ func TestRunRecorded(t *testing.T) {
 		{Name: "push", Worker: "w2", ExitCode: 125, Error: "login as ci:******** refused"},
 		{Name: "deploy", Skipped: true},
 	}
-	if !equalSteps(r.Steps, want) {
-		t.Errorf("steps %+v, want %+v", r.Steps, want)
+	got, err := s.Store.Get(t.Context(), r.ID)
+	if err != nil {
+		t.Fatal(err)
 	}
-	log, err := os.ReadFile(s.History.LogPath(r.ID))
+	if diff := cmp.Diff(want, got.Steps); diff != "" {
+		t.Errorf("steps (-want +got):\n%s", diff)
+	}
+	log, err := s.Store.Log(t.Context(), r.ID)
 	if err != nil || string(log) != "[build@w1] building\n\n2 errors occurred\n" {
 		t.Errorf("run log %q, %v", log, err)
 	}
-	if fi, _ := os.Stat(s.History.LogPath(r.ID)); fi.Mode().Perm() != 0o600 {
-		t.Errorf("run log mode %v", fi.Mode())
+	if _, err := os.Stat(s.Store.LogPath(r.ID)); !os.IsNotExist(err) {
+		t.Errorf("the finished run's log file is left behind: %v", err)
 	}
-	var m bytes.Buffer
-	s.Metrics.Write(&m, s.started)
-	for _, line := range []string{`cuttle_runs_total{runbook="nightly",status="failed"} 1`, `cuttle_worker_steps_total{worker="w1",status="failed"} 1`,
-		`cuttle_worker_steps_total{worker="w1",status="succeeded"} 1`, `cuttle_worker_steps_total{worker="w2",status="failed"} 1`} {
-		if !strings.Contains(m.String(), line+"\n") {
-			t.Errorf("metrics lack %s:\n%s", line, m.String())
+	m := metricsText(t, s.Metrics)
+	for _, line := range []string{`cuttle_runs_total{runbook="nightly",status="failed"} 1`, `cuttle_worker_steps_total{status="failed",worker="w1"} 1`,
+		`cuttle_worker_steps_total{status="succeeded",worker="w1"} 1`, `cuttle_worker_steps_total{status="failed",worker="w2"} 1`,
+		`cuttle_runbook_last_run_status{runbook="nightly",status="failed"} 1`, `cuttle_runbook_last_run_status{runbook="nightly",status="succeeded"} 0`,
+		`cuttle_runs_running 0`} {
+		if !strings.Contains(m, line+"\n") {
+			t.Errorf("metrics lack %s:\n%s", line, m)
 		}
 	}
-	if strings.Contains(m.String(), `worker=""`) {
-		t.Errorf("a skipped step was counted:\n%s", m.String())
+	if strings.Contains(m, `worker=""`) || strings.Contains(m, `cuttle_runbook_last_success_timestamp_seconds{`) {
+		t.Errorf("a skipped step was counted, or a failed run counted as a success:\n%s", m)
 	}
 
 	// A clean run succeeds; a run whose context ended is interrupted.
-	s.runbook = func(context.Context, *config.Runbook, *os.File) ([]fleet.StepResult, error) { return nil, nil }
+	s.runbook = func(context.Context, *config.Runbook, io.Writer) ([]fleet.StepResult, error) { return nil, nil }
 	s.runOnce(s.runCtx, rb)
 	ctx, cancel := context.WithCancel(s.runCtx)
 	cancel()
 	s.runOnce(ctx, rb)
-	runs = s.History.Recent(2)
+	runs = recent(t, s, 2)
 	if runs[0].Status != "interrupted" || runs[1].Status != "succeeded" || runs[0].ID == runs[1].ID {
 		t.Errorf("statuses %s (%s), %s (%s)", runs[1].Status, runs[1].ID, runs[0].Status, runs[0].ID)
 	}
 }
 
-func equalSteps(a, b []StepRecord) bool {
-	if len(a) != len(b) {
-		return false
+// recent returns up to n runs from s's history, newest first.
+func recent(t *testing.T, s *Server, n int) []Run {
+	t.Helper()
+	runs, err := s.Store.Recent(t.Context(), n)
+	if err != nil {
+		t.Fatal(err)
 	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+	return runs
 }
 
 // TestOverlappingRunSkipped calls the scheduled job directly: while a run
@@ -132,7 +138,7 @@ func equalSteps(a, b []StepRecord) bool {
 func TestOverlappingRunSkipped(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	calls := 0
-	s, ctx, ev := testServer(t, func(context.Context, *config.Runbook, *os.File) ([]fleet.StepResult, error) {
+	s, ctx, ev := testServer(t, func(context.Context, *config.Runbook, io.Writer) ([]fleet.StepResult, error) {
 		calls++
 		if calls == 1 {
 			close(started)
@@ -157,16 +163,16 @@ func TestOverlappingRunSkipped(t *testing.T) {
 	<-done
 	job() // the first run ended: this one runs
 	var runs []string
-	for _, r := range s.History.Recent(10) {
+	for _, r := range recent(t, s, 10) {
 		runs = append(runs, r.Runbook)
 	}
-	if got := strings.Join(runs, ","); got != "heartbeat,heartbeat,other" {
-		t.Errorf("runs (newest first): %s", got)
+	// Newest start first: the long first run started before the other.
+	if got := strings.Join(runs, ","); got != "heartbeat,other,heartbeat" {
+		t.Errorf("runs (newest start first): %s", got)
 	}
-	var m bytes.Buffer
-	s.Metrics.Write(&m, s.started)
-	if !strings.Contains(m.String(), "cuttle_runs_skipped_total{runbook=\"heartbeat\"} 1\n") || strings.Contains(m.String(), `skipped_total{runbook="other"}`) {
-		t.Errorf("skip count:\n%s", m.String())
+	m := metricsText(t, s.Metrics)
+	if !strings.Contains(m, "cuttle_runs_skipped_total{runbook=\"heartbeat\"} 1\n") || strings.Contains(m, `skipped_total{runbook="other"}`) {
+		t.Errorf("skip count:\n%s", m)
 	}
 	if !strings.Contains(ev.lines.String(), `"runbook":"heartbeat"`) {
 		t.Errorf("the skip's log line does not name the runbook:\n%s", ev.lines.String())
@@ -188,7 +194,7 @@ func TestScheduleAndGrace(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			started, finish := make(chan struct{}), make(chan struct{})
 			var once sync.Once
-			s, ctx, ev := testServer(t, func(ctx context.Context, _ *config.Runbook, _ *os.File) ([]fleet.StepResult, error) {
+			s, ctx, ev := testServer(t, func(ctx context.Context, _ *config.Runbook, _ io.Writer) ([]fleet.StepResult, error) {
 				once.Do(func() { close(started) })
 				select {
 				case <-ctx.Done():
@@ -219,7 +225,7 @@ func TestScheduleAndGrace(t *testing.T) {
 				close(finish)
 			}
 			<-stopped
-			runs := s.History.Recent(10)
+			runs := recent(t, s, 10)
 			if len(runs) != 1 || runs[0].Status != tt.want || runs[0].Runbook != "tick" {
 				t.Fatalf("runs %+v, want one %s", runs, tt.want)
 			}

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -32,11 +34,14 @@ func newServeCmd(io stdio) *cobra.Command {
 	f.String("listen", "127.0.0.1:8080", "address of /healthz, /metrics and the status page (port 0 picks one)")
 	f.Duration("grace", 5*time.Minute, "on SIGTERM, how long running steps may finish before they are stopped")
 	f.String("artifacts", "artifacts", "where artifacts land")
+	f.Int("keep-runs", 0, "keep at most this many finished runs (and their logs) in the history; 0 keeps all")
+	f.String("token-file", "", "file holding the token that clients of the page and /metrics must present (or $CUTTLE_SERVE_TOKEN); required to --listen beyond loopback")
+	f.String("keep-for", "", "keep finished runs (and their logs) this long, e.g. 30d or 12h; empty keeps all")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error { return runServe(ctx, io, fl) })
 	return cmd
 }
 
-func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
+func runServe(ctx context.Context, std stdio, fl *config.Flags) error {
 	log := zerolog.Ctx(ctx)
 	cfg, err := config.Load(fl.String("config"))
 	if err != nil {
@@ -62,9 +67,13 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 			state = fleet.ExpandHome("~/.local/state/cuttle")
 		}
 	}
-	hist, err := serve.OpenHistory(state)
+	keepFor, err := serve.ParseAge(fl.String("keep-for"))
 	if err != nil {
-		return inputError("%w", err)
+		return inputError("--keep-for %w", err)
+	}
+	keep := serve.Retention{Runs: fl.Int("keep-runs"), For: keepFor}
+	if keep.Runs < 0 {
+		return inputError("--keep-runs %d: give a number of runs, or 0 to keep all", keep.Runs)
 	}
 	grace, err := time.ParseDuration(orDefault(fl.String("grace"), "5m"))
 	if err != nil {
@@ -74,29 +83,44 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
-	metrics := serve.NewMetrics()
-	for _, r := range hist.Recent(1 << 30) {
-		metrics.Observe(r)
+	store, err := serve.OpenSQLite(ctx, state)
+	if err != nil {
+		return inputError("%w", err)
 	}
+	defer store.Close()
+	if _, err := store.Prune(ctx, keep, time.Now()); err != nil {
+		return err
+	}
+	metrics := serve.NewMetrics()
+	last, err := store.Runbooks(ctx)
+	if err != nil {
+		return err
+	}
+	metrics.Seed(last)
 	// One controller for every run: steps of all runs count toward
 	// run_on: one's least busy worker and share bundle uploads.
 	ctl := remote.NewController()
 	trust := bundleTrust()
-	s := &serve.Server{Config: cfg, Runbooks: rbs, History: hist, Metrics: metrics, Grace: grace,
-		NewRunner: func(out *os.File) *fleet.Runner {
+	s := &serve.Server{Config: cfg, Runbooks: rbs, Store: store, Metrics: metrics, Grace: grace, Keep: keep,
+		NewRunner: func(out io.Writer) *fleet.Runner {
 			return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self,
 				Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 				ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
 				ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: ctl, BundleTrust: trust, Runners: bundle.Available()}
 		}}
-	ln, err := serve.Listen(ctx, fl.String("listen"))
+	token, err := serveToken(fl.String("token-file"))
+	if err != nil {
+		return inputError("%w", err)
+	}
+	s.Token = token
+	ln, err := serve.Listen(ctx, fl.String("listen"), token != "")
 	if err != nil {
 		return inputError("%w", err)
 	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	s.Start(ctx)
-	fmt.Fprintf(io.Err, "cuttle serve: %d runbook(s), state in %s, listening on http://%s\n", len(rbs), state, ln.Addr())
+	fmt.Fprintf(std.Err, "cuttle serve: %d runbook(s), state in %s, listening on http://%s\n", len(rbs), state, ln.Addr())
 	<-ctx.Done()
 	log.Info().Dur("grace", grace).Msg("stopping: running steps may finish within the grace period")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -107,4 +131,21 @@ func runServe(ctx context.Context, io stdio, fl *config.Flags) error {
 		return nil // a requested stop is a clean exit
 	}
 	return context.Cause(ctx)
+}
+
+// serveToken reads the page's token from --token-file, else from
+// $CUTTLE_SERVE_TOKEN: never from argv, where other users could read it.
+func serveToken(file string) (string, error) {
+	tok, from := os.Getenv("CUTTLE_SERVE_TOKEN"), "$CUTTLE_SERVE_TOKEN"
+	if file != "" {
+		b, err := os.ReadFile(file)
+		if err != nil {
+			return "", fmt.Errorf("--token-file: %w", err)
+		}
+		tok, from = strings.TrimSpace(string(b)), "--token-file "+file
+	}
+	if tok != "" && len(tok) < 16 {
+		return "", fmt.Errorf("%s: the token is %d characters; use at least 16 (openssl rand -hex 32 makes one)", from, len(tok))
+	}
+	return tok, nil
 }
