@@ -207,7 +207,7 @@ func shimPath(t *testing.T) string {
 	}
 	shims := map[string]string{
 		"docker": `#!/bin/sh
-if [ "$1" = version ] && [ "$3" = '{{.Client.Version}}' ]; then echo 19.03.15; exit 0; fi
+if [ "$1" = version ] && [ "$3" = '{{.Client.Version}} {{.Server.Version}}' ]; then echo "19.03.15 $(/usr/bin/docker version --format '{{.Server.Version}}')"; exit 0; fi
 exec /usr/bin/docker "$@"`,
 		"date": `#!/bin/sh
 if [ "$1" = +%s ]; then echo $(( $(/bin/date +%s) + 600 )); exit 0; fi

@@ -78,6 +78,11 @@ func (e *Execution) followed(ctx context.Context, err error) error {
 		return followErr(e.sh, e.plan, ferr) // it says more than docker run's "unexpected EOF"
 	case err == nil && errors.Is(ferr, transport.ErrConnectionLost):
 		return ferr // the step's end was not seen whole: reattach
+	case errors.Is(ferr, transport.ErrConnectionLost) && errors.As(err, &ee) && ee.Signal != "":
+		// docker run's client was killed with its session (sshd restarted
+		// and took its sessions down) as the follower lost the link: the
+		// container runs on, so reattach.
+		return ferr
 	}
 	return err
 }
