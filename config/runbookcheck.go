@@ -16,7 +16,8 @@ import (
 // are checked once they are filled in, when the step runs.
 func (rb *Runbook) checkReferences(bad func(i int, s RunbookStep, format string, a ...any)) {
 	for i, s := range rb.Steps {
-		if f := s.Script.File; f != "" && !strings.Contains(f, "#{") {
+		// A script file inside a package is in the package, not here.
+		if f := s.Script.File; f != "" && s.Script.Package == "" && !strings.Contains(f, "#{") {
 			p := f
 			if !filepath.IsAbs(p) {
 				p = filepath.Join(rb.Dir, p)
