@@ -202,11 +202,21 @@ func (d *deltaWriter) data(p []byte) {
 // bytes the delta carries.
 func WriteDelta(w io.Writer, sig *Signature, r io.Reader) (literal int64, err error) {
 	bs := sig.BlockSize
+	// One candidate per distinct block: a base of repeated content (many
+	// equal blocks, or blocks whose weak sums collide) would otherwise make
+	// every window scan a long list, quadratic in the base's size.
 	index := make(map[uint32][]int32, len(sig.Weak))
+next:
 	for i, ws := range sig.Weak {
-		if sig.blockLen(i) == bs {
-			index[ws] = append(index[ws], int32(i))
+		if sig.blockLen(i) != bs {
+			continue
 		}
+		for _, c := range index[ws] {
+			if sig.Strong[c] == sig.Strong[i] {
+				continue next
+			}
+		}
+		index[ws] = append(index[ws], int32(i))
 	}
 	lastLen, lastBlock := 0, -1
 	if n := len(sig.Weak); n > 0 && sig.blockLen(n-1) < bs {
