@@ -150,6 +150,7 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		return st, err
 	}
 	st.PackageCacheMax = cmp.Or(cfg.Defaults.PackageCacheMB, 10240) << 20
+	st.SubstituteInFiles = s.SubstituteInFiles
 	switch {
 	case s.Script.Package != "":
 		if st.Script, err = packageScript(s.Script, st.Packages); err != nil {
