@@ -419,3 +419,45 @@ func TestPackageSubstituteInFiles(t *testing.T) {
 		t.Errorf("a pattern out of the work directory: exit %d, stderr %s; want 125 naming the problem", bad.code, bad.stderr)
 	}
 }
+
+// TestPackageSizeBombRefused: a package that extracts past
+// defaults.package_max_extract_mb, or has more entries than
+// package_max_entries, is refused (exit 125, the script does not run),
+// the error names the setting, and nothing of it is left on the worker.
+func TestPackageSizeBombRefused(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
+	if err := os.WriteFile(cfg, []byte("defaults: {package_max_extract_mb: 1, package_max_entries: 5}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var many []pkgEntry
+	for i := range 10 {
+		many = append(many, pkgEntry{name: fmt.Sprintf("f%d.txt", i), body: "x", mode: 0o644})
+	}
+	for _, tc := range []struct {
+		name, file string
+		entries    []pkgEntry
+		want       string
+	}{
+		// 3 MiB of zeros: a few KiB compressed.
+		{"bytes", "Bomb.1.0.0.tar.gz", []pkgEntry{{name: "zeros", body: strings.Repeat("\x00", 3<<20), mode: 0o644}}, "package_max_extract_mb"},
+		{"entries", "Many.1.0.0.zip", many, "package_max_entries"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := writePackage(t, t.TempDir(), tc.file, tc.entries)
+			if fileSize(t, p) > 64<<10 {
+				t.Fatalf("the test package is %d bytes: not a bomb", fileSize(t, p))
+			}
+			r := runCuttle(t, append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never",
+				"--package", "Bomb="+p, "--inline", "echo the script ran")...)
+			if r.code != 125 || strings.Contains(r.stdout, "the script ran") {
+				t.Fatalf("exit %d, stdout %q; want 125 and no script\nstderr: %s", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "package refused") || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr does not name the limit %s: %s", tc.want, r.stderr)
+			}
+			assertNothingLeft(t, r)
+		})
+	}
+}
