@@ -35,6 +35,9 @@ func (rb *Runbook) checkReferences(bad func(i int, s RunbookStep, format string,
 				bad(i, s, "image %q: %v (image names are lowercase: registry/name:tag or name@sha256:...)", img, err)
 			}
 		}
+		if s.Parameters != "" && s.Script.Parameters != "" {
+			bad(i, s, "parameters are given twice, as parameters and script.parameters: keep one")
+		}
 		for _, p := range s.SubstituteInFiles {
 			if err := s.CheckSubstitute(p); err != nil {
 				bad(i, s, "%v", err)

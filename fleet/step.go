@@ -153,7 +153,11 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	st.SubstituteInFiles = s.SubstituteInFiles
 	switch {
 	case s.Script.Package != "":
-		if st.Script, err = packageScript(s.Script, st.Packages); err != nil {
+		sc := s.Script
+		if sc.Parameters == "" {
+			sc.Parameters = s.Parameters // the step's, as Octopus has one ScriptParameters
+		}
+		if st.Script, err = packageScript(sc, st.Packages); err != nil {
 			return st, err
 		}
 	case s.Script.File != "":

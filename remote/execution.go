@@ -338,17 +338,6 @@ func (e *Execution) prepare(ctx context.Context) error {
 	// From here on the step has a heartbeat: gc keeps it while it pulls
 	// or builds, and the worker removes it if this controller vanishes.
 	e.armHeartbeat(ctx, false)
-	if len(st.Packages) > 0 {
-		if err := withPackages(ctx, sh, st, &e.res, facts, e.b, e.log); err != nil {
-			return err
-		}
-		payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: e.logKey, Script: st.Script,
-			FailOnErrorOutput: st.FailOnErrorOutput, Proxy: st.Proxy.payloadProxy()})
-		if err != nil {
-			return stepErr(sh.String(), ReasonInput, "variables: %w", err)
-		}
-		e.payload = payload
-	}
 	if st.External != nil {
 		// Calamari reads the script from the work directory; cuttle's own
 		// runner gets it in the payload, which costs no round trip.
@@ -365,6 +354,18 @@ func (e *Execution) prepare(ctx context.Context) error {
 	}
 	e.plan.Image, e.res.Image = st.Image, st.Image
 	e.log = e.log.With().Str("image", st.Image).Logger()
+	// Packages after the image: whom they are for (its USER) is known.
+	if len(st.Packages) > 0 {
+		if err := withPackages(ctx, sh, st, &e.res, facts, e.b, e.log); err != nil {
+			return err
+		}
+		payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: e.logKey, Script: st.Script,
+			FailOnErrorOutput: st.FailOnErrorOutput, Proxy: st.Proxy.payloadProxy()})
+		if err != nil {
+			return stepErr(sh.String(), ReasonInput, "variables: %w", err)
+		}
+		e.payload = payload
+	}
 	if st.External != nil {
 		return prepareExternal(ctx, sh, st, facts, &e.plan)
 	}
