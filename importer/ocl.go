@@ -433,12 +433,27 @@ func (p *oclParser) heredoc() (string, error) {
 		return "", p.errf(p.pos(), "heredoc <<%s: the text starts on the next line", marker)
 	}
 	p.next()
-	var lines []string
-	crlf := false
-	endIndent := 0
+	lines, endIndent, crlf, err := p.heredocLines(marker, at)
+	if err != nil {
+		return "", err
+	}
+	if strip {
+		stripIndent(lines, endIndent)
+	}
+	sep := "\n"
+	if crlf {
+		sep = "\r\n"
+	}
+	return strings.Join(lines, sep), nil
+}
+
+// heredocLines reads a heredoc's lines up to the one holding only marker
+// (left before its newline), and that line's indent; crlf says the lines
+// ended in CRLF.
+func (p *oclParser) heredocLines(marker string, at Pos) (lines []string, endIndent int, crlf bool, err error) {
 	for {
 		if p.eof() {
-			return "", p.errf(at, "heredoc not closed: add a line holding only %s", marker)
+			return nil, 0, false, p.errf(at, "heredoc not closed: add a line holding only %s", marker)
 		}
 		end := strings.IndexByte(p.src[p.off:], '\n')
 		line := p.src[p.off:]
@@ -465,26 +480,25 @@ func (p *oclParser) heredoc() (string, error) {
 		}
 		lines = append(lines, line)
 	}
-	if strip && len(lines) > 0 {
-		indent := endIndent
-		for _, l := range lines {
-			if n := leadingSpace(l); n < len(l) && n < indent {
-				indent = n
-			}
-		}
-		for i, l := range lines {
-			if len(l) <= indent {
-				lines[i] = ""
-			} else {
-				lines[i] = l[indent:]
-			}
+	return lines, endIndent, crlf, nil
+}
+
+// stripIndent removes, for <<-, the indent common to lines and the
+// closing marker's line.
+func stripIndent(lines []string, endIndent int) {
+	indent := endIndent
+	for _, l := range lines {
+		if n := leadingSpace(l); n < len(l) && n < indent {
+			indent = n
 		}
 	}
-	sep := "\n"
-	if crlf {
-		sep = "\r\n"
+	for i, l := range lines {
+		if len(l) <= indent {
+			lines[i] = ""
+		} else {
+			lines[i] = l[indent:]
+		}
 	}
-	return strings.Join(lines, sep), nil
 }
 
 func isSpace(c byte) bool {
