@@ -39,15 +39,15 @@ type workerPlanJSON struct {
 }
 
 // planJSON is remote.Step as data: its byte fields as text (so that the
-// masks reach them), and without what a run wires in (the ticket callback,
-// the mask set, the bundle caches), which compileStep leaves unset here
-// and the test checks.
+// masks reach them), and without what a run still wires into the plan:
+// the run's mask set (applied to the whole JSON instead) and the
+// controller's bundle caches (BundleTrust, Runners), which compileStep
+// leaves unset here, as the test checks.
 type planJSON struct {
 	remote.Step
 	Script      string     `json:"Script"`
 	Build       *buildJSON `json:"Build"`
 	Masks       *struct{}  `json:",omitempty"`
-	OnTicket    *struct{}  `json:",omitempty"`
 	BundleTrust *struct{}  `json:",omitempty"`
 	Runners     *struct{}  `json:",omitempty"`
 }
@@ -124,7 +124,7 @@ func compilePlans(t *testing.T, cfg *config.Config, file string) string {
 			if err != nil {
 				t.Fatalf("step %s on %s: %v", s.Name, w, err)
 			}
-			if st.OnTicket != nil || st.BundleTrust != nil || st.Runners != nil {
+			if st.BundleTrust != nil || st.Runners != nil {
 				t.Fatalf("step %s on %s: the compiled plan holds a run's wiring", s.Name, w)
 			}
 			p := planJSON{Step: st, Script: string(st.Script)}

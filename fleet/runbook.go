@@ -351,7 +351,7 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 	out, po, pe := r.prefixedOutput(prefix)
 	if r.Tickets != nil {
 		var drop func()
-		st.OnTicket = func(t remote.Ticket) {
+		out.OnTicket = func(t remote.Ticket) {
 			t.Worker = worker
 			drop = r.Tickets(t)
 		}
