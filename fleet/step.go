@@ -92,6 +92,7 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		return st, err
 	}
 	st.PackageCacheMax = cmp.Or(cfg.Defaults.PackageCacheMB, 10240) << 20
+	st.SubstituteInFiles = s.SubstituteInFiles
 	return st, stepScript(s.Script, in.BaseDir, vars, &st)
 }
 

@@ -373,3 +373,49 @@ func TestPackageFromOCI(t *testing.T) {
 		t.Fatalf("wrong password: exit %d, want 125 naming the package\nstderr: %s", r.code, r.stderr)
 	}
 }
+
+// TestPackageSubstituteInFiles: --substitute-in-files evaluates the
+// matched files of an extracted package with the step's variables,
+// sensitive ones included, keeps their mode, leaves other files and
+// unknown expressions as written (with a warning), and warns about a
+// pattern that matches nothing.
+func TestPackageSubstituteInFiles(t *testing.T) {
+	t.Parallel()
+	dir, tok := t.TempDir(), uniq(t)
+	secret := "pw-" + tok
+	tmpl := `{"host":"#{Db.Host}","pw":"#{Db.Password}","keep":"#{Nope}","list":"#{each n in Names}#{n};#{/each}"}`
+	web := writePackage(t, dir, "Acme.Web.1.0.0.tar.gz", []pkgEntry{
+		{name: "config/app.json", body: tmpl, mode: 0o640},
+		{name: "config/deep/x.json", body: "deep #{Db.Host}", mode: 0o644},
+		{name: "readme.txt", body: "untouched #{Db.Host}", mode: 0o644},
+	})
+	want := `{"host":"db-` + tok + `","pw":"` + secret + `","keep":"#{Nope}","list":"a;b;"}`
+	sum := sha256.Sum256([]byte(want))
+	r := runCuttleEnv(t, []string{"CUTTLE_IT_SECRET=" + secret}, append(workerArgs(), "--image", env.image, "--pull", "never",
+		"--package", "Web="+web, "--var", "Db.Host=db-"+tok, "--var", "Names=a,b", "--sensitive-var", "Db.Password=CUTTLE_IT_SECRET",
+		"--substitute-in-files", "Web/config/**/*.json", "--substitute-in-files", "Web/none/*.xml",
+		"--inline", `sha256sum Web/config/app.json; cat Web/config/deep/x.json; echo; cat Web/readme.txt; echo; stat -c '%a %n' Web/config/app.json`)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, w := range []string{hex.EncodeToString(sum[:]) + "  Web/config/app.json", "deep db-" + tok, "untouched #{Db.Host}", "640 Web/config/app.json"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	for _, w := range []string{"'#{Nope}'", "no file in the work directory matches Web/none/*.xml"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks the warning %q:\n%s", w, r.stderr)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr+r.report.Raw, secret) {
+		t.Error("the sensitive value appeared in the output or report")
+	}
+	assertNothingLeft(t, r)
+
+	bad := runCuttle(t, append(workerArgs(), "--image", env.image, "--pull", "never", "--package", "Web="+web,
+		"--substitute-in-files", "../../etc/passwd", "--inline", "true")...)
+	if bad.code != 125 || !strings.Contains(bad.stderr, "files outside the work directory cannot be substituted") {
+		t.Errorf("a pattern out of the work directory: exit %d, stderr %s; want 125 naming the problem", bad.code, bad.stderr)
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
@@ -55,7 +57,7 @@ const maxSignature = 64 << 20
 // withPackages places the step's packages in its work directory before
 // it runs and adds their Octopus variables to the step (the caller
 // rebuilds the payload).
-func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Facts, b bundle.Bundle) error {
+func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Facts, b bundle.Bundle, log zerolog.Logger) error {
 	res.Packages = nil
 	for _, p := range st.Packages {
 		r, err := placePackage(ctx, sh, p, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, st.PackageCacheMax)
@@ -67,7 +69,7 @@ func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Fa
 	vars := PackageVariables(st.Packages, facts.WorkDir())
 	st.Variables = append(st.Variables, vars...)
 	st.Script = substitutePackageVariables(st.Script, vars)
-	return nil
+	return substituteInFiles(ctx, sh, st, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, log)
 }
 
 // PackageVariables are the variables Octopus gives a step for its
