@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cuttle-sh/cuttle/internal/testenv"
+
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
@@ -418,4 +420,68 @@ func TestPackageSubstituteInFiles(t *testing.T) {
 	if bad.code != 125 || !strings.Contains(bad.stderr, "files outside the work directory cannot be substituted") {
 		t.Errorf("a pattern out of the work directory: exit %d, stderr %s; want 125 naming the problem", bad.code, bad.stderr)
 	}
+}
+
+// TestPackageSizeBombRefused: a package that extracts past
+// defaults.package_max_extract_mb, or has more entries than
+// package_max_entries, is refused (exit 125, the script does not run),
+// the error names the setting, and nothing of it is left on the worker.
+func TestPackageSizeBombRefused(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
+	if err := os.WriteFile(cfg, []byte("defaults: {package_max_extract_mb: 1, package_max_entries: 5}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var many []pkgEntry
+	for i := range 10 {
+		many = append(many, pkgEntry{name: fmt.Sprintf("f%d.txt", i), body: "x", mode: 0o644})
+	}
+	for _, tc := range []struct {
+		name, file string
+		entries    []pkgEntry
+		want       string
+	}{
+		// 3 MiB of zeros: a few KiB compressed.
+		{"bytes", "Bomb.1.0.0.tar.gz", []pkgEntry{{name: "zeros", body: strings.Repeat("\x00", 3<<20), mode: 0o644}}, "package_max_extract_mb"},
+		{"entries", "Many.1.0.0.zip", many, "package_max_entries"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := writePackage(t, t.TempDir(), tc.file, tc.entries)
+			if fileSize(t, p) > 64<<10 {
+				t.Fatalf("the test package is %d bytes: not a bomb", fileSize(t, p))
+			}
+			r := runCuttle(t, append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never",
+				"--package", "Bomb="+p, "--inline", "echo the script ran")...)
+			if r.code != 125 || strings.Contains(r.stdout, "the script ran") {
+				t.Fatalf("exit %d, stdout %q; want 125 and no script\nstderr: %s", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "package refused") || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr does not name the limit %s: %s", tc.want, r.stderr)
+			}
+			assertNothingLeft(t, r)
+		})
+	}
+}
+
+// TestPackageNonRootUser: an image with a non-root USER can read, run and
+// change an extracted package's files and create files among them, as it
+// can the rest of the work directory, and cleanup removes it all.
+func TestPackageNonRootUser(t *testing.T) {
+	t.Parallel()
+	ref := "cuttle-test/nonroot:1"
+	if err := testenv.DockerBuild(t.Context(), ref, "FROM "+env.image+"\nUSER app\n"); err != nil {
+		t.Fatal(err)
+	}
+	web := writePackage(t, t.TempDir(), "Acme.Web.1.0.0.tar.gz", []pkgEntry{
+		{name: "bin/run.sh", body: "#!/bin/sh\necho ran as $(id -u)\n", mode: 0o750},
+		{name: "config/app.json", body: "{}", mode: 0o640},
+		{name: "ro/file", body: "r", mode: 0o400},
+	})
+	r := runCuttle(t, append(workerArgs(), "--image", ref, "--pull", "never", "--package", "Web="+web, "--inline",
+		`set -e; Web/bin/run.sh; echo '{"a":1}' > Web/config/app.json; cat Web/config/app.json; mkdir Web/logs; echo x > Web/logs/l; cat Web/ro/file; echo; echo done`)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "ran as 1000") || !strings.Contains(r.stdout, `{"a":1}`) || !strings.Contains(r.stdout, "done") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	assertNothingLeft(t, r)
 }

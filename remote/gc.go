@@ -46,8 +46,8 @@ type GCPlan struct {
 	// Packages are cached packages (sha256 names under ~/.cuttle/packages)
 	// no step has used since the cut-off.
 	Packages []string
-	Temps   []string // absolute paths
-	Builds  []string // image references
+	Temps    []string // absolute paths
+	Builds   []string // image references
 	// Records are per-run records whose step is over: removed last, once
 	// what they list (work dir, container) is gone.
 	Records []string

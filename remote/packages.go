@@ -38,6 +38,10 @@ type Package struct {
 	Extract bool
 	// Feed holds the credentials for an oci source's registry.
 	Feed *Feed
+	// MaxBytes and MaxEntries, above zero, bound what its extraction may
+	// write (the worker's defaults otherwise).
+	MaxBytes   int64
+	MaxEntries int
 }
 
 // PackageResult is what became of one package of a step.
@@ -122,10 +126,17 @@ func archiveExt(name string) string {
 
 // packageArgs is the step-runner command for one package.
 func packageArgs(runner, sub string, p Package, facts Facts, extra ...string) []string {
-	return append([]string{runner, "step-runner", sub,
+	args := []string{runner, "step-runner", sub,
 		"--home", facts.Home, "--workdir", facts.WorkDir(), "--name", p.Name, "--sha256", p.SHA256,
 		"--id", p.ID, "--version", p.Version, "--file", p.FileName, "--extract=" + strconv.FormatBool(p.Extract),
-	}, extra...)
+	}
+	if p.MaxBytes > 0 {
+		args = append(args, "--max-bytes", strconv.FormatInt(p.MaxBytes, 10))
+	}
+	if p.MaxEntries > 0 {
+		args = append(args, "--max-entries", strconv.Itoa(p.MaxEntries))
+	}
+	return append(args, extra...)
 }
 
 // placePackage gets one package into the work directory: from the
