@@ -16,7 +16,7 @@ import (
 // (uppercase letters, a bad tag or digest), checked with
 // distribution/reference as docker checks it. Templated names (#{...})
 // are checked once they are filled in, when the step runs.
-func (rb *Runbook) checkReferences(bad func(i int, s RunbookStep, format string, a ...any)) {
+func (rb *Runbook) checkReferences(bad stepProblem) {
 	for i, s := range rb.Steps {
 		// A script file inside a package is in the package, not here.
 		if f := s.Script.File; f != "" && s.Script.Package == "" && !strings.Contains(f, "#{") {

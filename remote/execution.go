@@ -230,8 +230,8 @@ func (e *Execution) startFollowing(ctx context.Context) {
 		return
 	}
 	e.follower = startFollower(ctx, e.sh, e.plan, e.logKey, e.att)
-	if e.st.OnTicket != nil {
-		e.st.OnTicket(e.Ticket())
+	if e.out.OnTicket != nil {
+		e.out.OnTicket(e.Ticket())
 	}
 }
 

@@ -45,7 +45,7 @@ type Package struct {
 	// Share gives others the owner's permission bits on what is placed:
 	// the step runs as a non-root user (the image's USER, or --user),
 	// who is "others" to the SSH user that owns the files.
-	Share bool
+	Share bool `json:"-"`
 }
 
 // PackageResult is what became of one package of a step.
