@@ -90,6 +90,9 @@ type Output struct {
 	Verbose bool
 	// Progress receives pull and build output; nil means Stderr.
 	Progress io.Writer
+	// Live passes on partial lines as they come (progress a tool redraws
+	// with \r), not at their newline: for a terminal.
+	Live bool
 }
 
 // Result is what became of a step that cuttle managed to run.

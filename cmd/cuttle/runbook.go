@@ -195,7 +195,8 @@ func reattachWindow(fl *config.Flags) (time.Duration, error) {
 // script's stdout and stderr, verbose lines with --verbose or debug logs,
 // and pull/build progress on stderr unless logs are JSON.
 func stepOutput(io stdio, fl *config.Flags) remote.Output {
-	out := remote.Output{Stdout: io.Out, Stderr: io.Err, Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug"}
+	out := remote.Output{Stdout: io.term.out(io), Stderr: io.term.err(io), Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug",
+		Live: isTerminal(io.Out) || isTerminal(io.Err)}
 	if fl.String("log-format") == "json" {
 		out.Progress = goio.Discard // structured logs stay parseable
 	}
