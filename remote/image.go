@@ -299,3 +299,20 @@ func PullOnly(ctx context.Context, sh Shell, image string, feed *Feed) error {
 	defer sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: []string{"rm", "-rf", "--", cfg}})
 	return pullImage(ctx, sh, cfg, image, feed, io.Discard)
 }
+
+// dockerComplaint is what the docker client said was wrong, from the end
+// of its stderr: its last line that is not usage boilerplate, so a bad
+// option reads "unknown flag: --memroy", not "Run 'docker run --help' for
+// more information".
+func dockerComplaint(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		switch {
+		case l == "", strings.HasPrefix(l, "Usage:"), strings.HasPrefix(l, "Run 'docker"), strings.HasPrefix(l, "See 'docker"):
+			continue
+		}
+		return l
+	}
+	return lastLine(stderr)
+}
