@@ -33,3 +33,13 @@ func outputPrefix(s config.RunbookStep, worker string, n int, policy retryPolicy
 	}
 	return "[" + s.Name + "@" + worker + "] "
 }
+
+// stepHeader is the line logged as an attempt starts, so output that is
+// not prefixed is still told apart: "step build on w1 (attempt 2/3)".
+func stepHeader(s config.RunbookStep, worker string, n int, policy retryPolicy) string {
+	h := "step " + s.Name + " on " + worker
+	if policy.retries > 0 {
+		h += " (attempt " + strconv.Itoa(n) + "/" + strconv.Itoa(policy.retries+1) + ")"
+	}
+	return h
+}

@@ -1,11 +1,14 @@
 package fleet
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/remote"
@@ -30,8 +33,17 @@ func TestOutputPrefixOnlyWhenInterleaved(t *testing.T) {
 			"[a@w1] a on w1\n[b@w2] b on w2\nc on w1\n"},
 	} {
 		f := &fakeFleet{do: say}
-		if _, err := f.runner(testConfig()).Run(t.Context(), &config.Runbook{Name: "rb", Steps: tc.steps}, nil); err != nil {
+		var logs bytes.Buffer
+		ctx := zerolog.New(&logs).WithContext(t.Context())
+		if _, err := f.runner(testConfig()).Run(ctx, &config.Runbook{Name: "rb", Steps: tc.steps}, nil); err != nil {
 			t.Fatal(err)
+		}
+		// Each step on each worker has its header in the log.
+		for _, line := range strings.Split(strings.TrimSpace(tc.want), "\n") {
+			name, worker, _ := strings.Cut(strings.TrimPrefix(line[strings.Index(line, "]")+1:], " "), " on ")
+			if want := `"message":"step ` + name + ` on ` + worker + `"`; !strings.Contains(logs.String(), want) {
+				t.Errorf("%s: log lacks %s:\n%s", tc.name, want, logs.String())
+			}
 		}
 		if got := sortedLines(f.out.String()); got != sortedLines(tc.want) {
 			t.Errorf("%s: output %q, want %q", tc.name, f.out.String(), tc.want)

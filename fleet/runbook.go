@@ -397,6 +397,7 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 	ctx, cancel := r.stepTimeout(ctx, s)
 	defer cancel()
 	out, po, pe := r.prefixedOutput(outputPrefix(s, worker, n, policy, interleaved))
+	zerolog.Ctx(ctx).Info().Msg(stepHeader(s, worker, n, policy))
 	if r.Tickets != nil {
 		var drop func()
 		st.OnTicket = func(t remote.Ticket) {
