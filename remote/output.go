@@ -305,7 +305,7 @@ func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 		case seg.Err != nil:
 			hadMessage = true
 			p.log.Warn().Str("text", printable.String(truncate(p.masks.Mask(seg.Raw), 120))).
-				Msg("could not parse service message: " + printable.String(p.masks.Mask(seg.Err.Error())))
+				Err(p.masks.Error(seg.Err)).Msg("could not parse service message")
 		default:
 			text.WriteString(seg.Text)
 		}
