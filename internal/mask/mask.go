@@ -323,9 +323,13 @@ func (s *Set) Safe(b []byte) int {
 	blist := s.blist
 	s.mu.RUnlock()
 	hold := 0
+	if len(b) == 0 {
+		return 0
+	}
+	last := b[len(b)-1]
 	for _, f := range blist {
 		for k := min(len(f)-1, len(b)); k > hold; k-- {
-			if bytes.HasSuffix(b, f[:k]) {
+			if f[k-1] == last && bytes.HasSuffix(b, f[:k]) {
 				hold = k
 				break
 			}
