@@ -314,7 +314,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		return res
 	}
 	for attempt := 1; ; attempt++ {
-		a := r.attempt(ctx, conns, pulled, s, st, worker, attempt, policy)
+		a := r.attempt(ctx, conns, pulled, s, st, worker, attempt, policy, interleaves(rb, s, fanOut))
 		res.Target, res.Result, res.Err = a.Target, a.Result, a.Err
 		if policy.retries > 0 {
 			res.Attempts = append(res.Attempts, a)
@@ -331,7 +331,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 }
 
 // attempt runs the step once on worker. Cleanup runs whatever happens.
-func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, s config.RunbookStep, st remote.Step, worker string, n int, policy retryPolicy) Attempt {
+func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, s config.RunbookStep, st remote.Step, worker string, n int, policy retryPolicy, interleaved bool) Attempt {
 	var a Attempt
 	if pulled.done(worker, st.Image) && st.Pull == remote.PullAlways {
 		st.Pull = remote.PullMissing // pulled earlier in this run
@@ -344,11 +344,8 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 	a.Target = conn.String()
 	ctx, cancel := r.stepTimeout(ctx, s)
 	defer cancel()
-	prefix := "[" + s.Name + "@" + worker + "] "
-	if policy.retries > 0 {
-		prefix = "[" + s.Name + "@" + worker + " attempt " + strconv.Itoa(n) + "/" + strconv.Itoa(policy.retries+1) + "] "
-	}
-	out, po, pe := r.prefixedOutput(prefix)
+	out, po, pe := r.prefixedOutput(outputPrefix(s, worker, n, policy, interleaved))
+	zerolog.Ctx(ctx).Info().Msg(stepHeader(s, worker, n, policy))
 	if r.Tickets != nil {
 		var drop func()
 		out.OnTicket = func(t remote.Ticket) {
@@ -393,9 +390,12 @@ func (r *Runner) stepTimeout(ctx context.Context, s config.RunbookStep) (context
 }
 
 // prefixedOutput is r.Output with every line prefixed; the caller closes
-// the two writers.
+// the two writers. With no prefix the output passes as it comes.
 func (r *Runner) prefixedOutput(prefix string) (out remote.Output, po, pe *prefixWriter) {
 	out = r.Output
+	if prefix == "" {
+		return out, nil, nil
+	}
 	po, pe = newPrefixWriter(out.Stdout, &r.outputMu, prefix), newPrefixWriter(out.Stderr, &r.outputMu, prefix)
 	out.Stdout, out.Stderr = po, pe
 	if out.Progress != nil && out.Progress != io.Discard {
@@ -446,4 +446,10 @@ func newPrefixWriter(w io.Writer, mu *sync.Mutex, prefix string) *prefixWriter {
 
 func (p *prefixWriter) Write(b []byte) (int, error) { return p.lw.Write(b) }
 
-func (p *prefixWriter) Close() error { return p.lw.Close() }
+// Close passes on a last unterminated line; a nil writer has none.
+func (p *prefixWriter) Close() error {
+	if p == nil {
+		return nil
+	}
+	return p.lw.Close()
+}

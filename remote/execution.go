@@ -87,6 +87,7 @@ func (c *Controller) Start(ctx context.Context, sh Shell, b bundle.Bundle, st St
 	if err := e.setup(); err != nil {
 		return e, e.fail(err)
 	}
+	e.proc.showWaits(ctx, sh.String())
 	if fastPathOK(e.st) {
 		launched, err := e.launchFast(ctx)
 		if err != nil || launched {

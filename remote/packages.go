@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/internal/progress"
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
 )
@@ -194,7 +195,14 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 			return r, err
 		}
 	}
-	counted := &countingReader{r: body}
+	what := "uploading package " + p.Name
+	size := p.Size
+	if r.Delta {
+		what, size = what+" (delta)", int64(body.(*bytes.Reader).Len())
+	}
+	bar := progress.From(ctx).Transfer(sh.String(), what, size)
+	defer bar.Done()
+	counted := &countingReader{r: progress.Reader(bar, body)}
 	tail = &tailBuffer{max: 2048}
 	if cacheMax > 0 {
 		extra = append(extra, "--cache-max-bytes", strconv.FormatInt(cacheMax, 10))

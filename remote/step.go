@@ -94,6 +94,9 @@ type Output struct {
 	// to it (Controller.Resume). It is the run's, not the plan's: a Step
 	// holds no callbacks.
 	OnTicket func(Ticket)
+	// Live passes on partial lines as they come (progress a tool redraws
+	// with \r), not at their newline: for a terminal.
+	Live bool
 }
 
 // Result is what became of a step that cuttle managed to run.
