@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 
@@ -140,13 +139,7 @@ func (f Feed) Password() (secret.Value, error) {
 
 // DefaultPaths are searched in order when no --config is given.
 func DefaultPaths() []string {
-	paths := []string{"cuttle.yaml"}
-	if x := os.Getenv("XDG_CONFIG_HOME"); x != "" {
-		paths = append(paths, filepath.Join(x, "cuttle", "cuttle.yaml"))
-	} else if h, err := os.UserHomeDir(); err == nil {
-		paths = append(paths, filepath.Join(h, ".config", "cuttle", "cuttle.yaml"))
-	}
-	return paths
+	return ThisHost().ConfigPaths()
 }
 
 // Load reads file, or the first of DefaultPaths that exists when file is

@@ -10,8 +10,53 @@ import (
 
 	"github.com/kevinburke/ssh_config"
 
+	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/transport"
 )
+
+// thisHost is the controller's host; tests replace its system ssh files.
+var thisHost = config.ThisHost
+
+// sshConfigFiles are the OpenSSH client configs read for flag (--ssh-config):
+// as ssh -F, a file given replaces both defaults and must exist; "none"
+// is no config; else the user's config and then the system's, those that
+// exist, as this OS's ssh reads them (see config.Host.SSHFiles).
+func sshConfigFiles(h config.Host, flag string) (files []string, explicit bool) {
+	switch flag {
+	case "none":
+		return nil, true
+	case "":
+		f := h.SSHFiles()
+		for _, p := range []string{f.UserConfig, f.SystemConfig} {
+			if p != "" {
+				files = append(files, p)
+			}
+		}
+		return files, false
+	}
+	return []string{h.ExpandHome(flag)}, true
+}
+
+// loadSSHConfigs reads the configs sshConfigFiles names into one: hosts of
+// the user's file come first, so its values win, as with ssh.
+func loadSSHConfigs(h config.Host, flag string) (*ssh_config.Config, error) {
+	files, explicit := sshConfigFiles(h, flag)
+	var all *ssh_config.Config
+	for _, p := range files {
+		c, err := loadSSHConfig(p, explicit)
+		if err != nil {
+			return nil, err
+		}
+		if c == nil {
+			continue
+		}
+		if all == nil {
+			all = &ssh_config.Config{}
+		}
+		all.Hosts = append(all.Hosts, c.Hosts...)
+	}
+	return all, nil
+}
 
 // loadSSHConfig reads an OpenSSH client config; a missing default file is
 // no config at all.
@@ -86,4 +131,18 @@ func applySSHConfig(c *ssh_config.Config, alias string, t *transport.Target, fla
 		jump = pj
 	}
 	return jump, nil
+}
+
+// defaultKnownHosts are the known_hosts files ssh reads when none is
+// given: the user's, where keys accepted anew are also recorded, then the
+// system's.
+func defaultKnownHosts(h config.Host) []string {
+	f := h.SSHFiles()
+	var files []string
+	for _, p := range []string{f.UserKnownHosts, f.SystemKnownHosts} {
+		if p != "" {
+			files = append(files, p)
+		}
+	}
+	return files
 }

@@ -3,7 +3,6 @@ package fleet
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 	"time"
@@ -38,11 +37,7 @@ type Defaults struct {
 // (ssh://user@host:port, user@host:port), into a Target, jump chain
 // included. Each hop gets its own entry's user, key and known_hosts.
 func Resolve(cfg *config.Config, name string, d Defaults) (transport.Target, error) {
-	path, explicit := d.SSHConfig, d.SSHConfig != ""
-	if path == "" {
-		path = ExpandHome("~/.ssh/config")
-	}
-	sc, err := loadSSHConfig(path, explicit)
+	sc, err := loadSSHConfigs(thisHost(), d.SSHConfig)
 	if err != nil {
 		return transport.Target{}, err
 	}
@@ -140,7 +135,7 @@ func applyDefaults(t *transport.Target, d Defaults, inConfig bool) {
 	if d.KnownHosts != "" {
 		t.KnownHostsFiles = []string{d.KnownHosts}
 	} else if len(t.KnownHostsFiles) == 0 {
-		t.KnownHostsFiles = []string{ExpandHome("~/.ssh/known_hosts")}
+		t.KnownHostsFiles = defaultKnownHosts(thisHost())
 	}
 	if t.HostKeyFingerprint == "" {
 		t.HostKeyFingerprint = d.Fingerprint
@@ -183,14 +178,9 @@ func keys[V any](m map[string]V) []string {
 	return k
 }
 
-// ExpandHome expands a leading ~/.
+// ExpandHome expands a leading ~ on the controller (~\ too on Windows).
 func ExpandHome(p string) string {
-	if rest, ok := strings.CutPrefix(p, "~/"); ok {
-		if h, err := os.UserHomeDir(); err == nil {
-			return filepath.Join(h, rest)
-		}
-	}
-	return p
+	return thisHost().ExpandHome(p)
 }
 
 func orDefault(s, d string) string {
@@ -257,11 +247,7 @@ func Candidates(cfg *config.Config, sshConfig string) (workers, pools []string) 
 		}
 		pools = keys(cfg.Pools)
 	}
-	explicit := sshConfig != ""
-	if !explicit {
-		sshConfig = ExpandHome("~/.ssh/config")
-	}
-	if sc, err := loadSSHConfig(sshConfig, explicit); err == nil {
+	if sc, err := loadSSHConfigs(thisHost(), sshConfig); err == nil {
 		workers = append(workers, aliases(sc)...)
 	}
 	return workers, pools

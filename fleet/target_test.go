@@ -21,6 +21,13 @@ func testHome(t *testing.T) string {
 	home := t.TempDir()
 	t.Setenv("HOME", home)
 	t.Setenv("USER", "me")
+	prev := thisHost
+	thisHost = func() config.Host {
+		h := config.ThisHost()
+		h.SystemSSHDir = filepath.Join(home, "etc-ssh")
+		return h
+	}
+	t.Cleanup(func() { thisHost = prev })
 	return home
 }
 
@@ -43,7 +50,7 @@ func TestResolveConfigWorker(t *testing.T) {
 	}
 	hop := func(host, user, fp string) transport.Target {
 		return transport.Target{Host: host, User: user, IdentityFiles: []string{"/keys/extra"}, UseAgent: true, AcceptNew: true, HostKeyFingerprint: fp,
-			KnownHostsFiles: []string{filepath.Join(home, ".ssh/known_hosts")}, ConnectTimeout: 5 * time.Second, KeepAliveInterval: 7 * time.Second}
+			KnownHostsFiles: []string{filepath.Join(home, ".ssh/known_hosts"), filepath.Join(home, "etc-ssh/ssh_known_hosts")}, ConnectTimeout: 5 * time.Second, KeepAliveInterval: 7 * time.Second}
 	}
 	want := transport.Target{Host: "10.0.0.5", Port: 2222, User: "deploy",
 		IdentityFiles: []string{filepath.Join(home, ".ssh/build_key"), "/keys/extra"}, UseAgent: true, AcceptNew: true,
@@ -164,7 +171,7 @@ func TestResolveSSHConfig(t *testing.T) {
 		IdentityFiles: []string{filepath.Join(home, ".ssh/id_web"), "/keys/second"}, UseAgent: false,
 		KnownHostsFiles: []string{filepath.Join(home, ".ssh/kh1"), "/etc/kh2"}, AcceptNew: true,
 		ConnectTimeout: 9 * time.Second, KeepAliveInterval: 7 * time.Second,
-		Jump: []transport.Target{{Host: "192.0.2.1", User: "jumper", UseAgent: true, KnownHostsFiles: []string{filepath.Join(home, ".ssh/known_hosts")}}},
+		Jump: []transport.Target{{Host: "192.0.2.1", User: "jumper", UseAgent: true, KnownHostsFiles: []string{filepath.Join(home, ".ssh/known_hosts"), filepath.Join(home, "etc-ssh/ssh_known_hosts")}}},
 	}
 	if diff := cmp.Diff(want, got, compareTargets); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)

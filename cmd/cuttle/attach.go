@@ -40,22 +40,9 @@ func bundleTrust() *remote.BundleTrust {
 	return remote.NewBundleTrust(filepath.Join(base, "bundles"))
 }
 
-// stateDir is $CUTTLE_STATE_DIR, else $XDG_STATE_HOME/cuttle, else
-// ~/.local/state/cuttle.
+// stateDir is the controller's state directory (config.Host.StateDir).
 func stateDir() (string, error) {
-	base := os.Getenv("CUTTLE_STATE_DIR")
-	if base == "" {
-		if x := os.Getenv("XDG_STATE_HOME"); x != "" {
-			base = filepath.Join(x, "cuttle")
-		} else {
-			home, err := os.UserHomeDir()
-			if err != nil {
-				return "", fmt.Errorf("no state directory: set CUTTLE_STATE_DIR (%w)", err)
-			}
-			base = filepath.Join(home, ".local", "state", "cuttle")
-		}
-	}
-	return base, nil
+	return config.ThisHost().StateDir()
 }
 
 // validStepID keeps a step id from naming a path outside the ticket

@@ -30,7 +30,7 @@ func newServeCmd(io stdio) *cobra.Command {
 	connectionFlags(f)
 	windowFlag(f)
 	f.String("runbooks", "runbooks", "directory of runbook files (those with a schedule: run)")
-	f.String("state", "", "state directory for run history and logs (default $XDG_STATE_HOME/cuttle or ~/.local/state/cuttle)")
+	f.String("state", "", "state directory for run history and logs (default $CUTTLE_STATE_DIR, $XDG_STATE_HOME/cuttle, or per OS: see the README)")
 	f.String("listen", "127.0.0.1:8080", "address of /healthz, /metrics and the status page (port 0 picks one)")
 	f.Duration("grace", 5*time.Minute, "on SIGTERM, how long running steps may finish before they are stopped")
 	f.String("artifacts", "artifacts", "where artifacts land")
@@ -61,10 +61,8 @@ func runServe(ctx context.Context, std stdio, fl *config.Flags) error {
 	}
 	state := fl.String("state")
 	if state == "" {
-		if x := os.Getenv("XDG_STATE_HOME"); x != "" {
-			state = x + "/cuttle"
-		} else {
-			state = fleet.ExpandHome("~/.local/state/cuttle")
+		if state, err = stateDir(); err != nil {
+			return inputError("--state: %w", err)
 		}
 	}
 	keepFor, err := serve.ParseAge(fl.String("keep-for"))
