@@ -108,21 +108,54 @@ func authMethods(t Target) ([]ssh.AuthMethod, []string, func(), error) {
 // promptPassphrase asks on the controlling terminal, without echo, as ssh
 // does; with no terminal (CI, cron) it says how to give the passphrase.
 func promptPassphrase(file string) ([]byte, error) {
-	tty, err := os.OpenFile("/dev/tty", os.O_RDWR, 0)
-	if err != nil || !term.IsTerminal(int(tty.Fd())) {
-		if tty != nil {
-			tty.Close()
-		}
+	in, out, err := openTerminal(runtime.GOOS)
+	if err != nil {
 		return nil, fmt.Errorf("identity file %s is encrypted and there is no terminal to ask on: set CUTTLE_KEY_PASSPHRASE, or load the key into ssh-agent", file)
 	}
-	defer tty.Close()
-	fmt.Fprintf(tty, "Enter passphrase for key '%s': ", file)
-	pass, err := term.ReadPassword(int(tty.Fd()))
-	fmt.Fprintln(tty)
+	defer in.Close()
+	defer out.Close()
+	fmt.Fprintf(out, "Enter passphrase for key '%s': ", file)
+	pass, err := term.ReadPassword(int(in.Fd()))
+	fmt.Fprintln(out)
 	if err != nil {
 		return nil, fmt.Errorf("reading the passphrase for %s: %w", file, err)
 	}
 	return pass, nil
+}
+
+// terminalFiles are the files of the controlling terminal on goos: its
+// console's input and output buffers on Windows, /dev/tty elsewhere.
+func terminalFiles(goos string) (in, out string) {
+	if goos == "windows" {
+		return "CONIN$", "CONOUT$"
+	}
+	return "/dev/tty", "/dev/tty"
+}
+
+// openTerminal opens the controlling terminal to prompt on, or fails when
+// there is none (CI, cron, a service).
+func openTerminal(goos string) (in, out *os.File, err error) {
+	inName, outName := terminalFiles(goos)
+	if in, err = os.OpenFile(inName, os.O_RDWR, 0); err != nil {
+		return nil, nil, err
+	}
+	if !term.IsTerminal(int(in.Fd())) {
+		in.Close()
+		return nil, nil, fmt.Errorf("%s is not a terminal", inName)
+	}
+	if out, err = os.OpenFile(outName, os.O_RDWR, 0); err != nil {
+		in.Close()
+		return nil, nil, err
+	}
+	return in, out, nil
+}
+
+// keyTooOpen reports whether ssh on goos would refuse a private key of
+// mode perm as readable by others. Windows has no mode bits (Go reports
+// 0666 for any writable file; OpenSSH for Windows checks the ACL), so
+// nothing is refused there.
+func keyTooOpen(goos string, perm os.FileMode) bool {
+	return goos != "windows" && perm&0o077 != 0
 }
 
 // loadCertificate reads an OpenSSH user certificate for signer, if file
@@ -168,7 +201,7 @@ func defaultIdentities() []string {
 }
 
 func loadIdentity(file string) (ssh.Signer, error) {
-	if fi, err := os.Stat(file); err == nil && runtime.GOOS != "windows" && fi.Mode().Perm()&0o077 != 0 {
+	if fi, err := os.Stat(file); err == nil && keyTooOpen(runtime.GOOS, fi.Mode().Perm()) {
 		// As ssh: a private key others can read is refused.
 		return nil, fmt.Errorf("identity file %s is accessible by others (mode %04o), so ssh would refuse it: chmod 600 %s", file, fi.Mode().Perm(), file)
 	}
