@@ -250,9 +250,9 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 type stepProblem func(i int, s RunbookStep, format string, a ...any)
 
 func (rb *Runbook) validate(cfg *Config) error {
-	var problems []string
+	var problems Problems
 	bad := func(i int, s RunbookStep, format string, a ...any) {
-		problems = append(problems, fmt.Sprintf("steps[%d] (%s): %s", i, s.Name, fmt.Sprintf(format, a...)))
+		problems = append(problems, Problem{Step: i, Name: s.Name, Message: fmt.Sprintf(format, a...)})
 	}
 	if len(rb.Steps) == 0 {
 		return errors.New("no steps")
@@ -271,7 +271,7 @@ func (rb *Runbook) validate(cfg *Config) error {
 	}
 	rb.checkReferences(bad)
 	if len(problems) > 0 {
-		return errors.New(strings.Join(problems, "; "))
+		return problems
 	}
 	return nil
 }

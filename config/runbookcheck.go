@@ -86,7 +86,7 @@ func pathError(err error) error {
 // aliases): a typo that would otherwise become a DNS lookup when the step
 // comes.
 func (rb *Runbook) CheckWorkers(cfg *Config, known []string) error {
-	var problems []string
+	var problems Problems
 	for i, s := range rb.Steps {
 		w := s.Worker
 		if w == "" || strings.Contains(w, "#{") || strings.Contains(w, "@") || strings.HasPrefix(w, "ssh://") {
@@ -100,11 +100,33 @@ func (rb *Runbook) CheckWorkers(cfg *Config, known []string) error {
 			found = found || k == w
 		}
 		if !found {
-			problems = append(problems, fmt.Sprintf("steps[%d] (%s): worker %q is not in the config (%s) nor an ssh_config alias: give a worker name from the config, or user@host[:port]", i, s.Name, w, cfg.File))
+			problems = append(problems, Problem{Step: i, Name: s.Name, Message: fmt.Sprintf("worker %q is not in the config (%s) nor an ssh_config alias: give a worker name from the config, or user@host[:port]", w, cfg.File)})
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("runbook %s: %s", rb.File, strings.Join(problems, "; "))
+		return fmt.Errorf("runbook %s: %w", rb.File, problems)
 	}
 	return nil
+}
+
+// Problem is one thing wrong with a runbook's step.
+type Problem struct {
+	Step    int    `json:"step"` // index in steps, from 0
+	Name    string `json:"name"` // the step's name
+	Message string `json:"message"`
+}
+
+func (p Problem) String() string {
+	return fmt.Sprintf("steps[%d] (%s): %s", p.Step, p.Name, p.Message)
+}
+
+// Problems is every problem found in a runbook's steps, as one error.
+type Problems []Problem
+
+func (ps Problems) Error() string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, "; ")
 }

@@ -70,38 +70,56 @@ func newRunbookCmd(io stdio) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	check.Flags().String("ssh-config", "", "OpenSSH client config whose Host aliases count as workers (default ~/.ssh/config; none to ignore)")
-	check.Flags().String("output", "text", "text, or json: {runbook, ok, steps, error}")
+	check.Flags().String("environment", "", "check as runbook run --environment would: a runbook limited to environments needs one")
+	check.Flags().String("output", "text", "text, or json: {runbook, ok, steps, problems: [{step, name, message}], error}")
 	check.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
-		asJSON, err := jsonOutput(fl)
-		if err != nil {
-			return err
-		}
-		_, rb, err := loadRunbook(fl, args[0])
-		if asJSON {
-			res := struct {
-				Runbook string `json:"runbook"`
-				OK      bool   `json:"ok"`
-				Steps   int    `json:"steps"`
-				Error   string `json:"error,omitempty"`
-			}{Runbook: args[0], OK: err == nil}
-			if err != nil {
-				res.Error = err.Error()
-			} else {
-				res.Steps = len(rb.Steps)
-			}
-			if werr := writeJSON(io.Out, res); werr != nil {
-				return werr
-			}
-			return err
-		}
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(io.Out, "runbook %s: %d steps, ok\n", args[0], len(rb.Steps))
-		return nil
+		return checkRunbook(io, fl, args[0])
 	})
 	cmd.AddCommand(run, check)
 	return cmd
+}
+
+// checkRunbook is runbook check: the checks runbook run makes before its
+// first step, for --environment, reported as text or as a JSON list.
+func checkRunbook(io stdio, fl *config.Flags, file string) error {
+	asJSON, err := jsonOutput(fl)
+	if err != nil {
+		return err
+	}
+	_, rb, err := loadRunbook(fl, file)
+	if err == nil {
+		if eerr := rb.ForEnvironment(fl.String("environment")); eerr != nil {
+			err = inputError("runbook %s: %w", file, eerr)
+		}
+	}
+	if !asJSON {
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(io.Out, "runbook %s: %d steps, ok\n", file, len(rb.Steps))
+		return nil
+	}
+	res := struct {
+		Runbook  string           `json:"runbook"`
+		OK       bool             `json:"ok"`
+		Steps    int              `json:"steps"`
+		Problems []config.Problem `json:"problems"`
+		Error    string           `json:"error,omitempty"`
+	}{Runbook: file, OK: err == nil, Problems: []config.Problem{}}
+	var problems config.Problems
+	switch {
+	case err == nil:
+		res.Steps = len(rb.Steps)
+	case errors.As(err, &problems):
+		res.Problems, res.Error = problems, err.Error()
+	default:
+		// Not a step's problem (the file, its YAML, the environment).
+		res.Problems, res.Error = []config.Problem{{Step: -1, Message: err.Error()}}, err.Error()
+	}
+	if werr := writeJSON(io.Out, res); werr != nil {
+		return werr
+	}
+	return err
 }
 
 // loadRunbook reads the config and the runbook, and checks the runbook
