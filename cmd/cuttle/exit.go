@@ -18,6 +18,18 @@ const (
 	exitInterrupted = 130
 )
 
+// exitCodesHelp documents the exit codes in run's and runbook run's help,
+// as docker run and ssh document theirs.
+var exitCodesHelp = fmt.Sprintf(`Exit codes:
+  %d    the step succeeded (every step, for a runbook)
+  N    the script's own exit code when it failed, even 124, 125 or 130
+       (for a runbook: the first failed step's); --report tells them apart
+  %d  the step ran past --timeout
+  %d  cuttle could not run the step: bad input or config, connection,
+       authentication, host key, docker, image, a runbook that fails its check
+  %d  interrupted (Ctrl-C, SIGTERM, SIGHUP); the container and the work
+       directory are removed first`, exitOK, exitTimeout, exitCannotRun, exitInterrupted)
+
 var (
 	errInterrupted = errors.New("interrupted")
 	errTimeout     = errors.New("step ran past --timeout")

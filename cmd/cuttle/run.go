@@ -25,7 +25,13 @@ func newRunCmd(io stdio) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Run one step in a container on one worker",
-		Args:  cobra.NoArgs,
+		Long: "Run one step: a script in a container of the image on the worker, reached over SSH;\n" +
+			"the container and the work directory are removed afterwards.\n\n" + exitCodesHelp,
+		Example: `  cuttle run --worker w1 --image alpine:3 --inline 'uname -a'
+  cuttle run --worker ssh://deploy@10.0.0.5:22 --image python:3.12 --script deploy.sh --var Env=prod
+  cuttle run --worker w1 --image alpine:3 --inline 'echo $DB' --sensitive-var DB=DB_PASSWORD --timeout 10m
+  cuttle run --worker w1 --image alpine:3 --script build.sh --dry-run`,
+		Args: cobra.NoArgs,
 	}
 	f := cmd.Flags()
 	f.String("worker", "", "worker: a name from the config, or ssh://user@host:port")

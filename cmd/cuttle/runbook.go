@@ -48,7 +48,13 @@ func newRunbookCmd(io stdio) *cobra.Command {
 	run := &cobra.Command{
 		Use:   "run FILE.yaml",
 		Short: "Run a runbook's steps in order; output variables flow forward",
-		Args:  cobra.ExactArgs(1),
+		Long: "Run a runbook's steps in order, each on its worker or across its pool; the runbook is\n" +
+			"checked whole first (as runbook check), and nothing runs if it fails.\n\n" + exitCodesHelp,
+		Example: `  cuttle runbook check deploy.yaml
+  cuttle runbook run deploy.yaml --environment Production --var Version=1.4.2
+  cuttle runbook run deploy.yaml --environment Staging --report report.json --max-parallel 4
+  cuttle runbook run deploy.yaml --environment Production --dry-run`,
+		Args: cobra.ExactArgs(1),
 	}
 	f := run.Flags()
 	connectionFlags(f)
