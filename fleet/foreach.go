@@ -63,7 +63,7 @@ func ForEach(ctx context.Context, cfg *config.Config, names []string, d Defaults
 					return err
 				}
 				defer conn.Close()
-				return fn(ctx, n, conn)
+				return fn(LabelProgress(ctx, cfg, n), n, conn)
 			}()
 			mu.Lock()
 			errs[n] = err

@@ -290,6 +290,7 @@ func (r *Runner) compileStep(rb *config.Runbook, s config.RunbookStep, worker st
 
 func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, rb *config.Runbook, s config.RunbookStep, worker string, vars *Variables, fanOut bool) StepResult {
 	res := StepResult{Step: s.Name, Worker: worker, Masks: vars.Masks()}
+	ctx = LabelProgress(ctx, r.Config, worker)
 	stepVars, err := stepVariables(rb, s, vars)
 	if err != nil {
 		res.Err = &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}

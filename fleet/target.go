@@ -1,6 +1,7 @@
 package fleet
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -10,6 +11,7 @@ import (
 	"github.com/kevinburke/ssh_config"
 
 	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/internal/progress"
 	"github.com/cuttle-sh/cuttle/internal/secret"
 	"github.com/cuttle-sh/cuttle/transport"
 )
@@ -251,4 +253,17 @@ func Candidates(cfg *config.Config, sshConfig string) (workers, pools []string) 
 		workers = append(workers, aliases(sc)...)
 	}
 	return workers, pools
+}
+
+// LabelProgress labels ctx's progress bars with worker's name when it is
+// a worker of cfg: "w1" says more than the deploy@10.0.0.5:22 it reaches.
+// An address or an ssh_config alias keeps the SSH target.
+func LabelProgress(ctx context.Context, cfg *config.Config, worker string) context.Context {
+	if cfg == nil {
+		return ctx
+	}
+	if _, ok := cfg.Workers[worker]; !ok {
+		return ctx
+	}
+	return progress.WithWorker(ctx, worker)
 }

@@ -162,7 +162,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		ctx, cancel = context.WithTimeoutCause(ctx, d, errTimeout)
 		defer cancel()
 	}
-
+	ctx = fleet.LabelProgress(ctx, cfg, worker)
 	return oneStep(ctx, fl, target, stepReport{Name: st.Name, Worker: target.String(), Image: st.Image}, func(conn *transport.Conn) (remote.Result, error, *mask.Set) {
 		drop := func() {}
 		out := stepOutput(io, fl)

@@ -36,13 +36,40 @@ func WithReporter(ctx context.Context, r Reporter) context.Context {
 	return context.WithValue(ctx, ctxKey{}, r)
 }
 
-// From returns ctx's Reporter, or one that shows nothing.
-func From(ctx context.Context) Reporter {
-	if r, ok := ctx.Value(ctxKey{}).(Reporter); ok && r != nil {
-		return r
+type workerKey struct{}
+
+// WithWorker names the worker that ctx's work is for: its bars are
+// labelled name (the worker's name in cuttle.yaml) instead of the SSH
+// target (acc@host:port) the code that draws them knows. "" keeps ctx.
+func WithWorker(ctx context.Context, name string) context.Context {
+	if name == "" {
+		return ctx
 	}
-	return nop{}
+	return context.WithValue(ctx, workerKey{}, name)
 }
+
+// From returns ctx's Reporter, or one that shows nothing. Its bars carry
+// the worker's name given to WithWorker, if any.
+func From(ctx context.Context) Reporter {
+	r, ok := ctx.Value(ctxKey{}).(Reporter)
+	if !ok || r == nil {
+		return nop{}
+	}
+	if name, ok := ctx.Value(workerKey{}).(string); ok {
+		return named{r: r, name: name}
+	}
+	return r
+}
+
+// named labels every bar of r with the worker's name.
+type named struct {
+	r    Reporter
+	name string
+}
+
+func (n named) Transfer(_, what string, size int64) Tracker { return n.r.Transfer(n.name, what, size) }
+func (n named) Count(_, what string) Tracker                { return n.r.Count(n.name, what) }
+func (n named) Wait(_, why string) Tracker                  { return n.r.Wait(n.name, why) }
 
 // On reports whether ctx carries a Reporter that shows something.
 func On(ctx context.Context) bool {
