@@ -49,12 +49,19 @@ demo: deps build
 
 # vet also builds the controller for Windows and macOS (the worker side,
 # package agent, is Linux-only) and checks the worker shell scripts.
+# The controller's packages with their tests, type-checked for macOS and
+# Windows by vet (the Linux-only test helpers, workers' runner, benches and
+# integration tests are left out).
+CROSS_PKGS = $$($(GO) list ./... | grep -v -e /integration -e /bench -e /internal/testenv -e /internal/cmd/demo -e /cmd/cuttle-runner)
+
 vet:
 	$(GO) vet ./...
 	$(GO) vet -tags integration ./...
 	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/cuttle
 	GOOS=darwin GOARCH=arm64 $(GO) build -o /dev/null ./cmd/cuttle
 	GOOS=darwin GOARCH=amd64 $(GO) build -o /dev/null ./cmd/cuttle
+	GOOS=windows GOARCH=amd64 $(GO) vet $(CROSS_PKGS)
+	GOOS=darwin GOARCH=arm64 $(GO) vet $(CROSS_PKGS)
 	for f in remote/scripts/*.sh bundle/helpers/octopus.sh bundle/helpers/octopus-common.sh; do sh -n "$$f" || exit 1; done
 	bash -n bundle/helpers/octopus.bash
 	shellcheck -s sh remote/scripts/*.sh bundle/helpers/octopus-common.sh
