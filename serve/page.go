@@ -195,7 +195,7 @@ func (s *Server) runNow(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	go job()
+	go job(time.Time{})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

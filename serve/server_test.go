@@ -150,18 +150,20 @@ func TestOverlappingRunSkipped(t *testing.T) {
 	other := &config.Runbook{Name: "other"}
 	job, otherJob := s.job(ctx, rb), s.job(ctx, other)
 	done := make(chan struct{})
-	go func() { job(); close(done) }()
+	tick := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	go func() { job(tick); close(done) }()
 	<-started
-	job() // returns at once: skipped
+	job(tick.Add(time.Second)) // returns at once: skipped
 	select {
 	case <-ev.skips:
 	default:
 		t.Fatalf("no skip logged:\n%s", ev.lines.String())
 	}
-	otherJob() // another runbook is not held up
+	otherJob(tick.Add(time.Second)) // another runbook is not held up
 	close(release)
 	<-done
-	job() // the first run ended: this one runs
+	job(tick.Add(2 * time.Second)) // the first run ended: this one runs
+	job(tick.Add(2 * time.Second)) // handled already
 	var runs []string
 	for _, r := range recent(t, s, 10) {
 		runs = append(runs, r.Runbook)
