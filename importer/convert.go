@@ -304,7 +304,8 @@ var handled = map[string]bool{
 	"Octopus.Action.RunOnServer":           true, "OctopusUseBundledTooling": true,
 	"Octopus.Action.ExecutionTimeout.Minutes": true, "Octopus.Action.Package.PackageId": true,
 	"Octopus.Action.Package.FeedId": true, "Octopus.Action.Package.DownloadOnTentacle": true,
-	"Octopus.Action.EnabledFeatures": true,
+	"Octopus.Action.EnabledFeatures": true, "Octopus.Action.SubstituteInFiles.TargetFiles": true,
+	"Octopus.Action.SubstituteInFiles.Enabled": true,
 }
 
 func (c *converter) properties(s Step, a Action, st *RunbookStep, warn func(string, ...any)) {
@@ -331,9 +332,7 @@ func (c *converter) properties(s Step, a Action, st *RunbookStep, warn func(stri
 			st.Timeout = strconv.Itoa(n) + "m"
 		}
 	}
-	if f := p["Octopus.Action.EnabledFeatures"]; f != "" {
-		warn("features %s not converted", f)
-	}
+	c.features(p, st, warn)
 	var unknown []string
 	for k := range p {
 		if !handled[k] && !strings.HasPrefix(k, "Octopus.Action.Template.") {
@@ -348,6 +347,35 @@ func (c *converter) properties(s Step, a Action, st *RunbookStep, warn func(stri
 	sort.Strings(unknown)
 	for _, k := range unknown {
 		warn("property %s not converted", k)
+	}
+}
+
+// substituteFeature is Octopus's "Substitute Variables in Templates".
+const substituteFeature = "Octopus.Features.SubstituteInFiles"
+
+// features converts the step's enabled features: substitution in files
+// becomes substitute_in_files (its target files, one per line, with /
+// for \); the others are warnings.
+func (c *converter) features(p map[string]string, st *RunbookStep, warn func(string, ...any)) {
+	var other []string
+	for _, f := range strings.Split(p["Octopus.Action.EnabledFeatures"], ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "":
+		case substituteFeature:
+			for _, line := range strings.Split(p["Octopus.Action.SubstituteInFiles.TargetFiles"], "\n") {
+				if line = strings.TrimSpace(strings.ReplaceAll(line, `\`, "/")); line != "" {
+					st.SubstituteInFiles = append(st.SubstituteInFiles, line)
+				}
+			}
+			if len(st.SubstituteInFiles) == 0 {
+				warn("%s is enabled with no target files: nothing to substitute", substituteFeature)
+			}
+		default:
+			other = append(other, f)
+		}
+	}
+	if len(other) > 0 {
+		warn("features %s not converted", strings.Join(other, ","))
 	}
 }
 

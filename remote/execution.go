@@ -339,7 +339,7 @@ func (e *Execution) prepare(ctx context.Context) error {
 	// or builds, and the worker removes it if this controller vanishes.
 	e.armHeartbeat(ctx, false)
 	if len(st.Packages) > 0 {
-		if err := withPackages(ctx, sh, st, &e.res, facts, e.b); err != nil {
+		if err := withPackages(ctx, sh, st, &e.res, facts, e.b, e.log); err != nil {
 			return err
 		}
 		payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: e.logKey, Script: st.Script,

@@ -81,6 +81,9 @@ type Step struct {
 	// PackageCacheMax caps the worker's package cache (0: no cap).
 	Packages        []Package
 	PackageCacheMax int64
+	// SubstituteInFiles are patterns (relative to the work directory) of
+	// files evaluated as templates once the packages are placed.
+	SubstituteInFiles []string
 }
 
 // Output is where a step's output goes.
