@@ -36,7 +36,7 @@ func startServeEnv(t *testing.T, env []string, args ...string) (*exec.Cmd, strin
 		t.Fatal(err)
 	}
 	sc := bufio.NewScanner(stderr)
-	re := regexp.MustCompile(`listening on (http://\S+)`)
+	re := regexp.MustCompile(`listening on (https?://\S+)`)
 	for sc.Scan() {
 		if m := re.FindStringSubmatch(sc.Text()); m != nil {
 			go io.Copy(io.Discard, stderr)

@@ -160,3 +160,14 @@ func TestPostgresLeaseRunsOut(t *testing.T) {
 		t.Errorf("d1 became %s", r.Status)
 	}
 }
+
+// TestPostgresPasswordRefused: a password in --database would be in
+// argv, which every user on the machine can read.
+func TestPostgresPasswordRefused(t *testing.T) {
+	for _, dsn := range []string{"postgres://cuttle:hunter2@db/cuttle", "host=db user=cuttle password=hunter2"} {
+		_, err := OpenPostgres(t.Context(), dsn, t.TempDir(), time.Second)
+		if err == nil || !strings.Contains(err.Error(), "$PGPASSWORD") || strings.Contains(err.Error(), "hunter2") {
+			t.Errorf("%s: %v", dsn, err)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx": pure Go
@@ -24,10 +25,12 @@ import (
 // dsn must hold no password (argv is public on the machine): pgx reads
 // it from $PGPASSWORD or ~/.pgpass.
 func OpenPostgres(ctx context.Context, dsn, dir string, lease time.Duration) (_ *SQLStore, err error) {
-	if u, perr := url.Parse(dsn); perr == nil {
-		if _, has := u.User.Password(); has {
-			return nil, errors.New("--database: the URL holds a password, which other users could read in the process list; give it in $PGPASSWORD or ~/.pgpass instead")
-		}
+	inURL := false
+	if u, err := url.Parse(dsn); err == nil {
+		_, inURL = u.User.Password()
+	}
+	if inURL || strings.Contains(dsn, "password=") {
+		return nil, errors.New("--database: the URL holds a password, which other users could read in the process list; give it in $PGPASSWORD or ~/.pgpass instead")
 	}
 	if lease <= 0 {
 		return nil, fmt.Errorf("--lease %v: give a positive duration such as 30s", lease)

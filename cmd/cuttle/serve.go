@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -38,6 +39,8 @@ func newServeCmd(io stdio) *cobra.Command {
 	f.String("token-file", "", "file holding the token that clients of the page and /metrics must present (or $CUTTLE_SERVE_TOKEN); required to --listen beyond loopback")
 	f.String("keep-for", "", "keep finished runs (and their logs) this long, e.g. 30d or 12h; empty keeps all")
 	f.String("database", "", "keep the history in PostgreSQL (postgres://user@host/db, password in $PGPASSWORD or ~/.pgpass), shared by several serve instances: each scheduled run runs once; default SQLite in --state")
+	f.String("tls-cert", "", "serve the page over TLS with this certificate (PEM, leaf first, then its chain); with --tls-key")
+	f.String("tls-key", "", "the --tls-cert certificate's private key (PEM)")
 	f.Duration("lease", 30*time.Second, "with --database: an instance silent this long is taken for dead and its running runs recorded as interrupted")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error { return runServe(ctx, io, fl) })
 	return cmd
@@ -81,10 +84,14 @@ func runServe(ctx context.Context, std stdio, fl *config.Flags) error {
 	if err != nil {
 		return inputError("%w", err)
 	}
+	scheme := "http"
+	if opts.tls != nil {
+		ln, scheme = tls.NewListener(ln, opts.tls), "https"
+	}
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	s.Start(ctx)
-	fmt.Fprintf(std.Err, "cuttle serve: %d runbook(s), state in %s, listening on http://%s\n", len(rbs), opts.state, ln.Addr())
+	fmt.Fprintf(std.Err, "cuttle serve: %d runbook(s), state in %s, listening on %s://%s\n", len(rbs), opts.state, scheme, ln.Addr())
 	<-ctx.Done()
 	log.Info().Dur("grace", opts.grace).Msg("stopping: running steps may finish within the grace period")
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
@@ -102,6 +109,7 @@ type serveOptions struct {
 	state, database, token string
 	keep                   serve.Retention
 	grace, lease           time.Duration
+	tls                    *tls.Config // nil: plain HTTP
 }
 
 func serveFlags(fl *config.Flags) (serveOptions, error) {
@@ -129,6 +137,9 @@ func serveFlags(fl *config.Flags) (serveOptions, error) {
 	}
 	if o.database == "" {
 		o.lease = 0 // one instance: no leases
+	}
+	if o.tls, err = serve.LoadTLS(fl.String("tls-cert"), fl.String("tls-key")); err != nil {
+		return o, err
 	}
 	o.token, err = serveToken(fl.String("token-file"))
 	return o, err
