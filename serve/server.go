@@ -47,13 +47,17 @@ type Server struct {
 	runbook    func(ctx context.Context, rb *config.Runbook, out io.Writer) ([]fleet.StepResult, error)
 	graceTimer func(time.Duration) <-chan time.Time
 
-	cron    *cron.Cron
+	cron *cron.Cron
+	// schedMu guards Runbooks, entries and jobs, which Reload replaces.
+	schedMu sync.Mutex
 	entries map[string]cron.EntryID
 	jobs    map[string]func(time.Time) // by runbook: what the schedule and "Run now" call
 	started time.Time
 	runCtx  context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
+	busyMu  sync.Mutex
+	busy    map[string]*atomic.Bool
 	// stopBeat stops the heartbeat; beats waits for it.
 	stopBeat context.CancelFunc
 	beats    sync.WaitGroup
@@ -97,10 +101,28 @@ func (s *Server) Start(ctx context.Context) {
 	s.started = time.Now()
 	s.Metrics.Started(s.started)
 	s.runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	s.entries = map[string]cron.EntryID{}
 	s.cron = cron.New(cron.WithParser(Parser))
-	s.jobs = map[string]func(time.Time){}
-	for _, rb := range s.Runbooks {
+	s.Reload(ctx, s.Runbooks)
+	s.cron.Start()
+	if s.Lease > 0 {
+		var hctx context.Context
+		hctx, s.stopBeat = context.WithCancel(ctx)
+		s.beats.Add(1)
+		go s.heartbeat(hctx)
+	}
+}
+
+// Reload schedules rbs in place of the runbooks scheduled so far (as on
+// SIGHUP): runs going carry on; a runbook that is gone is no longer run,
+// a new one is, a changed one runs as it now reads.
+func (s *Server) Reload(ctx context.Context, rbs []*config.Runbook) {
+	s.schedMu.Lock()
+	defer s.schedMu.Unlock()
+	for _, id := range s.entries {
+		s.cron.Remove(id)
+	}
+	s.Runbooks, s.entries, s.jobs = rbs, map[string]cron.EntryID{}, map[string]func(time.Time){}
+	for _, rb := range rbs {
 		sched, _ := Parser.Parse(rb.Schedule) // LoadRunbooks checked it
 		job := s.job(ctx, rb)
 		var id cron.EntryID
@@ -109,13 +131,33 @@ func (s *Server) Start(ctx context.Context) {
 		id = s.cron.Schedule(aligned(sched), cron.FuncJob(func() { job(s.cron.Entry(id).Prev) }))
 		s.entries[rb.Name], s.jobs[rb.Name] = id, job
 	}
-	s.cron.Start()
-	if s.Lease > 0 {
-		var hctx context.Context
-		hctx, s.stopBeat = context.WithCancel(ctx)
-		s.beats.Add(1)
-		go s.heartbeat(hctx)
+}
+
+// scheduled returns the runbooks, each with its next run and its job.
+func (s *Server) scheduled() ([]*config.Runbook, map[string]time.Time, map[string]func(time.Time)) {
+	s.schedMu.Lock()
+	defer s.schedMu.Unlock()
+	next := map[string]time.Time{}
+	if s.cron != nil {
+		for name, id := range s.entries {
+			next[name] = s.cron.Entry(id).Next
+		}
 	}
+	return s.Runbooks, next, s.jobs
+}
+
+// busyFlag is runbook name's flag that a run of it is going here; it
+// outlives reloads.
+func (s *Server) busyFlag(name string) *atomic.Bool {
+	s.busyMu.Lock()
+	defer s.busyMu.Unlock()
+	if s.busy == nil {
+		s.busy = map[string]*atomic.Bool{}
+	}
+	if s.busy[name] == nil {
+		s.busy[name] = &atomic.Bool{}
+	}
+	return s.busy[name]
 }
 
 // everySchedule is @every d, ticking on multiples of d (counted from
@@ -165,7 +207,7 @@ func (s *Server) heartbeat(ctx context.Context) {
 // zero time: a run, unless one is going here.
 func (s *Server) job(ctx context.Context, rb *config.Runbook) func(at time.Time) {
 	log := zerolog.Ctx(ctx).With().Str("runbook", rb.Name).Logger()
-	busy := &atomic.Bool{} // this runbook has a run going here
+	busy := s.busyFlag(rb.Name)
 	skip := func() {
 		s.Metrics.Skip(rb.Name)
 		log.Warn().Msg("previous run still going: this scheduled run is skipped")

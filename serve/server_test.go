@@ -237,3 +237,24 @@ func TestScheduleAndGrace(t *testing.T) {
 		})
 	}
 }
+
+// TestReload: reloading the runbooks (SIGHUP) schedules the new set in
+// place of the old: a removed runbook has neither an entry nor "Run now".
+func TestReload(t *testing.T) {
+	s, ctx, _ := testServer(t, func(context.Context, *config.Runbook, io.Writer) ([]fleet.StepResult, error) { return nil, nil },
+		&config.Runbook{Name: "old", Schedule: "0 0 1 1 *"}, &config.Runbook{Name: "kept", Schedule: "0 0 1 1 *"})
+	s.Start(ctx)
+	t.Cleanup(s.Stop)
+	s.Reload(ctx, []*config.Runbook{{Name: "kept", Schedule: "0 0 2 1 *"}, {Name: "new", Schedule: "0 0 1 1 *"}})
+	rbs, next, jobs := s.scheduled()
+	var names []string
+	for _, rb := range rbs {
+		names = append(names, rb.Name)
+	}
+	if strings.Join(names, ",") != "kept,new" || jobs["old"] != nil || jobs["new"] == nil || len(next) != 2 || next["kept"].Day() != 2 {
+		t.Errorf("after a reload: runbooks %v, next runs %v", names, next)
+	}
+	if n := len(s.cron.Entries()); n != 2 {
+		t.Errorf("%d cron entries, want 2", n)
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -91,6 +93,7 @@ func runServe(ctx context.Context, std stdio, fl *config.Flags) error {
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	s.Start(ctx)
+	go reloadOnHUP(ctx, s, fl.String("runbooks"), cfg)
 	fmt.Fprintf(std.Err, "cuttle serve: %d runbook(s), state in %s, listening on %s://%s\n", len(rbs), opts.state, scheme, ln.Addr())
 	<-ctx.Done()
 	log.Info().Dur("grace", opts.grace).Msg("stopping: running steps may finish within the grace period")
@@ -102,6 +105,30 @@ func runServe(ctx context.Context, std stdio, fl *config.Flags) error {
 		return nil // a requested stop is a clean exit
 	}
 	return context.Cause(ctx)
+}
+
+// reloadOnHUP reads the runbooks directory again on each SIGHUP and
+// schedules what it holds; a directory that no longer loads is logged
+// and the runbooks scheduled so far stay.
+func reloadOnHUP(ctx context.Context, s *serve.Server, dir string, cfg *config.Config) {
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	log := zerolog.Ctx(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-hup:
+		}
+		rbs, err := serve.LoadRunbooks(dir, cfg)
+		if err != nil {
+			log.Error().Err(err).Msg("SIGHUP: the runbooks stay as they were")
+			continue
+		}
+		s.Reload(ctx, rbs)
+		log.Info().Int("runbooks", len(rbs)).Str("dir", dir).Msg("SIGHUP: runbooks reloaded")
+	}
 }
 
 // serveOptions are serve's flags, checked.
