@@ -115,7 +115,7 @@ steps:
 `, env.image)), 0o644)
 	os.WriteFile(filepath.Join(rbDir, "manual.yaml"), []byte("steps:\n  - {name: x, worker: w1, container: {image: x}, script: {inline: 'true'}}\n"), 0o644)
 
-	cmd, base := startServe(t, "--config", cfg, "--runbooks", rbDir, "--state", state, "--grace", "30s")
+	cmd, base := startServe(t, "--config", cfg, "--runbooks", rbDir, "--state", state, "--grace", "30s", "--check-workers-every", "1h")
 	if got := get(t, base+"/healthz"); strings.TrimSpace(got) != "ok" {
 		t.Fatalf("/healthz = %q", got)
 	}
@@ -125,11 +125,13 @@ steps:
 	var metrics string
 	for {
 		metrics = get(t, base+"/metrics")
-		if succeeded.MatchString(metrics) && skipped.MatchString(metrics) {
+		// The workers check runs at start, then hourly.
+		healthy := strings.Contains(metrics, `cuttle_worker_healthy{worker="w1"} 1`)
+		if succeeded.MatchString(metrics) && skipped.MatchString(metrics) && healthy {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no successful and skipped runs within 60s:\n%s", metrics)
+			t.Fatalf("no successful and skipped runs and healthy w1 within 60s:\n%s", metrics)
 		}
 		time.Sleep(200 * time.Millisecond) // polling an outside process, bounded by the deadline
 	}

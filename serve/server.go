@@ -38,6 +38,10 @@ type Server struct {
 	NewRunner func(out io.Writer) *fleet.Runner
 	// Grace is how long running steps may finish after SIGTERM.
 	Grace time.Duration
+	// CheckWorkers, with CheckEvery, is the periodic workers check: it
+	// returns per worker whether it is healthy (cuttle_worker_healthy).
+	CheckWorkers func(ctx context.Context) map[string]bool
+	CheckEvery   time.Duration
 	// Lease, when set, is how long this instance's lease on a shared
 	// store holds: Start renews it every third of it.
 	Lease time.Duration
@@ -104,11 +108,31 @@ func (s *Server) Start(ctx context.Context) {
 	s.cron = cron.New(cron.WithParser(Parser))
 	s.Reload(ctx, s.Runbooks)
 	s.cron.Start()
+	var hctx context.Context
+	hctx, s.stopBeat = context.WithCancel(ctx)
 	if s.Lease > 0 {
-		var hctx context.Context
-		hctx, s.stopBeat = context.WithCancel(ctx)
 		s.beats.Add(1)
 		go s.heartbeat(hctx)
+	}
+	if s.CheckWorkers != nil && s.CheckEvery > 0 {
+		s.beats.Add(1)
+		go s.checkWorkers(hctx)
+	}
+}
+
+// checkWorkers checks the workers at once, then every CheckEvery, until
+// ctx ends.
+func (s *Server) checkWorkers(ctx context.Context) {
+	defer s.beats.Done()
+	tick := time.NewTicker(s.CheckEvery)
+	defer tick.Stop()
+	for {
+		s.Metrics.Workers(s.CheckWorkers(ctx))
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
 	}
 }
 

@@ -6,9 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -41,6 +43,7 @@ func newServeCmd(io stdio) *cobra.Command {
 	f.String("token-file", "", "file holding the token that clients of the page and /metrics must present (or $CUTTLE_SERVE_TOKEN); required to --listen beyond loopback")
 	f.String("keep-for", "", "keep finished runs (and their logs) this long, e.g. 30d or 12h; empty keeps all")
 	f.String("database", "", "keep the history in PostgreSQL (postgres://user@host/db, password in $PGPASSWORD or ~/.pgpass), shared by several serve instances: each scheduled run runs once; default SQLite in --state")
+	f.Duration("check-workers-every", 0, "run workers check on every worker this often (e.g. 5m) and export cuttle_worker_healthy; 0 does not")
 	f.String("tls-cert", "", "serve the page over TLS with this certificate (PEM, leaf first, then its chain); with --tls-key")
 	f.String("tls-key", "", "the --tls-cert certificate's private key (PEM)")
 	f.Duration("lease", 30*time.Second, "with --database: an instance silent this long is taken for dead and its running runs recorded as interrupted")
@@ -81,7 +84,7 @@ func runServe(ctx context.Context, std stdio, fl *config.Flags) error {
 	}
 	metrics.Seed(last)
 	s := &serve.Server{Config: cfg, Runbooks: rbs, Store: store, Metrics: metrics, Grace: opts.grace, Keep: opts.keep,
-		Token: opts.token, Lease: opts.lease, NewRunner: newRunner}
+		Token: opts.token, Lease: opts.lease, NewRunner: newRunner, CheckEvery: opts.checkEvery, CheckWorkers: healthCheck(fl, cfg)}
 	ln, err := serve.Listen(ctx, fl.String("listen"), opts.token != "")
 	if err != nil {
 		return inputError("%w", err)
@@ -131,11 +134,31 @@ func reloadOnHUP(ctx context.Context, s *serve.Server, dir string, cfg *config.C
 	}
 }
 
+// healthCheck is serve's periodic workers check: every worker in the
+// configuration, healthy when workers check would pass it.
+func healthCheck(fl *config.Flags, cfg *config.Config) func(context.Context) map[string]bool {
+	return func(ctx context.Context) map[string]bool {
+		out := map[string]bool{}
+		d, err := defaultsFromFlags(fl)
+		self, serr := bundle.Self()
+		if err != nil || serr != nil {
+			return out
+		}
+		names := slices.Sorted(maps.Keys(cfg.Workers))
+		findings, errs := checkWorkers(ctx, cfg, names, d, self, 4)
+		for _, n := range names {
+			out[n] = errs[n] == nil && remote.Healthy(findings[n])
+		}
+		return out
+	}
+}
+
 // serveOptions are serve's flags, checked.
 type serveOptions struct {
 	state, database, token string
 	keep                   serve.Retention
 	grace, lease           time.Duration
+	checkEvery             time.Duration
 	tls                    *tls.Config // nil: plain HTTP
 }
 
@@ -164,6 +187,9 @@ func serveFlags(fl *config.Flags) (serveOptions, error) {
 	}
 	if o.database == "" {
 		o.lease = 0 // one instance: no leases
+	}
+	if o.checkEvery, err = time.ParseDuration(orDefault(fl.String("check-workers-every"), "0")); err != nil || o.checkEvery < 0 {
+		return o, fmt.Errorf("--check-workers-every %q: give a duration such as 5m, or 0 for no checks", fl.String("check-workers-every"))
 	}
 	if o.tls, err = serve.LoadTLS(fl.String("tls-cert"), fl.String("tls-key")); err != nil {
 		return o, err
