@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"syscall"
@@ -47,18 +46,8 @@ func browser(t *testing.T) context.Context {
 func TestServePageInBrowser(t *testing.T) {
 	t.Parallel()
 	ctx := browser(t)
-	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("workers:\n  w1: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
-		env.sshd.Port, workerUser, env.key.PrivateFile, env.sshd.KnownHosts)), 0o600)
-	rbDir := t.TempDir()
 	// Scheduled once a year: only "Run now" runs it in the test.
-	os.WriteFile(filepath.Join(rbDir, "slow.yaml"), []byte(fmt.Sprintf(`schedule: "0 0 1 1 *"
-steps:
-  - name: count
-    worker: w1
-    container: {image: %s, pull: never}
-    script: {inline: 'for i in $(seq 1 20); do echo "line-$i"; sleep 0.3; done'}
-`, env.image)), 0o644)
+	cfg, rbDir := serveFiles(t, "slow", "0 0 1 1 *", `for i in $(seq 1 20); do echo "line-$i"; sleep 0.3; done`)
 	cmd, base := startServe(t, "--config", cfg, "--runbooks", rbDir, "--state", t.TempDir())
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
 

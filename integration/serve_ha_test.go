@@ -40,18 +40,8 @@ func TestServeTwoInstances(t *testing.T) {
 	}
 	defer db.Close()
 
-	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("workers:\n  w1: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
-		env.sshd.Port, workerUser, env.key.PrivateFile, env.sshd.KnownHosts)), 0o600)
-	rbDir := t.TempDir()
 	const every = 4 * time.Second
-	os.WriteFile(filepath.Join(rbDir, "tick.yaml"), []byte(fmt.Sprintf(`schedule: "@every 4s"
-steps:
-  - name: tick
-    worker: w1
-    container: {image: %s, pull: never}
-    script: {inline: 'echo tick; sleep 0.5'}
-`, env.image)), 0o644)
+	cfg, rbDir := serveFiles(t, "tick", "@every 4s", "echo tick; sleep 0.5")
 	start := func() *os.Process {
 		cmd, _ := startServeEnv(t, []string{"PGPASSWORD=" + pg.Password}, "--config", cfg, "--runbooks", rbDir, "--state", t.TempDir(),
 			"--database", dsn, "--lease", "2s", "--grace", "30s", "--reattach-window", "5s")

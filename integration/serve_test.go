@@ -100,19 +100,29 @@ func firstRun(t *testing.T, state string) (serve.Run, string) {
 	return run, string(log)
 }
 
-func TestServe(t *testing.T) {
-	t.Parallel()
-	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
+// serveFiles writes a cuttle.yaml with the worker w1 and, in a runbooks
+// directory, name.yaml: the schedule and one step on w1 that runs script
+// (no single quotes) in the test image. It returns both paths.
+func serveFiles(t *testing.T, name, schedule, script string) (cfg, rbDir string) {
+	t.Helper()
+	cfg = filepath.Join(t.TempDir(), "cuttle.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("workers:\n  w1: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
 		env.sshd.Port, workerUser, env.key.PrivateFile, env.sshd.KnownHosts)), 0o600)
-	rbDir, state := t.TempDir(), t.TempDir()
-	os.WriteFile(filepath.Join(rbDir, "nightly.yaml"), []byte(fmt.Sprintf(`schedule: "@every 1s"
+	rbDir = t.TempDir()
+	os.WriteFile(filepath.Join(rbDir, name+".yaml"), []byte(fmt.Sprintf(`schedule: %q
 steps:
-  - name: tick
+  - name: %s
     worker: w1
     container: {image: %s, pull: never}
-    script: {inline: 'echo "tick from the schedule"; sleep 2.5'}
-`, env.image)), 0o644)
+    script: {inline: '%s'}
+`, schedule, name, env.image, script)), 0o644)
+	return cfg, rbDir
+}
+
+func TestServe(t *testing.T) {
+	t.Parallel()
+	cfg, rbDir := serveFiles(t, "nightly", "@every 1s", `echo "tick from the schedule"; sleep 2.5`)
+	state := t.TempDir()
 	os.WriteFile(filepath.Join(rbDir, "manual.yaml"), []byte("steps:\n  - {name: x, worker: w1, container: {image: x}, script: {inline: 'true'}}\n"), 0o644)
 
 	cmd, base := startServe(t, "--config", cfg, "--runbooks", rbDir, "--state", state, "--grace", "30s", "--check-workers-every", "1h")
