@@ -51,14 +51,13 @@ func TestServePageInBrowser(t *testing.T) {
 	cmd, base := startServe(t, "--config", cfg, "--runbooks", rbDir, "--state", t.TempDir())
 	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
 
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/"), chromedp.Evaluate[chromedp.Void](`document.body.dataset.before = "1"`), chromedp.Click(chromedp.CSS(`form[action="/runbooks/slow/run"] button`), chromedp.NodeVisible)); err != nil {
-		t.Fatalf("pressing Run now: %v", err)
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/")); err != nil {
+		t.Fatal(err)
 	}
-	// The form's post answers with a redirect to a new index page: this
-	// one's mark is gone once it loaded.
-	marked := `document.body.dataset.before === undefined && document.readyState === "complete"`
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](marked)); err != nil {
-		t.Fatalf("after Run now: %v", err)
+	// The form's post answers with a redirect to the index page:
+	// RunResponse waits for that navigation.
+	if resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(`form[action="/runbooks/slow/run"] button`), chromedp.NodeVisible)); err != nil || resp.Status != 200 {
+		t.Fatalf("pressing Run now: %v", err)
 	}
 	// The run starts beside the redirect: the running table is read
 	// again until it lists it (the index page does not refresh itself).
@@ -96,13 +95,30 @@ func TestServePageInBrowser(t *testing.T) {
 	// running: they came over the event stream.
 	want := "line-" + strconv.Itoa(seen+2) + "\n"
 	live := fmt.Sprintf(`document.querySelector("h1 span").textContent === "running" && document.getElementById("log").textContent.includes(%q)`, want)
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](live, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+	if err := waitJS(ctx, live, 30*time.Second); err != nil {
 		text, _ := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS("body")))
 		t.Fatalf("%q did not appear live: %v\n%s", want, err, text)
 	}
 	// At its end the page reloads with the finished run.
 	done := `document.querySelector("h1 span").textContent === "succeeded" && document.getElementById("log").textContent.includes("line-20")`
-	if _, err := chromedp.Run(ctx, chromedp.Poll[bool](done, chromedp.WithPollingTimeout(60*time.Second))); err != nil {
+	if err := waitJS(ctx, done, 60*time.Second); err != nil {
 		t.Fatalf("the finished run's page: %v", err)
+	}
+}
+
+// waitJS evaluates expr in the page until it is true, within timeout.
+// Unlike chromedp.Poll it outlives a reload of the page, which the run
+// page does when the run ends.
+func waitJS(ctx context.Context, expr string, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s is not true within %v (last error: %v)", expr, timeout, err)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the browser, bounded by the deadline
 	}
 }
