@@ -260,10 +260,23 @@ func (c *converter) container(a Action, st *RunbookStep, warn func(string, ...an
 func primaryPackageName(a Action) string {
 	for _, p := range a.Packages {
 		if p.Name == "" {
-			return p.PackageID
+			return packageName(p.PackageID)
 		}
 	}
-	return a.Properties["Octopus.Action.Package.PackageId"]
+	return packageName(a.Properties["Octopus.Action.Package.PackageId"])
+}
+
+// packageName makes a package ID a reference name cuttle accepts (the
+// directory the package is extracted to): a GitHub feed's owner/repo
+// becomes owner-repo.
+func packageName(id string) string {
+	b := []byte(id)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	return string(b)
 }
 
 func (c *converter) packages(a Action, st *RunbookStep, warn func(string, ...any)) {
@@ -274,7 +287,7 @@ func (c *converter) packages(a Action, st *RunbookStep, warn func(string, ...any
 	for _, p := range pkgs {
 		name := p.Name
 		if name == "" {
-			name = p.PackageID
+			name = packageName(p.PackageID)
 		}
 		if p.AcquisitionLocation == "NotAcquired" || p.Properties["Purpose"] == "DockerImageReference" {
 			warn("package %s is a Docker image reference, not acquired: not converted", name)
@@ -286,7 +299,8 @@ func (c *converter) packages(a Action, st *RunbookStep, warn func(string, ...any
 			rp.Extract = &f
 		}
 		if p.AcquisitionLocation == "ExecutionTarget" {
-			rp.Acquisition = "worker"
+			// The step sees the same files: only the way there differs.
+			warn("package %s: Octopus downloaded it on the target (ExecutionTarget); cuttle acquires it on the controller and sends it to the worker (cached there, and as a delta against the version it holds)", name)
 		}
 		warn("package %s: Octopus chose its version at release time; set its source: (a local archive, https://...#sha256=, or oci://)", name)
 		st.Packages = append(st.Packages, rp)

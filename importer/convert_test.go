@@ -125,3 +125,11 @@ func TestSubstituteInFilesFeature(t *testing.T) {
 		t.Errorf("the loader does not read %v", u)
 	}
 }
+
+func TestPackageName(t *testing.T) {
+	for in, want := range map[string]string{"Acme.Web": "Acme.Web", "Alex-Yates/safe-schema-updates-demo": "Alex-Yates-safe-schema-updates-demo", "a b:c": "a-b-c"} {
+		if got := packageName(in); got != want {
+			t.Errorf("packageName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cuttle-sh/cuttle/internal/testenv"
+
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
@@ -460,4 +462,26 @@ func TestPackageSizeBombRefused(t *testing.T) {
 			assertNothingLeft(t, r)
 		})
 	}
+}
+
+// TestPackageNonRootUser: an image with a non-root USER can read, run and
+// change an extracted package's files and create files among them, as it
+// can the rest of the work directory, and cleanup removes it all.
+func TestPackageNonRootUser(t *testing.T) {
+	t.Parallel()
+	ref := "cuttle-test/nonroot:1"
+	if err := testenv.DockerBuild(t.Context(), ref, "FROM "+env.image+"\nUSER app\n"); err != nil {
+		t.Fatal(err)
+	}
+	web := writePackage(t, t.TempDir(), "Acme.Web.1.0.0.tar.gz", []pkgEntry{
+		{name: "bin/run.sh", body: "#!/bin/sh\necho ran as $(id -u)\n", mode: 0o750},
+		{name: "config/app.json", body: "{}", mode: 0o640},
+		{name: "ro/file", body: "r", mode: 0o400},
+	})
+	r := runCuttle(t, append(workerArgs(), "--image", ref, "--pull", "never", "--package", "Web="+web, "--inline",
+		`set -e; Web/bin/run.sh; echo '{"a":1}' > Web/config/app.json; cat Web/config/app.json; mkdir Web/logs; echo x > Web/logs/l; cat Web/ro/file; echo; echo done`)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "ran as 1000") || !strings.Contains(r.stdout, `{"a":1}`) || !strings.Contains(r.stdout, "done") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	assertNothingLeft(t, r)
 }
