@@ -171,3 +171,55 @@ func TestServe(t *testing.T) {
 		t.Errorf("run log: %q", log)
 	}
 }
+
+// TestServeGraceCleansUp: on SIGTERM a run that outlasts --grace is
+// stopped, its container and work directory are removed from the worker,
+// and the history records it interrupted, saying why.
+func TestServeGraceCleansUp(t *testing.T) {
+	t.Parallel()
+	u, err := suiteUser("cuttle-grace", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("workers:\n  w1: {host: 127.0.0.1, port: %d, user: %s, identity_file: %s, known_hosts: %s}\n",
+		env.sshd.Port, u.Name, env.key.PrivateFile, env.sshd.KnownHosts)), 0o600)
+	rbDir, state := t.TempDir(), t.TempDir()
+	os.WriteFile(filepath.Join(rbDir, "long.yaml"), []byte(fmt.Sprintf(`schedule: "@every 1h"
+steps:
+  - name: long
+    worker: w1
+    container: {image: %s, pull: never}
+    script: {inline: 'echo started; sleep 300'}
+`, env.image)), 0o644)
+	cmd, base := startServe(t, "--config", cfg, "--runbooks", rbDir, "--state", state, "--grace", "2s")
+	resp, err := http.PostForm(base+"/runbooks/long/run", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	containers := func() string {
+		out, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.cuttle.home="+u.Home).Output()
+		return strings.TrimSpace(string(out))
+	}
+	for deadline := time.Now().Add(60 * time.Second); containers() == ""; {
+		if time.Now().After(deadline) {
+			t.Fatal("the run's container did not start within 60s")
+		}
+		time.Sleep(200 * time.Millisecond) // polling the engine, bounded by the deadline
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("serve after SIGTERM: %v", err)
+	}
+	run, log := firstRun(t, state)
+	if run.Status != "interrupted" || !strings.Contains(log, "started") || !strings.Contains(log, "grace period (2s) ran out") {
+		t.Errorf("history: status %s, log %q; want interrupted, saying the grace period ran out", run.Status, log)
+	}
+	if c := containers(); c != "" {
+		t.Errorf("containers left on the worker: %s", c)
+	}
+	if left, _ := os.ReadDir(filepath.Join(u.Home, ".cuttle/work")); len(left) > 0 {
+		t.Errorf("work directories left on the worker: %v", left)
+	}
+}

@@ -207,7 +207,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such run is running", http.StatusNotFound)
 		return
 	}
-	lr.cancel()
+	lr.cancel(errors.New("cancelled from the page"))
 	http.Redirect(w, r, "/runs/"+lr.run.ID, http.StatusSeeOther)
 }
 

@@ -26,7 +26,7 @@ import (
 type liveRun struct {
 	run    Run
 	log    *liveLog
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 }
 
 // liveLog is a run's log while it runs: written to a file (so that a
@@ -136,8 +136,8 @@ func (s *Server) execute(ctx context.Context, rb *config.Runbook, run Run) {
 	}
 	defer f.Close()
 	s.Metrics.Begin()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	out := newLiveLog(f)
 	lr := &liveRun{run: run, log: out, cancel: cancel}
 	s.liveMu.Lock()
@@ -172,6 +172,9 @@ func (s *Server) execute(ctx context.Context, rb *config.Runbook, run Run) {
 	}
 	if ctx.Err() != nil {
 		run.Status = StatusInterrupted
+		// Why, in the run's log: the page's Cancel, the end of the grace
+		// period, or the instance losing its lease.
+		fmt.Fprintf(out, "\ninterrupted: %v\n", context.Cause(ctx))
 	}
 	if err := s.Store.Finish(wctx, run, out.Bytes()); err != nil {
 		log.Error().Err(err).Msg("recording the run failed; its log stays in the state directory")

@@ -58,7 +58,7 @@ type Server struct {
 	jobs    map[string]func(time.Time) // by runbook: what the schedule and "Run now" call
 	started time.Time
 	runCtx  context.Context
-	cancel  context.CancelFunc
+	cancel  context.CancelCauseFunc
 	wg      sync.WaitGroup
 	busyMu  sync.Mutex
 	busy    map[string]*atomic.Bool
@@ -104,7 +104,7 @@ func LoadRunbooks(dir string, cfg *config.Config) ([]*config.Runbook, error) {
 func (s *Server) Start(ctx context.Context) {
 	s.started = time.Now()
 	s.Metrics.Started(s.started)
-	s.runCtx, s.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	s.runCtx, s.cancel = context.WithCancelCause(context.WithoutCancel(ctx))
 	s.cron = cron.New(cron.WithParser(Parser))
 	s.Reload(ctx, s.Runbooks)
 	s.cron.Start()
@@ -217,7 +217,7 @@ func (s *Server) heartbeat(ctx context.Context) {
 		case errors.Is(err, ErrFenced):
 			log.Error().Err(err).Msg("cancelling this instance's running runs")
 			for _, lr := range s.runningRuns() {
-				lr.cancel()
+				lr.cancel(fmt.Errorf("this instance lost its lease (%w): another instance may take over the runbook", err))
 			}
 		case err != nil && ctx.Err() == nil:
 			log.Error().Err(err).Msg("cannot renew this instance's lease")
@@ -279,13 +279,21 @@ func (s *Server) Stop() {
 	if after == nil {
 		after = time.After
 	}
+	// Runs started by "Run now" are not cron's: the grace period covers
+	// them too.
+	done := make(chan struct{})
+	go func() {
+		<-stopped.Done()
+		s.wg.Wait()
+		close(done)
+	}()
 	select {
-	case <-stopped.Done():
+	case <-done:
 	case <-after(s.Grace):
-		s.cancel()
+		s.cancel(fmt.Errorf("serve stopped and the grace period (%s) ran out: the steps were stopped and cleaned up", s.Grace))
 	}
 	s.wg.Wait()
-	s.cancel()
+	s.cancel(errors.New("serve stopped"))
 	if s.stopBeat != nil {
 		s.stopBeat()
 		s.beats.Wait()

@@ -51,8 +51,8 @@ func testServer(t *testing.T, run func(ctx context.Context, rb *config.Runbook, 
 	}
 	t.Cleanup(func() { st.Close() })
 	s := &Server{Runbooks: rbs, Store: st, Metrics: NewMetrics(), runbook: run}
-	s.runCtx, s.cancel = context.WithCancel(ctx)
-	t.Cleanup(s.cancel)
+	s.runCtx, s.cancel = context.WithCancelCause(ctx)
+	t.Cleanup(func() { s.cancel(nil) })
 	return s, ctx, ev
 }
 
@@ -233,6 +233,11 @@ func TestScheduleAndGrace(t *testing.T) {
 			}
 			if s.runCtx.Err() == nil {
 				t.Error("Stop left the runs' context alive")
+			}
+			// The history says why a run was interrupted.
+			log, err := s.Store.Log(t.Context(), runs[0].ID)
+			if why := "the grace period (1h0m0s) ran out"; err != nil || tt.graceOver != strings.Contains(string(log), why) {
+				t.Errorf("run log %q (%v): want %q in it only past the grace period", log, err, why)
 			}
 		})
 	}
