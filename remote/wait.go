@@ -17,7 +17,9 @@ import (
 // link drops, and sets its exit code. The output is whole when it returns.
 func (e *Execution) Wait(ctx context.Context) error {
 	if e.resumed {
-		return e.fail(e.waitResumed(ctx))
+		err := e.waitResumed(ctx)
+		e.clock.mark(PhaseReattach)
+		return e.fail(err)
 	}
 	if e.done == nil {
 		return e.fail(errors.New("remote: Wait without a successful Start"))
@@ -27,8 +29,10 @@ func (e *Execution) Wait(ctx context.Context) error {
 	if e.follower != nil {
 		err = e.followed(ctx, err)
 	}
+	e.clock.ranOut()
 	if err != nil && e.logKey != nil && ctx.Err() == nil && errors.Is(err, transport.ErrConnectionLost) {
 		err = reattach(ctx, e.sh, e.plan, e.logKey, e.att, e.st.ReattachWindow, func() { e.armHeartbeat(ctx, true) }, e.log)
+		e.clock.mark(PhaseReattach)
 	}
 	e.takeReport()
 	var ee *transport.ExitError
@@ -113,6 +117,7 @@ func (e *Execution) Collect(ctx context.Context) error {
 	}
 	var aerr error
 	e.res.Artifacts, e.res.CleanupErr, aerr = finish(fctx, fsh, e.plan, reqs, e.st.ArtifactsDir, e.st.KeepWorkspace, e.log)
+	e.clock.mark(PhaseArtifacts)
 	// The script asked for artifacts: the container ran it.
 	e.cleaned, e.started = true, true
 	if aerr != nil {
@@ -149,6 +154,7 @@ func (e *Execution) Destroy(ctx context.Context) error {
 	// own 125-127 from the script's.
 	probe := e.ran && !failed && dockerCode(e.res.ExitCode)
 	e.started, e.res.CleanupErr = cleanup(cctx, sh, e.plan, e.ran && failed, e.st.KeepWorkspace, probe)
+	e.clock.mark(PhaseCleanup)
 	e.cleaned = true
 	return e.res.CleanupErr
 }
@@ -188,8 +194,9 @@ func (e *Execution) outcome(err error) (Result, error) {
 		err = stepErr(e.sh.String(), ReasonImage, "image %s: %s", e.st.Image, strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0]))
 	}
 	e.res.Duration = time.Since(e.res.Started)
+	e.res.Phases = e.clock.done()
 	sessions, sftp := exchanges(e.sh)
 	// On a connection shared with concurrent steps these include theirs.
-	e.log.Debug().Int64("sessions", sessions-e.sessions0).Int64("sftp_calls", sftp-e.sftp0).Dur("duration", e.res.Duration).Msg("step finished")
+	e.res.Phases.log(e.log.Debug().Int64("sessions", sessions-e.sessions0).Int64("sftp_calls", sftp-e.sftp0).Dur("duration", e.res.Duration)).Msg("step finished")
 	return e.res, err
 }
