@@ -27,6 +27,7 @@ func (e *Execution) Wait(ctx context.Context) error {
 	<-e.done
 	err := e.runErr
 	if e.follower != nil {
+		e.plan.Removed = e.removedByRun(ctx)
 		err = e.followed(ctx, err)
 	}
 	e.clock.ranOut()
@@ -51,6 +52,35 @@ func (e *Execution) Wait(ctx context.Context) error {
 	default:
 		return e.fail(stepErr(e.sh.String(), ReasonDocker, "docker run: %w", err))
 	}
+}
+
+// removedByRun reports whether docker run --rm removed the container: its
+// client waits for the removal before it returns the container's exit
+// status, so a status equal to the one the runner recorded means the
+// container is gone. Docker's own 125 (a failed removal among others)
+// and anything else leave the removal to the cleanup.
+func (e *Execution) removedByRun(ctx context.Context) bool {
+	if !autoRemove(e.plan) || ctx.Err() != nil || e.follower.wait() != nil {
+		return false
+	}
+	code, ok := e.follower.exitCode()
+	if !ok || code == 125 {
+		return false
+	}
+	var ee *transport.ExitError
+	if e.runErr == nil {
+		return code == 0
+	}
+	return errors.As(e.runErr, &ee) && ee.Signal == "" && ee.Code == code
+}
+
+// followerExit is the exit code the runner recorded, when the follower
+// sent it.
+func (e *Execution) followerExit() (int, bool) {
+	if e.follower == nil {
+		return 0, false
+	}
+	return e.follower.exitCode()
 }
 
 // takeReport flushes the output and takes what the script reported.
@@ -152,8 +182,12 @@ func (e *Execution) Destroy(ctx context.Context) error {
 	failed := e.err != nil
 	// Whether the container ever started matters only to tell docker's
 	// own 125-127 from the script's.
-	probe := e.ran && !failed && dockerCode(e.res.ExitCode)
+	// The runner's recorded exit code says the container ran; with --rm
+	// there is no container left to ask.
+	_, ranScript := e.followerExit()
+	probe := e.ran && !failed && dockerCode(e.res.ExitCode) && !ranScript
 	e.started, e.res.CleanupErr = cleanup(cctx, sh, e.plan, e.ran && failed, e.st.KeepWorkspace, probe)
+	e.started = e.started || (ranScript && !failed)
 	e.clock.mark(PhaseCleanup)
 	e.cleaned = true
 	return e.res.CleanupErr
