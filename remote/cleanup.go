@@ -23,7 +23,9 @@ cfail=
 # -v: the anonymous volumes the step created (an image's VOLUME, a
 # --mount without a source) go with it; named volumes stay.
 if [ "$3" != gone ] && ! out=$(docker rm -f -v "$1" 2>&1); then
-  case "$out" in *"No such container"*) ;; *) echo "container=$out"; cfail=1 ;; esac
+  # docker run --rm's own removal may be under way (a controller that
+  # reattached did not see docker run return): the engine removes it.
+  case "$out" in *"No such container"*|*"is already in progress"*) ;; *) echo "container=$out"; cfail=1 ;; esac
 fi
 # Registry credentials go even when the work directory is kept (the pull
 # or build removed them already, unless it was cut short).
