@@ -196,7 +196,7 @@ func cleanName(name string) (string, error) {
 func (x *extractor) add(e entry) error {
 	x.entries++
 	if x.entries > x.lim.MaxEntries {
-		return fmt.Errorf("%w: more than %d entries (the limit; raise it with max_entries if the package is genuine)", ErrRefused, x.lim.MaxEntries)
+		return fmt.Errorf("%w: more than %d entries (the limit; raise defaults.package_max_entries in cuttle.yaml if the package is genuine)", ErrRefused, x.lim.MaxEntries)
 	}
 	name, err := cleanName(e.name)
 	if err != nil {
@@ -321,7 +321,7 @@ func (x *extractor) replace(name string) error {
 }
 
 func (x *extractor) tooBig() error {
-	return fmt.Errorf("%w: it extracts to more than %d bytes (the limit; raise it with max_bytes if the package is genuine)", ErrRefused, x.lim.MaxBytes)
+	return fmt.Errorf("%w: it extracts to more than %d bytes (the limit; raise defaults.package_max_extract_mb in cuttle.yaml if the package is genuine)", ErrRefused, x.lim.MaxBytes)
 }
 
 // wrap names the entry; an os.Root error that says a path escapes is a

@@ -29,6 +29,8 @@ var subcommands = map[string]func(ctx context.Context, fs *flag.FlagSet, args []
 	"base64":          base64Cmd,
 	"package-get":     packageGetCmd,
 	"package-put":     packagePutCmd,
+	"files-get":       filesGetCmd,
+	"files-put":       filesPutCmd,
 }
 
 // Main runs `cuttle step-runner SUBCOMMAND [flags] [-- args]` and returns
@@ -234,4 +236,20 @@ func packagePutCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio
 		return 0, err
 	}
 	return 0, PackagePut(*p, *base, *size, std.In)
+}
+
+func filesGetCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {
+	workDir := fs.String("workdir", "", "the step's work directory")
+	if err := parse(fs, args, false); err != nil {
+		return 0, err
+	}
+	return 0, FilesGet(*workDir, fs.Args(), std.Out)
+}
+
+func filesPutCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {
+	workDir := fs.String("workdir", "", "the step's work directory")
+	if err := parse(fs, args, true); err != nil {
+		return 0, err
+	}
+	return 0, FilesPut(*workDir, std.In)
 }

@@ -86,6 +86,11 @@ type WorkerDefaults struct {
 	// PackageCacheMB caps each worker's package cache: past it, the
 	// least recently used packages go (0: 10240).
 	PackageCacheMB int64 `mapstructure:"package_cache_mb"`
+	// PackageMaxExtractMB and PackageMaxEntries bound what one package may
+	// extract to on a worker (0: 4096 MiB and 100000 entries): an archive
+	// past them is refused, as a size bomb.
+	PackageMaxExtractMB int64 `mapstructure:"package_max_extract_mb"`
+	PackageMaxEntries   int   `mapstructure:"package_max_entries"`
 }
 
 // Runner is an external step runner: a local bundle directory and a

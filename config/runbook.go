@@ -45,6 +45,11 @@ type RunbookStep struct {
 	Condition          string            `yaml:"condition"`
 	Timeout            string            `yaml:"timeout"`
 	Packages           []PackageRef      `yaml:"packages"`
+	// SubstituteInFiles are files of the extracted packages, as patterns
+	// relative to the work directory (web/config/*.json, web/**/*.config),
+	// evaluated as templates with the step's variables before the script
+	// runs (Octopus's "Substitute Variables in Templates").
+	SubstituteInFiles []string `yaml:"substitute_in_files"`
 	// Parameters are the script's positional parameters, read as bash
 	// reads the rest of a command line (Octopus.Action.Script.ScriptParameters).
 	Parameters string `yaml:"parameters"`

@@ -17,6 +17,9 @@ func TestRunbookRetriesAndTemplates(t *testing.T) {
 		{"bad delay", "pool: linux\n    retries: 1\n    retry_delay: soon", `retry_delay "soon"`},
 		{"negative delay", "pool: linux\n    retries: 1\n    retry_delay: -1s", `retry_delay "-1s"`},
 		{"delay without retries", "pool: linux\n    retry_delay: 1s", "retry_delay needs retries"},
+		{"substitute in a package", "pool: linux\n    packages: [{name: web, source: w.zip}]\n    substitute_in_files: ['web/**/*.json']", ""},
+		{"substitute out of the work directory", "pool: linux\n    packages: [{name: web, source: w.zip}]\n    substitute_in_files: ['web/../../x']", "cannot be substituted"},
+		{"substitute without packages", "pool: linux\n    substitute_in_files: ['web/a.json']", "no extracted package"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "rb.yaml")

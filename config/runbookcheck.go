@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/cuttle-sh/cuttle/wire"
+
 	"github.com/distribution/reference"
 )
 
@@ -33,7 +35,39 @@ func (rb *Runbook) checkReferences(bad func(i int, s RunbookStep, format string,
 				bad(i, s, "image %q: %v (image names are lowercase: registry/name:tag or name@sha256:...)", img, err)
 			}
 		}
+		for _, p := range s.SubstituteInFiles {
+			if err := s.CheckSubstitute(p); err != nil {
+				bad(i, s, "%v", err)
+			}
+		}
 	}
+}
+
+// CheckSubstitute says what is wrong with a substitute_in_files pattern:
+// it must stay in the work directory, and its first directory must be
+// one of the step's extracted packages (the only files there before the
+// script runs), unless that directory is itself a wildcard.
+func (s RunbookStep) CheckSubstitute(p string) error {
+	if err := wire.CheckPattern(p); err != nil {
+		return fmt.Errorf("substitute_in_files: %w", err)
+	}
+	first, _, _ := strings.Cut(p, "/")
+	if strings.ContainsAny(first, "*?[") {
+		return nil
+	}
+	var names []string
+	for _, r := range s.Packages {
+		if r.Extract == nil || *r.Extract {
+			if r.Name == first {
+				return nil
+			}
+			names = append(names, r.Name)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Errorf("substitute_in_files %q: the step has no extracted package; substitution applies to files of packages, written as NAME/path (add a package)", p)
+	}
+	return fmt.Errorf("substitute_in_files %q: %s is not an extracted package of this step: start the pattern with one of %s", p, first, strings.Join(names, ", "))
 }
 
 // pathError is err without the path os.Stat repeats.

@@ -150,6 +150,7 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		return st, err
 	}
 	st.PackageCacheMax = cmp.Or(cfg.Defaults.PackageCacheMB, 10240) << 20
+	st.SubstituteInFiles = s.SubstituteInFiles
 	switch {
 	case s.Script.Package != "":
 		if st.Script, err = packageScript(s.Script, st.Packages); err != nil {
@@ -282,7 +283,8 @@ func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) (
 		}
 		seen[sp.Name] = true
 		p := remote.Package{Name: sp.Name, ID: sp.ID, Version: sp.Version, Source: sp.Source.String(),
-			FileName: sp.Source.FileName(), Extract: sp.Extract}
+			FileName: sp.Source.FileName(), Extract: sp.Extract,
+			MaxBytes: cfg.Defaults.PackageMaxExtractMB << 20, MaxEntries: cfg.Defaults.PackageMaxEntries}
 		if sp.Source.Kind == packages.OCI {
 			// The named feed, or the one whose registry is the source's.
 			if p.Feed, err = feedFor(cfg, sp.Feed, sp.Source.Registry+"/"+sp.Source.Repository); err != nil {

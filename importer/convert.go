@@ -260,10 +260,23 @@ func (c *converter) container(a Action, st *RunbookStep, warn func(string, ...an
 func primaryPackageName(a Action) string {
 	for _, p := range a.Packages {
 		if p.Name == "" {
-			return p.PackageID
+			return packageName(p.PackageID)
 		}
 	}
-	return a.Properties["Octopus.Action.Package.PackageId"]
+	return packageName(a.Properties["Octopus.Action.Package.PackageId"])
+}
+
+// packageName makes a package ID a reference name cuttle accepts (the
+// directory the package is extracted to): a GitHub feed's owner/repo
+// becomes owner-repo.
+func packageName(id string) string {
+	b := []byte(id)
+	for i, c := range b {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
+			b[i] = '-'
+		}
+	}
+	return string(b)
 }
 
 func (c *converter) packages(a Action, st *RunbookStep, warn func(string, ...any)) {
@@ -274,7 +287,7 @@ func (c *converter) packages(a Action, st *RunbookStep, warn func(string, ...any
 	for _, p := range pkgs {
 		name := p.Name
 		if name == "" {
-			name = p.PackageID
+			name = packageName(p.PackageID)
 		}
 		if p.AcquisitionLocation == "NotAcquired" || p.Properties["Purpose"] == "DockerImageReference" {
 			warn("package %s is a Docker image reference, not acquired: not converted", name)
@@ -286,7 +299,8 @@ func (c *converter) packages(a Action, st *RunbookStep, warn func(string, ...any
 			rp.Extract = &f
 		}
 		if p.AcquisitionLocation == "ExecutionTarget" {
-			rp.Acquisition = "worker"
+			// The step sees the same files: only the way there differs.
+			warn("package %s: Octopus downloaded it on the target (ExecutionTarget); cuttle acquires it on the controller and sends it to the worker (cached there, and as a delta against the version it holds)", name)
 		}
 		warn("package %s: Octopus chose its version at release time; set its source: (a local archive, https://...#sha256=, or oci://)", name)
 		st.Packages = append(st.Packages, rp)
@@ -304,7 +318,8 @@ var handled = map[string]bool{
 	"Octopus.Action.RunOnServer":           true, "OctopusUseBundledTooling": true,
 	"Octopus.Action.ExecutionTimeout.Minutes": true, "Octopus.Action.Package.PackageId": true,
 	"Octopus.Action.Package.FeedId": true, "Octopus.Action.Package.DownloadOnTentacle": true,
-	"Octopus.Action.EnabledFeatures": true,
+	"Octopus.Action.EnabledFeatures": true, "Octopus.Action.SubstituteInFiles.TargetFiles": true,
+	"Octopus.Action.SubstituteInFiles.Enabled": true,
 }
 
 func (c *converter) properties(s Step, a Action, st *RunbookStep, warn func(string, ...any)) {
@@ -331,9 +346,7 @@ func (c *converter) properties(s Step, a Action, st *RunbookStep, warn func(stri
 			st.Timeout = strconv.Itoa(n) + "m"
 		}
 	}
-	if f := p["Octopus.Action.EnabledFeatures"]; f != "" {
-		warn("features %s not converted", f)
-	}
+	c.features(p, st, warn)
 	var unknown []string
 	for k := range p {
 		if !handled[k] && !strings.HasPrefix(k, "Octopus.Action.Template.") {
@@ -348,6 +361,35 @@ func (c *converter) properties(s Step, a Action, st *RunbookStep, warn func(stri
 	sort.Strings(unknown)
 	for _, k := range unknown {
 		warn("property %s not converted", k)
+	}
+}
+
+// substituteFeature is Octopus's "Substitute Variables in Templates".
+const substituteFeature = "Octopus.Features.SubstituteInFiles"
+
+// features converts the step's enabled features: substitution in files
+// becomes substitute_in_files (its target files, one per line, with /
+// for \); the others are warnings.
+func (c *converter) features(p map[string]string, st *RunbookStep, warn func(string, ...any)) {
+	var other []string
+	for _, f := range strings.Split(p["Octopus.Action.EnabledFeatures"], ",") {
+		switch f = strings.TrimSpace(f); f {
+		case "":
+		case substituteFeature:
+			for _, line := range strings.Split(p["Octopus.Action.SubstituteInFiles.TargetFiles"], "\n") {
+				if line = strings.TrimSpace(strings.ReplaceAll(line, `\`, "/")); line != "" {
+					st.SubstituteInFiles = append(st.SubstituteInFiles, line)
+				}
+			}
+			if len(st.SubstituteInFiles) == 0 {
+				warn("%s is enabled with no target files: nothing to substitute", substituteFeature)
+			}
+		default:
+			other = append(other, f)
+		}
+	}
+	if len(other) > 0 {
+		warn("features %s not converted", strings.Join(other, ","))
 	}
 }
 

@@ -103,3 +103,33 @@ func TestUnsupported(t *testing.T) {
 		}
 	}
 }
+
+// TestSubstituteInFilesFeature: Octopus's "Substitute Variables in
+// Templates" becomes substitute_in_files (one target per line, \ as /),
+// and the runbook loader reads it; other features stay warnings.
+func TestSubstituteInFilesFeature(t *testing.T) {
+	props := map[string]string{"Octopus.Action.Script.Syntax": "Bash", "Octopus.Action.Script.ScriptBody": "echo hi",
+		"Octopus.Action.EnabledFeatures":               "Octopus.Features.JsonConfigurationVariables,Octopus.Features.SubstituteInFiles",
+		"Octopus.Action.SubstituteInFiles.TargetFiles": "Web\\config\\*.json\n\n  Web/appsettings.json \n"}
+	a := Action{Name: "s", ActionType: "Octopus.Script", Properties: props, WorkerPool: "p", Container: ActionContainer{Image: "alpine"}}
+	rb, rep := Convert(&Process{Steps: []Step{{Name: "s", Actions: []Action{a}}}}, nil, Options{PoolMap: map[string]string{"p": "linux"}})
+	got := rb.Steps[0].SubstituteInFiles
+	if strings.Join(got, "|") != "Web/config/*.json|Web/appsettings.json" {
+		t.Errorf("substitute_in_files = %q", got)
+	}
+	w := strings.Join(rep.Steps[0].Warnings, "\n")
+	if !strings.Contains(w, "features Octopus.Features.JsonConfigurationVariables not converted") || strings.Contains(w, "SubstituteInFiles") {
+		t.Errorf("warnings %q: want JSON configuration variables named, substitution not", w)
+	}
+	if u := Unsupported(rb); len(u) != 0 {
+		t.Errorf("the loader does not read %v", u)
+	}
+}
+
+func TestPackageName(t *testing.T) {
+	for in, want := range map[string]string{"Acme.Web": "Acme.Web", "Alex-Yates/safe-schema-updates-demo": "Alex-Yates-safe-schema-updates-demo", "a b:c": "a-b-c"} {
+		if got := packageName(in); got != want {
+			t.Errorf("packageName(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

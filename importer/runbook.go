@@ -30,6 +30,7 @@ type RunbookStep struct {
 	RetryDelay           string            `yaml:"retry_delay,omitempty"`
 	Container            RunbookContainer  `yaml:"container"`
 	Packages             []RunbookPackage  `yaml:"packages,omitempty"`
+	SubstituteInFiles    []string          `yaml:"substitute_in_files,omitempty"`
 	Parameters           string            `yaml:"parameters,omitempty"`
 	Variables            map[string]string `yaml:"variables,omitempty"`
 	Script               RunbookScript     `yaml:"script"`

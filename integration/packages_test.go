@@ -16,6 +16,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/cuttle-sh/cuttle/internal/testenv"
+
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"oras.land/oras-go/v2"
 	"oras.land/oras-go/v2/content"
@@ -372,4 +374,114 @@ func TestPackageFromOCI(t *testing.T) {
 	if r.code != 125 || !strings.Contains(r.stderr, "package Chart") {
 		t.Fatalf("wrong password: exit %d, want 125 naming the package\nstderr: %s", r.code, r.stderr)
 	}
+}
+
+// TestPackageSubstituteInFiles: --substitute-in-files evaluates the
+// matched files of an extracted package with the step's variables,
+// sensitive ones included, keeps their mode, leaves other files and
+// unknown expressions as written (with a warning), and warns about a
+// pattern that matches nothing.
+func TestPackageSubstituteInFiles(t *testing.T) {
+	t.Parallel()
+	dir, tok := t.TempDir(), uniq(t)
+	secret := "pw-" + tok
+	tmpl := `{"host":"#{Db.Host}","pw":"#{Db.Password}","keep":"#{Nope}","list":"#{each n in Names}#{n};#{/each}"}`
+	web := writePackage(t, dir, "Acme.Web.1.0.0.tar.gz", []pkgEntry{
+		{name: "config/app.json", body: tmpl, mode: 0o640},
+		{name: "config/deep/x.json", body: "deep #{Db.Host}", mode: 0o644},
+		{name: "readme.txt", body: "untouched #{Db.Host}", mode: 0o644},
+	})
+	want := `{"host":"db-` + tok + `","pw":"` + secret + `","keep":"#{Nope}","list":"a;b;"}`
+	sum := sha256.Sum256([]byte(want))
+	r := runCuttleEnv(t, []string{"CUTTLE_IT_SECRET=" + secret}, append(workerArgs(), "--image", env.image, "--pull", "never",
+		"--package", "Web="+web, "--var", "Db.Host=db-"+tok, "--var", "Names=a,b", "--sensitive-var", "Db.Password=CUTTLE_IT_SECRET",
+		"--substitute-in-files", "Web/config/**/*.json", "--substitute-in-files", "Web/none/*.xml",
+		"--inline", `sha256sum Web/config/app.json; cat Web/config/deep/x.json; echo; cat Web/readme.txt; echo; stat -c '%a %n' Web/config/app.json`)...)
+	if r.code != 0 {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	for _, w := range []string{hex.EncodeToString(sum[:]) + "  Web/config/app.json", "deep db-" + tok, "untouched #{Db.Host}", "640 Web/config/app.json"} {
+		if !strings.Contains(r.stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, r.stdout)
+		}
+	}
+	for _, w := range []string{"'#{Nope}'", "no file in the work directory matches Web/none/*.xml"} {
+		if !strings.Contains(r.stderr, w) {
+			t.Errorf("stderr lacks the warning %q:\n%s", w, r.stderr)
+		}
+	}
+	if strings.Contains(r.stdout+r.stderr+r.report.Raw, secret) {
+		t.Error("the sensitive value appeared in the output or report")
+	}
+	assertNothingLeft(t, r)
+
+	bad := runCuttle(t, append(workerArgs(), "--image", env.image, "--pull", "never", "--package", "Web="+web,
+		"--substitute-in-files", "../../etc/passwd", "--inline", "true")...)
+	if bad.code != 125 || !strings.Contains(bad.stderr, "files outside the work directory cannot be substituted") {
+		t.Errorf("a pattern out of the work directory: exit %d, stderr %s; want 125 naming the problem", bad.code, bad.stderr)
+	}
+}
+
+// TestPackageSizeBombRefused: a package that extracts past
+// defaults.package_max_extract_mb, or has more entries than
+// package_max_entries, is refused (exit 125, the script does not run),
+// the error names the setting, and nothing of it is left on the worker.
+func TestPackageSizeBombRefused(t *testing.T) {
+	t.Parallel()
+	cfg := filepath.Join(t.TempDir(), "cuttle.yaml")
+	if err := os.WriteFile(cfg, []byte("defaults: {package_max_extract_mb: 1, package_max_entries: 5}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var many []pkgEntry
+	for i := range 10 {
+		many = append(many, pkgEntry{name: fmt.Sprintf("f%d.txt", i), body: "x", mode: 0o644})
+	}
+	for _, tc := range []struct {
+		name, file string
+		entries    []pkgEntry
+		want       string
+	}{
+		// 3 MiB of zeros: a few KiB compressed.
+		{"bytes", "Bomb.1.0.0.tar.gz", []pkgEntry{{name: "zeros", body: strings.Repeat("\x00", 3<<20), mode: 0o644}}, "package_max_extract_mb"},
+		{"entries", "Many.1.0.0.zip", many, "package_max_entries"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			p := writePackage(t, t.TempDir(), tc.file, tc.entries)
+			if fileSize(t, p) > 64<<10 {
+				t.Fatalf("the test package is %d bytes: not a bomb", fileSize(t, p))
+			}
+			r := runCuttle(t, append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never",
+				"--package", "Bomb="+p, "--inline", "echo the script ran")...)
+			if r.code != 125 || strings.Contains(r.stdout, "the script ran") {
+				t.Fatalf("exit %d, stdout %q; want 125 and no script\nstderr: %s", r.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stderr, "package refused") || !strings.Contains(r.stderr, tc.want) {
+				t.Errorf("stderr does not name the limit %s: %s", tc.want, r.stderr)
+			}
+			assertNothingLeft(t, r)
+		})
+	}
+}
+
+// TestPackageNonRootUser: an image with a non-root USER can read, run and
+// change an extracted package's files and create files among them, as it
+// can the rest of the work directory, and cleanup removes it all.
+func TestPackageNonRootUser(t *testing.T) {
+	t.Parallel()
+	ref := "cuttle-test/nonroot:1"
+	if err := testenv.DockerBuild(t.Context(), ref, "FROM "+env.image+"\nUSER app\n"); err != nil {
+		t.Fatal(err)
+	}
+	web := writePackage(t, t.TempDir(), "Acme.Web.1.0.0.tar.gz", []pkgEntry{
+		{name: "bin/run.sh", body: "#!/bin/sh\necho ran as $(id -u)\n", mode: 0o750},
+		{name: "config/app.json", body: "{}", mode: 0o640},
+		{name: "ro/file", body: "r", mode: 0o400},
+	})
+	r := runCuttle(t, append(workerArgs(), "--image", ref, "--pull", "never", "--package", "Web="+web, "--inline",
+		`set -e; Web/bin/run.sh; echo '{"a":1}' > Web/config/app.json; cat Web/config/app.json; mkdir Web/logs; echo x > Web/logs/l; cat Web/ro/file; echo; echo done`)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "ran as 1000") || !strings.Contains(r.stdout, `{"a":1}`) || !strings.Contains(r.stdout, "done") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	assertNothingLeft(t, r)
 }

@@ -109,3 +109,43 @@ func armShell(t *testing.T, u testenv.User) {
 		t.Fatalf("usermod -s: %v: %s", err, out)
 	}
 }
+
+// TestForeignPlatformImage: an arm64 image runs on the (amd64) worker,
+// whose kernel runs its programs through qemu-aarch64 (binfmt_misc, flag
+// F); the step runner in it is the worker's own, run natively. An image
+// of a platform the worker has no emulator for is refused before it
+// runs, naming the fix, and leaves nothing behind.
+func TestForeignPlatformImage(t *testing.T) {
+	t.Parallel()
+	img, err := testenv.EnsureArm64Image(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := runCuttle(t, append(workerArgs(), "--image", img, "--pull", "never", "--syntax", "sh", "--var", "Who=arm",
+		"--inline", `echo "machine=$(uname -m)"; echo "hello $(get_octopusvariable Who)"; set_octopusvariable Out done`)...)
+	if r.code != 0 || !strings.Contains(r.stdout, "machine=aarch64") || !strings.Contains(r.stdout, "hello arm") {
+		t.Fatalf("arm64 image: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if got := step(t, r).OutputVariables["Out"]; got != "done" {
+		t.Errorf("output variable Out = %q", got)
+	}
+	assertNothingLeft(t, r)
+
+	// riscv64: no emulator registered here (install-deps enables only
+	// qemu-aarch64). Nothing in the image needs to run to build it.
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "f"), []byte("x"), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), []byte("FROM scratch\nCOPY f /f\n"), 0o644)
+	if _, err := os.Stat("/proc/sys/fs/binfmt_misc/qemu-riscv64"); err == nil {
+		t.Skip("qemu-riscv64 is registered on this machine: no platform left to refuse")
+	}
+	ref := "cuttle-test/riscv64:1"
+	if out, err := exec.CommandContext(t.Context(), "docker", "build", "-q", "--platform", "linux/riscv64", "-t", ref, dir).CombinedOutput(); err != nil {
+		t.Fatalf("docker build: %v: %s", err, out)
+	}
+	r = runCuttle(t, append(workerArgs(), "--image", ref, "--pull", "never", "--syntax", "sh", "--inline", "echo ran")...)
+	if r.code != 125 || strings.Contains(r.stdout, "ran") || !strings.Contains(r.stderr, "install qemu-user-static") || !strings.Contains(r.stderr, "linux/riscv64") {
+		t.Fatalf("riscv64 image: exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	assertNothingLeft(t, r)
+}

@@ -354,7 +354,7 @@ func (e *Execution) prepare(ctx context.Context) error {
 	// or builds, and the worker removes it if this controller vanishes.
 	e.armHeartbeat(ctx, false)
 	if len(st.Packages) > 0 {
-		err := withPackages(ctx, sh, st, &e.res, facts, e.b)
+		err := withPackages(ctx, sh, st, &e.res, facts, e.b, e.log)
 		e.clock.mark(PhasePackages)
 		if err != nil {
 			return err

@@ -20,7 +20,7 @@ import (
 // writes its work directory, and a FIFO there would block the listing):
 // "container ID STATE STEP STARTED", "workdir NAME MTIME HEARTBEAT
 // WINDOW", "cfg NAME MTIME", "record NAME MTIME", "bundle NAME MTIME",
-// "temp PATH MTIME", "build REF CREATED-UNIX".
+// "temp PATH MTIME", "build REF CREATED-UNIX", "package SHA256 LAST-USED".
 const gcListScript = `set -u
 echo "now $(date +%s)"
 docker ps -a --filter label=io.cuttle.step --filter "label=io.cuttle.home=$HOME" --format 'container {{.ID}} {{.State}} {{.Label "io.cuttle.step"}} {{.Label "io.cuttle.started"}}' 2>/dev/null
@@ -28,7 +28,8 @@ for d in "$HOME"/.cuttle/work/*; do [ -e "$d" ] && echo "workdir ${d##*/} $(stat
 for d in "$HOME"/.cuttle/cfg/*; do [ -e "$d" ] && echo "cfg ${d##*/} $(stat -c %Y "$d")"; done
 for f in "$HOME"/.cuttle/runs/*.json; do [ -e "$f" ] && { r=${f##*/}; echo "record ${r%.json} $(stat -c %Y "$f")"; }; done
 for d in "$HOME"/.cuttle/bundles/*; do [ -e "$d" ] && echo "bundle ${d##*/} $(stat -c %Y "$d")"; done
-for d in "$HOME"/.cuttle/bundles/.tmp-* "$HOME"/.cuttle/bundles/.upload-* "$HOME"/.cuttle/bundles/..upload-*; do [ -e "$d" ] && echo "temp $d $(stat -c %Y "$d")"; done
+for d in "$HOME"/.cuttle/packages/*; do [ -d "$d" ] && echo "package ${d##*/} $(stat -c %Y "$d")"; done
+for d in "$HOME"/.cuttle/bundles/.tmp-* "$HOME"/.cuttle/bundles/.upload-* "$HOME"/.cuttle/bundles/..upload-* "$HOME"/.cuttle/packages/.tmp-*; do [ -e "$d" ] && echo "temp $d $(stat -c %Y "$d")"; done
 docker image ls --filter 'reference=cuttle-build/*' --format '{{.Repository}}:{{.Tag}}' 2>/dev/null | while read -r ref; do
   echo "build $ref $(date -d "$(docker image inspect --format '{{.Created}}' "$ref")" +%s 2>/dev/null || echo 0)"
 done
@@ -42,8 +43,11 @@ type GCPlan struct {
 	// a pull or build cut short left.
 	Configs []string
 	Bundles []string // digests under ~/.cuttle/bundles
-	Temps   []string // absolute paths
-	Builds  []string // image references
+	// Packages are cached packages (sha256 names under ~/.cuttle/packages)
+	// no step has used since the cut-off.
+	Packages []string
+	Temps    []string // absolute paths
+	Builds   []string // image references
 	// Records are per-run records whose step is over: removed last, once
 	// what they list (work dir, container) is gone.
 	Records []string
@@ -156,6 +160,12 @@ func (g *gcPlanner) add(f []string) {
 		if f[1] != g.keepDigest && g.old(f[2]) {
 			p.Bundles = append(p.Bundles, f[1])
 		}
+	case f[0] == "package" && len(f) >= 3:
+		if g.old(f[2]) {
+			p.Packages = append(p.Packages, f[1])
+		} else {
+			p.Kept = append(p.Kept, "package "+f[1]+": used since the cut-off")
+		}
 	case f[0] == "temp" && len(f) >= 3:
 		// Dead uploads go after an hour even under a longer cut-off.
 		n, _ := strconv.ParseInt(f[2], 10, 64)
@@ -195,7 +205,7 @@ func (g *gcPlanner) container(f []string) {
 // empty (files the step's container left as root) is reported "left
 // NAME: REASON", for the same root fallback as a step's own cleanup. $1
 // home; then groups introduced by the markers --containers, --workdirs,
-// --configs, --bundles, --temps, --builds, --records.
+// --configs, --bundles, --packages, --temps, --builds, --records.
 const gcRemoveScript = `set -u
 home=$1; shift
 nl='
@@ -204,7 +214,7 @@ nl='
 why() { r=${1%"$nl"}; r=${r##*"$nl"}; printf '%s' "${r:-no message}"; }
 mode=
 for a in "$@"; do
-  case "$a" in --containers|--workdirs|--configs|--bundles|--temps|--builds|--records) mode=$a; continue ;; esac
+  case "$a" in --containers|--workdirs|--configs|--bundles|--packages|--temps|--builds|--records) mode=$a; continue ;; esac
   case "$mode" in
     # -v: the anonymous volumes the step created go with its container
     --containers) if out=$(docker rm -f -v "$a" 2>&1); then echo "removed container $a"; else echo "failed container $a: $(why "$out")"; fi ;;
@@ -214,6 +224,9 @@ for a in "$@"; do
     # a bundle leaves by one rename, so no step sees half of one; it is read-only
     --bundles) t="$home/.cuttle/bundles/.tmp-gc-$a"
       if out=$({ mv -T "$home/.cuttle/bundles/$a" "$t" && chmod -R u+w "$t" && rm -rf "$t"; } 2>&1); then echo "removed bundle $a"; else echo "failed bundle $a: $(why "$out")"; fi ;;
+    # a cached package leaves by one rename too: a step that opened it reads on
+    --packages) t="$home/.cuttle/packages/.tmp-gc-$a"
+      if out=$({ mv -T "$home/.cuttle/packages/$a" "$t" && rm -rf "$t"; } 2>&1); then echo "removed package $a"; else echo "failed package $a: $(why "$out")"; fi ;;
     --temps) chmod -R u+w "$a" 2>/dev/null
       if out=$(rm -rf "$a" 2>&1); then echo "removed temp $a"; else echo "failed temp $a: $(why "$out")"; fi ;;
     --builds) if out=$(docker rmi "$a" 2>&1); then echo "removed image $a"; else echo "failed image $a: $(why "$out")"; fi ;;
@@ -274,7 +287,7 @@ func GC(ctx context.Context, sh Shell, olderThan time.Duration, b bundle.Bundle)
 		return nil
 	}
 	if err := remove(gcGroup{"--containers", p.Containers}, gcGroup{"--workdirs", p.WorkDirs}, gcGroup{"--configs", p.Configs},
-		gcGroup{"--bundles", p.Bundles}, gcGroup{"--temps", p.Temps}, gcGroup{"--builds", p.Builds}); err != nil {
+		gcGroup{"--bundles", p.Bundles}, gcGroup{"--packages", p.Packages}, gcGroup{"--temps", p.Temps}, gcGroup{"--builds", p.Builds}); err != nil {
 		return removed, failed, p.Kept, err
 	}
 	// Records last, once what they list is gone.
@@ -300,7 +313,7 @@ func (p GCPlan) Lines() []string {
 		what  string
 		items []string
 	}{{"container", p.Containers}, {"workdir", p.WorkDirs}, {"docker config", p.Configs}, {"bundle", p.Bundles},
-		{"upload", p.Temps}, {"built image", p.Builds}, {"record", p.Records}} {
+		{"package", p.Packages}, {"upload", p.Temps}, {"built image", p.Builds}, {"record", p.Records}} {
 		for _, it := range g.items {
 			out = append(out, "would remove "+g.what+" "+it)
 		}

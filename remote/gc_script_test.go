@@ -98,3 +98,37 @@ func TestGCListPlantedHeartbeat(t *testing.T) {
 		t.Errorf("listing lacks the work directories:\n%s", out)
 	}
 }
+
+// TestGCPackages: gc's listing names each cached package with the time
+// it was last used, and removal takes a package out of the cache (by a
+// rename first, then deletion), leaving the others.
+func TestGCPackages(t *testing.T) {
+	home := t.TempDir()
+	cache := filepath.Join(home, ".cuttle/packages")
+	for _, sha := range []string{"aaaa", "bbbb"} {
+		if err := os.MkdirAll(filepath.Join(cache, sha), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(cache, sha, "package"), []byte(sha), 0o600)
+	}
+	old := time.Now().Add(-48 * time.Hour)
+	os.Chtimes(filepath.Join(cache, "aaaa"), old, old)
+	cmd := exec.Command("sh", "-c", gcListScript)
+	cmd.Env = append(os.Environ(), "HOME="+home, "PATH=/nonexistent:"+os.Getenv("PATH"))
+	listing, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("listing: %v", err)
+	}
+	p := PlanGC(listing, 24*time.Hour, "")
+	if strings.Join(p.Packages, ",") != "aaaa" {
+		t.Fatalf("packages to remove = %v, want [aaaa] (listing:\n%s)", p.Packages, listing)
+	}
+	out, err := exec.Command("sh", "-c", gcRemoveScript, "sh", home, "--packages", "aaaa").CombinedOutput()
+	if err != nil || strings.TrimSpace(string(out)) != "removed package aaaa" {
+		t.Fatalf("remove: %v: %s", err, out)
+	}
+	left, _ := os.ReadDir(cache)
+	if len(left) != 1 || left[0].Name() != "bbbb" {
+		t.Errorf("left in the cache: %v, want only bbbb", left)
+	}
+}

@@ -34,6 +34,9 @@ func TestPlanGC(t *testing.T) {
 		"bundle current " + ts(99999),
 		"bundle stale " + ts(99999),
 		"temp /h/.cuttle/bundles/.tmp-x " + ts(7200),
+		"temp /h/.cuttle/packages/.tmp-y " + ts(7200),
+		"package aaaa " + ts(7200), // unused since the cut-off: remove
+		"package bbbb " + ts(60),   // used a minute ago: keep
 		"build cuttle-build/aa:latest " + ts(7200),
 		"build cuttle-build/bb:latest " + ts(60),
 	}, "\n")
@@ -47,7 +50,8 @@ func TestPlanGC(t *testing.T) {
 	check("workdirs", p.WorkDirs, []string{"S1", "S6", "S8"})
 	check("configs", p.Configs, []string{"S1"})
 	check("bundles", p.Bundles, []string{"stale"})
-	check("temps", p.Temps, []string{"/h/.cuttle/bundles/.tmp-x"})
+	check("temps", p.Temps, []string{"/h/.cuttle/bundles/.tmp-x", "/h/.cuttle/packages/.tmp-y"})
+	check("packages", p.Packages, []string{"aaaa"})
 	check("builds", p.Builds, []string{"cuttle-build/aa:latest"})
 	check("records", p.Records, []string{"S1"})
 	if !strings.Contains(strings.Join(p.Kept, "\n"), "step S2 is running") {

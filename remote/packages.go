@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rs/zerolog"
+
 	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
@@ -36,6 +38,10 @@ type Package struct {
 	Extract bool
 	// Feed holds the credentials for an oci source's registry.
 	Feed *Feed
+	// MaxBytes and MaxEntries, above zero, bound what its extraction may
+	// write (the worker's defaults otherwise).
+	MaxBytes   int64
+	MaxEntries int
 }
 
 // PackageResult is what became of one package of a step.
@@ -55,7 +61,7 @@ const maxSignature = 64 << 20
 // withPackages places the step's packages in its work directory before
 // it runs and adds their Octopus variables to the step (the caller
 // rebuilds the payload).
-func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Facts, b bundle.Bundle) error {
+func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Facts, b bundle.Bundle, log zerolog.Logger) error {
 	res.Packages = nil
 	for _, p := range st.Packages {
 		r, err := placePackage(ctx, sh, p, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, st.PackageCacheMax)
@@ -67,7 +73,7 @@ func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Fa
 	vars := PackageVariables(st.Packages, facts.WorkDir())
 	st.Variables = append(st.Variables, vars...)
 	st.Script = substitutePackageVariables(st.Script, vars)
-	return nil
+	return substituteInFiles(ctx, sh, st, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, log)
 }
 
 // PackageVariables are the variables Octopus gives a step for its
@@ -120,10 +126,17 @@ func archiveExt(name string) string {
 
 // packageArgs is the step-runner command for one package.
 func packageArgs(runner, sub string, p Package, facts Facts, extra ...string) []string {
-	return append([]string{runner, "step-runner", sub,
+	args := []string{runner, "step-runner", sub,
 		"--home", facts.Home, "--workdir", facts.WorkDir(), "--name", p.Name, "--sha256", p.SHA256,
 		"--id", p.ID, "--version", p.Version, "--file", p.FileName, "--extract=" + strconv.FormatBool(p.Extract),
-	}, extra...)
+	}
+	if p.MaxBytes > 0 {
+		args = append(args, "--max-bytes", strconv.FormatInt(p.MaxBytes, 10))
+	}
+	if p.MaxEntries > 0 {
+		args = append(args, "--max-entries", strconv.Itoa(p.MaxEntries))
+	}
+	return append(args, extra...)
 }
 
 // placePackage gets one package into the work directory: from the

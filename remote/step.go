@@ -81,6 +81,9 @@ type Step struct {
 	// PackageCacheMax caps the worker's package cache (0: no cap).
 	Packages        []Package
 	PackageCacheMax int64
+	// SubstituteInFiles are patterns (relative to the work directory) of
+	// files evaluated as templates once the packages are placed.
+	SubstituteInFiles []string
 }
 
 // Output is where a step's output goes.
@@ -130,8 +133,8 @@ const cleanupTimeout = 60 * time.Second
 // ensureImage pulls or builds the step's image as its policy says, and
 // sets st.Image to what docker run must use.
 func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress io.Writer) error {
-	if facts.ImagePlatform != "" && facts.ImagePlatform != "linux/"+wire.ArchOf(facts.Arch) {
-		return stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is linux/%s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, facts.ImagePlatform, wire.ArchOf(facts.Arch))
+	if err := checkPlatform(ctx, sh, st.Image, facts.ImagePlatform, facts); err != nil {
+		return err
 	}
 	if st.Build != nil {
 		if facts.ImageID != "" {
@@ -164,9 +167,7 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 	// amd64 worker is named here, not as an "exec format error" later.
 	var out bytes.Buffer
 	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", "--", st.Image}, Stdout: &out}); err == nil {
-		if got, want := strings.TrimSpace(out.String()), "linux/"+wire.ArchOf(facts.Arch); got != want {
-			return stepErr(sh.String(), ReasonImage, "image %s is %s but the worker is %s: use an image built for the worker's platform (or a multi-platform tag)", st.Image, got, want)
-		}
+		return checkPlatform(ctx, sh, st.Image, strings.TrimSpace(out.String()), facts)
 	}
 	return nil
 }

@@ -56,6 +56,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("runner-command", "", "the external runner's command: {bundle}, {workdir}, {script}, {variables}, {password} are filled in")
 	f.Bool("allow-privileged", false, "permit container options that give the step the worker (--privileged, -v /:/host, ...)")
 	f.StringArray("package", nil, "a package NAME=SOURCE[,extract=false][,id=ID][,version=V] placed in $PWD/NAME (repeatable)")
+	f.StringArray("substitute-in-files", nil, "evaluate these files of the extracted packages (NAME/path, * and ** allowed) as templates with the step's variables before the script runs (repeatable)")
 	f.Bool("dry-run", false, "print the step's plan (worker, image, options, mounts, the commands it would run on the worker; secrets masked) and run nothing")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error { return runStep(ctx, io, fl) })
 	return cmd
@@ -289,6 +290,12 @@ func runbookStepFromFlags(fl *config.Flags) (config.RunbookStep, error) {
 	}
 	rs.Script = config.Script{Inline: inline, File: script, Syntax: fl.String("syntax")}
 	rs.Parameters = fl.String("script-parameters")
+	rs.SubstituteInFiles = fl.Strings("substitute-in-files")
+	for _, p := range rs.SubstituteInFiles {
+		if err := rs.CheckSubstitute(p); err != nil {
+			return rs, err
+		}
+	}
 	return rs, nil
 }
 
