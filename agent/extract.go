@@ -224,29 +224,46 @@ func (x *extractor) add(e entry) error {
 		x.dirs[name] = perm | 0o700
 		return nil
 	case tar.TypeSymlink:
-		if e.link == "" || strings.HasPrefix(e.link, "/") {
-			return fmt.Errorf("%w: symlink %q -> %q points outside the package's directory", ErrRefused, e.name, e.link)
-		}
-		if t := path.Join(path.Dir(name), e.link); t == ".." || strings.HasPrefix(t, "../") {
-			return fmt.Errorf("%w: symlink %q -> %q points outside the package's directory", ErrRefused, e.name, e.link)
-		}
-		if err := x.replace(name); err != nil {
-			return err
-		}
-		return x.wrap(name, x.root.Symlink(e.link, name))
+		return x.addSymlink(name, e)
 	case tar.TypeLink:
-		target, err := cleanName(e.link)
-		if err != nil {
-			return fmt.Errorf("hard link %q: %w", e.name, err)
-		}
-		if err := x.replace(name); err != nil {
-			return err
-		}
-		return x.wrap(name, x.root.Link(target, name))
+		return x.addLink(name, e)
 	case tar.TypeReg:
+		return x.addFile(name, e, perm)
 	default:
 		return fmt.Errorf("%w: entry %q is of type %q (a device, pipe or unknown kind): packages hold files, directories and links only", ErrRefused, e.name, e.kind)
 	}
+}
+
+// addSymlink makes symlink name, whose target must stay inside the
+// package's directory.
+func (x *extractor) addSymlink(name string, e entry) error {
+	if e.link == "" || strings.HasPrefix(e.link, "/") {
+		return fmt.Errorf("%w: symlink %q -> %q points outside the package's directory", ErrRefused, e.name, e.link)
+	}
+	if t := path.Join(path.Dir(name), e.link); t == ".." || strings.HasPrefix(t, "../") {
+		return fmt.Errorf("%w: symlink %q -> %q points outside the package's directory", ErrRefused, e.name, e.link)
+	}
+	if err := x.replace(name); err != nil {
+		return err
+	}
+	return x.wrap(name, x.root.Symlink(e.link, name))
+}
+
+// addLink makes hard link name to an entry inside the package's directory.
+func (x *extractor) addLink(name string, e entry) error {
+	target, err := cleanName(e.link)
+	if err != nil {
+		return fmt.Errorf("hard link %q: %w", e.name, err)
+	}
+	if err := x.replace(name); err != nil {
+		return err
+	}
+	return x.wrap(name, x.root.Link(target, name))
+}
+
+// addFile writes regular file name with perm, counting its bytes against
+// the limit as they arrive.
+func (x *extractor) addFile(name string, e entry, perm fs.FileMode) error {
 	if e.size > x.lim.MaxBytes-x.written {
 		return x.tooBig()
 	}

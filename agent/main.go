@@ -216,6 +216,7 @@ func packageFlags(fs *flag.FlagSet) *PackageSpec {
 	fs.BoolVar(&p.Extract, "extract", true, "extract it (false: place the file unopened)")
 	fs.Int64Var(&p.Limits.MaxBytes, "max-bytes", DefaultLimits.MaxBytes, "the most an archive may extract to")
 	fs.IntVar(&p.Limits.MaxEntries, "max-entries", DefaultLimits.MaxEntries, "the most entries an archive may have")
+	fs.BoolVar(&p.Share, "share", false, "give others the owner's permission bits (the step runs as a non-root user)")
 	return p
 }
 

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -39,6 +40,11 @@ type PackageSpec struct {
 	Limits  Limits
 	// CacheMax, above zero, caps the cache's size (PackageGC).
 	CacheMax int64
+	// Share gives others the owner's permission bits on what is placed:
+	// the step runs as a non-root user the files are not owned by. Only
+	// the container reaches them: the work directory's parents are
+	// private to the SSH user.
+	Share bool
 }
 
 func (p PackageSpec) cacheDir() string { return filepath.Join(p.Home, wire.PackagesDir) }
@@ -299,8 +305,12 @@ func place(p PackageSpec) error {
 	file := filepath.Join(p.entry(), wire.PackageFile)
 	format, ext, _ := wire.ArchiveOf(p.Meta.FileName)
 	if p.Extract {
-		if err := Extract(file, format, filepath.Join(p.WorkDir, p.Name), p.Limits); err != nil {
+		dir := filepath.Join(p.WorkDir, p.Name)
+		if err := Extract(file, format, dir, p.Limits); err != nil {
 			return fmt.Errorf("package %s (%s): %w", p.Name, p.Meta.FileName, err)
+		}
+		if p.Share {
+			return shareTree(dir)
 		}
 		return nil
 	}
@@ -323,4 +333,25 @@ func place(p PackageSpec) error {
 		return fmt.Errorf("package %s: copying it into the work directory: %w", p.Name, err)
 	}
 	return dst.Close()
+}
+
+// shareTree gives others the owner's permission bits on every file and
+// directory under dir (symlinks are left alone), so that a step running
+// as another, non-root user can use the package as its owner could.
+func shareTree(dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			return nil
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		mode := info.Mode()
+		perm := mode.Perm() | mode.Perm()&0o700>>6
+		return os.Chmod(p, perm|mode&fs.ModeSticky)
+	})
 }

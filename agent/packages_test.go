@@ -265,3 +265,32 @@ func TestPackageGC(t *testing.T) {
 		t.Errorf("under the cap, removed %v", removed)
 	}
 }
+
+// TestShareTree: others get the owner's bits, the sticky bit stays, and
+// a symlink (which may point anywhere) is not followed.
+func TestShareTree(t *testing.T) {
+	dir := t.TempDir()
+	outside := filepath.Join(t.TempDir(), "outside")
+	os.WriteFile(outside, nil, 0o600)
+	os.MkdirAll(filepath.Join(dir, "bin"), 0o750)
+	os.WriteFile(filepath.Join(dir, "bin/run.sh"), nil, 0o750)
+	os.WriteFile(filepath.Join(dir, "ro"), nil, 0o400)
+	os.Mkdir(filepath.Join(dir, "tmp"), 0o700)
+	os.Chmod(filepath.Join(dir, "tmp"), 0o700|os.ModeSticky)
+	os.Symlink(outside, filepath.Join(dir, "link"))
+	if err := shareTree(dir); err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]os.FileMode{"bin": 0o757 | os.ModeDir, "bin/run.sh": 0o757, "ro": 0o404, "tmp": 0o707 | os.ModeDir | os.ModeSticky} {
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode() != want {
+			t.Errorf("%s: mode %v, want %v", name, fi.Mode(), want)
+		}
+	}
+	if fi, _ := os.Stat(outside); fi.Mode().Perm() != 0o600 {
+		t.Errorf("a symlink's target outside was changed: %v", fi.Mode())
+	}
+}

@@ -3,6 +3,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -93,23 +94,65 @@ func Run(ctx context.Context, spec RunnerSpec, stdin io.Reader) int {
 // runScript runs the script; with watch set, its stderr passes through
 // watch. The output is all written out when it returns.
 func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs *stepLogs, msgs io.Writer, watch *errorOutputWatch) int {
-	shell := spec.Syntax
-	if shell == "" {
-		shell = "bash"
+	cmd, err := scriptCommand(spec, payload)
+	if err != nil {
+		fmt.Fprintf(msgs, "cuttle runner: %v\n", err)
+		return wire.ExitCodeNoShell
 	}
+	// Variables go to the shell on an inherited pipe (fd 3), read once by
+	// the helpers into memory.
+	varsR, varsW, err := os.Pipe()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
+		return wire.ExitCodeNoShell
+	}
+	cmd.ExtraFiles = []*os.File{varsR}
+	var exited atomic.Bool
+	pumps, err := pipeOutput(cmd, logs, watch, &exited)
+	if err != nil {
+		varsR.Close()
+		varsW.Close()
+		fmt.Fprintf(msgs, "cuttle runner: output pipe: %v\n", err)
+		return wire.ExitCodeNoShell
+	}
+
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	err = cmd.Start()
+	varsR.Close()
+	// The logs hold everything once the pumps are done: wait for them
+	// before returning, however the script ended.
+	defer runPumps(pumps, &exited, msgs)()
+	if err != nil {
+		varsW.Close()
+		fmt.Fprintf(msgs, "cuttle runner: starting %s: %v\n", filepath.Base(cmd.Path), err)
+		return wire.ExitCodeNoShell
+	}
+	go func() {
+		// Fails with EPIPE if the script never reads: nothing to do then.
+		_, _ = varsW.Write(shellLines(payload.Variables))
+		varsW.Close()
+	}()
+	return waitScript(ctx, cmd, sigs)
+}
+
+// scriptCommand is the shell command that sources the helpers and then the
+// script, with the script parameters as bash reads them, in its own
+// process group. Its output goes to the runner's own until pipeOutput.
+func scriptCommand(spec RunnerSpec, payload wire.Payload) (*exec.Cmd, error) {
+	shell := cmp.Or(spec.Syntax, "bash")
 	sh, err := exec.LookPath(shell)
 	if err != nil {
 		hint := ""
 		if shell == "bash" {
 			hint = "; use --syntax sh for a POSIX script, or an image with bash"
 		}
-		fmt.Fprintf(msgs, "cuttle runner: the image has no %s on PATH%s\n", shell, hint)
-		return wire.ExitCodeNoShell
+		return nil, fmt.Errorf("the image has no %s on PATH%s", shell, hint)
 	}
 	self, err := os.Executable()
 	if err != nil {
-		fmt.Fprintf(msgs, "cuttle runner: %v\n", err)
-		return wire.ExitCodeNoShell
+		return nil, err
 	}
 	helpers := filepath.Join(filepath.Dir(self), wire.HelpersSh)
 	// The script parameters (set by the helpers) are evaluated as the rest
@@ -121,53 +164,10 @@ func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs 
 		args = []string{"--noprofile", "--norc", "-c", `. "$CUTTLE_HELPERS" && eval ". \"\$CUTTLE_SCRIPT\" $__cuttle_params"`}
 	}
 	args = append(args, "cuttle-step")
-
-	// Variables go to the shell on an inherited pipe (fd 3), read once by
-	// the helpers into memory.
-	varsR, varsW, err := os.Pipe()
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cuttle runner: %v\n", err)
-		return wire.ExitCodeNoShell
-	}
 	cmd := exec.Command(sh, args...)
 	cmd.Dir = spec.WorkDir
 	cmd.Stdin = nil // /dev/null: the payload is not the script's input
 	cmd.Stdout, cmd.Stderr = os.Stdout, os.Stderr
-	var exited atomic.Bool
-	var pumps []*pump
-	// Without logs or a watch the script writes to the runner's own
-	// stdout and stderr; otherwise a pump copies each stream through.
-	var outTo, errTo io.Writer
-	if logs != nil {
-		outTo, errTo = logs.out, logs.err
-	}
-	if watch != nil {
-		watch.w = os.Stderr
-		if errTo != nil {
-			watch.w = errTo
-		}
-		errTo = watch
-	}
-	for _, s := range []struct {
-		to  io.Writer
-		cmd *io.Writer
-	}{{outTo, &cmd.Stdout}, {errTo, &cmd.Stderr}} {
-		if s.to == nil {
-			continue
-		}
-		p, err := newPump(s.to, &exited)
-		if err != nil {
-			for _, p := range pumps {
-				p.r.Close()
-				p.w.Close()
-			}
-			fmt.Fprintf(msgs, "cuttle runner: output pipe: %v\n", err)
-			return wire.ExitCodeNoShell
-		}
-		pumps = append(pumps, p)
-		*s.cmd = p.w
-	}
-	cmd.ExtraFiles = []*os.File{varsR}
 	var proxy wire.Proxy
 	if payload.Proxy != nil {
 		proxy = *payload.Proxy
@@ -179,44 +179,75 @@ func runScript(ctx context.Context, spec RunnerSpec, payload wire.Payload, logs 
 		"CUTTLE_VARIABLES_FD=3",
 	)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd, nil
+}
 
-	sigs := make(chan os.Signal, 4)
-	signal.Notify(sigs, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
-	defer signal.Stop(sigs)
-	err = cmd.Start()
-	varsR.Close()
+// pipeOutput points the script's stdout and stderr at pumps into the logs
+// (and stderr through watch). Without logs or a watch, a stream stays the
+// runner's own.
+func pipeOutput(cmd *exec.Cmd, logs *stepLogs, watch *errorOutputWatch, exited *atomic.Bool) ([]*pump, error) {
+	var outTo, errTo io.Writer
+	if logs != nil {
+		outTo, errTo = logs.out, logs.err
+	}
+	if watch != nil {
+		watch.w = os.Stderr
+		if errTo != nil {
+			watch.w = errTo
+		}
+		errTo = watch
+	}
+	var pumps []*pump
+	for _, s := range []struct {
+		to  io.Writer
+		cmd *io.Writer
+	}{{outTo, &cmd.Stdout}, {errTo, &cmd.Stderr}} {
+		if s.to == nil {
+			continue
+		}
+		p, err := newPump(s.to, exited)
+		if err != nil {
+			for _, p := range pumps {
+				p.r.Close()
+				p.w.Close()
+			}
+			return nil, err
+		}
+		pumps = append(pumps, p)
+		*s.cmd = p.w
+	}
+	return pumps, nil
+}
+
+// runPumps starts the pumps once the script holds its own copies of their
+// write ends, and returns the wait for them to drain (after the script has
+// exited), which reports their errors to msgs.
+func runPumps(pumps []*pump, exited *atomic.Bool, msgs io.Writer) (wait func()) {
 	pumped := make(chan error, len(pumps))
 	for _, p := range pumps {
 		p.w.Close() // the script holds its own copies
 		go func() { pumped <- p.run() }()
 	}
-	// The logs hold everything once the pumps are done: wait for them
-	// before returning, however the script ended.
-	defer func() {
+	return func() {
 		exited.Store(true)
 		for range pumps {
 			if err := <-pumped; err != nil {
 				fmt.Fprintf(msgs, "cuttle runner: output: %v\n", err)
 			}
 		}
-	}()
-	if err != nil {
-		varsW.Close()
-		fmt.Fprintf(msgs, "cuttle runner: starting %s: %v\n", shell, err)
-		return wire.ExitCodeNoShell
 	}
-	go func() {
-		// Fails with EPIPE if the script never reads: nothing to do then.
-		_, _ = varsW.Write(shellLines(payload.Variables))
-		varsW.Close()
-	}()
+}
+
+// waitScript waits for the started script, forwarding the signals the
+// runner gets to its whole process group (docker stop signals only PID 1,
+// and the script's children must hear it too) and killing the group when
+// ctx ends. It returns the script's exit code, 128+N for signal N.
+func waitScript(ctx context.Context, cmd *exec.Cmd, sigs <-chan os.Signal) int {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	for {
 		select {
 		case s := <-sigs:
-			// Forward to the whole process group: docker stop signals
-			// only PID 1, and the script's children must hear it too.
 			_ = syscall.Kill(-cmd.Process.Pid, s.(syscall.Signal))
 		case <-ctx.Done():
 			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)

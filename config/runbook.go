@@ -246,6 +246,9 @@ func mappingValue(n *yaml.Node, key string) *yaml.Node {
 	return nil
 }
 
+// stepProblem records a problem with step i (s) of a runbook.
+type stepProblem func(i int, s RunbookStep, format string, a ...any)
+
 func (rb *Runbook) validate(cfg *Config) error {
 	var problems []string
 	bad := func(i int, s RunbookStep, format string, a ...any) {
@@ -262,69 +265,87 @@ func (rb *Runbook) validate(cfg *Config) error {
 			bad(i, s, "step names must be unique (output variables are named after them)")
 		}
 		names[strings.ToLower(s.Name)] = true
-		switch {
-		case (s.Worker == "") == (s.Pool == ""):
-			bad(i, s, "give exactly one of worker or pool")
-		case s.Pool != "" && !IsTemplate(s.Pool):
-			if _, ok := cfg.Pools[s.Pool]; !ok {
-				bad(i, s, "pool %q is not defined in the config", s.Pool)
-			}
-		}
-		switch s.RunOn {
-		case "", "one", "all":
-		default:
-			bad(i, s, "run_on %q: want one or all", s.RunOn)
-		}
-		if s.RunOn != "" && s.Pool == "" {
-			bad(i, s, "run_on needs a pool")
-		}
-		switch s.Condition {
-		case "", "success", "failure", "always":
-		default:
-			bad(i, s, "condition %q: want success, failure or always", s.Condition)
-		}
-		n := 0
-		for _, v := range []string{s.Container.Image, s.Container.Dockerfile, s.Container.DockerfileURL} {
-			if v != "" {
-				n++
-			}
-		}
-		if n != 1 {
-			bad(i, s, "container needs exactly one of image, dockerfile or dockerfile_url")
-		}
-		if s.Container.Feed != "" {
-			if _, ok := cfg.Feeds[s.Container.Feed]; !ok {
-				bad(i, s, "feed %q is not defined in the config", s.Container.Feed)
-			}
-		}
-		if (s.Script.Inline == "") == (s.Script.File == "") {
-			bad(i, s, "script needs exactly one of inline or file (with package: a file inside that package)")
-		}
-		if s.Script.Package == "" && s.Script.Parameters != "" {
-			bad(i, s, "script parameters go with a script file inside a package (script.package)")
-		}
-		switch {
-		case s.ParallelWith == "":
-		case s.ParallelWith != "previous":
-			bad(i, s, "parallel_with %q: want previous", s.ParallelWith)
-		case i == 0:
-			bad(i, s, "parallel_with: previous: the first step has no previous step")
-		}
-		if _, err := s.TimeoutDuration(); err != nil {
-			bad(i, s, "timeout %q: %v", s.Timeout, err)
-		}
-		if s.Retries < 0 {
-			bad(i, s, "retries %d: want 0 or more", s.Retries)
-		}
-		if _, err := s.RetryDelayDuration(); err != nil {
-			bad(i, s, "retry_delay %q: want a duration such as 30s", s.RetryDelay)
-		} else if s.RetryDelay != "" && s.Retries == 0 {
-			bad(i, s, "retry_delay needs retries")
-		}
+		checkPlacement(cfg, i, s, bad)
+		checkContainerAndScript(cfg, i, s, bad)
+		checkFlow(i, s, bad)
 	}
 	rb.checkReferences(bad)
 	if len(problems) > 0 {
 		return errors.New(strings.Join(problems, "; "))
 	}
 	return nil
+}
+
+// checkPlacement checks where step i runs: a worker, or a pool of the
+// config and how many of its workers.
+func checkPlacement(cfg *Config, i int, s RunbookStep, bad stepProblem) {
+	switch {
+	case (s.Worker == "") == (s.Pool == ""):
+		bad(i, s, "give exactly one of worker or pool")
+	case s.Pool != "" && !IsTemplate(s.Pool):
+		if _, ok := cfg.Pools[s.Pool]; !ok {
+			bad(i, s, "pool %q is not defined in the config", s.Pool)
+		}
+	}
+	switch s.RunOn {
+	case "", "one", "all":
+	default:
+		bad(i, s, "run_on %q: want one or all", s.RunOn)
+	}
+	if s.RunOn != "" && s.Pool == "" {
+		bad(i, s, "run_on needs a pool")
+	}
+}
+
+// checkContainerAndScript checks what step i runs: one image source, a
+// feed of the config, one script source.
+func checkContainerAndScript(cfg *Config, i int, s RunbookStep, bad stepProblem) {
+	n := 0
+	for _, v := range []string{s.Container.Image, s.Container.Dockerfile, s.Container.DockerfileURL} {
+		if v != "" {
+			n++
+		}
+	}
+	if n != 1 {
+		bad(i, s, "container needs exactly one of image, dockerfile or dockerfile_url")
+	}
+	if s.Container.Feed != "" {
+		if _, ok := cfg.Feeds[s.Container.Feed]; !ok {
+			bad(i, s, "feed %q is not defined in the config", s.Container.Feed)
+		}
+	}
+	if (s.Script.Inline == "") == (s.Script.File == "") {
+		bad(i, s, "script needs exactly one of inline or file (with package: a file inside that package)")
+	}
+	if s.Script.Package == "" && s.Script.Parameters != "" {
+		bad(i, s, "script parameters go with a script file inside a package (script.package)")
+	}
+}
+
+// checkFlow checks when and how often step i runs: its condition, its
+// parallel group, its timeout and its retries.
+func checkFlow(i int, s RunbookStep, bad stepProblem) {
+	switch s.Condition {
+	case "", "success", "failure", "always":
+	default:
+		bad(i, s, "condition %q: want success, failure or always", s.Condition)
+	}
+	switch {
+	case s.ParallelWith == "":
+	case s.ParallelWith != "previous":
+		bad(i, s, "parallel_with %q: want previous", s.ParallelWith)
+	case i == 0:
+		bad(i, s, "parallel_with: previous: the first step has no previous step")
+	}
+	if _, err := s.TimeoutDuration(); err != nil {
+		bad(i, s, "timeout %q: %v", s.Timeout, err)
+	}
+	if s.Retries < 0 {
+		bad(i, s, "retries %d: want 0 or more", s.Retries)
+	}
+	if _, err := s.RetryDelayDuration(); err != nil {
+		bad(i, s, "retry_delay %q: want a duration such as 30s", s.RetryDelay)
+	} else if s.RetryDelay != "" && s.Retries == 0 {
+		bad(i, s, "retry_delay needs retries")
+	}
 }

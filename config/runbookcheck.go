@@ -16,7 +16,7 @@ import (
 // (uppercase letters, a bad tag or digest), checked with
 // distribution/reference as docker checks it. Templated names (#{...})
 // are checked once they are filled in, when the step runs.
-func (rb *Runbook) checkReferences(bad func(i int, s RunbookStep, format string, a ...any)) {
+func (rb *Runbook) checkReferences(bad stepProblem) {
 	for i, s := range rb.Steps {
 		// A script file inside a package is in the package, not here.
 		if f := s.Script.File; f != "" && s.Script.Package == "" && !strings.Contains(f, "#{") {
@@ -34,6 +34,9 @@ func (rb *Runbook) checkReferences(bad func(i int, s RunbookStep, format string,
 			if _, err := reference.ParseNormalizedNamed(img); err != nil {
 				bad(i, s, "image %q: %v (image names are lowercase: registry/name:tag or name@sha256:...)", img, err)
 			}
+		}
+		if s.Parameters != "" && s.Script.Parameters != "" {
+			bad(i, s, "parameters are given twice, as parameters and script.parameters: keep one")
 		}
 		for _, p := range s.SubstituteInFiles {
 			if err := s.CheckSubstitute(p); err != nil {

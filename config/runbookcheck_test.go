@@ -1,6 +1,8 @@
 package config
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -27,5 +29,21 @@ func TestCheckSubstitute(t *testing.T) {
 	}
 	if err := (RunbookStep{}).CheckSubstitute("web/a.json"); err == nil || !strings.Contains(err.Error(), "no extracted package") {
 		t.Errorf("a step without packages: %v", err)
+	}
+}
+
+func TestParametersGivenTwice(t *testing.T) {
+	cfg := &Config{Pools: map[string]Pool{"linux": {}}}
+	p := filepath.Join(t.TempDir(), "rb.yaml")
+	os.WriteFile(p, []byte(`steps:
+  - name: s
+    pool: linux
+    container: {image: alpine}
+    packages: [{name: web, source: w.zip}]
+    parameters: a
+    script: {package: web, file: d.sh, parameters: b}
+`), 0o644)
+	if _, err := LoadRunbook(p, cfg); err == nil || !strings.Contains(err.Error(), "parameters are given twice") {
+		t.Errorf("LoadRunbook: %v", err)
 	}
 }

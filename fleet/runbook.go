@@ -104,7 +104,6 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 		return nil, err
 	}
 	var failures error
-	fail := func(err error) { failures = multierror.Append(failures, vars.Masks().Error(err)) }
 	dial := r.dial
 	if dial == nil {
 		// Workers behind one bastion share one connection to it.
@@ -118,8 +117,7 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 	if maxPar <= 0 {
 		maxPar = 10
 	}
-	sem := make(chan struct{}, maxPar)
-	pulled := &pullLedger{seen: map[string]bool{}}
+	run := &runbookRun{rb: rb, vars: vars, conns: conns, sem: make(chan struct{}, maxPar), pulled: &pullLedger{seen: map[string]bool{}}}
 	var results []StepResult
 	failed := false
 	for first := 0; first < len(rb.Steps); {
@@ -129,56 +127,14 @@ func (r *Runner) Run(ctx context.Context, rb *config.Runbook, extra *Variables) 
 		for end < len(rb.Steps) && rb.Steps[end].ParallelWith == "previous" {
 			end++
 		}
-		group := rb.Steps[first:end]
+		stepResults := r.runGroup(ctx, run, rb.Steps[first:end], failed)
 		first = end
-		failedBefore := failed
-		stepResults := make([][]StepResult, len(group))
-		var wg sync.WaitGroup
-		for g, s := range group {
-			if !s.RunsIn(r.Environment) {
-				log.Info().Str("step", s.Name).Str("environment", r.Environment).Msg("step skipped: not for this environment")
-				stepResults[g] = []StepResult{{Step: s.Name, Skipped: true}}
-				continue
-			}
-			if !shouldRun(s.Condition, failedBefore) {
-				log.Info().Str("step", s.Name).Str("condition", orDefault(s.Condition, "success")).Msg("step skipped")
-				stepResults[g] = []StepResult{{Step: s.Name, Skipped: true}}
-				continue
-			}
-			stepVars, err := stepVariables(rb, s, vars)
-			if err == nil {
-				s, err = resolveWhere(r.Config, s, stepVars)
-			}
-			var workers []string
-			if err == nil {
-				workers, err = r.workersFor(ctx, conns, s)
-			}
-			if err != nil {
-				stepResults[g] = []StepResult{{Step: s.Name, Err: err, Masks: vars.Masks()}}
-				continue
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				stepResults[g] = r.fanOut(ctx, sem, workers, func(w string) StepResult {
-					return r.runOne(ctx, conns, pulled, rb, s, w, vars, len(workers) > 1)
-				})
-			}()
-		}
-		wg.Wait()
 		for _, srs := range stepResults {
 			for _, sr := range srs {
 				results = append(results, sr)
-				if sr.Failed() {
+				if err := sr.failure(); err != nil {
 					failed = true
-					switch {
-					case sr.Worker == "":
-						fail(fmt.Errorf("step %s: %w", sr.Step, sr.Err))
-					case sr.Err != nil:
-						fail(fmt.Errorf("step %s on %s: %w", sr.Step, sr.Worker, sr.Err))
-					default:
-						fail(fmt.Errorf("step %s on %s: script exited with code %d", sr.Step, sr.Worker, sr.Result.ExitCode))
-					}
+					failures = multierror.Append(failures, vars.Masks().Error(err))
 				}
 				vars.setOutputs(sr, len(srs) > 1, log)
 			}
@@ -223,14 +179,6 @@ func (r *Runner) fanOut(ctx context.Context, sem chan struct{}, workers []string
 	}
 	wg.Wait()
 	return results
-}
-
-// failure is a failed step's line in the run's error.
-func (r StepResult) failure() error {
-	if r.Err != nil {
-		return fmt.Errorf("step %s on %s: %w", r.Step, r.Worker, r.Err)
-	}
-	return fmt.Errorf("step %s on %s: script exited with code %d", r.Step, r.Worker, r.Result.ExitCode)
 }
 
 // setOutputs makes a step's output variables variables of the steps after
@@ -366,7 +314,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		return res
 	}
 	for attempt := 1; ; attempt++ {
-		a := r.attempt(ctx, conns, pulled, s, st, worker, attempt, policy)
+		a := r.attempt(ctx, conns, pulled, s, st, worker, attempt, policy, interleaves(rb, s, fanOut))
 		res.Target, res.Result, res.Err = a.Target, a.Result, a.Err
 		if policy.retries > 0 {
 			res.Attempts = append(res.Attempts, a)
@@ -383,7 +331,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 }
 
 // attempt runs the step once on worker. Cleanup runs whatever happens.
-func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, s config.RunbookStep, st remote.Step, worker string, n int, policy retryPolicy) Attempt {
+func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, s config.RunbookStep, st remote.Step, worker string, n int, policy retryPolicy, interleaved bool) Attempt {
 	var a Attempt
 	if pulled.done(worker, st.Image) && st.Pull == remote.PullAlways {
 		st.Pull = remote.PullMissing // pulled earlier in this run
@@ -398,14 +346,11 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 	a.Target = conn.String()
 	ctx, cancel := r.stepTimeout(ctx, s)
 	defer cancel()
-	prefix := "[" + s.Name + "@" + worker + "] "
-	if policy.retries > 0 {
-		prefix = "[" + s.Name + "@" + worker + " attempt " + strconv.Itoa(n) + "/" + strconv.Itoa(policy.retries+1) + "] "
-	}
-	out, po, pe := r.prefixedOutput(prefix)
+	out, po, pe := r.prefixedOutput(outputPrefix(s, worker, n, policy, interleaved))
+	zerolog.Ctx(ctx).Info().Msg(stepHeader(s, worker, n, policy))
 	if r.Tickets != nil {
 		var drop func()
-		st.OnTicket = func(t remote.Ticket) {
+		out.OnTicket = func(t remote.Ticket) {
 			t.Worker = worker
 			drop = r.Tickets(t)
 		}
@@ -449,9 +394,12 @@ func (r *Runner) stepTimeout(ctx context.Context, s config.RunbookStep) (context
 }
 
 // prefixedOutput is r.Output with every line prefixed; the caller closes
-// the two writers.
+// the two writers. With no prefix the output passes as it comes.
 func (r *Runner) prefixedOutput(prefix string) (out remote.Output, po, pe *prefixWriter) {
 	out = r.Output
+	if prefix == "" {
+		return out, nil, nil
+	}
 	po, pe = newPrefixWriter(out.Stdout, &r.outputMu, prefix), newPrefixWriter(out.Stderr, &r.outputMu, prefix)
 	out.Stdout, out.Stderr = po, pe
 	if out.Progress != nil && out.Progress != io.Discard {
@@ -502,4 +450,10 @@ func newPrefixWriter(w io.Writer, mu *sync.Mutex, prefix string) *prefixWriter {
 
 func (p *prefixWriter) Write(b []byte) (int, error) { return p.lw.Write(b) }
 
-func (p *prefixWriter) Close() error { return p.lw.Close() }
+// Close passes on a last unterminated line; a nil writer has none.
+func (p *prefixWriter) Close() error {
+	if p == nil {
+		return nil
+	}
+	return p.lw.Close()
+}

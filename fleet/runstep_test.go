@@ -132,8 +132,8 @@ func TestStepInputErrors(t *testing.T) {
 
 func TestTicketsKeptWhileStepRuns(t *testing.T) {
 	var events []string
-	f := &fakeFleet{do: func(_ context.Context, _ string, st remote.Step, _ remote.Output) (remote.Result, error) {
-		st.OnTicket(remote.Ticket{StepID: "id-1", Name: st.Name})
+	f := &fakeFleet{do: func(_ context.Context, _ string, st remote.Step, out remote.Output) (remote.Result, error) {
+		out.OnTicket(remote.Ticket{StepID: "id-1", Name: st.Name})
 		events = append(events, "step ends")
 		return remote.Result{}, nil
 	}}

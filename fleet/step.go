@@ -60,53 +60,9 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 			vars.Set(kv[0], kv[1], false)
 		}
 	}
-	c := s.Container
-	var err error
-	if c.Image, err = field(vars, "container.image", c.Image); err != nil {
+	if err := stepImage(cfg, in, vars, &st); err != nil {
 		return st, err
 	}
-	switch {
-	case c.Dockerfile != "":
-		body := c.Dockerfile
-		if !strings.Contains(body, "\n") {
-			b, err := os.ReadFile(filepath.Join(in.BaseDir, body))
-			if err != nil {
-				return st, fmt.Errorf("container.dockerfile: %w", err)
-			}
-			body = string(b)
-		}
-		st.Build = &remote.Build{Dockerfile: []byte(body), Args: c.BuildArgs}
-		st.Image = remote.BuildRepo
-	case c.DockerfileURL != "":
-		if strings.HasPrefix(c.DockerfileURL, "-") || strings.ContainsAny(c.DockerfileURL, " \t\n") {
-			return st, fmt.Errorf("dockerfile_url %q: want repo.git#ref:subdir", c.DockerfileURL)
-		}
-		st.Build = &remote.Build{GitURL: c.DockerfileURL, Args: c.BuildArgs}
-		st.Image = remote.BuildRepo
-	default:
-		if len(c.BuildArgs) > 0 {
-			return st, errors.New("build arguments need a dockerfile or dockerfile_url")
-		}
-		if err := remote.ValidateImage(c.Image); err != nil {
-			return st, err
-		}
-		st.Image = c.Image
-	}
-	for _, a := range c.BuildArgs {
-		if k, _, ok := strings.Cut(a, "="); !ok || k == "" {
-			return st, fmt.Errorf("build argument %q: want KEY=VALUE", a)
-		}
-	}
-	if st.Pull, err = remote.ParsePullPolicy(c.Pull, st.Image); err != nil {
-		return st, err
-	}
-	st.Feed = in.Feed
-	if st.Feed == nil {
-		if st.Feed, err = feedFor(cfg, c.Feed, st.Image); err != nil {
-			return st, err
-		}
-	}
-
 	if _, set := vars.Get("Octopus.Action.Container.Image"); !set {
 		vars.Set("Octopus.Action.Container.Image", st.Image, false)
 	}
@@ -125,55 +81,126 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		st.Variables = vars.evaluated()
 	}
 	st.FailOnErrorOutput = vars.Template().Flag(FailOnErrorOutputVariable, false)
+	var err error
 	if st.Proxy, err = proxyFor(cfg, in.Worker, st.Masks); err != nil {
 		return st, err
 	}
-	opts, err := field(vars, "container.options", c.Options)
-	if err != nil {
+	if err := stepOptions(s.Container.Options, vars, &st); err != nil {
 		return st, err
 	}
-	if v, ok := vars.Get(ContainerOptionsVariable); ok && v.Value != "" {
-		fromVar, err := field(vars, ContainerOptionsVariable, v.Value)
-		if err != nil {
-			return st, err
-		}
-		opts = strings.TrimSpace(fromVar + " " + opts)
-	}
-	if st.ContainerOptions, err = remote.SplitOptions(opts); err != nil {
-		return st, err
-	}
-	if err := remote.ValidateOptions(st.ContainerOptions, st.OptionsPolicy()); err != nil {
-		return st, err
-	}
-
 	if st.Packages, err = packageRefs(cfg, s.Packages, in.BaseDir); err != nil {
 		return st, err
 	}
 	st.PackageCacheMax = cmp.Or(cfg.Defaults.PackageCacheMB, 10240) << 20
 	st.SubstituteInFiles = s.SubstituteInFiles
+	sc := s.Script
+	if sc.Package != "" && sc.Parameters == "" {
+		sc.Parameters = s.Parameters // the step's, as Octopus has one ScriptParameters
+	}
+	return st, stepScript(sc, in.BaseDir, vars, &st)
+}
+
+// stepImage sets st's image: built from a Dockerfile (inline or a file
+// beside the runbook) or a Git URL, or pulled by its pull policy with the
+// feed's credentials.
+func stepImage(cfg *config.Config, in StepInput, vars *Variables, st *remote.Step) error {
+	c := in.Step.Container
+	var err error
+	if c.Image, err = field(vars, "container.image", c.Image); err != nil {
+		return err
+	}
 	switch {
-	case s.Script.Package != "":
-		if st.Script, err = packageScript(s.Script, st.Packages); err != nil {
-			return st, err
+	case c.Dockerfile != "":
+		body := c.Dockerfile
+		if !strings.Contains(body, "\n") {
+			b, err := os.ReadFile(filepath.Join(in.BaseDir, body))
+			if err != nil {
+				return fmt.Errorf("container.dockerfile: %w", err)
+			}
+			body = string(b)
 		}
-	case s.Script.File != "":
-		p := s.Script.File
+		st.Build = &remote.Build{Dockerfile: []byte(body), Args: c.BuildArgs}
+		st.Image = remote.BuildRepo
+	case c.DockerfileURL != "":
+		if strings.HasPrefix(c.DockerfileURL, "-") || strings.ContainsAny(c.DockerfileURL, " \t\n") {
+			return fmt.Errorf("dockerfile_url %q: want repo.git#ref:subdir", c.DockerfileURL)
+		}
+		st.Build = &remote.Build{GitURL: c.DockerfileURL, Args: c.BuildArgs}
+		st.Image = remote.BuildRepo
+	default:
+		if len(c.BuildArgs) > 0 {
+			return errors.New("build arguments need a dockerfile or dockerfile_url")
+		}
+		if err := remote.ValidateImage(c.Image); err != nil {
+			return err
+		}
+		st.Image = c.Image
+	}
+	for _, a := range c.BuildArgs {
+		if k, _, ok := strings.Cut(a, "="); !ok || k == "" {
+			return fmt.Errorf("build argument %q: want KEY=VALUE", a)
+		}
+	}
+	if st.Pull, err = remote.ParsePullPolicy(c.Pull, st.Image); err != nil {
+		return err
+	}
+	st.Feed = in.Feed
+	if st.Feed == nil {
+		if st.Feed, err = feedFor(cfg, c.Feed, st.Image); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stepOptions sets st's container options: the variable's, then the
+// step's, checked against what the operator grants.
+func stepOptions(options string, vars *Variables, st *remote.Step) error {
+	opts, err := field(vars, "container.options", options)
+	if err != nil {
+		return err
+	}
+	if v, ok := vars.Get(ContainerOptionsVariable); ok && v.Value != "" {
+		fromVar, err := field(vars, ContainerOptionsVariable, v.Value)
+		if err != nil {
+			return err
+		}
+		opts = strings.TrimSpace(fromVar + " " + opts)
+	}
+	if st.ContainerOptions, err = remote.SplitOptions(opts); err != nil {
+		return err
+	}
+	return remote.ValidateOptions(st.ContainerOptions, st.OptionsPolicy())
+}
+
+// stepScript sets st's script (from a package, a file beside the runbook,
+// or inline with the variables substituted) and its syntax (bash unless
+// said or the script starts #!/bin/sh).
+func stepScript(sc config.Script, baseDir string, vars *Variables, st *remote.Step) error {
+	var err error
+	switch {
+	case sc.Package != "":
+		if st.Script, err = packageScript(sc, st.Packages); err != nil {
+			return err
+		}
+	case sc.File != "":
+		p := sc.File
 		if !filepath.IsAbs(p) {
-			p = filepath.Join(in.BaseDir, p)
+			p = filepath.Join(baseDir, p)
 		}
 		b, err := os.ReadFile(p)
 		if err != nil {
-			return st, fmt.Errorf("script file: %w", err)
+			return fmt.Errorf("script file: %w", err)
 		}
 		st.Script = b
 	default:
-		text, err := vars.Substitute(s.Script.Inline)
+		text, err := vars.Substitute(sc.Inline)
 		if err != nil {
-			return st, err
+			return err
 		}
 		st.Script = []byte(text)
 	}
-	st.Syntax = s.Script.Syntax
+	st.Syntax = sc.Syntax
 	if st.Syntax == "" {
 		st.Syntax = "bash"
 		if bytes.HasPrefix(wire.NormalizeScript(st.Script), []byte("#!/bin/sh")) {
@@ -181,9 +208,9 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 		}
 	}
 	if st.Syntax != "bash" && st.Syntax != "sh" {
-		return st, fmt.Errorf("script syntax %q: want bash or sh (PowerShell is not supported yet)", st.Syntax)
+		return fmt.Errorf("script syntax %q: want bash or sh (PowerShell is not supported yet)", st.Syntax)
 	}
-	return st, nil
+	return nil
 }
 
 // proxyFor is the worker's proxy from the config (nil when none is set);

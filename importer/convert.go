@@ -369,8 +369,15 @@ const substituteFeature = "Octopus.Features.SubstituteInFiles"
 
 // features converts the step's enabled features: substitution in files
 // becomes substitute_in_files (its target files, one per line, with /
-// for \); the others are warnings.
+// for \, under the script package's directory when the script comes from
+// one); the others are warnings.
 func (c *converter) features(p map[string]string, st *RunbookStep, warn func(string, ...any)) {
+	// Octopus extracts a script's own package into the working directory,
+	// cuttle into $PWD/NAME: its target files are relative to it.
+	prefix := ""
+	if st.Script.Package != "" {
+		prefix = st.Script.Package + "/"
+	}
 	var other []string
 	for _, f := range strings.Split(p["Octopus.Action.EnabledFeatures"], ",") {
 		switch f = strings.TrimSpace(f); f {
@@ -378,7 +385,7 @@ func (c *converter) features(p map[string]string, st *RunbookStep, warn func(str
 		case substituteFeature:
 			for _, line := range strings.Split(p["Octopus.Action.SubstituteInFiles.TargetFiles"], "\n") {
 				if line = strings.TrimSpace(strings.ReplaceAll(line, `\`, "/")); line != "" {
-					st.SubstituteInFiles = append(st.SubstituteInFiles, line)
+					st.SubstituteInFiles = append(st.SubstituteInFiles, prefix+strings.TrimPrefix(line, "./"))
 				}
 			}
 			if len(st.SubstituteInFiles) == 0 {

@@ -124,6 +124,15 @@ func TestSubstituteInFilesFeature(t *testing.T) {
 	if u := Unsupported(rb); len(u) != 0 {
 		t.Errorf("the loader does not read %v", u)
 	}
+
+	// A script from a package: Octopus's targets are relative to that
+	// package, which cuttle extracts into $PWD/NAME.
+	props["Octopus.Action.Script.ScriptSource"], props["Octopus.Action.Script.ScriptFileName"] = "Package", "deploy.sh"
+	a.Packages = []Package{{PackageID: "Acme/Web"}}
+	rb, _ = Convert(&Process{Steps: []Step{{Name: "s", Actions: []Action{a}}}}, nil, Options{PoolMap: map[string]string{"p": "linux"}})
+	if got := strings.Join(rb.Steps[0].SubstituteInFiles, "|"); got != "Acme-Web/Web/config/*.json|Acme-Web/Web/appsettings.json" {
+		t.Errorf("substitute_in_files of a package script = %q", got)
+	}
 }
 
 func TestPackageName(t *testing.T) {

@@ -39,7 +39,7 @@ func killWhenReady(t *testing.T, cmd *exec.Cmd) (workDir string) {
 		t.Fatal(err)
 	}
 	first, err := bufio.NewReader(pipe).ReadString('\n')
-	// A runbook prefixes its lines with [step@worker].
+	// A step on one worker prints its lines unprefixed, as ssh would.
 	_, wd, ok := strings.Cut(strings.TrimSpace(first), "ready ")
 	if err != nil || !ok {
 		cmd.Process.Kill()
@@ -100,13 +100,13 @@ func TestAttackMasksAreRunWide(t *testing.T) {
 	if r.code != 3 || len(r.report.Steps) != 2 {
 		t.Fatalf("exit %d, %d steps\nstdout: %s\nstderr: %s", r.code, len(r.report.Steps), r.stdout, r.stderr)
 	}
-	if want := fmt.Sprintf("[b@w1] leak=******** len=%d\n", len("pw="+secret)); !strings.Contains(r.stdout, want) {
+	if want := fmt.Sprintf("leak=******** len=%d", len("pw="+secret)); !hasLine(r.stdout, want) {
 		t.Errorf("step b did not get the copy whole, masked (want %q):\n%s", want, r.stdout)
 	}
-	if !strings.Contains(r.stdout, "[b@w1] m=********\n") || !strings.Contains(r.stdout, "[b@w1] auth=********\n") {
+	if !hasLine(r.stdout, "m=********") || !hasLine(r.stdout, "auth=********") {
 		t.Errorf("a masked value or the copy's encoding is printed by step b:\n%s", r.stdout)
 	}
-	if !strings.Contains(r.stdout, "[b@w1] 0\n") {
+	if !hasLine(r.stdout, "0") {
 		t.Errorf("the variable named after the secret reached step b:\n%s", r.stdout)
 	}
 	a := r.report.Steps[0].OutputVariables
@@ -244,7 +244,7 @@ func TestAttackLargeSensitiveOutputVariable(t *testing.T) {
 	if r.code != 0 || len(r.report.Steps) != 2 {
 		t.Fatalf("exit %d\nstderr: %s", r.code, r.stderr)
 	}
-	if want := "[a@w1] before\n[a@w1] after\n[b@w1] len=10485774 ends=-END\n"; r.stdout != want {
+	if want := "before\nafter\nlen=10485774 ends=-END\n"; r.stdout != want {
 		t.Errorf("stdout is %d bytes, starting %q; want %q", len(r.stdout), r.stdout[:min(len(r.stdout), 200)], want)
 	}
 	if got := r.report.Steps[0].OutputVariables["Big"]; got != "********" {

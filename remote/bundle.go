@@ -9,6 +9,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/internal/progress"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -165,12 +166,14 @@ func uploadBundle(ctx context.Context, sh Shell, b bundle.Bundle, facts Facts) (
 		return "", stepErr(sh.String(), ReasonRunner, "opening step runner: %w", err)
 	}
 	defer f.Close()
+	bar := progress.From(ctx).Transfer(sh.String(), "uploading the step runner", bundleSize(f))
+	defer bar.Done()
 	dir := facts.Home + "/.cuttle/bundles"
 	prefix := dir + "/.upload-" + b.Digest[:16] + "-" + facts.Ticket + "-"
 	files := []struct {
 		name string
 		r    io.Reader
-	}{{bundle.RunnerFile, f}}
+	}{{bundle.RunnerFile, progress.Reader(bar, f)}}
 	for _, hf := range bundle.HelperFiles() {
 		files = append(files, struct {
 			name string

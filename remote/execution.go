@@ -89,6 +89,7 @@ func (c *Controller) Start(ctx context.Context, sh Shell, b bundle.Bundle, st St
 	if err := e.setup(); err != nil {
 		return e, e.fail(err)
 	}
+	e.proc.showWaits(ctx, sh.String())
 	if fastPathOK(e.st) {
 		launched, err := e.launchFast(ctx)
 		if err != nil || launched {
@@ -238,8 +239,8 @@ func (e *Execution) startFollowing(ctx context.Context) {
 		return
 	}
 	e.follower = startFollower(ctx, e.sh, e.plan, e.logKey, e.att)
-	if e.st.OnTicket != nil {
-		e.st.OnTicket(e.Ticket())
+	if e.out.OnTicket != nil {
+		e.out.OnTicket(e.Ticket())
 	}
 }
 
@@ -353,19 +354,6 @@ func (e *Execution) prepare(ctx context.Context) error {
 	// From here on the step has a heartbeat: gc keeps it while it pulls
 	// or builds, and the worker removes it if this controller vanishes.
 	e.armHeartbeat(ctx, false)
-	if len(st.Packages) > 0 {
-		err := withPackages(ctx, sh, st, &e.res, facts, e.b, e.log)
-		e.clock.mark(PhasePackages)
-		if err != nil {
-			return err
-		}
-		payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: e.logKey, Script: st.Script,
-			FailOnErrorOutput: st.FailOnErrorOutput, Proxy: st.Proxy.payloadProxy()})
-		if err != nil {
-			return stepErr(sh.String(), ReasonInput, "variables: %w", err)
-		}
-		e.payload = payload
-	}
 	if st.External != nil {
 		// Calamari reads the script from the work directory; cuttle's own
 		// runner gets it in the payload, which costs no round trip.
@@ -384,6 +372,20 @@ func (e *Execution) prepare(ctx context.Context) error {
 	}
 	e.plan.Image, e.res.Image = st.Image, st.Image
 	e.log = e.log.With().Str("image", st.Image).Logger()
+	// Packages after the image: whom they are for (its USER) is known.
+	if len(st.Packages) > 0 {
+		err := withPackages(ctx, sh, st, &e.res, facts, e.b, e.log)
+		e.clock.mark(PhasePackages)
+		if err != nil {
+			return err
+		}
+		payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: e.logKey, Script: st.Script,
+			FailOnErrorOutput: st.FailOnErrorOutput, Proxy: st.Proxy.payloadProxy()})
+		if err != nil {
+			return stepErr(sh.String(), ReasonInput, "variables: %w", err)
+		}
+		e.payload = payload
+	}
 	if st.External != nil {
 		err = prepareExternal(ctx, sh, st, facts, &e.plan)
 		e.clock.mark(PhaseImage)

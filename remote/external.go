@@ -16,6 +16,7 @@ import (
 	"strings"
 
 	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/internal/progress"
 	"github.com/cuttle-sh/cuttle/transport"
 )
 
@@ -188,7 +189,9 @@ func uploadExternal(ctx context.Context, sh Shell, e *ExternalRunner, facts Fact
 		pw.CloseWithError(err)
 	}()
 	var errb bytes.Buffer
-	cr := &countingReader{r: pr}
+	bar := progress.From(ctx).Transfer(sh.String(), "uploading runner bundle "+filepath.Base(e.BundleDir), 0)
+	defer bar.Done()
+	cr := &countingReader{r: progress.Reader(bar, pr)}
 	err := sh.Run(ctx, &transport.Cmd{Args: []string{"sh", "-c", installTarScript, "sh", facts.Home + "/.cuttle/bundles", e.Digest}, Stdin: cr, Stderr: &errb})
 	pr.Close()
 	if err != nil {

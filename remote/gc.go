@@ -135,47 +135,56 @@ func (g *gcPlanner) old(s string) bool {
 }
 
 func (g *gcPlanner) add(f []string) {
-	p := &g.p
-	switch {
-	case f[0] == "container" && len(f) >= 4:
-		g.container(f)
-	case f[0] == "workdir" && len(f) >= 3:
-		switch {
-		case g.running[f[1]]:
-			p.Kept = append(p.Kept, "work directory "+f[1]+": its step is running")
-		case !g.old(f[2]):
-			p.Kept = append(p.Kept, "work directory "+f[1]+": younger than the cut-off")
-		default:
-			p.WorkDirs = append(p.WorkDirs, f[1])
+	if len(f) < 3 {
+		return
+	}
+	switch f[0] {
+	case "container":
+		if len(f) >= 4 {
+			g.container(f)
 		}
-	case f[0] == "cfg" && len(f) >= 3:
+	case "workdir":
+		g.workDir(f)
+	case "cfg", "record":
 		if !g.running[f[1]] && g.old(f[2]) {
-			p.Configs = append(p.Configs, f[1])
+			if f[0] == "cfg" {
+				g.p.Configs = append(g.p.Configs, f[1])
+			} else {
+				g.p.Records = append(g.p.Records, f[1])
+			}
 		}
-	case f[0] == "record" && len(f) >= 3:
-		if !g.running[f[1]] && g.old(f[2]) {
-			p.Records = append(p.Records, f[1])
-		}
-	case f[0] == "bundle" && len(f) >= 3:
+	case "bundle":
 		if f[1] != g.keepDigest && g.old(f[2]) {
-			p.Bundles = append(p.Bundles, f[1])
+			g.p.Bundles = append(g.p.Bundles, f[1])
 		}
-	case f[0] == "package" && len(f) >= 3:
+	case "package":
 		if g.old(f[2]) {
-			p.Packages = append(p.Packages, f[1])
+			g.p.Packages = append(g.p.Packages, f[1])
 		} else {
-			p.Kept = append(p.Kept, "package "+f[1]+": used since the cut-off")
+			g.p.Kept = append(g.p.Kept, "package "+f[1]+": used since the cut-off")
 		}
-	case f[0] == "temp" && len(f) >= 3:
+	case "temp":
 		// Dead uploads go after an hour even under a longer cut-off.
 		n, _ := strconv.ParseInt(f[2], 10, 64)
 		if !time.Unix(n, 0).After(later(g.cut, g.now.Add(-time.Hour))) {
-			p.Temps = append(p.Temps, f[1])
+			g.p.Temps = append(g.p.Temps, f[1])
 		}
-	case f[0] == "build" && len(f) >= 3:
+	case "build":
 		if g.old(f[2]) {
-			p.Builds = append(p.Builds, f[1])
+			g.p.Builds = append(g.p.Builds, f[1])
 		}
+	}
+}
+
+// workDir sorts a "workdir NAME MTIME ..." item.
+func (g *gcPlanner) workDir(f []string) {
+	switch {
+	case g.running[f[1]]:
+		g.p.Kept = append(g.p.Kept, "work directory "+f[1]+": its step is running")
+	case !g.old(f[2]):
+		g.p.Kept = append(g.p.Kept, "work directory "+f[1]+": younger than the cut-off")
+	default:
+		g.p.WorkDirs = append(g.p.WorkDirs, f[1])
 	}
 }
 

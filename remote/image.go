@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/cuttle-sh/cuttle/internal/mask"
+	"github.com/cuttle-sh/cuttle/internal/progress"
 	"github.com/cuttle-sh/cuttle/internal/secret"
 	"github.com/cuttle-sh/cuttle/transport"
 )
@@ -125,8 +126,10 @@ func dockerLoggedIn(ctx context.Context, sh Shell, cfg string, feed *Feed, stdou
 }
 
 // pullImage pulls with the feed's credentials, if any.
-func pullImage(ctx context.Context, sh Shell, cfg, image string, feed *Feed, progress io.Writer) error {
-	err := dockerLoggedIn(ctx, sh, cfg, feed, progress, progress, dockerPullArgs(image)...)
+func pullImage(ctx context.Context, sh Shell, cfg, image string, feed *Feed, out io.Writer) error {
+	out, end := progress.Docker(progress.From(ctx), sh.String(), "pulling "+image+": layers", out)
+	err := dockerLoggedIn(ctx, sh, cfg, feed, out, out, dockerPullArgs(image)...)
+	end()
 	var df *dockerFailed
 	if errors.As(err, &df) {
 		return stepErr(sh.String(), ReasonImage, "docker pull %s failed: %s", image, df.Msg)
@@ -220,7 +223,16 @@ fi
 exec docker build -t "$tag" --label io.cuttle.build=dockerfile "$@" - < "$src" >&2
 `
 
-func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit string, feed *Feed, progress io.Writer) error {
+// lockScript runs its arguments under the flock $1, saying so on stderr
+// when it has to wait for another step's build first.
+const lockScript = `lock=$1; shift
+flock -n -E 253 "$lock" "$@"; rc=$?
+[ "$rc" -ne 253 ] && exit "$rc"
+echo "cuttle: waiting for the build lock (another step is building this image)" >&2
+exec flock "$lock" "$@"
+`
+
+func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit string, feed *Feed, out io.Writer) error {
 	mode, src := "dockerfile", facts.WorkDir()+"/Dockerfile"
 	if b.GitURL != "" {
 		mode = "git"
@@ -242,7 +254,7 @@ func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit
 	entry := map[string]any{"built_image": tag, "shared": true}
 	if facts.HasFlock {
 		lock := facts.Home + "/.cuttle/locks/build-" + strings.TrimPrefix(tag, BuildRepo+"/")[:32] + ".lock"
-		inner = append([]string{"flock", lock}, inner...)
+		inner = append([]string{"sh", "-c", lockScript, "sh", lock}, inner...)
 		entry["lock"] = lock
 	}
 	// Built images and their locks are caches shared by later steps:
@@ -252,7 +264,9 @@ func buildImage(ctx context.Context, sh Shell, facts Facts, b Build, tag, commit
 	// config that goes when it ends.
 	args, stdin := withLogin(configDir(facts.Home, facts.Ticket), feed, inner...)
 	tail := &tailBuffer{max: 2048}
-	err := sh.Run(ctx, &transport.Cmd{Args: args, Stdin: stdin, Stdout: progress, Stderr: io.MultiWriter(progress, tail)})
+	out, end := progress.Docker(progress.From(ctx), sh.String(), "building "+describeBuild(b)+": steps", out)
+	err := sh.Run(ctx, &transport.Cmd{Args: args, Stdin: stdin, Stdout: out, Stderr: io.MultiWriter(out, tail)})
+	end()
 	if err != nil {
 		var ee *transport.ExitError
 		if ctx.Err() != nil {
@@ -284,4 +298,21 @@ func PullOnly(ctx context.Context, sh Shell, image string, feed *Feed) error {
 	cfg := strings.TrimSpace(dir.String())
 	defer sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: []string{"rm", "-rf", "--", cfg}})
 	return pullImage(ctx, sh, cfg, image, feed, io.Discard)
+}
+
+// dockerComplaint is what the docker client said was wrong, from the end
+// of its stderr: its last line that is not usage boilerplate, so a bad
+// option reads "unknown flag: --memroy", not "Run 'docker run --help' for
+// more information".
+func dockerComplaint(stderr string) string {
+	lines := strings.Split(strings.TrimSpace(stderr), "\n")
+	for i := len(lines) - 1; i >= 0; i-- {
+		l := strings.TrimSpace(lines[i])
+		switch {
+		case l == "", strings.HasPrefix(l, "Usage:"), strings.HasPrefix(l, "Run 'docker"), strings.HasPrefix(l, "See 'docker"):
+			continue
+		}
+		return l
+	}
+	return lastLine(stderr)
 }

@@ -82,6 +82,16 @@ func ParseDeviceGrant(s string) (DeviceGrant, error) {
 	return DeviceGrant{d}, nil
 }
 
+// MarshalText writes the grant as allowed_devices reads it, normalized
+// (HOST:CONTAINER:PERMISSIONS, or the CDI name), so that a plan's JSON
+// shows it.
+func (g DeviceGrant) MarshalText() ([]byte, error) {
+	if g.cdi {
+		return []byte(g.host), nil
+	}
+	return []byte(g.host + ":" + g.container + ":" + g.perms), nil
+}
+
 // device is a --device value as docker reads it.
 type device struct {
 	host, container, perms string

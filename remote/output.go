@@ -2,8 +2,10 @@ package remote
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -11,6 +13,7 @@ import (
 
 	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/internal/printable"
+	"github.com/cuttle-sh/cuttle/internal/progress"
 	"github.com/cuttle-sh/cuttle/octopus"
 )
 
@@ -76,6 +79,8 @@ type outputProcessor struct {
 	log     zerolog.Logger
 	// lineByLine turns off the block fast path (tests compare the two).
 	lineByLine bool
+	// live passes on partial lines at once (Output.Live).
+	live bool
 	// maxMessage is MaxMessage, smaller in tests.
 	maxMessage int
 
@@ -97,11 +102,16 @@ type outputProcessor struct {
 	// pending output, written once per chunk received rather than once
 	// per line.
 	pendOut, pendErr []byte
+	// bars shows the wait for a step slot (scripts/slot.sh says when it
+	// waits and when it got one); worker names it.
+	bars     progress.Reporter
+	worker   string
+	slotWait progress.Tracker
 }
 
 func newOutputProcessor(masks *mask.Set, out Output, log zerolog.Logger) *outputProcessor {
 	return &outputProcessor{
-		masks: masks, stdout: out.Stdout, stderr: out.Stderr, verbose: out.Verbose, log: log,
+		masks: masks, stdout: out.Stdout, stderr: out.Stderr, verbose: out.Verbose, log: log, live: out.Live,
 		stdoutLevel: "default", stderrLevel: "default", vars: map[string]OutputVariable{}, maxMessage: MaxMessage,
 	}
 }
@@ -117,10 +127,19 @@ func (p *outputProcessor) writers() (stdout, stderr io.Writer, flush func()) {
 		o.Block = func(b []byte) bool { return p.block(false, b) }
 		e.Block = func(b []byte) bool { return p.block(true, b) }
 	}
+	if p.live {
+		o.Live, e.Live = p.liveCut, p.liveCut
+	}
 	return chunkWriter{o, p}, chunkWriter{e, p}, func() {
 		o.Close()
 		e.Close()
 		p.flushPending()
+		p.mu.Lock()
+		if p.slotWait != nil {
+			p.slotWait.Done()
+			p.slotWait = nil
+		}
+		p.mu.Unlock()
 	}
 }
 
@@ -181,7 +200,7 @@ func (p *outputProcessor) spill(w io.Writer, buf *[]byte) {
 func (p *outputProcessor) block(isStderr bool, lines []byte) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if bytes.Contains(lines, []byte(octopus.Marker)) || p.masks.Holds(lines) {
+	if bytes.Contains(lines, []byte(octopus.Marker)) || p.masks.Holds(lines) || bytes.Contains(lines, slotNote) {
 		return false
 	}
 	if w := p.destination(isStderr); w != nil {
@@ -216,6 +235,16 @@ func (p *outputProcessor) cut(isStderr bool, held []byte) int {
 		n = len(held)
 	}
 	return n
+}
+
+// liveCut is how much of a line still arriving may be shown now: up to
+// a service message not yet closed (parsed whole) and short of a tail
+// that could begin a sensitive value.
+func (p *outputProcessor) liveCut(held []byte) int {
+	if m := openMessage(held); m >= 0 {
+		held = held[:m]
+	}
+	return p.masks.Safe(held)
 }
 
 // openMessage is where a service message that has not ended starts in
@@ -256,6 +285,9 @@ func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 			return
 		}
 	}
+	if isStderr && p.slotLine(raw) {
+		return
+	}
 	if !bytes.Contains(raw, []byte(octopus.Marker)) {
 		if w := p.destination(isStderr); w != nil {
 			p.emit(w, raw, newline)
@@ -273,7 +305,7 @@ func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 		case seg.Err != nil:
 			hadMessage = true
 			p.log.Warn().Str("text", printable.String(truncate(p.masks.Mask(seg.Raw), 120))).
-				Msg("could not parse service message: " + printable.String(p.masks.Mask(seg.Err.Error())))
+				Err(p.masks.Error(seg.Err)).Msg("could not parse service message")
 		default:
 			text.WriteString(seg.Text)
 		}
@@ -286,6 +318,43 @@ func (p *outputProcessor) line(isStderr bool, raw []byte, newline bool) {
 		p.emit(w, []byte(text.String()), newline)
 	}
 	p.midLine[stream(isStderr)] = !newline
+}
+
+var (
+	slotNote = []byte(" step slot")
+	// slotWaiting and slotTaken are what scripts/slot.sh prints.
+	slotWaiting = regexp.MustCompile(`^cuttle: all (\d+) step slots on this worker are taken; waiting$`)
+	slotTaken   = []byte("cuttle: got a step slot")
+)
+
+// showWaits shows waits for a slot on ctx's progress display, if any.
+func (p *outputProcessor) showWaits(ctx context.Context, worker string) {
+	if progress.On(ctx) {
+		p.bars, p.worker = progress.From(ctx), worker
+	}
+}
+
+// slotLine acts on the slot script's lines: on a terminal the wait is a
+// spinner ("waiting for a slot on w1 (4 steps running)") in place of its
+// line; the line saying the wait ended is not shown. It reports whether
+// the line was taken.
+func (p *outputProcessor) slotLine(raw []byte) bool {
+	if !bytes.Contains(raw, slotNote) {
+		return false
+	}
+	if bytes.Equal(raw, slotTaken) {
+		if p.slotWait != nil {
+			p.slotWait.Done()
+			p.slotWait = nil
+		}
+		return true
+	}
+	m := slotWaiting.FindSubmatch(raw)
+	if m == nil || p.bars == nil {
+		return false
+	}
+	p.slotWait = p.bars.Wait(p.worker, "waiting for a slot ("+string(m[1])+" steps running)")
+	return true
 }
 
 // endLine ends a line that printed nothing more: with its newline when

@@ -38,7 +38,7 @@ func TestOutputProcessor(t *testing.T) {
 	if got := p.results(); got.vars["V"].Value != "1" {
 		t.Errorf("vars = %v", got.vars)
 	}
-	if !strings.Contains(logs.String(), "could not parse service message") {
+	if !strings.Contains(logs.String(), `"error":"`) || !strings.Contains(logs.String(), `"message":"could not parse service message"`) {
 		t.Errorf("bad message not warned about: %s", logs.String())
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/internal/progress"
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
 )
@@ -42,6 +43,10 @@ type Package struct {
 	// write (the worker's defaults otherwise).
 	MaxBytes   int64
 	MaxEntries int
+	// Share gives others the owner's permission bits on what is placed:
+	// the step runs as a non-root user (the image's USER, or --user),
+	// who is "others" to the SSH user that owns the files.
+	Share bool `json:"-"`
 }
 
 // PackageResult is what became of one package of a step.
@@ -63,7 +68,12 @@ const maxSignature = 64 << 20
 // rebuilds the payload).
 func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Facts, b bundle.Bundle, log zerolog.Logger) error {
 	res.Packages = nil
+	share, err := runsAsNonRoot(ctx, sh, st)
+	if err != nil {
+		return err
+	}
 	for _, p := range st.Packages {
+		p.Share = share
 		r, err := placePackage(ctx, sh, p, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, st.PackageCacheMax)
 		if err != nil {
 			return err
@@ -136,6 +146,9 @@ func packageArgs(runner, sub string, p Package, facts Facts, extra ...string) []
 	if p.MaxEntries > 0 {
 		args = append(args, "--max-entries", strconv.Itoa(p.MaxEntries))
 	}
+	if p.Share {
+		args = append(args, "--share")
+	}
 	return append(args, extra...)
 }
 
@@ -182,7 +195,14 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 			return r, err
 		}
 	}
-	counted := &countingReader{r: body}
+	what := "uploading package " + p.Name
+	size := p.Size
+	if r.Delta {
+		what, size = what+" (delta)", int64(body.(*bytes.Reader).Len())
+	}
+	bar := progress.From(ctx).Transfer(sh.String(), what, size)
+	defer bar.Done()
+	counted := &countingReader{r: progress.Reader(bar, body)}
 	tail = &tailBuffer{max: 2048}
 	if cacheMax > 0 {
 		extra = append(extra, "--cache-max-bytes", strconv.FormatInt(cacheMax, 10))
@@ -235,4 +255,37 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 		return 0, fmt.Errorf("more than %d bytes", l.max)
 	}
 	return l.Buffer.Write(p)
+}
+
+// runsAsNonRoot says whether the step's container runs as a user other
+// than root: --user in its options, else the image's USER.
+func runsAsNonRoot(ctx context.Context, sh Shell, st *Step) (bool, error) {
+	user, set := userOption(st.ContainerOptions)
+	if !set {
+		var out bytes.Buffer
+		args := []string{"docker", "image", "inspect", "--format", "{{.Config.User}}", "--", st.Image}
+		if err := sh.Run(ctx, &transport.Cmd{Args: args, Stdout: &out}); err != nil {
+			return false, stepErr(sh.String(), ReasonImage, "reading the user image %s runs as: %w", st.Image, err)
+		}
+		user = strings.TrimSpace(out.String())
+	}
+	name, _, _ := strings.Cut(user, ":")
+	return name != "" && name != "0" && name != "root", nil
+}
+
+// userOption finds docker run's --user (-u) among container options.
+func userOption(opts []string) (string, bool) {
+	user, set := "", false
+	for i := 0; i < len(opts); i++ {
+		switch o := opts[i]; {
+		case (o == "--user" || o == "-u") && i+1 < len(opts):
+			user, set = opts[i+1], true
+			i++
+		case strings.HasPrefix(o, "--user="):
+			user, set = strings.TrimPrefix(o, "--user="), true
+		case strings.HasPrefix(o, "-u") && len(o) > 2:
+			user, set = strings.TrimPrefix(strings.TrimPrefix(o, "-u"), "="), true
+		}
+	}
+	return user, set
 }

@@ -54,10 +54,6 @@ type Step struct {
 	// External, when set, runs the step with the user's runner
 	// (Calamari) instead of cuttle's own.
 	External *ExternalRunner
-	// OnTicket, when set, receives the step's ticket once it runs (with a
-	// reattach window): what another controller process needs to attach
-	// to it (Controller.Resume).
-	OnTicket func(Ticket)
 	// ReattachWindow, when above zero, arms the dead man's switch: if this
 	// controller is silent that long, the worker removes the step itself.
 	ReattachWindow time.Duration
@@ -93,6 +89,14 @@ type Output struct {
 	Verbose bool
 	// Progress receives pull and build output; nil means Stderr.
 	Progress io.Writer
+	// OnTicket, when set, receives the step's ticket once it runs (with a
+	// reattach window): what another controller process needs to attach
+	// to it (Controller.Resume). It is the run's, not the plan's: a Step
+	// holds no callbacks.
+	OnTicket func(Ticket)
+	// Live passes on partial lines as they come (progress a tool redraws
+	// with \r), not at their newline: for a terminal.
+	Live bool
 }
 
 // Result is what became of a step that cuttle managed to run.

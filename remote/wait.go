@@ -221,7 +221,7 @@ func (e *Execution) outcome(err error) (Result, error) {
 	case err != nil || !e.ran:
 	case !e.started && dockerCode(e.res.ExitCode):
 		// docker's own failure: the container never ran the runner.
-		err = stepErr(e.sh.String(), ReasonDocker, "docker run failed (exit %d): %s", e.res.ExitCode, lastLine(dockerTail))
+		err = stepErr(e.sh.String(), ReasonDocker, "docker run failed (exit %d): %s", e.res.ExitCode, dockerComplaint(dockerTail))
 	case e.res.ExitCode == wire.ExitCodeNoShell && strings.Contains(dockerTail, wire.RunnerErrorPrefix):
 		// The runner itself could not run the script.
 		_, msg, _ := strings.Cut(dockerTail, wire.RunnerErrorPrefix)

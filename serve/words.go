@@ -18,17 +18,8 @@ func ScheduleWords(schedule string) string {
 		zone, rest, _ := strings.Cut(schedule, " ")
 		tz, schedule = " ("+zone[strings.Index(zone, "=")+1:]+")", strings.TrimSpace(rest)
 	}
-	switch schedule {
-	case "@hourly":
-		return "every hour" + tz
-	case "@daily", "@midnight":
-		return "every day at 00:00" + tz
-	case "@weekly":
-		return "every Sunday at 00:00" + tz
-	case "@monthly":
-		return "on the 1st of every month at 00:00" + tz
-	case "@yearly", "@annually":
-		return "every 1 January at 00:00" + tz
+	if words, ok := macroWords(schedule); ok {
+		return words + tz
 	}
 	if d, ok := strings.CutPrefix(schedule, "@every "); ok {
 		return "every " + d + tz
@@ -43,7 +34,28 @@ func ScheduleWords(schedule string) string {
 	if len(f) != 5 || f[3] != "*" {
 		return "custom"
 	}
-	minute, hour, dom, dow := f[0], f[1], f[2], strings.ToUpper(f[4])
+	return cronWords(f[0], f[1], f[2], strings.ToUpper(f[4]), tz)
+}
+
+// macroWords says one of cron's @ schedules in words.
+func macroWords(schedule string) (string, bool) {
+	switch schedule {
+	case "@hourly":
+		return "every hour", true
+	case "@daily", "@midnight":
+		return "every day at 00:00", true
+	case "@weekly":
+		return "every Sunday at 00:00", true
+	case "@monthly":
+		return "on the 1st of every month at 00:00", true
+	case "@yearly", "@annually":
+		return "every 1 January at 00:00", true
+	}
+	return "", false
+}
+
+// cronWords says a five-field schedule (any month) in words, or "custom".
+func cronWords(minute, hour, dom, dow, tz string) string {
 	if n, ok := strings.CutPrefix(minute, "*/"); ok && hour == "*" && dom == "*" && dow == "*" {
 		return "every " + n + " minutes" + tz
 	}

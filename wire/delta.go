@@ -202,22 +202,7 @@ func (d *deltaWriter) data(p []byte) {
 // bytes the delta carries.
 func WriteDelta(w io.Writer, sig *Signature, r io.Reader) (literal int64, err error) {
 	bs := sig.BlockSize
-	// One candidate per distinct block: a base of repeated content (many
-	// equal blocks, or blocks whose weak sums collide) would otherwise make
-	// every window scan a long list, quadratic in the base's size.
-	index := make(map[uint32][]int32, len(sig.Weak))
-next:
-	for i, ws := range sig.Weak {
-		if sig.blockLen(i) != bs {
-			continue
-		}
-		for _, c := range index[ws] {
-			if sig.Strong[c] == sig.Strong[i] {
-				continue next
-			}
-		}
-		index[ws] = append(index[ws], int32(i))
-	}
+	index := blockIndex(sig)
 	lastLen, lastBlock := 0, -1
 	if n := len(sig.Weak); n > 0 && sig.blockLen(n-1) < bs {
 		lastBlock, lastLen = n-1, sig.blockLen(n-1)
@@ -228,35 +213,15 @@ next:
 	binary.BigEndian.PutUint32(bsHdr[:], uint32(bs))
 	d.w.Write(bsHdr[:])
 
-	// buf[lit:pos] is pending literal data, buf[pos:pos+bs] the window.
-	buf := make([]byte, 0, 4*bs+maxLiteral)
-	lit, pos := 0, 0
-	eof := false
-	fill := func() error {
-		for !eof && len(buf)-pos < bs {
-			if cap(buf)-len(buf) < bs {
-				// Room is made by dropping what was sent; pos-lit stays
-				// under maxLiteral, so this always frees enough.
-				n := copy(buf, buf[lit:])
-				buf, pos, lit = buf[:n], pos-lit, 0
-			}
-			n, err := r.Read(buf[len(buf):cap(buf)])
-			buf = buf[:len(buf)+n]
-			if err == io.EOF {
-				eof = true
-			} else if err != nil {
-				return err
-			}
-		}
-		return nil
-	}
+	in := &deltaInput{r: r, bs: bs, buf: make([]byte, 0, 4*bs+maxLiteral)}
 	var ws weakSum
 	fresh := true
 	next := -1 // the block after the last match: tried first
 	for {
-		if err := fill(); err != nil {
+		if err := in.fill(); err != nil {
 			return d.literal, err
 		}
+		buf, pos := in.buf, in.pos
 		if len(buf)-pos < bs {
 			break
 		}
@@ -264,42 +229,25 @@ next:
 		if fresh {
 			ws, fresh = newWeak(win), false
 		}
-		match := -1
-		if cands, ok := index[ws.sum()]; ok {
-			s := strong(win)
-			for _, c := range cands {
-				if int(c) == next && sig.Strong[c] == s {
-					match = int(c)
-					break
-				}
-			}
-			if match < 0 {
-				for _, c := range cands {
-					if sig.Strong[c] == s {
-						match = int(c)
-						break
-					}
-				}
-			}
-		}
-		if match >= 0 {
-			d.data(buf[lit:pos])
+		if match := findBlock(sig, index[ws.sum()], win, next); match >= 0 {
+			d.data(buf[in.lit:pos])
 			d.copyBlock(match)
-			pos += bs
-			lit, fresh, next = pos, true, match+1
+			in.pos += bs
+			in.lit, fresh, next = in.pos, true, match+1
 			continue
 		}
-		if pos-lit >= maxLiteral {
-			d.data(buf[lit:pos])
-			lit = pos
+		if pos-in.lit >= maxLiteral {
+			d.data(buf[in.lit:pos])
+			in.lit = pos
 		}
 		if len(buf)-pos > bs {
 			ws.roll(buf[pos], buf[pos+bs], bs)
 		} else {
 			fresh = true // the next byte is not read yet: recompute after fill
 		}
-		pos++
+		in.pos++
 	}
+	buf, pos, lit := in.buf, in.pos, in.lit
 	tail := buf[pos:]
 	if lastBlock >= 0 && len(tail) == lastLen && newWeak(tail).sum() == sig.Weak[lastBlock] && strong(tail) == sig.Strong[lastBlock] {
 		d.data(buf[lit:pos])
@@ -310,6 +258,77 @@ next:
 	d.flushCopy()
 	d.w.WriteByte(opEnd)
 	return d.literal, d.w.Flush()
+}
+
+// blockIndex maps the weak sums of sig's full blocks to their blocks, one
+// candidate per distinct block: a base of repeated content (many equal
+// blocks, or blocks whose weak sums collide) would otherwise make every
+// window scan a long list, quadratic in the base's size.
+func blockIndex(sig *Signature) map[uint32][]int32 {
+	index := make(map[uint32][]int32, len(sig.Weak))
+next:
+	for i, ws := range sig.Weak {
+		if sig.blockLen(i) != sig.BlockSize {
+			continue
+		}
+		for _, c := range index[ws] {
+			if sig.Strong[c] == sig.Strong[i] {
+				continue next
+			}
+		}
+		index[ws] = append(index[ws], int32(i))
+	}
+	return index
+}
+
+// findBlock is the block among cands (those whose weak sum is win's) with
+// win's strong sum, next first; -1 when none has.
+func findBlock(sig *Signature, cands []int32, win []byte, next int) int {
+	if len(cands) == 0 {
+		return -1
+	}
+	s := strong(win)
+	for _, c := range cands {
+		if int(c) == next && sig.Strong[c] == s {
+			return int(c)
+		}
+	}
+	for _, c := range cands {
+		if sig.Strong[c] == s {
+			return int(c)
+		}
+	}
+	return -1
+}
+
+// deltaInput is WriteDelta's view of the new version: buf[lit:pos] is
+// pending literal data, buf[pos:pos+bs] the window.
+type deltaInput struct {
+	r        io.Reader
+	bs       int
+	buf      []byte
+	lit, pos int
+	eof      bool
+}
+
+// fill reads until a whole window is buffered or r ends.
+func (in *deltaInput) fill() error {
+	for !in.eof && len(in.buf)-in.pos < in.bs {
+		if cap(in.buf)-len(in.buf) < in.bs {
+			// Room is made by dropping what was sent; pos-lit stays
+			// under maxLiteral, so this always frees enough.
+			n := copy(in.buf, in.buf[in.lit:])
+			in.buf, in.pos, in.lit = in.buf[:n], in.pos-in.lit, 0
+		}
+		n, err := in.r.Read(in.buf[len(in.buf):cap(in.buf)])
+		in.buf = in.buf[:len(in.buf)+n]
+		if err == io.EOF {
+			in.eof = true
+		} else if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ApplyDelta rebuilds a file from base (baseSize bytes) and the delta read

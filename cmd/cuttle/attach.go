@@ -128,29 +128,52 @@ func loadTicket(id string) (remote.Ticket, string, error) {
 	return t, path, nil
 }
 
+// ticketRow is one line of attach's list.
+type ticketRow struct {
+	StepID  string    `json:"step_id"`
+	Name    string    `json:"name"`
+	Worker  string    `json:"worker"`
+	Started time.Time `json:"started"`
+	// Controller is "running (pid N)", or "gone" when attach may take
+	// the step over.
+	Controller string `json:"controller"`
+	PID        int    `json:"pid,omitempty"`
+}
+
 // listTickets prints the tickets of steps whose controller did not end
-// them (killed, or still running).
-func listTickets(io stdio) error {
+// them (killed, or still running): a table, or JSON.
+func listTickets(io stdio, asJSON bool) error {
 	dir, err := ticketDir()
 	if err != nil {
 		return err
 	}
 	entries, _ := filepath.Glob(filepath.Join(dir, "*.json"))
 	sort.Strings(entries)
-	if len(entries) == 0 {
+	rows := []ticketRow{}
+	for _, e := range entries {
+		var t remote.Ticket
+		if b, err := os.ReadFile(e); err == nil && json.Unmarshal(b, &t) == nil {
+			row := ticketRow{StepID: t.StepID, Name: t.Name, Worker: t.Worker, Started: t.Started.UTC(), Controller: "gone"}
+			if alive(t) {
+				row.Controller, row.PID = "running", t.ControllerPID
+			}
+			rows = append(rows, row)
+		}
+	}
+	if asJSON {
+		return writeJSON(io.Out, rows)
+	}
+	if len(rows) == 0 {
 		fmt.Fprintf(io.Out, "no step tickets in %s: nothing to attach to\n", dir)
 		return nil
 	}
 	fmt.Fprintf(io.Out, "%-28s %-20s %-30s %-21s %s\n", "STEP", "NAME", "WORKER", "STARTED", "CONTROLLER")
-	for _, e := range entries {
-		var t remote.Ticket
-		if b, err := os.ReadFile(e); err == nil && json.Unmarshal(b, &t) == nil {
-			state := "gone: cuttle attach " + t.StepID
-			if alive(t) {
-				state = fmt.Sprintf("running (pid %d)", t.ControllerPID)
-			}
-			fmt.Fprintf(io.Out, "%-28s %-20s %-30s %-21s %s\n", t.StepID, t.Name, t.Worker, t.Started.UTC().Format(time.RFC3339), state)
+	for _, r := range rows {
+		state := "gone: cuttle attach " + r.StepID
+		if r.Controller == "running" {
+			state = fmt.Sprintf("running (pid %d)", r.PID)
 		}
+		fmt.Fprintf(io.Out, "%-28s %-20s %-30s %-21s %s\n", r.StepID, r.Name, r.Worker, r.Started.Format(time.RFC3339), state)
 	}
 	return nil
 }
@@ -174,9 +197,17 @@ attach to. Ctrl-C detaches and leaves the step running.`,
 	f.String("report", "", "write a JSON report to this file")
 	f.Bool("verbose", false, "show the script's verbose lines (write_verbose)")
 	f.Bool("force", false, "attach even though the process that started the step seems alive")
+	f.String("output", "text", "the list as text or json (a takeover prints the step's output; its report is --report)")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
+		asJSON, err := jsonOutput(fl)
+		if err != nil {
+			return err
+		}
 		if len(args) == 0 {
-			return listTickets(io)
+			return listTickets(io, asJSON)
+		}
+		if asJSON {
+			return inputError("--output json is for the list (cuttle attach with no step id); a takeover streams the step's output: give --report FILE for its result as JSON")
 		}
 		return attachStep(ctx, io, fl, args[0])
 	})

@@ -20,6 +20,8 @@ func main() {
 type stdio struct {
 	In       io.Reader
 	Out, Err io.Writer
+	// term is the progress display, set up once flags are read.
+	term *terminal
 }
 
 // run is the whole program; it is the only place errors become exit codes.
@@ -48,10 +50,12 @@ func run(ctx context.Context, args []string, io stdio) int {
 	}()
 	if len(args) > 0 && args[0] == "step-runner" {
 		// The worker side: no logger, no config, no cobra.
-		return agent.Main(ctx, args[1:], agent.Stdio(io))
+		return agent.Main(ctx, args[1:], agent.Stdio{In: io.In, Out: io.Out, Err: io.Err})
 	}
+	io.term = &terminal{}
 	root := newRootCmd(io)
 	root.SetArgs(args)
 	err := root.ExecuteContext(ctx)
+	io.term.close()
 	return exitCode(root, err)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/internal/printable"
+	"github.com/cuttle-sh/cuttle/internal/progress"
 )
 
 func newRootCmd(io stdio) *cobra.Command {
@@ -50,7 +51,14 @@ func newRootCmd(io stdio) *cobra.Command {
 			return err
 		}
 		log.Debug().Str("version", root.Version).Str("command", cmd.CommandPath()).Msg("cuttle starting")
-		cmd.SetContext(log.WithContext(cmd.Context()))
+		ctx := log.WithContext(cmd.Context())
+		if cmd.Name() != "serve" {
+			io.term.start(io, f.String("log-format"))
+		}
+		if r := io.term.reporter(); r != nil {
+			ctx = progress.WithReporter(ctx, r)
+		}
+		cmd.SetContext(ctx)
 		return nil
 	}
 	root.AddCommand(newRunCmd(io), newAttachCmd(io), newRunbookCmd(io), newWorkersCmd(io), newGCCmd(io), newImagesCmd(io), newServeCmd(io), newVersionCmd(io), newSubstituteCmd(io), newImportCmd(io))
@@ -81,7 +89,7 @@ func newLogger(io stdio, format, level string) (zerolog.Logger, error) {
 	case "json":
 		return zerolog.New(io.Err).Level(lvl).With().Timestamp().Logger(), nil
 	case "console":
-		w := zerolog.ConsoleWriter{Out: io.Err, TimeFormat: time.TimeOnly, NoColor: !isTerminal(io.Err),
+		w := zerolog.ConsoleWriter{Out: io.term.err(io), TimeFormat: time.TimeOnly, NoColor: !isTerminal(io.Err),
 			// Fields are quoted when they hold control characters; the
 			// message is not, and may carry a worker's text.
 			FormatPrepare: func(evt map[string]any) error {

@@ -159,14 +159,15 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 
 	return oneStep(ctx, fl, target, stepReport{Name: st.Name, Worker: target.String(), Image: st.Image}, func(conn *transport.Conn) (remote.Result, error, *mask.Set) {
 		drop := func() {}
-		st.OnTicket = func(t remote.Ticket) {
+		out := stepOutput(io, fl)
+		out.OnTicket = func(t remote.Ticket) {
 			t.Worker = worker
 			drop = keepTicket(log)(t)
 		}
 		defer func() { drop() }()
 		st.BundleTrust = bundleTrust()
 		st.Runners = bundle.Available()
-		res, err := remote.NewController().Run(ctx, conn, self, st, stepOutput(io, fl))
+		res, err := remote.NewController().Run(ctx, conn, self, st, out)
 		return res, err, st.Masks
 	})
 }

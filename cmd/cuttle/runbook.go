@@ -70,8 +70,30 @@ func newRunbookCmd(io stdio) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 	}
 	check.Flags().String("ssh-config", "", "OpenSSH client config whose Host aliases count as workers (default ~/.ssh/config; none to ignore)")
+	check.Flags().String("output", "text", "text, or json: {runbook, ok, steps, error}")
 	check.RunE = withFlags(func(ctx context.Context, fl *config.Flags, args []string) error {
+		asJSON, err := jsonOutput(fl)
+		if err != nil {
+			return err
+		}
 		_, rb, err := loadRunbook(fl, args[0])
+		if asJSON {
+			res := struct {
+				Runbook string `json:"runbook"`
+				OK      bool   `json:"ok"`
+				Steps   int    `json:"steps"`
+				Error   string `json:"error,omitempty"`
+			}{Runbook: args[0], OK: err == nil}
+			if err != nil {
+				res.Error = err.Error()
+			} else {
+				res.Steps = len(rb.Steps)
+			}
+			if werr := writeJSON(io.Out, res); werr != nil {
+				return werr
+			}
+			return err
+		}
 		if err != nil {
 			return err
 		}
@@ -195,7 +217,8 @@ func reattachWindow(fl *config.Flags) (time.Duration, error) {
 // script's stdout and stderr, verbose lines with --verbose or debug logs,
 // and pull/build progress on stderr unless logs are JSON.
 func stepOutput(io stdio, fl *config.Flags) remote.Output {
-	out := remote.Output{Stdout: io.Out, Stderr: io.Err, Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug"}
+	out := remote.Output{Stdout: io.term.out(io), Stderr: io.term.err(io), Verbose: fl.Bool("verbose") || fl.String("log-level") == "debug",
+		Live: isTerminal(io.Out) || isTerminal(io.Err)}
 	if fl.String("log-format") == "json" {
 		out.Progress = goio.Discard // structured logs stay parseable
 	}

@@ -15,9 +15,14 @@ import (
 // shows what changed.
 func Check(t testing.TB, name, got string, update bool) {
 	t.Helper()
-	p := filepath.Join("testdata", name+".golden")
+	CheckFile(t, filepath.Join("testdata", name+".golden"), got, update)
+}
+
+// CheckFile compares got with the file at p, as Check does.
+func CheckFile(t testing.TB, p, got string, update bool) {
+	t.Helper()
 	if update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {

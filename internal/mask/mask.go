@@ -311,6 +311,33 @@ func (s *Set) Cut(b []byte) int {
 	return max(cut, 0)
 }
 
+// Safe returns how much of b, the start of a line whose rest has not
+// arrived, may be passed on now: all of it but the longest tail that
+// could begin a sensitive value (or one of its forms) that the next bytes
+// complete. Pieces cut there mask as the whole line would.
+func (s *Set) Safe(b []byte) int {
+	if s == nil {
+		return len(b)
+	}
+	s.mu.RLock()
+	blist := s.blist
+	s.mu.RUnlock()
+	hold := 0
+	if len(b) == 0 {
+		return 0
+	}
+	last := b[len(b)-1]
+	for _, f := range blist {
+		for k := min(len(f)-1, len(b)); k > hold; k-- {
+			if f[k-1] == last && bytes.HasSuffix(b, f[:k]) {
+				hold = k
+				break
+			}
+		}
+	}
+	return len(b) - hold
+}
+
 // Error returns err with its text masked; errors.Is and errors.As see err.
 func (s *Set) Error(err error) error {
 	if err == nil || s == nil {

@@ -23,6 +23,10 @@ type LineWriter struct {
 	// is twice as long, and so on. Without it the pieces are MaxLine
 	// long.
 	Cut func(held []byte) int
+	// Live, when set, passes on at once the start of a line still
+	// arriving (a terminal shows what tools redraw with \r live): it
+	// returns how much of the held text may go now.
+	Live func(held []byte) int
 	// maxLine is MaxLine, smaller in tests.
 	maxLine int
 	// limit is the length at which the held line is cut next.
@@ -90,10 +94,20 @@ func (w *LineWriter) hold(p []byte) {
 			w.limit = 2 * len(w.buf)
 			return
 		}
-		w.line(w.buf[:n], false)
-		w.partial, w.limit = true, w.maxLine
-		w.buf = append(w.buf[:0], w.buf[n:]...)
+		w.pass(n)
 	}
+	if w.Live != nil && len(w.buf) > 0 {
+		if n := min(w.Live(w.buf), len(w.buf)); n > 0 {
+			w.pass(n)
+		}
+	}
+}
+
+// pass passes on the first n bytes held, as a piece of the line.
+func (w *LineWriter) pass(n int) {
+	w.line(w.buf[:n], false)
+	w.partial, w.limit = true, w.maxLine
+	w.buf = append(w.buf[:0], w.buf[n:]...)
 }
 
 // Close passes on what is left of an unterminated last line.

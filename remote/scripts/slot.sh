@@ -4,7 +4,11 @@ said=
 while :; do
   i=0
   while [ "$i" -lt "$n" ]; do
-    flock -n -E 253 "$dir/slot-$i" "$@"
+    if [ -z "$said" ]; then
+      flock -n -E 253 "$dir/slot-$i" "$@"
+    else
+      flock -n -E 253 "$dir/slot-$i" sh -c 'echo "cuttle: got a step slot" >&2; exec "$@"' sh "$@"
+    fi
     rc=$?
     [ "$rc" -ne 253 ] && exit "$rc"
     i=$((i + 1))
