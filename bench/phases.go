@@ -9,7 +9,7 @@ import (
 
 // phaseOrder is the order cuttle goes through a step's phases (the
 // report's steps[].phases, remote.Phase*).
-var phaseOrder = []string{"connect", "preflight", "bundle", "packages", "image", "start", "script", "output", "reattach", "artifacts", "cleanup"}
+var phaseOrder = []string{"connect", "preflight", "bundle", "image", "packages", "start", "script", "output", "reattach", "artifacts", "cleanup"}
 
 // phaseSamples collects the phases of cuttle's reports, in ms, per phase.
 type phaseSamples map[string]values

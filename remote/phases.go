@@ -20,10 +20,10 @@ const (
 	PhasePreflight = "preflight"
 	// PhaseBundle sends the step runner's bundle when the worker lacks it.
 	PhaseBundle = "bundle"
-	// PhasePackages places the step's packages.
-	PhasePackages = "packages"
 	// PhaseImage pulls or builds the image (and checks it was there).
 	PhaseImage = "image"
+	// PhasePackages places the step's packages.
+	PhasePackages = "packages"
 	// PhaseStart is from docker run's start (on the fast path, the
 	// runner's launch) to the step's first output: the container's start,
 	// plus whatever the script did before it printed. Absent when the
