@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cuttle-sh/cuttle/remote"
 )
 
 // Metrics are serve's Prometheus metrics, in a registry of their own
@@ -20,14 +22,19 @@ type Metrics struct {
 	runDuration  *prometheus.HistogramVec // runbook
 	steps        *prometheus.CounterVec   // worker, status
 	stepDuration *prometheus.HistogramVec // worker, status
+	phases       *prometheus.HistogramVec // phase
 	lastStatus   *prometheus.GaugeVec     // runbook, status
 	lastSuccess  *prometheus.GaugeVec     // runbook
 	running      prometheus.Gauge
+	workerUp     *prometheus.GaugeVec // worker
 	started      prometheus.Gauge
 }
 
 // durationBuckets span a quick probe to a long deployment, in seconds.
 var durationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200}
+
+// phaseBuckets span a cached preflight to a long pull or script.
+var phaseBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800}
 
 var finishedStatuses = []string{StatusSucceeded, StatusFailed, StatusInterrupted}
 
@@ -45,14 +52,19 @@ func NewMetrics() *Metrics {
 			Help: "Steps run per worker by status."}, []string{"worker", "status"}),
 		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cuttle_step_duration_seconds",
 			Help: "Duration of steps per worker, as the worker measured them.", Buckets: durationBuckets}, []string{"worker", "status"}),
+		phases: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cuttle_step_phase_duration_seconds",
+			Help:    "How long each phase of a step took (connect, preflight, bundle, image, packages, start, script, output, reattach, artifacts, cleanup).",
+			Buckets: phaseBuckets}, []string{"phase"}),
 		lastStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cuttle_runbook_last_run_status",
 			Help: "1 for the status of the runbook's last finished run, 0 for the other statuses."}, []string{"runbook", "status"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cuttle_runbook_last_success_timestamp_seconds",
 			Help: "When the runbook's last successful run started, in Unix seconds."}, []string{"runbook"}),
 		running: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cuttle_runs_running", Help: "Runs in progress."}),
+		workerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cuttle_worker_healthy",
+			Help: "1 if the last periodic workers check (--check-workers-every) found the worker healthy, else 0."}, []string{"worker"}),
 		started: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cuttle_serve_start_time_seconds", Help: "When this server started, in Unix seconds."}),
 	}
-	m.Registry.MustRegister(m.runs, m.skipped, m.runDuration, m.steps, m.stepDuration, m.lastStatus, m.lastSuccess, m.running, m.started,
+	m.Registry.MustRegister(m.runs, m.skipped, m.runDuration, m.steps, m.stepDuration, m.phases, m.lastStatus, m.lastSuccess, m.running, m.workerUp, m.started,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -111,5 +123,23 @@ func (m *Metrics) Observe(r Run) {
 	}
 }
 
+// ObservePhases records how long each phase of a step took.
+func (m *Metrics) ObservePhases(phases []remote.Phase) {
+	for _, p := range phases {
+		m.phases.WithLabelValues(p.Name).Observe(p.Duration.Seconds())
+	}
+}
+
 // Skip records a run not started because the previous one still ran.
 func (m *Metrics) Skip(runbook string) { m.skipped.WithLabelValues(runbook).Inc() }
+
+// Workers records a workers check: per worker, whether it is healthy.
+func (m *Metrics) Workers(healthy map[string]bool) {
+	for w, ok := range healthy {
+		v := 0.0
+		if ok {
+			v = 1
+		}
+		m.workerUp.WithLabelValues(w).Set(v)
+	}
+}
