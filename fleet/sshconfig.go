@@ -42,8 +42,13 @@ func sshConfigFiles(h config.Host, flag string) (files []string, explicit bool) 
 func loadSSHConfigs(h config.Host, flag string) (*ssh_config.Config, error) {
 	files, explicit := sshConfigFiles(h, flag)
 	var all *ssh_config.Config
-	for _, p := range files {
+	for i, p := range files {
 		c, err := loadSSHConfig(p, explicit)
+		if err != nil && i > 0 {
+			// The system's file is not the user's to fix, and it may hold
+			// what this parser lacks (Fedora's Match final): skipped.
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}

@@ -35,6 +35,17 @@ func TestResolveSystemSSHConfig(t *testing.T) {
 	if _, err := Resolve(empty, "sysonly", Defaults{SSHConfig: filepath.Join(home, ".ssh", "config")}); err == nil {
 		t.Error("--ssh-config FILE must leave the system config out, as ssh -F")
 	}
+	// A system file this parser cannot read (Match, as Fedora's has) is
+	// skipped: the user cannot fix it, and ssh_config is optional.
+	if err := os.WriteFile(filepath.Join(sys, "ssh_config"), []byte("Match final all\n  GSSAPIAuthentication yes\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := Resolve(empty, "web", Defaults{}); err != nil || got.User != "webuser" {
+		t.Errorf("an unreadable system config must be skipped: %+v, %v", got, err)
+	}
+	if err := os.WriteFile(filepath.Join(sys, "ssh_config"), []byte("Host web\n  User sysuser\n  Port 2201\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	// With no user config the system's alone is read.
 	os.Remove(filepath.Join(home, ".ssh", "config"))
 	if got, err := Resolve(empty, "web", Defaults{}); err != nil || got.User != "sysuser" || got.Port != 2201 {
