@@ -40,7 +40,15 @@ func bundleTrust() *remote.BundleTrust {
 	return remote.NewBundleTrust(filepath.Join(base, "bundles"))
 }
 
-// stateDir is the controller's state directory (config.Host.StateDir).
+// newController is the process's controller, with its bundle caches and
+// the runners for every worker architecture this build carries.
+func newController() *remote.Controller {
+	ctl := remote.NewController()
+	ctl.Trust, ctl.Runners = bundleTrust(), bundle.Available()
+	return ctl
+}
+
+// stateDir is the controller\'s state directory (config.Host.StateDir).
 func stateDir() (string, error) {
 	return config.ThisHost().StateDir()
 }
