@@ -468,7 +468,9 @@ func TestFaultDiskFullDuringUpload(t *testing.T) {
 	}
 	var left []string
 	filepath.WalkDir(filepath.Join(u.Home, ".cuttle"), func(p string, d os.DirEntry, err error) error {
-		if err == nil && !d.IsDir() {
+		// The preflight's docker version cache (a few bytes, kept on
+		// purpose like a bundle) is not a leftover of the failed upload.
+		if err == nil && !d.IsDir() && p != filepath.Join(u.Home, ".cuttle/docker-version") {
 			left = append(left, p)
 		}
 		return nil
