@@ -210,6 +210,10 @@ variable "Db.Password" {
 	pk := st["packages"].([]any)[0].(map[string]any)
 	pk["source"] = pkg
 	delete(pk, "feed")
+	if pk["acquisition"] != "worker" {
+		t.Errorf("ExecutionTarget converted to acquisition %v, want worker", pk["acquisition"])
+	}
+	delete(pk, "acquisition") // a local archive is on the controller, as the report says
 	st["container"].(map[string]any)["pull"] = "never" // the test image is only on the worker
 	if b, err = yaml.Marshal(doc); err != nil {
 		t.Fatal(err)
