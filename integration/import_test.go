@@ -213,7 +213,8 @@ variable "Db.Password" {
 	if pk["acquisition"] != "worker" {
 		t.Errorf("ExecutionTarget converted to acquisition %v, want worker", pk["acquisition"])
 	}
-	delete(pk, "acquisition") // a local archive is on the controller, as the report says
+	// A local archive is on the controller, as the report says.
+	delete(pk, "acquisition")
 	st["container"].(map[string]any)["pull"] = "never" // the test image is only on the worker
 	if b, err = yaml.Marshal(doc); err != nil {
 		t.Fatal(err)
