@@ -35,6 +35,7 @@ var (
 	atOnce     = flag.Int("at-once", 30, "steps started at once from one controller")
 	outputMiB  = flag.Int("output-mib", 256, "MiB printed in the output-throughput scenario")
 	sftpMiB    = flag.Int("sftp-mib", 256, "MiB moved in the SFTP scenario")
+	noAnsible  = flag.Bool("no-ansible", false, "leave Ansible's rows out (quicker, while iterating)")
 	only       = flag.String("only", "", "run only these scenarios, comma-separated: "+strings.Join(scenarioNames(), ","))
 )
 
@@ -106,7 +107,7 @@ func run() error {
 		return err
 	}
 	_, lookErr := exec.LookPath("ansible")
-	e := &env{w: w, dir: w.Dir, image: w.Image, user: w.User.Name, key: w.Key, sshd: w.SSHD, cuttle: cuttle, ansible: lookErr == nil}
+	e := &env{w: w, dir: w.Dir, image: w.Image, user: w.User.Name, key: w.Key, sshd: w.SSHD, cuttle: cuttle, ansible: lookErr == nil && !*noAnsible}
 	defer e.closeFleet()
 	// One warm-up step places cuttle's runner bundle on the worker, as on
 	// any worker that has run a step before.

@@ -26,8 +26,16 @@ const cipher = "aes128-gcm@openssh.com"
 // over ssh and Ansible's command module.
 func (e *env) hello(r *report) error {
 	const script = "echo hi"
+	rep := filepath.Join(e.dir, "hello-report.json")
+	phases := phaseSamples{}
 	sides := []side{
-		wall(func() error { out, err := e.runCuttle(e.runArgs(script)...); return expect("cuttle", out, err, "hi\n") }),
+		wall(func() error {
+			out, err := e.runCuttle(append(e.runArgs(script), "--report", rep)...)
+			if err := expect("cuttle", out, err, "hi\n"); err != nil {
+				return err
+			}
+			return phases.read(rep)
+		}),
 		wall(func() error {
 			out, err := e.ssh("docker run --rm " + e.image + " sh -c '" + script + "'")
 			return expect("ssh", out, err, "hi\n")
@@ -44,7 +52,7 @@ func (e *env) hello(r *report) error {
 	if err != nil {
 		return err
 	}
-	r.add(row{name: "hello step (bundle and image cached)", cuttle: s[0], peer: s[1], peerName: "plain `ssh host docker run --rm`", note: sessions})
+	r.add(row{name: "hello step (bundle and image cached)", cuttle: s[0], peer: s[1], peerName: "plain `ssh host docker run --rm`", note: sessions + "; phases, median ms: " + phases.String()})
 	if e.ansible {
 		r.add(row{name: "hello step", cuttle: s[0], peer: s[2], peerName: "Ansible ad-hoc `command` module"})
 	}

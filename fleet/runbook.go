@@ -336,7 +336,9 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 	if pulled.done(worker, st.Image) && st.Pull == remote.PullAlways {
 		st.Pull = remote.PullMissing // pulled earlier in this run
 	}
+	dialed := time.Now()
 	conn, err := conns.Get(ctx, worker)
+	connect := time.Since(dialed)
 	if err != nil {
 		a.Err = &remote.StepError{Reason: "connect", Err: err}
 		return a
@@ -369,6 +371,8 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 	if a.Result.Duration == 0 {
 		a.Result.Duration = time.Since(started)
 	}
+	a.Result.AddConnect(connect) // the step waited for its connection first
+
 	var se *remote.StepError
 	if a.Err == nil || !errors.As(a.Err, &se) || se.Reason != remote.ReasonImage {
 		pulled.mark(worker, st.Image)

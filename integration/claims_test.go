@@ -106,6 +106,9 @@ func TestRunbookConditionsAndStepTimeout(t *testing.T) {
 	got := map[string]string{}
 	for _, s := range r.report.Steps {
 		got[s.Name] = fmt.Sprintf("skipped=%v exit=%d", s.Skipped, s.ExitCode)
+		if !s.Skipped {
+			assertPhases(t, s, "connect", "preflight", "script", "cleanup")
+		}
 	}
 	want := map[string]string{
 		"ok":               "skipped=false exit=0",

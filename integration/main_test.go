@@ -230,6 +230,8 @@ type reportStep struct {
 	Worker          string            `json:"worker"`
 	Image           string            `json:"image"`
 	ExitCode        int               `json:"exit_code"`
+	DurationMS      int64             `json:"duration_ms"`
+	Phases          map[string]int64  `json:"phases"`
 	OutputVariables map[string]string `json:"output_variables"`
 	WorkDir         string            `json:"work_dir"`
 	Error           string            `json:"error"`
@@ -253,6 +255,24 @@ type reportPackage struct {
 	BytesSent int64  `json:"bytes_sent"`
 	Cached    bool   `json:"cached"`
 	Delta     bool   `json:"delta"`
+}
+
+// assertPhases checks that the step's report says where its time went:
+// want are among its phases, and they add up to no more than its duration.
+func assertPhases(t *testing.T, s reportStep, want ...string) {
+	t.Helper()
+	var sum int64
+	for _, ms := range s.Phases {
+		sum += ms
+	}
+	for _, name := range want {
+		if _, ok := s.Phases[name]; !ok {
+			t.Errorf("step %s: phase %q missing from the report's phases %v", s.Name, name, s.Phases)
+		}
+	}
+	if sum > s.DurationMS {
+		t.Errorf("step %s: phases %v add up to %d ms, more than its duration_ms %d", s.Name, s.Phases, sum, s.DurationMS)
+	}
 }
 
 // workerArgs are `run` and the flags that reach the shared worker.

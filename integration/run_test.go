@@ -29,6 +29,7 @@ func TestHelloWorld(t *testing.T) {
 	if s.ExitCode != 0 || s.Error != "" || s.Image != env.image {
 		t.Errorf("report step = %+v", s)
 	}
+	assertPhases(t, s, "connect", "preflight", "script", "output", "cleanup")
 	assertNothingLeft(t, r)
 }
 

@@ -103,6 +103,7 @@ func (c *Controller) resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ti
 		st: Step{Name: t.Name, ReattachWindow: t.Window, ArtifactsDir: artifactsDir, Masks: masks}}
 	e.log = zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", t.Name).Str("container", ContainerName(t.StepID)).Logger()
 	e.res.ID, e.res.WorkDir, e.res.Started = t.StepID, t.WorkDir, t.Started
+	e.clock.begin(time.Now()) // the phases are this controller's part
 	e.sessions0, e.sftp0 = exchanges(sh)
 	home, ok := strings.CutSuffix(t.WorkDir, "/.cuttle/work/"+t.StepID)
 	if !ok || len(t.Key) != wire.LogKeySize || t.Window <= 0 {

@@ -13,16 +13,19 @@ import (
 )
 
 // cleanupScript removes a step's container and work directory. "No such
-// container" counts as removed. $1 container, $2 work dir, $3 stop|-, $4 keep|-,
-// $5 probe|- (report whether the container ever started).
+// container" counts as removed. $1 container, $2 work dir, $3 stop|gone|-
+// (gone: docker run --rm removed it), $4 keep|-, $5 probe|- (report
+// whether the container ever started).
 const cleanupScript = `set -u
 if [ "$3" = stop ]; then docker stop -t 10 "$1" >/dev/null 2>&1; fi
 if [ "${5:--}" = probe ]; then echo "started=$(docker inspect --format '{{.State.StartedAt}}' "$1" 2>/dev/null)"; fi
 cfail=
 # -v: the anonymous volumes the step created (an image's VOLUME, a
 # --mount without a source) go with it; named volumes stay.
-if ! out=$(docker rm -f -v "$1" 2>&1); then
-  case "$out" in *"No such container"*) ;; *) echo "container=$out"; cfail=1 ;; esac
+if [ "$3" != gone ] && ! out=$(docker rm -f -v "$1" 2>&1); then
+  # docker run --rm's own removal may be under way (a controller that
+  # reattached did not see docker run return): the engine removes it.
+  case "$out" in *"No such container"*|*"is already in progress"*) ;; *) echo "container=$out"; cfail=1 ;; esac
 fi
 # Registry credentials go even when the work directory is kept (the pull
 # or build removed them already, unless it was cut short).
@@ -66,6 +69,8 @@ func cleanupArgs(p runPlan, stop, keep, probe bool) []string {
 	}
 	if stop {
 		flagStop = "stop"
+	} else if p.Removed {
+		flagStop = "gone"
 	}
 	if keep {
 		flagKeep = "keep"

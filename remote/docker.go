@@ -95,7 +95,15 @@ type runPlan struct {
 	// such as Calamari, whose bundle is mounted from ExternalDir).
 	Command     []string
 	ExternalDir string
+	// Removed: docker run --rm (autoRemove) removed the container as the
+	// step ended, so the cleanup need not.
+	Removed bool
 }
+
+// autoRemove reports whether docker run removes p's container itself
+// (--rm): cuttle's own runner with its output in logs, and no user
+// options, which could conflict (--restart) or need the container after.
+func autoRemove(p runPlan) bool { return p.LogOnly && len(p.Command) == 0 && len(p.Options) == 0 }
 
 // slotScript runs its arguments while holding one of $2 slot locks in $1,
 // waiting for a free one. flock releases the slot when the command ends,
@@ -134,6 +142,10 @@ func dockerRunArgs(p runPlan) []string {
 	}
 	if p.NoPull {
 		args = append(args, "--pull", "never")
+	}
+	if autoRemove(p) {
+		// The cleanup still removes it when the step was interrupted.
+		args = append(args, "--rm")
 	}
 	args = append(args, p.Options...)
 	args = append(args, "--", p.Image)

@@ -65,6 +65,8 @@ type Execution struct {
 	ran, cleaned, started, resumed, detached bool
 
 	sessions0, sftp0 int64
+	// clock times the phases (Result.Phases).
+	clock phaseClock
 }
 
 // fail records err as the execution's failure and returns it.
@@ -154,6 +156,7 @@ func (e *Execution) setup() error {
 	}
 	e.payload = payload
 	e.res.Started = time.Now()
+	e.clock.begin(e.res.Started)
 	e.sessions0, e.sftp0 = exchanges(e.sh)
 	if e.prefix, err = stepIDPrefix(e.res.Started); err != nil {
 		return stepErr(e.sh.String(), ReasonWorkspace, "a random step id: %w", err)
@@ -171,6 +174,10 @@ func (e *Execution) setup() error {
 	stderr = &lockedWriter{w: stderr}
 	e.att = &attachment{}
 	e.att.stdout.w, e.att.stderr.w = stdout, io.MultiWriter(stderr, e.dockerTail)
+	// The step's first output ends PhaseStart.
+	first := func() { e.clock.event(&e.clock.firstOut) }
+	e.att.stdout.w = &firstWrite{w: e.att.stdout.w, note: first}
+	e.att.stderr.w = &firstWrite{w: e.att.stderr.w, note: first}
 	// What the docker client itself prints. With a log key the script's
 	// output comes from the logs through a follower (docker attaches stdin
 	// only), so this is docker's own; without one it is the script's too.
@@ -198,6 +205,7 @@ func (e *Execution) preflightRequest() (askImage, extDigest string) {
 func (e *Execution) preflight(ctx context.Context) error {
 	askImage, extDigest := e.preflightRequest()
 	f, err := preflight(ctx, e.sh, e.prefix, e.ctl.nextTicket(), e.bref, askImage, extDigest)
+	e.clock.mark(PhasePreflight)
 	if err != nil {
 		return err
 	}
@@ -260,6 +268,7 @@ func (e *Execution) run(ctx context.Context, cmd *transport.Cmd) {
 	go func() {
 		defer close(e.done)
 		e.runErr = e.sh.Run(ctx, cmd)
+		e.clock.event(&e.clock.ran)
 	}()
 }
 
@@ -271,6 +280,8 @@ func (e *Execution) launchFast(ctx context.Context) (bool, error) {
 	launched := make(chan struct{})
 	ls := &launchStreams{stdout: e.dockerOut, stderr: e.dockerErr, onLaunch: func(b []byte) {
 		defer close(launched)
+		e.clock.event(&e.clock.launched)
+		e.clock.markAt(PhasePreflight, e.clock.get(&e.clock.launched))
 		f, err := readFacts(e.sh, b, nil, nil)
 		if err != nil {
 			launchErr = err
@@ -303,6 +314,8 @@ func (e *Execution) launchFast(ctx context.Context) (bool, error) {
 	}
 	// The command ended without launching the step.
 	e.ran = false
+	e.clock.ran = time.Time{}
+	e.clock.mark(PhasePreflight)
 	f, err := readFacts(e.sh, ls.facts.Bytes(), ls.errPre.Bytes(), e.runErr)
 	if err != nil {
 		return false, err
@@ -333,7 +346,9 @@ func (e *Execution) prepare(ctx context.Context) error {
 		e.plan.BundleDir = facts.BundleDir(b.Digest)
 	}
 	st.BundleTrust.rememberArch(sh.String(), e.b.Arch)
-	if err := e.ctl.readyBundle(ctx, sh, e.b, facts, st.BundleTrust, e.log); err != nil {
+	err := e.ctl.readyBundle(ctx, sh, e.b, facts, st.BundleTrust, e.log)
+	e.clock.mark(PhaseBundle)
+	if err != nil {
 		return err
 	}
 	// From here on the step has a heartbeat: gc keeps it while it pulls
@@ -350,14 +365,18 @@ func (e *Execution) prepare(ctx context.Context) error {
 	if progress == nil {
 		progress = e.out.Stderr
 	}
-	if err := ensureImage(ctx, sh, st, facts, progress); err != nil {
+	err = ensureImage(ctx, sh, st, facts, progress)
+	e.clock.mark(PhaseImage)
+	if err != nil {
 		return err
 	}
 	e.plan.Image, e.res.Image = st.Image, st.Image
 	e.log = e.log.With().Str("image", st.Image).Logger()
 	// Packages after the image: whom they are for (its USER) is known.
 	if len(st.Packages) > 0 {
-		if err := withPackages(ctx, sh, st, &e.res, facts, e.b, e.log); err != nil {
+		err := withPackages(ctx, sh, st, &e.res, facts, e.b, e.log)
+		e.clock.mark(PhasePackages)
+		if err != nil {
 			return err
 		}
 		payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: e.logKey, Script: st.Script,
@@ -368,9 +387,10 @@ func (e *Execution) prepare(ctx context.Context) error {
 		e.payload = payload
 	}
 	if st.External != nil {
-		return prepareExternal(ctx, sh, st, facts, &e.plan)
+		err = prepareExternal(ctx, sh, st, facts, &e.plan)
+		e.clock.mark(PhaseImage)
 	}
-	return nil
+	return err
 }
 
 // launch starts the container on the full path.
@@ -385,5 +405,6 @@ func (e *Execution) launch(ctx context.Context) {
 	if e.plan.Slots > 0 {
 		runArgs = recorded(recordPath(e.plan.Home, e.plan.StepID), map[string]any{"locks": e.plan.SlotDir + "/slot-*", "shared": true}, runArgs)
 	}
+	e.clock.event(&e.clock.launched)
 	e.run(ctx, &transport.Cmd{Args: runArgs, Stdin: stdin, Stdout: e.dockerOut, Stderr: e.dockerErr})
 }

@@ -2,10 +2,12 @@ package remote
 
 import (
 	"bytes"
+	"encoding/json"
 	"io"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
@@ -65,5 +67,64 @@ func TestFastPathOneCommand(t *testing.T) {
 		if fastPathOK(st) {
 			t.Errorf("fast path allowed for %+v", st)
 		}
+	}
+}
+
+// With its output in logs, the fast path's docker run removes the
+// container itself (--rm): when its client returned the exit code the
+// runner recorded, the cleanup does not run docker rm again; when it
+// returned something else (docker's own failure), it does.
+func TestFastPathRemovesItsContainer(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		script, client int
+		wantGone       bool
+	}{
+		{"script exits 0", 0, 0, true},
+		{"script exits 3", 3, 3, true},
+		{"client failed", 0, 125, false},
+		{"script exits 125", 125, 125, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var key []byte
+			w := &fakeWorker{started: "2026"}
+			w.preflightRun = func(cmd *transport.Cmd) error {
+				var p wire.Payload
+				b, _ := io.ReadAll(cmd.Stdin)
+				if err := json.Unmarshal(b, &p); err != nil {
+					t.Errorf("payload: %v", err)
+				}
+				key = p.LogKey
+				if !slices.Contains(cmd.Args, "--rm") {
+					t.Errorf("the fast path's docker run has no --rm: %q", cmd.Args)
+				}
+				io.WriteString(cmd.Stdout, factsOK+wire.LaunchLine+"\n")
+				return exitErrorOf(tt.client)
+			}
+			w.runner = func(sub string, cmd *transport.Cmd) error {
+				if sub != "follow" {
+					io.Copy(io.Discard, cmd.Stdin)
+					return nil
+				}
+				io.Copy(io.Discard, cmd.Stdin) // docker run is over
+				s, _ := wire.LogCipher(key, wire.StreamStdout, 0)
+				out := []byte("hi\n")
+				s.XORKeyStream(out, out)
+				fr := wire.NewFramer(cmd.Stdout)
+				fr.Stdout().Write(out)
+				return fr.Exit(tt.script)
+			}
+			var stdout bytes.Buffer
+			res, err := NewController().Run(t.Context(), w, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash", ReattachWindow: time.Minute}, Output{Stdout: &stdout, Stderr: io.Discard})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.ExitCode != tt.script || stdout.String() != "hi\n" {
+				t.Errorf("exit %d, stdout %q; want %d and hi", res.ExitCode, stdout.String(), tt.script)
+			}
+			if gone := slices.Contains(w.cleanupArgs, "gone"); gone != tt.wantGone {
+				t.Errorf("cleanup told the container is gone: %v, want %v (args %q)", gone, tt.wantGone, w.cleanupArgs[4:])
+			}
+		})
 	}
 }

@@ -19,11 +19,7 @@ import (
 // optionally "launch" and a docker run template.
 const preflightScript = bundleCheckFunc + `set -u
 umask 077
-if ! command -v docker >/dev/null 2>&1; then echo "error=docker-missing"; exit 3; fi
-if ! v=$(docker version --format '{{.Client.Version}} {{.Server.Version}}' 2>&1); then
-  echo "error=docker-engine"; printf '%s\n' "$v" | tail -n 5 >&2; exit 3
-fi
-echo "docker=$v"
+d=$(command -v docker) || { echo "error=docker-missing"; exit 3; }
 [ -n "${HOME:-}" ] && [ -d "$HOME" ] && [ -w "$HOME" ] || { echo "error=home"; exit 3; }
 echo "home=$HOME"
 echo "uid=$(id -u)"
@@ -37,6 +33,24 @@ mkdir -p "$c/work" "$c/bundles" "$c/runs" "$c/cfg" || { echo "error=mkdir"; exit
 bundle_check "$c/bundles/$3" "$6" "$7" "$c" "$c/work" "$c/bundles" "$c/runs" "$c/cfg"
 [ -n "$private" ] || chmod 700 "$c" "$c/work" "$c/bundles" "$c/runs" "$c/cfg" || { echo "error=mkdir"; exit 4; }
 echo "bundle=$bundle"
+# An image found means an engine that answers: the docker client's version
+# then comes from the last preflight that asked, unless the client changed
+# since: its path, inode, size or times (docker version costs a client
+# start and an engine round trip).
+img= v= k="$d $(stat -L -c '%i %s %Y %Z' "$d" 2>/dev/null)"
+if [ -n "$4" ]; then
+  if img=$(docker image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}}' "$4" 2>/dev/null); then
+    { [ -f "$c/docker-version" ] && { IFS= read -r ck && IFS= read -r v; } < "$c/docker-version" && [ "$ck" = "$k" ]; } || v=
+  else img=; fi
+fi
+if [ -z "$v" ]; then
+  if ! v=$(docker version --format '{{.Client.Version}} {{.Server.Version}}' 2>&1); then
+    echo "error=docker-engine"; printf '%s\n' "$v" | tail -n 5 >&2; exit 3
+  fi
+  { printf '%s\n%s\n' "$k" "$v" > "$c/docker-version.$$" && mv -f "$c/docker-version.$$" "$c/docker-version"; } 2>/dev/null || :
+fi
+echo "docker=$v"
+if [ -n "$4" ]; then echo "image=$img"; fi
 # The per-run record claims the step id (noclobber) and lists what the step
 # will create before anything is created; cleanup and gc remove exactly that.
 n=$2
@@ -54,10 +68,6 @@ chmod 777 "$w"
 echo "ticket=$id"
 if [ -n "${5:-}" ] && [ -f "$HOME/.cuttle/bundles/$5/.complete" ]; then echo "ext_bundle=present"; fi
 if command -v flock >/dev/null 2>&1; then echo "flock=yes"; mkdir -p "$HOME/.cuttle/locks"; fi
-img=
-if [ -n "$4" ]; then
-  if img=$(docker image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}}' "$4" 2>/dev/null); then echo "image=$img"; else img=; echo "image="; fi
-fi
 # The fast path ($8 = launch, the docker run template after it): with the
 # bundle and the image in place the same command starts the step; the
 # payload is already waiting on stdin.

@@ -126,6 +126,9 @@ type follower struct {
 	// running stays open while docker run is: the follower looks at the
 	// container only once it closes.
 	running *io.PipeWriter
+	// waited: wait has returned werr.
+	waited bool
+	werr   error
 }
 
 func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachment) *follower {
@@ -156,15 +159,19 @@ func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *at
 // code (nil), found the container gone without an exit file (nil:
 // docker's own exit code tells what happened), or failed.
 //
-// Call it once docker run has returned.
+// Call it once docker run has returned; later calls return the same.
 func (f *follower) wait() error {
+	if f.waited {
+		return f.werr
+	}
 	f.running.Close()
 	err := <-f.done
 	f.cancel()
 	var ee *transport.ExitError
 	if errors.As(err, &ee) && ee.Code == wire.FollowNoExit {
-		return nil
+		err = nil
 	}
+	f.waited, f.werr = true, err
 	return err
 }
 

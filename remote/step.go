@@ -108,6 +108,9 @@ type Result struct {
 	ExitCode int
 	Started  time.Time
 	Duration time.Duration
+	// Phases say where Duration went, phase by phase (the Phase*
+	// constants), in order; they add up to at most Duration.
+	Phases Phases
 	// CleanupErr lists what could not be removed afterwards; the step's
 	// own result stands.
 	CleanupErr error

@@ -32,8 +32,10 @@ type fakeWorker struct {
 	// runner, when set, answers the bundle's step-runner on the worker
 	// host (heartbeat, follower, watchdog); flags holds its first flag.
 	runner func(flag string, cmd *transport.Cmd) error
-	// cleanupCtxErr is the cleanup's context's error when it ran.
+	// cleanupCtxErr is the cleanup's context's error when it ran;
+	// cleanupArgs its arguments.
 	cleanupCtxErr error
+	cleanupArgs   []string
 }
 
 func (f *fakeWorker) String() string { return "deploy@fake:22" }
@@ -62,7 +64,7 @@ func (f *fakeWorker) Run(ctx context.Context, cmd *transport.Cmd) error {
 		}
 		io.WriteString(cmd.Stdout, f.preflight)
 	case "cleanup":
-		f.cleanupCtxErr = ctx.Err()
+		f.cleanupCtxErr, f.cleanupArgs = ctx.Err(), cmd.Args
 		fmt.Fprintf(cmd.Stdout, "started=%s\n", f.started)
 	case "docker run":
 		if cmd.Stdin != nil {

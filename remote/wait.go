@@ -17,7 +17,9 @@ import (
 // link drops, and sets its exit code. The output is whole when it returns.
 func (e *Execution) Wait(ctx context.Context) error {
 	if e.resumed {
-		return e.fail(e.waitResumed(ctx))
+		err := e.waitResumed(ctx)
+		e.clock.mark(PhaseReattach)
+		return e.fail(err)
 	}
 	if e.done == nil {
 		return e.fail(errors.New("remote: Wait without a successful Start"))
@@ -25,10 +27,13 @@ func (e *Execution) Wait(ctx context.Context) error {
 	<-e.done
 	err := e.runErr
 	if e.follower != nil {
+		e.plan.Removed = e.removedByRun(ctx)
 		err = e.followed(ctx, err)
 	}
+	e.clock.ranOut()
 	if err != nil && e.logKey != nil && ctx.Err() == nil && errors.Is(err, transport.ErrConnectionLost) {
 		err = reattach(ctx, e.sh, e.plan, e.logKey, e.att, e.st.ReattachWindow, func() { e.armHeartbeat(ctx, true) }, e.log)
+		e.clock.mark(PhaseReattach)
 	}
 	e.takeReport()
 	var ee *transport.ExitError
@@ -47,6 +52,35 @@ func (e *Execution) Wait(ctx context.Context) error {
 	default:
 		return e.fail(stepErr(e.sh.String(), ReasonDocker, "docker run: %w", err))
 	}
+}
+
+// removedByRun reports whether docker run --rm removed the container: its
+// client waits for the removal before it returns the container's exit
+// status, so a status equal to the one the runner recorded means the
+// container is gone. Docker's own 125 (a failed removal among others)
+// and anything else leave the removal to the cleanup.
+func (e *Execution) removedByRun(ctx context.Context) bool {
+	if !autoRemove(e.plan) || ctx.Err() != nil || e.follower.wait() != nil {
+		return false
+	}
+	code, ok := e.follower.exitCode()
+	if !ok || code == 125 {
+		return false
+	}
+	var ee *transport.ExitError
+	if e.runErr == nil {
+		return code == 0
+	}
+	return errors.As(e.runErr, &ee) && ee.Signal == "" && ee.Code == code
+}
+
+// followerExit is the exit code the runner recorded, when the follower
+// sent it.
+func (e *Execution) followerExit() (int, bool) {
+	if e.follower == nil {
+		return 0, false
+	}
+	return e.follower.exitCode()
 }
 
 // takeReport flushes the output and takes what the script reported.
@@ -113,6 +147,7 @@ func (e *Execution) Collect(ctx context.Context) error {
 	}
 	var aerr error
 	e.res.Artifacts, e.res.CleanupErr, aerr = finish(fctx, fsh, e.plan, reqs, e.st.ArtifactsDir, e.st.KeepWorkspace, e.log)
+	e.clock.mark(PhaseArtifacts)
 	// The script asked for artifacts: the container ran it.
 	e.cleaned, e.started = true, true
 	if aerr != nil {
@@ -147,8 +182,13 @@ func (e *Execution) Destroy(ctx context.Context) error {
 	failed := e.err != nil
 	// Whether the container ever started matters only to tell docker's
 	// own 125-127 from the script's.
-	probe := e.ran && !failed && dockerCode(e.res.ExitCode)
+	// The runner's recorded exit code says the container ran; with --rm
+	// there is no container left to ask.
+	_, ranScript := e.followerExit()
+	probe := e.ran && !failed && dockerCode(e.res.ExitCode) && !ranScript
 	e.started, e.res.CleanupErr = cleanup(cctx, sh, e.plan, e.ran && failed, e.st.KeepWorkspace, probe)
+	e.started = e.started || (ranScript && !failed)
+	e.clock.mark(PhaseCleanup)
 	e.cleaned = true
 	return e.res.CleanupErr
 }
@@ -188,8 +228,9 @@ func (e *Execution) outcome(err error) (Result, error) {
 		err = stepErr(e.sh.String(), ReasonImage, "image %s: %s", e.st.Image, strings.TrimSpace(strings.SplitN(msg, "\n", 2)[0]))
 	}
 	e.res.Duration = time.Since(e.res.Started)
+	e.res.Phases = e.clock.done()
 	sessions, sftp := exchanges(e.sh)
 	// On a connection shared with concurrent steps these include theirs.
-	e.log.Debug().Int64("sessions", sessions-e.sessions0).Int64("sftp_calls", sftp-e.sftp0).Dur("duration", e.res.Duration).Msg("step finished")
+	e.res.Phases.log(e.log.Debug().Int64("sessions", sessions-e.sessions0).Int64("sftp_calls", sftp-e.sftp0).Dur("duration", e.res.Duration)).Msg("step finished")
 	return e.res, err
 }

@@ -6,7 +6,9 @@
 set -eu
 cd "$(dirname "$0")/.."
 list=scripts/programs.txt
-have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] || [ -x "/usr/lib/openssh/$1" ]; }
+# PostgreSQL's programs live in /usr/lib/postgresql/<version>/bin.
+have() { command -v "$1" >/dev/null 2>&1 || [ -x "/usr/sbin/$1" ] || [ -x "/sbin/$1" ] || [ -x "/usr/lib/openssh/$1" ] ||
+  ls /usr/lib/postgresql/*/bin/"$1" >/dev/null 2>&1; }
 missing() {
   grep -v '^[[:space:]]*#' "$list" | while read -r prog pkg _; do
     [ -n "$prog" ] || continue

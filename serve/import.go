@@ -19,7 +19,7 @@ const jsonlImported = "runs.jsonl imported"
 // cuttle serve kept before its SQLite store, once: the import and the
 // mark that it happened are one transaction. The old files are left in
 // place, untouched; once the import is checked they may be removed.
-func (s *SQLiteStore) importJSONL(ctx context.Context) error {
+func (s *SQLStore) importJSONL(ctx context.Context) error {
 	path := filepath.Join(s.dir, "runs.jsonl")
 	f, err := os.Open(path)
 	if errors.Is(err, os.ErrNotExist) {

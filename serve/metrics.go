@@ -23,6 +23,7 @@ type Metrics struct {
 	lastStatus   *prometheus.GaugeVec     // runbook, status
 	lastSuccess  *prometheus.GaugeVec     // runbook
 	running      prometheus.Gauge
+	workerUp     *prometheus.GaugeVec // worker
 	started      prometheus.Gauge
 }
 
@@ -50,9 +51,11 @@ func NewMetrics() *Metrics {
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cuttle_runbook_last_success_timestamp_seconds",
 			Help: "When the runbook's last successful run started, in Unix seconds."}, []string{"runbook"}),
 		running: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cuttle_runs_running", Help: "Runs in progress."}),
+		workerUp: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cuttle_worker_healthy",
+			Help: "1 if the last periodic workers check (--check-workers-every) found the worker healthy, else 0."}, []string{"worker"}),
 		started: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cuttle_serve_start_time_seconds", Help: "When this server started, in Unix seconds."}),
 	}
-	m.Registry.MustRegister(m.runs, m.skipped, m.runDuration, m.steps, m.stepDuration, m.lastStatus, m.lastSuccess, m.running, m.started,
+	m.Registry.MustRegister(m.runs, m.skipped, m.runDuration, m.steps, m.stepDuration, m.lastStatus, m.lastSuccess, m.running, m.workerUp, m.started,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -113,3 +116,14 @@ func (m *Metrics) Observe(r Run) {
 
 // Skip records a run not started because the previous one still ran.
 func (m *Metrics) Skip(runbook string) { m.skipped.WithLabelValues(runbook).Inc() }
+
+// Workers records a workers check: per worker, whether it is healthy.
+func (m *Metrics) Workers(healthy map[string]bool) {
+	for w, ok := range healthy {
+		v := 0.0
+		if ok {
+			v = 1
+		}
+		m.workerUp.WithLabelValues(w).Set(v)
+	}
+}

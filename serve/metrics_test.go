@@ -2,6 +2,7 @@ package serve
 
 import (
 	"bytes"
+	"context"
 	"sort"
 	"strings"
 	"testing"
@@ -65,5 +66,30 @@ func TestMetricsSeed(t *testing.T) {
 	}
 	if strings.Contains(text, `last_success_timestamp_seconds{runbook="new"}`) {
 		t.Errorf("a runbook that never succeeded has a last success:\n%s", text)
+	}
+}
+
+// TestWorkersChecked: the periodic workers check sets each worker's
+// health gauge, at start and on each period.
+func TestWorkersChecked(t *testing.T) {
+	checked := make(chan struct{})
+	n := 0
+	s, ctx, _ := testServer(t, nil)
+	s.CheckEvery = time.Millisecond
+	s.CheckWorkers = func(context.Context) map[string]bool {
+		n++
+		if n == 2 {
+			close(checked)
+		}
+		return map[string]bool{"w1": true, "w2": n == 1}
+	}
+	s.Start(ctx)
+	<-checked
+	s.Stop()
+	m := metricsText(t, s.Metrics)
+	for _, line := range []string{`cuttle_worker_healthy{worker="w1"} 1`, `cuttle_worker_healthy{worker="w2"} 0`} {
+		if !strings.Contains(m, line+"\n") {
+			t.Errorf("metrics lack %s:\n%s", line, m)
+		}
 	}
 }

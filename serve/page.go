@@ -79,10 +79,11 @@ func (s *Server) index(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var rbs []runbookView
-	for _, rb := range s.Runbooks {
+	runbooks, next, _ := s.scheduled()
+	for _, rb := range runbooks {
 		v := runbookView{Name: rb.Name, Schedule: rb.Schedule, Words: ScheduleWords(rb.Schedule), LastStatus: "never run", LastSuccess: "never"}
-		if s.cron != nil {
-			v.Next = s.cron.Entry(s.entries[rb.Name]).Next.Format(time.RFC3339)
+		if at, ok := next[rb.Name]; ok {
+			v.Next = at.Format(time.RFC3339)
 		}
 		if st, ok := last[rb.Name]; ok {
 			v.LastStatus = st.LastStatus
@@ -190,12 +191,13 @@ func (s *Server) runEvents(w http.ResponseWriter, r *http.Request) {
 // runNow starts a run of a runbook now, unless one is going (then it is
 // skipped and counted, as a scheduled one would be).
 func (s *Server) runNow(w http.ResponseWriter, r *http.Request) {
-	job := s.jobs[r.PathValue("name")]
+	_, _, jobs := s.scheduled()
+	job := jobs[r.PathValue("name")]
 	if job == nil {
 		http.NotFound(w, r)
 		return
 	}
-	go job()
+	go job(time.Time{})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
@@ -205,7 +207,7 @@ func (s *Server) cancelRun(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "no such run is running", http.StatusNotFound)
 		return
 	}
-	lr.cancel()
+	lr.cancel(errors.New("cancelled from the page"))
 	http.Redirect(w, r, "/runs/"+lr.run.ID, http.StatusSeeOther)
 }
 

@@ -107,6 +107,9 @@ func TestLiveRun(t *testing.T) {
 	if err != nil || r.Status != StatusInterrupted {
 		t.Errorf("after Cancel: %+v %v", r, err)
 	}
+	if log, _ := s.Store.Log(t.Context(), id); !strings.Contains(string(log), "interrupted: cancelled from the page") {
+		t.Errorf("the log does not say the run was cancelled from the page: %q", log)
+	}
 	if resp, _ := get(t, srv, "/runs/"+id+"/cancel"); resp.StatusCode != http.StatusMethodNotAllowed {
 		t.Errorf("GET cancel: %d", resp.StatusCode)
 	}

@@ -3,6 +3,8 @@ package serve
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -24,7 +26,7 @@ import (
 type liveRun struct {
 	run    Run
 	log    *liveLog
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 }
 
 // liveLog is a run's log while it runs: written to a file (so that a
@@ -91,27 +93,51 @@ func (s *Server) runningRuns() []*liveRun {
 	return out
 }
 
+// idTag ends this process's run ids: instances sharing a store number
+// their runs apart.
+var idTag = func() string {
+	var b [3]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}()
+
+// newRun is a run of rb, for the occurrence at (zero: "Run now").
+func (s *Server) newRun(rb *config.Runbook, at time.Time) Run {
+	now := time.Now()
+	id := now.UTC().Format("20060102T150405") + "-" + strconv.FormatInt(s.seq.Add(1), 10) + "-" + idTag
+	return Run{ID: id, Runbook: rb.Name, Start: now, Status: StatusRunning, Scheduled: at}
+}
+
+// runOnce records a run of rb as running and runs it.
 func (s *Server) runOnce(ctx context.Context, rb *config.Runbook) {
+	run := s.newRun(rb, time.Time{})
+	if err := s.Store.Begin(context.WithoutCancel(ctx), run); err != nil {
+		zerolog.Ctx(ctx).Error().Err(err).Str("runbook", rb.Name).Msg("cannot record the run: it is not started")
+		return
+	}
+	s.execute(ctx, rb, run)
+}
+
+// execute runs run, recorded as running, and records how it ended.
+func (s *Server) execute(ctx context.Context, rb *config.Runbook, run Run) {
 	log := zerolog.Ctx(ctx).With().Str("runbook", rb.Name).Logger()
-	id := time.Now().UTC().Format("20060102T150405") + "-" + strconv.FormatInt(s.seq.Add(1), 10)
-	run := Run{ID: id, Runbook: rb.Name, Start: time.Now(), Status: StatusRunning}
+	id := run.ID
+	// The history is written on a context of its own, so that a run
+	// cancelled by a stop is still recorded, as interrupted.
+	wctx := context.WithoutCancel(ctx)
 	f, err := os.OpenFile(s.Store.LogPath(id), os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
 	if err != nil {
+		run.Status = StatusFailed
+		if ferr := s.Store.Finish(wctx, run, []byte(fmt.Sprintf("cannot open the run's log: %v\n", err))); ferr != nil {
+			log.Error().Err(ferr).Msg("recording the run failed")
+		}
 		log.Error().Err(err).Msg("cannot open the run's log")
 		return
 	}
 	defer f.Close()
-	// The history is written on a context of its own, so that a run
-	// cancelled by a stop is still recorded, as interrupted.
-	wctx := context.WithoutCancel(ctx)
-	if err := s.Store.Begin(wctx, run); err != nil {
-		log.Error().Err(err).Msg("cannot record the run: it is not started")
-		os.Remove(f.Name())
-		return
-	}
 	s.Metrics.Begin()
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
 	out := newLiveLog(f)
 	lr := &liveRun{run: run, log: out, cancel: cancel}
 	s.liveMu.Lock()
@@ -146,6 +172,9 @@ func (s *Server) runOnce(ctx context.Context, rb *config.Runbook) {
 	}
 	if ctx.Err() != nil {
 		run.Status = StatusInterrupted
+		// Why, in the run's log: the page's Cancel, the end of the grace
+		// period, or the instance losing its lease.
+		fmt.Fprintf(out, "\ninterrupted: %v\n", context.Cause(ctx))
 	}
 	if err := s.Store.Finish(wctx, run, out.Bytes()); err != nil {
 		log.Error().Err(err).Msg("recording the run failed; its log stays in the state directory")

@@ -51,8 +51,8 @@ func testServer(t *testing.T, run func(ctx context.Context, rb *config.Runbook, 
 	}
 	t.Cleanup(func() { st.Close() })
 	s := &Server{Runbooks: rbs, Store: st, Metrics: NewMetrics(), runbook: run}
-	s.runCtx, s.cancel = context.WithCancel(ctx)
-	t.Cleanup(s.cancel)
+	s.runCtx, s.cancel = context.WithCancelCause(ctx)
+	t.Cleanup(func() { s.cancel(nil) })
 	return s, ctx, ev
 }
 
@@ -150,18 +150,20 @@ func TestOverlappingRunSkipped(t *testing.T) {
 	other := &config.Runbook{Name: "other"}
 	job, otherJob := s.job(ctx, rb), s.job(ctx, other)
 	done := make(chan struct{})
-	go func() { job(); close(done) }()
+	tick := time.Date(2026, 12, 2, 3, 0, 0, 0, time.UTC)
+	go func() { job(tick); close(done) }()
 	<-started
-	job() // returns at once: skipped
+	job(tick.Add(time.Second)) // returns at once: skipped
 	select {
 	case <-ev.skips:
 	default:
 		t.Fatalf("no skip logged:\n%s", ev.lines.String())
 	}
-	otherJob() // another runbook is not held up
+	otherJob(tick.Add(time.Second)) // another runbook is not held up
 	close(release)
 	<-done
-	job() // the first run ended: this one runs
+	job(tick.Add(2 * time.Second)) // the first run ended: this one runs
+	job(tick.Add(2 * time.Second)) // handled already
 	var runs []string
 	for _, r := range recent(t, s, 10) {
 		runs = append(runs, r.Runbook)
@@ -232,6 +234,32 @@ func TestScheduleAndGrace(t *testing.T) {
 			if s.runCtx.Err() == nil {
 				t.Error("Stop left the runs' context alive")
 			}
+			// The history says why a run was interrupted.
+			log, err := s.Store.Log(t.Context(), runs[0].ID)
+			if why := "the grace period (1h0m0s) ran out"; err != nil || tt.graceOver != strings.Contains(string(log), why) {
+				t.Errorf("run log %q (%v): want %q in it only past the grace period", log, err, why)
+			}
 		})
+	}
+}
+
+// TestReload: reloading the runbooks (SIGHUP) schedules the new set in
+// place of the old: a removed runbook has neither an entry nor "Run now".
+func TestReload(t *testing.T) {
+	s, ctx, _ := testServer(t, func(context.Context, *config.Runbook, io.Writer) ([]fleet.StepResult, error) { return nil, nil },
+		&config.Runbook{Name: "old", Schedule: "0 0 1 1 *"}, &config.Runbook{Name: "kept", Schedule: "0 0 1 1 *"})
+	s.Start(ctx)
+	t.Cleanup(s.Stop)
+	s.Reload(ctx, []*config.Runbook{{Name: "kept", Schedule: "0 0 2 1 *"}, {Name: "new", Schedule: "0 0 1 1 *"}})
+	rbs, next, jobs := s.scheduled()
+	var names []string
+	for _, rb := range rbs {
+		names = append(names, rb.Name)
+	}
+	if strings.Join(names, ",") != "kept,new" || jobs["old"] != nil || jobs["new"] == nil || len(next) != 2 || next["kept"].Day() != 2 {
+		t.Errorf("after a reload: runbooks %v, next runs %v", names, next)
+	}
+	if n := len(s.cron.Entries()); n != 2 {
+		t.Errorf("%d cron entries, want 2", n)
 	}
 }

@@ -17,6 +17,11 @@ type Run struct {
 	Duration time.Duration `json:"duration_ns"`
 	Status   string        `json:"status"` // running, succeeded, failed, interrupted
 	Steps    []StepRecord  `json:"steps"`
+	// Scheduled is the occurrence a scheduled run is for; zero for a run
+	// started by "Run now".
+	Scheduled time.Time `json:"scheduled,omitzero"`
+	// Instance is the cuttle serve that ran it (set by the store).
+	Instance string `json:"instance,omitempty"`
 }
 
 // Run statuses.
@@ -65,16 +70,41 @@ type RunbookStatus struct {
 // ErrNoRun is returned for a run the history does not hold.
 var ErrNoRun = errors.New("no such run")
 
+// ErrFenced is returned to an instance whose lease ran out: another
+// instance took it for dead and recorded its running runs as
+// interrupted, so it may no longer record them.
+var ErrFenced = errors.New("this instance's lease ran out: another instance recorded its running runs as interrupted")
+
+// Claim is what Store.Claim decided for a scheduled occurrence.
+type Claim int
+
+// Claim outcomes.
+const (
+	Claimed Claim = iota // this instance runs it: the run is recorded as running
+	Taken                // another instance handles it
+	Busy                 // a run of the runbook is still going: the occurrence is skipped
+)
+
 // Store keeps the run history: runs, their steps, output variables,
 // artifacts and logs. The SQLite store is the default; the interface is
 // what a PostgreSQL store implements as well.
 //
 // Begin records a run as running. Finish records its outcome and its log
 // in one transaction: a crash leaves either the running record or the
-// finished one, never half of it. Runs still marked running when a store
-// opens were cut short by a crash and are marked interrupted.
+// finished one, never half of it. Runs still marked running by an
+// instance that is gone (for SQLite: when the store opens; for
+// PostgreSQL: once the instance's lease ran out) were cut short and are
+// marked interrupted; Finish then fails with ErrFenced.
 type Store interface {
 	Begin(ctx context.Context, r Run) error
+	// Claim decides who handles the occurrence r.Scheduled of r.Runbook,
+	// once for all the instances that share the store: when Claimed, r
+	// is recorded as running, as by Begin.
+	Claim(ctx context.Context, r Run) (Claim, error)
+	// Heartbeat renews this instance's lease and records as interrupted
+	// the running runs of instances whose lease ran out. It returns
+	// ErrFenced when this instance's own lease had run out.
+	Heartbeat(ctx context.Context) error
 	Finish(ctx context.Context, r Run, log []byte) error
 	// Recent returns up to n runs, newest start first, without steps.
 	Recent(ctx context.Context, n int) ([]Run, error)

@@ -37,98 +37,105 @@ func finish(t *testing.T, s Store, r Run, log string) {
 }
 
 func TestStoreSurvivesRestart(t *testing.T) {
-	dir := filepath.Join(t.TempDir(), "state")
-	s := openStore(t, dir)
-	runs := []Run{
-		{ID: "r1", Runbook: "heartbeat", Start: start, Duration: 1500 * time.Millisecond, Status: StatusSucceeded,
-			Steps: []StepRecord{{Name: "probe", Worker: "w1", Duration: time.Second,
-				Outputs:   []OutputRecord{{Name: "Version", Value: "1.2"}, {Name: "Token", Sensitive: true}},
-				Artifacts: []ArtifactRecord{{Name: "report.txt", Path: "artifacts/r1/report.txt", Size: 12, SHA256: "ab"}}},
-				{Name: "notify", Skipped: true}}},
-		{ID: "r2", Runbook: "flaky", Start: start.Add(time.Minute), Duration: time.Second, Status: StatusFailed,
-			Steps: []StepRecord{{Name: "flaky", Worker: "w1", ExitCode: 2, Error: "boom"}}},
-		{ID: "r3", Runbook: "heartbeat", Start: start.Add(2 * time.Minute), Status: StatusInterrupted},
-	}
-	for _, r := range runs {
-		finish(t, s, r, "log of "+r.ID)
-	}
-	s.Close()
-	for _, p := range []struct {
-		path string
-		mode os.FileMode
-	}{{filepath.Join(dir, "history.db"), 0o600}, {filepath.Join(dir, "logs"), 0o700 | os.ModeDir}} {
-		if fi, err := os.Stat(p.path); err != nil || fi.Mode() != p.mode {
-			t.Errorf("%s: %v, %v; want mode %v", p.path, fi.Mode(), err, p.mode)
+	eachStore(t, func(t *testing.T, open func() *SQLStore) {
+		s := open()
+		dir := s.dir
+		runs := []Run{
+			{ID: "r1", Runbook: "heartbeat", Start: start, Duration: 1500 * time.Millisecond, Status: StatusSucceeded,
+				Steps: []StepRecord{{Name: "probe", Worker: "w1", Duration: time.Second,
+					Outputs:   []OutputRecord{{Name: "Version", Value: "1.2"}, {Name: "Token", Sensitive: true}},
+					Artifacts: []ArtifactRecord{{Name: "report.txt", Path: "artifacts/r1/report.txt", Size: 12, SHA256: "ab"}}},
+					{Name: "notify", Skipped: true}}},
+			{ID: "r2", Runbook: "flaky", Start: start.Add(time.Minute), Duration: time.Second, Status: StatusFailed,
+				Steps: []StepRecord{{Name: "flaky", Worker: "w1", ExitCode: 2, Error: "boom"}}},
+			{ID: "r3", Runbook: "heartbeat", Start: start.Add(2 * time.Minute), Status: StatusInterrupted},
 		}
-	}
+		for _, r := range runs {
+			finish(t, s, r, "log of "+r.ID)
+		}
+		s.Close()
+		for _, p := range []struct {
+			path string
+			mode os.FileMode
+		}{{filepath.Join(dir, "history.db"), 0o600}, {filepath.Join(dir, "logs"), 0o700 | os.ModeDir}} {
+			if s.db.pg && p.mode == 0o600 {
+				continue // no file
+			}
+			if fi, err := os.Stat(p.path); err != nil || fi.Mode() != p.mode {
+				t.Errorf("%s: %v, %v; want mode %v", p.path, fi.Mode(), err, p.mode)
+			}
+		}
 
-	s = openStore(t, dir)
-	got, err := s.Recent(t.Context(), 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var ids []string
-	for _, r := range got {
-		ids = append(ids, r.ID)
-		if !r.Start.Equal(runs[r.ID[1]-'1'].Start) {
-			t.Errorf("%s started %v", r.ID, r.Start)
+		s = open()
+		got, err := s.Recent(t.Context(), 10)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-	if strings.Join(ids, ",") != "r3,r2,r1" {
-		t.Errorf("Recent = %v, want newest start first", ids)
-	}
-	r1, err := s.Get(t.Context(), "r1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(runs[0].Steps, r1.Steps); diff != "" || r1.Duration != runs[0].Duration || r1.Status != StatusSucceeded {
-		t.Errorf("Get(r1) %+v (-want +got steps):\n%s", r1, diff)
-	}
-	if log, err := s.Log(t.Context(), "r2"); err != nil || string(log) != "log of r2" {
-		t.Errorf("Log(r2) = %q, %v", log, err)
-	}
-	for _, id := range []string{"nosuch", ""} {
-		if _, err := s.Get(t.Context(), id); !errors.Is(err, ErrNoRun) {
-			t.Errorf("Get(%q): %v", id, err)
+		var ids []string
+		for _, r := range got {
+			ids = append(ids, r.ID)
+			if !r.Start.Equal(runs[r.ID[1]-'1'].Start) {
+				t.Errorf("%s started %v", r.ID, r.Start)
+			}
 		}
-		if _, err := s.Log(t.Context(), id); !errors.Is(err, ErrNoRun) {
-			t.Errorf("Log(%q): %v", id, err)
+		if strings.Join(ids, ",") != "r3,r2,r1" {
+			t.Errorf("Recent = %v, want newest start first", ids)
 		}
-	}
-	rbs, err := s.Runbooks(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := map[string]RunbookStatus{
-		"heartbeat": {LastStatus: StatusInterrupted, LastStart: runs[2].Start, LastSuccess: runs[0].Start},
-		"flaky":     {LastStatus: StatusFailed, LastStart: runs[1].Start},
-	}
-	if diff := cmp.Diff(want, rbs); diff != "" {
-		t.Errorf("Runbooks (-want +got):\n%s", diff)
-	}
+		r1, err := s.Get(t.Context(), "r1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(runs[0].Steps, r1.Steps); diff != "" || r1.Duration != runs[0].Duration || r1.Status != StatusSucceeded {
+			t.Errorf("Get(r1) %+v (-want +got steps):\n%s", r1, diff)
+		}
+		if log, err := s.Log(t.Context(), "r2"); err != nil || string(log) != "log of r2" {
+			t.Errorf("Log(r2) = %q, %v", log, err)
+		}
+		for _, id := range []string{"nosuch", ""} {
+			if _, err := s.Get(t.Context(), id); !errors.Is(err, ErrNoRun) {
+				t.Errorf("Get(%q): %v", id, err)
+			}
+			if _, err := s.Log(t.Context(), id); !errors.Is(err, ErrNoRun) {
+				t.Errorf("Log(%q): %v", id, err)
+			}
+		}
+		rbs, err := s.Runbooks(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := map[string]RunbookStatus{
+			"heartbeat": {LastStatus: StatusInterrupted, LastStart: runs[2].Start, LastSuccess: runs[0].Start},
+			"flaky":     {LastStatus: StatusFailed, LastStart: runs[1].Start},
+		}
+		if diff := cmp.Diff(want, rbs); diff != "" {
+			t.Errorf("Runbooks (-want +got):\n%s", diff)
+		}
+	})
 }
 
 // TestFinishIsAtomic: a run whose record fails half-way (its second
 // output has the first's name) is not half recorded: it stays running.
 func TestFinishIsAtomic(t *testing.T) {
-	s := openStore(t, t.TempDir())
-	r := Run{ID: "r1", Runbook: "rb", Start: start, Status: StatusRunning}
-	if err := s.Begin(t.Context(), r); err != nil {
-		t.Fatal(err)
-	}
-	r.Status = StatusSucceeded
-	r.Steps = []StepRecord{{Name: "a", Worker: "w1"}, {Name: "b", Worker: "w1", Outputs: []OutputRecord{{Name: "X"}, {Name: "X"}}}}
-	err := s.Finish(t.Context(), r, []byte("log"))
-	if err == nil || !strings.Contains(err.Error(), "run r1: step b output X") {
-		t.Fatalf("Finish with a duplicate output: %v", err)
-	}
-	got, err := s.Get(t.Context(), "r1")
-	if err != nil || got.Status != StatusRunning || len(got.Steps) != 0 {
-		t.Errorf("after a failed Finish: %+v, %v", got, err)
-	}
-	if _, err := s.Log(t.Context(), "r1"); !errors.Is(err, ErrNoRun) {
-		t.Errorf("a log was recorded: %v", err)
-	}
+	eachStore(t, func(t *testing.T, open func() *SQLStore) {
+		s := open()
+		r := Run{ID: "r1", Runbook: "rb", Start: start, Status: StatusRunning}
+		if err := s.Begin(t.Context(), r); err != nil {
+			t.Fatal(err)
+		}
+		r.Status = StatusSucceeded
+		r.Steps = []StepRecord{{Name: "a", Worker: "w1"}, {Name: "b", Worker: "w1", Outputs: []OutputRecord{{Name: "X"}, {Name: "X"}}}}
+		err := s.Finish(t.Context(), r, []byte("log"))
+		if err == nil || !strings.Contains(err.Error(), "run r1: step b output X") {
+			t.Fatalf("Finish with a duplicate output: %v", err)
+		}
+		got, err := s.Get(t.Context(), "r1")
+		if err != nil || got.Status != StatusRunning || len(got.Steps) != 0 {
+			t.Errorf("after a failed Finish: %+v, %v", got, err)
+		}
+		if _, err := s.Log(t.Context(), "r1"); !errors.Is(err, ErrNoRun) {
+			t.Errorf("a log was recorded: %v", err)
+		}
+	})
 }
 
 // TestCrashedRunInterrupted: a run a crash left running is recorded as
@@ -190,40 +197,42 @@ func TestImportJSONLOnce(t *testing.T) {
 }
 
 func TestPrune(t *testing.T) {
-	s := openStore(t, t.TempDir())
-	now := start.Add(40 * 24 * time.Hour)
-	for i, age := range []time.Duration{35 * 24 * time.Hour, 31 * 24 * time.Hour, 29 * 24 * time.Hour, 3 * time.Hour, time.Hour} {
-		finish(t, s, Run{ID: "r" + string(rune('1'+i)), Runbook: "rb", Start: now.Add(-age), Status: StatusSucceeded,
-			Steps: []StepRecord{{Name: "s", Outputs: []OutputRecord{{Name: "V", Value: "x"}}}}}, "log")
-	}
-	// A running run is never pruned, however old.
-	if err := s.Begin(t.Context(), Run{ID: "r0", Runbook: "rb", Start: now.Add(-50 * 24 * time.Hour)}); err != nil {
-		t.Fatal(err)
-	}
-	ids := func() string {
-		runs, _ := s.Recent(t.Context(), 10)
-		var out []string
-		for _, r := range runs {
-			out = append(out, r.ID)
+	eachStore(t, func(t *testing.T, open func() *SQLStore) {
+		s := open()
+		now := start.Add(40 * 24 * time.Hour)
+		for i, age := range []time.Duration{35 * 24 * time.Hour, 31 * 24 * time.Hour, 29 * 24 * time.Hour, 3 * time.Hour, time.Hour} {
+			finish(t, s, Run{ID: "r" + string(rune('1'+i)), Runbook: "rb", Start: now.Add(-age), Status: StatusSucceeded,
+				Steps: []StepRecord{{Name: "s", Outputs: []OutputRecord{{Name: "V", Value: "x"}}}}}, "log")
 		}
-		return strings.Join(out, ",")
-	}
-	if n, err := s.Prune(t.Context(), Retention{}, now); err != nil || n != 0 || ids() != "r5,r4,r3,r2,r1,r0" {
-		t.Errorf("no retention pruned %d (%v): %s", n, err, ids())
-	}
-	if n, err := s.Prune(t.Context(), Retention{For: 30 * 24 * time.Hour}, now); err != nil || n != 2 || ids() != "r5,r4,r3,r0" {
-		t.Errorf("--keep-for 30d pruned %d (%v): %s", n, err, ids())
-	}
-	if n, err := s.Prune(t.Context(), Retention{Runs: 2}, now); err != nil || n != 1 || ids() != "r5,r4,r0" {
-		t.Errorf("--keep-runs 2 pruned %d (%v): %s", n, err, ids())
-	}
-	// Logs, steps and outputs went with their runs.
-	for table, want := range map[string]int{"logs": 2, "steps": 2, "outputs": 2} {
-		var n int
-		if err := s.db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil || n != want {
-			t.Errorf("%s: %d rows (%v), want %d", table, n, err, want)
+		// A running run is never pruned, however old.
+		if err := s.Begin(t.Context(), Run{ID: "r0", Runbook: "rb", Start: now.Add(-50 * 24 * time.Hour)}); err != nil {
+			t.Fatal(err)
 		}
-	}
+		ids := func() string {
+			runs, _ := s.Recent(t.Context(), 10)
+			var out []string
+			for _, r := range runs {
+				out = append(out, r.ID)
+			}
+			return strings.Join(out, ",")
+		}
+		if n, err := s.Prune(t.Context(), Retention{}, now); err != nil || n != 0 || ids() != "r5,r4,r3,r2,r1,r0" {
+			t.Errorf("no retention pruned %d (%v): %s", n, err, ids())
+		}
+		if n, err := s.Prune(t.Context(), Retention{For: 30 * 24 * time.Hour}, now); err != nil || n != 2 || ids() != "r5,r4,r3,r0" {
+			t.Errorf("--keep-for 30d pruned %d (%v): %s", n, err, ids())
+		}
+		if n, err := s.Prune(t.Context(), Retention{Runs: 2}, now); err != nil || n != 1 || ids() != "r5,r4,r0" {
+			t.Errorf("--keep-runs 2 pruned %d (%v): %s", n, err, ids())
+		}
+		// Logs, steps and outputs went with their runs.
+		for table, want := range map[string]int{"logs": 2, "steps": 2, "outputs": 2} {
+			var n int
+			if err := s.db.QueryRow(`SELECT count(*) FROM ` + table).Scan(&n); err != nil || n != want {
+				t.Errorf("%s: %d rows (%v), want %d", table, n, err, want)
+			}
+		}
+	})
 }
 
 func TestParseAge(t *testing.T) {

@@ -109,7 +109,36 @@ type markedError struct{ err, mark error }
 func (m *markedError) Error() string   { return m.err.Error() }
 func (m *markedError) Unwrap() []error { return []error{m.err, m.mark} }
 
+// maxHandshakes bounds the handshakes one controller process has in
+// flight. A fan-out to many workers then queues its dials instead of
+// starting them all at once: on a loaded machine (or many workers behind
+// one host) the handshakes share the CPU, each slows down as they
+// multiply, and all of them could run past the connect timeout, which a
+// retry only repeats (issue 22: 100 steps at once on 2 cores). A dial's
+// timeout starts once it has its turn.
+const maxHandshakes = 32
+
+// handshakes holds one token per handshake in flight, process-wide;
+// queued, when set (tests), is called by a dial that has to wait.
+var (
+	handshakes = make(chan struct{}, maxHandshakes)
+	queued     func()
+)
+
 func dialOnce(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, error) {
+	select {
+	case handshakes <- struct{}{}:
+	default:
+		if queued != nil {
+			queued()
+		}
+		select {
+		case handshakes <- struct{}{}:
+		case <-ctx.Done():
+			return nil, fmt.Errorf("%s: waiting to connect: %w", t, context.Cause(ctx))
+		}
+	}
+	defer func() { <-handshakes }()
 	timeout := t.ConnectTimeout
 	if timeout == 0 {
 		timeout = defaultConnectTimeout

@@ -56,25 +56,7 @@ func newWorkersCmd(io stdio) *cobra.Command {
 		if err != nil {
 			return inputError("%w", err)
 		}
-		var mu sync.Mutex
-		findings := map[string][]remote.Finding{}
-		errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
-			f, err := remote.Doctor(ctx, conn, self, time.Now(), bundle.Available().Platforms()...)
-			if err == nil {
-				steps := fl.Int("steps")
-				if pool := workerPool(cfg, name); pool != "" && cfg.Pools[pool].MaxStepsPerWorker > 0 {
-					steps = cfg.Pools[pool].MaxStepsPerWorker
-				}
-				need := steps * remote.SessionsPerStep
-				if n, serr := conn.SessionLimit(need); serr == nil {
-					f = append(f, remote.SessionsFinding(n, steps))
-				}
-			}
-			mu.Lock()
-			findings[name] = f
-			mu.Unlock()
-			return err
-		})
+		findings, errs := checkWorkers(ctx, cfg, names, d, self, fl.Int("steps"))
 		type workerResult struct {
 			Worker   string           `json:"worker"`
 			Healthy  bool             `json:"healthy"`
@@ -114,6 +96,31 @@ func newWorkersCmd(io stdio) *cobra.Command {
 	})
 	cmd.AddCommand(check)
 	return cmd
+}
+
+// checkWorkers runs workers check's checks on the named workers, steps
+// being the steps expected at once on a worker outside a pool with
+// max_steps_per_worker; it returns each worker's findings and error.
+func checkWorkers(ctx context.Context, cfg *config.Config, names []string, d fleet.Defaults, self bundle.Bundle, steps int) (map[string][]remote.Finding, map[string]error) {
+	var mu sync.Mutex
+	findings := map[string][]remote.Finding{}
+	errs := fleet.ForEach(ctx, cfg, names, d, 20, func(ctx context.Context, name string, conn *transport.Conn) error {
+		f, err := remote.Doctor(ctx, conn, self, time.Now(), bundle.Available().Platforms()...)
+		if err == nil {
+			steps := steps
+			if pool := workerPool(cfg, name); pool != "" && cfg.Pools[pool].MaxStepsPerWorker > 0 {
+				steps = cfg.Pools[pool].MaxStepsPerWorker
+			}
+			if n, serr := conn.SessionLimit(steps * remote.SessionsPerStep); serr == nil {
+				f = append(f, remote.SessionsFinding(n, steps))
+			}
+		}
+		mu.Lock()
+		findings[name] = f
+		mu.Unlock()
+		return err
+	})
+	return findings, errs
 }
 
 func newGCCmd(io stdio) *cobra.Command {

@@ -17,12 +17,15 @@ type report struct {
 }
 
 type stepReport struct {
-	Name            string            `json:"name"`
-	ID              string            `json:"id,omitempty"`
-	Worker          string            `json:"worker"`
-	Image           string            `json:"image"`
-	ExitCode        int               `json:"exit_code"`
-	DurationMS      int64             `json:"duration_ms"`
+	Name       string `json:"name"`
+	ID         string `json:"id,omitempty"`
+	Worker     string `json:"worker"`
+	Image      string `json:"image"`
+	ExitCode   int    `json:"exit_code"`
+	DurationMS int64  `json:"duration_ms"`
+	// PhasesMS is where the duration went, in milliseconds per phase
+	// (remote.Phase*); they add up to at most DurationMS.
+	PhasesMS        map[string]int64  `json:"phases,omitempty"`
 	OutputVariables map[string]string `json:"output_variables"`
 	Artifacts       []artifactReport  `json:"artifacts"`
 	WorkDir         string            `json:"work_dir,omitempty"`
@@ -107,6 +110,12 @@ type artifactReport struct {
 func (sr *stepReport) record(res remote.Result, err error, masks *mask.Set) {
 	sr.ID, sr.WorkDir, sr.ExitCode = res.ID, res.WorkDir, res.ExitCode
 	sr.DurationMS = res.Duration.Milliseconds()
+	if len(res.Phases) > 0 {
+		sr.PhasesMS = make(map[string]int64, len(res.Phases))
+		for _, p := range res.Phases {
+			sr.PhasesMS[p.Name] = p.Duration.Milliseconds()
+		}
+	}
 	if res.Image != "" {
 		sr.Image = res.Image
 	}

@@ -204,7 +204,9 @@ func oneStep(ctx context.Context, fl *config.Flags, target transport.Target, sr 
 			}
 		}
 	}()
+	dialed := time.Now()
 	conn, err := transport.Dial(ctx, target)
+	connect := time.Since(dialed)
 	if err != nil {
 		sr.Error, sr.ExitCode = err.Error(), codeFor(err)
 		if cause := context.Cause(ctx); cause != nil {
@@ -216,8 +218,9 @@ func oneStep(ctx context.Context, fl *config.Flags, target transport.Target, sr 
 		return &remote.StepError{Reason: "connect", Err: err}
 	}
 	defer conn.Close()
-	log.Debug().Str("worker", target.String()).Msg("connected")
+	log.Debug().Str("worker", target.String()).Dur("connect", connect).Msg("connected")
 	res, err, masks := do(conn)
+	res.AddConnect(connect)
 	sr.record(res, err, masks)
 	if res.CleanupErr != nil {
 		log.Warn().Err(res.CleanupErr).Msg("cleanup incomplete; run cuttle gc on this worker")

@@ -1,0 +1,70 @@
+package remote
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// A preflight that finds the step's image takes the docker client's
+// version from the last preflight that asked, unless the client changed
+// since; without the image (or with no image asked) it asks docker.
+func TestPreflightCachesDockerVersion(t *testing.T) {
+	bin, home := t.TempDir(), t.TempDir()
+	calls := filepath.Join(t.TempDir(), "calls")
+	// A docker that logs its subcommand and knows one image, "present:1".
+	docker := filepath.Join(bin, "docker")
+	script := "#!/bin/sh\necho \"$1\" >> " + calls + "\n" +
+		"case \"$1\" in\n  version) echo '28.2.2 20.10.24' ;;\n" +
+		"  image) for a; do :; done; [ \"$a\" = present:1 ] || exit 1; echo 'sha256:1 linux/amd64' ;;\nesac\n"
+	if err := os.WriteFile(docker, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Hour)
+	if err := os.Chtimes(docker, past, past); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	preflight := func(image string) (versionCalls int, facts map[string]string) {
+		t.Helper()
+		os.Remove(calls)
+		n++
+		cmd := exec.Command("/bin/sh", append([]string{"-c"}, preflightArgs("T", n, bundleRef{Digest: "dg"}, image, "", nil)[2:]...)...)
+		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + home}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("preflight: %v: %s", err, out)
+		}
+		b, _ := os.ReadFile(calls)
+		return strings.Count(string(b), "version\n"), parseKV(out)
+	}
+	steps := []struct {
+		what, image string
+		touch       bool
+		want        int
+	}{
+		{"first preflight", "present:1", false, 1},
+		{"image present, client unchanged", "present:1", false, 0},
+		{"image absent", "absent:1", false, 1},
+		{"no image asked", "", false, 1},
+		{"client changed", "present:1", true, 1},
+		{"image present again", "present:1", false, 0},
+	}
+	for _, s := range steps {
+		if s.touch {
+			if err := os.Chtimes(docker, time.Now().Add(time.Hour), time.Now().Add(time.Hour)); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, kv := preflight(s.image)
+		if got != s.want {
+			t.Errorf("%s: docker version ran %d times, want %d", s.what, got, s.want)
+		}
+		if kv["docker"] != "28.2.2 20.10.24" {
+			t.Errorf("%s: docker=%q, want the client's and server's versions", s.what, kv["docker"])
+		}
+	}
+}
