@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -156,16 +155,4 @@ func requestErr(u *url.URL, err error) error {
 		return fmt.Errorf("GET %s: %w: the server's certificate does not fit it", shownURL(u), err)
 	}
 	return fmt.Errorf("GET %s: %w", shownURL(u), err)
-}
-
-// isLoopback: host (host or host:port) is the worker itself.
-func isLoopback(host string) bool {
-	if h, _, err := net.SplitHostPort(host); err == nil {
-		host = h
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -55,7 +55,7 @@ type layer struct {
 // it is on the worker's loopback, as Docker does.
 func newRegistry(client *http.Client, src wire.PackageSource, user, pass string) *registry {
 	scheme := "https"
-	if isLoopback(src.Registry) {
+	if wire.IsLoopback(src.Registry) {
 		scheme = "http"
 	}
 	return &registry{client: client, base: scheme + "://" + src.Registry, src: src, user: user, pass: pass}
@@ -132,7 +132,7 @@ func (r *registry) token(ctx context.Context, params map[string]string) (string,
 	if err != nil || realm.Host == "" {
 		return "", fmt.Errorf("the registry's token realm %q is not a URL", params["realm"])
 	}
-	if realm.Scheme != "https" && !(realm.Scheme == "http" && isLoopback(realm.Host)) {
+	if realm.Scheme != "https" && !(realm.Scheme == "http" && wire.IsLoopback(realm.Host)) {
 		return "", fmt.Errorf("the registry's token realm %s is not https: no credentials are sent there", shownURL(realm))
 	}
 	q := realm.Query()

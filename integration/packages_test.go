@@ -350,16 +350,26 @@ func pushArtifact(t *testing.T, repoName, tag, file string) string {
 	return "oci://" + env.registry.Addr + "/" + repoName + ":" + tag
 }
 
+// ociPackage pushes a chart package to the harness registry as
+// repo+token:1.4.0 and writes a cuttle.yaml whose feed has the registry's
+// user (the password from CUTTLE_IT_REGISTRY_PW, see runWithPassword).
+func ociPackage(t *testing.T, repo string) (tok, file, ref, cfg string) {
+	t.Helper()
+	dir := t.TempDir()
+	tok = uniq(t)
+	file = writePackage(t, dir, "acme-chart.1.4.0.tar.gz", []pkgEntry{{name: "Chart.yaml", body: "name: " + tok + "\n", mode: 0o644}})
+	ref = pushArtifact(t, repo+tok, "1.4.0", file)
+	cfg = filepath.Join(dir, "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("feeds:\n  charts: {registry: %s, username: %s, password_env: CUTTLE_IT_REGISTRY_PW}\n", env.registry.Addr, env.registry.User)), 0o600)
+	return tok, file, ref, cfg
+}
+
 // TestPackageFromOCI: an oci:// source is pulled with the credentials of
 // the feed whose registry it is (the password from the environment only),
 // and reaches the step like any package.
 func TestPackageFromOCI(t *testing.T) {
 	t.Parallel()
-	dir, tok := t.TempDir(), uniq(t)
-	file := writePackage(t, dir, "acme-chart.1.4.0.tar.gz", []pkgEntry{{name: "Chart.yaml", body: "name: " + tok + "\n", mode: 0o644}})
-	ref := pushArtifact(t, "charts/acme-chart-"+tok, "1.4.0", file)
-	cfg := filepath.Join(dir, "cuttle.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("feeds:\n  charts: {registry: %s, username: %s, password_env: CUTTLE_IT_REGISTRY_PW}\n", env.registry.Addr, env.registry.User)), 0o600)
+	tok, file, ref, cfg := ociPackage(t, "charts/acme-chart-")
 	args := append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never", "--package", "Chart="+ref,
 		"--inline", `cat "#{Octopus.Action.Package[Chart].ExtractedPath}/Chart.yaml"; echo "id=#{Octopus.Action.Package.PackageId} v=#{Octopus.Action.Package.PackageVersion}"`)
 	r := runWithPassword(t, env.registry.Password, args...)
@@ -609,11 +619,7 @@ func TestPackageAcquiredByWorkerHTTPS(t *testing.T) {
 // password fails the step naming the package, and no password shows.
 func TestPackageAcquiredByWorkerOCI(t *testing.T) {
 	t.Parallel()
-	dir, tok := t.TempDir(), uniq(t)
-	file := writePackage(t, dir, "acme-chart.1.4.0.tar.gz", []pkgEntry{{name: "Chart.yaml", body: "name: " + tok + "\n", mode: 0o644}})
-	ref := pushArtifact(t, "charts/worker-chart-"+tok, "1.4.0", file)
-	cfg := filepath.Join(dir, "cuttle.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("feeds:\n  charts: {registry: %s, username: %s, password_env: CUTTLE_IT_REGISTRY_PW}\n", env.registry.Addr, env.registry.User)), 0o600)
+	tok, file, ref, cfg := ociPackage(t, "charts/worker-chart-")
 	args := append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never",
 		"--package", "Chart="+ref+",acquisition=worker,extract=false",
 		"--inline", `echo "file=#{Octopus.Action.Package[Chart].PackageFileName} id=#{Octopus.Action.Package.PackageId} v=#{Octopus.Action.Package.PackageVersion}"; tar -xzOf "#{Octopus.Action.Package[Chart].PackageFilePath}" Chart.yaml`)

@@ -1,5 +1,7 @@
 package wire
 
+import "net"
+
 // PackageSource is where a worker downloads a package from itself
 // (`acquisition: worker`): an https URL with its sha256, or an OCI
 // artifact of one layer. CAPEM, when set, holds CA certificates (PEM) the
@@ -51,3 +53,17 @@ type PackageFetched struct {
 
 // MaxPackageFetch bounds the request package-fetch reads from stdin.
 const MaxPackageFetch = 4 << 20
+
+// IsLoopback reports whether host (host or host:port) is the machine
+// itself: a registry there is spoken to over plain HTTP, as Docker does,
+// by the controller and the worker alike.
+func IsLoopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
