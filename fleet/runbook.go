@@ -43,18 +43,14 @@ type Runner struct {
 	Tickets func(remote.Ticket) (drop func())
 	// Controller is shared by the runs of one process on purpose (cuttle
 	// serve): it counts the steps running on each worker for run_on: one
-	// and shares bundle uploads. Nil means one of the Runner's own.
+	// and shares bundle uploads; its Trust and Runners are the bundle
+	// caches and other architectures' runners. Nil means one of the
+	// Runner's own, with neither.
 	Controller *remote.Controller
 
 	ctlOnce sync.Once
 	// outputMu keeps the fan-out's prefixed lines whole.
 	outputMu sync.Mutex
-	// BundleTrust remembers the cached bundles this controller checked
-	// (nil: each step hashes its bundle).
-	BundleTrust *remote.BundleTrust
-	// Runners has the runners for workers of other architectures than
-	// Bundle's (nil: Bundle's only).
-	Runners *bundle.Runners
 	// Environment is the run's environment: steps whose environments
 	// exclude it are skipped ("": none named).
 	Environment string
@@ -276,8 +272,6 @@ func (r *Runner) compileStep(rb *config.Runbook, s config.RunbookStep, worker st
 	if err != nil {
 		return st, &remote.StepError{Worker: worker, Reason: remote.ReasonInput, Err: err}
 	}
-	st.BundleTrust = r.BundleTrust
-	st.Runners = r.Runners
 	if fanOut {
 		// Artifacts of each worker apart: DIR/<step>/<worker>/<name>.
 		st.ArtifactsDir = filepath.Join(st.ArtifactsDir, remote.DirName(worker))

@@ -253,8 +253,8 @@ func bundleSize(f *os.File) int64 {
 // here instead (one more command, on this controller's first step on the
 // worker only: BundleTrust then remembers the architecture), and facts
 // say what the check found, for readyBundle.
-func switchRunner(ctx context.Context, sh Shell, st *Step, arch string, facts *Facts) (bundle.Bundle, error) {
-	b, err := st.Runners.For(arch)
+func (c *Controller) switchRunner(ctx context.Context, sh Shell, arch string, facts *Facts) (bundle.Bundle, error) {
+	b, err := c.Runners.For(arch)
 	if err != nil {
 		return b, stepErr(sh.String(), ReasonRunner, "worker is linux/%s: %w", arch, err)
 	}
@@ -265,6 +265,6 @@ func switchRunner(ctx context.Context, sh Shell, st *Step, arch string, facts *F
 	kv := parseKV(out.Bytes())
 	facts.BundleState, facts.BundleFingerprint = kv["bundle"], kv["bundle_fp"]
 	facts.BundlePresent = facts.BundleState == "present"
-	st.BundleTrust.remember(sh.String(), b.Digest, facts.BundleFingerprint)
+	c.Trust.remember(sh.String(), b.Digest, facts.BundleFingerprint)
 	return b, nil
 }

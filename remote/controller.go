@@ -15,6 +15,14 @@ import (
 // hands the same one to every run. Its methods are safe for concurrent
 // use.
 type Controller struct {
+	// Trust remembers the cached bundles this controller checked, and
+	// each worker's architecture (nil: each step hashes its bundle).
+	// Runners has the runners for workers of other architectures than
+	// the bundle a step is given (nil: that bundle's only). Both are
+	// caches of the process, not of a step's plan; set them before use.
+	Trust   *BundleTrust
+	Runners *bundle.Runners
+
 	tickets atomic.Int64
 
 	uploadsMu sync.Mutex

@@ -163,8 +163,8 @@ func (e *Execution) setup() error {
 	}
 	// A worker whose architecture this controller recorded gets its own
 	// runner's bundle from the start (Runners).
-	e.b = st.runnerFor(e.sh.String(), st.BundleTrust.arch(e.sh.String()), e.b)
-	e.bref = bundleRef{Digest: e.b.Digest, Sums: e.b.Sums, Known: st.BundleTrust.known(e.sh.String(), e.b.Digest)}
+	e.b = e.ctl.runnerFor(e.ctl.Trust.arch(e.sh.String()), e.b)
+	e.bref = bundleRef{Digest: e.b.Digest, Sums: e.b.Sums, Known: e.ctl.Trust.known(e.sh.String(), e.b.Digest)}
 	e.proc = newOutputProcessor(st.Masks, e.out, e.log)
 	var stdout, stderr io.Writer
 	stdout, stderr, e.flush = e.proc.writers()
@@ -217,7 +217,7 @@ func (e *Execution) preflight(ctx context.Context) error {
 func (e *Execution) setPlan(f Facts) {
 	st := &e.st
 	e.facts = f
-	st.BundleTrust.remember(e.sh.String(), e.b.Digest, f.BundleFingerprint)
+	e.ctl.Trust.remember(e.sh.String(), e.b.Digest, f.BundleFingerprint)
 	e.res.ID, e.res.WorkDir = f.Ticket, f.WorkDir()
 	e.log = e.log.With().Str("container", ContainerName(e.res.ID)).Logger()
 	e.plan = runPlan{
@@ -335,18 +335,18 @@ func (e *Execution) prepare(ctx context.Context) error {
 		return &StepError{Worker: sh.String(), Reason: ReasonInput, Err: err}
 	}
 	if got := wire.ArchOf(facts.Arch); got != e.b.Arch {
-		if st.Runners == nil {
+		if e.ctl.Runners == nil {
 			return stepErr(sh.String(), ReasonRunner, "worker is linux/%s but the step runner is linux/%s: set CUTTLE_RUNNER to a linux/%s build of cuttle (GOARCH=%s make build)", got, e.b.Arch, got, got)
 		}
-		b, err := switchRunner(ctx, sh, st, got, &e.facts)
+		b, err := e.ctl.switchRunner(ctx, sh, got, &e.facts)
 		if err != nil {
 			return err
 		}
 		e.b, facts = b, e.facts
 		e.plan.BundleDir = facts.BundleDir(b.Digest)
 	}
-	st.BundleTrust.rememberArch(sh.String(), e.b.Arch)
-	err := e.ctl.readyBundle(ctx, sh, e.b, facts, st.BundleTrust, e.log)
+	e.ctl.Trust.rememberArch(sh.String(), e.b.Arch)
+	err := e.ctl.readyBundle(ctx, sh, e.b, facts, e.ctl.Trust, e.log)
 	e.clock.mark(PhaseBundle)
 	if err != nil {
 		return err

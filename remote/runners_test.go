@@ -46,24 +46,24 @@ func TestWorkerArchitectureIsRemembered(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir := t.TempDir()
-	st := Step{Runners: runners, BundleTrust: NewBundleTrust(dir)}
-	if got := st.runnerFor("w1", st.BundleTrust.arch("w1"), def); got.Digest != def.Digest {
+	c := &Controller{Runners: runners, Trust: NewBundleTrust(dir)}
+	if got := c.runnerFor(c.Trust.arch("w1"), def); got.Digest != def.Digest {
 		t.Fatalf("with nothing remembered: %s, want the default %s", got.Arch, def.Arch)
 	}
-	st.BundleTrust.rememberArch("w1", "arm64")
+	c.Trust.rememberArch("w1", "arm64")
 	// A new process: a new BundleTrust over the same directory.
-	st.BundleTrust = NewBundleTrust(dir)
-	got := st.runnerFor("w1", st.BundleTrust.arch("w1"), def)
+	c.Trust = NewBundleTrust(dir)
+	got := c.runnerFor(c.Trust.arch("w1"), def)
 	if got.Arch != "arm64" || got.RunnerPath != arm {
 		t.Errorf("remembered arm64 worker gets %s (%s)", got.Arch, got.RunnerPath)
 	}
-	if got := st.runnerFor("w2", st.BundleTrust.arch("w2"), def); got.Digest != def.Digest {
+	if got := c.runnerFor(c.Trust.arch("w2"), def); got.Digest != def.Digest {
 		t.Errorf("another worker gets %s", got.Arch)
 	}
 	// A remembered architecture this controller has no runner for keeps
 	// the default: the preflight then says what the worker is.
-	st.BundleTrust.rememberArch("w3", "riscv64")
-	if got := st.runnerFor("w3", st.BundleTrust.arch("w3"), def); got.Digest != def.Digest {
+	c.Trust.rememberArch("w3", "riscv64")
+	if got := c.runnerFor(c.Trust.arch("w3"), def); got.Digest != def.Digest {
 		t.Errorf("riscv64 worker gets %s", got.Arch)
 	}
 }

@@ -61,18 +61,11 @@ type Step struct {
 	// once, counted on the worker itself (flock) so that it holds across
 	// controllers.
 	Slots int
-	// BundleTrust, when set, lets a cached bundle this controller hashed
-	// before be checked by its fingerprint (nil: hashed at every step).
-	BundleTrust *BundleTrust
 	// FailOnErrorOutput fails a script that exits 0 after writing to
 	// stderr (Octopus.Action.FailScriptOnErrorOutput).
 	FailOnErrorOutput bool
 	// Proxy is the worker's proxy setting (nil: none configured).
 	Proxy *Proxy
-	// Runners, when set, has the runners for other worker architectures:
-	// a worker whose `uname -m` differs from the bundle given to Run gets
-	// the bundle of its own (and BundleTrust remembers its architecture).
-	Runners *bundle.Runners
 	// Packages are placed in the work directory before the step runs;
 	// PackageCacheMax caps the worker's package cache (0: no cap).
 	Packages        []Package
@@ -254,11 +247,11 @@ func lastLine(s string) string {
 
 // runnerFor is the bundle for a worker whose architecture this controller
 // recorded (arch), when Runners has it; else b.
-func (st *Step) runnerFor(worker, arch string, b bundle.Bundle) bundle.Bundle {
-	if st.Runners == nil || arch == "" || arch == b.Arch {
+func (c *Controller) runnerFor(arch string, b bundle.Bundle) bundle.Bundle {
+	if c.Runners == nil || arch == "" || arch == b.Arch {
 		return b
 	}
-	if nb, err := st.Runners.For(arch); err == nil {
+	if nb, err := c.Runners.For(arch); err == nil {
 		return nb
 	}
 	return b

@@ -18,6 +18,7 @@ import (
 
 	"github.com/cuttle-sh/cuttle/config"
 	"github.com/cuttle-sh/cuttle/fleet"
+	"github.com/cuttle-sh/cuttle/remote"
 )
 
 func get(t *testing.T, srv *httptest.Server, path string) (*http.Response, string) {
@@ -44,7 +45,8 @@ func httpServer(t *testing.T) (*Server, *httptest.Server) {
 	}
 	s, ctx, _ := testServer(t, func(_ context.Context, rb *config.Runbook, out io.Writer) ([]fleet.StepResult, error) {
 		io.WriteString(out, "log of "+rb.Name+"\n")
-		return []fleet.StepResult{{Step: "probe", Worker: "w1"}}, nil
+		phases := remote.Phases{{Name: remote.PhasePreflight, Duration: 200 * time.Millisecond}, {Name: remote.PhaseScript, Duration: 2 * time.Second}}
+		return []fleet.StepResult{{Step: "probe", Worker: "w1", Result: remote.Result{Phases: phases}}}, nil
 	}, rbs...)
 	s.Start(ctx)
 	t.Cleanup(s.Stop)
@@ -92,7 +94,8 @@ func TestMetricsParse(t *testing.T) {
 		"cuttle_runs_running":             {dto.MetricType_GAUGE, map[string]float64{"": 0}},
 		"cuttle_run_duration_seconds": {dto.MetricType_HISTOGRAM, map[string]float64{
 			"runbook=nightly": 1, "runbook=" + odd: 1}},
-		"cuttle_step_duration_seconds": {dto.MetricType_HISTOGRAM, map[string]float64{"status=succeeded,worker=w1": 2}},
+		"cuttle_step_duration_seconds":       {dto.MetricType_HISTOGRAM, map[string]float64{"status=succeeded,worker=w1": 2}},
+		"cuttle_step_phase_duration_seconds": {dto.MetricType_HISTOGRAM, map[string]float64{"phase=preflight": 2, "phase=script": 2}},
 		"cuttle_runbook_last_success_timestamp_seconds": {dto.MetricType_GAUGE, map[string]float64{
 			"runbook=nightly": lastOK["nightly"], "runbook=" + odd: lastOK[odd]}},
 		"cuttle_runbook_last_run_status": {dto.MetricType_GAUGE, map[string]float64{

@@ -7,6 +7,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/cuttle-sh/cuttle/remote"
 )
 
 // Metrics are serve's Prometheus metrics, in a registry of their own
@@ -20,6 +22,7 @@ type Metrics struct {
 	runDuration  *prometheus.HistogramVec // runbook
 	steps        *prometheus.CounterVec   // worker, status
 	stepDuration *prometheus.HistogramVec // worker, status
+	phases       *prometheus.HistogramVec // phase
 	lastStatus   *prometheus.GaugeVec     // runbook, status
 	lastSuccess  *prometheus.GaugeVec     // runbook
 	running      prometheus.Gauge
@@ -29,6 +32,9 @@ type Metrics struct {
 
 // durationBuckets span a quick probe to a long deployment, in seconds.
 var durationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200}
+
+// phaseBuckets span a cached preflight to a long pull or script.
+var phaseBuckets = []float64{0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 1800}
 
 var finishedStatuses = []string{StatusSucceeded, StatusFailed, StatusInterrupted}
 
@@ -46,6 +52,9 @@ func NewMetrics() *Metrics {
 			Help: "Steps run per worker by status."}, []string{"worker", "status"}),
 		stepDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cuttle_step_duration_seconds",
 			Help: "Duration of steps per worker, as the worker measured them.", Buckets: durationBuckets}, []string{"worker", "status"}),
+		phases: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "cuttle_step_phase_duration_seconds",
+			Help:    "How long each phase of a step took (connect, preflight, bundle, image, packages, start, script, output, reattach, artifacts, cleanup).",
+			Buckets: phaseBuckets}, []string{"phase"}),
 		lastStatus: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cuttle_runbook_last_run_status",
 			Help: "1 for the status of the runbook's last finished run, 0 for the other statuses."}, []string{"runbook", "status"}),
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "cuttle_runbook_last_success_timestamp_seconds",
@@ -55,7 +64,7 @@ func NewMetrics() *Metrics {
 			Help: "1 if the last periodic workers check (--check-workers-every) found the worker healthy, else 0."}, []string{"worker"}),
 		started: prometheus.NewGauge(prometheus.GaugeOpts{Name: "cuttle_serve_start_time_seconds", Help: "When this server started, in Unix seconds."}),
 	}
-	m.Registry.MustRegister(m.runs, m.skipped, m.runDuration, m.steps, m.stepDuration, m.lastStatus, m.lastSuccess, m.running, m.workerUp, m.started,
+	m.Registry.MustRegister(m.runs, m.skipped, m.runDuration, m.steps, m.stepDuration, m.phases, m.lastStatus, m.lastSuccess, m.running, m.workerUp, m.started,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -111,6 +120,13 @@ func (m *Metrics) Observe(r Run) {
 		}
 		m.steps.WithLabelValues(s.Worker, status).Inc()
 		m.stepDuration.WithLabelValues(s.Worker, status).Observe(s.Duration.Seconds())
+	}
+}
+
+// ObservePhases records how long each phase of a step took.
+func (m *Metrics) ObservePhases(phases []remote.Phase) {
+	for _, p := range phases {
+		m.phases.WithLabelValues(p.Name).Observe(p.Duration.Seconds())
 	}
 }
 

@@ -165,6 +165,7 @@ func (s *Server) execute(ctx context.Context, rb *config.Runbook, run Run) {
 	run.Status = StatusSucceeded
 	for _, res := range results {
 		run.Steps = append(run.Steps, stepRecord(res))
+		s.Metrics.ObservePhases(res.Result.Phases)
 	}
 	if runErr != nil {
 		run.Status = StatusFailed

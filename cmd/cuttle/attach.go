@@ -40,6 +40,14 @@ func bundleTrust() *remote.BundleTrust {
 	return remote.NewBundleTrust(filepath.Join(base, "bundles"))
 }
 
+// newController is the process's controller, with its bundle caches and
+// the runners for every worker architecture this build carries.
+func newController() *remote.Controller {
+	ctl := remote.NewController()
+	ctl.Trust, ctl.Runners = bundleTrust(), bundle.Available()
+	return ctl
+}
+
 // stateDir is $CUTTLE_STATE_DIR, else $XDG_STATE_HOME/cuttle, else
 // ~/.local/state/cuttle.
 func stateDir() (string, error) {

@@ -165,9 +165,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 			drop = keepTicket(log)(t)
 		}
 		defer func() { drop() }()
-		st.BundleTrust = bundleTrust()
-		st.Runners = bundle.Available()
-		res, err := remote.NewController().Run(ctx, conn, self, st, out)
+		res, err := newController().Run(ctx, conn, self, st, out)
 		return res, err, st.Masks
 	})
 }

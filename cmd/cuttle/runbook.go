@@ -149,7 +149,7 @@ func runRunbook(ctx context.Context, io stdio, fl *config.Flags, file string) er
 	}
 	r := &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self, Output: stepOutput(io, fl),
 		ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), MaxParallel: fl.Int("max-parallel"), TimeoutCause: errTimeout,
-		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), BundleTrust: bundleTrust(), Runners: bundle.Available(), Environment: fl.String("environment")}
+		ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: newController(), Environment: fl.String("environment")}
 	if fl.Bool("dry-run") {
 		if err := r.DryRun(io.Out, rb, extra); err != nil {
 			return inputError("%w", err)

@@ -223,13 +223,12 @@ func serveRunner(ctx context.Context, fl *config.Flags, cfg *config.Config) (fun
 	if err != nil {
 		return nil, err
 	}
-	ctl := remote.NewController()
-	trust := bundleTrust()
+	ctl := newController()
 	return func(out io.Writer) *fleet.Runner {
 		return &fleet.Runner{Config: cfg, Defaults: defaults, Bundle: self,
 			Output:       remote.Output{Stdout: out, Stderr: out, Progress: out},
 			ArtifactsDir: orDefault(fl.String("artifacts"), "artifacts"), TimeoutCause: errTimeout,
-			ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: ctl, BundleTrust: trust, Runners: bundle.Available()}
+			ReattachWindow: window, Tickets: keepTicket(zerolog.Ctx(ctx)), Controller: ctl}
 	}, nil
 }
 
