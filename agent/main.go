@@ -4,6 +4,7 @@ package agent
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -29,6 +30,7 @@ var subcommands = map[string]func(ctx context.Context, fs *flag.FlagSet, args []
 	"base64":          base64Cmd,
 	"package-get":     packageGetCmd,
 	"package-put":     packagePutCmd,
+	"package-fetch":   packageFetchCmd,
 	"files-get":       filesGetCmd,
 	"files-put":       filesPutCmd,
 }
@@ -232,11 +234,31 @@ func packagePutCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio
 	p := packageFlags(fs)
 	base := fs.String("base", "", "the cached version a delta on stdin is against (none: the whole file)")
 	size := fs.Int64("size", 0, "the package file's size")
-	fs.Int64Var(&p.CacheMax, "cache-max-bytes", 0, "trim the package cache to this size afterwards, least recently used first (0: no cap)")
+	cacheMaxFlag(fs, p)
 	if err := parse(fs, args, true); err != nil {
 		return 0, err
 	}
 	return 0, PackagePut(*p, *base, *size, std.In)
+}
+
+func cacheMaxFlag(fs *flag.FlagSet, p *PackageSpec) {
+	fs.Int64Var(&p.CacheMax, "cache-max-bytes", 0, "trim the package cache to this size afterwards, least recently used first (0: no cap)")
+}
+
+// packageFetchCmd reads where from (and the credentials) as JSON on
+// stdin, never in argv; --sha256 and --file are not used: the source
+// gives them.
+func packageFetchCmd(ctx context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {
+	p := packageFlags(fs)
+	cacheMaxFlag(fs, p)
+	if err := parse(fs, args, true); err != nil {
+		return 0, err
+	}
+	var req wire.PackageFetch
+	if err := json.NewDecoder(io.LimitReader(std.In, wire.MaxPackageFetch)).Decode(&req); err != nil {
+		return 0, fmt.Errorf("package %s: reading the request on stdin: %w", p.Name, err)
+	}
+	return 0, PackageFetch(ctx, *p, req, std.Out)
 }
 
 func filesGetCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {

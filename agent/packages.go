@@ -74,18 +74,10 @@ func PackageGet(p PackageSpec, out io.Writer) error {
 	if err := p.check(); err != nil {
 		return err
 	}
-	if err := os.MkdirAll(p.cacheDir(), 0o700); err != nil {
-		return fmt.Errorf("package cache %s: %w", p.cacheDir(), err)
-	}
-	switch ok, err := verified(p.entry(), p.SHA256); {
+	switch ok, err := placeCached(p); {
 	case err != nil:
 		return err
 	case ok:
-		now := time.Now()
-		_ = os.Chtimes(p.entry(), now, now) // gc ages entries out by this
-		if err := place(p); err != nil {
-			return err
-		}
 		_, err := fmt.Fprintln(out, wire.PackageHit)
 		return err
 	}
@@ -106,6 +98,20 @@ func PackageGet(p PackageSpec, out io.Writer) error {
 		return fmt.Errorf("package %s: signature of %s: %w", p.Name, base, err)
 	}
 	return bw.Flush()
+}
+
+// placeCached places the package from the cache when the cache holds it
+// whole, and says whether it did.
+func placeCached(p PackageSpec) (bool, error) {
+	if err := os.MkdirAll(p.cacheDir(), 0o700); err != nil {
+		return false, fmt.Errorf("package cache %s: %w", p.cacheDir(), err)
+	}
+	if ok, err := verified(p.entry(), p.SHA256); err != nil || !ok {
+		return false, err
+	}
+	now := time.Now()
+	_ = os.Chtimes(p.entry(), now, now) // gc ages entries out by this
+	return true, place(p)
 }
 
 // verified reports whether the cache entry dir holds a file whose sha256
@@ -228,6 +234,13 @@ func PackagePut(p PackageSpec, base string, maxSize int64, in io.Reader) error {
 	if err := p.check(); err != nil {
 		return err
 	}
+	return p.store(func(tmp string) error { return receive(p, tmp, base, maxSize, in) })
+}
+
+// store caches the package that fill writes into a temporary directory
+// beside the cache's entries (removed whatever happens), and places it in
+// the work directory.
+func (p PackageSpec) store(fill func(tmp string) error) error {
 	if err := os.MkdirAll(p.cacheDir(), 0o700); err != nil {
 		return fmt.Errorf("package cache %s: %w", p.cacheDir(), err)
 	}
@@ -236,7 +249,7 @@ func PackagePut(p PackageSpec, base string, maxSize int64, in io.Reader) error {
 		return fmt.Errorf("package cache %s: %w", p.cacheDir(), err)
 	}
 	defer os.RemoveAll(tmp)
-	if err := receive(p, tmp, base, maxSize, in); err != nil {
+	if err := fill(tmp); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp, p.entry()); err != nil {
@@ -288,7 +301,7 @@ func receive(p PackageSpec, dir, base string, maxSize int64, in io.Reader) error
 		return fmt.Errorf("package %s: receiving it: %w", p.Name, err)
 	}
 	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
-		return fmt.Errorf("package %s: what arrived (%d bytes) has sha256 %s, not %s", p.Name, n, got, p.SHA256)
+		return &DigestError{Name: p.Name, Size: n, Got: got, Want: p.SHA256}
 	}
 	if err := f.Close(); err != nil {
 		return err
@@ -296,6 +309,18 @@ func receive(p PackageSpec, dir, base string, maxSize int64, in io.Reader) error
 	p.Meta.Size = n
 	meta, _ := json.Marshal(p.Meta)
 	return os.WriteFile(filepath.Join(dir, wire.PackageMetaFile), meta, 0o600)
+}
+
+// DigestError: what arrived for a package is not the file its sha256
+// names.
+type DigestError struct {
+	Name      string
+	Size      int64
+	Got, Want string
+}
+
+func (e *DigestError) Error() string {
+	return fmt.Sprintf("package %s: what arrived (%d bytes) has sha256 %s, not %s", e.Name, e.Size, e.Got, e.Want)
 }
 
 // place puts the cached package into the work directory: extracted into

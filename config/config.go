@@ -109,12 +109,21 @@ type Pool struct {
 	Proxy *Proxy `mapstructure:"proxy"`
 }
 
-// Feed is a container registry with credentials given by reference.
+// Feed is a container registry (or, for https packages, a host[:port])
+// with credentials given by reference.
 type Feed struct {
 	Registry     string `mapstructure:"registry"`
 	Username     string `mapstructure:"username"`
 	PasswordEnv  string `mapstructure:"password_env"`
 	PasswordFile string `mapstructure:"password_file"`
+	// Acquisition is where the feed's packages (https or oci sources) are
+	// downloaded, unless a package says: controller (the default) or
+	// worker.
+	Acquisition string `mapstructure:"acquisition"`
+	// CAFile is a PEM file of CA certificates a worker trusts when it
+	// downloads the feed's packages itself; its contents go to the worker
+	// with the request.
+	CAFile string `mapstructure:"ca_file"`
 }
 
 // Password reads the feed's password from its environment variable or
@@ -261,6 +270,11 @@ func (c *Config) validate() error {
 		}
 		if f.Username != "" && f.PasswordEnv == "" && f.PasswordFile == "" {
 			problems = append(problems, fmt.Sprintf("feeds.%s has a username but no password_env or password_file (passwords are never written in the file)", name))
+		}
+		switch f.Acquisition {
+		case "", "controller", "worker":
+		default:
+			problems = append(problems, fmt.Sprintf("feeds.%s.acquisition %q: want controller or worker", name, f.Acquisition))
 		}
 	}
 	if (c.Runner.Bundle == "") != (c.Runner.Command == "") {

@@ -30,6 +30,8 @@ func TestLoad(t *testing.T) {
 		{name: "undefined pool", body: "workers:\n  w1: {host: h, pool: nope}\n", wantErr: `workers.w1.pool "nope"`},
 		{name: "inline password refused", body: "feeds:\n  f: {registry: r, username: u, password: p}\n", wantErr: "password"},
 		{name: "feed without password ref", body: "feeds:\n  f: {registry: r, username: u}\n", wantErr: "no password_env"},
+		{name: "feed acquired by the worker", body: "workers:\n  w1: {host: h, port: 2222}\nfeeds:\n  f: {registry: files.example.com, acquisition: worker, ca_file: ca.pem}\n"},
+		{name: "unknown feed acquisition", body: "feeds:\n  f: {registry: r, acquisition: target}\n", wantErr: `feeds.f.acquisition "target": want controller or worker`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

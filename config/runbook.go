@@ -130,6 +130,13 @@ type PackageRef struct {
 	ID      string `yaml:"id"`
 	Version string `yaml:"version"`
 	Feed    string `yaml:"feed"`
+	// Acquisition is where an https or oci source is downloaded:
+	// controller (the default: then sent to the worker) or worker (the
+	// worker downloads it itself). Empty takes the feed's.
+	Acquisition string `yaml:"acquisition"`
+	// CAFile is a PEM file of CA certificates the worker trusts for this
+	// source (acquisition: worker), relative to the runbook.
+	CAFile string `yaml:"ca_file"`
 }
 
 // Container says which image a step runs in.

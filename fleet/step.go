@@ -272,18 +272,9 @@ func grantOptions(cfg *config.Config, worker string, st *remote.Step) error {
 // feedFor finds credentials: the named feed, or the config's feed whose
 // registry is the image's.
 func feedFor(cfg *config.Config, name, image string) (*remote.Feed, error) {
-	var feed config.Feed
-	found := false
-	if name != "" {
-		if feed, found = cfg.Feeds[name]; !found {
-			return nil, fmt.Errorf("feed %s: no such feed in the config", name)
-		}
-	} else {
-		for _, f := range cfg.Feeds {
-			if f.Registry == remote.RegistryOf(image) {
-				feed, found = f, true
-			}
-		}
+	feed, found, err := findFeed(cfg, name, remote.RegistryOf(image))
+	if err != nil {
+		return nil, err
 	}
 	if !found || feed.Username == "" {
 		return nil, nil
@@ -301,7 +292,7 @@ func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) (
 	var pkgs []remote.Package
 	seen := map[string]bool{}
 	for _, r := range refs {
-		sp, err := packages.FromRef(r.Name, r.Source, r.Extract, r.ID, r.Version, r.Feed, baseDir)
+		sp, err := packages.FromRef(r.Name, r.Source, r.Extract, r.ID, r.Version, r.Feed, r.Acquisition, baseDir)
 		if err != nil {
 			return nil, err
 		}
@@ -318,6 +309,9 @@ func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) (
 				return nil, fmt.Errorf("package %s: %w", sp.Name, err)
 			}
 		}
+		if p.Fetch, err = workerSource(cfg, sp, r.CAFile, baseDir); err != nil {
+			return nil, err
+		}
 		pkgs = append(pkgs, p)
 	}
 	return pkgs, nil
@@ -327,6 +321,9 @@ func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) (
 // through store (once per source for the store's life).
 func AcquirePackages(ctx context.Context, store *packages.Store, st *remote.Step) error {
 	for i, p := range st.Packages {
+		if p.Fetch != nil {
+			continue // the worker acquires it
+		}
 		src, err := packages.ParseSource(p.Source)
 		if err != nil {
 			return err

@@ -299,10 +299,12 @@ func (c *converter) packages(a Action, st *RunbookStep, warn func(string, ...any
 			rp.Extract = &f
 		}
 		if p.AcquisitionLocation == "ExecutionTarget" {
-			// The step sees the same files: only the way there differs.
-			warn("package %s: Octopus downloaded it on the target (ExecutionTarget); cuttle acquires it on the controller and sends it to the worker (cached there, and as a delta against the version it holds)", name)
+			// Downloaded by the worker, as by Octopus's target.
+			rp.Acquisition = "worker"
+			warn("package %s: Octopus chose its version at release time; set its source: (https://...#sha256= or oci://, which the worker downloads itself; for a local archive, drop acquisition: worker)", name)
+		} else {
+			warn("package %s: Octopus chose its version at release time; set its source: (a local archive, https://...#sha256=, or oci://)", name)
 		}
-		warn("package %s: Octopus chose its version at release time; set its source: (a local archive, https://...#sha256=, or oci://)", name)
 		st.Packages = append(st.Packages, rp)
 	}
 }

@@ -210,6 +210,11 @@ variable "Db.Password" {
 	pk := st["packages"].([]any)[0].(map[string]any)
 	pk["source"] = pkg
 	delete(pk, "feed")
+	if pk["acquisition"] != "worker" {
+		t.Errorf("ExecutionTarget converted to acquisition %v, want worker", pk["acquisition"])
+	}
+	// A local archive is on the controller, as the report says.
+	delete(pk, "acquisition")
 	st["container"].(map[string]any)["pull"] = "never" // the test image is only on the worker
 	if b, err = yaml.Marshal(doc); err != nil {
 		t.Fatal(err)

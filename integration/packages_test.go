@@ -10,10 +10,16 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/cuttle-sh/cuttle/internal/testenv"
@@ -344,16 +350,26 @@ func pushArtifact(t *testing.T, repoName, tag, file string) string {
 	return "oci://" + env.registry.Addr + "/" + repoName + ":" + tag
 }
 
+// ociPackage pushes a chart package to the harness registry as
+// repo+token:1.4.0 and writes a cuttle.yaml whose feed has the registry's
+// user (the password from CUTTLE_IT_REGISTRY_PW, see runWithPassword).
+func ociPackage(t *testing.T, repo string) (tok, file, ref, cfg string) {
+	t.Helper()
+	dir := t.TempDir()
+	tok = uniq(t)
+	file = writePackage(t, dir, "acme-chart.1.4.0.tar.gz", []pkgEntry{{name: "Chart.yaml", body: "name: " + tok + "\n", mode: 0o644}})
+	ref = pushArtifact(t, repo+tok, "1.4.0", file)
+	cfg = filepath.Join(dir, "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("feeds:\n  charts: {registry: %s, username: %s, password_env: CUTTLE_IT_REGISTRY_PW}\n", env.registry.Addr, env.registry.User)), 0o600)
+	return tok, file, ref, cfg
+}
+
 // TestPackageFromOCI: an oci:// source is pulled with the credentials of
 // the feed whose registry it is (the password from the environment only),
 // and reaches the step like any package.
 func TestPackageFromOCI(t *testing.T) {
 	t.Parallel()
-	dir, tok := t.TempDir(), uniq(t)
-	file := writePackage(t, dir, "acme-chart.1.4.0.tar.gz", []pkgEntry{{name: "Chart.yaml", body: "name: " + tok + "\n", mode: 0o644}})
-	ref := pushArtifact(t, "charts/acme-chart-"+tok, "1.4.0", file)
-	cfg := filepath.Join(dir, "cuttle.yaml")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("feeds:\n  charts: {registry: %s, username: %s, password_env: CUTTLE_IT_REGISTRY_PW}\n", env.registry.Addr, env.registry.User)), 0o600)
+	tok, file, ref, cfg := ociPackage(t, "charts/acme-chart-")
 	args := append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never", "--package", "Chart="+ref,
 		"--inline", `cat "#{Octopus.Action.Package[Chart].ExtractedPath}/Chart.yaml"; echo "id=#{Octopus.Action.Package.PackageId} v=#{Octopus.Action.Package.PackageVersion}"`)
 	r := runWithPassword(t, env.registry.Password, args...)
@@ -482,6 +498,152 @@ func TestPackageNonRootUser(t *testing.T) {
 		`set -e; Web/bin/run.sh; echo '{"a":1}' > Web/config/app.json; cat Web/config/app.json; mkdir Web/logs; echo x > Web/logs/l; cat Web/ro/file; echo; echo done`)...)
 	if r.code != 0 || !strings.Contains(r.stdout, "ran as 1000") || !strings.Contains(r.stdout, `{"a":1}`) || !strings.Contains(r.stdout, "done") {
 		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	assertNothingLeft(t, r)
+}
+
+// acquiredOf is the report's acquired field of package name in step 0.
+func acquiredOf(t *testing.T, r result, name string) string {
+	t.Helper()
+	var rep struct {
+		Steps []struct {
+			Packages []struct {
+				Name     string `json:"name"`
+				Acquired string `json:"acquired"`
+			} `json:"packages"`
+		} `json:"steps"`
+	}
+	if err := json.Unmarshal([]byte(r.report.Raw), &rep); err != nil || len(rep.Steps) == 0 {
+		t.Fatalf("report %q: %v", r.report.Raw, err)
+	}
+	for _, p := range rep.Steps[0].Packages {
+		if p.Name == name {
+			return p.Acquired
+		}
+	}
+	t.Fatalf("report has no package %s: %s", name, r.report.Raw)
+	return ""
+}
+
+// assertNoCacheTemporaries: a failed download left nothing in the
+// worker's package cache, not even its temporary directory.
+func assertNoCacheTemporaries(t *testing.T, sha string) {
+	t.Helper()
+	cache := filepath.Join(env.user.Home, ".cuttle/packages")
+	entries, _ := os.ReadDir(cache)
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".tmp-") || e.Name() == sha {
+			t.Errorf("the worker's cache holds %s after a failed download", e.Name())
+		}
+	}
+}
+
+// TestPackageAcquiredByWorkerHTTPS: with acquisition: worker (the feed's),
+// the worker downloads an https package itself, from a TLS server whose
+// CA only the feed's ca_file names: the controller neither trusts that
+// server nor asks it for anything (one request, the worker's), and
+// nothing crosses the SSH link. A second run finds it cached; without
+// the CA, or with a wrong digest, the step is refused naming the package
+// and nothing is left. Not parallel: it looks at the whole cache.
+func TestPackageAcquiredByWorkerHTTPS(t *testing.T) {
+	dir, tok := t.TempDir(), uniq(t)
+	file := writePackage(t, dir, "Acme.Tls.1.0.0.tar.gz", []pkgEntry{{name: "hello.txt", body: "over tls " + tok + "\n", mode: 0o644}})
+	other := writePackage(t, dir, "Acme.Tls.2.0.0.tar.gz", []pkgEntry{{name: "hello.txt", body: "v2 " + tok + "\n", mode: 0o644}})
+	var gets atomic.Int64
+	var agents sync.Map
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gets.Add(1)
+		agents.Store(r.Header.Get("User-Agent"), true)
+		http.ServeFile(w, r, filepath.Join(dir, strings.TrimPrefix(r.URL.Path, "/pkgs/")))
+	}))
+	defer srv.Close()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	cfg := filepath.Join(dir, "cuttle.yaml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("feeds:\n  files: {registry: %q, acquisition: worker, ca_file: %s}\n", host, ca)), 0o600)
+	source := srv.URL + "/pkgs/Acme.Tls.1.0.0.tar.gz#sha256=" + fileSHA(t, file)
+	run := func(cfg, pkg string) result {
+		args := append(workerArgs(), "--image", env.image, "--pull", "never", "--package", pkg,
+			"--inline", `cat "#{Octopus.Action.Package[Web].ExtractedPath}/hello.txt"`)
+		if cfg != "" {
+			args = append(args, "--config", cfg)
+		}
+		return runCuttle(t, args...)
+	}
+
+	r := run(cfg, "Web="+source)
+	if r.code != 0 || !strings.Contains(r.stdout, "over tls "+tok) {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	want := reportPackage{Name: "Web", ID: "Acme.Tls", Version: "1.0.0", SHA256: fileSHA(t, file)}
+	if got := packageOf(t, r, "Web"); got != want || acquiredOf(t, r, "Web") != "worker" {
+		t.Errorf("report %+v acquired %q, want %+v acquired worker (bytes_sent 0)", got, acquiredOf(t, r, "Web"), want)
+	}
+	if n := gets.Load(); n != 1 {
+		t.Errorf("the server had %d requests, want 1 (the worker's)", n)
+	}
+	if _, ok := agents.Load("cuttle-step-runner"); !ok {
+		t.Errorf("no request came from the worker's step runner")
+	}
+	assertNothingLeft(t, r)
+
+	r = run(cfg, "Web="+source)
+	if p := packageOf(t, r, "Web"); r.code != 0 || !p.Cached || p.BytesSent != 0 || gets.Load() != 1 {
+		t.Errorf("second run: exit %d, %+v, %d requests, want a cache hit and no new request\nstderr: %s", r.code, p, gets.Load(), r.stderr)
+	}
+
+	// The worker does not trust the server without the CA bundle.
+	v2 := srv.URL + "/pkgs/Acme.Tls.2.0.0.tar.gz#sha256=" + fileSHA(t, other)
+	r = run("", "Web="+v2+",acquisition=worker")
+	if r.code != 125 || !strings.Contains(r.stderr, "package Web") || !strings.Contains(r.stderr, "ca_file") || gets.Load() != 1 {
+		t.Errorf("no CA: exit %d, %d requests, want 125 naming package Web and ca_file, and no request\nstderr: %s", r.code, gets.Load(), r.stderr)
+	}
+	assertNothingLeft(t, r)
+	assertNoCacheTemporaries(t, fileSHA(t, other))
+
+	// What the server sends is not what the digest names.
+	wrong := srv.URL + "/pkgs/Acme.Tls.1.0.0.tar.gz#sha256=" + strings.Repeat("0", 64)
+	r = run(cfg, "Web="+wrong)
+	if r.code != 125 || !strings.Contains(r.stderr, "package Web") || !strings.Contains(r.stderr, "check the source and its digest") {
+		t.Errorf("wrong digest: exit %d, want 125 naming package Web\nstderr: %s", r.code, r.stderr)
+	}
+	assertNothingLeft(t, r)
+	assertNoCacheTemporaries(t, strings.Repeat("0", 64))
+}
+
+// TestPackageAcquiredByWorkerOCI: with acquisition=worker, the worker
+// pulls an OCI artifact from the harness registry itself, with the
+// feed's credentials (sent on stdin); the artifact's file name reaches
+// the step (placed unopened here), and nothing crosses the link. A wrong
+// password fails the step naming the package, and no password shows.
+func TestPackageAcquiredByWorkerOCI(t *testing.T) {
+	t.Parallel()
+	tok, file, ref, cfg := ociPackage(t, "charts/worker-chart-")
+	args := append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never",
+		"--package", "Chart="+ref+",acquisition=worker,extract=false",
+		"--inline", `echo "file=#{Octopus.Action.Package[Chart].PackageFileName} id=#{Octopus.Action.Package.PackageId} v=#{Octopus.Action.Package.PackageVersion}"; tar -xzOf "#{Octopus.Action.Package[Chart].PackageFilePath}" Chart.yaml`)
+	r := runWithPassword(t, env.registry.Password, args...)
+	if r.code != 0 || !strings.Contains(r.stdout, "name: "+tok) || !strings.Contains(r.stdout, "file=Chart.tar.gz id=worker-chart-"+tok+" v=1.4.0") {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	want := reportPackage{Name: "Chart", ID: "worker-chart-" + tok, Version: "1.4.0", SHA256: fileSHA(t, file)}
+	if got := packageOf(t, r, "Chart"); got != want || acquiredOf(t, r, "Chart") != "worker" {
+		t.Errorf("report %+v acquired %q, want %+v acquired worker (bytes_sent 0)", got, acquiredOf(t, r, "Chart"), want)
+	}
+	for _, s := range []string{r.stdout, r.stderr, r.report.Raw} {
+		if strings.Contains(s, env.registry.Password) {
+			t.Errorf("the feed's password is in the output or report")
+		}
+	}
+	assertNothingLeft(t, r)
+
+	r = runWithPassword(t, "wrong-password", args...)
+	if r.code != 125 || !strings.Contains(r.stderr, "package Chart") || !strings.Contains(r.stderr, "check the feed's username and password") {
+		t.Fatalf("wrong password: exit %d, want 125 naming the package and the fix\nstderr: %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stderr, "wrong-password") {
+		t.Errorf("the password is in the error: %s", r.stderr)
 	}
 	assertNothingLeft(t, r)
 }

@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -19,6 +18,7 @@ import (
 	"oras.land/oras-go/v2/registry/remote/auth"
 
 	"github.com/cuttle-sh/cuttle/internal/secret"
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // Auth is the credentials of a feed, for an oci source's registry. They
@@ -41,7 +41,7 @@ func (s *Store) pullOCI(ctx context.Context, src Source, a *Auth) (File, error) 
 	if err != nil {
 		return File{}, err
 	}
-	repo.PlainHTTP = isLoopback(src.Registry)
+	repo.PlainHTTP = wire.IsLoopback(src.Registry)
 	client := &auth.Client{Client: s.Client, Cache: auth.NewCache()}
 	if a != nil && a.Username != "" {
 		client.Credential = auth.StaticCredential(src.Registry, auth.Credential{Username: a.Username, Password: a.Password.Reveal()})
@@ -101,17 +101,4 @@ func (s *Store) pullOCI(ctx context.Context, src Source, a *Auth) (File, error) 
 		return File{}, err
 	}
 	return File{Path: final, Name: name, SHA256: want, Size: n}, nil
-}
-
-// isLoopback: the registry is this machine (host or host:port).
-func isLoopback(registry string) bool {
-	host := registry
-	if h, _, err := net.SplitHostPort(registry); err == nil {
-		host = h
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }

@@ -28,6 +28,29 @@ type Spec struct {
 	// Feed names the cuttle.yaml feed whose credentials fetch an oci
 	// source.
 	Feed string
+	// Acquisition is where the source is downloaded: "" for the feed's
+	// choice, else AcquireController or AcquireWorker.
+	Acquisition Acquisition
+}
+
+// Acquisition is where a package's file is acquired.
+type Acquisition string
+
+// The places a package is acquired: on the controller (and sent to the
+// worker), or by the worker itself, from an https or oci source.
+const (
+	AcquireController Acquisition = "controller"
+	AcquireWorker     Acquisition = "worker"
+)
+
+// ParseAcquisition checks an acquisition: "" (not said), controller or
+// worker.
+func ParseAcquisition(s string) (Acquisition, error) {
+	switch a := Acquisition(s); a {
+	case "", AcquireController, AcquireWorker:
+		return a, nil
+	}
+	return "", fmt.Errorf("acquisition %q: want controller or worker", s)
 }
 
 // Kind is where a package comes from.
@@ -197,7 +220,8 @@ func ValidName(name string) error {
 	return nil
 }
 
-// ParseFlag parses `NAME=SOURCE[,extract=false][,id=ID][,version=V]`.
+// ParseFlag parses `NAME=SOURCE[,extract=false][,id=ID][,version=V]
+// [,feed=F][,acquisition=worker]`.
 // A comma inside SOURCE is taken as the start of the options, so a source
 // with a comma in its path cannot be given on the command line (use a
 // runbook).
@@ -212,7 +236,7 @@ func ParseFlag(s string) (Spec, error) {
 		k, v, ok := strings.Cut(f, "=")
 		switch {
 		case !ok:
-			return Spec{}, fmt.Errorf("--package %s: option %q: want KEY=VALUE (extract, id, version, feed)", name, f)
+			return Spec{}, fmt.Errorf("--package %s: option %q: want KEY=VALUE (extract, id, version, feed, acquisition)", name, f)
 		case k == "extract":
 			b, err := strconv.ParseBool(v)
 			if err != nil {
@@ -225,8 +249,14 @@ func ParseFlag(s string) (Spec, error) {
 			sp.Version = v
 		case k == "feed":
 			sp.Feed = v
+		case k == "acquisition":
+			a, err := ParseAcquisition(v)
+			if err != nil {
+				return Spec{}, fmt.Errorf("--package %s: %w", name, err)
+			}
+			sp.Acquisition = a
 		default:
-			return Spec{}, fmt.Errorf("--package %s: unknown option %q: want extract, id, version or feed", name, k)
+			return Spec{}, fmt.Errorf("--package %s: unknown option %q: want extract, id, version, feed or acquisition", name, k)
 		}
 	}
 	src, err := ParseSource(fields[0])
@@ -242,6 +272,9 @@ func ParseFlag(s string) (Spec, error) {
 func (sp *Spec) Complete() error {
 	if err := ValidName(sp.Name); err != nil {
 		return err
+	}
+	if sp.Acquisition == AcquireWorker && sp.Source.Kind == Local {
+		return fmt.Errorf("package %s: acquisition: worker is for https:// and oci:// sources; a local archive is on the controller, which sends it (drop acquisition: worker)", sp.Name)
 	}
 	if sp.Source.Kind == OCI && sp.ID == "" {
 		sp.ID = path.Base(sp.Source.Repository)
@@ -275,7 +308,11 @@ func cmpOr(a, b string) string {
 
 // FromRef makes a spec of a runbook's package entry; a relative local
 // path is taken from baseDir.
-func FromRef(name, source string, extract *bool, id, version, feed, baseDir string) (Spec, error) {
+func FromRef(name, source string, extract *bool, id, version, feed, acquisition, baseDir string) (Spec, error) {
+	acq, err := ParseAcquisition(acquisition)
+	if err != nil {
+		return Spec{}, fmt.Errorf("package %s: %w", name, err)
+	}
 	src, err := ParseSource(source)
 	if err != nil {
 		return Spec{}, fmt.Errorf("package %s: %w", name, err)
@@ -283,6 +320,6 @@ func FromRef(name, source string, extract *bool, id, version, feed, baseDir stri
 	if src.Kind == Local && !filepath.IsAbs(src.Path) && baseDir != "" {
 		src.Path = filepath.Join(baseDir, src.Path)
 	}
-	sp := Spec{Name: name, Source: src, Extract: extract == nil || *extract, ID: id, Version: version, Feed: feed}
+	sp := Spec{Name: name, Source: src, Extract: extract == nil || *extract, ID: id, Version: version, Feed: feed, Acquisition: acq}
 	return sp, sp.Complete()
 }

@@ -39,6 +39,10 @@ type Package struct {
 	Extract bool
 	// Feed holds the credentials for an oci source's registry.
 	Feed *Feed
+	// Fetch, when set, has the worker acquire the package itself from
+	// this source (acquisition: worker): Path and Size stay empty, and
+	// an oci source's SHA256 and FileName are known once it has it.
+	Fetch *wire.PackageSource `json:",omitempty"`
 	// MaxBytes and MaxEntries, above zero, bound what its extraction may
 	// write (the worker's defaults otherwise).
 	MaxBytes   int64
@@ -57,7 +61,17 @@ type PackageResult struct {
 	BytesSent int64
 	Cached    bool
 	Delta     bool
+	// Acquired says where the file was acquired: AcquiredController
+	// (then sent, or found cached) or AcquiredWorker (downloaded by the
+	// worker itself, nothing sent).
+	Acquired string
 }
+
+// Where a package was acquired (PackageResult.Acquired).
+const (
+	AcquiredController = "controller"
+	AcquiredWorker     = "worker"
+)
 
 // maxSignature bounds the block signature a worker may send back: 20
 // bytes a block, blocks of up to 128 KiB, so 64 MiB covers 400 GiB.
@@ -72,9 +86,17 @@ func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Fa
 	if err != nil {
 		return err
 	}
-	for _, p := range st.Packages {
+	for i, p := range st.Packages {
 		p.Share = share
-		r, err := placePackage(ctx, sh, p, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, st.PackageCacheMax)
+		runner := facts.BundleDir(b.Digest) + "/" + bundle.RunnerFile
+		var r PackageResult
+		if p.Fetch != nil {
+			maskFeed(st.Masks, p.Feed)
+			r, st.Packages[i].FileName, err = fetchPackage(ctx, sh, p, facts, runner, st.PackageCacheMax)
+			st.Packages[i].SHA256 = r.SHA256
+		} else {
+			r, err = placePackage(ctx, sh, p, facts, runner, st.PackageCacheMax)
+		}
 		if err != nil {
 			return err
 		}
@@ -136,9 +158,15 @@ func archiveExt(name string) string {
 
 // packageArgs is the step-runner command for one package.
 func packageArgs(runner, sub string, p Package, facts Facts, extra ...string) []string {
+	return placeArgs(runner, sub, p, facts, append([]string{"--sha256", p.SHA256, "--file", p.FileName}, extra...)...)
+}
+
+// placeArgs is packageArgs without the file's sha256 and name, which
+// package-fetch learns from the source.
+func placeArgs(runner, sub string, p Package, facts Facts, extra ...string) []string {
 	args := []string{runner, "step-runner", sub,
-		"--home", facts.Home, "--workdir", facts.WorkDir(), "--name", p.Name, "--sha256", p.SHA256,
-		"--id", p.ID, "--version", p.Version, "--file", p.FileName, "--extract=" + strconv.FormatBool(p.Extract),
+		"--home", facts.Home, "--workdir", facts.WorkDir(), "--name", p.Name,
+		"--id", p.ID, "--version", p.Version, "--extract=" + strconv.FormatBool(p.Extract),
 	}
 	if p.MaxBytes > 0 {
 		args = append(args, "--max-bytes", strconv.FormatInt(p.MaxBytes, 10))
@@ -156,7 +184,7 @@ func packageArgs(runner, sub string, p Package, facts Facts, extra ...string) []
 // worker's cache when it holds it (nothing sent), else sent whole or as
 // a delta against the latest version of the same ID it holds.
 func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner string, cacheMax int64) (PackageResult, error) {
-	r := PackageResult{Name: p.Name, ID: p.ID, Version: p.Version, SHA256: p.SHA256}
+	r := PackageResult{Name: p.Name, ID: p.ID, Version: p.Version, SHA256: p.SHA256, Acquired: AcquiredController}
 	var out limitedBuffer
 	out.max = maxSignature
 	tail := &tailBuffer{max: 2048}

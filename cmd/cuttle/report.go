@@ -52,6 +52,8 @@ type packageReport struct {
 	BytesSent int64  `json:"bytes_sent"`
 	Cached    bool   `json:"cached"`
 	Delta     bool   `json:"delta"`
+	// Acquired is where the file was acquired: controller or worker.
+	Acquired string `json:"acquired"`
 }
 
 type environmentStateReport struct {
@@ -146,7 +148,7 @@ func (sr *stepReport) fill(res remote.Result, masks *mask.Set) {
 	sr.ResultMessage = masks.Mask(res.ResultMessage)
 	for _, p := range res.Packages {
 		sr.Packages = append(sr.Packages, packageReport{Name: p.Name, ID: p.ID, Version: p.Version, SHA256: p.SHA256,
-			BytesSent: p.BytesSent, Cached: p.Cached, Delta: p.Delta})
+			BytesSent: p.BytesSent, Cached: p.Cached, Delta: p.Delta, Acquired: p.Acquired})
 	}
 	for _, st := range res.Reported.EnvironmentState {
 		v := masks.Mask(st.Value)

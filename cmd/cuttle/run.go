@@ -61,7 +61,7 @@ func newRunCmd(io stdio) *cobra.Command {
 	f.String("runner-bundle", "", "run the step with your own runner (Octopus's Calamari): this local directory is uploaded and cached on the worker")
 	f.String("runner-command", "", "the external runner's command: {bundle}, {workdir}, {script}, {variables}, {password} are filled in")
 	f.Bool("allow-privileged", false, "permit container options that give the step the worker (--privileged, -v /:/host, ...)")
-	f.StringArray("package", nil, "a package NAME=SOURCE[,extract=false][,id=ID][,version=V] placed in $PWD/NAME (repeatable)")
+	f.StringArray("package", nil, "a package NAME=SOURCE[,extract=false][,id=ID][,version=V][,feed=F][,acquisition=worker] placed in $PWD/NAME (repeatable)")
 	f.StringArray("substitute-in-files", nil, "evaluate these files of the extracted packages (NAME/path, * and ** allowed) as templates with the step's variables before the script runs (repeatable)")
 	f.Bool("dry-run", false, "print the step's plan (worker, image, options, mounts, the commands it would run on the worker; secrets masked) and run nothing")
 	cmd.RunE = withFlags(func(ctx context.Context, fl *config.Flags, _ []string) error { return runStep(ctx, io, fl) })
@@ -269,7 +269,7 @@ func runbookStepFromFlags(fl *config.Flags) (config.RunbookStep, error) {
 			return rs, err
 		}
 		rs.Packages = append(rs.Packages, config.PackageRef{Name: sp.Name, Source: sp.Source.String(), Extract: &sp.Extract,
-			ID: sp.ID, Version: sp.Version, Feed: sp.Feed})
+			ID: sp.ID, Version: sp.Version, Feed: sp.Feed, Acquisition: string(sp.Acquisition)})
 	}
 	rs.Container = config.Container{Image: image, DockerfileURL: url, BuildArgs: fl.Strings("build-arg"),
 		Options: fl.String("container-options"), Pull: fl.String("pull"), Feed: fl.String("feed")}

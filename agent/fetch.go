@@ -1,0 +1,158 @@
+//go:build linux
+
+package agent
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/cuttle-sh/cuttle/wire"
+)
+
+// userAgent names the worker's downloads in a server's log.
+const userAgent = "cuttle-step-runner"
+
+// PackageFetch is package-put for a package the worker acquires itself
+// (acquisition: worker): the file comes from req's source, an https URL
+// checked against its sha256 or an OCI artifact's one layer checked
+// against its digest, instead of from the controller. A cached package is
+// not downloaded again (an OCI tag's manifest is still read, to learn its
+// digest). p's SHA256 and file name come from the source. What was placed
+// is written on out as one wire.PackageFetched line. On failure, nothing
+// of the download is left (the temporary directory is removed).
+func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out io.Writer) error {
+	src := req.Source
+	client, err := fetchClient(src.CAPEM)
+	if err != nil {
+		return fmt.Errorf("package %s: %w", p.Name, err)
+	}
+	var open func() (io.ReadCloser, error)
+	switch {
+	case src.URL != "" && src.Registry == "":
+		p.SHA256, p.Meta.FileName = src.SHA256, src.FileName
+		open = func() (io.ReadCloser, error) { return httpsGet(ctx, client, src.URL) }
+	case src.Registry != "" && src.URL == "":
+		reg := newRegistry(client, src, req.Username, req.Password)
+		layer, err := reg.resolve(ctx)
+		if err != nil {
+			return fmt.Errorf("package %s: %w", p.Name, err)
+		}
+		p.SHA256, p.Meta.FileName = layer.sha256, layer.name
+		open = func() (io.ReadCloser, error) { return reg.blob(ctx, layer) }
+	default:
+		return fmt.Errorf("package %s: the request names neither an https URL nor an OCI registry", p.Name)
+	}
+	if err := p.check(); err != nil {
+		return err
+	}
+	cached, err := placeCached(p)
+	if err != nil {
+		return err
+	}
+	if !cached {
+		err = p.store(func(tmp string) error {
+			body, err := open()
+			if err != nil {
+				return fmt.Errorf("package %s: %w", p.Name, err)
+			}
+			defer body.Close()
+			return receive(p, tmp, "", 0, body)
+		})
+	}
+	var de *DigestError
+	if errors.As(err, &de) {
+		return fmt.Errorf("%w: %w: check the source and its digest (sha256sum of the file)", ErrRefused, err)
+	}
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(filepath.Join(p.entry(), wire.PackageFile))
+	if err != nil {
+		return fmt.Errorf("package %s: %w", p.Name, err)
+	}
+	return json.NewEncoder(out).Encode(wire.PackageFetched{SHA256: p.SHA256, FileName: p.Meta.FileName, Size: fi.Size(), Cached: cached})
+}
+
+// fetchClient is an HTTP client that trusts the system's CAs and those in
+// caPEM, and follows no redirect from https to plain http.
+func fetchClient(caPEM string) (*http.Client, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.ResponseHeaderTimeout = 2 * time.Minute
+	if caPEM != "" {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		if !pool.AppendCertsFromPEM([]byte(caPEM)) {
+			return nil, errors.New("the CA bundle (ca_file) holds no PEM certificate: give a file of -----BEGIN CERTIFICATE----- blocks")
+		}
+		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	}
+	return &http.Client{Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		if req.URL.Scheme != "https" && via[0].URL.Scheme == "https" {
+			return fmt.Errorf("redirected from https to %s: refused", shownURL(req.URL))
+		}
+		return nil
+	}}, nil
+}
+
+// httpsGet opens the body of an https URL.
+func httpsGet(ctx context.Context, client *http.Client, raw string) (io.ReadCloser, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "https" || u.Host == "" {
+		return nil, errors.New("the source is not an https:// URL")
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("User-Agent", userAgent)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, requestErr(u, err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		resp.Body.Close()
+		return nil, fmt.Errorf("GET %s: %s: check the URL", shownURL(u), resp.Status)
+	}
+	return resp.Body, nil
+}
+
+// shownURL is u for messages: without its query, which may hold a token.
+func shownURL(u *url.URL) string {
+	v := *u
+	v.RawQuery, v.Fragment, v.User = "", "", nil
+	return v.String()
+}
+
+// requestErr says why a request got no answer, with the fix for an
+// untrusted certificate, without the URL's query.
+func requestErr(u *url.URL, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var unknown x509.UnknownAuthorityError
+	var invalid x509.CertificateInvalidError
+	var host x509.HostnameError
+	switch {
+	case errors.As(err, &unknown):
+		return fmt.Errorf("GET %s: %w: the worker does not trust its certificate's CA: give that CA's certificate (PEM) as ca_file of the package or its feed", shownURL(u), err)
+	case errors.As(err, &invalid), errors.As(err, &host):
+		return fmt.Errorf("GET %s: %w: the server's certificate does not fit it", shownURL(u), err)
+	}
+	return fmt.Errorf("GET %s: %w", shownURL(u), err)
+}

@@ -1,0 +1,164 @@
+//go:build linux
+
+package agent
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/cuttle-sh/cuttle/wire"
+)
+
+// fetch runs PackageFetch and decodes its answer.
+func fetch(t *testing.T, p PackageSpec, req wire.PackageFetch) (wire.PackageFetched, error) {
+	t.Helper()
+	var out bytes.Buffer
+	err := PackageFetch(t.Context(), p, req, &out)
+	var got wire.PackageFetched
+	if err == nil {
+		if jerr := json.Unmarshal(out.Bytes(), &got); jerr != nil {
+			t.Fatalf("answer %q: %v", out.String(), jerr)
+		}
+	}
+	return got, err
+}
+
+// caOf is the PEM of the test server's certificate, its own CA.
+func caOf(srv *httptest.Server) string {
+	return string(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}))
+}
+
+// assertCacheEmpty: nothing of a failed fetch is left, not even a
+// temporary directory.
+func assertCacheEmpty(t *testing.T, home string, p PackageSpec) {
+	t.Helper()
+	if entries, _ := os.ReadDir(filepath.Join(home, wire.PackagesDir)); len(entries) != 0 {
+		t.Errorf("the cache holds %d entries after a failed fetch (%s...)", len(entries), entries[0].Name())
+	}
+	if _, err := os.Lstat(filepath.Join(p.WorkDir, p.Name)); err == nil {
+		t.Error("a package that failed was placed")
+	}
+}
+
+// TestPackageFetchHTTPS: the worker downloads an https source from a
+// server whose CA it is given, checks it, caches and places it; the
+// second step finds it cached and downloads nothing.
+func TestPackageFetchHTTPS(t *testing.T) {
+	home := t.TempDir()
+	data, p := testPackage(t, home, []member{{name: "deploy.sh", body: "echo v1\n", mode: 0o755}})
+	var gets atomic.Int64
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/files/Acme.Web.1.0.0.tar.gz" || r.Header.Get("User-Agent") != userAgent {
+			http.NotFound(w, r)
+			return
+		}
+		gets.Add(1)
+		w.Write(data)
+	}))
+	defer srv.Close()
+	src := wire.PackageSource{URL: srv.URL + "/files/Acme.Web.1.0.0.tar.gz?token=s3cr3t", SHA256: p.SHA256, FileName: "Acme.Web.1.0.0.tar.gz", CAPEM: caOf(srv)}
+	asked := p
+	asked.SHA256, asked.Meta.FileName = "", ""
+	got, err := fetch(t, asked, wire.PackageFetch{Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wire.PackageFetched{SHA256: p.SHA256, FileName: "Acme.Web.1.0.0.tar.gz", Size: int64(len(data))}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("answer (-want +got)\n%s", diff)
+	}
+	if b, err := os.ReadFile(filepath.Join(p.WorkDir, "Web", "deploy.sh")); err != nil || string(b) != "echo v1\n" {
+		t.Fatalf("placed: %q, %v", b, err)
+	}
+	var meta wire.PackageMeta
+	b, _ := os.ReadFile(filepath.Join(home, wire.PackagesDir, p.SHA256, wire.PackageMetaFile))
+	if json.Unmarshal(b, &meta); meta.ID != "Acme.Web" || meta.FileName != "Acme.Web.1.0.0.tar.gz" {
+		t.Errorf("cached meta %+v: want the ID, for a later delta", meta)
+	}
+	// A later step: the cache has it, nothing is downloaded.
+	got, err = fetch(t, inWorkDir(t, asked), wire.PackageFetch{Source: src})
+	if err != nil || !got.Cached || gets.Load() != 1 {
+		t.Errorf("second fetch: %+v, %v, %d downloads, want a cache hit and 1 download", got, err, gets.Load())
+	}
+}
+
+// TestPackageFetchHTTPSRefused: an untrusted certificate, a wrong digest
+// and a missing file each fail naming the package and the fix, with
+// nothing left behind, and no message shows the URL's query.
+func TestPackageFetchHTTPSRefused(t *testing.T) {
+	_, p := testPackage(t, t.TempDir(), []member{{name: "a", body: "x"}})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/Acme.Web.1.0.0.tar.gz" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Write([]byte("not the package"))
+	}))
+	defer srv.Close()
+	good := wire.PackageSource{URL: srv.URL + "/Acme.Web.1.0.0.tar.gz?sig=s3cr3t", SHA256: p.SHA256, FileName: "Acme.Web.1.0.0.tar.gz", CAPEM: caOf(srv)}
+	tests := []struct {
+		name    string
+		src     func(s wire.PackageSource) wire.PackageSource
+		want    string
+		refused bool
+	}{
+		{"no CA bundle: the server is not trusted", func(s wire.PackageSource) wire.PackageSource { s.CAPEM = ""; return s },
+			"give that CA's certificate (PEM) as ca_file", false},
+		{"a CA bundle without certificates", func(s wire.PackageSource) wire.PackageSource { s.CAPEM = "junk"; return s },
+			"holds no PEM certificate", false},
+		{"the download is not the digest's file", func(s wire.PackageSource) wire.PackageSource { return s },
+			"check the source and its digest", true},
+		{"no such file", func(s wire.PackageSource) wire.PackageSource {
+			s.URL = srv.URL + "/gone/Acme.Web.1.0.0.tar.gz?sig=s3cr3t"
+			return s
+		}, "404 Not Found: check the URL", false},
+		{"plain http", func(s wire.PackageSource) wire.PackageSource {
+			s.URL = strings.Replace(s.URL, "https:", "http:", 1)
+			return s
+		}, "not an https:// URL", false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			home := t.TempDir()
+			p := inWorkDir(t, p)
+			p.Home = home
+			_, err := fetch(t, p, wire.PackageFetch{Source: tc.src(good)})
+			if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "package Web") {
+				t.Fatalf("err %v, want one naming package Web and %q", err, tc.want)
+			}
+			if errors.Is(err, ErrRefused) != tc.refused {
+				t.Errorf("refused (the step's input is at fault) = %v, want %v", !tc.refused, tc.refused)
+			}
+			if strings.Contains(err.Error(), "s3cr3t") {
+				t.Errorf("the URL's query is in the error: %v", err)
+			}
+			assertCacheEmpty(t, home, p)
+		})
+	}
+}
+
+// TestPackageFetchRedirectToHTTP: an https source that redirects to plain
+// http is refused.
+func TestPackageFetchRedirectToHTTP(t *testing.T) {
+	_, p := testPackage(t, t.TempDir(), []member{{name: "a", body: "x"}})
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("x")) }))
+	defer plain.Close()
+	srv := httptest.NewTLSServer(http.RedirectHandler(plain.URL+"/Acme.Web.1.0.0.tar.gz", http.StatusFound))
+	defer srv.Close()
+	src := wire.PackageSource{URL: srv.URL + "/Acme.Web.1.0.0.tar.gz", SHA256: p.SHA256, FileName: "Acme.Web.1.0.0.tar.gz", CAPEM: caOf(srv)}
+	if _, err := fetch(t, p, wire.PackageFetch{Source: src}); err == nil || !strings.Contains(err.Error(), "redirected from https") {
+		t.Fatalf("err %v, want the redirect to http refused", err)
+	}
+	assertCacheEmpty(t, p.Home, p)
+}

@@ -1,0 +1,53 @@
+package remote
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strconv"
+
+	"github.com/cuttle-sh/cuttle/transport"
+	"github.com/cuttle-sh/cuttle/wire"
+)
+
+// maxFetchAnswer bounds package-fetch's answer (one JSON line).
+const maxFetchAnswer = 64 << 10
+
+// fetchRequest is what package-fetch reads on stdin: the source, and the
+// feed's credentials. It goes on stdin only: a URL may carry a token.
+func fetchRequest(p Package) ([]byte, error) {
+	req := wire.PackageFetch{Source: *p.Fetch}
+	if p.Feed != nil && p.Feed.Username != "" {
+		req.Username, req.Password = p.Feed.Username, p.Feed.Password.Reveal()
+	}
+	return json.Marshal(req)
+}
+
+// fetchPackage has the worker acquire the package itself (acquisition:
+// worker): package-fetch downloads it into the worker's cache, unless
+// the cache holds it, and places it in the work directory. Nothing of the
+// package crosses the controller's link. It returns the file's name as
+// the source gave it.
+func fetchPackage(ctx context.Context, sh Shell, p Package, facts Facts, runner string, cacheMax int64) (PackageResult, string, error) {
+	r := PackageResult{Name: p.Name, ID: p.ID, Version: p.Version, Acquired: AcquiredWorker}
+	body, err := fetchRequest(p)
+	if err != nil {
+		return r, "", err
+	}
+	var extra []string
+	if cacheMax > 0 {
+		extra = []string{"--cache-max-bytes", strconv.FormatInt(cacheMax, 10)}
+	}
+	out := limitedBuffer{max: maxFetchAnswer}
+	tail := &tailBuffer{max: 2048}
+	cmd := &transport.Cmd{Args: placeArgs(runner, "package-fetch", p, facts, extra...), Stdin: bytes.NewReader(body), Stdout: &out, Stderr: tail}
+	if err := sh.Run(ctx, cmd); err != nil {
+		return r, "", packageErr(ctx, sh, p, "acquiring it on the worker", err, tail)
+	}
+	var got wire.PackageFetched
+	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.SHA256 == "" || got.FileName == "" {
+		return r, "", stepErr(sh.String(), ReasonRunner, "package %s: the worker's step-runner answered %q to package-fetch", p.Name, lastLine(out.String()))
+	}
+	r.SHA256, r.Cached = got.SHA256, got.Cached
+	return r, got.FileName, nil
+}

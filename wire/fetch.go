@@ -1,0 +1,69 @@
+package wire
+
+import "net"
+
+// PackageSource is where a worker downloads a package from itself
+// (`acquisition: worker`): an https URL with its sha256, or an OCI
+// artifact of one layer. CAPEM, when set, holds CA certificates (PEM) the
+// worker trusts for it besides its system's.
+type PackageSource struct {
+	// URL is an https source's address (no fragment), SHA256 its file's
+	// digest (64 lower-case hex digits) and FileName the URL path's last
+	// element.
+	URL      string `json:"url,omitempty"`
+	SHA256   string `json:"sha256,omitempty"`
+	FileName string `json:"file_name,omitempty"`
+	// Registry (host[:port]), Repository and Reference (a tag or
+	// "sha256:HEX") name an OCI artifact.
+	Registry   string `json:"registry,omitempty"`
+	Repository string `json:"repository,omitempty"`
+	Reference  string `json:"reference,omitempty"`
+	CAPEM      string `json:"ca_pem,omitempty"`
+}
+
+// PackageFetch is what `step-runner package-fetch` reads on stdin: the
+// source and the registry's credentials. It goes on stdin only, never in
+// argv, as a URL may carry a token and the password is a secret.
+type PackageFetch struct {
+	Source   PackageSource `json:"source"`
+	Username string        `json:"username,omitempty"`
+	Password string        `json:"password,omitempty"`
+}
+
+// String leaves the password out, should a request ever be printed.
+func (f PackageFetch) String() string {
+	pw := ""
+	if f.Password != "" {
+		pw = " password=[REDACTED]"
+	}
+	return "package-fetch " + f.Source.URL + f.Source.Registry + "/" + f.Source.Repository + " user=" + f.Username + pw
+}
+
+// GoString is String, for %#v.
+func (f PackageFetch) GoString() string { return f.String() }
+
+// PackageFetched is package-fetch's answer, one JSON line on stdout:
+// what the worker placed, and whether its cache already held it.
+type PackageFetched struct {
+	SHA256   string `json:"sha256"`
+	FileName string `json:"file_name"`
+	Size     int64  `json:"size"`
+	Cached   bool   `json:"cached"`
+}
+
+// MaxPackageFetch bounds the request package-fetch reads from stdin.
+const MaxPackageFetch = 4 << 20
+
+// IsLoopback reports whether host (host or host:port) is the machine
+// itself: a registry there is spoken to over plain HTTP, as Docker does,
+// by the controller and the worker alike.
+func IsLoopback(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
