@@ -73,6 +73,7 @@ var scenarios = []scenario{
 	{"output", (*env).output},
 	{"sftp", (*env).sftpBench},
 	{"bundle", (*env).bundleBench},
+	{"delta", (*env).deltaBench},
 	{"fanout", (*env).fanOut},
 	{"atonce", (*env).atOnceBench},
 }
