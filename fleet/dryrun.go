@@ -36,7 +36,7 @@ func (r *Runner) DryRun(w io.Writer, rb *config.Runbook, extra *Variables) error
 			if err != nil {
 				return vars.Masks().Error(fmt.Errorf("step %s on %s: %w", s.Name, worker, err))
 			}
-			if err := r.controller().DryRun(w, worker, r.Bundle, st); err != nil {
+			if err := r.controller().DryRun(w, worker, r.Bundle, st, vars.Masks()); err != nil {
 				return vars.Masks().Error(fmt.Errorf("step %s on %s: %w", s.Name, worker, err))
 			}
 		}

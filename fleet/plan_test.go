@@ -38,18 +38,14 @@ type workerPlanJSON struct {
 	Plan   planJSON `json:"plan"`
 }
 
-// planJSON is remote.Step as data: its byte fields as text (so that the
-// masks reach them), and without what a run still wires into the plan:
-// the run's mask set (applied to the whole JSON instead) and the
-// controller's bundle caches (BundleTrust, Runners), which compileStep
-// leaves unset here, as the test checks.
+// planJSON is remote.Step as data, its byte fields as text so that the
+// run's masks (applied to the whole JSON) reach them. The plan holds no
+// mask set, callback or cache: those are the run's (remote.Output) and
+// the controller's (remote.Controller).
 type planJSON struct {
 	remote.Step
-	Script      string     `json:"Script"`
-	Build       *buildJSON `json:"Build"`
-	Masks       *struct{}  `json:",omitempty"`
-	BundleTrust *struct{}  `json:",omitempty"`
-	Runners     *struct{}  `json:",omitempty"`
+	Script string     `json:"Script"`
+	Build  *buildJSON `json:"Build"`
 }
 
 type buildJSON struct {

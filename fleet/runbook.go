@@ -309,7 +309,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 		return res
 	}
 	for attempt := 1; ; attempt++ {
-		a := r.attempt(ctx, conns, pulled, s, st, worker, attempt, policy, interleaves(rb, s, fanOut))
+		a := r.attempt(ctx, conns, pulled, s, st, vars.Masks(), worker, attempt, policy, interleaves(rb, s, fanOut))
 		res.Target, res.Result, res.Err = a.Target, a.Result, a.Err
 		if policy.retries > 0 {
 			res.Attempts = append(res.Attempts, a)
@@ -326,7 +326,7 @@ func (r *Runner) runOne(ctx context.Context, conns *Conns, pulled *pullLedger, r
 }
 
 // attempt runs the step once on worker. Cleanup runs whatever happens.
-func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, s config.RunbookStep, st remote.Step, worker string, n int, policy retryPolicy, interleaved bool) Attempt {
+func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, s config.RunbookStep, st remote.Step, masks *mask.Set, worker string, n int, policy retryPolicy, interleaved bool) Attempt {
 	var a Attempt
 	if pulled.done(worker, st.Image) && st.Pull == remote.PullAlways {
 		st.Pull = remote.PullMissing // pulled earlier in this run
@@ -342,6 +342,7 @@ func (r *Runner) attempt(ctx context.Context, conns *Conns, pulled *pullLedger, 
 	ctx, cancel := r.stepTimeout(ctx, s)
 	defer cancel()
 	out, po, pe := r.prefixedOutput(outputPrefix(s, worker, n, policy, interleaved))
+	out.Masks = masks // the run's: a secret of any step is masked in every step
 	zerolog.Ctx(ctx).Info().Msg(stepHeader(s, worker, n, policy))
 	if r.Tickets != nil {
 		var drop func()

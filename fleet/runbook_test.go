@@ -15,6 +15,7 @@ import (
 
 	"github.com/cuttle-sh/cuttle/bundle"
 	"github.com/cuttle-sh/cuttle/config"
+	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/remote"
 	"github.com/cuttle-sh/cuttle/transport"
 )
@@ -46,6 +47,7 @@ func (c *fakeConn) Close() error { c.closed = true; return nil }
 type ranStep struct {
 	Step, Worker string
 	Plan         remote.Step
+	Masks        *mask.Set // the run's, as the step got them
 }
 
 // fakeFleet dials fakeConns (failing for the workers in down) and runs
@@ -78,7 +80,7 @@ func (f *fakeFleet) dial(_ context.Context, name string) (WorkerConn, error) {
 func (f *fakeFleet) run(ctx context.Context, sh remote.Shell, _ bundle.Bundle, st remote.Step, out remote.Output) (remote.Result, error) {
 	worker := sh.(*fakeConn).name
 	f.mu.Lock()
-	f.ran = append(f.ran, ranStep{Step: st.Name, Worker: worker, Plan: st})
+	f.ran = append(f.ran, ranStep{Step: st.Name, Worker: worker, Plan: st, Masks: out.Masks})
 	f.mu.Unlock()
 	if f.do == nil {
 		return remote.Result{}, nil
@@ -103,13 +105,19 @@ func (f *fakeFleet) ranSteps() []string {
 // plan returns the plan step ran with on worker.
 func (f *fakeFleet) plan(t *testing.T, step, worker string) remote.Step {
 	t.Helper()
+	return f.ranOn(t, step, worker).Plan
+}
+
+// ranOn is the run of step on worker.
+func (f *fakeFleet) ranOn(t *testing.T, step, worker string) ranStep {
+	t.Helper()
 	for _, r := range f.ran {
 		if r.Step == step && r.Worker == worker {
-			return r.Plan
+			return r
 		}
 	}
 	t.Fatalf("step %s did not run on %s (ran: %v)", step, worker, f.ranSteps())
-	return remote.Step{}
+	return ranStep{}
 }
 
 func variable(st remote.Step, name string) (string, bool) {
@@ -264,7 +272,7 @@ func TestOutputVariablesFlowForward(t *testing.T) {
 	if v, _ := variable(deploy, "Octopus.Action[build].Output.Token"); v != "s3cr3t-out" {
 		t.Errorf("sensitive output variable = %q", v)
 	}
-	if got := deploy.Masks.Mask("token s3cr3t-out and tok-123"); got != "token ******** and ********" {
+	if got := f.ranOn(t, "deploy", "w1").Masks.Mask("token s3cr3t-out and tok-123"); got != "token ******** and ********" {
 		t.Errorf("deploy masks the outputs and the runbook's secrets as %q", got)
 	}
 	// A step's own variables are its own.

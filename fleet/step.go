@@ -69,7 +69,6 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	if s.Parameters != "" {
 		vars.Set(ScriptParametersVariable, s.Parameters, false)
 	}
-	st.Masks = vars.Masks()
 	st.External = in.External
 	if st.External == nil && cfg.Runner.Bundle != "" {
 		st.External = &remote.ExternalRunner{BundleDir: ExpandHome(cfg.Runner.Bundle), Command: cfg.Runner.Command}
@@ -82,7 +81,7 @@ func BuildStep(cfg *config.Config, in StepInput) (remote.Step, error) {
 	}
 	st.FailOnErrorOutput = vars.Template().Flag(FailOnErrorOutputVariable, false)
 	var err error
-	if st.Proxy, err = proxyFor(cfg, in.Worker, st.Masks); err != nil {
+	if st.Proxy, err = proxyFor(cfg, in.Worker, vars.Masks()); err != nil {
 		return st, err
 	}
 	if err := stepOptions(s.Container.Options, vars, &st); err != nil {

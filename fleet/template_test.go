@@ -70,7 +70,7 @@ func TestBuildStepEvaluatesFields(t *testing.T) {
 	if p := st.Proxy; p == nil || p.Host != "proxy" || p.Port != 3128 || p.Username != "u" || p.Password.Reveal() != "pa ss!" {
 		t.Errorf("proxy = %+v", p)
 	}
-	if m := st.Masks.Mask("pa ss! pa+ss! tok3n"); m != "******** ******** ********" {
+	if m := vars.Masks().Mask("pa ss! pa+ss! tok3n"); m != "******** ******** ********" {
 		t.Errorf("masked = %q", m)
 	}
 

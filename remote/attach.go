@@ -99,8 +99,12 @@ func (c *Controller) Resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ti
 // resume makes the Execution of a running step from its ticket and takes
 // over its heartbeat. Destroy it.
 func (c *Controller) resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ticket, artifactsDir string, masks *mask.Set, out Output) (*Execution, error) {
+	if masks == nil {
+		masks = mask.NewSet()
+	}
+	out.Masks = masks
 	e := &Execution{ctl: c, sh: sh, out: out, resumed: true, logKey: t.Key, stopHeartbeat: func() {},
-		st: Step{Name: t.Name, ReattachWindow: t.Window, ArtifactsDir: artifactsDir, Masks: masks}}
+		st: Step{Name: t.Name, ReattachWindow: t.Window, ArtifactsDir: artifactsDir}}
 	e.log = zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", t.Name).Str("container", ContainerName(t.StepID)).Logger()
 	e.res.ID, e.res.WorkDir, e.res.Started = t.StepID, t.WorkDir, t.Started
 	e.clock.begin(time.Now()) // the phases are this controller's part
@@ -121,11 +125,8 @@ func (c *Controller) resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ti
 	if err != nil {
 		return e, e.fail(stepErr(sh.String(), ReasonInput, "%v", err))
 	}
-	if e.st.Masks == nil {
-		e.st.Masks = mask.NewSet()
-	}
 	for _, v := range values {
-		e.st.Masks.Add(v)
+		masks.Add(v)
 	}
 	if err := checkAttachBundle(ctx, sh, b, t.BundleDir); err != nil {
 		return e, e.fail(err)
@@ -134,7 +135,7 @@ func (c *Controller) resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ti
 	// or whose bundle is not what it was.
 	e.plan = runPlan{StepID: t.StepID, Home: home, WorkDir: t.WorkDir, BundleDir: t.BundleDir, EngineWait: t.Window}
 	e.armHeartbeat(ctx, true)
-	e.proc = newOutputProcessor(e.st.Masks, out, e.log)
+	e.proc = newOutputProcessor(masks, out, e.log)
 	e.att = &attachment{}
 	e.att.stdout.w, e.att.stderr.w, e.flush = e.proc.writers()
 	e.log.Info().Msg("attached to the running step; its output from the start follows")

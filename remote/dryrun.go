@@ -7,6 +7,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/internal/shellquote"
 )
 
@@ -21,11 +22,11 @@ const (
 
 // DryRun writes what Run would do with st on worker, without reaching
 // it: the step's worker, image, options and mounts, and the commands that
-// would run on the worker, with the step's masks applied to all of it.
+// would run on the worker, with masks (the run's) applied to all of it.
 // It refuses what Run would refuse before reaching the worker. What only
 // the worker knows (its home, the step's id, the owner) is a placeholder.
-func (c *Controller) DryRun(w io.Writer, worker string, b bundle.Bundle, st Step) error {
-	e := &Execution{ctl: c, b: b, st: st}
+func (c *Controller) DryRun(w io.Writer, worker string, b bundle.Bundle, st Step, masks *mask.Set) error {
+	e := &Execution{ctl: c, b: b, st: st, out: Output{Masks: masks}}
 	if err := e.validate(worker); err != nil {
 		return err
 	}
@@ -83,7 +84,7 @@ func (c *Controller) DryRun(w io.Writer, worker string, b bundle.Bundle, st Step
 	for _, line := range strings.Split(strings.TrimRight(string(st.Script), "\n"), "\n") {
 		sb.WriteString("  | " + line + "\n")
 	}
-	_, err := io.WriteString(w, st.Masks.Mask(sb.String()))
+	_, err := io.WriteString(w, e.out.Masks.Mask(sb.String()))
 	return err
 }
 

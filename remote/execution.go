@@ -121,10 +121,17 @@ func (e *Execution) validate(worker string) error {
 	if st.Syntax != "bash" && st.Syntax != "sh" {
 		return stepErr(worker, ReasonInput, "script syntax %q: want bash or sh", st.Syntax)
 	}
-	if st.Masks == nil {
-		st.Masks = mask.NewSet()
+	if e.out.Masks == nil {
+		e.out.Masks = mask.NewSet()
 	}
-	maskFeed(st.Masks, st.Feed)
+	// The step's own secrets, whoever made the plan (the run's set has
+	// them already).
+	for _, v := range st.Variables {
+		if v.Sensitive {
+			e.out.Masks.Add(v.Value)
+		}
+	}
+	maskFeed(e.out.Masks, st.Feed)
 	// Refused options stop the step before anything reaches the worker;
 	// the paths cuttle mounts itself are checked once they are known.
 	if err := ValidateOptions(st.ContainerOptions, st.OptionsPolicy()); err != nil {
@@ -165,7 +172,7 @@ func (e *Execution) setup() error {
 	// runner's bundle from the start (Runners).
 	e.b = e.ctl.runnerFor(e.ctl.Trust.arch(e.sh.String()), e.b)
 	e.bref = bundleRef{Digest: e.b.Digest, Sums: e.b.Sums, Known: e.ctl.Trust.known(e.sh.String(), e.b.Digest)}
-	e.proc = newOutputProcessor(st.Masks, e.out, e.log)
+	e.proc = newOutputProcessor(e.out.Masks, e.out, e.log)
 	var stdout, stderr io.Writer
 	stdout, stderr, e.flush = e.proc.writers()
 	e.dockerTail = &tailBuffer{max: 4096}
@@ -374,7 +381,7 @@ func (e *Execution) prepare(ctx context.Context) error {
 	e.log = e.log.With().Str("image", st.Image).Logger()
 	// Packages after the image: whom they are for (its USER) is known.
 	if len(st.Packages) > 0 {
-		err := withPackages(ctx, sh, st, &e.res, facts, e.b, e.log)
+		err := withPackages(ctx, sh, st, e.out.Masks, &e.res, facts, e.b, e.log)
 		e.clock.mark(PhasePackages)
 		if err != nil {
 			return err
@@ -387,7 +394,7 @@ func (e *Execution) prepare(ctx context.Context) error {
 		e.payload = payload
 	}
 	if st.External != nil {
-		err = prepareExternal(ctx, sh, st, facts, &e.plan)
+		err = prepareExternal(ctx, sh, st, facts, &e.plan, e.out.Masks)
 		e.clock.mark(PhaseImage)
 	}
 	return err

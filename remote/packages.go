@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/cuttle-sh/cuttle/bundle"
+	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/internal/progress"
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
@@ -80,7 +81,7 @@ const maxSignature = 64 << 20
 // withPackages places the step's packages in its work directory before
 // it runs and adds their Octopus variables to the step (the caller
 // rebuilds the payload).
-func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Facts, b bundle.Bundle, log zerolog.Logger) error {
+func withPackages(ctx context.Context, sh Shell, st *Step, masks *mask.Set, res *Result, facts Facts, b bundle.Bundle, log zerolog.Logger) error {
 	res.Packages = nil
 	share, err := runsAsNonRoot(ctx, sh, st)
 	if err != nil {
@@ -91,7 +92,7 @@ func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Fa
 		runner := facts.BundleDir(b.Digest) + "/" + bundle.RunnerFile
 		var r PackageResult
 		if p.Fetch != nil {
-			maskFeed(st.Masks, p.Feed)
+			maskFeed(masks, p.Feed)
 			r, st.Packages[i].FileName, err = fetchPackage(ctx, sh, p, facts, runner, st.PackageCacheMax)
 			st.Packages[i].SHA256 = r.SHA256
 		} else {
@@ -105,7 +106,7 @@ func withPackages(ctx context.Context, sh Shell, st *Step, res *Result, facts Fa
 	vars := PackageVariables(st.Packages, facts.WorkDir())
 	st.Variables = append(st.Variables, vars...)
 	st.Script = substitutePackageVariables(st.Script, vars)
-	return substituteInFiles(ctx, sh, st, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, log)
+	return substituteInFiles(ctx, sh, st, masks, facts, facts.BundleDir(b.Digest)+"/"+bundle.RunnerFile, log)
 }
 
 // PackageVariables are the variables Octopus gives a step for its

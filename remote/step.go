@@ -48,9 +48,6 @@ type Step struct {
 	WorkerName string
 	// ArtifactsDir is the directory artifacts land in, as <name>.
 	ArtifactsDir string
-	// Masks holds the values to hide in all output; the script may add
-	// more (sensitive output variables, mask messages).
-	Masks *mask.Set
 	// External, when set, runs the step with the user's runner
 	// (Calamari) instead of cuttle's own.
 	External *ExternalRunner
@@ -78,6 +75,11 @@ type Step struct {
 // Output is where a step's output goes.
 type Output struct {
 	Stdout, Stderr io.Writer
+	// Masks holds the values to hide in all output: the run's, shared by
+	// its steps (nil: a set of the step's own). The step adds to it (its
+	// feed's password) and so does the script (sensitive output
+	// variables, mask messages): it belongs to the run, not the plan.
+	Masks *mask.Set
 	// Verbose shows lines the script printed at the verbose level.
 	Verbose bool
 	// Progress receives pull and build output; nil means Stderr.
@@ -171,7 +173,7 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 
 // prepareExternal readies an external runner: its bundle, a glibc check
 // of the image (Calamari is a glibc program) and the encrypted variables.
-func prepareExternal(ctx context.Context, sh Shell, st *Step, facts Facts, plan *runPlan) error {
+func prepareExternal(ctx context.Context, sh Shell, st *Step, facts Facts, plan *runPlan, masks *mask.Set) error {
 	e := st.External
 	if !facts.ExternalBundlePresent {
 		if _, err := uploadExternal(ctx, sh, e, facts); err != nil {
@@ -190,7 +192,7 @@ func prepareExternal(ctx context.Context, sh Shell, st *Step, facts Facts, plan 
 		return stepErr(sh.String(), ReasonImage, "image %s has %s, but the external runner (Calamari) needs glibc: use a glibc-based image (Debian, Ubuntu), or drop the external runner: cuttle's own runner is static and needs nothing from the image", st.Image, what)
 	}
 	password := octopus.RandomPassword()
-	st.Masks.Add(password)
+	masks.Add(password)
 	enc, err := octopus.EncryptCalamariVariables(st.Variables, password)
 	if err != nil {
 		return stepErr(sh.String(), ReasonInput, "encrypting variables: %w", err)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/cuttle-sh/cuttle/internal/mask"
 	"github.com/cuttle-sh/cuttle/octostache"
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
@@ -26,7 +27,7 @@ import (
 // two commands: files-get sends them, files-put takes back those that
 // changed. A pattern that matches nothing, and expressions left
 // unresolved, are warnings, as in Calamari.
-func substituteInFiles(ctx context.Context, sh Shell, st *Step, facts Facts, runner string, log zerolog.Logger) error {
+func substituteInFiles(ctx context.Context, sh Shell, st *Step, masks *mask.Set, facts Facts, runner string, log zerolog.Logger) error {
 	if len(st.SubstituteInFiles) == 0 {
 		return nil
 	}
@@ -57,7 +58,7 @@ func substituteInFiles(ctx context.Context, sh Shell, st *Step, facts Facts, run
 		}
 		if len(r.Unresolved) > 0 {
 			msg := (&octostache.UnresolvedError{Tokens: r.Unresolved}).Error()
-			log.Warn().Str("file", f.path).Msg(st.Masks.Mask("substitute_in_files: " + f.path + ": " + msg))
+			log.Warn().Str("file", f.path).Msg(masks.Mask("substitute_in_files: " + f.path + ": " + msg))
 		}
 		if r.Text == string(f.body) {
 			continue

@@ -125,7 +125,7 @@ func (e *Execution) followed(ctx context.Context, err error) error {
 // removes the step (one command).
 func (e *Execution) Collect(ctx context.Context) error {
 	if !e.resumed && e.res.ResultMessage != "" && e.res.ExitCode != 0 {
-		e.log.Error().Int("exit_code", e.res.ExitCode).Msg(printable.String(e.st.Masks.Mask(e.res.ResultMessage)))
+		e.log.Error().Int("exit_code", e.res.ExitCode).Msg(printable.String(e.out.Masks.Mask(e.res.ResultMessage)))
 	}
 	reqs := e.report.artifacts
 	if len(reqs) == 0 {

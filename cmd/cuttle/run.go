@@ -150,7 +150,7 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 		return inputError("%w", err)
 	}
 	if fl.Bool("dry-run") {
-		if err := remote.NewController().DryRun(io.Out, worker+" ("+target.String()+")", self, st); err != nil {
+		if err := remote.NewController().DryRun(io.Out, worker+" ("+target.String()+")", self, st, vars.Masks()); err != nil {
 			return inputError("%w", err)
 		}
 		return nil
@@ -166,13 +166,14 @@ func runStep(ctx context.Context, io stdio, fl *config.Flags) error {
 	return oneStep(ctx, fl, target, stepReport{Name: st.Name, Worker: target.String(), Image: st.Image}, func(conn *transport.Conn) (remote.Result, error, *mask.Set) {
 		drop := func() {}
 		out := stepOutput(io, fl)
+		out.Masks = vars.Masks()
 		out.OnTicket = func(t remote.Ticket) {
 			t.Worker = worker
 			drop = keepTicket(log)(t)
 		}
 		defer func() { drop() }()
 		res, err := newController().Run(ctx, conn, self, st, out)
-		return res, err, st.Masks
+		return res, err, out.Masks
 	})
 }
 
