@@ -16,13 +16,14 @@ import (
 )
 
 // deltaBench: a new version of a 100 MiB package the worker holds, 1 %
-// of its bytes changed in 1 KiB pieces spread through it, sent by cuttle
+// of its bytes changed in pieces (-delta-piece KiB) spread through it, sent by cuttle
 // (rsync's method: signatures on the worker, a delta from the controller)
 // and by rsync over ssh, in the same run. Time is cuttle's packages phase
 // (the step's other phases are not a transfer) against rsync's whole run;
 // the bytes each sent are in the notes.
 func (e *env) deltaBench(r *report) error {
-	const size, piece = 100 << 20, 1 << 10
+	const size = 100 << 20
+	piece := *deltaPiece << 10
 	v1, v2 := filepath.Join(e.dir, "Acme.Big.1.0.0.tar"), filepath.Join(e.dir, "Acme.Big.1.0.1.tar")
 	if err := randomFile(v1, size); err != nil {
 		return err
@@ -117,10 +118,10 @@ func (e *env) deltaBench(r *report) error {
 	if err != nil {
 		return err
 	}
-	r.add(row{name: "package delta: 100 MiB, 1 % changed", cuttle: s[0], peer: s[1], peerName: "rsync over ssh",
+	r.add(row{name: fmt.Sprintf("package delta: 100 MiB, 1 %% changed in %d KiB pieces", *deltaPiece), cuttle: s[0], peer: s[1], peerName: "rsync over ssh",
 		note: fmt.Sprintf("bytes sent: cuttle %d (%.2f %% of the file), rsync %d; cuttle/rsync %.2fx",
 			cuttleSent, 100*float64(cuttleSent)/size, rsyncSent, float64(cuttleSent)/float64(rsyncSent))})
-	r.method("package delta: v1 of a 100 MiB uncompressed package is on the worker (cuttle's cache; rsync's destination file); v2 differs in 1 KiB pieces making up 1 %% of it. " +
+	r.method("package delta: v1 of a 100 MiB uncompressed package is on the worker (cuttle's cache; rsync's destination file); v2 differs in evenly spread pieces (-delta-piece KiB) making up 1 %% of it. " +
 		"cuttle: `cuttle run --package Big=v2,extract=false`, timed by its report's packages phase (signatures on the worker, the delta, the rebuild and sha256 check, placing the file); " +
 		"rsync: `rsync --stats --no-whole-file -e ssh v2 worker:dest`, whole process timed. Bytes are cuttle's report's bytes_sent and rsync's \"Total bytes sent\".")
 	return nil

@@ -35,6 +35,7 @@ var (
 	atOnce     = flag.Int("at-once", 30, "steps started at once from one controller")
 	outputMiB  = flag.Int("output-mib", 256, "MiB printed in the output-throughput scenario")
 	sftpMiB    = flag.Int("sftp-mib", 256, "MiB moved in the SFTP scenario")
+	deltaPiece = flag.Int("delta-piece", 64, "KiB in each changed piece of the package delta scenario (1 percent of 100 MiB in all)")
 	noAnsible  = flag.Bool("no-ansible", false, "leave Ansible's rows out (quicker, while iterating)")
 	only       = flag.String("only", "", "run only these scenarios, comma-separated: "+strings.Join(scenarioNames(), ","))
 )
