@@ -102,11 +102,7 @@ func (v *Variables) Get(name string) (wire.Variable, bool) {
 func (v *Variables) Template() *octostache.Variables {
 	t := octostache.NewVariables()
 	for _, x := range v.list {
-		if x.Sensitive {
-			t.SetSensitive(x.Name, x.Value)
-		} else {
-			t.Set(x.Name, x.Value)
-		}
+		t.Put(x.Name, x.Value, x.Sensitive)
 	}
 	return t
 }

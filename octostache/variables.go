@@ -53,6 +53,16 @@ func (v *Variables) put(name string, x variable) {
 // where it is used.
 func (v *Variables) Set(name, value string) { v.put(name, variable{value: value}) }
 
+// Put sets name to value, as SetSensitive does when sensitive, else as
+// Set: for callers holding a list of variables with that flag.
+func (v *Variables) Put(name, value string, sensitive bool) {
+	if sensitive {
+		v.SetSensitive(name, value)
+	} else {
+		v.Set(name, value)
+	}
+}
+
 // SetNull sets a variable with no value (Octostache's null), which reads as
 // an empty string.
 func (v *Variables) SetNull(name string) { v.put(name, variable{null: true}) }

@@ -44,11 +44,7 @@ func substituteInFiles(ctx context.Context, sh Shell, st *Step, masks *mask.Set,
 	}
 	vars := octostache.NewVariables()
 	for _, v := range st.Variables {
-		if v.Sensitive {
-			vars.SetSensitive(v.Name, v.Value)
-		} else {
-			vars.Set(v.Name, v.Value)
-		}
+		vars.Put(v.Name, v.Value, v.Sensitive)
 	}
 	var put bytes.Buffer
 	for _, f := range files {
