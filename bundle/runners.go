@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
 	"encoding/hex"
@@ -25,7 +24,7 @@ import (
 //   - the running binary itself, when it is a static Linux executable.
 type Runners struct {
 	// embedded maps an architecture to its gzip-compressed runner.
-	embedded map[string][]byte
+	embedded map[string]string
 	// explicit is CUTTLE_RUNNER's path and arch ("" when not set).
 	explicit, explicitArch string
 	// self is the running binary on Linux, "" elsewhere; selfErr says
@@ -48,7 +47,7 @@ type madeBundle struct {
 // gzip-compressed runners by architecture, env looks up CUTTLE_RUNNER and
 // CUTTLE_RUNNER_ARCH, self is the running executable (or "" when it
 // cannot serve) and cacheDir is where embedded runners are unpacked.
-func NewRunners(embedded map[string][]byte, env func(string) string, self, cacheDir string) *Runners {
+func NewRunners(embedded map[string]string, env func(string) string, self, cacheDir string) *Runners {
 	r := &Runners{embedded: embedded, cacheDir: cacheDir, made: map[string]madeBundle{}}
 	if p := env("CUTTLE_RUNNER"); p != "" {
 		r.explicit, r.explicitArch = p, env("CUTTLE_RUNNER_ARCH")
@@ -147,7 +146,7 @@ func (r *Runners) make(arch string) (Bundle, error) {
 	switch {
 	case r.explicit != "" && (r.explicitArch == arch || r.explicitArch == ""):
 		return describe(r.explicit, arch)
-	case r.embedded[arch] != nil:
+	case r.embedded[arch] != "":
 		p, sum, err := r.unpack(arch, r.embedded[arch])
 		if err != nil {
 			return Bundle{}, err
@@ -180,14 +179,14 @@ func (r *Runners) make(arch string) (Bundle, error) {
 // later process finds it without decompressing (about 0.1 s for a 6 MB
 // runner, paid before every step's dial otherwise); a copy already there
 // is used only if it still hashes to that sum (describe checks it).
-func (r *Runners) unpack(arch string, gz []byte) (path, sum string, err error) {
-	gzSum := sha256.Sum256(gz)
+func (r *Runners) unpack(arch, gz string) (path, sum string, err error) {
+	gzSum := sumString(gz)
 	dir := filepath.Join(r.cacheDir, hex.EncodeToString(gzSum[:]))
 	p := filepath.Join(dir, "cuttle-runner-linux-"+arch)
 	if want, err := os.ReadFile(p + ".sha256"); err == nil && len(want) == 2*sha256.Size {
 		return p, string(want), nil
 	}
-	zr, err := gzip.NewReader(bytes.NewReader(gz))
+	zr, err := gzip.NewReader(strings.NewReader(gz))
 	if err != nil {
 		return "", "", fmt.Errorf("the embedded linux/%s runner: %w", arch, err)
 	}
@@ -230,4 +229,16 @@ func writeAtomic(p string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(f.Name(), p)
+}
+
+// sumString is the sha256 of s, read in pieces through one buffer (a
+// whole []byte(s) would copy it).
+func sumString(s string) []byte {
+	h, buf := sha256.New(), make([]byte, 64<<10)
+	for len(s) > 0 {
+		n := copy(buf, s)
+		h.Write(buf[:n])
+		s = s[n:]
+	}
+	return h.Sum(nil)
 }
