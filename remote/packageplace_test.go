@@ -151,7 +151,7 @@ func TestPackagesAcquiredWhileImagePulls(t *testing.T) {
 	st, facts := pkgStep(t, PullAlways)
 	var res Result
 	if err := acquireWith(ctx, w, &st, facts, &res); err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v: the package was not acquired while the image was pulled", err)
 	}
 	calls := w.called()
 	if len(calls) < 2 {
