@@ -4,6 +4,7 @@ package integration
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -118,4 +119,30 @@ func TestPackageAcquiredDuringPull(t *testing.T) {
 		t.Errorf("report %s: want the package acquired by the worker", r.report.Raw)
 	}
 	assertNothingLeft(t, r)
+}
+
+// TestPackageDownloadCapped: a package the worker downloads itself that
+// is larger than defaults.package_max_download_mb is refused (exit 125,
+// the script does not run), the error names the setting, and nothing of
+// the download is left in the worker's cache.
+func TestPackageDownloadCapped(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	noise := make([]byte, 3<<19) // 1.5 MiB that gzip cannot shrink
+	rand.Read(noise)
+	file := writePackage(t, dir, "Acme.Big.1.0.0.tar.gz", []pkgEntry{{name: "noise", body: string(noise), mode: 0o644}})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, file) }))
+	defer srv.Close()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	cfg := filepath.Join(dir, "cuttle.yaml")
+	host := strings.TrimPrefix(srv.URL, "https://")
+	os.WriteFile(cfg, []byte(fmt.Sprintf("defaults: {package_max_download_mb: 1}\nfeeds:\n  files: {registry: %q, acquisition: worker, ca_file: %s}\n", host, ca)), 0o600)
+	r := runCuttle(t, append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never",
+		"--package", "Big="+srv.URL+"/Acme.Big.1.0.0.tar.gz#sha256="+fileSHA(t, file), "--inline", "echo the script ran")...)
+	if r.code != 125 || strings.Contains(r.stdout, "the script ran") || !strings.Contains(r.stderr, "package_max_download_mb") {
+		t.Fatalf("exit %d, want 125 naming defaults.package_max_download_mb\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	assertNothingLeft(t, r)
+	assertNoCacheTemporaries(t, fileSHA(t, file))
 }
