@@ -33,8 +33,8 @@ type packageJob struct {
 // res.Packages, and st.Packages with what a worker's download learnt.
 func acquireDuringImage(ctx context.Context, j packageJob, st *Step, res *Result, image func(context.Context) (string, bool, error)) error {
 	user, known := userOption(st.ContainerOptions)
-	if !known && imageSettled(st, j.facts) {
-		user, known = j.facts.ImageUser, true
+	if !known {
+		user, known = settledUser(st, j.facts)
 	}
 	// The acquisition works on its own copy; st is the image's meanwhile.
 	pkgs := slices.Clone(st.Packages)

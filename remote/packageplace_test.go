@@ -187,7 +187,7 @@ func TestPackagesPlacedInTheirAcquisition(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			st, facts := pkgStep(t, PullMissing, tc.opts...)
-			facts.ImageID, facts.ImageUser = "sha256:1", tc.imageUser
+			facts.ImageID, facts.ImageUser, facts.ImageUserKnown = "sha256:1", tc.imageUser, true
 			w := &pkgWorker{}
 			var res Result
 			if err := acquireWith(guard(t), w, &st, facts, &res); err != nil {
@@ -201,9 +201,20 @@ func TestPackagesPlacedInTheirAcquisition(t *testing.T) {
 			}
 		})
 	}
+	// An image found by a preflight that did not read its USER (the fast
+	// path's runner does not): asked once, after, and placed in one call.
+	st, facts := pkgStep(t, PullMissing)
+	facts.ImageID = "sha256:1"
+	w := &pkgWorker{inspect: "app\n"}
+	if err := acquireWith(guard(t), w, &st, facts, &Result{}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"package-get --cache-only", "inspect " + userFormat, "package-place --share"}, w.called()); diff != "" {
+		t.Errorf("user not read by the preflight: calls (-want +got)\n%s", diff)
+	}
 	// A --user option decides before the image is pulled, too.
-	st, facts := pkgStep(t, PullAlways, "--user=app")
-	w := &pkgWorker{inspect: "linux/amd64 \n"}
+	st, facts = pkgStep(t, PullAlways, "--user=app")
+	w = &pkgWorker{inspect: "linux/amd64 \n"}
 	if err := acquireWith(guard(t), w, &st, facts, &Result{}); err != nil {
 		t.Fatal(err)
 	}

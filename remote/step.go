@@ -137,9 +137,7 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 	if err := checkPlatform(ctx, sh, st.Image, facts.ImagePlatform, facts); err != nil {
 		return "", false, err
 	}
-	if imageSettled(st, facts) {
-		user, known = facts.ImageUser, true
-	}
+	user, known = settledUser(st, facts)
 	if st.Build != nil {
 		if facts.ImageID != "" {
 			zerolog.Ctx(ctx).Info().Str("image", st.Image).Msg("image built earlier on this worker: reusing it")
@@ -182,10 +180,11 @@ func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress 
 // (nothing for an image without a config).
 const userFormat = "{{with .Config}}{{.User}}{{end}}"
 
-// imageSettled says whether the image the preflight found is the one the
-// step runs: ensureImage neither pulls nor builds it again.
-func imageSettled(st *Step, facts Facts) bool {
-	return facts.ImageID != "" && (st.Build != nil || st.Pull != PullAlways)
+// settledUser is the USER of the image the preflight found, known when
+// the preflight read it and that image is the one the step runs
+// (ensureImage neither pulls nor builds it again).
+func settledUser(st *Step, facts Facts) (string, bool) {
+	return facts.ImageUser, facts.ImageUserKnown && facts.ImageID != "" && (st.Build != nil || st.Pull != PullAlways)
 }
 
 // prepareExternal readies an external runner: its bundle, a glibc check
