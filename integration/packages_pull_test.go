@@ -100,11 +100,7 @@ func TestPackageAcquiredDuringPull(t *testing.T) {
 		http.ServeFile(w, r, file)
 	}))
 	defer srv.Close()
-	ca := filepath.Join(dir, "ca.pem")
-	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
-	cfg := filepath.Join(dir, "cuttle.yaml")
-	host := strings.TrimPrefix(srv.URL, "https://")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("feeds:\n  files: {registry: %q, acquisition: worker, ca_file: %s}\n", host, ca)), 0o600)
+	cfg := workerFeedConfig(t, dir, srv, "")
 
 	r := runWithPassword(t, env.registry.Password, append(append(workerArgs(), registryArgs()...), "--config", cfg,
 		"--image", ref, "--pull", "always", "--package", "Web="+srv.URL+"/Acme.Pull.1.0.0.tar.gz#sha256="+fileSHA(t, file),
@@ -133,11 +129,7 @@ func TestPackageDownloadCapped(t *testing.T) {
 	file := writePackage(t, dir, "Acme.Big.1.0.0.tar.gz", []pkgEntry{{name: "noise", body: string(noise), mode: 0o644}})
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, file) }))
 	defer srv.Close()
-	ca := filepath.Join(dir, "ca.pem")
-	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
-	cfg := filepath.Join(dir, "cuttle.yaml")
-	host := strings.TrimPrefix(srv.URL, "https://")
-	os.WriteFile(cfg, []byte(fmt.Sprintf("defaults: {package_max_download_mb: 1}\nfeeds:\n  files: {registry: %q, acquisition: worker, ca_file: %s}\n", host, ca)), 0o600)
+	cfg := workerFeedConfig(t, dir, srv, "defaults: {package_max_download_mb: 1}\n")
 	r := runCuttle(t, append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never",
 		"--package", "Big="+srv.URL+"/Acme.Big.1.0.0.tar.gz#sha256="+fileSHA(t, file), "--inline", "echo the script ran")...)
 	if r.code != 125 || strings.Contains(r.stdout, "the script ran") || !strings.Contains(r.stderr, "package_max_download_mb") {
@@ -145,4 +137,22 @@ func TestPackageDownloadCapped(t *testing.T) {
 	}
 	assertNothingLeft(t, r)
 	assertNoCacheTemporaries(t, fileSHA(t, file))
+}
+
+// workerFeedConfig writes a cuttle.yaml into dir, starting with head,
+// whose feed has the worker download from srv, trusting its certificate
+// (its own CA); it returns the file's path.
+func workerFeedConfig(t *testing.T, dir string, srv *httptest.Server, head string) string {
+	t.Helper()
+	ca := filepath.Join(dir, "ca.pem")
+	cfg := filepath.Join(dir, "cuttle.yaml")
+	host := strings.TrimPrefix(srv.URL, "https://")
+	body := head + fmt.Sprintf("feeds:\n  files: {registry: %q, acquisition: worker, ca_file: %s}\n", host, ca)
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
 }
