@@ -57,9 +57,10 @@ type Execution struct {
 	stopHeartbeat, waitHeartbeat func()
 
 	// done is closed when the command that runs the container returned,
-	// with runErr.
-	done   chan struct{}
-	runErr error
+	// with runErr; stopRun closes its session.
+	done    chan struct{}
+	runErr  error
+	stopRun context.CancelFunc
 	// err is the first error a phase returned.
 	err error
 	// ran: the container's command was issued. cleaned: the work
@@ -281,9 +282,12 @@ func (e *Execution) armHeartbeat(ctx context.Context, resumed bool) {
 func (e *Execution) run(ctx context.Context, cmd *transport.Cmd) {
 	e.ran = true
 	e.done = make(chan struct{})
+	rctx, cancel := context.WithCancel(ctx)
+	e.stopRun = cancel
 	go func() {
 		defer close(e.done)
-		e.runErr = e.sh.Run(ctx, cmd)
+		defer cancel()
+		e.runErr = e.sh.Run(rctx, cmd)
 		e.clock.event(&e.clock.ran)
 	}()
 }

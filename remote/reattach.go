@@ -129,12 +129,31 @@ type follower struct {
 	// waited: wait has returned werr.
 	waited bool
 	werr   error
+	// ended is closed once the exit frame came: the runner recorded the
+	// script's end after everything else.
+	ended chan struct{}
+}
+
+// endWatch passes the follower's frames on and closes ended once the
+// exit frame was among them.
+type endWatch struct {
+	u     *wire.Unframer
+	ended chan struct{}
+	once  sync.Once
+}
+
+func (w *endWatch) Write(p []byte) (int, error) {
+	n, err := w.u.Write(p)
+	if _, ok := w.u.ExitCode(); ok {
+		w.once.Do(func() { close(w.ended) })
+	}
+	return n, err
 }
 
 func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *attachment) *follower {
 	fctx, cancel := context.WithCancel(ctx)
 	pr, pw := io.Pipe()
-	f := &follower{done: make(chan error, 1), cancel: cancel, running: pw}
+	f := &follower{done: make(chan error, 1), cancel: cancel, running: pw, ended: make(chan struct{})}
 	so, err1 := wire.LogCipher(key, wire.StreamStdout, 0)
 	se, err2 := wire.LogCipher(key, wire.StreamStderr, 0)
 	f.frames = logStreams(so, se, att)
@@ -147,7 +166,7 @@ func startFollower(ctx context.Context, sh Shell, p runPlan, key []byte, att *at
 		err := sh.Run(fctx, &transport.Cmd{
 			Args:   append(followArgs(p, 0, 0), "--while-running"),
 			Stdin:  pr,
-			Stdout: f.frames,
+			Stdout: &endWatch{u: f.frames, ended: f.ended},
 			Stderr: diag,
 		})
 		f.done <- withDiagnostic(err, diag)

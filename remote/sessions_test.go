@@ -149,3 +149,66 @@ func withCtx(ctx context.Context, cmd *transport.Cmd) *transport.Cmd {
 	c.Stdin = ctxReader{in, ctx}
 	return &c
 }
+
+// When the runner recorded the script's end and the engine removes the
+// container (--rm, a 20.10+ client), the step does not wait for docker
+// run's client to see the container torn down: its session is closed, the
+// exit code is the recorded one, and the cleanup is told the container is
+// gone. Docker's own 125 still leaves the removal to the cleanup.
+func TestStepEndsAtTheRecordedExit(t *testing.T) {
+	for _, code := range []int{0, 3, 125} {
+		var key []byte
+		runClosed := make(chan struct{})
+		w := &preparingWorker{fakeWorker: &fakeWorker{started: "2026"}}
+		w.preflightRun = func(cmd *transport.Cmd) error {
+			var p wire.Payload
+			b, _ := io.ReadAll(cmd.Stdin)
+			json.Unmarshal(b, &p)
+			key = p.LogKey
+			io.WriteString(cmd.Stdout, factsOK+wire.LaunchLine+"\n")
+			<-cmd.Stdin.(ctxReader).ctx.Done() // the container's teardown takes forever
+			close(runClosed)
+			return context.Canceled
+		}
+		w.runner = func(sub string, cmd *transport.Cmd) error {
+			if sub != "follow" {
+				io.Copy(io.Discard, cmd.Stdin)
+				return nil
+			}
+			s, _ := wire.LogCipher(key, wire.StreamStdout, 0)
+			out := []byte("hi\n")
+			s.XORKeyStream(out, out)
+			fr := wire.NewFramer(cmd.Stdout)
+			fr.Stdout().Write(out)
+			fr.Exit(code)
+			endedBy(cmd.Stdin.(ctxReader).ctx, cmd.Stdin)
+			return nil
+		}
+		type outcome struct {
+			res Result
+			err error
+		}
+		done := make(chan outcome, 1)
+		go func() {
+			res, err := NewController().Run(t.Context(), ctxShell{w}, testBundle, Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash", ReattachWindow: time.Minute}, Output{Stdout: io.Discard, Stderr: io.Discard})
+			done <- outcome{res, err}
+		}()
+		var o outcome
+		select {
+		case o = <-done:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("exit %d: the step waited for docker run's client after the runner recorded its end", code)
+		}
+		if o.err != nil || o.res.ExitCode != code {
+			t.Errorf("exit %d: got exit %d, %v", code, o.res.ExitCode, o.err)
+		}
+		select {
+		case <-runClosed:
+		case <-time.After(30 * time.Second):
+			t.Errorf("exit %d: docker run's session was left open", code)
+		}
+		if gone := slices.Contains(w.cleanupArgs, "gone"); gone != (code != 125) {
+			t.Errorf("exit %d: the cleanup was told the container is gone: %v", code, gone)
+		}
+	}
+}

@@ -24,11 +24,24 @@ func (e *Execution) Wait(ctx context.Context) error {
 	if e.done == nil {
 		return e.fail(errors.New("remote: Wait without a successful Start"))
 	}
-	<-e.done
-	err := e.runErr
-	if e.follower != nil {
-		e.plan.Removed = e.removedByRun(ctx)
-		err = e.followed(ctx, err)
+	var err error
+	if code, early := e.endedFirst(); early {
+		// The runner recorded the script's end and docker run --rm's
+		// engine removes the container (AutoRemove is the daemon's): its
+		// client's return would only add the container's teardown to the
+		// step. Its session is closed with the follower's (the client
+		// does not forward signals: --sig-proxy=false), its status not
+		// read. Docker's own 125 leaves the removal to the cleanup.
+		e.clock.event(&e.clock.ran)
+		e.stopRun()
+		e.plan.Removed = code != 125
+		err = e.followed(ctx, exitErrorOf(code))
+	} else {
+		err = e.runErr
+		if e.follower != nil {
+			e.plan.Removed = e.removedByRun(ctx)
+			err = e.followed(ctx, err)
+		}
 	}
 	e.clock.ranOut()
 	if err != nil && e.logKey != nil && ctx.Err() == nil && errors.Is(err, transport.ErrConnectionLost) {
@@ -52,6 +65,32 @@ func (e *Execution) Wait(ctx context.Context) error {
 	default:
 		return e.fail(stepErr(e.sh.String(), ReasonDocker, "docker run: %w", err))
 	}
+}
+
+// endedFirst waits for docker run's return or, when the engine removes
+// the container itself, for the runner's recorded end, whichever comes
+// first; early says it was the latter, with the code the runner
+// recorded.
+func (e *Execution) endedFirst() (code int, early bool) {
+	if e.follower == nil || !autoRemove(e.plan) || !wire.SupportsPullFlag(e.facts.DockerClient) {
+		// Without a follower there is no recorded end; without --rm, or
+		// with a client older than 20.10 (whose --rm may be its own, not
+		// the engine's), docker run's return is the end.
+		<-e.done
+		return 0, false
+	}
+	select {
+	case <-e.done:
+		return 0, false
+	case <-e.follower.ended:
+	}
+	select {
+	case <-e.done:
+		return 0, false
+	default:
+	}
+	code, _ = e.follower.exitCode()
+	return code, true
 }
 
 // removedByRun reports whether docker run --rm removed the container: its
