@@ -3,6 +3,7 @@
 package agent
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -21,6 +22,10 @@ import (
 
 // userAgent names the worker's downloads in a server's log.
 const userAgent = "cuttle-step-runner"
+
+// DefaultMaxDownload bounds a package the worker downloads itself: 10 GiB,
+// as defaults.package_max_download_mb's default.
+const DefaultMaxDownload = 10 << 30
 
 // PackageFetch is package-put for a package the worker acquires itself
 // (acquisition: worker): the file comes from req's source, an https URL
@@ -66,7 +71,8 @@ func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out
 				return fmt.Errorf("package %s: %w", p.Name, err)
 			}
 			defer body.Close()
-			return receive(p, tmp, "", 0, body)
+			limit := cmp.Or(p.MaxDownload, DefaultMaxDownload)
+			return receive(p, tmp, "", 0, &cappedDownload{r: body, left: limit, max: limit, name: p.Name})
 		})
 	}
 	var de *DigestError
@@ -81,6 +87,22 @@ func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out
 		return fmt.Errorf("package %s: %w", p.Name, err)
 	}
 	return json.NewEncoder(out).Encode(wire.PackageFetched{SHA256: p.SHA256, FileName: p.Meta.FileName, Size: fi.Size(), Cached: cached})
+}
+
+// cappedDownload fails a download once it passes its limit, so a source
+// that sends without end fills neither the disk nor the cache.
+type cappedDownload struct {
+	r         io.Reader
+	left, max int64
+	name      string
+}
+
+func (c *cappedDownload) Read(b []byte) (int, error) {
+	n, err := c.r.Read(b)
+	if c.left -= int64(n); c.left < 0 {
+		return 0, fmt.Errorf("%w: package %s: the download is larger than %d bytes (the limit; raise defaults.package_max_download_mb in cuttle.yaml if the package is genuine)", ErrRefused, c.name, c.max)
+	}
+	return n, err
 }
 
 // fetchClient is an HTTP client that trusts the system's CAs and those in

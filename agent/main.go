@@ -32,6 +32,7 @@ var subcommands = map[string]func(ctx context.Context, fs *flag.FlagSet, args []
 	"package-get":     packageGetCmd,
 	"package-put":     packagePutCmd,
 	"package-fetch":   packageFetchCmd,
+	"package-place":   packagePlaceCmd,
 	"files-get":       filesGetCmd,
 	"files-put":       filesPutCmd,
 }
@@ -225,7 +226,8 @@ func subcommandNames() string {
 	return strings.Join(names, ", ")
 }
 
-// packageFlags are the flags package-get and package-put share.
+// packageFlags are the flags package-get, package-put and package-fetch
+// share.
 func packageFlags(fs *flag.FlagSet) *PackageSpec {
 	p := &PackageSpec{Limits: DefaultLimits}
 	fs.StringVar(&p.Home, "home", "", "the SSH user's home (the cache is under it)")
@@ -239,6 +241,7 @@ func packageFlags(fs *flag.FlagSet) *PackageSpec {
 	fs.Int64Var(&p.Limits.MaxBytes, "max-bytes", DefaultLimits.MaxBytes, "the most an archive may extract to")
 	fs.IntVar(&p.Limits.MaxEntries, "max-entries", DefaultLimits.MaxEntries, "the most entries an archive may have")
 	fs.BoolVar(&p.Share, "share", false, "give others the owner's permission bits (the step runs as a non-root user)")
+	fs.BoolVar(&p.CacheOnly, "cache-only", false, "acquire it into the cache without placing it (package-place places it)")
 	return p
 }
 
@@ -271,6 +274,7 @@ func cacheMaxFlag(fs *flag.FlagSet, p *PackageSpec) {
 func packageFetchCmd(ctx context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {
 	p := packageFlags(fs)
 	cacheMaxFlag(fs, p)
+	fs.Int64Var(&p.MaxDownload, "max-download-bytes", DefaultMaxDownload, "the most the download may be")
 	if err := parse(fs, args, true); err != nil {
 		return 0, err
 	}
@@ -279,6 +283,25 @@ func packageFetchCmd(ctx context.Context, fs *flag.FlagSet, args []string, std S
 		return 0, fmt.Errorf("package %s: reading the request on stdin: %w", p.Name, err)
 	}
 	return 0, PackageFetch(ctx, *p, req, std.Out)
+}
+
+// packagePlaceCmd reads the packages to place as a JSON list
+// (wire.PackagePlacement) on stdin.
+func packagePlaceCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {
+	home := fs.String("home", "", "the SSH user's home (the cache is under it)")
+	workDir := fs.String("workdir", "", "the step's work directory")
+	share := fs.Bool("share", false, "give others the owner's permission bits (the step runs as a non-root user)")
+	if err := parse(fs, args, true); err != nil {
+		return 0, err
+	}
+	if *home == "" || *workDir == "" {
+		return 0, errors.New("package-place: --home and --workdir are required")
+	}
+	var pkgs []wire.PackagePlacement
+	if err := json.NewDecoder(io.LimitReader(std.In, wire.MaxPackagePlace)).Decode(&pkgs); err != nil {
+		return 0, fmt.Errorf("package-place: reading the packages on stdin: %w", err)
+	}
+	return 0, PackagePlace(*home, *workDir, *share, pkgs, std.Out)
 }
 
 func filesGetCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {

@@ -45,6 +45,13 @@ type PackageSpec struct {
 	// the container reaches them: the work directory's parents are
 	// private to the SSH user.
 	Share bool
+	// CacheOnly acquires the package into the cache without placing it:
+	// the image is still being pulled, so whom it is for is not known
+	// yet; package-place places it afterwards (PackagePlace).
+	CacheOnly bool
+	// MaxDownload, above zero, bounds what package-fetch downloads
+	// (DefaultMaxDownload otherwise).
+	MaxDownload int64
 }
 
 func (p PackageSpec) cacheDir() string { return filepath.Join(p.Home, wire.PackagesDir) }
@@ -66,8 +73,8 @@ func (p PackageSpec) check() error {
 	return nil
 }
 
-// PackageGet places the package in the work directory if the cache holds
-// it, and says so on out (wire.PackageHit). Otherwise it says
+// PackageGet places the package in the work directory (unless CacheOnly)
+// if the cache holds it, and says so on out (wire.PackageHit). Otherwise it says
 // wire.PackageMiss, or wire.PackageBase with the sha256 of the latest
 // cached version of the same package ID followed by its signature.
 func PackageGet(p PackageSpec, out io.Writer) error {
@@ -100,8 +107,8 @@ func PackageGet(p PackageSpec, out io.Writer) error {
 	return bw.Flush()
 }
 
-// placeCached places the package from the cache when the cache holds it
-// whole, and says whether it did.
+// placeCached places the package from the cache (unless CacheOnly) when
+// the cache holds it whole, and says whether it does.
 func placeCached(p PackageSpec) (bool, error) {
 	if err := os.MkdirAll(p.cacheDir(), 0o700); err != nil {
 		return false, fmt.Errorf("package cache %s: %w", p.cacheDir(), err)
@@ -111,6 +118,9 @@ func placeCached(p PackageSpec) (bool, error) {
 	}
 	now := time.Now()
 	_ = os.Chtimes(p.entry(), now, now) // gc ages entries out by this
+	if p.CacheOnly {
+		return true, nil
+	}
 	return true, place(p)
 }
 
@@ -239,7 +249,7 @@ func PackagePut(p PackageSpec, base string, maxSize int64, in io.Reader) error {
 
 // store caches the package that fill writes into a temporary directory
 // beside the cache's entries (removed whatever happens), and places it in
-// the work directory.
+// the work directory unless CacheOnly.
 func (p PackageSpec) store(fill func(tmp string) error) error {
 	if err := os.MkdirAll(p.cacheDir(), 0o700); err != nil {
 		return fmt.Errorf("package cache %s: %w", p.cacheDir(), err)
@@ -258,8 +268,10 @@ func (p PackageSpec) store(fill func(tmp string) error) error {
 			return fmt.Errorf("package %s: placing it in the cache: %w", p.Name, err)
 		}
 	}
-	if err := place(p); err != nil {
-		return err
+	if !p.CacheOnly {
+		if err := place(p); err != nil {
+			return err
+		}
 	}
 	if p.CacheMax > 0 {
 		// The cache only grows here, so here it is trimmed; a failure

@@ -90,6 +90,9 @@ type WorkerDefaults struct {
 	// past them is refused, as a size bomb.
 	PackageMaxExtractMB int64 `mapstructure:"package_max_extract_mb"`
 	PackageMaxEntries   int   `mapstructure:"package_max_entries"`
+	// PackageMaxDownloadMB bounds a package a worker downloads itself
+	// (acquisition: worker; 0: 10240 MiB): a bigger download is refused.
+	PackageMaxDownloadMB int64 `mapstructure:"package_max_download_mb"`
 }
 
 // Runner is an external step runner: a local bundle directory and a

@@ -301,7 +301,8 @@ func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) (
 		seen[sp.Name] = true
 		p := remote.Package{Name: sp.Name, ID: sp.ID, Version: sp.Version, Source: sp.Source.String(),
 			FileName: sp.Source.FileName(), Extract: sp.Extract,
-			MaxBytes: cfg.Defaults.PackageMaxExtractMB << 20, MaxEntries: cfg.Defaults.PackageMaxEntries}
+			MaxBytes: cfg.Defaults.PackageMaxExtractMB << 20, MaxEntries: cfg.Defaults.PackageMaxEntries,
+			MaxDownload: cfg.Defaults.PackageMaxDownloadMB << 20}
 		if sp.Source.Kind == packages.OCI {
 			// The named feed, or the one whose registry is the source's.
 			if p.Feed, err = feedFor(cfg, sp.Feed, sp.Source.Registry+"/"+sp.Source.Repository); err != nil {

@@ -395,20 +395,33 @@ func (e *Execution) prepare(ctx context.Context) error {
 	if progress == nil {
 		progress = e.out.Stderr
 	}
-	err = ensureImage(ctx, sh, st, facts, progress)
-	e.clock.mark(PhaseImage)
+	image := func(ctx context.Context) (string, bool, error) {
+		user, known, err := ensureImage(ctx, sh, st, facts, progress)
+		e.clock.mark(PhaseImage)
+		return user, known, err
+	}
+	if len(st.Packages) == 0 {
+		_, _, err = image(ctx)
+	} else {
+		// The packages are acquired while the image is pulled, and placed
+		// once it is known whom for (its USER).
+		for _, p := range st.Packages {
+			maskFeed(e.out.Masks, p.Feed)
+		}
+		job := packageJob{sh: sh, facts: facts, runner: facts.BundleDir(e.b.Digest) + "/" + bundle.RunnerFile, cacheMax: st.PackageCacheMax}
+		e.res.Packages = nil
+		err = acquireDuringImage(ctx, job, st, &e.res, image)
+		if err == nil {
+			err = finishPackages(ctx, sh, st, e.out.Masks, facts, e.b, e.log)
+		}
+		e.clock.mark(PhasePackages)
+	}
 	if err != nil {
 		return err
 	}
 	e.plan.Image, e.res.Image = st.Image, st.Image
 	e.log = e.log.With().Str("image", st.Image).Logger()
-	// Packages after the image: whom they are for (its USER) is known.
 	if len(st.Packages) > 0 {
-		err := withPackages(ctx, sh, st, e.out.Masks, &e.res, facts, e.b, e.log)
-		e.clock.mark(PhasePackages)
-		if err != nil {
-			return err
-		}
 		payload, err := json.Marshal(wire.Payload{Variables: st.Variables, LogKey: e.logKey, Script: st.Script,
 			FailOnErrorOutput: st.FailOnErrorOutput, Proxy: st.Proxy.payloadProxy()})
 		if err != nil {

@@ -25,9 +25,9 @@ func fetchRequest(p Package) ([]byte, error) {
 
 // fetchPackage has the worker acquire the package itself (acquisition:
 // worker): package-fetch downloads it into the worker's cache, unless
-// the cache holds it, and places it in the work directory. Nothing of the
-// package crosses the controller's link. It returns the file's name as
-// the source gave it.
+// the cache holds it, and places it in the work directory (unless
+// CacheOnly). Nothing of the package crosses the controller's link. It
+// returns the file's name as the source gave it.
 func fetchPackage(ctx context.Context, sh Shell, p Package, facts Facts, runner string, cacheMax int64) (PackageResult, string, error) {
 	r := PackageResult{Name: p.Name, ID: p.ID, Version: p.Version, Acquired: AcquiredWorker}
 	body, err := fetchRequest(p)
@@ -38,11 +38,14 @@ func fetchPackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	if cacheMax > 0 {
 		extra = []string{"--cache-max-bytes", strconv.FormatInt(cacheMax, 10)}
 	}
+	if p.MaxDownload > 0 {
+		extra = append(extra, "--max-download-bytes", strconv.FormatInt(p.MaxDownload, 10))
+	}
 	out := limitedBuffer{max: maxFetchAnswer}
 	tail := &tailBuffer{max: 2048}
 	cmd := &transport.Cmd{Args: placeArgs(runner, "package-fetch", p, facts, extra...), Stdin: bytes.NewReader(body), Stdout: &out, Stderr: tail}
 	if err := sh.Run(ctx, cmd); err != nil {
-		return r, "", packageErr(ctx, sh, p, "acquiring it on the worker", err, tail)
+		return r, "", packageErr(ctx, sh, p.what(), "acquiring it on the worker", err, tail)
 	}
 	var got wire.PackageFetched
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil || got.SHA256 == "" || got.FileName == "" {

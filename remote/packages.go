@@ -48,10 +48,16 @@ type Package struct {
 	// write (the worker's defaults otherwise).
 	MaxBytes   int64
 	MaxEntries int
+	// MaxDownload, above zero, bounds what the worker downloads for it
+	// (acquisition: worker; the worker's default otherwise).
+	MaxDownload int64
 	// Share gives others the owner's permission bits on what is placed:
 	// the step runs as a non-root user (the image's USER, or --user),
 	// who is "others" to the SSH user that owns the files.
 	Share bool `json:"-"`
+	// CacheOnly acquires it into the worker's cache without placing it
+	// (package-place does, once the image is known).
+	CacheOnly bool `json:"-"`
 }
 
 // PackageResult is what became of one package of a step.
@@ -78,31 +84,10 @@ const (
 // bytes a block, blocks of up to 128 KiB, so 64 MiB covers 400 GiB.
 const maxSignature = 64 << 20
 
-// withPackages places the step's packages in its work directory before
-// it runs and adds their Octopus variables to the step (the caller
-// rebuilds the payload).
-func withPackages(ctx context.Context, sh Shell, st *Step, masks *mask.Set, res *Result, facts Facts, b bundle.Bundle, log zerolog.Logger) error {
-	res.Packages = nil
-	share, err := runsAsNonRoot(ctx, sh, st)
-	if err != nil {
-		return err
-	}
-	for i, p := range st.Packages {
-		p.Share = share
-		runner := facts.BundleDir(b.Digest) + "/" + bundle.RunnerFile
-		var r PackageResult
-		if p.Fetch != nil {
-			maskFeed(masks, p.Feed)
-			r, st.Packages[i].FileName, err = fetchPackage(ctx, sh, p, facts, runner, st.PackageCacheMax)
-			st.Packages[i].SHA256 = r.SHA256
-		} else {
-			r, err = placePackage(ctx, sh, p, facts, runner, st.PackageCacheMax)
-		}
-		if err != nil {
-			return err
-		}
-		res.Packages = append(res.Packages, r)
-	}
+// finishPackages adds the packages' Octopus variables to the step, once
+// they are placed (the caller rebuilds the payload), and substitutes in
+// the files the step names.
+func finishPackages(ctx context.Context, sh Shell, st *Step, masks *mask.Set, facts Facts, b bundle.Bundle, log zerolog.Logger) error {
 	vars := PackageVariables(st.Packages, facts.WorkDir())
 	st.Variables = append(st.Variables, vars...)
 	st.Script = substitutePackageVariables(st.Script, vars)
@@ -178,19 +163,23 @@ func placeArgs(runner, sub string, p Package, facts Facts, extra ...string) []st
 	if p.Share {
 		args = append(args, "--share")
 	}
+	if p.CacheOnly {
+		args = append(args, "--cache-only")
+	}
 	return append(args, extra...)
 }
 
-// placePackage gets one package into the work directory: from the
-// worker's cache when it holds it (nothing sent), else sent whole or as
-// a delta against the latest version of the same ID it holds.
+// placePackage gets one package into the worker's cache and the work
+// directory (only the cache with CacheOnly): found in the cache (nothing
+// sent), else sent whole or as a delta against the latest version of the
+// same ID it holds.
 func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner string, cacheMax int64) (PackageResult, error) {
 	r := PackageResult{Name: p.Name, ID: p.ID, Version: p.Version, SHA256: p.SHA256, Acquired: AcquiredController}
 	var out limitedBuffer
 	out.max = maxSignature
 	tail := &tailBuffer{max: 2048}
 	if err := sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-get", p, facts), Stdout: &out, Stderr: tail}); err != nil {
-		return r, packageErr(ctx, sh, p, "looking it up in the worker's cache", err, tail)
+		return r, packageErr(ctx, sh, p.what(), "looking it up in the worker's cache", err, tail)
 	}
 	line, rest, _ := bytes.Cut(out.Bytes(), []byte("\n"))
 	var base string
@@ -239,7 +228,7 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	err = sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-put", p, facts, extra...), Stdin: counted, Stderr: tail})
 	r.BytesSent = counted.n
 	if err != nil {
-		return r, packageErr(ctx, sh, p, "sending it to the worker", err, tail)
+		return r, packageErr(ctx, sh, p.what(), "sending it to the worker", err, tail)
 	}
 	return r, nil
 }
@@ -258,10 +247,13 @@ func packageDelta(signature []byte, f io.Reader) ([]byte, error) {
 	return d.Bytes(), nil
 }
 
-// packageErr says why a package could not be placed: a refused archive
-// is the step's input (exit 125, nothing of it runs), anything else the
-// worker's.
-func packageErr(ctx context.Context, sh Shell, p Package, doing string, err error, tail *tailBuffer) error {
+// what names the package in errors.
+func (p Package) what() string { return "package " + p.Name + " (" + p.FileName + ")" }
+
+// packageErr says why a package (what) could not be placed: a refused
+// archive is the step's input (exit 125, nothing of it runs), anything
+// else the worker's.
+func packageErr(ctx context.Context, sh Shell, what, doing string, err error, tail *tailBuffer) error {
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
@@ -270,7 +262,7 @@ func packageErr(ctx context.Context, sh Shell, p Package, doing string, err erro
 	if errors.As(err, &ee) && strings.Contains(msg, wire.PackageRefused) {
 		return stepErr(sh.String(), ReasonInput, "%s", msg)
 	}
-	return stepErr(sh.String(), ReasonWorkspace, "package %s (%s): %s: %w: %s", p.Name, p.FileName, doing, err, msg)
+	return stepErr(sh.String(), ReasonWorkspace, "%s: %s: %w: %s", what, doing, err, msg)
 }
 
 // limitedBuffer keeps at most max bytes and fails past them.
@@ -286,20 +278,22 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	return l.Buffer.Write(p)
 }
 
-// runsAsNonRoot says whether the step's container runs as a user other
-// than root: --user in its options, else the image's USER.
-func runsAsNonRoot(ctx context.Context, sh Shell, st *Step) (bool, error) {
-	user, set := userOption(st.ContainerOptions)
-	if !set {
-		var out bytes.Buffer
-		args := []string{"docker", "image", "inspect", "--format", "{{.Config.User}}", "--", st.Image}
-		if err := sh.Run(ctx, &transport.Cmd{Args: args, Stdout: &out}); err != nil {
-			return false, stepErr(sh.String(), ReasonImage, "reading the user image %s runs as: %w", st.Image, err)
-		}
-		user = strings.TrimSpace(out.String())
+// imageUserOf reads the USER image runs as, when ensureImage did not
+// learn it (a build): one more docker call.
+func imageUserOf(ctx context.Context, sh Shell, image string) (string, error) {
+	var out bytes.Buffer
+	args := []string{"docker", "image", "inspect", "--format", userFormat, "--", image}
+	if err := sh.Run(ctx, &transport.Cmd{Args: args, Stdout: &out}); err != nil {
+		return "", stepErr(sh.String(), ReasonImage, "reading the user image %s runs as: %w", image, err)
 	}
+	return strings.TrimSpace(out.String()), nil
+}
+
+// nonRoot says whether a container user (docker's USER or --user) is
+// one other than root.
+func nonRoot(user string) bool {
 	name, _, _ := strings.Cut(user, ":")
-	return name != "" && name != "0" && name != "root", nil
+	return name != "" && name != "0" && name != "root"
 }
 
 // userOption finds docker run's --user (-u) among container options.

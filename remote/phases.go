@@ -22,7 +22,9 @@ const (
 	PhaseBundle = "bundle"
 	// PhaseImage pulls or builds the image (and checks it was there).
 	PhaseImage = "image"
-	// PhasePackages places the step's packages.
+	// PhasePackages is what of the packages' acquisition outlasted
+	// PhaseImage (they are acquired while the image is pulled), and their
+	// placement in the work directory.
 	PhasePackages = "packages"
 	// PhaseStart is from docker run's start (on the fast path, the
 	// runner's launch) to the step's first output: the container's start,

@@ -40,13 +40,15 @@ echo "bundle=$bundle"
 # On the fast path with the client's version known that way, the runner
 # asks the engine about the image itself, over its socket (ask=runner):
 # no client start at all before docker run.
-img= v= ask= k="$d $(stat -L -c '%i %s %Y %Z' "$d" 2>/dev/null)"
+img= iu= v= ask= k="$d $(stat -L -c '%i %s %Y %Z' "$d" 2>/dev/null)"
 if [ -n "$4" ] && [ "${8:-}" = launch ] && [ "$bundle" = present ] && [ -f "$c/docker-version" ] &&
   { IFS= read -r ck && IFS= read -r v; } < "$c/docker-version" && [ "$ck" = "$k" ] && [ -n "$v" ]; then
   ask=runner
 elif [ -n "$4" ]; then
   v=
-  if img=$(docker image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}}' "$4" 2>/dev/null); then
+  # The image's USER comes in the same inspect, for the packages.
+  if img=$(docker image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}} {{with .Config}}{{.User}}{{end}}' "$4" 2>/dev/null); then
+    case $img in *' '*' '*) iu=${img#* * }; img=${img%" $iu"} ;; esac
     { [ -f "$c/docker-version" ] && { IFS= read -r ck && IFS= read -r v; } < "$c/docker-version" && [ "$ck" = "$k" ]; } || v=
   else img=; fi
 else v=; fi
@@ -57,7 +59,7 @@ if [ -z "$v" ]; then
   { printf '%s\n%s\n' "$k" "$v" > "$c/docker-version.$$" && mv -f "$c/docker-version.$$" "$c/docker-version"; } 2>/dev/null || :
 fi
 echo "docker=$v"
-if [ -n "$4" ] && [ -z "$ask" ]; then echo "image=$img"; fi
+if [ -n "$4" ] && [ -z "$ask" ]; then echo "image=$img"; echo "image_user=$iu"; fi
 # The per-run record claims the step id (noclobber) and lists what the step
 # will create before anything is created; cleanup and gc remove exactly that.
 n=$2
@@ -103,9 +105,11 @@ type Facts struct {
 	// for the controller to remember (BundleTrust).
 	BundleFingerprint string
 	ImageID           string // set when the image was asked about and is present
-	// ImagePlatform is the present image's os/arch.
-	ImagePlatform string
-	HasFlock      bool
+	// ImagePlatform is the present image's os/arch, ImageUser its USER
+	// when ImageUserKnown (the fast path's runner does not read it).
+	ImagePlatform, ImageUser string
+	ImageUserKnown           bool
+	HasFlock                 bool
 	// ExternalBundlePresent: the external runner's bundle is cached.
 	ExternalBundlePresent bool
 }
@@ -156,6 +160,7 @@ func readFacts(sh Shell, out, errb []byte, err error) (Facts, error) {
 	f := Facts{Home: kv["home"], Arch: kv["arch"], Ticket: kv["ticket"], BundlePresent: kv["bundle"] == "present", HasFlock: kv["flock"] == "yes",
 		BundleState: kv["bundle"], BundleFingerprint: kv["bundle_fp"]}
 	f.ImageID, f.ImagePlatform, _ = strings.Cut(kv["image"], " ")
+	f.ImageUser, f.ImageUserKnown = kv["image_user"]
 	f.ExternalBundlePresent = kv["ext_bundle"] == "present"
 	f.UID, _ = strconv.Atoi(kv["uid"])
 	f.GID, _ = strconv.Atoi(kv["gid"])

@@ -69,6 +69,39 @@ func TestPreflightCachesDockerVersion(t *testing.T) {
 	}
 }
 
+// The preflight's one inspect of a present image also reads its USER
+// (image_user), so the packages need no docker call of their own; the
+// platform stays as the fast path reads it.
+func TestPreflightReadsImageUser(t *testing.T) {
+	bin, home := t.TempDir(), t.TempDir()
+	// A docker that prints what docker image inspect's --format asks for
+	// the images it knows.
+	script := "#!/bin/sh\ncase \"$1\" in\n  version) echo '28.2.2 20.10.24' ;;\n" +
+		"  image) for a; do :; done; case $a in app:1) echo 'sha256:1 linux/amd64 app:staff' ;; root:1) echo 'sha256:2 linux/arm64 ' ;; *) exit 1 ;; esac ;;\nesac\n"
+	if err := os.WriteFile(filepath.Join(bin, "docker"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, tc := range []struct{ image, id, platform, user string }{
+		{"app:1", "sha256:1", "linux/amd64", "app:staff"},
+		{"root:1", "sha256:2", "linux/arm64", ""},
+		{"absent:1", "", "", ""},
+	} {
+		cmd := exec.Command("/bin/sh", append([]string{"-c"}, preflightArgs("T", i+1, bundleRef{Digest: "dg"}, tc.image, "", nil)[2:]...)...)
+		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + home}
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("preflight: %v: %s", err, out)
+		}
+		f, err := readFacts(&countingShell{}, out, nil, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.ImageID != tc.id || f.ImagePlatform != tc.platform || f.ImageUser != tc.user {
+			t.Errorf("%s: image %q platform %q user %q, want %q %q %q", tc.image, f.ImageID, f.ImagePlatform, f.ImageUser, tc.id, tc.platform, tc.user)
+		}
+	}
+}
+
 // On the fast path with the client's version cached, the preflight starts
 // no docker client at all: the runner asks the engine about the image
 // (--inspect) and launches. Without the cached version it asks docker, as

@@ -130,45 +130,61 @@ const ScriptName = "script.sh"
 const cleanupTimeout = 60 * time.Second
 
 // ensureImage pulls or builds the step's image as its policy says, and
-// sets st.Image to what docker run must use.
-func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress io.Writer) error {
+// sets st.Image to what docker run must use. It returns the image's USER
+// when it learnt it (known): from the preflight for an image that was
+// there, from its own inspect after a pull; not after a build.
+func ensureImage(ctx context.Context, sh Shell, st *Step, facts Facts, progress io.Writer) (user string, known bool, err error) {
 	if err := checkPlatform(ctx, sh, st.Image, facts.ImagePlatform, facts); err != nil {
-		return err
+		return "", false, err
 	}
+	user, known = settledUser(st, facts)
 	if st.Build != nil {
 		if facts.ImageID != "" {
 			zerolog.Ctx(ctx).Info().Str("image", st.Image).Msg("image built earlier on this worker: reusing it")
-			return nil
+			return user, known, nil
 		}
 		commit := ""
 		if st.Build.GitURL != "" {
 			var err error
 			if commit, err = resolveGitCommit(ctx, sh, st.Build.GitURL); err != nil {
-				return err
+				return "", false, err
 			}
 			st.Image = buildTag(*st.Build, commit, wire.ArchOf(facts.Arch))
 		}
-		return buildImage(ctx, sh, facts, *st.Build, st.Image, commit, st.Feed, progress)
+		return "", false, buildImage(ctx, sh, facts, *st.Build, st.Image, commit, st.Feed, progress)
 	}
 	switch {
 	case st.Pull == PullNever && facts.ImageID == "":
-		return stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
+		return "", false, stepErr(sh.String(), ReasonImage, "image %s is not on the worker and --pull never forbids pulling it: pull it there first (cuttle images pull) or use --pull missing", st.Image)
 	case st.Pull != PullAlways && facts.ImageID != "" && st.Feed != nil && st.Feed.Username != "":
 		// Present, but maybe pulled with someone else's credentials.
-		return verifyAccess(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed)
+		return user, known, verifyAccess(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed)
 	case st.Pull != PullAlways && facts.ImageID != "":
-		return nil
+		return user, known, nil
 	}
 	if err := pullImage(ctx, sh, configDir(facts.Home, facts.Ticket), st.Image, st.Feed, progress); err != nil {
-		return err
+		return "", false, err
 	}
 	// The platform of what was just pulled: an arm64-only tag on an
 	// amd64 worker is named here, not as an "exec format error" later.
+	// The same inspect reads its USER, for the packages.
 	var out bytes.Buffer
-	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", "--", st.Image}, Stdout: &out}); err == nil {
-		return checkPlatform(ctx, sh, st.Image, strings.TrimSpace(out.String()), facts)
+	if err := sh.Run(ctx, &transport.Cmd{Args: []string{"docker", "image", "inspect", "--format", "{{.Os}}/{{.Architecture}} " + userFormat, "--", st.Image}, Stdout: &out}); err == nil {
+		platform, user, _ := strings.Cut(strings.TrimRight(out.String(), "\n"), " ")
+		return user, true, checkPlatform(ctx, sh, st.Image, platform, facts)
 	}
-	return nil
+	return "", false, nil
+}
+
+// userFormat is the image's USER in docker image inspect's --format
+// (nothing for an image without a config).
+const userFormat = "{{with .Config}}{{.User}}{{end}}"
+
+// settledUser is the USER of the image the preflight found, known when
+// the preflight read it and that image is the one the step runs
+// (ensureImage neither pulls nor builds it again).
+func settledUser(st *Step, facts Facts) (string, bool) {
+	return facts.ImageUser, facts.ImageUserKnown && facts.ImageID != "" && (st.Build != nil || st.Pull != PullAlways)
 }
 
 // prepareExternal readies an external runner: its bundle, a glibc check

@@ -71,3 +71,26 @@ const (
 // package's archive is refused (an entry escaping its directory, over a
 // limit), so the controller can tell it from other failures.
 const PackageRefused = "package refused"
+
+// PackagePlacement is one package `step-runner package-place` places from
+// the worker's cache into the step's work directory; it reads a JSON list
+// of them on stdin. Acquisition (package-get, -put or -fetch with
+// --cache-only) filled the cache while the image was being pulled.
+type PackagePlacement struct {
+	Name    string      `json:"name"`
+	SHA256  string      `json:"sha256"`
+	Meta    PackageMeta `json:"meta"`
+	Extract bool        `json:"extract"`
+	// MaxBytes and MaxEntries, above zero, bound what its extraction may
+	// write (the worker's defaults otherwise).
+	MaxBytes   int64 `json:"max_bytes,omitempty"`
+	MaxEntries int   `json:"max_entries,omitempty"`
+}
+
+// PackageGone starts a line package-place prints for a package the cache
+// no longer holds (its gc trimmed it since the acquisition), followed by
+// the package's name: the controller acquires it again.
+const PackageGone = "package=gone "
+
+// MaxPackagePlace bounds the list package-place reads from stdin.
+const MaxPackagePlace = 1 << 20
