@@ -38,6 +38,10 @@ func EnsureDocker(ctx context.Context) error {
 	closeInheritedOnExec()
 	cmd := exec.Command("dockerd")
 	cmd.Stdout, cmd.Stderr = logf, logf
+	// In a session of its own: whoever ends this test process's group
+	// (a timeout, an interrupted job) must not take down the engine other
+	// test runs on the machine share.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting dockerd: %w", err)
 	}
