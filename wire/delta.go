@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"math"
 )
 
 // Delta transfer, rsync's method (Tridgell and Mackerras, "The rsync
@@ -56,15 +57,18 @@ var (
 	ErrBadDelta     = errors.New("malformed delta")
 )
 
-// BlockSizeFor is rsync's choice: about the square root of the file's
-// size, rounded to 8 bytes, within [MinBlockSize, MaxBlockSize].
+// BlockSizeFor is rsync's choice (generator.c, sum_sizes_sqroot): the
+// largest multiple of 8 whose square is at most the file's size, within
+// [MinBlockSize, MaxBlockSize]. 100 MiB gets 10240-byte blocks.
 func BlockSizeFor(size int64) int {
-	bs := int64(MinBlockSize)
-	for bs*bs < size && bs < MaxBlockSize {
-		bs += bs / 4
+	if size >= int64(MaxBlockSize)*MaxBlockSize {
+		return MaxBlockSize
 	}
-	bs = bs &^ 7
-	return int(min(max(bs, MinBlockSize), MaxBlockSize))
+	bs := int64(math.Sqrt(float64(size))) + 1
+	for bs*bs > size {
+		bs--
+	}
+	return int(max(bs&^7, MinBlockSize))
 }
 
 // weakSum is rsync's rolling checksum of a block: a is the sum of the

@@ -358,3 +358,15 @@ func TestWeakSum(t *testing.T) {
 		}
 	}
 }
+
+// TestBlockSizeFor: rsync's block sizes (sum_sizes_sqroot), bounded.
+func TestBlockSizeFor(t *testing.T) {
+	for size, want := range map[int64]int{
+		0: MinBlockSize, 1000: MinBlockSize, 1 << 20: 1024, 100 << 20: 10240, 104857599: 10232,
+		490000: 696, 1 << 34: MaxBlockSize, 1 << 50: MaxBlockSize,
+	} {
+		if got := BlockSizeFor(size); got != want {
+			t.Errorf("BlockSizeFor(%d) = %d, want %d", size, got, want)
+		}
+	}
+}
