@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -117,7 +118,15 @@ func followCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio) (i
 		spec.Started = started
 	}
 	// Both logs go framed on stdout; stderr stays for plain diagnostics.
-	return Follow(spec, wire.NewFramer(std.Out)), nil
+	code := Follow(spec, wire.NewFramer(std.Out))
+	if spec.Started != nil && code == wire.FollowDone {
+		// Beside docker run, the follower that sent the step's end waits
+		// for the controller to close its session with the command that
+		// follows (a session that ended by itself costs the controller a
+		// message of its own in reply, a round trip's worth of turns).
+		<-spec.Started
+	}
+	return code, nil
 }
 
 // deadmanFlags are the flags heartbeat and watchdog share.
@@ -147,7 +156,7 @@ func watchdogCmd(_ context.Context, fs *flag.FlagSet, args []string, _ Stdio) (i
 	return 0, nil
 }
 
-func launchCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {
+func launchCmd(ctx context.Context, fs *flag.FlagSet, args []string, std Stdio) (int, error) {
 	var lf wire.LaunchFacts
 	fs.StringVar(&lf.Home, "home", "", "the SSH user's home")
 	fs.StringVar(&lf.ID, "id", "", "the step id")
@@ -156,8 +165,19 @@ func launchCmd(_ context.Context, fs *flag.FlagSet, args []string, std Stdio) (i
 	fs.StringVar(&lf.Arch, "arch", "", "uname -m")
 	fs.StringVar(&lf.ImagePlatform, "image-platform", "", "the image's os/arch")
 	fs.StringVar(&lf.DockerClient, "docker-client", "", "the docker client's version")
+	inspect := fs.String("inspect", "", "ask the engine about this image first (image=ID OS/ARCH), instead of --image-platform")
 	if err := parse(fs, args, false); err != nil {
 		return 0, err
+	}
+	if *inspect != "" {
+		id, platform, err := inspectImage(ctx, engineSocket(os.Getenv, lf.Home), *inspect)
+		if err != nil {
+			// The full path pulls it, or says why the engine cannot.
+			fmt.Fprintf(std.Out, "image=\nlaunch=no image %s: %v\n", *inspect, err)
+			return 0, nil
+		}
+		fmt.Fprintf(std.Out, "image=%s %s\n", id, platform)
+		lf.ImagePlatform = platform
 	}
 	return 0, Launch(lf, fs.Args(), std.Out)
 }

@@ -5,8 +5,10 @@ package agent
 import (
 	"bytes"
 	"crypto/rand"
+	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -189,5 +191,48 @@ func TestMasksFileRoundTrip(t *testing.T) {
 	other := make([]byte, wire.LogKeySize)
 	if _, err := wire.DecryptMasks(other, b); err == nil {
 		t.Error("a wrong key decrypted the masks file")
+	}
+}
+
+// exitWatch passes frames to u and closes sent once the exit frame came.
+type exitWatch struct {
+	u    *wire.Unframer
+	sent chan struct{}
+	once sync.Once
+}
+
+func (w *exitWatch) Write(p []byte) (int, error) {
+	n, err := w.u.Write(p)
+	if _, ok := w.u.ExitCode(); ok {
+		w.once.Do(func() { close(w.sent) })
+	}
+	return n, err
+}
+
+// Beside docker run (--while-running), a follower that sent the step's
+// end stays until its input closes: the controller closes its session
+// with the commands that follow, and a session that ended by itself
+// would cost the controller a message in reply (a turn at 50 ms RTT).
+func TestFollowWhileRunningWaitsForItsSessionToClose(t *testing.T) {
+	wd := t.TempDir()
+	dir := filepath.Join(wd, wire.LogDir)
+	os.MkdirAll(dir, 0o755)
+	os.WriteFile(filepath.Join(dir, wire.StdoutLog), []byte("out"), 0o644)
+	writeExit(dir, 0, -1, -1)
+	in, closeIn := io.Pipe()
+	w := &exitWatch{u: &wire.Unframer{Stdout: io.Discard, Stderr: io.Discard}, sent: make(chan struct{})}
+	returned := make(chan int, 1)
+	go func() {
+		returned <- Main(t.Context(), []string{"follow", "--workdir", wd, "--container", "c", "--while-running"}, Stdio{In: in, Out: w, Err: io.Discard})
+	}()
+	<-w.sent
+	select {
+	case code := <-returned:
+		t.Fatalf("follow ended (exit %d) after the exit frame, before its input closed", code)
+	case <-time.After(200 * time.Millisecond):
+	}
+	closeIn.Close()
+	if code := <-returned; code != wire.FollowDone {
+		t.Errorf("follow = %d, want %d", code, wire.FollowDone)
 	}
 }

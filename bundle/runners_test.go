@@ -35,7 +35,7 @@ func testELF(machine uint16, interp bool) []byte {
 	return b
 }
 
-func gz(t *testing.T, data []byte) []byte {
+func gz(t *testing.T, data []byte) string {
 	t.Helper()
 	var buf bytes.Buffer
 	w := gzip.NewWriter(&buf)
@@ -43,7 +43,7 @@ func gz(t *testing.T, data []byte) []byte {
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
 	}
-	return buf.Bytes()
+	return buf.String()
 }
 
 func noEnv(string) string { return "" }
@@ -56,7 +56,7 @@ const (
 func TestEmbeddedRunnersArePickedByArchitecture(t *testing.T) {
 	amd, arm := testELF(emX86, false), testELF(emARM64, false)
 	cache := filepath.Join(t.TempDir(), "runners")
-	r := NewRunners(map[string][]byte{"amd64": gz(t, amd), "arm64": gz(t, arm)}, noEnv, "", cache)
+	r := NewRunners(map[string]string{"amd64": gz(t, amd), "arm64": gz(t, arm)}, noEnv, "", cache)
 	if got := r.Platforms(); !slices.Equal(got, []string{"linux/amd64", "linux/arm64"}) {
 		t.Errorf("Platforms() = %q", got)
 	}
@@ -87,7 +87,7 @@ func TestEmbeddedRunnersArePickedByArchitecture(t *testing.T) {
 	if err := os.WriteFile(b.RunnerPath, testELF(emX86, false), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	again, err := NewRunners(map[string][]byte{"arm64": gz(t, arm)}, noEnv, "", cache).For("arm64")
+	again, err := NewRunners(map[string]string{"arm64": gz(t, arm)}, noEnv, "", cache).For("arm64")
 	if err != nil || again.Digest != b.Digest {
 		t.Errorf("after tampering: %+v, %v; want digest %s", again, err, b.Digest)
 	}
@@ -97,7 +97,7 @@ func TestEmbeddedRunnersArePickedByArchitecture(t *testing.T) {
 }
 
 func TestMissingRunnerNamesPlatformsAndFix(t *testing.T) {
-	r := NewRunners(map[string][]byte{"amd64": gz(t, testELF(emX86, false))}, noEnv, "", t.TempDir())
+	r := NewRunners(map[string]string{"amd64": gz(t, testELF(emX86, false))}, noEnv, "", t.TempDir())
 	_, err := r.For("arm64")
 	if err == nil {
 		t.Fatal("no error for a platform the set lacks")
@@ -119,7 +119,7 @@ func TestExplicitRunnerComesFirst(t *testing.T) {
 		t.Fatal(err)
 	}
 	env := func(k string) string { return map[string]string{"CUTTLE_RUNNER": p}[k] }
-	r := NewRunners(map[string][]byte{"arm64": gz(t, testELF(emARM64, false)), "amd64": gz(t, testELF(emX86, false))}, env, "", dir)
+	r := NewRunners(map[string]string{"arm64": gz(t, testELF(emARM64, false)), "amd64": gz(t, testELF(emX86, false))}, env, "", dir)
 	b, err := r.For("arm64")
 	if err != nil || b.RunnerPath != p {
 		t.Errorf("For(arm64) = %+v, %v; want CUTTLE_RUNNER's %s", b, err, p)

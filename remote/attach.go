@@ -103,7 +103,7 @@ func (c *Controller) resume(ctx context.Context, sh Shell, b bundle.Bundle, t Ti
 		masks = mask.NewSet()
 	}
 	out.Masks = masks
-	e := &Execution{ctl: c, sh: sh, out: out, resumed: true, logKey: t.Key, stopHeartbeat: func() {},
+	e := &Execution{ctl: c, sh: sh, out: out, resumed: true, logKey: t.Key, stopHeartbeat: func() {}, waitHeartbeat: func() {},
 		st: Step{Name: t.Name, ReattachWindow: t.Window, ArtifactsDir: artifactsDir}}
 	e.log = zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", t.Name).Str("container", ContainerName(t.StepID)).Logger()
 	e.res.ID, e.res.WorkDir, e.res.Started = t.StepID, t.WorkDir, t.Started

@@ -3,6 +3,8 @@ package remote
 import (
 	"context"
 	"io"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -30,14 +32,24 @@ func heartbeatArgs(p runPlan, window time.Duration, resumed bool) []string {
 // removes the step itself once window has passed. A worker where it
 // cannot start (e.g. ~/.cuttle on a noexec mount) runs the step without
 // it, with a warning.
-func startHeartbeat(ctx context.Context, sh Shell, p runPlan, window time.Duration, resumed bool, log zerolog.Logger) (stop func()) {
+//
+// stop ends the heartbeat's input and returns at once: the worker's side
+// does nothing more once its input ends, so the commands that follow need
+// not wait for it (a round trip). wait returns once its session is over
+// (at most 5 s).
+func startHeartbeat(ctx context.Context, sh Shell, p runPlan, window time.Duration, resumed bool, log zerolog.Logger) (stop, wait func()) {
 	pr, pw := io.Pipe()
 	done := make(chan struct{})
+	var stopped atomic.Bool
+	// Stopping closes its session from this side: the worker's side ends
+	// as its input does, and a session that ended by itself would need a
+	// message in reply (a round trip's worth of turns).
+	hctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	go func() {
 		defer close(done)
 		tail := &tailBuffer{max: 512}
-		err := sh.Run(context.WithoutCancel(ctx), &transport.Cmd{Args: heartbeatArgs(p, window, resumed), Stdin: pr, Stderr: tail})
-		if err != nil {
+		err := sh.Run(hctx, &transport.Cmd{Args: heartbeatArgs(p, window, resumed), Stdin: pr, Stderr: tail})
+		if err != nil && !stopped.Load() {
 			log.Warn().Err(err).Str("detail", printable.String(lastLine(tail.String()))).Msg("dead man's switch not armed on this worker")
 		}
 		pr.Close()
@@ -58,12 +70,21 @@ func startHeartbeat(ctx context.Context, sh Shell, p runPlan, window time.Durati
 			}
 		}
 	}()
-	return func() {
-		close(quit)
-		pw.Close()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			stopped.Store(true)
+			close(quit)
+			pw.Close()
+			cancel()
+		})
+	}
+	wait = func() {
+		stop()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
 		}
 	}
+	return stop, wait
 }

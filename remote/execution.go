@@ -48,9 +48,13 @@ type Execution struct {
 	dockerOut, dockerErr io.Writer
 	follower             *follower
 	// afterRun is sh with a session opened while the step runs, for the
-	// command that cleans up after it.
-	afterRun      *prepared
-	stopHeartbeat func()
+	// command that cleans up after it; beatSh and followSh have sessions
+	// opened with the preflight's, for the heartbeat and the follower
+	// (their opening then costs no round trip of its own).
+	afterRun, beatSh, followSh *prepared
+	// stopHeartbeat ends the heartbeat without waiting for its session;
+	// waitHeartbeat also waits (both idempotent).
+	stopHeartbeat, waitHeartbeat func()
 
 	// done is closed when the command that runs the container returned,
 	// with runErr.
@@ -81,7 +85,7 @@ func (e *Execution) fail(err error) error {
 // image, external runner) and launches the step's container. It returns
 // the Execution even when it fails: the caller must Destroy it.
 func (c *Controller) Start(ctx context.Context, sh Shell, b bundle.Bundle, st Step, out Output) (*Execution, error) {
-	e := &Execution{ctl: c, sh: sh, b: b, st: st, out: out, stopHeartbeat: func() {}}
+	e := &Execution{ctl: c, sh: sh, b: b, st: st, out: out, stopHeartbeat: func() {}, waitHeartbeat: func() {}}
 	e.log = zerolog.Ctx(ctx).With().Str("worker", sh.String()).Str("step", st.Name).Logger()
 	if err := e.validate(sh.String()); err != nil {
 		return e, e.fail(err)
@@ -213,6 +217,9 @@ func (e *Execution) preflight(ctx context.Context) error {
 	askImage, extDigest := e.preflightRequest()
 	f, err := preflight(ctx, e.sh, e.prefix, e.ctl.nextTicket(), e.bref, askImage, extDigest)
 	e.clock.mark(PhasePreflight)
+	if err != nil && ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
 	if err != nil {
 		return err
 	}
@@ -245,7 +252,8 @@ func (e *Execution) startFollowing(ctx context.Context) {
 	if e.logKey == nil {
 		return
 	}
-	e.follower = startFollower(ctx, e.sh, e.plan, e.logKey, e.att)
+	e.follower = startFollower(ctx, e.followSh.orShell(e.sh), e.plan, e.logKey, e.att)
+	e.followSh = nil
 	if e.out.OnTicket != nil {
 		e.out.OnTicket(e.Ticket())
 	}
@@ -260,11 +268,12 @@ func (e *Execution) Ticket() Ticket {
 // armHeartbeat (re)starts the heartbeat when the step has a reattach
 // window.
 func (e *Execution) armHeartbeat(ctx context.Context, resumed bool) {
-	e.stopHeartbeat()
-	e.stopHeartbeat = func() {}
+	e.waitHeartbeat()
+	e.stopHeartbeat, e.waitHeartbeat = func() {}, func() {}
 	if e.st.ReattachWindow > 0 {
-		e.stopHeartbeat = startHeartbeat(ctx, e.sh, e.plan, e.st.ReattachWindow, resumed, e.log)
+		e.stopHeartbeat, e.waitHeartbeat = startHeartbeat(ctx, e.beatSh.orShell(e.sh), e.plan, e.st.ReattachWindow, resumed, e.log)
 	}
+	e.beatSh = nil
 }
 
 // run issues the command that runs the container, in the background;
@@ -297,8 +306,17 @@ func (e *Execution) launchFast(ctx context.Context) (bool, error) {
 		e.setPlan(f)
 		e.armHeartbeat(ctx, false)
 		e.startFollowing(ctx)
-		e.afterRun = prepareNext(e.sh)
 	}}
+	// The sessions the step needs beside the preflight's are opened with
+	// it, in the same round trip: the heartbeat's, the follower's and
+	// the cleanup's. The full path uses them too.
+	if e.st.ReattachWindow > 0 {
+		e.beatSh = prepareNext(e.sh)
+	}
+	if e.logKey != nil {
+		e.followSh = prepareNext(e.sh)
+	}
+	e.afterRun = prepareNext(e.sh)
 	askImage, extDigest := e.preflightRequest()
 	e.run(ctx, &transport.Cmd{
 		Args:  preflightArgs(e.prefix, e.ctl.nextTicket(), e.bref, askImage, extDigest, launchTemplate(e.st, e.b.Digest, e.res.Started.UTC().Format(time.RFC3339), e.logKey != nil)),
@@ -323,6 +341,11 @@ func (e *Execution) launchFast(ctx context.Context) (bool, error) {
 	e.ran = false
 	e.clock.ran = time.Time{}
 	e.clock.mark(PhasePreflight)
+	if ctx.Err() != nil {
+		// Interrupted or out of time (--timeout) during the preflight:
+		// that is the step's outcome, not the worker's answer.
+		return false, context.Cause(ctx)
+	}
 	f, err := readFacts(e.sh, ls.facts.Bytes(), ls.errPre.Bytes(), e.runErr)
 	if err != nil {
 		return false, err
@@ -407,7 +430,9 @@ func (e *Execution) launch(ctx context.Context) {
 		stdin = bytes.NewReader(e.payload)
 	}
 	e.startFollowing(ctx)
-	e.afterRun = prepareNext(e.sh)
+	if e.afterRun == nil {
+		e.afterRun = prepareNext(e.sh)
+	}
 	runArgs := dockerRunArgs(e.plan)
 	if e.plan.Slots > 0 {
 		runArgs = recorded(recordPath(e.plan.Home, e.plan.StepID), map[string]any{"locks": e.plan.SlotDir + "/slot-*", "shared": true}, runArgs)

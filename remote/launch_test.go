@@ -2,7 +2,9 @@ package remote
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"slices"
 	"strings"
@@ -126,5 +128,28 @@ func TestFastPathRemovesItsContainer(t *testing.T) {
 				t.Errorf("cleanup told the container is gone: %v, want %v (args %q)", gone, tt.wantGone, w.cleanupArgs[4:])
 			}
 		})
+	}
+}
+
+// A step whose context ends during the preflight (--timeout, an
+// interrupt) ends with that cause, not with the preflight's failure: the
+// exit code is then the timeout's (124), not the worker's (125).
+func TestPreflightInterruptedEndsWithTheCause(t *testing.T) {
+	errOutOfTime := errors.New("out of time")
+	for _, fast := range []bool{true, false} {
+		ctx, cancel := context.WithCancelCause(t.Context())
+		w := &fakeWorker{started: "2026"}
+		w.preflightRun = func(cmd *transport.Cmd) error {
+			cancel(errOutOfTime)
+			return context.Canceled
+		}
+		st := Step{Name: "s", Image: "img:1", Pull: PullMissing, Script: []byte("x"), Syntax: "bash"}
+		if !fast {
+			st.ContainerOptions = []string{"--cpus", "1"} // the full path's preflight
+		}
+		_, err := NewController().Run(ctx, w, testBundle, st, Output{Stdout: io.Discard, Stderr: io.Discard})
+		if !errors.Is(err, errOutOfTime) {
+			t.Errorf("fast path %v: %v, want the context's cause", fast, err)
+		}
 	}
 }

@@ -37,12 +37,19 @@ echo "bundle=$bundle"
 # then comes from the last preflight that asked, unless the client changed
 # since: its path, inode, size or times (docker version costs a client
 # start and an engine round trip).
-img= v= k="$d $(stat -L -c '%i %s %Y %Z' "$d" 2>/dev/null)"
-if [ -n "$4" ]; then
+# On the fast path with the client's version known that way, the runner
+# asks the engine about the image itself, over its socket (ask=runner):
+# no client start at all before docker run.
+img= v= ask= k="$d $(stat -L -c '%i %s %Y %Z' "$d" 2>/dev/null)"
+if [ -n "$4" ] && [ "${8:-}" = launch ] && [ "$bundle" = present ] && [ -f "$c/docker-version" ] &&
+  { IFS= read -r ck && IFS= read -r v; } < "$c/docker-version" && [ "$ck" = "$k" ] && [ -n "$v" ]; then
+  ask=runner
+elif [ -n "$4" ]; then
+  v=
   if img=$(docker image inspect --format '{{.Id}} {{.Os}}/{{.Architecture}}' "$4" 2>/dev/null); then
     { [ -f "$c/docker-version" ] && { IFS= read -r ck && IFS= read -r v; } < "$c/docker-version" && [ "$ck" = "$k" ]; } || v=
   else img=; fi
-fi
+else v=; fi
 if [ -z "$v" ]; then
   if ! v=$(docker version --format '{{.Client.Version}} {{.Server.Version}}' 2>&1); then
     echo "error=docker-engine"; printf '%s\n' "$v" | tail -n 5 >&2; exit 3
@@ -50,7 +57,7 @@ if [ -z "$v" ]; then
   { printf '%s\n%s\n' "$k" "$v" > "$c/docker-version.$$" && mv -f "$c/docker-version.$$" "$c/docker-version"; } 2>/dev/null || :
 fi
 echo "docker=$v"
-if [ -n "$4" ]; then echo "image=$img"; fi
+if [ -n "$4" ] && [ -z "$ask" ]; then echo "image=$img"; fi
 # The per-run record claims the step id (noclobber) and lists what the step
 # will create before anything is created; cleanup and gc remove exactly that.
 n=$2
@@ -71,10 +78,11 @@ if command -v flock >/dev/null 2>&1; then echo "flock=yes"; mkdir -p "$HOME/.cut
 # The fast path ($8 = launch, the docker run template after it): with the
 # bundle and the image in place the same command starts the step; the
 # payload is already waiting on stdin.
-if [ "${8:-}" = launch ] && [ -n "$img" ] && [ "$bundle" = present ]; then
-  d=$3; shift 8
+if [ "${8:-}" = launch ] && [ "$bundle" = present ] && { [ -n "$ask" ] || [ -n "$img" ]; }; then
+  d=$3 i=$4; shift 8
+  if [ -n "$ask" ]; then set -- --inspect "$i" -- "$@"; else set -- --image-platform "${img#* }" -- "$@"; fi
   exec "$HOME/.cuttle/bundles/$d/cuttle" step-runner launch --home "$HOME" --id "$id" --uid "$(id -u)" --gid "$(id -g)" \
-    --arch "$(uname -m)" --image-platform "${img#* }" --docker-client "${v%% *}" -- "$@"
+    --arch "$(uname -m)" --docker-client "${v%% *}" "$@"
 fi
 `
 

@@ -68,3 +68,51 @@ func TestPreflightCachesDockerVersion(t *testing.T) {
 		}
 	}
 }
+
+// On the fast path with the client's version cached, the preflight starts
+// no docker client at all: the runner asks the engine about the image
+// (--inspect) and launches. Without the cached version it asks docker, as
+// before, and hands the runner the platform it found.
+func TestPreflightLeavesTheImageToTheRunner(t *testing.T) {
+	bin, home := t.TempDir(), t.TempDir()
+	calls, launched := filepath.Join(t.TempDir(), "calls"), filepath.Join(t.TempDir(), "launched")
+	docker := filepath.Join(bin, "docker")
+	script := "#!/bin/sh\necho \"$1\" >> " + calls + "\n" +
+		"case \"$1\" in\n  version) echo '28.2.2 20.10.24' ;;\n  image) echo 'sha256:1 linux/amd64' ;;\nesac\n"
+	if err := os.WriteFile(docker, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	past := time.Now().Add(-time.Hour)
+	os.Chtimes(docker, past, past)
+	dir := filepath.Join(home, ".cuttle", "bundles", "dg")
+	os.MkdirAll(dir, 0o700)
+	runner := "#!/bin/sh\nprintf '%s\\n' \"$@\" > " + launched + "\necho launch=yes\n"
+	os.WriteFile(filepath.Join(dir, "cuttle"), []byte(runner), 0o755)
+	os.WriteFile(filepath.Join(dir, ".complete"), nil, 0o644)
+	sum, err := exec.Command("sha256sum", filepath.Join(dir, "cuttle")).Output()
+	if err != nil {
+		t.Skipf("sha256sum: %v", err)
+	}
+	sums := strings.Fields(string(sum))[0] + "  cuttle\n"
+	for i, want := range []struct {
+		dockerCalls string
+		flag        string
+	}{{"image\nversion\n", "--image-platform\nlinux/amd64\n"}, {"", "--inspect\npresent:1\n"}} {
+		os.Remove(calls)
+		args := preflightArgs("T", i+1, bundleRef{Digest: "dg", Sums: sums}, "present:1", "", []string{"docker", "run"})
+		cmd := exec.Command("/bin/sh", append([]string{"-c"}, args[2:]...)...)
+		cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "HOME=" + home}
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "launch=yes") {
+			t.Fatalf("preflight %d: %v: %s", i+1, err, out)
+		}
+		got, _ := os.ReadFile(calls)
+		if string(got) != want.dockerCalls {
+			t.Errorf("preflight %d: docker ran %q, want %q", i+1, got, want.dockerCalls)
+		}
+		l, _ := os.ReadFile(launched)
+		if !strings.Contains(string(l), want.flag) || !strings.HasSuffix(string(l), "--\ndocker\nrun\n") {
+			t.Errorf("preflight %d: the runner was given %q, want %q and the template", i+1, l, want.flag)
+		}
+	}
+}

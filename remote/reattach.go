@@ -164,6 +164,14 @@ func (f *follower) wait() error {
 	if f.waited {
 		return f.werr
 	}
+	if _, ok := f.frames.ExitCode(); ok {
+		// The follower sent the step's end and waits for its session to
+		// be closed: close it, in the same burst as what follows.
+		f.cancel()
+		<-f.done
+		f.waited = true
+		return nil
+	}
 	f.running.Close()
 	err := <-f.done
 	f.cancel()

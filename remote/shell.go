@@ -53,6 +53,14 @@ func (p *prepared) Run(ctx context.Context, cmd *transport.Cmd) error {
 	return p.pr.RunPrepared(ctx, next, cmd)
 }
 
+// orShell is p, or sh when p is nil.
+func (p *prepared) orShell(sh Shell) Shell {
+	if p == nil {
+		return sh
+	}
+	return p
+}
+
 // release closes the prepared session if it was not used.
 func (p *prepared) release() {
 	if p != nil && p.next != nil {

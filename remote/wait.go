@@ -132,7 +132,7 @@ func (e *Execution) Collect(ctx context.Context) error {
 		return nil
 	}
 	e.stopHeartbeat()
-	e.stopHeartbeat = func() {}
+	defer e.waitHeartbeat()
 	var fsh Shell = e.sh
 	if e.afterRun != nil {
 		fsh = e.afterRun
@@ -165,8 +165,12 @@ func (e *Execution) Collect(ctx context.Context) error {
 // outlives ctx's cancellation, with its own time limit. It returns what
 // could not be removed, as Result.CleanupErr does.
 func (e *Execution) Destroy(ctx context.Context) error {
+	// The cleanup does not wait for the heartbeat's session to end.
 	e.stopHeartbeat()
-	e.stopHeartbeat = func() {}
+	defer e.waitHeartbeat()
+	e.beatSh.release()
+	e.followSh.release()
+	e.beatSh, e.followSh = nil, nil
 	if e.afterRun != nil {
 		defer func() { e.afterRun.release(); e.afterRun = nil }()
 	}
