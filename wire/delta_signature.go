@@ -96,3 +96,9 @@ func (sp *sigSpanWork) hash(bs int64, read func(p []byte, at int64) error) error
 	}
 	return nil
 }
+
+// SignatureSize is the size of the signature of a file of size bytes.
+func SignatureSize(size int64) int64 {
+	bs := int64(BlockSizeFor(size))
+	return 16 + (size+bs-1)/bs*(4+strongSize)
+}

@@ -310,6 +310,9 @@ func TestSignatureParallel(t *testing.T) {
 		if !bytes.Equal(par.Bytes(), seq.Bytes()) {
 			t.Errorf("size %d: the parallel signature differs from the sequential one", size)
 		}
+		if int64(par.Len()) != SignatureSize(int64(size)) {
+			t.Errorf("size %d: a signature of %d bytes, SignatureSize says %d", size, par.Len(), SignatureSize(int64(size)))
+		}
 		sig, err := ReadSignature(&par)
 		if err != nil {
 			t.Fatalf("size %d: %v", size, err)
