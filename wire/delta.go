@@ -198,7 +198,7 @@ func (d *deltaWriter) data(p []byte) {
 // bytes the delta carries.
 func WriteDelta(w io.Writer, sig *Signature, r io.Reader) (literal int64, err error) {
 	bs := sig.BlockSize
-	index := blockIndex(sig)
+	index := newBlockIndex(sig)
 	lastLen, lastBlock := 0, -1
 	if n := len(sig.Weak); n > 0 && sig.blockLen(n-1) < bs {
 		lastBlock, lastLen = n-1, sig.blockLen(n-1)
@@ -233,7 +233,7 @@ func WriteDelta(w io.Writer, sig *Signature, r io.Reader) (literal int64, err er
 			}
 		}
 		if match < 0 {
-			match = findBlock(sig, index[ws.sum()], win, next)
+			match = findBlock(sig, index.lookup(ws.sum()), win, next)
 		}
 		if match >= 0 {
 			d.data(buf[in.lit:pos])
@@ -269,22 +269,47 @@ func WriteDelta(w io.Writer, sig *Signature, r io.Reader) (literal int64, err er
 // blockIndex maps the weak sums of sig's full blocks to their blocks, one
 // candidate per distinct block: a base of repeated content (many equal
 // blocks, or blocks whose weak sums collide) would otherwise make every
-// window scan a long list, quadratic in the base's size.
-func blockIndex(sig *Signature) map[uint32][]int32 {
-	index := make(map[uint32][]int32, len(sig.Weak))
+// window scan a long list, quadratic in the base's size. A bit per hash
+// of a weak sum answers most lookups, which miss, before the map does (as
+// rsync's tag table does): in a changed stretch every byte is a lookup.
+type blockIndex struct {
+	m     map[uint32][]int32
+	bits  []uint64
+	shift uint
+}
+
+func newBlockIndex(sig *Signature) *blockIndex {
+	x := &blockIndex{m: make(map[uint32][]int32, len(sig.Weak)), shift: 32 - 16}
+	// About 64 bits a block: most misses find their bit clear.
+	for 1<<(32-x.shift) < 64*len(sig.Weak) && x.shift > 32-26 {
+		x.shift--
+	}
+	x.bits = make([]uint64, 1<<(32-x.shift)/64)
 next:
 	for i, ws := range sig.Weak {
 		if sig.blockLen(i) != sig.BlockSize {
 			continue
 		}
-		for _, c := range index[ws] {
+		for _, c := range x.m[ws] {
 			if sig.Strong[c] == sig.Strong[i] {
 				continue next
 			}
 		}
-		index[ws] = append(index[ws], int32(i))
+		x.m[ws] = append(x.m[ws], int32(i))
+		h := x.hash(ws)
+		x.bits[h/64] |= 1 << (h % 64)
 	}
-	return index
+	return x
+}
+
+func (x *blockIndex) hash(ws uint32) uint32 { return (ws * 0x9e3779b1) >> x.shift }
+
+// lookup is the blocks whose weak sum is ws.
+func (x *blockIndex) lookup(ws uint32) []int32 {
+	if h := x.hash(ws); x.bits[h/64]&(1<<(h%64)) == 0 {
+		return nil
+	}
+	return x.m[ws]
 }
 
 // findBlock is the block among cands (those whose weak sum is win's) with
