@@ -163,7 +163,8 @@ type FollowSpec struct {
 // stored) as frames to out until the runner's exit file appears, then
 // sends the rest and the exit code and returns FollowDone. It runs on the
 // worker host, beside the step's docker run or for a controller that
-// reattached. It polls: a poll works on every filesystem.
+// reattached. It polls, woken early by inotify where the kernel has it: a
+// poll works on every filesystem.
 //
 // Once docker run is over it looks at the container every second: gone
 // without an exit file ends the follow (FollowNoExit); an engine that
@@ -172,8 +173,15 @@ type FollowSpec struct {
 func Follow(spec FollowSpec, out *wire.Framer) int {
 	f := newLogFollow(spec, out)
 	defer f.close()
-	// Short polls: this is how the step's output streams live.
-	const maxPoll = 25 * time.Millisecond
+	// Short polls: this is how the step's output streams live. With
+	// inotify the logs' changes wake it, and it looks on its own only as
+	// often as it looks at the container.
+	maxWait := 25 * time.Millisecond
+	w := watchLogs(spec.WorkDir)
+	defer w.close()
+	if w != nil {
+		maxWait = max(maxWait, f.checkEvery)
+	}
 	poll := time.Millisecond
 	for {
 		before := f.sent()
@@ -194,8 +202,8 @@ func Follow(spec FollowSpec, out *wire.Framer) int {
 			poll = time.Millisecond // output is flowing
 			continue
 		}
-		time.Sleep(poll)
-		poll = min(poll*2, maxPoll)
+		w.wait(poll, f.started)
+		poll = min(poll*2, maxWait)
 	}
 }
 

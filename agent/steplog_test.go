@@ -236,3 +236,78 @@ func TestFollowWhileRunningWaitsForItsSessionToClose(t *testing.T) {
 		t.Errorf("follow = %d, want %d", code, wire.FollowDone)
 	}
 }
+
+// firstWrite closes seen once something was written through it.
+type firstWrite struct {
+	w    io.Writer
+	seen chan struct{}
+	once sync.Once
+}
+
+func (f *firstWrite) Write(p []byte) (int, error) {
+	n, err := f.w.Write(p)
+	f.once.Do(func() { close(f.seen) })
+	return n, err
+}
+
+// With the container looked at only every hour (so the follower's own
+// waits grow long), output and the exit file written while it runs
+// still end the follow.
+func TestFollowWakesOnTheLogsChanges(t *testing.T) {
+	wd := t.TempDir()
+	dir := filepath.Join(wd, wire.LogDir)
+	os.MkdirAll(dir, 0o755)
+	log := filepath.Join(dir, wire.StdoutLog)
+	os.WriteFile(log, []byte("first"), 0o644)
+	u := &wire.Unframer{Stdout: &bytes.Buffer{}, Stderr: io.Discard}
+	fw := &firstWrite{w: u, seen: make(chan struct{})}
+	spec := FollowSpec{WorkDir: wd, Container: "c", CheckEvery: time.Hour,
+		state: func(string) containerState { return containerUp }}
+	done := make(chan int, 1)
+	go func() { done <- Follow(spec, wire.NewFramer(fw)) }()
+	<-fw.seen
+	f, _ := os.OpenFile(log, os.O_APPEND|os.O_WRONLY, 0)
+	f.Write([]byte(" second"))
+	f.Close()
+	writeExit(dir, 5, -1, -1)
+	select {
+	case code := <-done:
+		if code != wire.FollowDone {
+			t.Fatalf("Follow = %d", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the follower did not wake when the logs changed")
+	}
+	if got := u.Stdout.(*bytes.Buffer).String(); got != "first second" {
+		t.Errorf("stdout %q", got)
+	}
+	if code, ok := u.ExitCode(); !ok || code != 5 {
+		t.Errorf("exit frame %d (%v), want 5", code, ok)
+	}
+}
+
+// The follower's waits end when the log directory changes: its creation
+// in the work directory, then a write to a log in it.
+func TestLogWatchWakesOnChanges(t *testing.T) {
+	wd := t.TempDir()
+	w := watchLogs(wd)
+	if w == nil {
+		t.Skip("no inotify here")
+	}
+	defer w.close()
+	dir := filepath.Join(wd, wire.LogDir)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if !w.wait(30*time.Second, nil) {
+		t.Fatal("the log directory's creation did not end the wait")
+	}
+	for w.wait(0, nil) { // what else is queued
+	}
+	if err := os.WriteFile(filepath.Join(dir, wire.StdoutLog), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if !w.wait(30*time.Second, nil) {
+		t.Fatal("a write to a log did not end the wait")
+	}
+}
