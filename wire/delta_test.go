@@ -190,38 +190,30 @@ func FuzzReadSignature(f *testing.F) {
 // in 64 stretches spread over the file, sends at most 5 % of its size.
 // It reports the delta's share of the file as sent%.
 func BenchmarkDelta100MiB(b *testing.B) {
-	const size = 100 << 20
-	r := rand.New(rand.NewPCG(3, 4))
-	base := randomBytes(r, size)
-	next := append([]byte{}, base...)
-	const stretches = 64
-	stretch := size / 100 / stretches
-	for i := range stretches {
-		off := i*(size/stretches) + r.IntN(size/stretches-stretch)
-		copy(next[off:], randomBytes(r, stretch))
-	}
-	sig := signatureOf(b, base)
-	b.SetBytes(size)
-	b.ResetTimer()
-	var sent int
-	for b.Loop() {
-		d, err := Delta(sig, next)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sent = len(d)
-	}
-	b.StopTimer()
-	share := 100 * float64(sent) / size
-	b.ReportMetric(share, "sent%")
-	if share > 5 {
+	base, next, d := benchmarkDelta(b, 64)
+	if share := 100 * float64(len(d)) / float64(len(next)); share > 5 {
 		b.Errorf("the delta is %.2f%% of the file; want at most 5%%", share)
 	}
 	var out bytes.Buffer
-	d, _ := Delta(sig, next)
-	if _, err := ApplyDelta(&out, bytes.NewReader(base), size, bytes.NewReader(d), size); err != nil || !bytes.Equal(out.Bytes(), next) {
+	if _, err := ApplyDelta(&out, bytes.NewReader(base), int64(len(base)), bytes.NewReader(d), int64(len(next))); err != nil || !bytes.Equal(out.Bytes(), next) {
 		b.Fatalf("the delta does not rebuild the file: %v", err)
 	}
+}
+
+// benchmarkDelta times the delta of deltaBenchFiles(stretches), reports
+// its share of the file as sent%, and returns the files and the delta.
+func benchmarkDelta(b *testing.B, stretches int) (base, next, d []byte) {
+	base, next = deltaBenchFiles(stretches)
+	sig := signatureOf(b, base)
+	b.SetBytes(int64(len(next)))
+	for b.Loop() {
+		var err error
+		if d, err = Delta(sig, next); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(100*float64(len(d))/float64(len(next)), "sent%")
+	return base, next, d
 }
 
 // deltaBenchFiles is BenchmarkDelta100MiB's pair: 100 MiB and a copy with
@@ -275,20 +267,7 @@ func benchmarkApply(b *testing.B, stretches int) {
 
 // BenchmarkDelta100MiBSmallPieces: the same 1 %, in 1 KiB pieces, each
 // spoiling a block of its own (the bench's -delta-piece 1).
-func BenchmarkDelta100MiBSmallPieces(b *testing.B) {
-	base, next := deltaBenchFiles(1024)
-	sig := signatureOf(b, base)
-	b.SetBytes(int64(len(next)))
-	var sent int
-	for b.Loop() {
-		d, err := Delta(sig, next)
-		if err != nil {
-			b.Fatal(err)
-		}
-		sent = len(d)
-	}
-	b.ReportMetric(100*float64(sent)/float64(len(next)), "sent%")
-}
+func BenchmarkDelta100MiBSmallPieces(b *testing.B) { benchmarkDelta(b, 1024) }
 
 // onlyReader hides a reader's ReadAt: WriteSignature then reads it in
 // order, on one goroutine.
