@@ -385,7 +385,7 @@ type DigestError struct {
 }
 
 func (e *DigestError) Error() string {
-	return fmt.Sprintf("package %s: what arrived (%d bytes) has sha256 %s, not %s", e.Name, e.Size, e.Got, e.Want)
+	return fmt.Sprintf("package %s: %s%d bytes) has sha256 %s, not %s", e.Name, wire.PackageMismatch, e.Size, e.Got, e.Want)
 }
 
 // place puts the cached package into the work directory: extracted into

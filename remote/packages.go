@@ -222,6 +222,39 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	if delta != nil && delta.Err() != nil {
 		return r, stepErr(sh.String(), ReasonRunner, "package %s: a delta against %s: %w", p.Name, base, delta.Err())
 	}
+	if err != nil && delta != nil && ctx.Err() == nil && strings.Contains(tail.String(), wire.PackageMismatch) {
+		// The delta did not rebuild the file (its block hashes are not
+		// cryptographic: a collision, or a base changed in the cache):
+		// the worker kept nothing, so send it whole.
+		zerolog.Ctx(ctx).Warn().Str("worker", sh.String()).Str("package", p.Name).Str("base", base).
+			Msg("the delta did not rebuild the package; sending it whole")
+		return sendWhole(ctx, sh, p, facts, runner, cacheMax, r)
+	}
+	if err != nil {
+		return r, packageErr(ctx, sh, p.what(), "sending it to the worker", err, tail)
+	}
+	return r, nil
+}
+
+// sendWhole sends the package's whole file, after a delta that failed;
+// r already counts what the delta sent.
+func sendWhole(ctx context.Context, sh Shell, p Package, facts Facts, runner string, cacheMax int64, r PackageResult) (PackageResult, error) {
+	f, err := os.Open(p.Path)
+	if err != nil {
+		return r, stepErr(sh.String(), ReasonInput, "package %s: %w", p.Name, err)
+	}
+	defer f.Close()
+	bar := progress.From(ctx).Transfer(sh.String(), "uploading package "+p.Name, p.Size)
+	defer bar.Done()
+	var extra []string
+	if cacheMax > 0 {
+		extra = append(extra, "--cache-max-bytes", strconv.FormatInt(cacheMax, 10))
+	}
+	counted := &countingReader{r: progress.Reader(bar, f)}
+	tail := &tailBuffer{max: 2048}
+	err = sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-put", p, facts, extra...), Stdin: counted, Stderr: tail})
+	r.BytesSent += counted.n
+	r.Delta = false
 	if err != nil {
 		return r, packageErr(ctx, sh, p.what(), "sending it to the worker", err, tail)
 	}
