@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/cuttle-sh/cuttle/wire"
@@ -290,8 +292,9 @@ func receive(p PackageSpec, dir, base string, maxSize int64, in io.Reader) error
 		return err
 	}
 	defer f.Close()
-	h := sha256.New()
-	w := io.MultiWriter(f, h)
+	h := newAsyncHash()
+	defer h.stop()
+	w := io.MultiWriter(h, f)
 	var n int64
 	if base != "" {
 		if len(base) != 2*sha256.Size || strings.ContainsAny(base, "/.") {
@@ -312,7 +315,7 @@ func receive(p PackageSpec, dir, base string, maxSize int64, in io.Reader) error
 	} else if n, err = io.Copy(w, in); err != nil {
 		return fmt.Errorf("package %s: receiving it: %w", p.Name, err)
 	}
-	if got := hex.EncodeToString(h.Sum(nil)); got != p.SHA256 {
+	if got := hex.EncodeToString(h.sum()); got != p.SHA256 {
 		return &DigestError{Name: p.Name, Size: n, Got: got, Want: p.SHA256}
 	}
 	if err := f.Close(); err != nil {
@@ -321,6 +324,56 @@ func receive(p PackageSpec, dir, base string, maxSize int64, in io.Reader) error
 	p.Meta.Size = n
 	meta, _ := json.Marshal(p.Meta)
 	return os.WriteFile(filepath.Join(dir, wire.PackageMetaFile), meta, 0o600)
+}
+
+// asyncHash is a sha256 computed in a goroutine of its own as it is
+// written to, so that hashing a package overlaps writing it to disk and
+// reading its base: Write copies into one of a few buffers and returns.
+type asyncHash struct {
+	h          hash.Hash
+	work, free chan []byte
+	done       chan struct{}
+	stopOnce   sync.Once
+}
+
+const asyncHashBuffers, asyncHashBuffer = 4, 256 << 10
+
+func newAsyncHash() *asyncHash {
+	a := &asyncHash{h: sha256.New(), work: make(chan []byte, asyncHashBuffers), free: make(chan []byte, asyncHashBuffers), done: make(chan struct{})}
+	for range asyncHashBuffers {
+		a.free <- make([]byte, 0, asyncHashBuffer)
+	}
+	go func() {
+		defer close(a.done)
+		for b := range a.work {
+			a.h.Write(b)
+			a.free <- b[:0]
+		}
+	}()
+	return a
+}
+
+func (a *asyncHash) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		b := <-a.free
+		m := min(len(p), cap(b))
+		a.work <- append(b, p[:m]...)
+		p = p[m:]
+	}
+	return n, nil
+}
+
+// stop ends the hashing goroutine once it has hashed what was written.
+func (a *asyncHash) stop() {
+	a.stopOnce.Do(func() { close(a.work) })
+	<-a.done
+}
+
+// sum is the sha256 of all that was written; nothing may be written after.
+func (a *asyncHash) sum() []byte {
+	a.stop()
+	return a.h.Sum(nil)
 }
 
 // DigestError: what arrived for a package is not the file its sha256
@@ -332,7 +385,7 @@ type DigestError struct {
 }
 
 func (e *DigestError) Error() string {
-	return fmt.Sprintf("package %s: what arrived (%d bytes) has sha256 %s, not %s", e.Name, e.Size, e.Got, e.Want)
+	return fmt.Sprintf("package %s: %s%d bytes) has sha256 %s, not %s", e.Name, wire.PackageMismatch, e.Size, e.Got, e.Want)
 }
 
 // place puts the cached package into the work directory: extracted into

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // deltaBench: a new version of a 100 MiB package the worker holds, 1 %
@@ -55,7 +57,7 @@ func (e *env) deltaBench(r *report) error {
 	if _, err := exec.LookPath("rsync"); err != nil {
 		return fmt.Errorf("rsync is not installed (make deps): %w", err)
 	}
-	var cuttleSent, rsyncSent int64
+	var cuttleSent, rsyncSent, rsyncReceived int64
 	repFile := filepath.Join(e.dir, "delta-report.json")
 	rsyncArgs := func(src string) []string {
 		return []string{"--stats", "--no-whole-file", "-e", "ssh " + strings.Join(e.sshOpts(e.sshd.KnownHosts), " ") + " -p " + strconv.Itoa(e.sshd.Port),
@@ -65,6 +67,7 @@ func (e *env) deltaBench(r *report) error {
 		return fmt.Errorf("rsync of v1: %w", err)
 	}
 	sentRE := regexp.MustCompile(`Total bytes sent: ([\d,]+)`)
+	receivedRE := regexp.MustCompile(`Total bytes received: ([\d,]+)`)
 	s, err := rounds(*heavyRuns,
 		func() (time.Duration, error) {
 			if err := os.RemoveAll(cache); err != nil {
@@ -103,12 +106,15 @@ func (e *env) deltaBench(r *report) error {
 				out, err = output(exec.Command("rsync", rsyncArgs(v2)...))
 				return err
 			})
-			m := sentRE.FindSubmatch(out)
-			if err == nil && m == nil {
+			m, mr := sentRE.FindSubmatch(out), receivedRE.FindSubmatch(out)
+			if err == nil && (m == nil || mr == nil) {
 				err = fmt.Errorf("rsync --stats printed no byte count: %s", tail(out))
 			}
 			if err == nil {
 				rsyncSent, err = strconv.ParseInt(strings.ReplaceAll(string(m[1]), ",", ""), 10, 64)
+			}
+			if err == nil {
+				rsyncReceived, err = strconv.ParseInt(strings.ReplaceAll(string(mr[1]), ",", ""), 10, 64)
 			}
 			if err == nil {
 				err = checkSize("rsync", dest, size)
@@ -119,10 +125,11 @@ func (e *env) deltaBench(r *report) error {
 		return err
 	}
 	r.add(row{name: fmt.Sprintf("package delta: 100 MiB, 1 %% changed in %d KiB pieces", *deltaPiece), cuttle: s[0], peer: s[1], peerName: "rsync over ssh",
-		note: fmt.Sprintf("bytes sent: cuttle %d (%.2f %% of the file), rsync %d; cuttle/rsync %.2fx",
-			cuttleSent, 100*float64(cuttleSent)/size, rsyncSent, float64(cuttleSent)/float64(rsyncSent))})
+		note: fmt.Sprintf("bytes sent: cuttle %d (%.2f %% of the file), rsync %d; cuttle/rsync %.2fx; the other way (block signatures): cuttle %d, rsync %d",
+			cuttleSent, 100*float64(cuttleSent)/size, rsyncSent, float64(cuttleSent)/float64(rsyncSent), wire.SignatureSize(size), rsyncReceived)})
 	r.method("package delta: v1 of a 100 MiB uncompressed package is on the worker (cuttle's cache; rsync's destination file); v2 differs in evenly spread pieces (-delta-piece KiB) making up 1 %% of it. " +
 		"cuttle: `cuttle run --package Big=v2,extract=false`, timed by its report's packages phase (signatures on the worker, the delta, the rebuild and sha256 check, placing the file); " +
-		"rsync: `rsync --stats --no-whole-file -e ssh v2 worker:dest`, whole process timed. Bytes are cuttle's report's bytes_sent and rsync's \"Total bytes sent\".")
+		"rsync: `rsync --stats --no-whole-file -e ssh v2 worker:dest`, whole process timed. Bytes are cuttle's report's bytes_sent and rsync's \"Total bytes sent\"; " +
+		"the other way, cuttle's signature's size (computed: the report does not carry it) and rsync's \"Total bytes received\" (its block checksums and protocol).")
 	return nil
 }

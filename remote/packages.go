@@ -200,25 +200,17 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	defer f.Close()
 	var body io.Reader = f
 	var extra []string
+	var delta *deltaStream
+	bar := progress.From(ctx).Transfer(sh.String(), "uploading package "+p.Name, p.Size)
 	if base != "" {
-		delta, err := packageDelta(rest, f)
-		if err != nil {
+		if delta, err = packageDelta(rest, f); err != nil {
 			return r, stepErr(sh.String(), ReasonRunner, "package %s: a delta against %s: %w", p.Name, base, err)
 		}
-		// A delta larger than the file (unrelated versions) is not sent.
-		if int64(len(delta)) < p.Size {
-			body, r.Delta = bytes.NewReader(delta), true
-			extra = []string{"--base", base, "--size", strconv.FormatInt(p.Size, 10)}
-		} else if _, err := f.Seek(0, io.SeekStart); err != nil {
-			return r, err
-		}
+		defer delta.Close()
+		body, r.Delta = delta, true
+		extra = []string{"--base", base, "--size", strconv.FormatInt(p.Size, 10)}
+		bar = progress.From(ctx).Count(sh.String(), "uploading package "+p.Name+" (delta)")
 	}
-	what := "uploading package " + p.Name
-	size := p.Size
-	if r.Delta {
-		what, size = what+" (delta)", int64(body.(*bytes.Reader).Len())
-	}
-	bar := progress.From(ctx).Transfer(sh.String(), what, size)
 	defer bar.Done()
 	counted := &countingReader{r: progress.Reader(bar, body)}
 	tail = &tailBuffer{max: 2048}
@@ -227,24 +219,94 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	}
 	err = sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-put", p, facts, extra...), Stdin: counted, Stderr: tail})
 	r.BytesSent = counted.n
+	if delta != nil && delta.Err() != nil {
+		return r, stepErr(sh.String(), ReasonRunner, "package %s: a delta against %s: %w", p.Name, base, delta.Err())
+	}
+	if err != nil && delta != nil && ctx.Err() == nil && strings.Contains(tail.String(), wire.PackageMismatch) {
+		// The delta did not rebuild the file (its block hashes are not
+		// cryptographic: a collision, or a base changed in the cache):
+		// the worker kept nothing, so send it whole.
+		zerolog.Ctx(ctx).Warn().Str("worker", sh.String()).Str("package", p.Name).Str("base", base).
+			Msg("the delta did not rebuild the package; sending it whole")
+		return sendWhole(ctx, sh, p, facts, runner, cacheMax, r)
+	}
 	if err != nil {
 		return r, packageErr(ctx, sh, p.what(), "sending it to the worker", err, tail)
 	}
 	return r, nil
 }
 
-// packageDelta reads the worker's signature and computes the delta that
-// turns its version into f.
-func packageDelta(signature []byte, f io.Reader) ([]byte, error) {
+// sendWhole sends the package's whole file, after a delta that failed;
+// r already counts what the delta sent.
+func sendWhole(ctx context.Context, sh Shell, p Package, facts Facts, runner string, cacheMax int64, r PackageResult) (PackageResult, error) {
+	f, err := os.Open(p.Path)
+	if err != nil {
+		return r, stepErr(sh.String(), ReasonInput, "package %s: %w", p.Name, err)
+	}
+	defer f.Close()
+	bar := progress.From(ctx).Transfer(sh.String(), "uploading package "+p.Name, p.Size)
+	defer bar.Done()
+	var extra []string
+	if cacheMax > 0 {
+		extra = append(extra, "--cache-max-bytes", strconv.FormatInt(cacheMax, 10))
+	}
+	counted := &countingReader{r: progress.Reader(bar, f)}
+	tail := &tailBuffer{max: 2048}
+	err = sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-put", p, facts, extra...), Stdin: counted, Stderr: tail})
+	r.BytesSent += counted.n
+	r.Delta = false
+	if err != nil {
+		return r, packageErr(ctx, sh, p.what(), "sending it to the worker", err, tail)
+	}
+	return r, nil
+}
+
+// packageDelta reads the worker's signature and returns the delta that
+// turns its version into f as a stream, computed as it is read: the
+// worker applies the start of it while the controller computes the rest.
+// (An unrelated file makes a delta a little larger than the file: its
+// bytes as literals, 5 bytes of op per 64 KiB.)
+func packageDelta(signature []byte, f io.Reader) (*deltaStream, error) {
 	sig, err := wire.ReadSignature(bytes.NewReader(signature))
 	if err != nil {
 		return nil, err
 	}
-	var d bytes.Buffer
-	if _, err := wire.WriteDelta(&d, sig, bufio.NewReaderSize(f, 1<<20)); err != nil {
-		return nil, err
+	pr, pw := io.Pipe()
+	d := &deltaStream{PipeReader: pr, done: make(chan struct{})}
+	go func() {
+		defer close(d.done)
+		_, d.err = wire.WriteDelta(pw, sig, bufio.NewReaderSize(f, 1<<20))
+		pw.CloseWithError(d.err)
+	}()
+	return d, nil
+}
+
+// deltaStream is packageDelta's delta, read as it is computed.
+type deltaStream struct {
+	*io.PipeReader
+	done chan struct{}
+	err  error
+}
+
+// Close stops the computation, if it still runs, and waits for it.
+func (d *deltaStream) Close() error {
+	d.PipeReader.Close()
+	<-d.done
+	return nil
+}
+
+// Err is why computing the delta failed, once it has ended; nil while it
+// runs.
+func (d *deltaStream) Err() error {
+	select {
+	case <-d.done:
+		if errors.Is(d.err, io.ErrClosedPipe) {
+			return nil
+		}
+		return d.err
+	default:
+		return nil
 	}
-	return d.Bytes(), nil
 }
 
 // what names the package in errors.

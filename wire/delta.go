@@ -3,11 +3,13 @@ package wire
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
+	"math"
 )
 
 // Delta transfer, rsync's method (Tridgell and Mackerras, "The rsync
@@ -17,22 +19,32 @@ import (
 // weak checksum up, confirms a hit with the strong hash, and writes a
 // Delta of block copies and literal bytes; the worker rebuilds the new
 // version from its base and the delta, and checks the whole file's
-// sha256, so a strong-hash collision can cost a retry, never a wrong file.
+// sha256, so a strong-hash collision can cost a failed transfer, never a
+// wrong file.
+//
+// The strong hash is not cryptographic, as in rsync 3.2 (xxh128, and
+// only as many bytes of it as the file's size calls for): a block's CRC-32
+// under two polynomials (IEEE and Castagnoli), 64 bits, which the CPU
+// computes an order of magnitude faster than SHA-256 (about 20 GB/s
+// against 1.4 on the bench machine). The whole file's sha256 is what
+// vouches for the result; the block hashes only find the blocks to reuse.
 //
 // A signature arrives at the controller from the worker and a delta at the
 // worker from the controller: each reader bounds what it allocates by what
 // the header says and refuses anything inconsistent.
 
 const (
-	sigMagic   = "CTSG"
+	sigMagic   = "CTS2"
 	deltaMagic = "CTDL"
-	// strongSize is the bytes of sha256 kept per block.
-	strongSize = 16
+	// strongSize is the bytes of a block's strong hash.
+	strongSize = 8
 	// MinBlockSize and MaxBlockSize bound a signature's block size.
 	MinBlockSize = 512
 	MaxBlockSize = 1 << 17
 	// maxLiteral is the largest literal run one delta op carries.
 	maxLiteral = 1 << 16
+	// applyChunk is how much of the base ApplyDelta copies at a time.
+	applyChunk = 1 << 18
 	opCopy     = 'C'
 	opData     = 'D'
 	opEnd      = 'E'
@@ -45,15 +57,18 @@ var (
 	ErrBadDelta     = errors.New("malformed delta")
 )
 
-// BlockSizeFor is rsync's choice: about the square root of the file's
-// size, rounded to 8 bytes, within [MinBlockSize, MaxBlockSize].
+// BlockSizeFor is rsync's choice (generator.c, sum_sizes_sqroot): the
+// largest multiple of 8 whose square is at most the file's size, within
+// [MinBlockSize, MaxBlockSize]. 100 MiB gets 10240-byte blocks.
 func BlockSizeFor(size int64) int {
-	bs := int64(MinBlockSize)
-	for bs*bs < size && bs < MaxBlockSize {
-		bs += bs / 4
+	if size >= int64(MaxBlockSize)*MaxBlockSize {
+		return MaxBlockSize
 	}
-	bs = bs &^ 7
-	return int(min(max(bs, MinBlockSize), MaxBlockSize))
+	bs := int64(math.Sqrt(float64(size))) + 1
+	for bs*bs > size {
+		bs--
+	}
+	return int(max(bs&^7, MinBlockSize))
 }
 
 // weakSum is rsync's rolling checksum of a block: a is the sum of the
@@ -61,13 +76,19 @@ func BlockSizeFor(size int64) int {
 type weakSum struct{ a, b uint32 }
 
 func newWeak(p []byte) weakSum {
-	var w weakSum
-	n := uint32(len(p))
-	for i, c := range p {
-		w.a += uint32(c)
-		w.b += (n - uint32(i)) * uint32(c)
+	// b is the sum of the running sums of a; four bytes a turn.
+	var a, b uint32
+	for len(p) >= 4 {
+		c0, c1, c2, c3 := uint32(p[0]), uint32(p[1]), uint32(p[2]), uint32(p[3])
+		b += 4*a + 4*c0 + 3*c1 + 2*c2 + c3
+		a += c0 + c1 + c2 + c3
+		p = p[4:]
 	}
-	return w
+	for _, c := range p {
+		a += uint32(c)
+		b += a
+	}
+	return weakSum{a, b}
 }
 
 // roll moves the window one byte: out leaves, in enters; n is the
@@ -79,10 +100,11 @@ func (w *weakSum) roll(out, in byte, n int) {
 
 func (w weakSum) sum() uint32 { return (w.a & 0xffff) | (w.b&0xffff)<<16 }
 
-func strong(p []byte) (s [strongSize]byte) {
-	h := sha256.Sum256(p)
-	copy(s[:], h[:strongSize])
-	return s
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// strong is a block's strong hash: its CRC-32 under two polynomials.
+func strong(p []byte) uint64 {
+	return uint64(crc32.ChecksumIEEE(p))<<32 | uint64(crc32.Checksum(p, castagnoli))
 }
 
 // Signature is the block checksums of one version of a file.
@@ -90,33 +112,7 @@ type Signature struct {
 	BlockSize int
 	Size      int64
 	Weak      []uint32
-	Strong    [][strongSize]byte
-}
-
-// WriteSignature reads r (size bytes) and writes its signature to w.
-func WriteSignature(w io.Writer, r io.Reader, size int64) error {
-	bs := BlockSizeFor(size)
-	bw := bufio.NewWriter(w)
-	var hdr [16]byte
-	copy(hdr[:4], sigMagic)
-	binary.BigEndian.PutUint32(hdr[4:8], uint32(bs))
-	binary.BigEndian.PutUint64(hdr[8:], uint64(size))
-	bw.Write(hdr[:])
-	buf := make([]byte, bs)
-	var left = size
-	for left > 0 {
-		n := int(min(int64(bs), left))
-		if _, err := io.ReadFull(r, buf[:n]); err != nil {
-			return fmt.Errorf("reading block at %d: %w", size-left, err)
-		}
-		var rec [4 + strongSize]byte
-		binary.BigEndian.PutUint32(rec[:4], newWeak(buf[:n]).sum())
-		s := strong(buf[:n])
-		copy(rec[4:], s[:])
-		bw.Write(rec[:])
-		left -= int64(n)
-	}
-	return bw.Flush()
+	Strong    []uint64
 }
 
 // ReadSignature reads a signature written by WriteSignature, refusing one
@@ -139,7 +135,7 @@ func ReadSignature(r io.Reader) (*Signature, error) {
 			return nil, fmt.Errorf("%w: block %d of %d: %v", ErrBadSignature, i, blocks, err)
 		}
 		sig.Weak = append(sig.Weak, binary.BigEndian.Uint32(rec[:4]))
-		sig.Strong = append(sig.Strong, [strongSize]byte(rec[4:]))
+		sig.Strong = append(sig.Strong, binary.BigEndian.Uint64(rec[4:]))
 	}
 	if n, _ := br.Read(make([]byte, 1)); n != 0 {
 		return nil, fmt.Errorf("%w: data after the last block", ErrBadSignature)
@@ -202,12 +198,12 @@ func (d *deltaWriter) data(p []byte) {
 // bytes the delta carries.
 func WriteDelta(w io.Writer, sig *Signature, r io.Reader) (literal int64, err error) {
 	bs := sig.BlockSize
-	index := blockIndex(sig)
+	index := newBlockIndex(sig)
 	lastLen, lastBlock := 0, -1
 	if n := len(sig.Weak); n > 0 && sig.blockLen(n-1) < bs {
 		lastBlock, lastLen = n-1, sig.blockLen(n-1)
 	}
-	d := &deltaWriter{w: bufio.NewWriter(w)}
+	d := &deltaWriter{w: bufio.NewWriterSize(w, 64<<10)}
 	d.w.WriteString(deltaMagic)
 	var bsHdr [4]byte
 	binary.BigEndian.PutUint32(bsHdr[:], uint32(bs))
@@ -226,10 +222,20 @@ func WriteDelta(w io.Writer, sig *Signature, r io.Reader) (literal int64, err er
 			break
 		}
 		win := buf[pos : pos+bs]
+		match := -1
 		if fresh {
-			ws, fresh = newWeak(win), false
+			// Right after a match the window most likely is the next
+			// block: try its strong hash before computing the weak sum.
+			if next >= 0 && next < len(sig.Strong) && sig.blockLen(next) == bs && strong(win) == sig.Strong[next] {
+				match = next
+			} else {
+				ws, fresh = newWeak(win), false
+			}
 		}
-		if match := findBlock(sig, index[ws.sum()], win, next); match >= 0 {
+		if match < 0 {
+			match = findBlock(sig, index.lookup(ws.sum()), win, next)
+		}
+		if match >= 0 {
 			d.data(buf[in.lit:pos])
 			d.copyBlock(match)
 			in.pos += bs
@@ -263,22 +269,47 @@ func WriteDelta(w io.Writer, sig *Signature, r io.Reader) (literal int64, err er
 // blockIndex maps the weak sums of sig's full blocks to their blocks, one
 // candidate per distinct block: a base of repeated content (many equal
 // blocks, or blocks whose weak sums collide) would otherwise make every
-// window scan a long list, quadratic in the base's size.
-func blockIndex(sig *Signature) map[uint32][]int32 {
-	index := make(map[uint32][]int32, len(sig.Weak))
+// window scan a long list, quadratic in the base's size. A bit per hash
+// of a weak sum answers most lookups, which miss, before the map does (as
+// rsync's tag table does): in a changed stretch every byte is a lookup.
+type blockIndex struct {
+	m     map[uint32][]int32
+	bits  []uint64
+	shift uint
+}
+
+func newBlockIndex(sig *Signature) *blockIndex {
+	x := &blockIndex{m: make(map[uint32][]int32, len(sig.Weak)), shift: 32 - 16}
+	// About 64 bits a block: most misses find their bit clear.
+	for 1<<(32-x.shift) < 64*len(sig.Weak) && x.shift > 32-26 {
+		x.shift--
+	}
+	x.bits = make([]uint64, 1<<(32-x.shift)/64)
 next:
 	for i, ws := range sig.Weak {
 		if sig.blockLen(i) != sig.BlockSize {
 			continue
 		}
-		for _, c := range index[ws] {
+		for _, c := range x.m[ws] {
 			if sig.Strong[c] == sig.Strong[i] {
 				continue next
 			}
 		}
-		index[ws] = append(index[ws], int32(i))
+		x.m[ws] = append(x.m[ws], int32(i))
+		h := x.hash(ws)
+		x.bits[h/64] |= 1 << (h % 64)
 	}
-	return index
+	return x
+}
+
+func (x *blockIndex) hash(ws uint32) uint32 { return (ws * 0x9e3779b1) >> x.shift }
+
+// lookup is the blocks whose weak sum is ws.
+func (x *blockIndex) lookup(ws uint32) []int32 {
+	if h := x.hash(ws); x.bits[h/64]&(1<<(h%64)) == 0 {
+		return nil
+	}
+	return x.m[ws]
 }
 
 // findBlock is the block among cands (those whose weak sum is win's) with
@@ -335,7 +366,7 @@ func (in *deltaInput) fill() error {
 // from r, writing at most maxSize bytes to w. It refuses a delta that
 // reads outside base, exceeds maxSize or is malformed.
 func ApplyDelta(w io.Writer, base io.ReaderAt, baseSize int64, r io.Reader, maxSize int64) (written int64, err error) {
-	br := bufio.NewReader(r)
+	br := bufio.NewReaderSize(r, 64<<10)
 	var hdr [8]byte
 	if _, err := io.ReadFull(br, hdr[:]); err != nil || string(hdr[:4]) != deltaMagic {
 		return 0, fmt.Errorf("%w: bad header", ErrBadDelta)
@@ -344,7 +375,7 @@ func ApplyDelta(w io.Writer, base io.ReaderAt, baseSize int64, r io.Reader, maxS
 	if bs < MinBlockSize || bs > MaxBlockSize {
 		return 0, fmt.Errorf("%w: block size %d", ErrBadDelta, bs)
 	}
-	buf := make([]byte, max(bs, maxLiteral))
+	buf := make([]byte, max(bs, maxLiteral, applyChunk))
 	for {
 		op, err := br.ReadByte()
 		if err != nil {
@@ -369,10 +400,17 @@ func ApplyDelta(w io.Writer, base io.ReaderAt, baseSize int64, r io.Reader, maxS
 			if written+end-off > maxSize {
 				return written, fmt.Errorf("%w: the result exceeds %d bytes", ErrBadDelta, maxSize)
 			}
-			m, err := io.Copy(w, io.NewSectionReader(base, off, end-off))
-			written += m
-			if err != nil {
-				return written, err
+			for off < end {
+				p := buf[:min(int64(len(buf)), end-off)]
+				if n, err := base.ReadAt(p, off); n < len(p) {
+					return written, fmt.Errorf("reading the base at %d: %w", off, cmp.Or(err, io.ErrUnexpectedEOF))
+				}
+				m, err := w.Write(p)
+				written += int64(m)
+				if err != nil {
+					return written, err
+				}
+				off += int64(len(p))
 			}
 		case opData:
 			var a [4]byte

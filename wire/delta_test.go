@@ -2,6 +2,9 @@ package wire
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"fmt"
+	"io"
 	"math/rand/v2"
 	"testing"
 )
@@ -187,36 +190,165 @@ func FuzzReadSignature(f *testing.F) {
 // in 64 stretches spread over the file, sends at most 5 % of its size.
 // It reports the delta's share of the file as sent%.
 func BenchmarkDelta100MiB(b *testing.B) {
+	base, next, d := benchmarkDelta(b, 64)
+	if share := 100 * float64(len(d)) / float64(len(next)); share > 5 {
+		b.Errorf("the delta is %.2f%% of the file; want at most 5%%", share)
+	}
+	var out bytes.Buffer
+	if _, err := ApplyDelta(&out, bytes.NewReader(base), int64(len(base)), bytes.NewReader(d), int64(len(next))); err != nil || !bytes.Equal(out.Bytes(), next) {
+		b.Fatalf("the delta does not rebuild the file: %v", err)
+	}
+}
+
+// benchmarkDelta times the delta of deltaBenchFiles(stretches), reports
+// its share of the file as sent%, and returns the files and the delta.
+func benchmarkDelta(b *testing.B, stretches int) (base, next, d []byte) {
+	base, next = deltaBenchFiles(stretches)
+	sig := signatureOf(b, base)
+	b.SetBytes(int64(len(next)))
+	for b.Loop() {
+		var err error
+		if d, err = Delta(sig, next); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(100*float64(len(d))/float64(len(next)), "sent%")
+	return base, next, d
+}
+
+// deltaBenchFiles is BenchmarkDelta100MiB's pair: 100 MiB and a copy with
+// 1 % of its bytes changed in 64 stretches spread over it.
+func deltaBenchFiles(stretches int) (base, next []byte) {
 	const size = 100 << 20
 	r := rand.New(rand.NewPCG(3, 4))
-	base := randomBytes(r, size)
-	next := append([]byte{}, base...)
-	const stretches = 64
+	base = randomBytes(r, size)
+	next = append([]byte{}, base...)
 	stretch := size / 100 / stretches
 	for i := range stretches {
 		off := i*(size/stretches) + r.IntN(size/stretches-stretch)
 		copy(next[off:], randomBytes(r, stretch))
 	}
-	sig := signatureOf(b, base)
-	b.SetBytes(size)
-	b.ResetTimer()
-	var sent int
+	return base, next
+}
+
+// BenchmarkSignature100MiB: the worker's side before a delta.
+func BenchmarkSignature100MiB(b *testing.B) {
+	base, _ := deltaBenchFiles(64)
+	b.SetBytes(int64(len(base)))
 	for b.Loop() {
-		d, err := Delta(sig, next)
-		if err != nil {
+		if err := WriteSignature(io.Discard, bytes.NewReader(base), int64(len(base))); err != nil {
 			b.Fatal(err)
 		}
-		sent = len(d)
 	}
-	b.StopTimer()
-	share := 100 * float64(sent) / size
-	b.ReportMetric(share, "sent%")
-	if share > 5 {
-		b.Errorf("the delta is %.2f%% of the file; want at most 5%%", share)
+}
+
+// BenchmarkApplyDelta100MiB: the worker's side after it, hashing the
+// result as receive does.
+func BenchmarkApplyDelta100MiB(b *testing.B) {
+	for _, stretches := range []int{64, 1024} {
+		b.Run(fmt.Sprint(stretches), func(b *testing.B) { benchmarkApply(b, stretches) })
 	}
-	var out bytes.Buffer
-	d, _ := Delta(sig, next)
-	if _, err := ApplyDelta(&out, bytes.NewReader(base), size, bytes.NewReader(d), size); err != nil || !bytes.Equal(out.Bytes(), next) {
-		b.Fatalf("the delta does not rebuild the file: %v", err)
+}
+
+func benchmarkApply(b *testing.B, stretches int) {
+	base, next := deltaBenchFiles(stretches)
+	d, err := Delta(signatureOf(b, base), next)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(base)))
+	for b.Loop() {
+		h := sha256.New()
+		if _, err := ApplyDelta(h, bytes.NewReader(base), int64(len(base)), bytes.NewReader(d), int64(len(next))); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDelta100MiBSmallPieces: the same 1 %, in 1 KiB pieces, each
+// spoiling a block of its own (the bench's -delta-piece 1).
+func BenchmarkDelta100MiBSmallPieces(b *testing.B) { benchmarkDelta(b, 1024) }
+
+// onlyReader hides a reader's ReadAt: WriteSignature then reads it in
+// order, on one goroutine.
+type onlyReader struct{ io.Reader }
+
+// TestSignatureParallel: a file hashed span by span on several goroutines
+// gets the signature read in order gets, for sizes around the span.
+func TestSignatureParallel(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	for _, size := range []int{0, 1, 4095, sigSpan - 1, sigSpan, 3*sigSpan + 12345} {
+		b := randomBytes(r, size)
+		var par, seq bytes.Buffer
+		if err := WriteSignature(&par, bytes.NewReader(b), int64(size)); err != nil {
+			t.Fatal(err)
+		}
+		if err := WriteSignature(&seq, onlyReader{bytes.NewReader(b)}, int64(size)); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(par.Bytes(), seq.Bytes()) {
+			t.Errorf("size %d: the parallel signature differs from the sequential one", size)
+		}
+		if int64(par.Len()) != SignatureSize(int64(size)) {
+			t.Errorf("size %d: a signature of %d bytes, SignatureSize says %d", size, par.Len(), SignatureSize(int64(size)))
+		}
+		sig, err := ReadSignature(&par)
+		if err != nil {
+			t.Fatalf("size %d: %v", size, err)
+		}
+		for i := range sig.Weak {
+			blk := b[i*sig.BlockSize : i*sig.BlockSize+sig.blockLen(i)]
+			if sig.Weak[i] != newWeak(blk).sum() || sig.Strong[i] != strong(blk) {
+				t.Fatalf("size %d: block %d's sums are not its own", size, i)
+			}
+		}
+	}
+}
+
+// TestSignatureShortFile: a file shorter than it was said to be is an
+// error, read in parallel or in order.
+func TestSignatureShortFile(t *testing.T) {
+	b := make([]byte, 10000)
+	for _, r := range []io.Reader{bytes.NewReader(b), onlyReader{bytes.NewReader(b)}} {
+		if err := WriteSignature(io.Discard, r, 20000); err == nil {
+			t.Errorf("%T: signed 10000 bytes as 20000", r)
+		}
+	}
+}
+
+// TestWeakSum: the unrolled weak sum is rsync's definition, and rolling
+// it along a buffer gives the sum of each window.
+func TestWeakSum(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 8))
+	b := randomBytes(r, 3000)
+	for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 513, 2048} {
+		var want weakSum
+		for i, c := range b[:n] {
+			want.a += uint32(c)
+			want.b += uint32(n-i) * uint32(c)
+		}
+		if got := newWeak(b[:n]); got.sum() != want.sum() {
+			t.Errorf("%d bytes: weak sum %#x, want %#x", n, got.sum(), want.sum())
+		}
+	}
+	const n = 700
+	w := newWeak(b[:n])
+	for i := 0; i+n < len(b); i++ {
+		w.roll(b[i], b[i+n], n)
+		if w.sum() != newWeak(b[i+1:i+1+n]).sum() {
+			t.Fatalf("rolled to %d: %#x, want %#x", i+1, w.sum(), newWeak(b[i+1:i+1+n]).sum())
+		}
+	}
+}
+
+// TestBlockSizeFor: rsync's block sizes (sum_sizes_sqroot), bounded.
+func TestBlockSizeFor(t *testing.T) {
+	for size, want := range map[int64]int{
+		0: MinBlockSize, 1000: MinBlockSize, 1 << 20: 1024, 100 << 20: 10240, 104857599: 10232,
+		490000: 696, 1 << 34: MaxBlockSize, 1 << 50: MaxBlockSize,
+	} {
+		if got := BlockSizeFor(size); got != want {
+			t.Errorf("BlockSizeFor(%d) = %d, want %d", size, got, want)
+		}
 	}
 }

@@ -72,6 +72,11 @@ const (
 // limit), so the controller can tell it from other failures.
 const PackageRefused = "package refused"
 
+// PackageMismatch starts step-runner's refusal of what arrived for a
+// package that is not the file its sha256 names (a delta that did not
+// rebuild it: the controller then sends the file whole).
+const PackageMismatch = "what arrived ("
+
 // PackagePlacement is one package `step-runner package-place` places from
 // the worker's cache into the step's work directory; it reads a JSON list
 // of them on stdin. Acquisition (package-get, -put or -fetch with
