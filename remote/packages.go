@@ -202,7 +202,22 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	var extra []string
 	var delta *deltaStream
 	bar := progress.From(ctx).Transfer(sh.String(), "uploading package "+p.Name, p.Size)
-	if base != "" {
+	switch {
+	case base != "" && p.Size <= wholeDeltaMax:
+		// A small file's delta is computed first, and sent only when it
+		// is smaller than the file (an unrelated version of the same ID).
+		d, err := smallDelta(rest, f)
+		if err != nil {
+			return r, stepErr(sh.String(), ReasonRunner, "package %s: a delta against %s: %w", p.Name, base, err)
+		}
+		if int64(len(d)) < p.Size {
+			body, r.Delta = bytes.NewReader(d), true
+			extra = []string{"--base", base, "--size", strconv.FormatInt(p.Size, 10)}
+			bar = progress.From(ctx).Transfer(sh.String(), "uploading package "+p.Name+" (delta)", int64(len(d)))
+		} else if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return r, err
+		}
+	case base != "":
 		if delta, err = packageDelta(rest, f); err != nil {
 			return r, stepErr(sh.String(), ReasonRunner, "package %s: a delta against %s: %w", p.Name, base, err)
 		}
@@ -222,7 +237,7 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	if delta != nil && delta.Err() != nil {
 		return r, stepErr(sh.String(), ReasonRunner, "package %s: a delta against %s: %w", p.Name, base, delta.Err())
 	}
-	if err != nil && delta != nil && ctx.Err() == nil && strings.Contains(tail.String(), wire.PackageMismatch) {
+	if err != nil && r.Delta && ctx.Err() == nil && strings.Contains(tail.String(), wire.PackageMismatch) {
 		// The delta did not rebuild the file (its block hashes are not
 		// cryptographic: a collision, or a base changed in the cache):
 		// the worker kept nothing, so send it whole.
@@ -259,6 +274,25 @@ func sendWhole(ctx context.Context, sh Shell, p Package, facts Facts, runner str
 		return r, packageErr(ctx, sh, p.what(), "sending it to the worker", err, tail)
 	}
 	return r, nil
+}
+
+// wholeDeltaMax is the largest file whose delta is computed whole before
+// it is sent (and sent only if it is the smaller); a larger file's delta
+// streams while it is computed, and an unrelated version costs at most
+// 5 bytes per 64 KiB more than the file.
+const wholeDeltaMax = 8 << 20
+
+// smallDelta is the delta that turns the worker's version into f, whole.
+func smallDelta(signature []byte, f io.Reader) ([]byte, error) {
+	sig, err := wire.ReadSignature(bytes.NewReader(signature))
+	if err != nil {
+		return nil, err
+	}
+	var d bytes.Buffer
+	if _, err := wire.WriteDelta(&d, sig, bufio.NewReader(f)); err != nil {
+		return nil, err
+	}
+	return d.Bytes(), nil
 }
 
 // packageDelta reads the worker's signature and returns the delta that
