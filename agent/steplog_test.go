@@ -194,20 +194,23 @@ func TestMasksFileRoundTrip(t *testing.T) {
 	}
 }
 
-// exitWatch passes frames to u and closes sent once the exit frame came.
-type exitWatch struct {
+// frameWatch passes frames to u and closes seen once done(u) holds.
+type frameWatch struct {
 	u    *wire.Unframer
-	sent chan struct{}
+	done func(*wire.Unframer) bool
+	seen chan struct{}
 	once sync.Once
 }
 
-func (w *exitWatch) Write(p []byte) (int, error) {
+func (w *frameWatch) Write(p []byte) (int, error) {
 	n, err := w.u.Write(p)
-	if _, ok := w.u.ExitCode(); ok {
-		w.once.Do(func() { close(w.sent) })
+	if w.done(w.u) {
+		w.once.Do(func() { close(w.seen) })
 	}
 	return n, err
 }
+
+func exitSent(u *wire.Unframer) bool { _, ok := u.ExitCode(); return ok }
 
 // Beside docker run (--while-running), a follower that sent the step's
 // end stays until its input closes: the controller closes its session
@@ -220,12 +223,12 @@ func TestFollowWhileRunningWaitsForItsSessionToClose(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, wire.StdoutLog), []byte("out"), 0o644)
 	writeExit(dir, 0, -1, -1)
 	in, closeIn := io.Pipe()
-	w := &exitWatch{u: &wire.Unframer{Stdout: io.Discard, Stderr: io.Discard}, sent: make(chan struct{})}
+	w := &frameWatch{u: &wire.Unframer{Stdout: io.Discard, Stderr: io.Discard}, done: exitSent, seen: make(chan struct{})}
 	returned := make(chan int, 1)
 	go func() {
 		returned <- Main(t.Context(), []string{"follow", "--workdir", wd, "--container", "c", "--while-running"}, Stdio{In: in, Out: w, Err: io.Discard})
 	}()
-	<-w.sent
+	<-w.seen
 	select {
 	case code := <-returned:
 		t.Fatalf("follow ended (exit %d) after the exit frame, before its input closed", code)
@@ -235,19 +238,6 @@ func TestFollowWhileRunningWaitsForItsSessionToClose(t *testing.T) {
 	if code := <-returned; code != wire.FollowDone {
 		t.Errorf("follow = %d, want %d", code, wire.FollowDone)
 	}
-}
-
-// firstWrite closes seen once something was written through it.
-type firstWrite struct {
-	w    io.Writer
-	seen chan struct{}
-	once sync.Once
-}
-
-func (f *firstWrite) Write(p []byte) (int, error) {
-	n, err := f.w.Write(p)
-	f.once.Do(func() { close(f.seen) })
-	return n, err
 }
 
 // With the container looked at only every hour (so the follower's own
@@ -260,7 +250,7 @@ func TestFollowWakesOnTheLogsChanges(t *testing.T) {
 	log := filepath.Join(dir, wire.StdoutLog)
 	os.WriteFile(log, []byte("first"), 0o644)
 	u := &wire.Unframer{Stdout: &bytes.Buffer{}, Stderr: io.Discard}
-	fw := &firstWrite{w: u, seen: make(chan struct{})}
+	fw := &frameWatch{u: u, done: func(*wire.Unframer) bool { return true }, seen: make(chan struct{})}
 	spec := FollowSpec{WorkDir: wd, Container: "c", CheckEvery: time.Hour,
 		state: func(string) containerState { return containerUp }}
 	done := make(chan int, 1)
