@@ -70,4 +70,8 @@ func TestSaidHi(t *testing.T) {
 	if err := saidHi(out, 3); err == nil {
 		t.Error("two his passed for 3")
 	}
+	// One worker: its lines are not prefixed.
+	if err := saidHi([]byte("hi\nhi\nhigh\n"), 2); err != nil {
+		t.Errorf("one worker's two his, want 2: %v", err)
+	}
 }
