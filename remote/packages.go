@@ -201,7 +201,7 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	var body io.Reader = f
 	var extra []string
 	var delta *deltaStream
-	bar := progress.From(ctx).Transfer(sh.String(), "uploading package "+p.Name, p.Size)
+	what, size := "uploading package "+p.Name, p.Size
 	switch {
 	case base != "" && p.Size <= wholeDeltaMax:
 		// A small file's delta is computed first, and sent only when it
@@ -213,7 +213,7 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 		if int64(len(d)) < p.Size {
 			body, r.Delta = bytes.NewReader(d), true
 			extra = []string{"--base", base, "--size", strconv.FormatInt(p.Size, 10)}
-			bar = progress.From(ctx).Transfer(sh.String(), "uploading package "+p.Name+" (delta)", int64(len(d)))
+			what, size = what+" (delta)", int64(len(d))
 		} else if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return r, err
 		}
@@ -224,16 +224,9 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 		defer delta.Close()
 		body, r.Delta = delta, true
 		extra = []string{"--base", base, "--size", strconv.FormatInt(p.Size, 10)}
-		bar = progress.From(ctx).Count(sh.String(), "uploading package "+p.Name+" (delta)")
+		what, size = what+" (delta)", -1 // streamed: counted, not sized
 	}
-	defer bar.Done()
-	counted := &countingReader{r: progress.Reader(bar, body)}
-	tail = &tailBuffer{max: 2048}
-	if cacheMax > 0 {
-		extra = append(extra, "--cache-max-bytes", strconv.FormatInt(cacheMax, 10))
-	}
-	err = sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-put", p, facts, extra...), Stdin: counted, Stderr: tail})
-	r.BytesSent = counted.n
+	r.BytesSent, tail, err = putPackage(ctx, sh, p, facts, runner, cacheMax, body, what, size, extra)
 	if delta != nil && delta.Err() != nil {
 		return r, stepErr(sh.String(), ReasonRunner, "package %s: a delta against %s: %w", p.Name, base, delta.Err())
 	}
@@ -243,7 +236,16 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 		// the worker kept nothing, so send it whole.
 		zerolog.Ctx(ctx).Warn().Str("worker", sh.String()).Str("package", p.Name).Str("base", base).
 			Msg("the delta did not rebuild the package; sending it whole")
-		return sendWhole(ctx, sh, p, facts, runner, cacheMax, r)
+		if delta != nil {
+			delta.Close() // its reader of f has ended
+		}
+		if _, err := f.Seek(0, io.SeekStart); err != nil {
+			return r, err
+		}
+		var n int64
+		n, tail, err = putPackage(ctx, sh, p, facts, runner, cacheMax, f, "uploading package "+p.Name, p.Size, nil)
+		r.BytesSent += n
+		r.Delta = false
 	}
 	if err != nil {
 		return r, packageErr(ctx, sh, p.what(), "sending it to the worker", err, tail)
@@ -251,29 +253,23 @@ func placePackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	return r, nil
 }
 
-// sendWhole sends the package's whole file, after a delta that failed;
-// r already counts what the delta sent.
-func sendWhole(ctx context.Context, sh Shell, p Package, facts Facts, runner string, cacheMax int64, r PackageResult) (PackageResult, error) {
-	f, err := os.Open(p.Path)
-	if err != nil {
-		return r, stepErr(sh.String(), ReasonInput, "package %s: %w", p.Name, err)
+// putPackage sends body to the worker's package-put with a progress bar
+// (size -1: counted, not sized) and says how many bytes crossed.
+func putPackage(ctx context.Context, sh Shell, p Package, facts Facts, runner string, cacheMax int64, body io.Reader, what string, size int64, extra []string) (int64, *tailBuffer, error) {
+	var bar progress.Tracker
+	if size >= 0 {
+		bar = progress.From(ctx).Transfer(sh.String(), what, size)
+	} else {
+		bar = progress.From(ctx).Count(sh.String(), what)
 	}
-	defer f.Close()
-	bar := progress.From(ctx).Transfer(sh.String(), "uploading package "+p.Name, p.Size)
 	defer bar.Done()
-	var extra []string
 	if cacheMax > 0 {
 		extra = append(extra, "--cache-max-bytes", strconv.FormatInt(cacheMax, 10))
 	}
-	counted := &countingReader{r: progress.Reader(bar, f)}
+	counted := &countingReader{r: progress.Reader(bar, body)}
 	tail := &tailBuffer{max: 2048}
-	err = sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-put", p, facts, extra...), Stdin: counted, Stderr: tail})
-	r.BytesSent += counted.n
-	r.Delta = false
-	if err != nil {
-		return r, packageErr(ctx, sh, p.what(), "sending it to the worker", err, tail)
-	}
-	return r, nil
+	err := sh.Run(ctx, &transport.Cmd{Args: packageArgs(runner, "package-put", p, facts, extra...), Stdin: counted, Stderr: tail})
+	return counted.n, tail, err
 }
 
 // wholeDeltaMax is the largest file whose delta is computed whole before
