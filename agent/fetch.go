@@ -45,7 +45,7 @@ func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out
 	switch {
 	case src.URL != "" && src.Registry == "":
 		p.SHA256, p.Meta.FileName = src.SHA256, src.FileName
-		open = func() (io.ReadCloser, error) { return httpsGet(ctx, client, src.URL) }
+		open = func() (io.ReadCloser, error) { return httpsGet(ctx, client, src.URL, req.Username, req.Password) }
 	case src.Registry != "" && src.URL == "":
 		reg := newRegistry(client, src, req.Username, req.Password)
 		layer, err := reg.resolve(ctx)
@@ -131,8 +131,10 @@ func fetchClient(caPEM string) (*http.Client, error) {
 	}}, nil
 }
 
-// httpsGet opens the body of an https URL.
-func httpsGet(ctx context.Context, client *http.Client, raw string) (io.ReadCloser, error) {
+// httpsGet opens the body of an https URL, with user's and pass's basic
+// authentication when user is set (the feed's; Go's client drops it on a
+// redirect to another host).
+func httpsGet(ctx context.Context, client *http.Client, raw, user, pass string) (io.ReadCloser, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
 		return nil, errors.New("the source is not an https:// URL")
@@ -142,13 +144,20 @@ func httpsGet(ctx context.Context, client *http.Client, raw string) (io.ReadClos
 		return nil, err
 	}
 	req.Header.Set("User-Agent", userAgent)
+	if user != "" {
+		req.SetBasicAuth(user, pass)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return nil, requestErr(u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
-		return nil, fmt.Errorf("GET %s: %s: check the URL", shownURL(u), resp.Status)
+		fix := wire.AuthHint(resp.StatusCode, user != "")
+		if fix == "" {
+			fix = ": check the URL"
+		}
+		return nil, fmt.Errorf("GET %s: %s%s", shownURL(u), resp.Status, fix)
 	}
 	return resp.Body, nil
 }

@@ -162,3 +162,42 @@ func TestPackageFetchRedirectToHTTP(t *testing.T) {
 	}
 	assertCacheEmpty(t, p.Home, p)
 }
+
+// TestPackageFetchHTTPSWithFeedCredentials: the feed's credentials, read
+// from stdin's request, go to an https source as basic authentication; a
+// refusal says whether to add or to check them, without the password, and
+// leaves nothing behind.
+func TestPackageFetchHTTPSWithFeedCredentials(t *testing.T) {
+	data, p := testPackage(t, t.TempDir(), []member{{name: "deploy.sh", body: "echo v1\n", mode: 0o755}})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, pw, ok := r.BasicAuth(); !ok || u != "ci" || pw != "s3cr3t" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Write(data)
+	}))
+	defer srv.Close()
+	src := wire.PackageSource{URL: srv.URL + "/Acme.Web.1.0.0.tar.gz", SHA256: p.SHA256, FileName: "Acme.Web.1.0.0.tar.gz", CAPEM: caOf(srv)}
+	for _, tc := range []struct {
+		name, user, pass, want string
+	}{
+		{"none", "", "", "the server wants credentials: add a feed"},
+		{"wrong", "ci", "wrong-pw", "refused the feed's credentials"},
+	} {
+		home := t.TempDir()
+		q := inWorkDir(t, p)
+		q.Home = home
+		_, err := fetch(t, q, wire.PackageFetch{Source: src, Username: tc.user, Password: tc.pass})
+		if err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "wrong-pw") {
+			t.Errorf("%s: err %v, want %q and no password", tc.name, err, tc.want)
+		}
+		assertCacheEmpty(t, home, q)
+	}
+	got, err := fetch(t, p, wire.PackageFetch{Source: src, Username: "ci", Password: "s3cr3t"})
+	if err != nil || got.SHA256 != p.SHA256 {
+		t.Fatalf("with the feed's credentials: %+v, %v", got, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(p.WorkDir, "Web", "deploy.sh")); err != nil || string(b) != "echo v1\n" {
+		t.Errorf("placed: %q, %v", b, err)
+	}
+}

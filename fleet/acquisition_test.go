@@ -101,3 +101,38 @@ func TestPackageRefsAcquisition(t *testing.T) {
 		})
 	}
 }
+
+// TestPackageRefsFeedCredentials: an https source gets the credentials of
+// the feed named, or of the feed whose registry is the URL's host[:port],
+// as an oci source gets its registry's; a URL on another host gets none.
+func TestPackageRefsFeedCredentials(t *testing.T) {
+	const digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
+	t.Setenv("CUTTLE_TEST_FEED_PW", "pw")
+	cfg := &config.Config{Feeds: map[string]config.Feed{
+		"files":  {Registry: "files.example.com:8443", Username: "ci", PasswordEnv: "CUTTLE_TEST_FEED_PW"},
+		"charts": {Registry: "r.example:5000", Username: "helm", PasswordEnv: "CUTTLE_TEST_FEED_PW"},
+	}}
+	for _, tc := range []struct {
+		name, source, feed, wantUser string
+	}{
+		{"an https URL on the feed's host:port", "https://files.example.com:8443/a/Acme.Web.1.0.0.zip#sha256=" + digest, "", "ci"},
+		{"an https URL on another port", "https://files.example.com/a/Acme.Web.1.0.0.zip#sha256=" + digest, "", ""},
+		{"an https URL with its feed named", "https://cdn.example/Acme.Web.1.0.0.zip#sha256=" + digest, "files", "ci"},
+		{"an oci source", "oci://r.example:5000/charts/web:1.4.0", "", "helm"},
+		{"a local archive", "Acme.Web.1.0.0.zip", "", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pkgs, err := packageRefs(cfg, []config.PackageRef{{Name: "Web", Source: tc.source, Feed: tc.feed}}, t.TempDir())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := pkgs[0].Feed
+			switch {
+			case tc.wantUser == "" && f != nil:
+				t.Errorf("credentials of %s given to %s", f.Registry, tc.source)
+			case tc.wantUser != "" && (f == nil || f.Username != tc.wantUser || f.Password.Reveal() != "pw"):
+				t.Errorf("feed %+v, want user %s with its password", f, tc.wantUser)
+			}
+		})
+	}
+}

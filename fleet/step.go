@@ -145,7 +145,7 @@ func stepImage(cfg *config.Config, in StepInput, vars *Variables, st *remote.Ste
 	}
 	st.Feed = in.Feed
 	if st.Feed == nil {
-		if st.Feed, err = feedFor(cfg, c.Feed, st.Image); err != nil {
+		if st.Feed, err = feedFor(cfg, c.Feed, remote.RegistryOf(st.Image)); err != nil {
 			return err
 		}
 	}
@@ -269,9 +269,10 @@ func grantOptions(cfg *config.Config, worker string, st *remote.Step) error {
 }
 
 // feedFor finds credentials: the named feed, or the config's feed whose
-// registry is the image's.
-func feedFor(cfg *config.Config, name, image string) (*remote.Feed, error) {
-	feed, found, err := findFeed(cfg, name, remote.RegistryOf(image))
+// registry is registry (an image's, an OCI source's, an https URL's
+// host[:port]).
+func feedFor(cfg *config.Config, name, registry string) (*remote.Feed, error) {
+	feed, found, err := findFeed(cfg, name, registry)
 	if err != nil {
 		return nil, err
 	}
@@ -303,9 +304,11 @@ func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) (
 			FileName: sp.Source.FileName(), Extract: sp.Extract,
 			MaxBytes: cfg.Defaults.PackageMaxExtractMB << 20, MaxEntries: cfg.Defaults.PackageMaxEntries,
 			MaxDownload: cfg.Defaults.PackageMaxDownloadMB << 20}
-		if sp.Source.Kind == packages.OCI {
-			// The named feed, or the one whose registry is the source's.
-			if p.Feed, err = feedFor(cfg, sp.Feed, sp.Source.Registry+"/"+sp.Source.Repository); err != nil {
+		// The named feed, or the one whose registry is the source's (an
+		// https URL's host[:port]): its credentials go to that server, as
+		// HTTP basic authentication for an https source.
+		if reg := sp.Source.Host(); reg != "" {
+			if p.Feed, err = feedFor(cfg, sp.Feed, reg); err != nil {
 				return nil, fmt.Errorf("package %s: %w", sp.Name, err)
 			}
 		}

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+
+	"github.com/cuttle-sh/cuttle/wire"
 )
 
 // File is a package's file on the controller, ready to send.
@@ -45,7 +47,8 @@ type acquisition struct {
 }
 
 // Acquire returns the file of sp's source, fetching it if needed; a is
-// the credentials of an oci source's registry (nil: none).
+// the credentials of an oci source's registry, or an https source's
+// server, sent as HTTP basic authentication (nil: none).
 func (s *Store) Acquire(ctx context.Context, sp Spec, a *Auth) (File, error) {
 	key := sp.Source.String()
 	s.mu.Lock()
@@ -79,7 +82,7 @@ func (s *Store) acquire(ctx context.Context, sp Spec, a *Auth) (File, error) {
 	case Local:
 		return hashFile(sp.Source.Path)
 	case HTTPS:
-		return s.download(ctx, sp.Source)
+		return s.download(ctx, sp.Source, a)
 	case OCI:
 		return s.pullOCI(ctx, sp.Source, a)
 	}
@@ -118,8 +121,10 @@ func hashFile(p string) (File, error) {
 }
 
 // download fetches an https source into the store's directory, keeping it
-// only if its sha256 is the one the source names.
-func (s *Store) download(ctx context.Context, src Source) (File, error) {
+// only if its sha256 is the one the source names. a's credentials, when
+// given, go as basic authentication (Go's client drops them on a
+// redirect to another host).
+func (s *Store) download(ctx context.Context, src Source, a *Auth) (File, error) {
 	dir, err := s.dir()
 	if err != nil {
 		return File{}, err
@@ -133,6 +138,9 @@ func (s *Store) download(ctx context.Context, src Source) (File, error) {
 	if err != nil {
 		return File{}, err
 	}
+	if a != nil && a.Username != "" {
+		req.SetBasicAuth(a.Username, a.Password.Reveal())
+	}
 	client := s.Client
 	if client == nil {
 		client = http.DefaultClient
@@ -143,7 +151,7 @@ func (s *Store) download(ctx context.Context, src Source) (File, error) {
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return File{}, fmt.Errorf("GET: %s", resp.Status)
+		return File{}, fmt.Errorf("GET: %s%s", resp.Status, wire.AuthHint(resp.StatusCode, a != nil && a.Username != ""))
 	}
 	tmp, err := os.CreateTemp(dir, ".download-*")
 	if err != nil {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/cuttle-sh/cuttle/internal/secret"
 )
 
 func TestAcquireHTTPS(t *testing.T) {
@@ -71,5 +73,52 @@ func TestAcquireLocal(t *testing.T) {
 	missing, _ := ParseFlag("W=" + filepath.Join(t.TempDir(), "Acme.Gone.1.0.zip"))
 	if _, err := store.Acquire(t.Context(), missing, nil); err == nil || !strings.Contains(err.Error(), "package W") {
 		t.Errorf("a missing file: err %v, want one naming the package", err)
+	}
+}
+
+// TestAcquireHTTPSWithFeedCredentials: an https source's feed credentials
+// go as basic authentication; a refusal says whether to add credentials
+// or to check them, and keeps nothing.
+func TestAcquireHTTPSWithFeedCredentials(t *testing.T) {
+	body := []byte("a private package")
+	sum := sha256.Sum256(body)
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "s3cret" {
+			w.Header().Set("WWW-Authenticate", `Basic realm="packages"`)
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		w.Write(body)
+	}))
+	defer srv.Close()
+	sp, err := ParseFlag("W=" + srv.URL + "/Acme.Web.1.0.0.zip#sha256=" + hex.EncodeToString(sum[:]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		auth *Auth
+		want string
+	}{
+		{"none", nil, "the server wants credentials: add a feed"},
+		{"wrong", &Auth{Username: "ci", Password: secret.New("nope")}, "refused the feed's credentials"},
+	} {
+		store := &Store{Client: srv.Client()}
+		if _, err := store.Acquire(t.Context(), sp, tc.auth); err == nil || !strings.Contains(err.Error(), tc.want) || strings.Contains(err.Error(), "nope") {
+			t.Errorf("%s: err %v, want %q", tc.name, err, tc.want)
+		}
+		if left, _ := filepath.Glob(filepath.Join(store.tmp, "*")); store.tmp == "" || len(left) > 0 {
+			t.Errorf("%s: the refused download left %v", tc.name, left)
+		}
+		store.Close()
+	}
+	store := &Store{Client: srv.Client()}
+	defer store.Close()
+	f, err := store.Acquire(t.Context(), sp, &Auth{Username: "ci", Password: secret.New("s3cret")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(f.Path); string(b) != string(body) {
+		t.Errorf("downloaded %q", b)
 	}
 }

@@ -25,8 +25,8 @@ type Spec struct {
 	Extract bool
 	// ID and Version are the package's, from the file name unless given.
 	ID, Version string
-	// Feed names the cuttle.yaml feed whose credentials fetch an oci
-	// source.
+	// Feed names the cuttle.yaml feed whose credentials fetch an oci or
+	// https source.
 	Feed string
 	// Acquisition is where the source is downloaded: "" for the feed's
 	// choice, else AcquireController or AcquireWorker.
@@ -88,6 +88,22 @@ func (s Source) FileName() string {
 		return path.Base(u.Path)
 	}
 	return path.Base(s.Repository)
+}
+
+// Host is the server the source is fetched from: an https URL's
+// host[:port], an OCI registry; "" for a local archive.
+func (s Source) Host() string {
+	switch s.Kind {
+	case HTTPS:
+		u, err := url.Parse(s.URL)
+		if err != nil {
+			return ""
+		}
+		return u.Host
+	case OCI:
+		return s.Registry
+	}
+	return ""
 }
 
 // String is the source as the user would write it, without secrets (a

@@ -67,3 +67,16 @@ func IsLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// AuthHint is the fix for a server's refusal of a package's download
+// (status 401 or 403): the feed's credentials, sent or to be given. It is
+// "" for other statuses.
+func AuthHint(status int, sent bool) string {
+	if status != 401 && status != 403 {
+		return ""
+	}
+	if sent {
+		return ": the server refused the feed's credentials: check its username and password (feeds: in cuttle.yaml)"
+	}
+	return ": the server wants credentials: add a feed whose registry is the URL's host[:port] (or name it with feed:), with username and password, in cuttle.yaml"
+}
