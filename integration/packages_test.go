@@ -17,6 +17,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -610,6 +611,69 @@ func TestPackageAcquiredByWorkerHTTPS(t *testing.T) {
 	}
 	assertNothingLeft(t, r)
 	assertNoCacheTemporaries(t, strings.Repeat("0", 64))
+}
+
+// TestPackageHTTPSWithFeedCredentials: an https source on a server that
+// wants basic authentication gets the credentials of the feed whose
+// registry is its host:port, sent on stdin to the worker that downloads it;
+// the password shows nowhere, the step does not see it, and without a
+// feed, or with a wrong password, the step is refused saying which fix
+// applies, with nothing left.
+func TestPackageHTTPSWithFeedCredentials(t *testing.T) {
+	dir, tok := t.TempDir(), uniq(t)
+	const pw = "feed-pw-9d2c41"
+	file := writePackage(t, dir, "Acme.Auth.1.0.0.tar.gz", []pkgEntry{{name: "hello.txt", body: "behind auth " + tok + "\n", mode: 0o644}})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != pw {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		http.ServeFile(w, r, filepath.Join(dir, strings.TrimPrefix(r.URL.Path, "/pkgs/")))
+	}))
+	defer srv.Close()
+	ca := filepath.Join(dir, "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
+	host := strings.TrimPrefix(srv.URL, "https://")
+	withFeed := filepath.Join(dir, "cuttle.yaml")
+	os.WriteFile(withFeed, []byte(fmt.Sprintf("feeds:\n  files: {registry: %q, username: ci, password_env: CUTTLE_IT_FEED_PW, acquisition: worker, ca_file: %s}\n", host, ca)), 0o600)
+	noCreds := filepath.Join(dir, "nocreds.yaml")
+	os.WriteFile(noCreds, []byte(fmt.Sprintf("feeds:\n  files: {registry: %q, acquisition: worker, ca_file: %s}\n", host, ca)), 0o600)
+	source := srv.URL + "/pkgs/Acme.Auth.1.0.0.tar.gz#sha256=" + fileSHA(t, file)
+	run := func(cfg, password string) result {
+		return runCuttleEnv(t, []string{"CUTTLE_IT_FEED_PW=" + password}, append(workerArgs(), "--config", cfg, "--image", env.image, "--pull", "never",
+			"--package", "Web="+source, "--inline", `cat "#{Octopus.Action.Package[Web].ExtractedPath}/hello.txt"; env | rev`)...)
+	}
+	reversed := func(s string) string {
+		b := []byte(s)
+		slices.Reverse(b)
+		return string(b)
+	}
+
+	// Refusals first: a later run would find the package in the worker's cache.
+	for _, tc := range []struct{ name, cfg, password, want string }{
+		{"no credentials", noCreds, "", "the server wants credentials: add a feed"},
+		{"a wrong password", withFeed, "wrong-pw-77", "refused the feed's credentials"},
+	} {
+		r := run(tc.cfg, tc.password)
+		if r.code == 0 || !strings.Contains(r.stderr, "package Web") || !strings.Contains(r.stderr, tc.want) || strings.Contains(r.stderr, "wrong-pw-77") {
+			t.Errorf("%s: exit %d, want a failure naming package Web and %q, without the password\nstderr: %s", tc.name, r.code, tc.want, r.stderr)
+		}
+		assertNothingLeft(t, r)
+	}
+
+	r := run(withFeed, pw)
+	if r.code != 0 || !strings.Contains(r.stdout, "behind auth "+tok) || acquiredOf(t, r, "Web") != "worker" {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout, reversed(pw)) {
+		t.Errorf("the step's environment holds the feed's password")
+	}
+	for _, s := range []string{r.stdout, r.stderr, r.report.Raw} {
+		if strings.Contains(s, pw) {
+			t.Errorf("the feed's password is in the output or report")
+		}
+	}
+	assertNothingLeft(t, r)
 }
 
 // TestPackageAcquiredByWorkerOCI: with acquisition=worker, the worker
