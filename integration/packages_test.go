@@ -539,6 +539,18 @@ func assertNoCacheTemporaries(t *testing.T, sha string) {
 	}
 }
 
+// trustFileOf writes the TLS test server's certificate, its own CA, into
+// dir as ca.pem (a feed's ca_file), and returns that path and the
+// server's host:port (a feed's registry).
+func trustFileOf(t *testing.T, dir string, srv *httptest.Server) (string, string) {
+	t.Helper()
+	ca := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return ca, strings.TrimPrefix(srv.URL, "https://")
+}
+
 // TestPackageAcquiredByWorkerHTTPS: with acquisition: worker (the feed's),
 // the worker downloads an https package itself, from a TLS server whose
 // CA only the feed's ca_file names: the controller neither trusts that
@@ -558,9 +570,7 @@ func TestPackageAcquiredByWorkerHTTPS(t *testing.T) {
 		http.ServeFile(w, r, filepath.Join(dir, strings.TrimPrefix(r.URL.Path, "/pkgs/")))
 	}))
 	defer srv.Close()
-	ca := filepath.Join(dir, "ca.pem")
-	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
-	host := strings.TrimPrefix(srv.URL, "https://")
+	ca, host := trustFileOf(t, dir, srv)
 	cfg := filepath.Join(dir, "cuttle.yaml")
 	os.WriteFile(cfg, []byte(fmt.Sprintf("feeds:\n  files: {registry: %q, acquisition: worker, ca_file: %s}\n", host, ca)), 0o600)
 	source := srv.URL + "/pkgs/Acme.Tls.1.0.0.tar.gz#sha256=" + fileSHA(t, file)
@@ -631,9 +641,7 @@ func TestPackageHTTPSWithFeedCredentials(t *testing.T) {
 		http.ServeFile(w, r, filepath.Join(dir, strings.TrimPrefix(r.URL.Path, "/pkgs/")))
 	}))
 	defer srv.Close()
-	ca := filepath.Join(dir, "ca.pem")
-	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644)
-	host := strings.TrimPrefix(srv.URL, "https://")
+	ca, host := trustFileOf(t, dir, srv)
 	withFeed := filepath.Join(dir, "cuttle.yaml")
 	os.WriteFile(withFeed, []byte(fmt.Sprintf("feeds:\n  files: {registry: %q, username: ci, password_env: CUTTLE_IT_FEED_PW, acquisition: worker, ca_file: %s}\n", host, ca)), 0o600)
 	noCreds := filepath.Join(dir, "nocreds.yaml")
