@@ -33,19 +33,21 @@ const DefaultMaxDownload = 10 << 30
 // against its digest, instead of from the controller. A cached package is
 // not downloaded again (an OCI tag's manifest is still read, to learn its
 // digest). p's SHA256 and file name come from the source. What was placed
-// is written on out as one wire.PackageFetched line. On failure, nothing
-// of the download is left (the temporary directory is removed).
-func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out io.Writer) error {
+// is written on out as one wire.PackageFetched line. While it downloads,
+// progress (when not nil) gets wire.FormatFetchProgress lines, at most
+// every fetchProgressEvery and at the end. On failure, nothing of the
+// download is left (the temporary directory is removed).
+func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out, progress io.Writer) error {
 	src := req.Source
 	client, err := fetchClient(src.CAPEM)
 	if err != nil {
 		return fmt.Errorf("package %s: %w", p.Name, err)
 	}
-	var open func() (io.ReadCloser, error)
+	var open func() (io.ReadCloser, int64, error)
 	switch {
 	case src.URL != "" && src.Registry == "":
 		p.SHA256, p.Meta.FileName = src.SHA256, src.FileName
-		open = func() (io.ReadCloser, error) { return httpsGet(ctx, client, src.URL, req.Username, req.Password) }
+		open = func() (io.ReadCloser, int64, error) { return httpsGet(ctx, client, src.URL, req.Username, req.Password) }
 	case src.Registry != "" && src.URL == "":
 		reg := newRegistry(client, src, req.Username, req.Password)
 		layer, err := reg.resolve(ctx)
@@ -53,7 +55,10 @@ func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out
 			return fmt.Errorf("package %s: %w", p.Name, err)
 		}
 		p.SHA256, p.Meta.FileName = layer.sha256, layer.name
-		open = func() (io.ReadCloser, error) { return reg.blob(ctx, layer) }
+		open = func() (io.ReadCloser, int64, error) {
+			body, err := reg.blob(ctx, layer)
+			return body, layer.size, err
+		}
 	default:
 		return fmt.Errorf("package %s: the request names neither an https URL nor an OCI registry", p.Name)
 	}
@@ -66,13 +71,17 @@ func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out
 	}
 	if !cached {
 		err = p.store(func(tmp string) error {
-			body, err := open()
+			body, size, err := open()
 			if err != nil {
 				return fmt.Errorf("package %s: %w", p.Name, err)
 			}
 			defer body.Close()
 			limit := cmp.Or(p.MaxDownload, DefaultMaxDownload)
-			return receive(p, tmp, "", 0, &cappedDownload{r: body, left: limit, max: limit, name: p.Name})
+			var r io.Reader = &cappedDownload{r: body, left: limit, max: limit, name: p.Name}
+			if progress != nil {
+				r = &fetchProgress{r: r, w: progress, total: size}
+			}
+			return receive(p, tmp, "", 0, r)
 		})
 	}
 	var de *DigestError
@@ -134,14 +143,14 @@ func fetchClient(caPEM string) (*http.Client, error) {
 // httpsGet opens the body of an https URL, with user's and pass's basic
 // authentication when user is set (the feed's; Go's client drops it on a
 // redirect to another host).
-func httpsGet(ctx context.Context, client *http.Client, raw, user, pass string) (io.ReadCloser, error) {
+func httpsGet(ctx context.Context, client *http.Client, raw, user, pass string) (io.ReadCloser, int64, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return nil, errors.New("the source is not an https:// URL")
+		return nil, 0, errors.New("the source is not an https:// URL")
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, raw, nil)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	req.Header.Set("User-Agent", userAgent)
 	if user != "" {
@@ -149,7 +158,7 @@ func httpsGet(ctx context.Context, client *http.Client, raw, user, pass string) 
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, requestErr(u, err)
+		return nil, 0, requestErr(u, err)
 	}
 	if resp.StatusCode != http.StatusOK {
 		resp.Body.Close()
@@ -157,9 +166,31 @@ func httpsGet(ctx context.Context, client *http.Client, raw, user, pass string) 
 		if fix == "" {
 			fix = ": check the URL"
 		}
-		return nil, fmt.Errorf("GET %s: %s%s", shownURL(u), resp.Status, fix)
+		return nil, 0, fmt.Errorf("GET %s: %s%s", shownURL(u), resp.Status, fix)
 	}
-	return resp.Body, nil
+	return resp.Body, resp.ContentLength, nil
+}
+
+// fetchProgressEvery is how often a download's progress is written.
+const fetchProgressEvery = 250 * time.Millisecond
+
+// fetchProgress writes a download's progress lines as it is read: at most
+// every fetchProgressEvery, and once at its end.
+type fetchProgress struct {
+	r           io.Reader
+	w           io.Writer
+	done, total int64
+	last        time.Time
+}
+
+func (f *fetchProgress) Read(b []byte) (int, error) {
+	n, err := f.r.Read(b)
+	f.done += int64(n)
+	if now := time.Now(); err == io.EOF || now.Sub(f.last) >= fetchProgressEvery {
+		f.last = now
+		io.WriteString(f.w, wire.FormatFetchProgress(f.done, f.total))
+	}
+	return n, err
 }
 
 // shownURL is u for messages: without its query, which may hold a token.

@@ -24,7 +24,7 @@ import (
 func fetch(t *testing.T, p PackageSpec, req wire.PackageFetch) (wire.PackageFetched, error) {
 	t.Helper()
 	var out bytes.Buffer
-	err := PackageFetch(t.Context(), p, req, &out)
+	err := PackageFetch(t.Context(), p, req, &out, nil)
 	var got wire.PackageFetched
 	if err == nil {
 		if jerr := json.Unmarshal(out.Bytes(), &got); jerr != nil {
@@ -199,5 +199,28 @@ func TestPackageFetchHTTPSWithFeedCredentials(t *testing.T) {
 	}
 	if b, err := os.ReadFile(filepath.Join(p.WorkDir, "Web", "deploy.sh")); err != nil || string(b) != "echo v1\n" {
 		t.Errorf("placed: %q, %v", b, err)
+	}
+}
+
+// TestPackageFetchProgress: a download writes progress lines that end at
+// the file's size, with the size the server gave; a cached package
+// downloads nothing and writes none.
+func TestPackageFetchProgress(t *testing.T) {
+	data, p := testPackage(t, t.TempDir(), []member{{name: "big.bin", body: strings.Repeat("x", 1<<20), mode: 0o644}})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.Write(data) }))
+	defer srv.Close()
+	src := wire.PackageSource{URL: srv.URL + "/Acme.Web.1.0.0.tar.gz", SHA256: p.SHA256, FileName: "Acme.Web.1.0.0.tar.gz", CAPEM: caOf(srv)}
+	var out, progress bytes.Buffer
+	if err := PackageFetch(t.Context(), p, wire.PackageFetch{Source: src}, &out, &progress); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSuffix(progress.String(), "\n"), "\n")
+	done, total, ok := wire.ParseFetchProgress(lines[len(lines)-1])
+	if !ok || done != int64(len(data)) || total != int64(len(data)) {
+		t.Errorf("last progress line %q, want %d of %d", lines[len(lines)-1], len(data), len(data))
+	}
+	progress.Reset()
+	if err := PackageFetch(t.Context(), inWorkDir(t, p), wire.PackageFetch{Source: src}, &out, &progress); err != nil || progress.Len() != 0 {
+		t.Errorf("cached: err %v, progress %q, want none", err, progress.String())
 	}
 }

@@ -275,6 +275,7 @@ func packageFetchCmd(ctx context.Context, fs *flag.FlagSet, args []string, std S
 	p := packageFlags(fs)
 	cacheMaxFlag(fs, p)
 	fs.Int64Var(&p.MaxDownload, "max-download-bytes", DefaultMaxDownload, "the most the download may be")
+	showProgress := fs.Bool("progress", false, "write the download's progress on stderr (cuttle-progress DONE TOTAL lines)")
 	if err := parse(fs, args, true); err != nil {
 		return 0, err
 	}
@@ -282,7 +283,11 @@ func packageFetchCmd(ctx context.Context, fs *flag.FlagSet, args []string, std S
 	if err := json.NewDecoder(io.LimitReader(std.In, wire.MaxPackageFetch)).Decode(&req); err != nil {
 		return 0, fmt.Errorf("package %s: reading the request on stdin: %w", p.Name, err)
 	}
-	return 0, PackageFetch(ctx, *p, req, std.Out)
+	var progress io.Writer
+	if *showProgress {
+		progress = std.Err
+	}
+	return 0, PackageFetch(ctx, *p, req, std.Out, progress)
 }
 
 // packagePlaceCmd reads the packages to place as a JSON list

@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"strconv"
+
+	"github.com/cuttle-sh/cuttle/internal/progress"
 
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
@@ -41,10 +44,19 @@ func fetchPackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	if p.MaxDownload > 0 {
 		extra = append(extra, "--max-download-bytes", strconv.FormatInt(p.MaxDownload, 10))
 	}
+	extra = append(extra, "--progress")
 	out := limitedBuffer{max: maxFetchAnswer}
 	tail := &tailBuffer{max: 2048}
-	cmd := &transport.Cmd{Args: placeArgs(runner, "package-fetch", p, facts, extra...), Stdin: bytes.NewReader(body), Stdout: &out, Stderr: tail}
-	if err := sh.Run(ctx, cmd); err != nil {
+	stderr := &fetchStderr{start: func(total int64) progress.Tracker {
+		if total > 0 {
+			return progress.From(ctx).Transfer(sh.String(), p.what()+" (the worker's download)", total)
+		}
+		return progress.From(ctx).Count(sh.String(), p.what()+" (the worker's download, bytes)")
+	}, rest: tail}
+	cmd := &transport.Cmd{Args: placeArgs(runner, "package-fetch", p, facts, extra...), Stdin: bytes.NewReader(body), Stdout: &out, Stderr: stderr}
+	err = sh.Run(ctx, cmd)
+	stderr.end()
+	if err != nil {
 		return r, "", packageErr(ctx, sh, p.what(), "acquiring it on the worker", err, tail)
 	}
 	var got wire.PackageFetched
@@ -53,4 +65,47 @@ func fetchPackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	}
 	r.SHA256, r.Cached = got.SHA256, got.Cached
 	return r, got.FileName, nil
+}
+
+// fetchStderr is package-fetch's stderr: its progress lines move a bar
+// (started by start with the download's size on the first of them), the
+// rest go to rest, the messages an error quotes.
+type fetchStderr struct {
+	start   func(total int64) progress.Tracker
+	rest    io.Writer
+	bar     progress.Tracker
+	partial []byte
+}
+
+func (f *fetchStderr) Write(b []byte) (int, error) {
+	f.partial = append(f.partial, b...)
+	for {
+		i := bytes.IndexByte(f.partial, '\n')
+		if i < 0 {
+			break
+		}
+		line := f.partial[:i+1]
+		if done, total, ok := wire.ParseFetchProgress(string(line[:i])); ok {
+			if f.bar == nil {
+				f.bar = f.start(total)
+			}
+			f.bar.SetCurrent(done)
+		} else {
+			f.rest.Write(line)
+		}
+		f.partial = f.partial[i+1:]
+	}
+	return len(b), nil
+}
+
+// end ends the bar, if a download started one, and passes on what is
+// left of an unended line.
+func (f *fetchStderr) end() {
+	if f.bar != nil {
+		f.bar.Done()
+	}
+	if len(f.partial) > 0 {
+		f.rest.Write(f.partial)
+		f.partial = nil
+	}
 }

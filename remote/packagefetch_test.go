@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/cuttle-sh/cuttle/internal/progress"
 	"github.com/cuttle-sh/cuttle/internal/secret"
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
@@ -102,4 +104,79 @@ func TestFetchPackageFails(t *testing.T) {
 			}
 		})
 	}
+}
+
+// barRecorder records the bars a Reporter was asked for, and where each
+// ended.
+type barRecorder struct {
+	what    []string
+	sizes   []int64
+	current int64
+	done    bool
+}
+
+func (b *barRecorder) Transfer(_, what string, size int64) progress.Tracker {
+	b.what, b.sizes = append(b.what, what), append(b.sizes, size)
+	return b
+}
+func (b *barRecorder) Count(_, what string) progress.Tracker { return b.Transfer("", what, -1) }
+func (b *barRecorder) Wait(_, why string) progress.Tracker   { return b.Transfer("", why, -2) }
+func (b *barRecorder) Add(n int64)                           { b.current += n }
+func (b *barRecorder) SetCurrent(n int64)                    { b.current = n }
+func (b *barRecorder) SetTotal(int64)                        {}
+func (b *barRecorder) Done()                                 { b.done = true }
+
+// TestFetchPackageProgress: the worker's progress lines, however they are
+// cut into writes, move one bar sized by the download and ended; its
+// other stderr lines, not the progress, are what a failure quotes.
+func TestFetchPackageProgress(t *testing.T) {
+	p := Package{Name: "Web", FileName: "Acme.Web.1.0.0.zip", Fetch: &wire.PackageSource{URL: "https://h/Acme.Web.1.0.0.zip"}}
+	lines := wire.FormatFetchProgress(100, 300) + wire.FormatFetchProgress(300, 300)
+	for _, tc := range []struct {
+		name   string
+		stderr string
+		fail   bool
+	}{
+		{"a download", lines, false},
+		{"a failed download", lines + "cuttle: package Web: the connection was reset\n", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := &barRecorder{}
+			sh := &progressShell{stderr: tc.stderr, fail: tc.fail, answer: fmt.Sprintf(`{"sha256":%q,"file_name":"Acme.Web.1.0.0.zip","size":300}`+"\n", strings.Repeat("ab", 32))}
+			_, _, err := fetchPackage(progress.WithReporter(t.Context(), rec), sh, p, Facts{Home: "/h", Ticket: "T"}, "/b/cuttle", 0)
+			if !slices.Contains(sh.args, "--progress") {
+				t.Errorf("argv %v: want --progress", sh.args)
+			}
+			if len(rec.sizes) != 1 || rec.sizes[0] != 300 || rec.current != 300 || !rec.done || !strings.Contains(rec.what[0], "package Web") {
+				t.Errorf("bars %v %v at %d (ended %v), want one of 300 bytes for package Web, ended at 300", rec.what, rec.sizes, rec.current, rec.done)
+			}
+			if tc.fail != (err != nil) {
+				t.Fatalf("err %v", err)
+			}
+			if err != nil && (!strings.Contains(err.Error(), "the connection was reset") || strings.Contains(err.Error(), wire.FetchProgress)) {
+				t.Errorf("err %v: want the worker's message, without progress lines", err)
+			}
+		})
+	}
+}
+
+// progressShell writes its stderr a few bytes at a time.
+type progressShell struct {
+	countingShell
+	args           []string
+	stderr, answer string
+	fail           bool
+}
+
+func (s *progressShell) Run(_ context.Context, c *transport.Cmd) error {
+	s.args = c.Args
+	io.Copy(io.Discard, c.Stdin)
+	for b := []byte(s.stderr); len(b) > 0; b = b[min(7, len(b)):] {
+		c.Stderr.Write(b[:min(7, len(b))])
+	}
+	if s.fail {
+		return &transport.ExitError{Code: 1}
+	}
+	io.WriteString(c.Stdout, s.answer)
+	return nil
 }

@@ -1,6 +1,10 @@
 package wire
 
-import "net"
+import (
+	"net"
+	"strconv"
+	"strings"
+)
 
 // PackageSource is where a worker downloads a package from itself
 // (`acquisition: worker`): an https URL with its sha256, or an OCI
@@ -79,4 +83,31 @@ func AuthHint(status int, sent bool) string {
 		return ": the server refused the feed's credentials: check its username and password (feeds: in cuttle.yaml)"
 	}
 	return ": the server wants credentials: add a feed whose registry is the URL's host[:port] (or name it with feed:), with username and password, in cuttle.yaml"
+}
+
+// FetchProgress starts the lines package-fetch --progress writes on
+// stderr while it downloads: "cuttle-progress DONE TOTAL", bytes so far and
+// the download's size (-1 when the server did not say). Other stderr lines
+// are its messages.
+const FetchProgress = "cuttle-progress "
+
+// FormatFetchProgress is one progress line.
+func FormatFetchProgress(done, total int64) string {
+	return FetchProgress + strconv.FormatInt(done, 10) + " " + strconv.FormatInt(total, 10) + "\n"
+}
+
+// ParseFetchProgress reads a progress line (without its newline); ok is
+// false for any other line.
+func ParseFetchProgress(line string) (done, total int64, ok bool) {
+	rest, found := strings.CutPrefix(line, FetchProgress)
+	if !found {
+		return 0, 0, false
+	}
+	d, t, found := strings.Cut(rest, " ")
+	done, err1 := strconv.ParseInt(d, 10, 64)
+	total, err2 := strconv.ParseInt(t, 10, 64)
+	if !found || err1 != nil || err2 != nil || done < 0 {
+		return 0, 0, false
+	}
+	return done, total, true
 }

@@ -26,3 +26,15 @@ func TestPackageFetchPrinted(t *testing.T) {
 		}
 	}
 }
+
+func TestFetchProgressLines(t *testing.T) {
+	line := FormatFetchProgress(1234, -1)
+	if done, total, ok := ParseFetchProgress(line[:len(line)-1]); !ok || done != 1234 || total != -1 {
+		t.Errorf("%q read back as %d %d %v", line, done, total, ok)
+	}
+	for _, bad := range []string{"cuttle: package Web: GET ...", "cuttle-progress 12", "cuttle-progress x 3", "cuttle-progress -1 3", "progress 1 2"} {
+		if _, _, ok := ParseFetchProgress(bad); ok {
+			t.Errorf("%q was read as progress", bad)
+		}
+	}
+}
