@@ -22,6 +22,10 @@ const (
 	HostKeyChanged
 	HostKeyRevoked
 	HostKeyPinMismatch
+	// HostCertUntrusted: the server presented a host certificate that no
+	// @cert-authority line for the host vouches for, or that is not valid
+	// for the host's name or at this time.
+	HostCertUntrusted
 )
 
 // HostKeyError is returned when a server's key is not trusted. Callers
@@ -35,6 +39,8 @@ type HostKeyError struct {
 	// Known lists "file:line" of the entries that disagree (HostKeyChanged).
 	Known []string
 	Pin   string
+	// CertProblem is why a host certificate was refused (HostCertUntrusted).
+	CertProblem string
 }
 
 func (e *HostKeyError) Error() string {
@@ -47,6 +53,9 @@ func (e *HostKeyError) Error() string {
 			e.Host, e.OfferedType, e.Offered, strings.Join(e.Known, ", "), e.Host, knownFile(e.Known, e.Files))
 	case HostKeyRevoked:
 		return fmt.Sprintf("host key of %s (%s %s) is marked @revoked in %s; refusing to connect", e.Host, e.OfferedType, e.Offered, strings.Join(e.Known, ", "))
+	case HostCertUntrusted:
+		return fmt.Sprintf("host certificate of %s (%s, signed by CA %s) is not trusted: %s; trust its CA with a line '@cert-authority HOST-PATTERN CA-PUBLIC-KEY' in %s, or have the certificate list the name cuttle connects to as a principal (ssh-keygen -L -f on the host's certificate shows them)",
+			e.Host, e.OfferedType, e.Offered, e.CertProblem, firstOr(e.Files, "~/.ssh/known_hosts"))
 	default:
 		return fmt.Sprintf("host key of %s does not match the pinned fingerprint: the server offered %s %s, want %s", e.Host, e.OfferedType, e.Offered, e.Pin)
 	}
@@ -122,6 +131,11 @@ func hostKeyPolicy(t Target) (ssh.HostKeyCallback, []string, error) {
 			return nil
 		}
 		hk := &HostKeyError{Host: knownhosts.Normalize(host), Offered: ssh.FingerprintSHA256(key), OfferedType: key.Type(), Files: files}
+		if cert, ok := key.(*ssh.Certificate); ok {
+			hk.Problem, hk.Offered = HostCertUntrusted, ssh.FingerprintSHA256(cert.SignatureKey)
+			hk.CertProblem = strings.TrimPrefix(err.Error(), "ssh: ")
+			return hk
+		}
 		var ke *knownhosts.KeyError
 		var re *knownhosts.RevokedError
 		switch {
@@ -143,7 +157,29 @@ func hostKeyPolicy(t Target) (ssh.HostKeyCallback, []string, error) {
 		}
 		return hk
 	}
-	return cb, knownAlgorithms(check, t.Addr()), nil
+	authorities, err := certAuthorityLines(existing)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cb, knownAlgorithms(check, t.Addr(), authorities), nil
+}
+
+// certAuthorityLines are the "file:line" places of the @cert-authority
+// lines in files, numbered as knownhosts numbers them.
+func certAuthorityLines(files []string) (map[string]bool, error) {
+	lines := map[string]bool{}
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, fmt.Errorf("known_hosts file %s: %w", f, err)
+		}
+		for i, line := range strings.Split(string(b), "\n") {
+			if marker, _, _ := strings.Cut(strings.TrimSpace(line), " "); marker == "@cert-authority" {
+				lines[f+":"+strconv.Itoa(i+1)] = true
+			}
+		}
+	}
+	return lines, nil
 }
 
 // appendKnownHost records key for host, as accept-new does: one line
@@ -165,25 +201,53 @@ func appendKnownHost(file, host string, key ssh.PublicKey) error {
 	return nil
 }
 
-// knownAlgorithms asks the known_hosts callback which keys it holds for addr
-// by offering a key it cannot hold; the KeyError lists the known ones.
-func knownAlgorithms(check ssh.HostKeyCallback, addr string) []string {
-	err := check(addr, &net.TCPAddr{IP: net.IPv4zero}, probeKey{})
+// knownAlgorithms asks the known_hosts callback which keys it holds for
+// addr, and returns the host key algorithms to ask the server for, as
+// OpenSSH orders them: host certificates first when an @cert-authority
+// line (authorities: its "file:line") covers the host, then the types of
+// the keys recorded for it, or when none is, every plain type. With no
+// @cert-authority line for the host no certificate is asked for, so an
+// unknown host shows (and accept-new records) its plain key.
+func knownAlgorithms(check ssh.HostKeyCallback, addr string, authorities map[string]bool) []string {
+	var want []knownhosts.KnownKey
 	var ke *knownhosts.KeyError
-	if !errors.As(err, &ke) || len(ke.Want) == 0 {
-		return nil
+	if err := check(addr, &net.TCPAddr{IP: net.IPv4zero}, probeKey{}); errors.As(err, &ke) {
+		want = ke.Want
 	}
-	var algos []string
+	var algos, plain []string
 	seen := map[string]bool{}
-	for _, w := range ke.Want {
-		for _, a := range algorithmsFor(w.Key.Type()) {
+	add := func(list *[]string, as ...string) {
+		for _, a := range as {
 			if !seen[a] {
 				seen[a] = true
-				algos = append(algos, a)
+				*list = append(*list, a)
 			}
 		}
 	}
-	return algos
+	certs := false
+	for _, w := range want {
+		if authorities[w.Filename+":"+strconv.Itoa(w.Line)] {
+			certs = true
+			continue
+		}
+		add(&plain, algorithmsFor(w.Key.Type())...)
+	}
+	supported := ssh.SupportedAlgorithms().HostKeys
+	if certs {
+		for _, a := range supported {
+			if strings.HasSuffix(a, "-cert-v01@openssh.com") {
+				add(&algos, a)
+			}
+		}
+	}
+	if len(plain) == 0 {
+		for _, a := range supported {
+			if !strings.HasSuffix(a, "-cert-v01@openssh.com") {
+				add(&plain, a)
+			}
+		}
+	}
+	return append(algos, plain...)
 }
 
 func algorithmsFor(keyType string) []string {

@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"golang.org/x/crypto/ssh"
@@ -54,6 +56,34 @@ func writeKnown(t *testing.T, dir, name string, lines ...string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+var caOnce struct {
+	sync.Once
+	key sshtest.Key
+}
+
+// testCA is one host certificate authority for the whole run.
+func testCA(t *testing.T) sshtest.Key {
+	caOnce.Do(func() { caOnce.key = sshtest.NewKey(t, sshtest.Ed25519) })
+	return caOnce.key
+}
+
+// hostCert is a new ed25519 host key with a certificate for principal,
+// signed by ca, valid for an hour.
+func hostCert(t *testing.T, ca ssh.Signer, principal string) ssh.Signer {
+	t.Helper()
+	key := sshtest.NewKey(t, sshtest.Ed25519)
+	cert := &ssh.Certificate{Key: key.Public, CertType: ssh.HostCert, KeyId: "worker", ValidPrincipals: []string{principal},
+		ValidAfter: uint64(time.Now().Add(-time.Hour).Unix()), ValidBefore: uint64(time.Now().Add(time.Hour).Unix())}
+	if err := cert.SignCert(rand.Reader, ca); err != nil {
+		t.Fatal(err)
+	}
+	s, err := ssh.NewCertSigner(cert, key.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
 
 func otherKey(t *testing.T) ssh.PublicKey { return sshtest.NewKey(t, sshtest.Ed25519).Public }
@@ -203,6 +233,57 @@ func TestHostKeyPolicy(t *testing.T) {
 			},
 		},
 		{
+			name: "a host certificate signed by an @cert-authority",
+			doc:  "the server presents its certificate; known_hosts names only the CA",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{hostCert(t, testCA(t).Signer, "127.0.0.1")}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public))}
+			},
+		},
+		{
+			name: "a host certificate of another CA",
+			doc:  "refused, naming the certificate and the fix",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{hostCert(t, sshtest.NewKey(t, sshtest.Ed25519).Signer, "127.0.0.1")}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public))}
+			},
+			wantProblem: HostCertUntrusted,
+			wantErr:     []string{"host certificate", "not trusted", "@cert-authority"},
+		},
+		{
+			name: "a host certificate for another host name",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{hostCert(t, testCA(t).Signer, "db.example")}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public))}
+			},
+			wantProblem: HostCertUntrusted,
+			wantErr:     []string{"host certificate", "principal"},
+		},
+		{
+			name: "accept-new records the plain key of a server that also has a certificate",
+			doc:  "as OpenSSH, no certificate is asked for when no @cert-authority line exists",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				plain := sshtest.NewKey(t, sshtest.Ed25519).Signer
+				return []ssh.Signer{hostCert(t, testCA(t).Signer, "127.0.0.1"), plain}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{filepath.Join(dir, "kh")}
+				tg.AcceptNew = true
+			},
+			check: func(t *testing.T, srv *sshtest.Server, tg Target) {
+				b, _ := os.ReadFile(tg.KnownHostsFiles[0])
+				if diff := cmp.Diff(srv.KnownHostsLine(srv.HostKeys[1])+"\n", string(b)); diff != "" {
+					t.Errorf("recorded (-want +got):\n%s", diff)
+				}
+			},
+		},
+		{
 			name: "RSA signed only with SHA-1",
 			doc:  "refused as a downgrade although the key is known, with the fix",
 			hostKeys: func(t *testing.T) []ssh.Signer {
@@ -266,7 +347,11 @@ func checkHostKeyResult(t *testing.T, tt hostKeyCase, srv *sshtest.Server, tg Ta
 		if diff := cmp.Diff(want, hk.Known); diff != "" {
 			t.Errorf("Known (-want +got):\n%s", diff)
 		}
-		if !strings.Contains(err.Error(), ssh.FingerprintSHA256(srv.HostKey)) {
+		offered := srv.HostKey
+		if cert, ok := offered.(*ssh.Certificate); ok {
+			offered = cert.SignatureKey // a certificate is named by its CA
+		}
+		if !strings.Contains(err.Error(), ssh.FingerprintSHA256(offered)) {
 			t.Errorf("error %q does not name the offered fingerprint", err)
 		}
 	}
