@@ -287,3 +287,73 @@ func TestSHA1HostKeyRefused(t *testing.T) {
 		t.Logf("%s refused: %s", c.algo, strings.TrimSpace(r.stderr))
 	}
 }
+
+// TestHostCertificate: OpenSSH's sshd presents a host certificate
+// (HostCertificate) signed by a CA; known_hosts holds only that CA in an
+// @cert-authority line, and the step runs. A CA that did not sign it is
+// refused naming the certificate, and with no @cert-authority line
+// accept-new records the server's plain key, not its certificate.
+func TestHostCertificate(t *testing.T) {
+	t.Parallel()
+	dir := filepath.Join(env.dir, "sshd-"+uniq(t))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	hostKey, err := testenv.NewKey(filepath.Join(dir, "host_key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := testenv.NewKey(filepath.Join(t.TempDir(), "ca"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := &ssh.Certificate{Key: hostKey.Public, CertType: ssh.HostCert, KeyId: "worker", ValidPrincipals: []string{"127.0.0.1"},
+		ValidAfter: uint64(time.Now().Add(-time.Hour).Unix()), ValidBefore: uint64(time.Now().Add(24 * time.Hour).Unix())}
+	if err := cert.SignCert(rand.Reader, ca.Signer); err != nil {
+		t.Fatal(err)
+	}
+	certFile := filepath.Join(dir, "host_key-cert.pub")
+	if err := os.WriteFile(certFile, ssh.MarshalAuthorizedKey(cert), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, err := testenv.StartSSHD(testenv.SSHDOptions{Dir: dir, AuthorizedKeys: []ssh.PublicKey{env.key.Public}, HostKey: &hostKey,
+		Extra: []string{"HostCertificate " + certFile}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	pattern := "[" + s.Host + "]:" + strconv.Itoa(s.Port)
+	known := func(lines ...string) string {
+		p := filepath.Join(t.TempDir(), "known_hosts")
+		if err := os.WriteFile(p, []byte(strings.Join(lines, "\n")+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	run := func(kh string, extra ...string) result {
+		args := append([]string{"run", "--worker", s.URL(workerUser), "--identity", env.key.PrivateFile, "--known-hosts", kh}, extra...)
+		return runCuttle(t, append(args, "--image", env.image, "--pull", "never", "--inline", "echo certified")...)
+	}
+
+	r := run(known("@cert-authority " + pattern + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(ca.Public)))))
+	if r.code != 0 || !strings.Contains(r.stdout, "certified") {
+		t.Fatalf("trusted CA: exit %d\nstderr %s", r.code, r.stderr)
+	}
+	assertNothingLeft(t, r)
+
+	other, err := testenv.NewKey(filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r = run(known("@cert-authority " + pattern + " " + strings.TrimSpace(string(ssh.MarshalAuthorizedKey(other.Public)))))
+	if r.code != 125 || !strings.Contains(r.stderr, "host certificate") || !strings.Contains(r.stderr, ssh.FingerprintSHA256(ca.Public)) || strings.Contains(r.stdout, "certified") {
+		t.Fatalf("another CA: exit %d, want 125 naming the certificate's CA\nstderr %s", r.code, r.stderr)
+	}
+
+	kh := filepath.Join(t.TempDir(), "new_known_hosts")
+	r = run(kh, "--strict-host-key-checking", "accept-new")
+	b, _ := os.ReadFile(kh)
+	if r.code != 0 || string(b) != strings.TrimSpace(string(mustRead(t, s.KnownHosts)))+"\n" {
+		t.Fatalf("accept-new: exit %d, recorded %q, want the plain key %q\nstderr %s", r.code, b, mustRead(t, s.KnownHosts), r.stderr)
+	}
+}
