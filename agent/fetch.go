@@ -115,7 +115,8 @@ func (c *cappedDownload) Read(b []byte) (int, error) {
 }
 
 // fetchClient is an HTTP client that trusts the system's CAs and those in
-// caPEM, and follows no redirect from https to plain http.
+// caPEM, follows no redirect from https to plain http, and sends a feed's
+// credentials to no other origin than the URL's.
 func fetchClient(caPEM string) (*http.Client, error) {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.ResponseHeaderTimeout = 2 * time.Minute
@@ -135,6 +136,9 @@ func fetchClient(caPEM string) (*http.Client, error) {
 		}
 		if req.URL.Scheme != "https" && via[0].URL.Scheme == "https" {
 			return fmt.Errorf("redirected from https to %s: refused", shownURL(req.URL))
+		}
+		if !wire.SameOrigin(req.URL, via[0].URL) {
+			req.Header.Del("Authorization") // the feed's credentials are for its own server
 		}
 		return nil
 	}}, nil

@@ -224,3 +224,42 @@ func TestPackageFetchProgress(t *testing.T) {
 		t.Errorf("cached: err %v, progress %q, want none", err, progress.String())
 	}
 }
+
+// TestPackageFetchCredentialsStayHome: the worker sends the feed's
+// credentials after a redirect within the server, but not to another
+// port of the same host (Go's client would).
+func TestPackageFetchCredentialsStayHome(t *testing.T) {
+	data, p := testPackage(t, t.TempDir(), []member{{name: "a", body: "x"}})
+	var otherAuth atomic.Value
+	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherAuth.Store(r.Header.Get("Authorization"))
+		w.Write(data)
+	}))
+	defer other.Close()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, pw, ok := r.BasicAuth(); !ok || u != "ci" || pw != "s3cr3t" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		switch r.URL.Path {
+		case "/here/Acme.Web.1.0.0.tar.gz":
+			http.Redirect(w, r, "/there/Acme.Web.1.0.0.tar.gz", http.StatusFound)
+		case "/there/Acme.Web.1.0.0.tar.gz":
+			w.Write(data)
+		default:
+			http.Redirect(w, r, other.URL+"/Acme.Web.1.0.0.tar.gz", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	for _, path := range []string{"/here/Acme.Web.1.0.0.tar.gz", "/port/Acme.Web.1.0.0.tar.gz"} {
+		q := inWorkDir(t, p)
+		q.Home = t.TempDir()
+		src := wire.PackageSource{URL: srv.URL + path, SHA256: p.SHA256, FileName: "Acme.Web.1.0.0.tar.gz", CAPEM: caOf(srv)}
+		if _, err := fetch(t, q, wire.PackageFetch{Source: src, Username: "ci", Password: "s3cr3t"}); err != nil {
+			t.Errorf("%s: %v", path, err)
+		}
+	}
+	if got := otherAuth.Load(); got != "" {
+		t.Errorf("Authorization sent to another port: %q, want none", got)
+	}
+}

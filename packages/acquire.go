@@ -141,10 +141,11 @@ func (s *Store) download(ctx context.Context, src Source, a *Auth) (File, error)
 	if a != nil && a.Username != "" {
 		req.SetBasicAuth(a.Username, a.Password.Reveal())
 	}
-	client := s.Client
-	if client == nil {
-		client = http.DefaultClient
+	client := http.Client{}
+	if s.Client != nil {
+		client = *s.Client
 	}
+	client.CheckRedirect = checkRedirect
 	resp, err := client.Do(req)
 	if err != nil {
 		return File{}, err
@@ -189,4 +190,20 @@ func (s *Store) dir() (string, error) {
 		s.tmp = t
 	}
 	return s.tmp, nil
+}
+
+// checkRedirect is a download's redirect policy: at most 10, never from
+// https to plain http, and the feed's credentials (the Authorization
+// header) only to the URL's own origin.
+func checkRedirect(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
+		return fmt.Errorf("redirected from https to %s://%s: refused", req.URL.Scheme, req.URL.Host)
+	}
+	if !wire.SameOrigin(req.URL, via[0].URL) {
+		req.Header.Del("Authorization")
+	}
+	return nil
 }

@@ -122,3 +122,58 @@ func TestAcquireHTTPSWithFeedCredentials(t *testing.T) {
 		t.Errorf("downloaded %q", b)
 	}
 }
+
+// TestAcquireRedirectKeepsCredentialsHome: a redirect within the server
+// keeps the feed's credentials; one to another port of the same host gets
+// none (Go's client would send them), and one to plain http is refused
+// before anything is sent there.
+func TestAcquireRedirectKeepsCredentialsHome(t *testing.T) {
+	body := []byte("a private package")
+	sum := sha256.Sum256(body)
+	var plainGot atomic.Int32
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { plainGot.Add(1) }))
+	defer plain.Close()
+	var otherAuth atomic.Value
+	other := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		otherAuth.Store(r.Header.Get("Authorization"))
+		w.Write(body)
+	}))
+	defer other.Close()
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if u, p, ok := r.BasicAuth(); !ok || u != "ci" || p != "s3cret" {
+			http.Error(w, "no", http.StatusUnauthorized)
+			return
+		}
+		switch r.URL.Path {
+		case "/here/Acme.Web.1.0.0.zip":
+			http.Redirect(w, r, "/there/Acme.Web.1.0.0.zip", http.StatusFound)
+		case "/there/Acme.Web.1.0.0.zip":
+			w.Write(body)
+		case "/port/Acme.Web.1.0.0.zip":
+			http.Redirect(w, r, other.URL+"/Acme.Web.1.0.0.zip", http.StatusFound)
+		case "/plain/Acme.Web.1.0.0.zip":
+			http.Redirect(w, r, plain.URL+"/Acme.Web.1.0.0.zip", http.StatusFound)
+		}
+	}))
+	defer srv.Close()
+	auth := &Auth{Username: "ci", Password: secret.New("s3cret")}
+	get := func(path string) error {
+		sp, err := ParseFlag("W=" + srv.URL + path + "#sha256=" + hex.EncodeToString(sum[:]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		store := &Store{Client: srv.Client()}
+		defer store.Close()
+		_, err = store.Acquire(t.Context(), sp, auth)
+		return err
+	}
+	if err := get("/here/Acme.Web.1.0.0.zip"); err != nil {
+		t.Errorf("a redirect within the server: %v", err)
+	}
+	if err := get("/port/Acme.Web.1.0.0.zip"); err != nil || otherAuth.Load() != "" {
+		t.Errorf("a redirect to another port: err %v, Authorization sent there %q, want none", err, otherAuth.Load())
+	}
+	if err := get("/plain/Acme.Web.1.0.0.zip"); err == nil || !strings.Contains(err.Error(), "redirected from https") || plainGot.Load() != 0 {
+		t.Errorf("a redirect to http: err %v, %d requests there, want a refusal and none", err, plainGot.Load())
+	}
+}

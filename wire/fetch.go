@@ -2,6 +2,7 @@ package wire
 
 import (
 	"net"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -110,4 +111,21 @@ func ParseFetchProgress(line string) (done, total int64, ok bool) {
 		return 0, 0, false
 	}
 	return done, total, true
+}
+
+// SameOrigin reports whether a and b have the same scheme, host name and
+// port (a missing port is the scheme's default). A download's redirects
+// carry its feed's credentials only to the origin they were given for: Go's
+// client keeps them for another port, another scheme or a subdomain.
+func SameOrigin(a, b *url.URL) bool {
+	port := func(u *url.URL) string {
+		if p := u.Port(); p != "" {
+			return p
+		}
+		if strings.EqualFold(u.Scheme, "https") {
+			return "443"
+		}
+		return "80"
+	}
+	return strings.EqualFold(a.Scheme, b.Scheme) && strings.EqualFold(a.Hostname(), b.Hostname()) && port(a) == port(b)
 }
