@@ -104,7 +104,8 @@ func TestPackageRefsAcquisition(t *testing.T) {
 
 // TestPackageRefsFeedCredentials: an https source gets the credentials of
 // the feed named, or of the feed whose registry is the URL's host[:port],
-// as an oci source gets its registry's; a URL on another host gets none.
+// as an oci source gets its registry's; a URL on another host gets none,
+// and a feed named for a source on another server is refused.
 func TestPackageRefsFeedCredentials(t *testing.T) {
 	const digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 	t.Setenv("CUTTLE_TEST_FEED_PW", "pw")
@@ -113,16 +114,24 @@ func TestPackageRefsFeedCredentials(t *testing.T) {
 		"charts": {Registry: "r.example:5000", Username: "helm", PasswordEnv: "CUTTLE_TEST_FEED_PW"},
 	}}
 	for _, tc := range []struct {
-		name, source, feed, wantUser string
+		name, source, feed, wantUser, wantErr string
 	}{
-		{"an https URL on the feed's host:port", "https://files.example.com:8443/a/Acme.Web.1.0.0.zip#sha256=" + digest, "", "ci"},
-		{"an https URL on another port", "https://files.example.com/a/Acme.Web.1.0.0.zip#sha256=" + digest, "", ""},
-		{"an https URL with its feed named", "https://cdn.example/Acme.Web.1.0.0.zip#sha256=" + digest, "files", "ci"},
-		{"an oci source", "oci://r.example:5000/charts/web:1.4.0", "", "helm"},
-		{"a local archive", "Acme.Web.1.0.0.zip", "", ""},
+		{"an https URL on the feed's host:port", "https://files.example.com:8443/a/Acme.Web.1.0.0.zip#sha256=" + digest, "", "ci", ""},
+		{"an https URL on another port", "https://files.example.com/a/Acme.Web.1.0.0.zip#sha256=" + digest, "", "", ""},
+		{"an https URL with its feed named", "https://FILES.example.com:8443/Acme.Web.1.0.0.zip#sha256=" + digest, "files", "ci", ""},
+		{"a feed named for another server's URL", "https://cdn.example/Acme.Web.1.0.0.zip#sha256=" + digest, "files", "", "feed files holds credentials for files.example.com:8443, not for cdn.example"},
+		{"a feed named for another registry's artifact", "oci://evil.example/charts/web:1.4.0", "charts", "", "feed charts holds credentials for r.example:5000"},
+		{"an oci source", "oci://r.example:5000/charts/web:1.4.0", "", "helm", ""},
+		{"a local archive", "Acme.Web.1.0.0.zip", "", "", ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pkgs, err := packageRefs(cfg, []config.PackageRef{{Name: "Web", Source: tc.source, Feed: tc.feed}}, t.TempDir())
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "package Web") {
+					t.Fatalf("err %v, want one naming package Web and %q", err, tc.wantErr)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

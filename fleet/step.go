@@ -286,6 +286,13 @@ func feedFor(cfg *config.Config, name, registry string) (*remote.Feed, error) {
 	return &remote.Feed{Registry: feed.Registry, Username: feed.Username, Password: pw}, nil
 }
 
+// sameServer reports whether a feed's registry and a source's host[:port]
+// name one server (":443" is https's default; case does not matter).
+func sameServer(registry, host string) bool {
+	trim := func(h string) string { return strings.TrimSuffix(strings.ToLower(h), ":443") }
+	return trim(registry) == trim(host)
+}
+
 // packageRefs checks a step's packages and makes them the plan's; their
 // files are acquired later (AcquirePackages).
 func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) ([]remote.Package, error) {
@@ -310,6 +317,12 @@ func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) (
 		if reg := sp.Source.Host(); reg != "" {
 			if p.Feed, err = feedFor(cfg, sp.Feed, reg); err != nil {
 				return nil, fmt.Errorf("package %s: %w", sp.Name, err)
+			}
+			// A feed named by a runbook lends its credentials only to its
+			// own server: a runbook's author could otherwise send any
+			// feed's password to a host of theirs.
+			if p.Feed != nil && !sameServer(p.Feed.Registry, reg) {
+				return nil, fmt.Errorf("package %s: feed %s holds credentials for %s, not for %s, the source's server: name the feed whose registry is %s, or give the source on the feed's server", sp.Name, sp.Feed, p.Feed.Registry, reg, reg)
 			}
 		}
 		if p.Fetch, err = workerSource(cfg, sp, r.CAFile, baseDir); err != nil {
