@@ -95,8 +95,15 @@ func (f *fetchStderr) Write(b []byte) (int, error) {
 		}
 		f.partial = f.partial[i+1:]
 	}
+	if len(f.partial) > maxFetchLine {
+		f.rest.Write(f.partial) // no progress line is this long
+		f.partial = f.partial[:0]
+	}
 	return len(b), nil
 }
+
+// maxFetchLine bounds the unended line fetchStderr keeps.
+const maxFetchLine = 4096
 
 // end ends the bar, if a download started one, and passes on what is
 // left of an unended line.
