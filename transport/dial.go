@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 	"golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/knownhosts"
 )
 
 const defaultConnectTimeout = 15 * time.Second
@@ -193,6 +194,12 @@ func dialOnce(ctx context.Context, t Target, via *ssh.Client) (*ssh.Client, erro
 		if msg := err.Error(); strings.Contains(msg, "no common algorithm for host key") && strings.Contains(msg, `"ssh-rsa"`) {
 			// Final: dialling again meets the same offer.
 			return nil, configErr(fmt.Errorf("%s: the server signs its host key only with ssh-rsa (SHA-1), which cuttle refuses as a downgrade: enable rsa-sha2-256 on it (OpenSSH 7.2 and later offer it by default) or give it an ed25519 host key (%v)", t, err))
+		}
+		if strings.Contains(err.Error(), "no common algorithm for host key") {
+			// Final as well: cuttle asks for the key types known_hosts
+			// records for the host (certificates only when an
+			// @cert-authority line covers it).
+			return nil, configErr(fmt.Errorf("%s: the server offers no host key of a type cuttle asks for: the types known_hosts records for it, or a certificate when an @cert-authority line covers it; add its key (ssh-keyscan %s) or its CA (%v)", t, keyscanArgs(knownhosts.Normalize(t.Addr())), err))
 		}
 		if strings.Contains(err.Error(), "unable to authenticate") {
 			return nil, &AuthError{Target: t.String(), Tried: tried, Err: err}

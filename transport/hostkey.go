@@ -125,41 +125,73 @@ func hostKeyPolicy(t Target) (ssh.HostKeyCallback, []string, error) {
 			return nil, nil, fmt.Errorf("reading known_hosts %s: %w", strings.Join(existing, ", "), err)
 		}
 	}
-	cb := func(host string, remote net.Addr, key ssh.PublicKey) error {
+	authorities, err := certAuthorityLines(existing)
+	if err != nil {
+		return nil, nil, err
+	}
+	// plain checks a key that is not a certificate. knownhosts lists the
+	// @cert-authority lines for the host among the keys it wants; they
+	// are no plain key of the host's, so a host known only by its CA is
+	// unknown (accept-new records it), not changed.
+	plain := func(host string, remote net.Addr, key ssh.PublicKey, acceptNew bool) error {
 		err := check(host, remote, key)
 		if err == nil {
 			return nil
 		}
 		hk := &HostKeyError{Host: knownhosts.Normalize(host), Offered: ssh.FingerprintSHA256(key), OfferedType: key.Type(), Files: files}
-		if cert, ok := key.(*ssh.Certificate); ok {
-			hk.Problem, hk.Offered = HostCertUntrusted, ssh.FingerprintSHA256(cert.SignatureKey)
-			hk.CertProblem = strings.TrimPrefix(err.Error(), "ssh: ")
-			return hk
-		}
 		var ke *knownhosts.KeyError
 		var re *knownhosts.RevokedError
 		switch {
 		case errors.As(err, &re):
 			hk.Problem = HostKeyRevoked
 			hk.Known = []string{re.Revoked.Filename + ":" + strconv.Itoa(re.Revoked.Line)}
-		case errors.As(err, &ke) && len(ke.Want) == 0:
-			if t.AcceptNew {
+		case errors.As(err, &ke):
+			for _, w := range ke.Want {
+				if at := w.Filename + ":" + strconv.Itoa(w.Line); !authorities[at] {
+					hk.Known = append(hk.Known, at)
+				}
+			}
+			if len(hk.Known) > 0 {
+				hk.Problem = HostKeyChanged
+				break
+			}
+			if acceptNew {
 				return appendKnownHost(files[0], host, key)
 			}
 			hk.Problem = HostKeyUnknown
-		case errors.As(err, &ke):
-			hk.Problem = HostKeyChanged
-			for _, w := range ke.Want {
-				hk.Known = append(hk.Known, w.Filename+":"+strconv.Itoa(w.Line))
-			}
 		default:
 			return fmt.Errorf("checking host key of %s: %w", host, err)
 		}
 		return hk
 	}
-	authorities, err := certAuthorityLines(existing)
-	if err != nil {
-		return nil, nil, err
+	cb := func(host string, remote net.Addr, key ssh.PublicKey) error {
+		cert, ok := key.(*ssh.Certificate)
+		if !ok {
+			return plain(host, remote, key, t.AcceptNew)
+		}
+		err := check(host, remote, key)
+		// A certificate's own key marked @revoked revokes it too (x/crypto
+		// checks only the certificate's blob).
+		var hk *HostKeyError
+		if perr := plain(host, remote, cert.Key, false); errors.As(perr, &hk) && hk.Problem == HostKeyRevoked {
+			return hk
+		}
+		if err == nil {
+			return nil
+		}
+		refused := &HostKeyError{Host: knownhosts.Normalize(host), Problem: HostCertUntrusted, Offered: ssh.FingerprintSHA256(cert.SignatureKey),
+			OfferedType: key.Type(), Files: files, CertProblem: strings.TrimPrefix(err.Error(), "ssh: ")}
+		if strings.HasSuffix(err.Error(), " revoked") { // "ssh: certificate serial N revoked"
+			refused.Problem, refused.Known = HostKeyRevoked, files
+			return refused
+		}
+		// As OpenSSH: a certificate that is not trusted is tried as its
+		// plain key, which known_hosts may record (or accept-new record).
+		perr := plain(host, remote, cert.Key, t.AcceptNew)
+		if perr == nil || errors.As(perr, &hk) && hk.Problem != HostKeyUnknown {
+			return perr
+		}
+		return refused
 	}
 	return cb, knownAlgorithms(check, t.Addr(), authorities), nil
 }
@@ -174,7 +206,9 @@ func certAuthorityLines(files []string) (map[string]bool, error) {
 			return nil, fmt.Errorf("known_hosts file %s: %w", f, err)
 		}
 		for i, line := range strings.Split(string(b), "\n") {
-			if marker, _, _ := strings.Cut(strings.TrimSpace(line), " "); marker == "@cert-authority" {
+			// A marker ends at a space or a tab, as knownhosts reads it.
+			line = strings.TrimLeft(line, " \t")
+			if end := strings.IndexAny(line, " \t"); end > 0 && line[:end] == "@cert-authority" {
 				lines[f+":"+strconv.Itoa(i+1)] = true
 			}
 		}

@@ -73,9 +73,15 @@ func testCA(t *testing.T) sshtest.Key {
 // signed by ca, valid for an hour.
 func hostCert(t *testing.T, ca ssh.Signer, principal string) ssh.Signer {
 	t.Helper()
-	key := sshtest.NewKey(t, sshtest.Ed25519)
+	return certFor(t, ca, sshtest.NewKey(t, sshtest.Ed25519), principal, time.Now().Add(time.Hour))
+}
+
+// certFor is key's host certificate for principal, signed by ca, valid
+// from an hour ago until until.
+func certFor(t *testing.T, ca ssh.Signer, key sshtest.Key, principal string, until time.Time) ssh.Signer {
+	t.Helper()
 	cert := &ssh.Certificate{Key: key.Public, CertType: ssh.HostCert, KeyId: "worker", ValidPrincipals: []string{principal},
-		ValidAfter: uint64(time.Now().Add(-time.Hour).Unix()), ValidBefore: uint64(time.Now().Add(time.Hour).Unix())}
+		ValidAfter: uint64(time.Now().Add(-time.Hour).Unix()), ValidBefore: uint64(until.Unix())}
 	if err := cert.SignCert(rand.Reader, ca); err != nil {
 		t.Fatal(err)
 	}
@@ -84,6 +90,17 @@ func hostCert(t *testing.T, ca ssh.Signer, principal string) ssh.Signer {
 		t.Fatal(err)
 	}
 	return s
+}
+
+var sharedOnce struct {
+	sync.Once
+	key sshtest.Key
+}
+
+// sharedHostKey is one host key the certificate cases sign and record.
+func sharedHostKey(t *testing.T) sshtest.Key {
+	sharedOnce.Do(func() { sharedOnce.key = sshtest.NewKey(t, sshtest.Ed25519) })
+	return sharedOnce.key
 }
 
 func otherKey(t *testing.T) ssh.PublicKey { return sshtest.NewKey(t, sshtest.Ed25519).Public }
@@ -252,7 +269,7 @@ func TestHostKeyPolicy(t *testing.T) {
 				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public))}
 			},
 			wantProblem: HostCertUntrusted,
-			wantErr:     []string{"host certificate", "not trusted", "@cert-authority"},
+			wantErr:     []string{"host certificate", "is not trusted: no authorities for hostname"},
 		},
 		{
 			name: "a host certificate for another host name",
@@ -263,7 +280,96 @@ func TestHostKeyPolicy(t *testing.T) {
 				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public))}
 			},
 			wantProblem: HostCertUntrusted,
-			wantErr:     []string{"host certificate", "principal"},
+			wantErr:     []string{"host certificate", `is not trusted: principal "127.0.0.1" not in the set`},
+		},
+		{
+			name: "a server with only a certificate and no @cert-authority line",
+			doc:  "no certificate is asked for, so no key type is common: final, with the fix",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{hostCert(t, testCA(t).Signer, "127.0.0.1")}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{filepath.Join(dir, "kh")}
+				tg.AcceptNew = true
+			},
+			wantErr: []string{"offers no host key of a type cuttle asks for", "@cert-authority"},
+		},
+		{
+			name: "a certificate with a tab after its marker",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{hostCert(t, testCA(t).Signer, "127.0.0.1")}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "# the CA\n\t@cert-authority\t"+srv.KnownHostsLine(testCA(t).Public))}
+			},
+		},
+		{
+			name: "an expired certificate of a key known by itself",
+			doc:  "as OpenSSH, a refused certificate is tried as its plain key",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{certFor(t, testCA(t).Signer, sharedHostKey(t), "127.0.0.1", time.Now().Add(-time.Minute))}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public), srv.KnownHostsLine(sharedHostKey(t).Public))}
+			},
+		},
+		{
+			name: "an expired certificate of an unknown key",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{certFor(t, testCA(t).Signer, sshtest.NewKey(t, sshtest.Ed25519), "127.0.0.1", time.Now().Add(-time.Minute))}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public))}
+			},
+			wantProblem: HostCertUntrusted,
+			wantErr:     []string{"is not trusted: cert has expired"},
+		},
+		{
+			name: "a revoked certificate",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{certFor(t, testCA(t).Signer, sharedHostKey(t), "127.0.0.1", time.Now().Add(time.Hour))}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public),
+					"@revoked * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(srv.HostKey))))}
+			},
+			wantProblem: HostKeyRevoked,
+			wantKnown:   []string{"FILE:2"},
+			wantErr:     []string{"@revoked"},
+		},
+		{
+			name: "a trusted certificate of a revoked key",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{certFor(t, testCA(t).Signer, sharedHostKey(t), "127.0.0.1", time.Now().Add(time.Hour))}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public),
+					"@revoked * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(sharedHostKey(t).Public))))}
+			},
+			wantProblem: HostKeyRevoked,
+			wantKnown:   []string{"FILE:2"},
+			wantErr:     []string{"@revoked"},
+		},
+		{
+			name: "a host known only by its CA shows no certificate",
+			doc:  "unknown, not CHANGED: the CA line is no key of the host's",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public))}
+			},
+			wantProblem: HostKeyUnknown,
+		},
+		{
+			name: "accept-new records a host known only by its CA that shows no certificate",
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public))}
+				tg.AcceptNew = true
+			},
+			check: func(t *testing.T, srv *sshtest.Server, tg Target) {
+				b, _ := os.ReadFile(tg.KnownHostsFiles[0])
+				if !strings.HasSuffix(string(b), "\n"+srv.KnownHostsLine(srv.HostKey)+"\n") {
+					t.Errorf("known_hosts %q: want the plain key appended", b)
+				}
+			},
 		},
 		{
 			name: "accept-new records the plain key of a server that also has a certificate",
@@ -349,7 +455,12 @@ func checkHostKeyResult(t *testing.T, tt hostKeyCase, srv *sshtest.Server, tg Ta
 		}
 		offered := srv.HostKey
 		if cert, ok := offered.(*ssh.Certificate); ok {
-			offered = cert.SignatureKey // a certificate is named by its CA
+			// An untrusted certificate is named by its CA, a revoked one
+			// by its key.
+			offered = cert.Key
+			if hk.Problem == HostCertUntrusted {
+				offered = cert.SignatureKey
+			}
 		}
 		if !strings.Contains(err.Error(), ssh.FingerprintSHA256(offered)) {
 			t.Errorf("error %q does not name the offered fingerprint", err)
