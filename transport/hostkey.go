@@ -170,11 +170,13 @@ func hostKeyPolicy(t Target) (ssh.HostKeyCallback, []string, error) {
 			return plain(host, remote, key, t.AcceptNew)
 		}
 		err := check(host, remote, key)
-		// A certificate's own key marked @revoked revokes it too (x/crypto
-		// checks only the certificate's blob).
+		// A certificate whose key or CA is marked @revoked is revoked too
+		// (x/crypto checks only the certificate's blob).
 		var hk *HostKeyError
-		if perr := plain(host, remote, cert.Key, false); errors.As(perr, &hk) && hk.Problem == HostKeyRevoked {
-			return hk
+		for _, k := range []ssh.PublicKey{cert.Key, cert.SignatureKey} {
+			if perr := plain(host, remote, k, false); errors.As(perr, &hk) && hk.Problem == HostKeyRevoked {
+				return hk
+			}
 		}
 		if err == nil {
 			return nil

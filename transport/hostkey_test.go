@@ -351,6 +351,19 @@ func TestHostKeyPolicy(t *testing.T) {
 			wantErr:     []string{"@revoked"},
 		},
 		{
+			name: "a certificate signed by a revoked CA",
+			hostKeys: func(t *testing.T) []ssh.Signer {
+				return []ssh.Signer{hostCert(t, testCA(t).Signer, "127.0.0.1")}
+			},
+			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
+				tg.KnownHostsFiles = []string{writeKnown(t, dir, "kh", "@cert-authority "+srv.KnownHostsLine(testCA(t).Public),
+					"@revoked * "+strings.TrimSpace(string(ssh.MarshalAuthorizedKey(testCA(t).Public))))}
+			},
+			wantProblem: HostKeyRevoked,
+			wantKnown:   []string{"FILE:2"},
+			wantErr:     []string{"@revoked", "CA_FP"},
+		},
+		{
 			name: "a host known only by its CA shows no certificate",
 			doc:  "unknown, not CHANGED: the CA line is no key of the host's",
 			policy: func(t *testing.T, srv *sshtest.Server, tg *Target, dir string) {
@@ -456,9 +469,9 @@ func checkHostKeyResult(t *testing.T, tt hostKeyCase, srv *sshtest.Server, tg Ta
 		offered := srv.HostKey
 		if cert, ok := offered.(*ssh.Certificate); ok {
 			// An untrusted certificate is named by its CA, a revoked one
-			// by its key.
+			// by what was revoked.
 			offered = cert.Key
-			if hk.Problem == HostCertUntrusted {
+			if hk.Problem == HostCertUntrusted || hk.Offered == ssh.FingerprintSHA256(cert.SignatureKey) {
 				offered = cert.SignatureKey
 			}
 		}
@@ -468,6 +481,7 @@ func checkHostKeyResult(t *testing.T, tt hostKeyCase, srv *sshtest.Server, tg Ta
 	}
 	for _, w := range tt.wantErr {
 		w = strings.Replace(w, "DIR", dir, 1)
+		w = strings.Replace(w, "CA_FP", ssh.FingerprintSHA256(testCA(t).Public), 1)
 		if !strings.Contains(err.Error(), w) {
 			t.Errorf("error %q does not contain %q", err, w)
 		}
