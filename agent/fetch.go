@@ -185,12 +185,17 @@ type fetchProgress struct {
 	w           io.Writer
 	done, total int64
 	last        time.Time
+	now         func() time.Time // time.Now unless a test sets it
 }
 
 func (f *fetchProgress) Read(b []byte) (int, error) {
 	n, err := f.r.Read(b)
 	f.done += int64(n)
-	if now := time.Now(); err == io.EOF || now.Sub(f.last) >= fetchProgressEvery {
+	now := time.Now()
+	if f.now != nil {
+		now = f.now()
+	}
+	if err == io.EOF || now.Sub(f.last) >= fetchProgressEvery {
 		f.last = now
 		io.WriteString(f.w, wire.FormatFetchProgress(f.done, f.total))
 	}

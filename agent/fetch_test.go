@@ -7,13 +7,18 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -261,5 +266,31 @@ func TestPackageFetchCredentialsStayHome(t *testing.T) {
 	}
 	if got := otherAuth.Load(); got != "" {
 		t.Errorf("Authorization sent to another port: %q, want none", got)
+	}
+}
+
+// TestFetchProgressThrottles: with a read every 100 ms, a line goes out
+// on the first read, then at most every 250 ms, and at the end; the
+// counts only grow and the last is the whole download.
+func TestFetchProgressThrottles(t *testing.T) {
+	clock := time.Unix(0, 0)
+	var lines bytes.Buffer
+	f := &fetchProgress{r: iotest.OneByteReader(strings.NewReader("0123456789")), w: &lines, total: 10,
+		now: func() time.Time { clock = clock.Add(100 * time.Millisecond); return clock }}
+	if b, err := io.ReadAll(f); err != nil || string(b) != "0123456789" {
+		t.Fatalf("read %q, %v", b, err)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSuffix(lines.String(), "\n"), "\n") {
+		done, total, ok := wire.ParseFetchProgress(l)
+		if !ok || total != 10 {
+			t.Fatalf("line %q", l)
+		}
+		got = append(got, strconv.FormatInt(done, 10))
+	}
+	// Reads at 100, 200, ... ms: a line at the first (1 byte), then each
+	// third read (4, 7, 10 bytes), and at EOF (10 again).
+	if want := []string{"1", "4", "7", "10", "10"}; !slices.Equal(got, want) {
+		t.Errorf("progress at %v bytes, want %v", got, want)
 	}
 }
