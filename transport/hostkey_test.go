@@ -18,16 +18,32 @@ import (
 	"github.com/cuttle-sh/cuttle/internal/sshtest"
 )
 
-var rsaOnce struct {
+// onceKey is one key of its type for the whole run, made on first use.
+type onceKey struct {
 	sync.Once
+	kt  sshtest.KeyType
 	key sshtest.Key
 }
 
-// rsaKey is one RSA key for the whole run: generating one is slow.
-func rsaKey(t *testing.T) sshtest.Key {
-	rsaOnce.Do(func() { rsaOnce.key = sshtest.NewKey(t, sshtest.RSA) })
-	return rsaOnce.key
+func (o *onceKey) get(t *testing.T) sshtest.Key {
+	o.Do(func() { o.key = sshtest.NewKey(t, o.kt) })
+	return o.key
 }
+
+var (
+	rsaOnce    = &onceKey{kt: sshtest.RSA}
+	caOnce     = &onceKey{kt: sshtest.Ed25519}
+	sharedOnce = &onceKey{kt: sshtest.Ed25519}
+)
+
+// rsaKey is one RSA key for the whole run: generating one is slow.
+func rsaKey(t *testing.T) sshtest.Key { return rsaOnce.get(t) }
+
+// testCA is one host certificate authority for the whole run.
+func testCA(t *testing.T) sshtest.Key { return caOnce.get(t) }
+
+// sharedHostKey is one host key the certificate cases sign and record.
+func sharedHostKey(t *testing.T) sshtest.Key { return sharedOnce.get(t) }
 
 // hostKeyCase sets up the server's host keys and the target's policy.
 type hostKeyCase struct {
@@ -58,17 +74,6 @@ func writeKnown(t *testing.T, dir, name string, lines ...string) string {
 	return path
 }
 
-var caOnce struct {
-	sync.Once
-	key sshtest.Key
-}
-
-// testCA is one host certificate authority for the whole run.
-func testCA(t *testing.T) sshtest.Key {
-	caOnce.Do(func() { caOnce.key = sshtest.NewKey(t, sshtest.Ed25519) })
-	return caOnce.key
-}
-
 // hostCert is a new ed25519 host key with a certificate for principal,
 // signed by ca, valid for an hour.
 func hostCert(t *testing.T, ca ssh.Signer, principal string) ssh.Signer {
@@ -90,17 +95,6 @@ func certFor(t *testing.T, ca ssh.Signer, key sshtest.Key, principal string, unt
 		t.Fatal(err)
 	}
 	return s
-}
-
-var sharedOnce struct {
-	sync.Once
-	key sshtest.Key
-}
-
-// sharedHostKey is one host key the certificate cases sign and record.
-func sharedHostKey(t *testing.T) sshtest.Key {
-	sharedOnce.Do(func() { sharedOnce.key = sshtest.NewKey(t, sshtest.Ed25519) })
-	return sharedOnce.key
 }
 
 func otherKey(t *testing.T) ssh.PublicKey { return sshtest.NewKey(t, sshtest.Ed25519).Public }
