@@ -42,10 +42,18 @@ func Heartbeat(in io.Reader, file, container, workDir string, window time.Durati
 		}
 	}
 	// A session whose link died silently may never end; the heartbeat
-	// goes when the step's files do.
+	// goes when the step's files do. The watch ends with Heartbeat (a
+	// caller that goes on must not be ended by it later).
+	done := make(chan struct{})
+	defer close(done)
 	go func() {
+		every := min(max(window/10, time.Second), 30*time.Second)
 		for {
-			time.Sleep(min(max(window/10, time.Second), 30*time.Second))
+			select {
+			case <-done:
+				return
+			case <-time.After(every):
+			}
 			if _, err := os.Stat(file); err != nil {
 				os.Exit(0)
 			}

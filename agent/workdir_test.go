@@ -117,3 +117,17 @@ func TestHostSideOpensStayInWorkDir(t *testing.T) {
 		}
 	})
 }
+
+// TestHeartbeatWatchEndsWithIt: once Heartbeat has returned, its watch
+// for the step's files no longer ends the process when they go (a test
+// binary, or any caller that goes on, was ended by os.Exit after the
+// first interval).
+func TestHeartbeatWatchEndsWithIt(t *testing.T) {
+	wd := t.TempDir()
+	hb := filepath.Join(wd, ".cuttle-heartbeat")
+	if err := Heartbeat(strings.NewReader("\n"), hb, "c", wd, time.Second, false); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(hb)
+	time.Sleep(1500 * time.Millisecond) // past the watch's 1 s interval: with it still running, os.Exit(0) panics here
+}
