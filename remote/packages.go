@@ -304,8 +304,10 @@ func packageDelta(signature []byte, f io.Reader) (*deltaStream, error) {
 	pr, pw := io.Pipe()
 	d := &deltaStream{PipeReader: pr, done: make(chan struct{})}
 	go func() {
-		defer close(d.done)
 		_, d.err = wire.WriteDelta(pw, sig, bufio.NewReaderSize(f, 1<<20))
+		// Done before the pipe's reader is woken with the error: one that
+		// asks Err at once must find it.
+		close(d.done)
 		pw.CloseWithError(d.err)
 	}()
 	return d, nil
