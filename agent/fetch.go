@@ -47,7 +47,9 @@ func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out
 	switch {
 	case src.URL != "" && src.Registry == "":
 		p.SHA256, p.Meta.FileName = src.SHA256, src.FileName
-		open = func() (io.ReadCloser, int64, error) { return httpsGet(ctx, client, src.URL, req.Username, req.Password) }
+		open = func() (io.ReadCloser, int64, error) {
+			return httpsGet(ctx, client, src.URL, req.Username, req.Password)
+		}
 	case src.Registry != "" && src.URL == "":
 		reg := newRegistry(client, src, req.Username, req.Password)
 		layer, err := reg.resolve(ctx)
