@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"strconv"
 
 	"github.com/cuttle-sh/cuttle/internal/progress"
-
 	"github.com/cuttle-sh/cuttle/transport"
 	"github.com/cuttle-sh/cuttle/wire"
 )
@@ -47,15 +45,28 @@ func fetchPackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	extra = append(extra, "--progress")
 	out := limitedBuffer{max: maxFetchAnswer}
 	tail := &tailBuffer{max: 2048}
-	stderr := &fetchStderr{start: func(total int64) progress.Tracker {
-		if total > 0 {
-			return progress.From(ctx).Transfer(sh.String(), p.what()+" (the worker's download)", total)
+	// Its progress lines move a bar, made with the download's size at the
+	// first of them; the rest are the messages an error quotes.
+	var bar progress.Tracker
+	stderr, flush := progress.Filter(tail, func(line []byte) bool {
+		done, total, ok := wire.ParseFetchProgress(string(line))
+		if !ok {
+			return false
 		}
-		return progress.From(ctx).Count(sh.String(), p.what()+" (the worker's download, bytes)")
-	}, rest: tail}
+		if bar == nil && total > 0 {
+			bar = progress.From(ctx).Transfer(sh.String(), p.what()+" (the worker's download)", total)
+		} else if bar == nil {
+			bar = progress.From(ctx).Count(sh.String(), p.what()+" (the worker's download, bytes)")
+		}
+		bar.SetCurrent(done)
+		return true
+	})
 	cmd := &transport.Cmd{Args: placeArgs(runner, "package-fetch", p, facts, extra...), Stdin: bytes.NewReader(body), Stdout: &out, Stderr: stderr}
 	err = sh.Run(ctx, cmd)
-	stderr.end()
+	flush()
+	if bar != nil {
+		bar.Done()
+	}
 	if err != nil {
 		return r, "", packageErr(ctx, sh, p.what(), "acquiring it on the worker", err, tail)
 	}
@@ -65,54 +76,4 @@ func fetchPackage(ctx context.Context, sh Shell, p Package, facts Facts, runner 
 	}
 	r.SHA256, r.Cached = got.SHA256, got.Cached
 	return r, got.FileName, nil
-}
-
-// fetchStderr is package-fetch's stderr: its progress lines move a bar
-// (started by start with the download's size on the first of them), the
-// rest go to rest, the messages an error quotes.
-type fetchStderr struct {
-	start   func(total int64) progress.Tracker
-	rest    io.Writer
-	bar     progress.Tracker
-	partial []byte
-}
-
-func (f *fetchStderr) Write(b []byte) (int, error) {
-	f.partial = append(f.partial, b...)
-	for {
-		i := bytes.IndexByte(f.partial, '\n')
-		if i < 0 {
-			break
-		}
-		line := f.partial[:i+1]
-		if done, total, ok := wire.ParseFetchProgress(string(line[:i])); ok {
-			if f.bar == nil {
-				f.bar = f.start(total)
-			}
-			f.bar.SetCurrent(done)
-		} else {
-			f.rest.Write(line)
-		}
-		f.partial = f.partial[i+1:]
-	}
-	if len(f.partial) > maxFetchLine {
-		f.rest.Write(f.partial) // no progress line is this long
-		f.partial = f.partial[:0]
-	}
-	return len(b), nil
-}
-
-// maxFetchLine bounds the unended line fetchStderr keeps.
-const maxFetchLine = 4096
-
-// end ends the bar, if a download started one, and passes on what is
-// left of an unended line.
-func (f *fetchStderr) end() {
-	if f.bar != nil {
-		f.bar.Done()
-	}
-	if len(f.partial) > 0 {
-		f.rest.Write(f.partial)
-		f.partial = nil
-	}
 }

@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -180,22 +179,4 @@ func (s *progressShell) Run(_ context.Context, c *transport.Cmd) error {
 	}
 	io.WriteString(c.Stdout, s.answer)
 	return nil
-}
-
-// TestFetchStderrKeepsNoEndlessLine: a worker's stderr without newlines
-// is passed on, not held whole.
-func TestFetchStderrKeepsNoEndlessLine(t *testing.T) {
-	var rest bytes.Buffer
-	f := &fetchStderr{start: func(int64) progress.Tracker { t.Fatal("a bar was started"); return nil }, rest: &rest}
-	chunk := bytes.Repeat([]byte("x"), 1000)
-	for range 100 {
-		f.Write(chunk)
-	}
-	if len(f.partial) > maxFetchLine || rest.Len() < 100*1000-maxFetchLine {
-		t.Errorf("held %d bytes, passed on %d", len(f.partial), rest.Len())
-	}
-	f.end()
-	if rest.Len() != 100*1000 {
-		t.Errorf("passed on %d bytes in all, want %d", rest.Len(), 100*1000)
-	}
 }

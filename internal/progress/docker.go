@@ -26,12 +26,10 @@ func Docker(r Reporter, worker, what string, w io.Writer) (out io.Writer, end fu
 	if _, off := r.(nop); off {
 		return w, func() {}
 	}
-	d := &dockerWriter{r: r, worker: worker, what: what, w: w, layers: map[string]bool{}}
-	return d, func() {
-		if len(d.held) > 0 {
-			w.Write(d.held)
-			d.held = nil
-		}
+	d := &dockerWriter{r: r, worker: worker, what: what, layers: map[string]bool{}}
+	out, flush := Filter(w, d.count)
+	return out, func() {
+		flush()
 		d.endWait()
 		if d.t != nil {
 			d.t.Done()
@@ -43,8 +41,6 @@ type dockerWriter struct {
 	r            Reporter
 	worker, what string
 	t, wait      Tracker
-	w            io.Writer
-	held         []byte
 	layers       map[string]bool // layer id -> pulled
 }
 
@@ -60,25 +56,6 @@ func (d *dockerWriter) bar() Tracker {
 		d.t = d.r.Count(d.worker, d.what)
 	}
 	return d.t
-}
-
-func (d *dockerWriter) Write(p []byte) (int, error) {
-	n := len(p)
-	d.held = append(d.held, p...)
-	for {
-		i := bytes.IndexByte(d.held, '\n')
-		if i < 0 {
-			break
-		}
-		line := d.held[:i+1]
-		if !d.count(bytes.TrimRight(line, "\r\n")) {
-			if _, err := d.w.Write(line); err != nil {
-				return n, err
-			}
-		}
-		d.held = d.held[i+1:]
-	}
-	return n, nil
 }
 
 // count updates the bars from one line; it reports whether the line is
