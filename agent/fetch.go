@@ -132,23 +132,12 @@ func fetchClient(caPEM string) (*http.Client, error) {
 		}
 		t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
 	}
-	return &http.Client{Transport: t, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		if len(via) >= 10 {
-			return errors.New("stopped after 10 redirects")
-		}
-		if req.URL.Scheme != "https" && via[0].URL.Scheme == "https" {
-			return fmt.Errorf("redirected from https to %s: refused", shownURL(req.URL))
-		}
-		if !wire.SameOrigin(req.URL, via[0].URL) {
-			req.Header.Del("Authorization") // the feed's credentials are for its own server
-		}
-		return nil
-	}}, nil
+	return &http.Client{Transport: t, CheckRedirect: wire.CheckDownloadRedirect}, nil
 }
 
 // httpsGet opens the body of an https URL, with user's and pass's basic
-// authentication when user is set (the feed's; Go's client drops it on a
-// redirect to another host).
+// authentication when user is set (the feed's, kept to the URL's origin
+// by the client's redirect policy).
 func httpsGet(ctx context.Context, client *http.Client, raw, user, pass string) (io.ReadCloser, int64, error) {
 	u, err := url.Parse(raw)
 	if err != nil || u.Scheme != "https" || u.Host == "" {

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -286,13 +287,6 @@ func feedFor(cfg *config.Config, name, registry string) (*remote.Feed, error) {
 	return &remote.Feed{Registry: feed.Registry, Username: feed.Username, Password: pw}, nil
 }
 
-// sameServer reports whether a feed's registry and a source's host[:port]
-// name one server (":443" is https's default; case does not matter).
-func sameServer(registry, host string) bool {
-	trim := func(h string) string { return strings.TrimSuffix(strings.ToLower(h), ":443") }
-	return trim(registry) == trim(host)
-}
-
 // packageRefs checks a step's packages and makes them the plan's; their
 // files are acquired later (AcquirePackages).
 func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) ([]remote.Package, error) {
@@ -321,7 +315,7 @@ func packageRefs(cfg *config.Config, refs []config.PackageRef, baseDir string) (
 			// A feed named by a runbook lends its credentials only to its
 			// own server: a runbook's author could otherwise send any
 			// feed's password to a host of theirs.
-			if p.Feed != nil && !sameServer(p.Feed.Registry, reg) {
+			if p.Feed != nil && !wire.SameOrigin(&url.URL{Scheme: "https", Host: p.Feed.Registry}, &url.URL{Scheme: "https", Host: reg}) {
 				return nil, fmt.Errorf("package %s: feed %s holds credentials for %s, not for %s, the source's server: name the feed whose registry is %s, or give the source on the feed's server", sp.Name, sp.Feed, p.Feed.Registry, reg, reg)
 			}
 		}

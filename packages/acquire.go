@@ -122,8 +122,8 @@ func hashFile(p string) (File, error) {
 
 // download fetches an https source into the store's directory, keeping it
 // only if its sha256 is the one the source names. a's credentials, when
-// given, go as basic authentication (Go's client drops them on a
-// redirect to another host).
+// given, go as basic authentication, to the URL's own origin only
+// (wire.CheckDownloadRedirect).
 func (s *Store) download(ctx context.Context, src Source, a *Auth) (File, error) {
 	dir, err := s.dir()
 	if err != nil {
@@ -145,7 +145,7 @@ func (s *Store) download(ctx context.Context, src Source, a *Auth) (File, error)
 	if s.Client != nil {
 		client = *s.Client
 	}
-	client.CheckRedirect = checkRedirect
+	client.CheckRedirect = wire.CheckDownloadRedirect
 	resp, err := client.Do(req)
 	if err != nil {
 		return File{}, err
@@ -190,20 +190,4 @@ func (s *Store) dir() (string, error) {
 		s.tmp = t
 	}
 	return s.tmp, nil
-}
-
-// checkRedirect is a download's redirect policy: at most 10, never from
-// https to plain http, and the feed's credentials (the Authorization
-// header) only to the URL's own origin.
-func checkRedirect(req *http.Request, via []*http.Request) error {
-	if len(via) >= 10 {
-		return errors.New("stopped after 10 redirects")
-	}
-	if via[0].URL.Scheme == "https" && req.URL.Scheme != "https" {
-		return fmt.Errorf("redirected from https to %s://%s: refused", req.URL.Scheme, req.URL.Host)
-	}
-	if !wire.SameOrigin(req.URL, via[0].URL) {
-		req.Header.Del("Authorization")
-	}
-	return nil
 }
