@@ -43,11 +43,11 @@ func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out
 	if err != nil {
 		return fmt.Errorf("package %s: %w", p.Name, err)
 	}
-	var open func() (io.ReadCloser, int64, error)
+	var get func() (io.ReadCloser, int64, error)
 	switch {
 	case src.URL != "" && src.Registry == "":
 		p.SHA256, p.Meta.FileName = src.SHA256, src.FileName
-		open = func() (io.ReadCloser, int64, error) {
+		get = func() (io.ReadCloser, int64, error) {
 			return httpsGet(ctx, client, src.URL, req.Username, req.Password)
 		}
 	case src.Registry != "" && src.URL == "":
@@ -57,7 +57,7 @@ func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out
 			return fmt.Errorf("package %s: %w", p.Name, err)
 		}
 		p.SHA256, p.Meta.FileName = layer.sha256, layer.name
-		open = func() (io.ReadCloser, int64, error) {
+		get = func() (io.ReadCloser, int64, error) {
 			body, err := reg.blob(ctx, layer)
 			return body, layer.size, err
 		}
@@ -73,7 +73,7 @@ func PackageFetch(ctx context.Context, p PackageSpec, req wire.PackageFetch, out
 	}
 	if !cached {
 		err = p.store(func(tmp string) error {
-			body, size, err := open()
+			body, size, err := get()
 			if err != nil {
 				return fmt.Errorf("package %s: %w", p.Name, err)
 			}
