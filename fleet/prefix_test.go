@@ -34,7 +34,7 @@ func TestOutputPrefixOnlyWhenInterleaved(t *testing.T) {
 	} {
 		f := &fakeFleet{do: say}
 		var logs bytes.Buffer
-		ctx := zerolog.New(&logs).WithContext(t.Context())
+		ctx := zerolog.New(zerolog.SyncWriter(&logs)).WithContext(t.Context()) // steps run at once log at once
 		if _, err := f.runner(testConfig()).Run(ctx, &config.Runbook{Name: "rb", Steps: tc.steps}, nil); err != nil {
 			t.Fatal(err)
 		}
