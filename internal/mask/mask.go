@@ -291,13 +291,18 @@ func (s *Set) Cut(b []byte) int {
 	if longest == 0 {
 		return len(b)
 	}
-	cut := len(b) - (longest - 1)
-	// An occurrence across the cut moves it to where the occurrence
-	// starts; Index finds the earliest, so overlapping occurrences (a
-	// value repeated) move it a form's length at a time.
+	return outside(b, len(b)-(longest-1), blist)
+}
+
+// outside moves cut back until no occurrence of a form in b straddles it,
+// so the pieces b[:cut] and b[cut:], masked one by one, mask as b would.
+// An occurrence across the cut moves it to where the occurrence starts;
+// Index finds the earliest, so overlapping occurrences (a value
+// repeated) move it a form's length at a time.
+func outside(b []byte, cut int, forms [][]byte) int {
 	for moved := true; moved && cut > 0; {
 		moved = false
-		for _, f := range blist {
+		for _, f := range forms {
 			from := max(cut-len(f)+1, 0)
 			to := min(cut+len(f)-1, len(b))
 			if from >= to {
@@ -314,7 +319,9 @@ func (s *Set) Cut(b []byte) int {
 // Safe returns how much of b, the start of a line whose rest has not
 // arrived, may be passed on now: all of it but the longest tail that
 // could begin a sensitive value (or one of its forms) that the next bytes
-// complete. Pieces cut there mask as the whole line would.
+// complete, and never inside a whole value held (a value's last bytes can
+// begin another form: "...6c" and a base64 form starting "c"). Pieces cut
+// there mask as the whole line would.
 func (s *Set) Safe(b []byte) int {
 	if s == nil {
 		return len(b)
@@ -335,7 +342,7 @@ func (s *Set) Safe(b []byte) int {
 			}
 		}
 	}
-	return len(b) - hold
+	return outside(b, len(b)-hold, blist)
 }
 
 // Error returns err with its text masked; errors.Is and errors.As see err.

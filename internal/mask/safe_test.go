@@ -23,6 +23,20 @@ func TestSafe(t *testing.T) {
 			t.Errorf("Safe(%q) = %d, want %d", in, got, want)
 		}
 	}
+	// A whole value held is never cut: its last byte "c" may begin its
+	// base64 ("czNj..."), but the piece before that byte would show the
+	// value unmasked.
+	whole := NewSet("s3cr3t-57cf5dec84381d6c")
+	for in, want := range map[string]int{
+		"s3cr3t-57cf5dec84381d6c":          0,
+		"half s3cr3t-57cf5dec84381d6c":     5,
+		"half s3cr3t-57cf5dec84381d6c ok":  31,
+		"s3cr3t-57cf5dec84381d6c and s3cr": 28,
+	} {
+		if got := whole.Safe([]byte(in)); got != want {
+			t.Errorf("Safe(%q) = %d, want %d", in, got, want)
+		}
+	}
 	var none *Set
 	if none.Safe([]byte("abc")) != 3 {
 		t.Error("a nil set holds nothing back")
