@@ -23,9 +23,20 @@ cfail=
 # -v: the anonymous volumes the step created (an image's VOLUME, a
 # --mount without a source) go with it; named volumes stay.
 if [ "$3" != gone ] && ! out=$(docker rm -f -v "$1" 2>&1); then
-  # docker run --rm's own removal may be under way (a controller that
-  # reattached did not see docker run return): the engine removes it.
-  case "$out" in *"No such container"*|*"is already in progress"*) ;; *) echo "container=$out"; cfail=1 ;; esac
+  case "$out" in
+  *"No such container"*) ;;
+  *"is already in progress"*)
+    # docker run --rm's own removal is under way (a controller that
+    # reattached did not see docker run return): the step is done once
+    # the engine has finished it, 10 s at most.
+    n=0
+    while docker container inspect "$1" >/dev/null 2>&1; do
+      n=$((n+1))
+      if [ "$n" -gt 100 ]; then echo "container=its removal by the engine was still under way after 10 s"; cfail=1; break; fi
+      sleep 0.1
+    done ;;
+  *) echo "container=$out"; cfail=1 ;;
+  esac
 fi
 # Registry credentials go even when the work directory is kept (the pull
 # or build removed them already, unless it was cut short).
