@@ -239,12 +239,32 @@ func (p *outputProcessor) cut(isStderr bool, held []byte) int {
 
 // liveCut is how much of a line still arriving may be shown now: up to
 // a service message not yet closed (parsed whole) and short of a tail
-// that could begin a sensitive value.
+// that could begin a sensitive value; nothing while that much shows
+// nothing but blanks once its messages are taken out (a line of only a
+// message shows no empty line, as when it is held whole).
 func (p *outputProcessor) liveCut(held []byte) int {
 	if m := openMessage(held); m >= 0 {
 		held = held[:m]
 	}
-	return p.masks.Safe(held)
+	n := p.masks.Safe(held)
+	if !visible(held[:n]) {
+		return 0
+	}
+	return n
+}
+
+// visible reports whether text, service messages aside, holds more than
+// blanks.
+func visible(text []byte) bool {
+	if !bytes.Contains(text, []byte(octopus.Marker)) {
+		return len(bytes.TrimSpace(text)) > 0
+	}
+	for _, seg := range octopus.SplitLine(string(text)) {
+		if seg.Msg == nil && seg.Err == nil && strings.TrimSpace(seg.Text) != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // openMessage is where a service message that has not ended starts in

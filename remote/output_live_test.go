@@ -119,3 +119,21 @@ func TestSlotWaitShowsAsAWait(t *testing.T) {
 		t.Errorf("with no display stderr is %q, want %q", r.errb.String(), want)
 	}
 }
+
+// TestLiveValueEndingWhereAFormBegins: a value whose last byte begins one
+// of its own forms ("...c", its base64 "czNj...") arrives in pieces on a
+// terminal: nothing of it shows unmasked at any point.
+func TestLiveValueEndingWhereAFormBegins(t *testing.T) {
+	secret := "s3cr3t-57cf5dec84381d6c"
+	r := newLiveRun(true, secret)
+	for _, piece := range []string{"half ", secret[:5], secret[5:], " done\n"} {
+		io.WriteString(r.stdout, piece)
+		if shown := r.out.String(); strings.Contains(shown, secret[:len(secret)-1]) {
+			t.Fatalf("after %q, shown %q", piece, shown)
+		}
+	}
+	r.flush()
+	if want := "half " + mask.Placeholder + " done\n"; r.out.String() != want {
+		t.Errorf("got %q, want %q", r.out.String(), want)
+	}
+}
