@@ -116,12 +116,18 @@ type Unframer struct {
 	to             io.Writer
 	exit           []byte
 	exited         bool
+	// mu lets ExitCode and Partial be asked while the follower's session
+	// still writes (the controller looks for the exit code once docker
+	// run returns, the follower's output may still be arriving).
+	mu sync.Mutex
 }
 
 // ErrBadFrame reports a follower stream that is not frames.
 var ErrBadFrame = errors.New("the output follower sent something other than frames")
 
 func (u *Unframer) Write(p []byte) (int, error) {
+	u.mu.Lock()
+	defer u.mu.Unlock()
 	total := len(p)
 	for len(p) > 0 {
 		if u.left == 0 {
@@ -171,7 +177,9 @@ func (w exitWriter) Write(p []byte) (int, error) {
 
 // ExitCode is the step's exit code, once the follower sent it whole.
 func (u *Unframer) ExitCode() (int, bool) {
-	if !u.exited || u.Partial() {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.exited || u.partial() {
 		return 0, false
 	}
 	code, err := strconv.Atoi(string(u.exit))
@@ -179,4 +187,10 @@ func (u *Unframer) ExitCode() (int, bool) {
 }
 
 // Partial reports a frame cut short: the follower ended mid-frame.
-func (u *Unframer) Partial() bool { return u.have > 0 || u.left > 0 }
+func (u *Unframer) Partial() bool {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.partial()
+}
+
+func (u *Unframer) partial() bool { return u.have > 0 || u.left > 0 }

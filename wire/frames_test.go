@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"strings"
@@ -74,4 +75,43 @@ func TestUnframerRefusesText(t *testing.T) {
 	if strings.Contains(out.String(), "No such") || out.Len() > 0 {
 		t.Fatalf("text passed as output: %q", out.String())
 	}
+}
+
+// TestUnframerExitCodeWhileWriting: the controller asks for the exit code
+// while the follower's session still writes frames (go test -race finds
+// the two unsynchronised without Unframer's lock); once the exit frame is
+// whole, the code is the one sent.
+func TestUnframerExitCodeWhileWriting(t *testing.T) {
+	var stream bytes.Buffer
+	f := NewFramer(&stream)
+	for i := range 200 {
+		fmt.Fprintf(f.Stdout(), "line %d\n", i)
+	}
+	f.Exit(42)
+	u := &Unframer{Stdout: io.Discard, Stderr: io.Discard}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for b := stream.Bytes(); len(b) > 0; b = b[min(3, len(b)):] {
+			u.Write(b[:min(3, len(b))])
+		}
+	}()
+	for {
+		if code, ok := u.ExitCode(); ok {
+			if code != 42 {
+				t.Fatalf("exit code %d, want 42", code)
+			}
+			break
+		}
+		_ = u.Partial()
+		select {
+		case <-done:
+			if code, ok := u.ExitCode(); !ok || code != 42 {
+				t.Fatalf("after the whole stream, exit code %d %v, want 42", code, ok)
+			}
+			return
+		default:
+		}
+	}
+	<-done
 }
