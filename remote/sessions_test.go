@@ -41,7 +41,9 @@ func (p *preparingWorker) RunPrepared(ctx context.Context, _ *transport.Prepared
 }
 
 // endedBy waits for the end of a fake session's command: the controller
-// closing the session (ctx, true) or only its input (false).
+// closing the session (ctx, true) or only its input (false). A
+// controller that closes both may end the input a moment before the
+// session: the end of the input is given 2 s for the close to follow.
 func endedBy(ctx context.Context, stdin io.Reader) bool {
 	eof := make(chan struct{})
 	go func() {
@@ -52,7 +54,12 @@ func endedBy(ctx context.Context, stdin io.Reader) bool {
 	case <-ctx.Done():
 		return true
 	case <-eof:
-		return false
+		select {
+		case <-ctx.Done():
+			return true
+		case <-time.After(2 * time.Second):
+			return false
+		}
 	}
 }
 
