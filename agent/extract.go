@@ -45,12 +45,12 @@ var DefaultLimits = Limits{MaxBytes: 4 << 30, MaxEntries: 100_000}
 
 // entry is one archive member, whatever the format.
 type entry struct {
-	name string
-	mode fs.FileMode // permission and sticky bits; set-uid and set-gid are never kept
-	kind byte        // tar's Typeflag (zip's mapped onto it)
-	link string      // symlink or hard link target
-	size int64
-	open func() (io.ReadCloser, error)
+	name   string
+	mode   fs.FileMode // permission and sticky bits; set-uid and set-gid are never kept
+	kind   byte        // tar's Typeflag (zip's mapped onto it)
+	link   string      // symlink or hard link target
+	size   int64
+	reader func() (io.ReadCloser, error)
 }
 
 // extractor writes entries into one destination.
@@ -102,7 +102,7 @@ func (x *extractor) zip(file string) error {
 	for _, f := range zr.File {
 		m := f.Mode()
 		e := entry{name: strings.ReplaceAll(f.Name, `\`, "/"), mode: m & (fs.ModePerm | fs.ModeSticky),
-			kind: tar.TypeReg, size: int64(f.UncompressedSize64), open: f.Open}
+			kind: tar.TypeReg, size: int64(f.UncompressedSize64), reader: f.Open}
 		switch {
 		case m.IsDir() || strings.HasSuffix(e.name, "/"):
 			e.kind = tar.TypeDir
@@ -164,7 +164,7 @@ func (x *extractor) tar(file string, format wire.ArchiveFormat) error {
 			return fmt.Errorf("%w: reading the tar archive: %v", ErrRefused, err)
 		}
 		e := entry{name: h.Name, mode: fs.FileMode(h.Mode).Perm(), kind: h.Typeflag, link: h.Linkname, size: h.Size,
-			open: func() (io.ReadCloser, error) { return io.NopCloser(tr), nil }}
+			reader: func() (io.ReadCloser, error) { return io.NopCloser(tr), nil }}
 		if h.Mode&0o1000 != 0 {
 			e.mode |= fs.ModeSticky
 		}
@@ -274,7 +274,7 @@ func (x *extractor) addFile(name string, e entry, perm fs.FileMode) error {
 	if err != nil {
 		return x.wrap(name, err)
 	}
-	in, err := e.open()
+	in, err := e.reader()
 	if err != nil {
 		out.Close()
 		return fmt.Errorf("%w: entry %q: %v", ErrRefused, e.name, err)

@@ -38,7 +38,7 @@ func openLogs(workDir string, key []byte) (*stepLogs, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	open := func(stream byte, name string) (*logWriter, error) {
+	newLog := func(stream byte, name string) (*logWriter, error) {
 		s, err := wire.LogCipher(key, stream, 0)
 		if err != nil {
 			return nil, err
@@ -49,11 +49,11 @@ func openLogs(workDir string, key []byte) (*stepLogs, error) {
 		}
 		return &logWriter{f: f, stream: s}, nil
 	}
-	out, err := open(wire.StreamStdout, wire.StdoutLog)
+	out, err := newLog(wire.StreamStdout, wire.StdoutLog)
 	if err != nil {
 		return nil, err
 	}
-	errw, err := open(wire.StreamStderr, wire.StderrLog)
+	errw, err := newLog(wire.StreamStderr, wire.StderrLog)
 	if err != nil {
 		out.f.Close()
 		return nil, err

@@ -242,7 +242,7 @@ func (e *env) bundleBench(r *report) error {
 		return err
 	}
 	r.add(row{name: "re-upload of the unchanged bundle", cuttle: reup[0], peerName: "(no peer)",
-		note: fmt.Sprintf("%d bytes sent, %d command(s) on a connection already open; a new controller process hashes the 100 MiB once (%s), later steps only stat it (%s)", again, commands, hash[0], cached[0])})
+		note: fmt.Sprintf("%d bytes sent, %d command(s) on a connection made earlier; a new controller process hashes the 100 MiB once (%s), later steps only stat it (%s)", again, commands, hash[0], cached[0])})
 	r.method("bundle: 1,000 random files of 100 KiB in 20 directories. Each first-upload round starts from an empty cache on the worker; cuttle's side hashes the bundle (its mtime is touched, as a new controller process sees it), dials, sends one tar stream over one command and closes, all inside the time, against one `sftp put -r` process (its last file's size checked). The re-upload row alone runs on an open connection.")
 	return nil
 }

@@ -20,7 +20,7 @@ func openPostgres(t *testing.T, dsn string, lease time.Duration) *SQLStore {
 
 // eachStore runs a contract test against SQLite and PostgreSQL: open
 // opens one more store on the same history.
-func eachStore(t *testing.T, test func(t *testing.T, open func() *SQLStore)) {
+func eachStore(t *testing.T, test func(t *testing.T, fresh func() *SQLStore)) {
 	t.Run("sqlite", func(t *testing.T) {
 		dir := t.TempDir()
 		test(t, func() *SQLStore { return openStore(t, dir) })
@@ -35,11 +35,11 @@ func eachStore(t *testing.T, test func(t *testing.T, open func() *SQLStore)) {
 // while a run of the runbook is going is skipped, once; another
 // runbook's occurrence at the same time is its own.
 func TestClaimOnce(t *testing.T) {
-	eachStore(t, func(t *testing.T, open func() *SQLStore) {
-		a := open()
+	eachStore(t, func(t *testing.T, fresh func() *SQLStore) {
+		a := fresh()
 		b := a
 		if a.db.pg {
-			b = open() // a second instance
+			b = fresh() // a second instance
 		}
 		at := start.Add(time.Minute)
 		claim := func(s *SQLStore, id, rb string, at time.Time) Claim {

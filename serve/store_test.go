@@ -37,8 +37,8 @@ func finish(t *testing.T, s Store, r Run, log string) {
 }
 
 func TestStoreSurvivesRestart(t *testing.T) {
-	eachStore(t, func(t *testing.T, open func() *SQLStore) {
-		s := open()
+	eachStore(t, func(t *testing.T, fresh func() *SQLStore) {
+		s := fresh()
 		dir := s.dir
 		runs := []Run{
 			{ID: "r1", Runbook: "heartbeat", Start: start, Duration: 1500 * time.Millisecond, Status: StatusSucceeded,
@@ -66,7 +66,7 @@ func TestStoreSurvivesRestart(t *testing.T) {
 			}
 		}
 
-		s = open()
+		s = fresh()
 		got, err := s.Recent(t.Context(), 10)
 		if err != nil {
 			t.Fatal(err)
@@ -116,8 +116,8 @@ func TestStoreSurvivesRestart(t *testing.T) {
 // TestFinishIsAtomic: a run whose record fails half-way (its second
 // output has the first's name) is not half recorded: it stays running.
 func TestFinishIsAtomic(t *testing.T) {
-	eachStore(t, func(t *testing.T, open func() *SQLStore) {
-		s := open()
+	eachStore(t, func(t *testing.T, fresh func() *SQLStore) {
+		s := fresh()
 		r := Run{ID: "r1", Runbook: "rb", Start: start, Status: StatusRunning}
 		if err := s.Begin(t.Context(), r); err != nil {
 			t.Fatal(err)
@@ -197,8 +197,8 @@ func TestImportJSONLOnce(t *testing.T) {
 }
 
 func TestPrune(t *testing.T) {
-	eachStore(t, func(t *testing.T, open func() *SQLStore) {
-		s := open()
+	eachStore(t, func(t *testing.T, fresh func() *SQLStore) {
+		s := fresh()
 		now := start.Add(40 * 24 * time.Hour)
 		for i, age := range []time.Duration{35 * 24 * time.Hour, 31 * 24 * time.Hour, 29 * 24 * time.Hour, 3 * time.Hour, time.Hour} {
 			finish(t, s, Run{ID: "r" + string(rune('1'+i)), Runbook: "rb", Start: now.Add(-age), Status: StatusSucceeded,

@@ -149,7 +149,7 @@ func (c *Conn) newSession(l *link) (*ssh.Session, error) {
 // openOn opens a channel with open on the first of the link's connections
 // that takes it, dialling another connection (through the same hops) when
 // every one is at sshd's MaxSessions limit.
-func openOn[T any](c *Conn, l *link, open func(*ssh.Client) (T, error)) (T, error) {
+func openOn[T any](c *Conn, l *link, start func(*ssh.Client) (T, error)) (T, error) {
 	var zero T
 	c.sessions.Add(1)
 	l.extraMu.Lock()
@@ -157,7 +157,7 @@ func openOn[T any](c *Conn, l *link, open func(*ssh.Client) (T, error)) (T, erro
 	l.extraMu.Unlock()
 	var refused error
 	for _, cl := range clients {
-		s, err := open(cl)
+		s, err := start(cl)
 		if err == nil {
 			return s, nil
 		}
@@ -182,7 +182,7 @@ func openOn[T any](c *Conn, l *link, open func(*ssh.Client) (T, error)) (T, erro
 	default:
 	}
 	l.extra = append(l.extra, cl)
-	return open(cl)
+	return start(cl)
 }
 
 // String names the worker as user@host:port.
@@ -343,22 +343,22 @@ func (l *limitedBuffer) Bytes() []byte { return l.b }
 // until one is refused, then closes them. upTo means "at least upTo".
 func (c *Conn) SessionLimit(upTo int) (int, error) {
 	l := c.link()
-	var open []*ssh.Session
+	var opened []*ssh.Session
 	defer func() {
-		for _, s := range open {
+		for _, s := range opened {
 			s.Close()
 		}
 	}()
-	for len(open) < upTo {
+	for len(opened) < upTo {
 		s, err := l.client.NewSession()
 		if err != nil {
 			var oce *ssh.OpenChannelError
 			if errors.As(err, &oce) {
-				return len(open), nil
+				return len(opened), nil
 			}
 			return 0, l.wrap(c.target, fmt.Errorf("opening session: %w", err))
 		}
-		open = append(open, s)
+		opened = append(opened, s)
 	}
 	return upTo, nil
 }
