@@ -71,7 +71,9 @@ vet:
 # The whole suite: unit tests, end-to-end tests against real sshd and
 # dockerd; the unit tests again and the end-to-end suite again with the
 # race detector (the controller built with -race); then every fuzz target
-# for a short, bounded time.
+# for a short, bounded time. The first run is of the static build that
+# ships (CGO_ENABLED=0: Go's own resolver and user lookup); -race needs
+# cgo, so the race runs are of another build and do not replace it.
 test: deps vet
 	$(GO) test -tags integration -count=1 -timeout 25m ./...
 	CGO_ENABLED=1 $(GO) test -race -count=1 ./...
